@@ -1,0 +1,1 @@
+"""Prefect flows of autoretrain: monitor -> retrain -> promote, plus rollback."""

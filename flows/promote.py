@@ -1,0 +1,51 @@
+"""promote: score champion and challenger on the same holdout; only the comparison's verdict promotes."""
+
+from __future__ import annotations
+
+import sys
+
+from prefect import flow
+
+from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.config import load_config
+from tasks.errors import RegistryError
+from tasks.promotion import PromotionOutcome, evaluate_on_holdout, promote_challenger
+from tasks.publish import publish_comparison
+from tasks.registry import open_registry
+from tasks.reporting import render_comparison
+from tasks.windows import plan_bootstrap, plan_windows, resolve_as_of
+
+
+@flow(name="promote", log_prints=True)
+def promote_flow(
+    config_path: str = DEFAULT_CONFIG,
+    as_of: str | None = None,
+    challenger_version: str | None = None,
+    bootstrap: bool = False,
+) -> PromotionOutcome:
+    """Compare the challenger (default: the `challenger` alias) with the champion, then act on it."""
+    config = load_config(config_path)
+    moment = resolve_as_of(config, as_of)
+    plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
+    challenger = challenger_version or open_registry(config.registry.path, config.name).get_alias("challenger")
+    if challenger is None:
+        raise RegistryError("no challenger to promote: run the retrain flow first")
+    comparison = evaluate_on_holdout(config, plan.holdout, challenger)
+    publish_comparison(comparison)
+    status = promote_challenger(config, comparison.comparison_id)
+    return PromotionOutcome(status=status, comparison=comparison)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__ or "")
+    parser.add_argument("--as-of", help="ISO time the holdout ends at (default: windows.as_of, else now)")
+    parser.add_argument("--challenger", help="version to compare (default: the challenger alias)")
+    args = parser.parse_args(argv)
+    return run_cli(
+        lambda: promote_flow(args.config, args.as_of, args.challenger),
+        lambda outcome: f"{render_comparison(outcome.comparison)}\n\nstatus: {outcome.status}",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

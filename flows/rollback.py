@@ -1,0 +1,36 @@
+"""rollback: make the previous champion (or a named version) champion again, recorded in the history."""
+
+from __future__ import annotations
+
+import sys
+
+from prefect import flow, get_run_logger
+
+from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.config import load_config
+from tasks.registry import open_registry
+
+
+@flow(name="rollback")
+def rollback_flow(
+    config_path: str = DEFAULT_CONFIG, to_version: str | None = None, reason: str = "manual rollback"
+) -> str:
+    """Restore the previous champion; return a one-line account of the change."""
+    config = load_config(config_path)
+    registry = open_registry(config.registry.path, config.name)
+    before, after = registry.rollback(to_version=to_version, reason=reason)
+    message = f"champion of {config.name}: {before} -> {after} (rollback: {reason})"
+    get_run_logger().info(message)
+    return message
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__ or "")
+    parser.add_argument("--to", dest="to_version", help="version to restore (default: the previous champion)")
+    parser.add_argument("--reason", default="manual rollback from the command line")
+    args = parser.parse_args(argv)
+    return run_cli(lambda: rollback_flow(args.config, args.to_version, args.reason), str)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

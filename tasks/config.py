@@ -1,0 +1,283 @@
+"""The one validated configuration: `config.yaml` loaded into pydantic models."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tasks.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(d|h|w|m)\s*$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: Any) -> Any:
+    """Turn '90d', '12h', '2w' or '30m' into a timedelta; leave other values to pydantic."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"'{value}' is not a duration: write it like 90d, 12h, 2w or 30m")
+        return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSourceConfig(Strict):
+    kind: Literal["files"] = "files"
+    path: Path = Field(description="Directory of Parquet or CSV files, relative to config.yaml.")
+    format: Literal["parquet", "csv"] = "parquet"
+
+
+class SqlSourceConfig(Strict):
+    kind: Literal["sql"]
+    url: str = Field(description="SQLAlchemy URL; a relative sqlite path is relative to config.yaml.")
+    table: str
+
+
+class DataConfig(Strict):
+    source: FileSourceConfig | SqlSourceConfig = Field(discriminator="kind")
+    timestamp_column: str
+    target_column: str
+    numerical_features: list[str] = []
+    categorical_features: list[str] = []
+    prediction_column: str | None = Field(
+        default=None, description="Logged prediction of the serving model, if the log has one."
+    )
+
+    @model_validator(mode="after")
+    def _check_columns(self) -> DataConfig:
+        features = self.numerical_features + self.categorical_features
+        if not features:
+            raise ValueError("list at least one column in numerical_features or categorical_features")
+        duplicated = sorted({c for c in features if features.count(c) > 1})
+        if duplicated:
+            raise ValueError(f"columns listed twice among the features: {duplicated}")
+        special = {self.timestamp_column, self.target_column, self.prediction_column}
+        overlap = sorted(special.intersection(features))
+        if overlap:
+            raise ValueError(
+                f"{overlap} cannot be both a feature and the timestamp, target or prediction column"
+            )
+        return self
+
+    @property
+    def features(self) -> list[str]:
+        return self.numerical_features + self.categorical_features
+
+
+class ModelConfig(Strict):
+    estimator: str = Field(description="Import path of a scikit-learn style classifier.")
+    params: dict[str, Any] = {}
+
+    @field_validator("estimator")
+    @classmethod
+    def _check_importable(cls, value: str) -> str:
+        module_name, _, class_name = value.rpartition(".")
+        if not module_name:
+            raise ValueError(f"'{value}' is not an import path like sklearn.linear_model.LogisticRegression")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise ValueError(f"cannot import module '{module_name}': {error}") from None
+        if not hasattr(module, class_name):
+            raise ValueError(f"module '{module_name}' has no '{class_name}'")
+        return value
+
+
+MetricName = Literal["f1", "precision", "recall", "accuracy"]
+
+
+class MetricConfig(Strict):
+    name: MetricName = "f1"
+    average: Literal["binary", "macro"] = Field(
+        default="macro",
+        description="binary: the score of pos_label; macro: unweighted mean over classes.",
+    )
+    pos_label: str | int | bool | None = None
+
+    @model_validator(mode="after")
+    def _check_average(self) -> MetricConfig:
+        if self.average == "binary" and self.pos_label is None:
+            raise ValueError("average 'binary' needs pos_label (the positive class)")
+        if self.average == "macro" and self.pos_label is not None:
+            raise ValueError("pos_label is only used with average 'binary'")
+        return self
+
+    def describe(self) -> str:
+        if self.name == "accuracy":
+            return "accuracy"
+        if self.average == "binary":
+            return f"{self.name} (class {self.pos_label!r})"
+        return f"{self.name} (macro)"
+
+
+class ColumnDriftConfig(Strict):
+    method: str | None = Field(default=None, description="Evidently drift method, e.g. ks, psi.")
+    threshold: float | None = None
+
+
+class PolicyConfig(Strict):
+    performance_metric: MetricConfig = MetricConfig()
+    performance_threshold: float = Field(ge=0, le=1)
+    drift_threshold: float = Field(
+        gt=0, le=1, description="Dataset drift when the share of drifted columns reaches it."
+    )
+    drift_method: str | None = Field(default=None, description="None: Evidently's default choice.")
+    column_drift: dict[str, ColumnDriftConfig] = {}
+    retrain_on_drift: bool = True
+    min_labelled_rows: int = Field(default=30, ge=1)
+    min_current_rows: int = Field(default=30, ge=1)
+
+
+class WindowsConfig(Strict):
+    as_of: datetime | None = Field(
+        default=None, description="End of the monitored window; None means now (UTC)."
+    )
+    current: Duration
+    training: Duration
+    holdout: Duration
+
+    @field_validator("current", "training", "holdout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
+
+
+class PromotionConfig(Strict):
+    min_improvement: float = Field(default=0.0, ge=0, le=1)
+    min_holdout_rows: int = Field(default=30, ge=1)
+
+
+class BootstrapConfig(Strict):
+    """How the first champion comes to be when the registry has none."""
+
+    training_start: datetime | None = None
+    training_end: datetime | None = None
+    model_path: Path | None = Field(
+        default=None, description="An existing pickled model to adopt instead of training one."
+    )
+
+    @model_validator(mode="after")
+    def _check_window(self) -> BootstrapConfig:
+        if (self.training_start is None) != (self.training_end is None):
+            raise ValueError("give both training_start and training_end, or neither")
+        if self.model_path is not None and self.training_start is None:
+            raise ValueError("an adopted model_path needs training_start/training_end: its reference data")
+        if self.training_start and self.training_end and self.training_start >= self.training_end:
+            raise ValueError("training_start must be before training_end")
+        return self
+
+
+class RegistryConfig(Strict):
+    kind: Literal["local"] = "local"
+    path: Path
+
+
+class ReportsConfig(Strict):
+    path: Path
+
+
+class Config(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Model name, kebab-case.")
+    data: DataConfig
+    model: ModelConfig
+    policy: PolicyConfig
+    windows: WindowsConfig
+    promotion: PromotionConfig = PromotionConfig()
+    bootstrap: BootstrapConfig = BootstrapConfig()
+    registry: RegistryConfig
+    reports: ReportsConfig
+
+    @model_validator(mode="after")
+    def _check_drift_columns(self) -> Config:
+        unknown = sorted(set(self.policy.column_drift) - set(self.data.features))
+        if unknown:
+            raise ValueError(f"policy.column_drift names columns that are not features: {unknown}")
+        return self
+
+
+def _format_validation_error(error: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
+        location = location.replace(".files.", ".").replace(".sql.", ".")
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see the config reference in README.md)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        elif item["type"] == "literal_error":
+            message = f"{message}, got {item.get('input')!r}"
+        lines.append(f"  {location or '(top level)'}: {message}")
+    return "\n".join(lines)
+
+
+def _resolve(base: Path, path: Path) -> Path:
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    source = config.data.source
+    if isinstance(source, FileSourceConfig):
+        source = source.model_copy(update={"path": _resolve(base, source.path)})
+    elif source.url.startswith("sqlite:///") and not source.url.startswith("sqlite:////"):
+        relative = source.url.removeprefix("sqlite:///")
+        if relative and relative != ":memory:":
+            source = source.model_copy(update={"url": f"sqlite:///{_resolve(base, Path(relative))}"})
+    bootstrap = config.bootstrap
+    if bootstrap.model_path is not None:
+        bootstrap = bootstrap.model_copy(update={"model_path": _resolve(base, bootstrap.model_path)})
+    return config.model_copy(
+        update={
+            "data": config.data.model_copy(update={"source": source}),
+            "bootstrap": bootstrap,
+            "registry": config.registry.model_copy(update={"path": _resolve(base, config.registry.path)}),
+            "reports": config.reports.model_copy(update={"path": _resolve(base, config.reports.path)}),
+        }
+    )
+
+
+def parse_config(raw: Any, base_dir: Path, origin: Path | None = None) -> Config:
+    """Validate a parsed YAML mapping; relative paths are taken from base_dir."""
+    origin = origin or base_dir / "config.yaml"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(error, origin)) from None
+    return _resolve_paths(config, base_dir)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate config.yaml; raise ConfigError naming the key path on any problem."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path} (pass --config PATH or create it)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_config(raw, path.parent, path)

@@ -1,0 +1,77 @@
+"""Building, fitting and using the model: preprocessing from the column types + the estimator."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from tasks.config import Config
+from tasks.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+
+def build_model(config: Config) -> Pipeline:
+    """An unfitted pipeline: imputation and scaling/one-hot from the column types, then the estimator."""
+    estimator_class = _import_estimator(config.model.estimator)
+    try:
+        estimator = estimator_class(**config.model.params)
+    except TypeError as error:
+        raise ModelError(f"model.params do not fit {config.model.estimator}: {error}") from None
+    if not isinstance(estimator, ClassifierMixin):
+        raise ModelError(f"model.estimator {config.model.estimator} is not a classifier")
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if config.data.numerical_features:
+        numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+        transformers.append(("numerical", numeric, config.data.numerical_features))
+    if config.data.categorical_features:
+        categorical = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="(missing)"),
+            OneHotEncoder(handle_unknown="ignore"),
+        )
+        transformers.append(("categorical", categorical, config.data.categorical_features))
+    preprocess = ColumnTransformer(transformers, remainder="drop")
+    return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
+
+
+def _import_estimator(path: str) -> type:
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as error:
+        raise ModelError(f"cannot import model.estimator '{path}': {error}") from None
+
+
+def fit_model(config: Config, training: pd.DataFrame) -> Pipeline:
+    """Fit a fresh pipeline on labelled training rows."""
+    target = config.data.target_column
+    labelled = training[training[target].notna()]
+    classes = labelled[target].nunique()
+    if classes < 2:
+        raise ModelError(
+            f"cannot train on {len(labelled)} labelled rows with {classes} class(es) of '{target}': "
+            "widen windows.training or check the labels"
+        )
+    model = clone(build_model(config))
+    model.fit(labelled[config.data.features], labelled[target])
+    logger.info("fitted %s on %d rows", config.model.estimator, len(labelled))
+    return model
+
+
+def predict_labels(model: Any, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """Predicted labels for every row of frame."""
+    if len(frame) == 0:
+        return np.array([])
+    try:
+        return np.asarray(model.predict(frame[features]))
+    except Exception as error:  # a user's model can fail in any way; name it and stop
+        raise ModelError(f"the model failed to predict: {type(error).__name__}: {error}") from error

@@ -1,0 +1,32 @@
+"""The thin Prefect layer for people: artifacts in the UI."""
+
+from __future__ import annotations
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from tasks.gate import Comparison
+from tasks.reporting import MonitorResult, comparison_rows, render_comparison, render_summary
+
+
+def publish_comparison(comparison: Comparison) -> None:
+    """The comparison as a table artifact and as markdown with the verdict in words."""
+    key = f"{comparison.model_name}-comparison"
+    create_table_artifact(
+        key=key,
+        table=comparison_rows(comparison),
+        description=f"Champion-challenger comparison: verdict {comparison.verdict.upper()}",
+    )
+    create_markdown_artifact(
+        key=f"{key}-verdict",
+        markdown=f"```\n{render_comparison(comparison)}\n```",
+        description=f"Verdict {comparison.verdict}",
+    )
+
+
+def publish_monitor_summary(result: MonitorResult) -> None:
+    """The monitor run's summary as a markdown artifact."""
+    create_markdown_artifact(
+        key=f"{result.model_name}-monitor-summary",
+        markdown=f"```\n{render_summary(result)}\n```",
+        description=f"Monitor status: {result.status}",
+    )

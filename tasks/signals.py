@@ -1,0 +1,42 @@
+"""What monitoring measured: plain values, independent of the library that measured them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    column: str
+    method: str
+    score: float
+    threshold: float
+    drifted: bool
+
+
+@dataclass(frozen=True)
+class Performance:
+    metric: str
+    value: float
+    labelled_rows: int
+    prediction_source: str  # "logged" or "champion"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Signals of one monitoring run over the current window."""
+
+    current_rows: int
+    reference_rows: int
+    drift_share: float
+    columns: tuple[ColumnDrift, ...]
+    performance: Performance | None
+    report_paths: tuple[str, ...] = ()
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.column for c in self.columns if c.drifted]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
