@@ -20,6 +20,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check flows tasks tests benchmarks
+	$(BIN)/ruff format --check flows tasks tests benchmarks
 	$(BIN)/mypy
 
 test: lint

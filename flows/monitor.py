@@ -32,8 +32,12 @@ def monitor_flow(config_path: str = DEFAULT_CONFIG, as_of: str | None = None) ->
 
     bootstrap: Comparison | None = None
     if registry.get_alias("champion") is None:
-        version = retrain_flow(config_path, moment.isoformat(), "bootstrap: no champion yet", bootstrap=True)
-        bootstrap = promote_flow(config_path, moment.isoformat(), version, bootstrap=True).comparison
+        version = retrain_flow(
+            config_path, moment.isoformat(), "bootstrap: no champion yet", bootstrap=True
+        )
+        bootstrap = promote_flow(
+            config_path, moment.isoformat(), version, bootstrap=True
+        ).comparison
         if registry.get_alias("champion") is None:
             raise ModelError(
                 "the first model failed the promotion gate, so there is no champion to monitor:\n"
@@ -43,12 +47,18 @@ def monitor_flow(config_path: str = DEFAULT_CONFIG, as_of: str | None = None) ->
     champion = registry.get_alias("champion")
     assert champion is not None  # guaranteed above; narrows the type
 
-    report_dir = config.reports.path / config.name / f"{moment:%Y%m%dT%H%M}-run-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    report_dir = (
+        config.reports.path
+        / config.name
+        / f"{moment:%Y%m%dT%H%M}-run-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    )
     signals = measure_window(config, plan.current, champion, report_dir)
     decision = decide_retrain(signals, config.policy)
 
     comparison: Comparison | None = None
-    status = {"none": "drift-noted" if signals.drifted_columns else "healthy"}.get(decision.action, decision.action)
+    status = {"none": "drift-noted" if signals.drifted_columns else "healthy"}.get(
+        decision.action, decision.action
+    )
     if decision.retrain:
         reason = "; ".join(r for r in decision.reasons[:2])
         challenger = retrain_flow(config_path, moment.isoformat(), f"monitor: {reason}")
@@ -72,9 +82,11 @@ def monitor_flow(config_path: str = DEFAULT_CONFIG, as_of: str | None = None) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__ or "")
-    parser.add_argument("--as-of", help="ISO time the current window ends at (default: windows.as_of, else now)")
+    parser.add_argument(
+        "--as-of", help="ISO time the current window ends at (default: windows.as_of, else now)"
+    )
     args = parser.parse_args(argv)
-    return run_cli(lambda: monitor_flow(args.config, args.as_of), render_summary)
+    return run_cli(args.config, lambda: monitor_flow(args.config, args.as_of), render_summary)
 
 
 if __name__ == "__main__":

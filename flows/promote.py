@@ -27,7 +27,9 @@ def promote_flow(
     config = load_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
-    challenger = challenger_version or open_registry(config.registry.path, config.name).get_alias("challenger")
+    challenger = challenger_version or open_registry(config.registry.path, config.name).get_alias(
+        "challenger"
+    )
     if challenger is None:
         raise RegistryError("no challenger to promote: run the retrain flow first")
     comparison = evaluate_on_holdout(config, plan.holdout, challenger)
@@ -38,10 +40,13 @@ def promote_flow(
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__ or "")
-    parser.add_argument("--as-of", help="ISO time the holdout ends at (default: windows.as_of, else now)")
+    parser.add_argument(
+        "--as-of", help="ISO time the holdout ends at (default: windows.as_of, else now)"
+    )
     parser.add_argument("--challenger", help="version to compare (default: the challenger alias)")
     args = parser.parse_args(argv)
     return run_cli(
+        args.config,
         lambda: promote_flow(args.config, args.as_of, args.challenger),
         lambda outcome: f"{render_comparison(outcome.comparison)}\n\nstatus: {outcome.status}",
     )

@@ -32,10 +32,13 @@ def retrain_flow(
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__ or "")
-    parser.add_argument("--as-of", help="ISO time the windows end at (default: windows.as_of, else now)")
+    parser.add_argument(
+        "--as-of", help="ISO time the windows end at (default: windows.as_of, else now)"
+    )
     parser.add_argument("--reason", default="requested from the command line")
     args = parser.parse_args(argv)
     return run_cli(
+        args.config,
         lambda: retrain_flow(args.config, args.as_of, args.reason),
         lambda version: f"registered challenger {version}",
     )

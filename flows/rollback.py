@@ -13,7 +13,9 @@ from tasks.registry import open_registry
 
 @flow(name="rollback")
 def rollback_flow(
-    config_path: str = DEFAULT_CONFIG, to_version: str | None = None, reason: str = "manual rollback"
+    config_path: str = DEFAULT_CONFIG,
+    to_version: str | None = None,
+    reason: str = "manual rollback",
 ) -> str:
     """Restore the previous champion; return a one-line account of the change."""
     config = load_config(config_path)
@@ -26,10 +28,14 @@ def rollback_flow(
 
 def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__ or "")
-    parser.add_argument("--to", dest="to_version", help="version to restore (default: the previous champion)")
+    parser.add_argument(
+        "--to", dest="to_version", help="version to restore (default: the previous champion)"
+    )
     parser.add_argument("--reason", default="manual rollback from the command line")
     args = parser.parse_args(argv)
-    return run_cli(lambda: rollback_flow(args.config, args.to_version, args.reason), str)
+    return run_cli(
+        args.config, lambda: rollback_flow(args.config, args.to_version, args.reason), str
+    )
 
 
 if __name__ == "__main__":

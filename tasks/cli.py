@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from tasks.config import load_config
 from tasks.errors import AutoretrainError
 
 DEFAULT_CONFIG = os.environ.get("AUTORETRAIN_CONFIG", "config.yaml")
@@ -21,15 +22,21 @@ def prepare_environment() -> None:
 def base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
-        "--config", default=DEFAULT_CONFIG, help="path of config.yaml (default: %(default)s, or $AUTORETRAIN_CONFIG)"
+        "--config",
+        default=DEFAULT_CONFIG,
+        help="path of config.yaml (default: %(default)s, or $AUTORETRAIN_CONFIG)",
     )
     return parser
 
 
-def run_cli(call: Callable[[], Any], render: Callable[[Any], str]) -> int:
-    """Run a flow call; print its summary; turn a user-fixable error into a message and exit 2."""
+def run_cli(config_path: str, call: Callable[[], Any], render: Callable[[Any], str]) -> int:
+    """Run a flow call; print its summary; turn a user-fixable error into a message and exit 2.
+
+    The config is validated first, so a bad key fails in a second, before any server starts.
+    """
     prepare_environment()
     try:
+        load_config(config_path)
         result = call()
     except AutoretrainError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -50,7 +50,9 @@ class FileSourceConfig(Strict):
 
 class SqlSourceConfig(Strict):
     kind: Literal["sql"]
-    url: str = Field(description="SQLAlchemy URL; a relative sqlite path is relative to config.yaml.")
+    url: str = Field(
+        description="SQLAlchemy URL; a relative sqlite path is relative to config.yaml."
+    )
     table: str
 
 
@@ -68,11 +70,13 @@ class DataConfig(Strict):
     def _check_columns(self) -> DataConfig:
         features = self.numerical_features + self.categorical_features
         if not features:
-            raise ValueError("list at least one column in numerical_features or categorical_features")
+            raise ValueError(
+                "list at least one column in numerical_features or categorical_features"
+            )
         duplicated = sorted({c for c in features if features.count(c) > 1})
         if duplicated:
             raise ValueError(f"columns listed twice among the features: {duplicated}")
-        special = {self.timestamp_column, self.target_column, self.prediction_column}
+        special = {self.timestamp_column, self.target_column, self.prediction_column or ""}
         overlap = sorted(special.intersection(features))
         if overlap:
             raise ValueError(
@@ -94,7 +98,9 @@ class ModelConfig(Strict):
     def _check_importable(cls, value: str) -> str:
         module_name, _, class_name = value.rpartition(".")
         if not module_name:
-            raise ValueError(f"'{value}' is not an import path like sklearn.linear_model.LogisticRegression")
+            raise ValueError(
+                f"'{value}' is not an import path like sklearn.linear_model.LogisticRegression"
+            )
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
@@ -184,7 +190,9 @@ class BootstrapConfig(Strict):
         if (self.training_start is None) != (self.training_end is None):
             raise ValueError("give both training_start and training_end, or neither")
         if self.model_path is not None and self.training_start is None:
-            raise ValueError("an adopted model_path needs training_start/training_end: its reference data")
+            raise ValueError(
+                "an adopted model_path needs training_start/training_end: its reference data"
+            )
         if self.training_start and self.training_end and self.training_start >= self.training_end:
             raise ValueError("training_start must be before training_end")
         return self
@@ -221,7 +229,9 @@ class Config(Strict):
 def _format_validation_error(error: ValidationError, path: Path) -> str:
     lines = [f"{path}: invalid configuration"]
     for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
+        location = ".".join(
+            str(part) for part in item["loc"] if not str(part).startswith("function-")
+        )
         location = location.replace(".files.", ".").replace(".sql.", ".")
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
@@ -245,16 +255,24 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     elif source.url.startswith("sqlite:///") and not source.url.startswith("sqlite:////"):
         relative = source.url.removeprefix("sqlite:///")
         if relative and relative != ":memory:":
-            source = source.model_copy(update={"url": f"sqlite:///{_resolve(base, Path(relative))}"})
+            source = source.model_copy(
+                update={"url": f"sqlite:///{_resolve(base, Path(relative))}"}
+            )
     bootstrap = config.bootstrap
     if bootstrap.model_path is not None:
-        bootstrap = bootstrap.model_copy(update={"model_path": _resolve(base, bootstrap.model_path)})
+        bootstrap = bootstrap.model_copy(
+            update={"model_path": _resolve(base, bootstrap.model_path)}
+        )
     return config.model_copy(
         update={
             "data": config.data.model_copy(update={"source": source}),
             "bootstrap": bootstrap,
-            "registry": config.registry.model_copy(update={"path": _resolve(base, config.registry.path)}),
-            "reports": config.reports.model_copy(update={"path": _resolve(base, config.reports.path)}),
+            "registry": config.registry.model_copy(
+                update={"path": _resolve(base, config.registry.path)}
+            ),
+            "reports": config.reports.model_copy(
+                update={"path": _resolve(base, config.reports.path)}
+            ),
         }
     )
 
@@ -263,7 +281,9 @@ def parse_config(raw: Any, base_dir: Path, origin: Path | None = None) -> Config
     """Validate a parsed YAML mapping; relative paths are taken from base_dir."""
     origin = origin or base_dir / "config.yaml"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{origin}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{origin}: expected a mapping of keys at the top level, got {type(raw).__name__}"
+        )
     try:
         config = Config.model_validate(raw)
     except ValidationError as error:

@@ -59,7 +59,9 @@ class FileLogSource:
         dataset = ds.dataset([str(f) for f in files], format="parquet")
         missing = [c for c in columns if c not in dataset.schema.names]
         if missing:
-            raise DataError(_missing_columns_message(missing, dataset.schema.names, self.describe()))
+            raise DataError(
+                _missing_columns_message(missing, dataset.schema.names, self.describe())
+            )
         ts = ds.field(self.timestamp_column)
         field_type = dataset.schema.field(self.timestamp_column).type
         start, end = pd.Timestamp(window.start), pd.Timestamp(window.end)
@@ -108,7 +110,9 @@ class SqlLogSource:
             with engine.connect() as connection:
                 inspector = sa.inspect(connection)
                 if not inspector.has_table(self.table):
-                    raise DataError(f"no table '{self.table}' in {self.describe()} (check data.source.table)")
+                    raise DataError(
+                        f"no table '{self.table}' in {self.describe()} (check data.source.table)"
+                    )
                 present = [c["name"] for c in inspector.get_columns(self.table)]
                 missing = [c for c in columns if c not in present]
                 if missing:
@@ -141,7 +145,9 @@ def _parse_timestamps(values: pd.Series, where: str) -> pd.Series:
     try:
         stamps = pd.to_datetime(values, utc=True)
     except (ValueError, TypeError) as error:
-        raise DataError(f"timestamp column '{values.name}' in {where} has values that are not dates: {error}") from None
+        raise DataError(
+            f"timestamp column '{values.name}' in {where} has values that are not dates: {error}"
+        ) from None
     return stamps.dt.tz_localize(None)
 
 
@@ -158,7 +164,9 @@ def load_window(config: Config, window: Window, *, labelled_only: bool = False) 
     data = config.data
     source = make_source(data)
     frame = source.read(log_columns(data), window)
-    frame[data.timestamp_column] = _parse_timestamps(frame[data.timestamp_column], source.describe())
+    frame[data.timestamp_column] = _parse_timestamps(
+        frame[data.timestamp_column], source.describe()
+    )
     frame = frame.sort_values(data.timestamp_column, kind="stable").reset_index(drop=True)
     _check_feature_types(frame, data, source.describe())
     if labelled_only:

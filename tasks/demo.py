@@ -55,8 +55,12 @@ def write_demo_log(directory: Path = DEMO_DIR) -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=DEMO_DIR, help="directory to write (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEMO_DIR, help="directory to write (default: %(default)s)"
+    )
     args = parser.parse_args()
     for path in write_demo_log(args.out):
         print(path)

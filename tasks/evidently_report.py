@@ -16,6 +16,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from tasks.config import Config
 from tasks.errors import DataError
+from tasks.metrics import score_predictions
 from tasks.signals import ColumnDrift, Performance, Signals
 
 logger = logging.getLogger(__name__)
@@ -39,17 +40,27 @@ def _metric_object(config: Config) -> Any:
     return metric_class[config.policy.performance_metric.name]()
 
 
-def _classification_definition(config: Config) -> Any:
+def _classification_definition(config: Config, labels: list[Any]) -> Any:
     from evidently import BinaryClassification, MulticlassClassification
 
     metric = config.policy.performance_metric
     target = config.data.target_column
     if metric.average == "binary":
-        return BinaryClassification(target=target, prediction_labels=PREDICTION, pos_label=metric.pos_label)
+        return BinaryClassification(
+            target=target, prediction_labels=PREDICTION, pos_label=metric.pos_label
+        )
+    if len(labels) == 2:
+        # Evidently treats any two-label data as binary with pos_label 1 and fails on other
+        # labels; name one so its report renders (the signal's value comes from score_predictions).
+        return BinaryClassification(
+            target=target, prediction_labels=PREDICTION, pos_label=labels[1]
+        )
     return MulticlassClassification(target=target, prediction_labels=PREDICTION)
 
 
-def _run_drift(config: Config, current: pd.DataFrame, reference: pd.DataFrame) -> tuple[Any, list[Any]]:
+def _run_drift(
+    config: Config, current: pd.DataFrame, reference: pd.DataFrame
+) -> tuple[Any, list[Any]]:
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
 
@@ -92,17 +103,19 @@ def _read_column_drift(snapshot: Any, metric: Any) -> ColumnDrift:
     )
 
 
-def _run_performance(
-    config: Config, labelled: pd.DataFrame, predictions: np.ndarray
-) -> tuple[Any, float]:
+def _run_performance(config: Config, labelled: pd.DataFrame, predictions: np.ndarray) -> Any | None:
+    """Evidently's classification report of the labelled rows; None when it cannot render one."""
     from evidently import DataDefinition, Dataset, Report
 
     target = config.data.target_column
     frame = pd.DataFrame({target: labelled[target].to_numpy(), PREDICTION: predictions})
-    definition = DataDefinition(classification=[_classification_definition(config)])
-    metric = _metric_object(config)
-    snapshot = Report([metric]).run(Dataset.from_pandas(frame, data_definition=definition), None)
-    return snapshot, float(snapshot.metric_results[metric.metric_id].value)
+    labels = sorted(set(frame[target]) | set(frame[PREDICTION]), key=str)
+    if len(labels) < 2:
+        return None  # Evidently's classification metrics fail on a single class
+    definition = DataDefinition(classification=[_classification_definition(config, labels)])
+    return Report([_metric_object(config)]).run(
+        Dataset.from_pandas(frame, data_definition=definition), None
+    )
 
 
 def compute_signals(
@@ -141,15 +154,28 @@ def compute_signals(
         performance = None
         if labelled_mask.sum() > 0:
             labelled = current[labelled_mask]
-            if labelled[target].nunique() < 2 and config.policy.performance_metric.average == "macro":
-                logger.warning("only one class among labelled rows; macro scores are of that class alone")
-            perf_snapshot, value = _run_performance(config, labelled, predictions[labelled_mask])
-            performance_path = report_dir / "performance.html"
-            perf_snapshot.save_html(str(performance_path))
-            paths.append(str(performance_path))
+            if (
+                labelled[target].nunique() < 2
+                and config.policy.performance_metric.average == "macro"
+            ):
+                logger.warning(
+                    "only one class among labelled rows; macro scores are of that class alone"
+                )
+            labelled_predictions = predictions[labelled_mask]
+            perf_snapshot = _run_performance(config, labelled, labelled_predictions)
+            if perf_snapshot is not None:
+                performance_path = report_dir / "performance.html"
+                perf_snapshot.save_html(str(performance_path))
+                paths.append(str(performance_path))
             performance = Performance(
                 metric=config.policy.performance_metric.describe(),
-                value=value,
+                # The gate scores with the same function, so monitor and gate never disagree
+                # on what the metric means (Evidently's "macro" turns binary on two labels).
+                value=score_predictions(
+                    config.policy.performance_metric,
+                    labelled[target].tolist(),
+                    labelled_predictions.tolist(),
+                ),
                 labelled_rows=int(labelled_mask.sum()),
                 prediction_source=prediction_source,
             )

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Verdict = Literal["promote", "reject"]
+_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ def compare_models(
             f"insufficient evidence: {holdout_rows} holdout rows < min_holdout_rows {rules.min_holdout_rows}"
         )
     if challenger.trained_on_holdout:
-        failures.append("challenger's training window overlaps the holdout: its score would be inflated")
+        failures.append(
+            "challenger's training window overlaps the holdout: its score would be inflated"
+        )
     if challenger.score is None:
         failures.append("challenger could not be scored on the holdout")
     elif challenger.score < rules.performance_threshold:
@@ -107,15 +110,17 @@ def compare_models(
         failures.append("champion could not be scored on the holdout: nothing to compare against")
     elif challenger.score is not None:
         difference = challenger.score - champion.score
-        line = (
-            f"challenger - champion = {challenger.score:.3f} - {champion.score:.3f} = {difference:+.3f}"
-        )
-        if difference >= rules.min_improvement and difference > 0:
+        line = f"challenger - champion = {challenger.score:.3f} - {champion.score:.3f} = {difference:+.3f}"
+        # Scores are ratios such as 29/50: allow float rounding, or a challenger exactly
+        # min_improvement better would be rejected (29/50 - 28/50 < 0.02 in floats).
+        if difference > 0 and difference >= rules.min_improvement - _TOLERANCE:
             passes.append(f"{line} >= min_improvement {rules.min_improvement:.3f}")
         else:
             failures.append(f"{line}, not an improvement of at least {rules.min_improvement:.3f}")
         if champion.trained_on_holdout:
-            passes.append("note: the champion trained on part of the holdout, which favours the champion")
+            passes.append(
+                "note: the champion trained on part of the holdout, which favours the champion"
+            )
 
     verdict: Verdict = "reject" if failures else "promote"
     return Comparison(

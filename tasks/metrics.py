@@ -20,5 +20,7 @@ def score_predictions(metric: MetricConfig, y_true: Sequence[Any], y_pred: Seque
         metric.name
     ]
     if metric.average == "binary":
-        return float(function(y_true, y_pred, average="binary", pos_label=metric.pos_label, zero_division=0))
+        return float(
+            function(y_true, y_pred, average="binary", pos_label=metric.pos_label, zero_division=0)
+        )
     return float(function(y_true, y_pred, average="macro", zero_division=0))

@@ -18,7 +18,9 @@ from tasks.windows import Window
 
 
 @task(name="measure-window", cache_policy=NO_CACHE)
-def measure_window(config: Config, window: Window, champion_version: str, report_dir: Path) -> Signals:
+def measure_window(
+    config: Config, window: Window, champion_version: str, report_dir: Path
+) -> Signals:
     """Drift and performance signals of window for the champion, with Evidently's HTML reports."""
     logger = get_run_logger()
     registry = open_registry(config.registry.path, config.name)
@@ -36,7 +38,9 @@ def measure_window(config: Config, window: Window, champion_version: str, report
     signals = compute_signals(config, current, reference, predictions, source, report_dir)
     logger.info(
         "window %s: %d rows, drift share %.2f, performance %s",
-        window, signals.current_rows, signals.drift_share,
+        window,
+        signals.current_rows,
+        signals.drift_share,
         f"{signals.performance.value:.3f}" if signals.performance else "n/a",
     )
     return signals

@@ -51,7 +51,9 @@ def evaluate_on_holdout(config: Config, holdout: Window, challenger_version: str
     if champion_version is not None:
         champion, problem = _contender(registry, champion_version, config, frame, holdout)
         problems += [problem] if problem else []
-    comparison_id = f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{challenger_version}-vs-{champion_version or 'none'}"
+    comparison_id = (
+        f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{challenger_version}-vs-{champion_version or 'none'}"
+    )
     comparison = compare_models(
         comparison_id=comparison_id.lower(),
         model_name=config.name,
@@ -91,7 +93,11 @@ def promote_challenger(config: Config, comparison_id: str) -> str:
         )
     if comparison.verdict == "promote":
         registry.set_alias(
-            "champion", challenger, reason=f"comparison {comparison_id}", action="promote", expected=champion
+            "champion",
+            challenger,
+            reason=f"comparison {comparison_id}",
+            action="promote",
+            expected=champion,
         )
         registry.set_alias("challenger", None, reason="promoted", action="promote")
         registry.mark(challenger, "champion")
@@ -99,7 +105,9 @@ def promote_challenger(config: Config, comparison_id: str) -> str:
             registry.mark(champion, "retired")
         logger.info("promoted %s over %s", challenger, champion)
         return "promoted"
-    registry.set_alias("challenger", None, reason=f"rejected by comparison {comparison_id}", action="reject")
+    registry.set_alias(
+        "challenger", None, reason=f"rejected by comparison {comparison_id}", action="reject"
+    )
     registry.mark(challenger, "rejected")
     logger.info("rejected %s; champion %s unchanged", challenger, champion)
     return "rejected"

@@ -91,7 +91,13 @@ class ModelRegistry(Protocol):
     def get_alias(self, alias: str) -> str | None: ...
 
     def set_alias(
-        self, alias: str, version: str | None, *, reason: str, action: str, expected: str | None = ...
+        self,
+        alias: str,
+        version: str | None,
+        *,
+        reason: str,
+        action: str,
+        expected: str | None = ...,
     ) -> None: ...
 
     def mark(self, version: str, status: str) -> None: ...
@@ -182,7 +188,9 @@ class LocalRegistry:
         numbers = [int(p.name[1:]) for p in (self.root / "versions").glob("v[0-9]*")]
         return f"v{max(numbers, default=0) + 1:04d}"
 
-    def register(self, model: Any, reference: pd.DataFrame, metadata: dict[str, Any]) -> ModelVersion:
+    def register(
+        self, model: Any, reference: pd.DataFrame, metadata: dict[str, Any]
+    ) -> ModelVersion:
         """Store model, reference data and metadata as a new version, all or nothing."""
         staging = Path(tempfile.mkdtemp(dir=self.root / "versions", prefix=".tmp-"))
         try:
@@ -262,7 +270,7 @@ class LocalRegistry:
         *,
         reason: str,
         action: str,
-        expected: str | None | object = ...,
+        expected: str | object | None = ...,
     ) -> None:
         """Point alias at version (None removes it); with expected, only if it still points there."""
         if alias not in ALIASES:
@@ -322,7 +330,11 @@ class LocalRegistry:
     def _previous_champion(self, current: str) -> str | None:
         for entry in reversed(self.history()):
             # Skip rollbacks, so a second rollback goes further back instead of undoing the first.
-            if entry.alias == "champion" and entry.to_version == current and entry.action != "rollback":
+            if (
+                entry.alias == "champion"
+                and entry.to_version == current
+                and entry.action != "rollback"
+            ):
                 return entry.from_version
         return None
 

@@ -47,7 +47,10 @@ def _score(value: float | None) -> str:
 def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
     """The comparison as table rows (one per model plus the difference)."""
     rows = []
-    for role, contender in (("champion", comparison.champion), ("challenger", comparison.challenger)):
+    for role, contender in (
+        ("champion", comparison.champion),
+        ("challenger", comparison.challenger),
+    ):
         if contender is None:
             continue
         rows.append(
@@ -77,11 +80,20 @@ def render_comparison(comparison: Comparison) -> str:
         f"  holdout    {holdout} ({comparison.holdout_rows} labelled rows, used by neither for training)",
     ]
     if comparison.champion:
-        lines.append(f"  champion   {comparison.champion.version}: {comparison.rules.metric} {_score(comparison.champion.score)}")
-    lines.append(f"  challenger {comparison.challenger.version}: {comparison.rules.metric} {_score(comparison.challenger.score)}")
+        lines.append(
+            f"  champion   {comparison.champion.version}: {comparison.rules.metric} {_score(comparison.champion.score)}"
+        )
+    lines.append(
+        f"  challenger {comparison.challenger.version}: {comparison.rules.metric} {_score(comparison.challenger.score)}"
+    )
     if comparison.difference is not None:
-        lines.append(f"  difference {comparison.difference:+.3f} (min_improvement {comparison.rules.min_improvement:.3f})")
-    lines.append(f"  verdict    {comparison.verdict.upper()}" + (" (bootstrap)" if comparison.bootstrap else ""))
+        lines.append(
+            f"  difference {comparison.difference:+.3f} (min_improvement {comparison.rules.min_improvement:.3f})"
+        )
+    lines.append(
+        f"  verdict    {comparison.verdict.upper()}"
+        + (" (bootstrap)" if comparison.bootstrap else "")
+    )
     lines += [f"    - {reason}" for reason in comparison.reasons]
     return "\n".join(lines)
 
@@ -91,7 +103,11 @@ def render_summary(result: MonitorResult) -> str:
     signals, decision = result.signals, result.decision
     lines = [f"autoretrain monitor: {result.model_name}"]
     if result.bootstrap:
-        lines += ["", "No champion was registered: bootstrapped one.", render_comparison(result.bootstrap)]
+        lines += [
+            "",
+            "No champion was registered: bootstrapped one.",
+            render_comparison(result.bootstrap),
+        ]
     lines += [
         "",
         f"window      {result.window} ({signals.current_rows} rows; reference {signals.reference_rows} rows "

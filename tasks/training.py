@@ -27,11 +27,18 @@ def code_version() -> str:
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -41,7 +48,9 @@ def code_version() -> str:
 def reference_frame(config: Config, training: pd.DataFrame) -> pd.DataFrame:
     """The data kept with a model as its reference: features, target and timestamp."""
     data = config.data
-    return training[[data.timestamp_column, *data.features, data.target_column]].reset_index(drop=True)
+    return training[[data.timestamp_column, *data.features, data.target_column]].reset_index(
+        drop=True
+    )
 
 
 def _lineage(
@@ -84,7 +93,9 @@ def train_challenger(config: Config, window: Window, reason: str) -> ModelVersio
         _lineage(config, model, training, window, source="trained", reason=reason),
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
-    logger.info("registered %s as challenger: %d rows from %s", record.version, len(training), window)
+    logger.info(
+        "registered %s as challenger: %d rows from %s", record.version, len(training), window
+    )
     return record
 
 
@@ -105,7 +116,9 @@ def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -
     record = registry.register(
         model,
         reference_frame(config, training),
-        _lineage(config, model, training, window, source=f"adopted from {model_path}", reason=reason),
+        _lineage(
+            config, model, training, window, source=f"adopted from {model_path}", reason=reason
+        ),
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     return record

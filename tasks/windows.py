@@ -75,4 +75,6 @@ def plan_bootstrap(config: Config, as_of: datetime) -> WindowPlan:
         return plan_windows(config, as_of)
     start, end = to_utc_naive(start), to_utc_naive(end)
     holdout = Window(end, end + config.windows.holdout)
-    return WindowPlan(as_of=holdout.end, current=holdout, training=Window(start, end), holdout=holdout)
+    return WindowPlan(
+        as_of=holdout.end, current=holdout, training=Window(start, end), holdout=holdout
+    )

@@ -1,0 +1,38 @@
+"""Shared helpers of the unit tests: the repo's config.yaml as a dict, with overrides."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tasks.config import Config, parse_config
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_DATA = REPO_ROOT / "data" / "seattle"
+REMOVE = object()  # an override value that deletes the key
+
+
+def repo_raw_config(changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The repo's config.yaml as parsed YAML, with dotted-path overrides applied.
+
+    `{"policy.drift_threshold": 0}` sets a value; `{"policy.drift_threshold": REMOVE}` deletes it.
+    """
+    raw = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())
+    for dotted, value in (changes or {}).items():
+        *parents, key = dotted.split(".")
+        node = raw
+        for part in parents:
+            node = node[part]
+        if value is REMOVE:
+            del node[key]
+        else:
+            node[key] = copy.deepcopy(value)
+    return raw
+
+
+def repo_config(changes: dict[str, Any] | None = None, base_dir: Path = REPO_ROOT) -> Config:
+    """A validated Config from the repo's config.yaml with overrides; relative paths from base_dir."""
+    return parse_config(repo_raw_config(changes), base_dir)

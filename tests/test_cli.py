@@ -1,0 +1,89 @@
+"""The README's first command as a user runs it: a script, from another directory, cold."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(script: str, *args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = str(home)  # a fresh Prefect home: a cold start, like a new machine
+    return subprocess.run(
+        [sys.executable, str(ROOT / "flows" / script), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_monitor_script_runs_the_loop_then_finds_nothing_new_to_promote(write_config, tmp_path):
+    config_path = write_config({"registry": {"path": "registry"}, "reports": {"path": "reports"}})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    first = _run("monitor.py", "--config", str(config_path), cwd=elsewhere, home=tmp_path / "home")
+
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "No champion was registered: bootstrapped one." in first.stdout
+    assert "window      [2014-01-01 00:00, 2014-04-01 00:00) (90 rows" in first.stdout
+    assert "decision    RETRAIN" in first.stdout
+    assert "status      promoted; champion v0001 -> v0002" in first.stdout
+    assert (tmp_path / "reports" / "seattle-weather").is_dir()
+
+    # Same window again: the new champion trained on the preceding half year; whatever the
+    # policy decides, it must end in a normal outcome and never replace v0002 by a copy of itself.
+    second = _run("monitor.py", "--config", str(config_path), cwd=elsewhere, home=tmp_path / "home")
+
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "No champion was registered" not in second.stdout
+    assert "champion v0002 -> v0002" in second.stdout
+
+
+def test_rollback_script_restores_the_previous_champion(write_config, tmp_path):
+    config_path = write_config({"registry": {"path": "registry"}, "reports": {"path": "reports"}})
+    home = tmp_path / "home"
+    assert _run("monitor.py", "--config", str(config_path), cwd=tmp_path, home=home).returncode == 0
+
+    rollback = _run("rollback.py", "--config", str(config_path), cwd=tmp_path, home=home)
+
+    assert rollback.returncode == 0, rollback.stderr[-3000:]
+    assert "champion of seattle-weather: v0002 -> v0001" in rollback.stdout
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"policy": {"drift_treshold": 0.4}}, "policy.drift_treshold: unknown key"),
+        (
+            {"policy": {"performance_threshold": 1.5}},
+            "policy.performance_threshold: Input should be less than or equal to 1",
+        ),
+        (
+            {"data": {"target_column": "temp_max"}},
+            "cannot be both a feature and the timestamp, target or prediction column",
+        ),
+    ],
+)
+def test_bad_config_fails_fast_with_the_key_and_touches_nothing(
+    write_config, tmp_path, overrides, expected
+):
+    config_path = write_config({**overrides, "registry": {"path": "registry"}})
+
+    run = _run("monitor.py", "--config", str(config_path), cwd=tmp_path, home=tmp_path / "home")
+
+    assert run.returncode == 2
+    assert expected in run.stderr
+    assert not (tmp_path / "registry").exists()
+    # Failed before any Prefect server started: the temporary server would create its database.
+    assert not (tmp_path / "home" / "prefect.db").exists()

@@ -1,0 +1,335 @@
+"""Config loading: the repo's config is valid, and every mistake names its key path."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tasks.config import FileSourceConfig, SqlSourceConfig, load_config, parse_config
+from tasks.errors import ConfigError
+from tests.helpers import REMOVE, REPO_ROOT, repo_raw_config
+
+
+def _write_config(directory: Path, raw: Any) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _config_error(changes: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(repo_raw_config(changes), REPO_ROOT)
+    return str(caught.value)
+
+
+def test_repo_config_loads_with_its_values() -> None:
+    config = load_config(REPO_ROOT / "config.yaml")
+
+    assert config.name == "seattle-weather"
+    assert isinstance(config.data.source, FileSourceConfig)
+    assert config.data.source.path == REPO_ROOT / "data" / "seattle"
+    assert config.data.source.format == "parquet"
+    assert config.data.features == ["precipitation", "temp_max", "temp_min", "wind"]
+    assert config.data.target_column == "weather"
+    assert config.model.estimator == "sklearn.ensemble.RandomForestClassifier"
+    assert config.policy.performance_metric.describe() == "f1 (macro)"
+    assert config.policy.performance_threshold == 0.45
+    assert config.policy.drift_threshold == 0.5
+    assert config.windows.as_of == datetime(2014, 4, 1)
+    assert config.windows.current == timedelta(days=90)
+    assert config.windows.training == timedelta(days=180)
+    assert config.promotion.min_improvement == 0.02
+    assert config.bootstrap.training_start == datetime(2012, 1, 1)
+    assert config.registry.path == REPO_ROOT / ".autoretrain" / "registry"
+    assert config.reports.path == REPO_ROOT / ".autoretrain" / "reports"
+
+
+@pytest.mark.parametrize(
+    ("changes", "key_path"),
+    [
+        ({"colour": "blue"}, "colour"),
+        ({"policy.drift_treshold": 0.5}, "policy.drift_treshold"),
+        ({"data.source.compression": "zstd"}, "data.source.compression"),
+        ({"policy.performance_metric.averge": "macro"}, "policy.performance_metric.averge"),
+        ({"windows.currrent": "90d"}, "windows.currrent"),
+    ],
+)
+def test_unknown_key_names_its_path(changes: dict[str, Any], key_path: str) -> None:
+    message = _config_error(changes)
+
+    assert f"  {key_path}: unknown key" in message
+    assert message.startswith(f"{REPO_ROOT / 'config.yaml'}: invalid configuration")
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragments"),
+    [
+        (
+            {"policy.performance_threshold": 1.5},
+            ["policy.performance_threshold:", "less than or equal to 1"],
+        ),
+        ({"policy.drift_threshold": 0}, ["policy.drift_threshold:", "greater than 0"]),
+        (
+            {"windows.current": "ninety days"},
+            ["windows.current:", "'ninety days' is not a duration", "90d"],
+        ),
+        ({"windows.current": "0d"}, ["windows.current:", "must be a positive duration"]),
+        ({"windows.holdout": "-5d"}, ["windows.holdout:", "not a duration"]),
+        (
+            {"policy.performance_metric.name": "auc"},
+            [
+                "policy.performance_metric.name:",
+                "'f1', 'precision', 'recall' or 'accuracy'",
+                "'auc'",
+            ],
+        ),
+        ({"name": "Seattle Weather"}, ["name:", "pattern"]),
+        (
+            {"promotion.min_holdout_rows": 0},
+            ["promotion.min_holdout_rows:", "greater than or equal to 1"],
+        ),
+        ({"data.source.format": "xlsx"}, ["data.source.format:", "'parquet' or 'csv'", "'xlsx'"]),
+    ],
+)
+def test_bad_value_names_its_path(changes: dict[str, Any], fragments: list[str]) -> None:
+    message = _config_error(changes)
+
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    "dotted",
+    ["policy.drift_threshold", "data", "data.target_column", "windows.current", "registry.path"],
+)
+def test_missing_required_key_names_its_path(dotted: str) -> None:
+    message = _config_error({dotted: REMOVE})
+
+    assert f"  {dotted}: required key is missing" in message
+
+
+def test_sql_source_without_table_names_the_table_key() -> None:
+    message = _config_error({"data.source": {"kind": "sql", "url": "sqlite:///log.db"}})
+
+    assert "  data.source.table: required key is missing" in message
+
+
+@pytest.mark.parametrize(
+    ("estimator", "fragments"),
+    [
+        (
+            "sklearn.nonexistent.Forest",
+            ["model.estimator:", "cannot import module 'sklearn.nonexistent'"],
+        ),
+        (
+            "sklearn.ensemble.RandomForestClassifer",
+            ["model.estimator:", "module 'sklearn.ensemble' has no 'RandomForestClassifer'"],
+        ),
+        ("RandomForestClassifier", ["model.estimator:", "is not an import path"]),
+    ],
+)
+def test_unknown_estimator_is_rejected(estimator: str, fragments: list[str]) -> None:
+    message = _config_error({"model.estimator": estimator})
+
+    for fragment in fragments:
+        assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragments"),
+    [
+        (
+            {"data.numerical_features": ["precipitation", "weather"]},
+            [
+                "data:",
+                "['weather'] cannot be both a feature and the timestamp, target or prediction",
+            ],
+        ),
+        (
+            {"data.categorical_features": ["timestamp"]},
+            ["data:", "['timestamp'] cannot be both a feature"],
+        ),
+        (
+            {"data.prediction_column": "wind"},
+            ["data:", "['wind'] cannot be both a feature"],
+        ),
+        (
+            {"data.categorical_features": ["wind"]},
+            ["data:", "columns listed twice among the features: ['wind']"],
+        ),
+        (
+            {"data.numerical_features": [], "data.categorical_features": []},
+            ["data:", "list at least one column"],
+        ),
+        (
+            {"policy.performance_metric": {"name": "f1", "average": "binary"}},
+            ["policy.performance_metric:", "average 'binary' needs pos_label"],
+        ),
+        (
+            {"policy.performance_metric": {"name": "f1", "pos_label": "rain"}},
+            ["policy.performance_metric:", "pos_label is only used with average 'binary'"],
+        ),
+        (
+            {"policy.column_drift": {"weather": {"method": "psi"}}},
+            ["policy.column_drift names columns that are not features: ['weather']"],
+        ),
+        (
+            {"bootstrap.training_end": REMOVE},
+            ["bootstrap:", "give both training_start and training_end"],
+        ),
+        (
+            {"bootstrap.training_end": "2011-01-01"},
+            ["bootstrap:", "training_start must be before training_end"],
+        ),
+    ],
+)
+def test_inconsistent_config_is_rejected(changes: dict[str, Any], fragments: list[str]) -> None:
+    message = _config_error(changes)
+
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_binary_metric_with_pos_label_is_accepted() -> None:
+    raw = repo_raw_config(
+        {"policy.performance_metric": {"name": "recall", "average": "binary", "pos_label": "rain"}}
+    )
+
+    metric = parse_config(raw, REPO_ROOT).policy.performance_metric
+
+    assert metric.pos_label == "rain"
+    assert metric.describe() == "recall (class 'rain')"
+
+
+def test_column_drift_for_a_feature_is_accepted() -> None:
+    raw = repo_raw_config({"policy.column_drift": {"wind": {"method": "psi", "threshold": 0.2}}})
+
+    column = parse_config(raw, REPO_ROOT).policy.column_drift["wind"]
+
+    assert (column.method, column.threshold) == ("psi", 0.2)
+
+
+@pytest.mark.parametrize(
+    ("text", "duration"),
+    [("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2)), ("30m", timedelta(minutes=30))],
+)
+def test_durations_are_parsed(text: str, duration: timedelta) -> None:
+    config = parse_config(repo_raw_config({"windows.current": text}), REPO_ROOT)
+
+    assert config.windows.current == duration
+
+
+def test_several_problems_are_all_reported() -> None:
+    message = _config_error({"policy.drift_threshold": 0, "windows.current": "0d", "colour": "x"})
+
+    assert "policy.drift_threshold:" in message
+    assert "windows.current:" in message
+    assert "colour: unknown key" in message
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "config.yaml"
+
+    with pytest.raises(ConfigError, match="config file not found") as caught:
+        load_config(missing)
+
+    assert str(missing) in str(caught.value)
+
+
+def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("name: seattle-weather\ndata: [unclosed\n")
+
+    with pytest.raises(ConfigError, match="not valid YAML") as caught:
+        load_config(path)
+
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "type_name"), [("- a\n- b\n", "list"), ("", "NoneType"), ("just text", "str")]
+)
+def test_top_level_must_be_a_mapping(tmp_path: Path, text: str, type_name: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+
+    with pytest.raises(
+        ConfigError, match=f"expected a mapping of keys at the top level, got {type_name}"
+    ):
+        load_config(path)
+
+
+def test_relative_paths_are_resolved_from_the_config_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = repo_raw_config(
+        {
+            "data.source.path": "logs/daily",
+            "registry.path": "state/registry",
+            "reports.path": "../reports",
+        }
+    )
+    path = _write_config(tmp_path / "project", raw)
+    monkeypatch.chdir(tmp_path)  # a cwd other than the config's directory
+
+    config = load_config("project/config.yaml")
+
+    project = (tmp_path / "project").resolve()
+    assert isinstance(config.data.source, FileSourceConfig)
+    assert config.data.source.path == project / "logs" / "daily"
+    assert config.registry.path == project / "state" / "registry"
+    assert config.reports.path == tmp_path.resolve() / "reports"
+    assert path.parent.resolve() == project
+
+
+def test_absolute_paths_are_kept(tmp_path: Path) -> None:
+    absolute = tmp_path.resolve() / "elsewhere"
+    raw = repo_raw_config(
+        {"data.source.path": str(absolute), "registry.path": str(absolute / "registry")}
+    )
+
+    config = load_config(_write_config(tmp_path / "project", raw))
+
+    assert isinstance(config.data.source, FileSourceConfig)
+    assert config.data.source.path == absolute
+    assert config.registry.path == absolute / "registry"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///logs/log.db", "sqlite:///{project}/logs/log.db"),
+        ("sqlite:////var/data/log.db", "sqlite:////var/data/log.db"),
+        ("sqlite:///:memory:", "sqlite:///:memory:"),
+        ("postgresql://user@db.example/logs", "postgresql://user@db.example/logs"),
+    ],
+)
+def test_relative_sqlite_url_is_resolved_from_the_config_directory(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    raw = repo_raw_config({"data.source": {"kind": "sql", "url": url, "table": "log"}})
+
+    config = load_config(_write_config(tmp_path / "project", raw))
+
+    assert isinstance(config.data.source, SqlSourceConfig)
+    assert config.data.source.url == expected.format(project=(tmp_path / "project").resolve())
+
+
+def test_bootstrap_model_path_is_resolved_from_the_config_directory(tmp_path: Path) -> None:
+    raw = repo_raw_config({"bootstrap.model_path": "models/first.pkl"})
+
+    config = load_config(_write_config(tmp_path / "project", raw))
+
+    assert config.bootstrap.model_path == (tmp_path / "project").resolve() / "models" / "first.pkl"
+
+
+def test_config_is_frozen() -> None:
+    config = load_config(REPO_ROOT / "config.yaml")
+
+    with pytest.raises(ValueError, match="frozen"):
+        config.policy.drift_threshold = 0.9  # type: ignore[misc]

@@ -1,0 +1,286 @@
+"""Reading windows of the production log from Parquet, CSV and SQL, on the bundled demo data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from tasks.config import Config
+from tasks.data import load_window
+from tasks.errors import DataError
+from tasks.windows import Window
+from tests.helpers import DEMO_DATA, repo_config
+
+JANUARY_2013 = Window(datetime(2013, 1, 1), datetime(2013, 2, 1))
+NEW_YEAR_2013 = Window(datetime(2012, 12, 15), datetime(2013, 1, 15))  # spans two files
+COLUMNS = ["timestamp", "precipitation", "temp_max", "temp_min", "wind", "weather"]
+
+
+@pytest.fixture(scope="module")
+def demo_log() -> pd.DataFrame:
+    """The four demo files read directly with pandas: the oracle for load_window."""
+    files = sorted(DEMO_DATA.glob("*.parquet"))
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def _expected(log: pd.DataFrame, window: Window) -> pd.DataFrame:
+    stamps = log["timestamp"]
+    rows = log[(stamps >= window.start) & (stamps < window.end)]
+    return rows.sort_values("timestamp").reset_index(drop=True)[COLUMNS]
+
+
+def _files_config(directory: Path, file_format: str = "parquet", **changes: Any) -> Config:
+    source = {"kind": "files", "path": str(directory), "format": file_format}
+    return repo_config({"data.source": source, **changes})
+
+
+def _sql_config(url: str, table: str = "weather_log") -> Config:
+    return repo_config({"data.source": {"kind": "sql", "url": url, "table": table}})
+
+
+def _write_csvs(log: pd.DataFrame, directory: Path) -> None:
+    directory.mkdir()
+    for year, rows in log.groupby(log["timestamp"].dt.year):
+        rows.to_csv(directory / f"weather-{year}.csv", index=False)
+
+
+def _write_sqlite(log: pd.DataFrame, path: Path, table: str = "weather_log") -> str:
+    url = f"sqlite:///{path}"
+    engine = sa.create_engine(url)
+    try:
+        log.to_sql(table, engine, index=False)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.mark.parametrize("window", [JANUARY_2013, NEW_YEAR_2013], ids=["one-file", "two-files"])
+def test_parquet_window_holds_only_rows_in_the_half_open_range(
+    demo_log: pd.DataFrame, window: Window
+) -> None:
+    frame = load_window(repo_config(), window)
+
+    assert len(frame) == 31
+    assert frame["timestamp"].iloc[0] == pd.Timestamp(window.start)  # start is included
+    assert frame["timestamp"].iloc[-1] == pd.Timestamp(window.end) - pd.Timedelta(days=1)
+    assert frame["timestamp"].is_monotonic_increasing
+    assert list(frame.columns) == COLUMNS
+    pd.testing.assert_frame_equal(frame, _expected(demo_log, window))
+
+
+def test_rows_come_back_sorted_by_time_whatever_the_file_order(
+    demo_log: pd.DataFrame, tmp_path: Path
+) -> None:
+    shuffled = demo_log.sample(frac=1.0, random_state=0)
+    for part, rows in enumerate((shuffled.iloc[:700], shuffled.iloc[700:])):
+        rows.to_parquet(tmp_path / f"part-{part}.parquet", index=False)
+
+    frame = load_window(_files_config(tmp_path), NEW_YEAR_2013)
+
+    assert frame["timestamp"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(frame, _expected(demo_log, NEW_YEAR_2013))
+
+
+def test_empty_window_gives_an_empty_frame_with_the_columns() -> None:
+    frame = load_window(repo_config(), Window(datetime(2020, 1, 1), datetime(2020, 2, 1)))
+
+    assert len(frame) == 0
+    assert list(frame.columns) == COLUMNS
+
+
+def test_labelled_only_drops_rows_without_a_label(demo_log: pd.DataFrame) -> None:
+    window = Window(datetime(2012, 1, 1), datetime(2016, 1, 1))
+    expected = _expected(demo_log, window)
+    expected = expected[expected["weather"].notna()].reset_index(drop=True)
+
+    everything = load_window(repo_config(), window)
+    labelled = load_window(repo_config(), window, labelled_only=True)
+
+    assert len(everything) == 1461
+    assert everything["weather"].isna().sum() == 41  # the demo's never-labelled rows
+    assert len(labelled) == 1461 - 41
+    assert labelled["weather"].notna().all()
+    pd.testing.assert_frame_equal(labelled, expected)
+
+
+@pytest.mark.parametrize("labelled_only", [False, True])
+def test_csv_directory_gives_the_same_frame_as_parquet(
+    demo_log: pd.DataFrame, tmp_path: Path, labelled_only: bool
+) -> None:
+    _write_csvs(demo_log, tmp_path / "csv")
+    window = Window(datetime(2012, 11, 1), datetime(2013, 3, 1))
+
+    from_csv = load_window(
+        _files_config(tmp_path / "csv", "csv"), window, labelled_only=labelled_only
+    )
+    from_parquet = load_window(repo_config(), window, labelled_only=labelled_only)
+
+    assert len(from_parquet) > 100
+    pd.testing.assert_frame_equal(from_csv, from_parquet)
+
+
+@pytest.mark.parametrize("labelled_only", [False, True])
+def test_sqlite_table_gives_the_same_rows_as_parquet(
+    demo_log: pd.DataFrame, tmp_path: Path, labelled_only: bool
+) -> None:
+    url = _write_sqlite(demo_log, tmp_path / "log.db")
+    window = Window(datetime(2012, 11, 1), datetime(2013, 3, 1))
+
+    from_sql = load_window(_sql_config(url), window, labelled_only=labelled_only)
+    from_parquet = load_window(repo_config(), window, labelled_only=labelled_only)
+
+    assert from_sql["timestamp"].iloc[0] == pd.Timestamp("2012-11-01")
+    assert from_sql["timestamp"].iloc[-1] == pd.Timestamp("2013-02-28")
+    pd.testing.assert_frame_equal(from_sql, from_parquet)
+
+
+def test_relative_sqlite_url_is_read_from_the_config_directory(
+    demo_log: pd.DataFrame, tmp_path: Path
+) -> None:
+    _write_sqlite(demo_log, tmp_path / "log.db")
+    config = repo_config(
+        {"data.source": {"kind": "sql", "url": "sqlite:///log.db", "table": "weather_log"}},
+        base_dir=tmp_path,
+    )
+
+    frame = load_window(config, JANUARY_2013)
+
+    pd.testing.assert_frame_equal(frame, _expected(demo_log, JANUARY_2013))
+
+
+def test_timezone_aware_parquet_timestamps_are_compared_in_utc(
+    demo_log: pd.DataFrame, tmp_path: Path
+) -> None:
+    aware = demo_log.assign(timestamp=demo_log["timestamp"].dt.tz_localize("UTC"))
+    aware.to_parquet(tmp_path / "aware.parquet", index=False)
+
+    frame = load_window(_files_config(tmp_path), JANUARY_2013)
+
+    assert frame["timestamp"].dt.tz is None
+    pd.testing.assert_frame_equal(frame, _expected(demo_log, JANUARY_2013))
+
+
+@pytest.mark.parametrize("source", ["parquet", "csv", "sql"])
+def test_missing_column_names_the_column_and_the_fix(
+    demo_log: pd.DataFrame, tmp_path: Path, source: str
+) -> None:
+    changes = {"data.numerical_features": ["precipitation", "humidity"]}
+    if source == "parquet":
+        config = repo_config(changes)
+    elif source == "csv":
+        _write_csvs(demo_log, tmp_path / "csv")
+        config = _files_config(tmp_path / "csv", "csv", **changes)
+    else:
+        url = _write_sqlite(demo_log, tmp_path / "log.db")
+        config = repo_config(
+            {"data.source": {"kind": "sql", "url": url, "table": "weather_log"}, **changes}
+        )
+
+    with pytest.raises(DataError) as caught:
+        load_window(config, JANUARY_2013)
+
+    message = str(caught.value)
+    assert "columns ['humidity'] are not in" in message
+    assert "'temp_max'" in message  # what the log does have
+    assert "Fix the column names in the config's data section or the data" in message
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_numerical_feature_holding_strings_is_refused(
+    demo_log: pd.DataFrame, tmp_path: Path, file_format: str
+) -> None:
+    log = demo_log.astype({"wind": object})
+    log.loc[log["timestamp"] == pd.Timestamp("2013-01-10"), "wind"] = "calm"
+    log = log.astype({"wind": str})
+    if file_format == "parquet":
+        log.to_parquet(tmp_path / "log.parquet", index=False)
+    else:
+        log.to_csv(tmp_path / "log.csv", index=False)
+
+    with pytest.raises(DataError) as caught:
+        load_window(_files_config(tmp_path, file_format), JANUARY_2013)
+
+    message = str(caught.value)
+    assert "numerical feature 'wind'" in message
+    assert "holds non-numbers such as 'calm'" in message
+    assert "list the column under categorical_features" in message
+
+
+def test_numerical_feature_stored_as_numeric_strings_is_converted(
+    demo_log: pd.DataFrame, tmp_path: Path
+) -> None:
+    demo_log.astype({"wind": str}).to_parquet(tmp_path / "log.parquet", index=False)
+
+    frame = load_window(_files_config(tmp_path), JANUARY_2013)
+
+    assert frame["wind"].dtype == "float64"
+    pd.testing.assert_series_equal(frame["wind"], _expected(demo_log, JANUARY_2013)["wind"])
+
+
+def test_categorical_features_are_read_as_strings_with_missing_kept(
+    demo_log: pd.DataFrame, tmp_path: Path
+) -> None:
+    thirds = len(demo_log) // 3
+    log = demo_log.assign(station=[1, 2, 3] * thirds, sky=["clear", None, "grey"] * thirds)
+    log.to_parquet(tmp_path / "log.parquet", index=False)
+    config = _files_config(tmp_path, **{"data.categorical_features": ["station", "sky"]})
+
+    frame = load_window(config, Window(datetime(2012, 1, 1), datetime(2012, 1, 4)))
+
+    assert frame["station"].tolist() == ["1", "2", "3"]
+    assert frame["sky"].iloc[[0, 2]].tolist() == ["clear", "grey"]
+    assert pd.isna(frame["sky"].iloc[1])  # missing stays missing, not the string "None"
+
+
+def test_csv_timestamps_that_are_not_dates_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "log.csv").write_text(
+        "timestamp,precipitation,temp_max,temp_min,wind,weather\n"
+        "2013-01-05,0.0,5.0,-2.8,2.7,sun\n"
+        "yesterday,0.0,6.1,-1.1,3.2,sun\n"
+    )
+
+    with pytest.raises(
+        DataError, match="timestamp column 'timestamp' in .*log.csv has values that are not dates"
+    ):
+        load_window(_files_config(tmp_path, "csv"), JANUARY_2013)
+
+
+def test_missing_data_directory_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir"
+
+    with pytest.raises(DataError) as caught:
+        load_window(_files_config(missing), JANUARY_2013)
+
+    assert str(caught.value) == (
+        f"data directory not found: {missing} (set data.source.path in the config)"
+    )
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_directory_without_files_of_the_format_names_the_path(
+    tmp_path: Path, file_format: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a log")
+
+    with pytest.raises(DataError) as caught:
+        load_window(_files_config(tmp_path, file_format), JANUARY_2013)
+
+    message = str(caught.value)
+    assert message.startswith(f"no *.{file_format} files in {tmp_path}")
+    assert "data.source.format" in message
+
+
+def test_missing_sql_table_is_refused(demo_log: pd.DataFrame, tmp_path: Path) -> None:
+    url = _write_sqlite(demo_log, tmp_path / "log.db")
+
+    with pytest.raises(DataError) as caught:
+        load_window(_sql_config(url, table="weather"), JANUARY_2013)
+
+    message = str(caught.value)
+    assert message.startswith("no table 'weather' in table 'weather' at sqlite:///")
+    assert "check data.source.table" in message

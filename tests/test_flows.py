@@ -1,0 +1,217 @@
+"""The flows end to end on the bundled real data, under a temporary Prefect server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pickle
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from flows.monitor import monitor_flow
+from flows.promote import promote_flow
+from flows.rollback import rollback_flow
+from tasks.config import load_config
+from tasks.data import load_window
+from tasks.demo import build_production_log
+from tasks.modeling import fit_model
+from tasks.registry import LocalRegistry
+from tasks.windows import plan_bootstrap, plan_windows, resolve_as_of
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
+
+
+def _registry(config_path: Path) -> LocalRegistry:
+    config = load_config(config_path)
+    return LocalRegistry(config.registry.path, config.name)
+
+
+def _artifact_keys(keys: list[str]) -> dict[str, int]:
+    async def read() -> dict[str, int]:
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+            )
+        counts: dict[str, int] = {}
+        for artifact in artifacts:
+            counts[artifact.key] = counts.get(artifact.key, 0) + 1
+        return counts
+
+    return asyncio.run(read())
+
+
+def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, tmp_path):
+    config_path = write_config({"registry": {"path": str(tmp_path / "registry")}})
+
+    result = monitor_flow(str(config_path))
+
+    # No champion at first: the 2012 model was bootstrapped on the quarter after its training.
+    assert result.bootstrap is not None and result.bootstrap.verdict == "promote"
+    assert result.champion_before == "v0001"
+    # The 2014 Q1 window has drifted from 2012 and the old labelling makes the champion fail.
+    assert result.signals.drift_share >= 0.5
+    assert {"temp_max", "temp_min"} <= set(result.signals.drifted_columns)
+    assert result.signals.performance is not None
+    assert result.signals.performance.value < 0.45
+    assert result.decision.retrain
+    assert any(reason.startswith("performance:") for reason in result.decision.reasons)
+    # The challenger, trained on the 180 days before the holdout, wins clearly and is promoted.
+    comparison = result.comparison
+    assert comparison is not None and comparison.verdict == "promote"
+    assert comparison.champion is not None and comparison.champion.version == "v0001"
+    assert comparison.challenger.score is not None and comparison.champion.score is not None
+    assert comparison.challenger.score - comparison.champion.score >= 0.02
+    assert not comparison.challenger.trained_on_holdout
+    assert result.status == "promoted" and result.champion_after == "v0002"
+
+    registry = _registry(config_path)
+    assert registry.get_alias("champion") == "v0002"
+    assert registry.get_alias("challenger") is None
+    assert registry.get_version("v0001").status == "retired"
+    saved = registry.load_comparison(comparison.comparison_id)
+    assert saved["verdict"] == "promote" and saved["challenger"]["version"] == "v0002"
+    lineage = registry.get_version("v0002")
+    assert lineage.training_window == {"start": "2013-07-05T00:00:00", "end": "2014-01-01T00:00:00"}
+    assert lineage.training_rows == len(registry.load_reference("v0002")) > 150
+    assert [entry.action for entry in registry.history()] == [
+        "register",
+        "promote",
+        "promote",
+        "register",
+        "promote",
+        "promote",
+    ]
+    for report in result.signals.report_paths:
+        assert Path(report).stat().st_size > 100_000
+    counts = _artifact_keys(["seattle-weather-comparison", "seattle-weather-monitor-summary"])
+    assert counts.get("seattle-weather-comparison", 0) >= 2  # bootstrap and retrain
+    assert counts.get("seattle-weather-monitor-summary", 0) >= 1
+
+
+def test_healthy_window_triggers_nothing(write_config, tmp_path):
+    # A model of 2014 watching 2015: the same labelling, a full seasonal cycle on both sides.
+    config_path = write_config(
+        {
+            "registry": {"path": str(tmp_path / "registry")},
+            "policy": {"performance_threshold": 0.35},
+            "windows": {"as_of": "2016-01-01", "current": "365d", "holdout": "365d"},
+            "bootstrap": {"training_start": "2014-01-01", "training_end": "2015-01-01"},
+        }
+    )
+
+    result = monitor_flow(str(config_path))
+
+    assert result.status == "healthy"
+    assert result.decision.action == "none"
+    assert result.signals.drift_share < 0.5
+    assert result.signals.performance is not None and result.signals.performance.value >= 0.35
+    assert result.comparison is None
+    registry = _registry(config_path)
+    assert [v.version for v in registry.list_versions()] == ["v0001"]
+    assert registry.get_alias("champion") == "v0001"
+
+
+def _register_shuffled_challenger(config_path: Path) -> str:
+    config = load_config(config_path)
+    plan = plan_windows(config, resolve_as_of(config))
+    training = load_window(config, plan.training, labelled_only=True)
+    shuffled = training.assign(
+        weather=np.random.default_rng(0).permutation(training["weather"].to_numpy())
+    )
+    registry = _registry(config_path)
+    record = registry.register(
+        fit_model(config, shuffled),
+        shuffled,
+        {
+            "estimator": config.model.estimator,
+            "params": {},
+            "training_window": plan.training.to_dict(),
+            "training_rows": len(shuffled),
+            "data_fingerprint": "shuffled",
+            "metrics": {},
+            "code_version": "test",
+            "source": "test: shuffled labels",
+            "reason": "deliberately worse",
+        },
+    )
+    registry.set_alias("challenger", record.version, reason="test", action="register")
+    return record.version
+
+
+def test_worse_challenger_is_rejected_and_rollback_restores_the_previous_champion(
+    write_config, tmp_path
+):
+    config_path = write_config({"registry": {"path": str(tmp_path / "registry")}})
+    assert monitor_flow(str(config_path)).champion_after == "v0002"
+    registry = _registry(config_path)
+    history_before = registry.history()
+
+    worse = _register_shuffled_challenger(config_path)
+    outcome = promote_flow(str(config_path), challenger_version=worse)
+
+    assert outcome.status == "rejected"
+    assert outcome.comparison.verdict == "reject"
+    assert any("not an improvement" in reason for reason in outcome.comparison.reasons)
+    assert registry.get_alias("champion") == "v0002"
+    assert registry.get_alias("challenger") is None
+    assert registry.get_version(worse).status == "rejected"
+    assert all(entry.alias != "champion" for entry in registry.history()[len(history_before) :])
+
+    message = rollback_flow(str(config_path), reason="test rollback")
+
+    assert message == "champion of seattle-weather: v0002 -> v0001 (rollback: test rollback)"
+    assert registry.get_alias("champion") == "v0001"
+    last = registry.history()[-1]
+    assert (last.action, last.from_version, last.to_version, last.reason) == (
+        "rollback",
+        "v0002",
+        "v0001",
+        "test rollback",
+    )
+
+
+def test_own_data_in_sqlite_with_other_column_names_and_an_adopted_model(write_config, tmp_path):
+    # A user's log in a SQL table, with their own column names and their own pickled model.
+    log = build_production_log().rename(
+        columns={"timestamp": "event_time", "weather": "label", "wind": "wind_speed"}
+    )
+    log["region"] = np.where(log["temp_max"] > 15, "warm", "cold")  # a categorical feature
+    database = tmp_path / "production.sqlite"
+    with sqlite3.connect(database) as connection:
+        log.to_sql("predictions_log", connection, index=False)
+    overrides = {
+        "data": {
+            "source": {
+                "kind": "sql",
+                "url": "sqlite:///production.sqlite",
+                "table": "predictions_log",
+                "path": None,
+                "format": None,
+            },
+            "timestamp_column": "event_time",
+            "target_column": "label",
+            "numerical_features": ["precipitation", "temp_max", "temp_min", "wind_speed"],
+            "categorical_features": ["region"],
+        },
+        "registry": {"path": "registry"},
+        "bootstrap": {"model_path": "my_model.pkl"},
+    }
+    config_path = write_config(overrides)
+    config = load_config(config_path)
+    bootstrap_training = plan_bootstrap(config, resolve_as_of(config)).training
+    own_model = fit_model(config, load_window(config, bootstrap_training, labelled_only=True))
+    (tmp_path / "my_model.pkl").write_bytes(pickle.dumps(own_model))
+
+    result = monitor_flow(str(config_path))
+
+    registry = _registry(config_path)
+    assert registry.get_version("v0001").source.startswith("adopted from")
+    assert "region" in {column.column for column in result.signals.columns}
+    assert result.status == "promoted"
+    assert json.loads((tmp_path / "registry" / "aliases.json").read_text()) == {"champion": "v0002"}

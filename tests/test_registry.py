@@ -1,0 +1,384 @@
+"""The local model registry: versions, integrity checks, aliases, history and rollback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.tree import DecisionTreeClassifier
+
+from tasks.errors import ModelError, RegistryError
+from tasks.registry import LocalRegistry, ModelVersion, fingerprint_frame
+
+MODEL_NAME = "seattle-weather"
+
+
+def _reference(offset: float = 0.0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range("2012-01-01", periods=6, freq="D"),
+            "precipitation": [0.0, 0.0, 5.1 + offset, 10.9, 0.3, 8.0],
+            "wind": [2.0, 3.5, 4.7, 6.1, 1.2, 5.0],
+            "weather": ["sun", "sun", "rain", "rain", "sun", "rain"],
+        }
+    )
+
+
+def _model(reference: pd.DataFrame) -> DecisionTreeClassifier:
+    return DecisionTreeClassifier(random_state=0).fit(
+        reference[["precipitation", "wind"]], reference["weather"]
+    )
+
+
+def _metadata(reference: pd.DataFrame, reason: str = "test") -> dict[str, Any]:
+    return {
+        "estimator": "sklearn.tree.DecisionTreeClassifier",
+        "params": {"random_state": 0},
+        "training_window": {"start": "2012-01-01T00:00:00", "end": "2012-01-07T00:00:00"},
+        "training_rows": len(reference),
+        "data_fingerprint": fingerprint_frame(reference),
+        "metrics": {"training_f1 (macro)": 1.0},
+        "code_version": "abc123",
+        "source": "trained",
+        "reason": reason,
+        "features": ["precipitation", "wind"],
+    }
+
+
+def _register(registry: LocalRegistry, offset: float = 0.0) -> ModelVersion:
+    reference = _reference(offset)
+    return registry.register(_model(reference), reference, _metadata(reference))
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> LocalRegistry:
+    return LocalRegistry(tmp_path / "registry", MODEL_NAME)
+
+
+def _promote(registry: LocalRegistry, version: str, reason: str = "better") -> None:
+    registry.set_alias(
+        "champion",
+        version,
+        reason=reason,
+        action="promote",
+        expected=registry.get_alias("champion"),
+    )
+
+
+def _snapshot(registry: LocalRegistry) -> dict[str, Any]:
+    """Everything an alias change could touch."""
+    return {
+        "aliases": {alias: registry.get_alias(alias) for alias in ("champion", "challenger")},
+        "history": registry.history(),
+        "statuses": {v.version: v.status for v in registry.list_versions()},
+    }
+
+
+def test_register_stores_model_reference_and_metadata(registry: LocalRegistry) -> None:
+    reference = _reference()
+    model = _model(reference)
+
+    record = registry.register(model, reference, _metadata(reference))
+
+    assert record.version == "v0001"
+    assert record.model_name == MODEL_NAME
+    assert record.status == "registered"
+    assert record.training_rows == 6
+    model_file = registry.root / "versions" / "v0001" / "model.pkl"
+    assert record.model_sha256 == hashlib.sha256(model_file.read_bytes()).hexdigest()
+    assert registry.get_version("v0001") == record
+    assert registry.list_versions() == [record]
+    loaded = registry.load_model("v0001")
+    features = reference[["precipitation", "wind"]]
+    assert loaded.predict(features).tolist() == model.predict(features).tolist()
+    pd.testing.assert_frame_equal(registry.load_reference("v0001"), reference)
+
+
+def test_register_refuses_metadata_it_does_not_know(registry: LocalRegistry) -> None:
+    reference = _reference()
+
+    with pytest.raises(TypeError, match="colour"):
+        registry.register(_model(reference), reference, {**_metadata(reference), "colour": "red"})
+
+    assert registry.list_versions() == []
+    assert list((registry.root / "versions").iterdir()) == []
+
+
+def test_version_ids_increase(registry: LocalRegistry) -> None:
+    versions = [_register(registry, offset).version for offset in (0.0, 0.1, 0.2)]
+
+    assert versions == ["v0001", "v0002", "v0003"]
+    assert [v.version for v in registry.list_versions()] == versions
+
+
+def test_version_ids_continue_after_reopening(tmp_path: Path) -> None:
+    _register(LocalRegistry(tmp_path, MODEL_NAME))
+
+    record = _register(LocalRegistry(tmp_path, MODEL_NAME))
+
+    assert record.version == "v0002"
+
+
+@pytest.mark.parametrize("version", ["1", "v1", "v001", "../v0001", "v0001/..", "champion"])
+def test_invalid_version_id_is_rejected(registry: LocalRegistry, version: str) -> None:
+    _register(registry)
+
+    with pytest.raises(RegistryError, match="is not a version id"):
+        registry.get_version(version)
+    with pytest.raises(RegistryError, match="is not a version id"):
+        registry.load_model(version)
+
+
+def test_unknown_version_is_reported(registry: LocalRegistry) -> None:
+    with pytest.raises(RegistryError, match=r"no model version v0007 in .*registry"):
+        registry.get_version("v0007")
+
+
+def test_tampered_model_file_is_refused_and_champion_kept(registry: LocalRegistry) -> None:
+    record = _register(registry)
+    _promote(registry, record.version)
+    before = _snapshot(registry)
+    model_file = registry.root / "versions" / "v0001" / "model.pkl"
+    model_file.write_bytes(model_file.read_bytes() + b"\x00")
+
+    with pytest.raises(ModelError, match="does not match its registered SHA-256") as caught:
+        registry.load_model("v0001")
+
+    assert "v0001" in str(caught.value)
+    assert "refusing to load it" in str(caught.value)
+    assert _snapshot(registry) == before
+    assert registry.get_alias("champion") == "v0001"
+
+
+def test_missing_model_file_is_reported(registry: LocalRegistry) -> None:
+    _register(registry)
+    model_file = registry.root / "versions" / "v0001" / "model.pkl"
+    model_file.unlink()
+
+    with pytest.raises(ModelError, match="model file of v0001 is missing") as caught:
+        registry.load_model("v0001")
+
+    assert str(model_file) in str(caught.value)
+
+
+def test_missing_reference_data_is_reported(registry: LocalRegistry) -> None:
+    _register(registry)
+    (registry.root / "versions" / "v0001" / "reference.parquet").unlink()
+
+    with pytest.raises(RegistryError, match="reference data of v0001 is missing"):
+        registry.load_reference("v0001")
+
+
+def test_set_alias_points_the_alias_and_records_history(registry: LocalRegistry) -> None:
+    first, second = _register(registry).version, _register(registry, 0.1).version
+
+    registry.set_alias("challenger", first, reason="trained", action="register")
+    _promote(registry, first, reason="bootstrap")
+    registry.set_alias("challenger", None, reason="promoted", action="promote")
+    _promote(registry, second, reason="comparison x")
+
+    assert registry.get_alias("champion") == second
+    assert registry.get_alias("challenger") is None
+    lines = [
+        (h.action, h.alias, h.from_version, h.to_version, h.reason) for h in registry.history()
+    ]
+    assert lines == [
+        ("register", "challenger", None, first, "trained"),
+        ("promote", "champion", None, first, "bootstrap"),
+        ("promote", "challenger", first, None, "promoted"),
+        ("promote", "champion", first, second, "comparison x"),
+    ]
+    assert all(h.actor and h.at for h in registry.history())
+    assert json.loads((registry.root / "aliases.json").read_text()) == {"champion": second}
+
+
+def test_alias_of_an_unknown_version_is_refused(registry: LocalRegistry) -> None:
+    _register(registry)
+
+    with pytest.raises(RegistryError, match="no model version v0002"):
+        registry.set_alias("champion", "v0002", reason="x", action="promote")
+
+    assert registry.get_alias("champion") is None
+    assert registry.history() == []
+
+
+def test_unknown_alias_is_refused(registry: LocalRegistry) -> None:
+    _register(registry)
+
+    with pytest.raises(RegistryError, match="unknown alias 'production'"):
+        registry.set_alias("production", "v0001", reason="x", action="promote")
+
+    assert registry.history() == []
+
+
+@pytest.mark.parametrize("expected", ["v0002", None], ids=["other-version", "no-champion"])
+def test_compare_and_swap_with_a_wrong_expected_changes_nothing(
+    registry: LocalRegistry, expected: str | None
+) -> None:
+    for offset in (0.0, 0.1, 0.2):
+        _register(registry, offset)
+    _promote(registry, "v0001")
+    before = _snapshot(registry)
+
+    with pytest.raises(RegistryError, match=f"champion is v0001, not {expected} as expected"):
+        registry.set_alias("champion", "v0003", reason="x", action="promote", expected=expected)
+
+    assert _snapshot(registry) == before
+
+
+def test_compare_and_swap_with_the_right_expected_changes_the_alias(
+    registry: LocalRegistry,
+) -> None:
+    _register(registry)
+    _register(registry, 0.1)
+    registry.set_alias("champion", "v0001", reason="first", action="promote", expected=None)
+
+    registry.set_alias("champion", "v0002", reason="second", action="promote", expected="v0001")
+
+    assert registry.get_alias("champion") == "v0002"
+
+
+def test_rollback_restores_the_previous_champion(registry: LocalRegistry) -> None:
+    _register(registry)
+    _register(registry, 0.1)
+    _promote(registry, "v0001")
+    _promote(registry, "v0002")
+
+    moved = registry.rollback(reason="bad predictions")
+
+    assert moved == ("v0002", "v0001")
+    assert registry.get_alias("champion") == "v0001"
+    last = registry.history()[-1]
+    assert (last.action, last.alias, last.from_version, last.to_version, last.reason) == (
+        "rollback",
+        "champion",
+        "v0002",
+        "v0001",
+        "bad predictions",
+    )
+    assert registry.get_version("v0001").status == "champion"
+    assert registry.get_version("v0002").status == "rolled-back"
+
+
+def test_second_rollback_goes_further_back_then_stops_at_the_first(
+    registry: LocalRegistry,
+) -> None:
+    for offset in (0.0, 0.1, 0.2):
+        _register(registry, offset)
+    for version in ("v0001", "v0002", "v0003"):
+        _promote(registry, version)
+
+    assert registry.rollback(reason="one") == ("v0003", "v0002")
+    assert registry.rollback(reason="two") == ("v0002", "v0001")
+    with pytest.raises(RegistryError, match="v0001 is the first champion"):
+        registry.rollback(reason="three")
+
+    assert registry.get_alias("champion") == "v0001"
+    assert [h.action for h in registry.history()] == ["promote"] * 3 + ["rollback"] * 2
+
+
+def test_rollback_to_an_explicit_version(registry: LocalRegistry) -> None:
+    for offset in (0.0, 0.1, 0.2):
+        _register(registry, offset)
+    for version in ("v0001", "v0002", "v0003"):
+        _promote(registry, version)
+
+    assert registry.rollback(to_version="v0001", reason="known good") == ("v0003", "v0001")
+    assert registry.get_alias("champion") == "v0001"
+
+
+def test_rollback_to_the_current_champion_is_refused(registry: LocalRegistry) -> None:
+    _register(registry)
+    _promote(registry, "v0001")
+
+    with pytest.raises(RegistryError, match="v0001 is already the champion"):
+        registry.rollback(to_version="v0001", reason="x")
+
+
+def test_rollback_without_a_champion_is_refused(registry: LocalRegistry) -> None:
+    _register(registry)
+
+    with pytest.raises(RegistryError, match="there is no champion to roll back"):
+        registry.rollback(reason="x")
+
+    assert registry.history() == []
+
+
+def test_rollback_of_the_first_champion_is_refused(registry: LocalRegistry) -> None:
+    _register(registry)
+    _promote(registry, "v0001")
+    before = _snapshot(registry)
+
+    with pytest.raises(RegistryError, match="v0001 is the first champion: there is no earlier one"):
+        registry.rollback(reason="x")
+
+    assert _snapshot(registry) == before
+
+
+def test_rollback_to_a_tampered_model_is_refused(registry: LocalRegistry) -> None:
+    _register(registry)
+    _register(registry, 0.1)
+    _promote(registry, "v0001")
+    _promote(registry, "v0002")
+    before = _snapshot(registry)
+    (registry.root / "versions" / "v0001" / "model.pkl").write_bytes(b"not a model")
+
+    with pytest.raises(ModelError, match="SHA-256"):
+        registry.rollback(reason="x")
+
+    assert _snapshot(registry) == before
+
+
+@pytest.mark.parametrize("failing", ["model", "reference"])
+def test_failed_register_leaves_no_version_behind(registry: LocalRegistry, failing: str) -> None:
+    _register(registry)
+    reference = _reference()
+    model: Any = _model(reference)
+    if failing == "model":
+        model = lambda rows: rows  # noqa: E731 - a lambda cannot be pickled
+    else:  # the model is written, then the reference data fails to convert to Parquet
+        reference = reference.assign(wind=[1.5, "calm", 2.0, 3.0, 4.0, 5.0])
+
+    with pytest.raises(Exception, match="lambda" if failing == "model" else "calm"):
+        registry.register(model, reference, _metadata(_reference()))
+
+    assert sorted(p.name for p in (registry.root / "versions").iterdir()) == ["v0001"]
+    assert [v.version for v in registry.list_versions()] == ["v0001"]
+    assert _register(registry, 0.1).version == "v0002"
+
+
+def test_leftover_staging_directory_is_cleaned_on_open(tmp_path: Path) -> None:
+    registry = LocalRegistry(tmp_path, MODEL_NAME)
+    leftover = registry.root / "versions" / ".tmp-crashed"
+    leftover.mkdir()
+    (leftover / "model.pkl").write_bytes(b"half")
+
+    LocalRegistry(tmp_path, MODEL_NAME)
+
+    assert not leftover.exists()
+
+
+def test_mark_records_a_status(registry: LocalRegistry) -> None:
+    _register(registry)
+
+    registry.mark("v0001", "rejected")
+
+    assert registry.get_version("v0001").status == "rejected"
+    assert registry.load_model("v0001") is not None  # the model file is untouched
+
+
+def test_comparisons_round_trip_and_ids_are_checked(registry: LocalRegistry) -> None:
+    comparison = {"verdict": "reject", "reasons": ["insufficient evidence"]}
+
+    path = registry.save_comparison("20240101t000000-v0002-vs-v0001", comparison)
+
+    assert path.parent == registry.root / "comparisons"
+    assert registry.load_comparison("20240101t000000-v0002-vs-v0001") == comparison
+    with pytest.raises(RegistryError, match="comparison nothing-here not found"):
+        registry.load_comparison("nothing-here")
+    with pytest.raises(RegistryError, match="is not a comparison id"):
+        registry.save_comparison("../escape", comparison)
