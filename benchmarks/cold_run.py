@@ -66,7 +66,12 @@ def measure(repeat: int) -> dict[str, list[float]]:
             (work / "config.yaml").write_text(yaml.safe_dump(config))
             timings["monitor.py on the demo, cold"].append(
                 _timed(
-                    [sys.executable, str(ROOT / "flows" / "monitor.py"), "--config", str(work / "config.yaml")],
+                    [
+                        sys.executable,
+                        str(ROOT / "flows" / "monitor.py"),
+                        "--config",
+                        str(work / "config.yaml"),
+                    ],
                     _env(work / "home-monitor"),
                     work,
                 )
@@ -75,14 +80,20 @@ def measure(repeat: int) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     timings = measure(args.repeat)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"{'what':<32} {'median s':>9} {'min s':>7} {'max s':>7}")
     for name, values in timings.items():
-        print(f"{name:<32} {statistics.median(values):>9.1f} {min(values):>7.1f} {max(values):>7.1f}")
+        print(
+            f"{name:<32} {statistics.median(values):>9.1f} {min(values):>7.1f} {max(values):>7.1f}"
+        )
     trivial = statistics.median(timings["trivial flow, cold"])
     full = statistics.median(timings["monitor.py on the demo, cold"])
     print(f"share of the cold run that a trivial flow already costs: {trivial / full:.0%}")

@@ -21,16 +21,16 @@ from pydantic import (
 
 from tasks.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(d|h|w|m)\s*$")
-_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*(min|h|d|w)\s*$")
+_UNIT_SECONDS = {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_duration(value: Any) -> Any:
-    """Turn '90d', '12h', '2w' or '30m' into a timedelta; leave other values to pydantic."""
+    """Turn '90d', '12h', '2w' or '30min' into a timedelta; leave other values to pydantic."""
     if isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
-            raise ValueError(f"'{value}' is not a duration: write it like 90d, 12h, 2w or 30m")
+            raise ValueError(f"'{value}' is not a duration: write it like 90d, 12h, 2w or 30min")
         return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
     return value
 

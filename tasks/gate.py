@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 Verdict = Literal["promote", "reject"]
@@ -64,6 +65,13 @@ class Comparison:
         )
 
 
+def _finite(contender: Contender) -> Contender:
+    """A NaN or infinite score counts as no score: fail closed."""
+    if contender.score is None or math.isfinite(contender.score):
+        return contender
+    return replace(contender, score=None)
+
+
 def compare_models(
     *,
     comparison_id: str,
@@ -80,6 +88,8 @@ def compare_models(
     Fails closed: too few holdout rows, a challenger trained on the holdout, or a score that
     could not be computed all reject.
     """
+    challenger = _finite(challenger)
+    champion = _finite(champion) if champion else None
     failures: list[str] = []
     passes: list[str] = []
     if holdout_rows < rules.min_holdout_rows:

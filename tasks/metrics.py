@@ -8,19 +8,31 @@ from typing import Any
 from sklearn import metrics as sk
 
 from tasks.config import MetricConfig
+from tasks.errors import DataError
 
 
 def score_predictions(metric: MetricConfig, y_true: Sequence[Any], y_pred: Sequence[Any]) -> float:
     """Score predictions: binary -> the positive class's score, macro -> unweighted class mean."""
     if len(y_true) == 0:
-        raise ValueError("cannot score zero rows")
+        raise DataError("cannot score zero rows: there are no labelled rows to score on")
     if metric.name == "accuracy":
         return float(sk.accuracy_score(y_true, y_pred))
     function = {"f1": sk.f1_score, "precision": sk.precision_score, "recall": sk.recall_score}[
         metric.name
     ]
-    if metric.average == "binary":
-        return float(
-            function(y_true, y_pred, average="binary", pos_label=metric.pos_label, zero_division=0)
+    if metric.average == "macro":
+        return float(function(y_true, y_pred, average="macro", zero_division=0))
+    labels = set(y_true) | set(y_pred)
+    if len(labels) > 2:
+        raise DataError(
+            f"average 'binary' needs two classes, found {len(labels)}: {sorted(map(str, labels))}; "
+            "use average: macro for a multiclass target"
         )
-    return float(function(y_true, y_pred, average="macro", zero_division=0))
+    if metric.pos_label not in set(y_true):
+        raise DataError(
+            f"pos_label {metric.pos_label!r} does not occur among the labels {sorted(map(str, set(y_true)))}; "
+            "check policy.performance_metric.pos_label (its type too: 1 is not '1')"
+        )
+    return float(
+        function(y_true, y_pred, average="binary", pos_label=metric.pos_label, zero_division=0)
+    )

@@ -48,8 +48,8 @@ def decide_retrain(signals: Signals, policy: PolicyConfig) -> TriggerDecision:
     elif signals.drift_share >= policy.drift_threshold:
         drifted = ", ".join(signals.drifted_columns)
         message = (
-            f"data drift: {signals.drift_share:.2f} of columns drifted "
-            f">= drift_threshold {policy.drift_threshold:.2f} ({drifted})"
+            f"data drift: {signals.drift_share:.3f} of columns drifted "
+            f">= drift_threshold {policy.drift_threshold:.3f} ({drifted})"
         )
         if policy.retrain_on_drift:
             breaches.append(message)
@@ -57,8 +57,8 @@ def decide_retrain(signals: Signals, policy: PolicyConfig) -> TriggerDecision:
             reasons.append(message + "; retrain_on_drift is off, so it alone does not retrain")
     else:
         reasons.append(
-            f"no data drift: {signals.drift_share:.2f} of columns drifted "
-            f"< drift_threshold {policy.drift_threshold:.2f}"
+            f"no data drift: {signals.drift_share:.3f} of columns drifted "
+            f"< drift_threshold {policy.drift_threshold:.3f}"
         )
 
     if performance is None or labelled < policy.min_labelled_rows:

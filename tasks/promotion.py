@@ -23,6 +23,8 @@ def _contender(
 ) -> tuple[Contender, str | None]:
     record = registry.get_version(version)
     trained_on = Window.from_dict(record.training_window)
+    if len(holdout_frame) == 0:
+        return Contender(version, None, record.training_window, trained_on.overlaps(holdout)), None
     try:
         model = registry.load_model(version)
         predictions = predict_labels(model, holdout_frame, config.data.features)

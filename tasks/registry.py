@@ -25,6 +25,7 @@ import pickle
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ import pandas as pd
 from tasks.errors import ModelError, RegistryError
 
 ALIASES = ("champion", "challenger")
+STALE_STAGING_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -175,8 +177,12 @@ class LocalRegistry:
 
     def _clean_temporary(self) -> None:
         """Remove leftovers of writers that died mid-write; they were never visible."""
+        # Only old ones: a young staging directory may belong to a writer still at work.
+        cutoff = time.time() - STALE_STAGING_SECONDS
         for leftover in (self.root / "versions").glob(".tmp-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                if leftover.stat().st_mtime < cutoff:
+                    shutil.rmtree(leftover, ignore_errors=True)
 
     # -- versions ----------------------------------------------------------------
     def _version_dir(self, version: str) -> Path:
@@ -220,7 +226,9 @@ class LocalRegistry:
         return ModelVersion(**json.loads(path.read_text()))
 
     def list_versions(self) -> list[ModelVersion]:
-        names = sorted(p.name for p in (self.root / "versions").glob("v[0-9]*"))
+        names = sorted(
+            (p.name for p in (self.root / "versions").glob("v[0-9]*")), key=lambda n: int(n[1:])
+        )
         return [self.get_version(name) for name in names]
 
     def mark(self, version: str, status: str) -> None:

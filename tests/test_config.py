@@ -216,7 +216,7 @@ def test_column_drift_for_a_feature_is_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("text", "duration"),
-    [("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2)), ("30m", timedelta(minutes=30))],
+    [("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2)), ("30min", timedelta(minutes=30))],
 )
 def test_durations_are_parsed(text: str, duration: timedelta) -> None:
     config = parse_config(repo_raw_config({"windows.current": text}), REPO_ROOT)

@@ -34,9 +34,11 @@ def _expected(log: pd.DataFrame, window: Window) -> pd.DataFrame:
     return rows.sort_values("timestamp").reset_index(drop=True)[COLUMNS]
 
 
-def _files_config(directory: Path, file_format: str = "parquet", **changes: Any) -> Config:
+def _files_config(
+    directory: Path, file_format: str = "parquet", changes: dict[str, Any] | None = None
+) -> Config:
     source = {"kind": "files", "path": str(directory), "format": file_format}
-    return repo_config({"data.source": source, **changes})
+    return repo_config({"data.source": source, **(changes or {})})
 
 
 def _sql_config(url: str, table: str = "weather_log") -> Config:
@@ -174,7 +176,7 @@ def test_missing_column_names_the_column_and_the_fix(
         config = repo_config(changes)
     elif source == "csv":
         _write_csvs(demo_log, tmp_path / "csv")
-        config = _files_config(tmp_path / "csv", "csv", **changes)
+        config = _files_config(tmp_path / "csv", "csv", changes)
     else:
         url = _write_sqlite(demo_log, tmp_path / "log.db")
         config = repo_config(
@@ -226,9 +228,10 @@ def test_categorical_features_are_read_as_strings_with_missing_kept(
     demo_log: pd.DataFrame, tmp_path: Path
 ) -> None:
     thirds = len(demo_log) // 3
-    log = demo_log.assign(station=[1, 2, 3] * thirds, sky=["clear", None, "grey"] * thirds)
+    sky = pd.Series(["clear", None, "grey"] * thirds, index=demo_log.index)
+    log = demo_log.assign(station=[1, 2, 3] * thirds, sky=sky)
     log.to_parquet(tmp_path / "log.parquet", index=False)
-    config = _files_config(tmp_path, **{"data.categorical_features": ["station", "sky"]})
+    config = _files_config(tmp_path, changes={"data.categorical_features": ["station", "sky"]})
 
     frame = load_window(config, Window(datetime(2012, 1, 1), datetime(2012, 1, 4)))
 
@@ -245,7 +248,7 @@ def test_csv_timestamps_that_are_not_dates_are_refused(tmp_path: Path) -> None:
     )
 
     with pytest.raises(
-        DataError, match="timestamp column 'timestamp' in .*log.csv has values that are not dates"
+        DataError, match=r"timestamp column 'timestamp' in .*log\.csv has values that are not dates"
     ):
         load_window(_files_config(tmp_path, "csv"), JANUARY_2013)
 

@@ -9,7 +9,6 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -162,6 +161,15 @@ def test_worse_challenger_is_rejected_and_rollback_restores_the_previous_champio
     assert registry.get_alias("challenger") is None
     assert registry.get_version(worse).status == "rejected"
     assert all(entry.alias != "champion" for entry in registry.history()[len(history_before) :])
+
+    # A holdout with no labelled rows at all (years after the log ends) cannot promote anything.
+    another = _register_shuffled_challenger(config_path)
+    empty = promote_flow(str(config_path), as_of="2030-01-01", challenger_version=another)
+
+    assert empty.status == "rejected"
+    assert empty.comparison.holdout_rows == 0
+    assert "insufficient evidence: 0 holdout rows < min_holdout_rows 30" in empty.comparison.reasons
+    assert registry.get_alias("champion") == "v0002"
 
     message = rollback_flow(str(config_path), reason="test rollback")
 

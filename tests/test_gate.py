@@ -237,3 +237,16 @@ def test_comparison_round_trips_through_a_dict_and_json(with_champion: bool) -> 
     assert restored == comparison
     assert restored.rules == comparison.rules
     assert restored.bootstrap is (not with_champion)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_score_fails_closed(bad: float) -> None:
+    bootstrap = _compare(_challenger(bad), None)
+    against_champion = _compare(_challenger(0.9), _champion(bad))
+
+    assert bootstrap.verdict == "reject"
+    assert "challenger could not be scored on the holdout" in bootstrap.reasons
+    assert against_champion.verdict == "reject"
+    assert "champion could not be scored on the holdout: nothing to compare against" in (
+        against_champion.reasons
+    )

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tasks.config import MetricConfig
+from tasks.errors import DataError
 from tasks.metrics import score_predictions
 
 # Two classes. With "rain" positive: TP 1 (row 0), FN 2 (rows 1, 2), FP 1 (row 3), TN 1 (row 4).
@@ -112,5 +113,19 @@ def test_score_is_a_builtin_float() -> None:
     ],
 )
 def test_zero_rows_raise(metric: MetricConfig) -> None:
-    with pytest.raises(ValueError, match="cannot score zero rows"):
+    with pytest.raises(DataError, match="cannot score zero rows"):
         score_predictions(metric, [], [])
+
+
+def test_binary_average_on_a_multiclass_target_names_the_fix() -> None:
+    metric = MetricConfig(name="f1", average="binary", pos_label="sun")
+
+    with pytest.raises(DataError, match="needs two classes, found 3.*use average: macro"):
+        score_predictions(metric, ["sun", "fog", "rain"], ["sun", "sun", "fog"])
+
+
+def test_pos_label_of_the_wrong_type_names_the_fix() -> None:
+    metric = MetricConfig(name="f1", average="binary", pos_label="1")
+
+    with pytest.raises(DataError, match="pos_label '1' does not occur among the labels"):
+        score_predictions(metric, [0, 1, 1], [0, 1, 0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -57,7 +58,7 @@ def test_healthy_signals_do_not_retrain() -> None:
     assert decision.action == "none"
     assert not decision.retrain
     assert decision.reasons == (
-        "no data drift: 0.25 of columns drifted < drift_threshold 0.50",
+        "no data drift: 0.250 of columns drifted < drift_threshold 0.500",
         "performance ok: f1 (macro) 0.800 >= performance_threshold 0.600 on 85 labelled rows",
     )
     assert decision.drift_share == 0.25
@@ -83,7 +84,7 @@ def test_drift_breach_retrains_and_names_the_columns() -> None:
 
     assert decision.action == "retrain"
     assert decision.reasons[0] == (
-        "data drift: 0.75 of columns drifted >= drift_threshold 0.50 "
+        "data drift: 0.750 of columns drifted >= drift_threshold 0.500 "
         "(precipitation, temp_min, wind)"
     )
     assert decision.reasons[1].startswith("performance ok")
@@ -97,7 +98,7 @@ def test_drift_without_retrain_on_drift_does_not_retrain() -> None:
 
     assert decision.action == "none"
     assert decision.reasons[0] == (
-        "data drift: 0.75 of columns drifted >= drift_threshold 0.50 "
+        "data drift: 0.750 of columns drifted >= drift_threshold 0.500 "
         "(precipitation, temp_min, wind); retrain_on_drift is off, so it alone does not retrain"
     )
     assert decision.drift_share == 0.75
@@ -117,7 +118,7 @@ def test_both_breaches_are_listed_first() -> None:
     decision = decide_retrain(_signals(drifted=FEATURES, performance=0.3), _policy())
 
     assert decision.action == "retrain"
-    assert decision.reasons[0].startswith("data drift: 1.00 of columns drifted")
+    assert decision.reasons[0].startswith("data drift: 1.000 of columns drifted")
     assert decision.reasons[1].startswith("performance: f1 (macro) 0.300 <")
     assert len(decision.reasons) == 2
 
@@ -186,7 +187,7 @@ def test_drift_share_equal_to_the_threshold_is_drift() -> None:
     decision = decide_retrain(_signals(drifted=("wind", "temp_max")), _policy(drift_threshold=0.5))
 
     assert decision.action == "retrain"
-    assert decision.reasons[0].startswith("data drift: 0.50 of columns drifted >= drift_threshold")
+    assert decision.reasons[0].startswith("data drift: 0.500 of columns drifted >= drift_threshold")
 
 
 def test_performance_equal_to_the_threshold_is_ok() -> None:
@@ -219,3 +220,12 @@ def test_decision_to_dict_holds_the_numbers() -> None:
         "labelled_rows": 85,
         "current_rows": 90,
     }
+
+
+def test_a_share_just_below_the_threshold_does_not_read_as_equal() -> None:
+    # 499 of 1000 columns drifted: the message must not round it up to the threshold.
+    signals = replace(_signals(), drift_share=0.499)
+    decision = decide_retrain(signals, _policy())
+
+    assert decision.action == "none"
+    assert "0.499 of columns drifted < drift_threshold 0.500" in decision.reasons[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from tasks.errors import ModelError, RegistryError
-from tasks.registry import LocalRegistry, ModelVersion, fingerprint_frame
+from tasks.registry import STALE_STAGING_SECONDS, LocalRegistry, ModelVersion, fingerprint_frame
 
 MODEL_NAME = "seattle-weather"
 
@@ -351,15 +353,21 @@ def test_failed_register_leaves_no_version_behind(registry: LocalRegistry, faili
     assert _register(registry, 0.1).version == "v0002"
 
 
-def test_leftover_staging_directory_is_cleaned_on_open(tmp_path: Path) -> None:
+def test_stale_staging_directory_is_cleaned_on_open_and_a_young_one_kept(tmp_path: Path) -> None:
     registry = LocalRegistry(tmp_path, MODEL_NAME)
-    leftover = registry.root / "versions" / ".tmp-crashed"
-    leftover.mkdir()
-    (leftover / "model.pkl").write_bytes(b"half")
+    stale = registry.root / "versions" / ".tmp-crashed"
+    stale.mkdir()
+    (stale / "model.pkl").write_bytes(b"half")
+    long_ago = time.time() - STALE_STAGING_SECONDS - 60
+    os.utime(stale, (long_ago, long_ago))
+    young = registry.root / "versions" / ".tmp-writing-now"
+    young.mkdir()
 
     LocalRegistry(tmp_path, MODEL_NAME)
 
-    assert not leftover.exists()
+    assert not stale.exists()
+    assert young.exists()  # may belong to another process registering right now
+    assert registry.list_versions() == []  # neither is ever read as a version
 
 
 def test_mark_records_a_status(registry: LocalRegistry) -> None:
