@@ -120,7 +120,7 @@ def test_zero_rows_raise(metric: MetricConfig) -> None:
 def test_binary_average_on_a_multiclass_target_names_the_fix() -> None:
     metric = MetricConfig(name="f1", average="binary", pos_label="sun")
 
-    with pytest.raises(DataError, match="needs two classes, found 3.*use average: macro"):
+    with pytest.raises(DataError, match=r"needs two classes, found 3.*use average: macro"):
         score_predictions(metric, ["sun", "fog", "rain"], ["sun", "sun", "fog"])
 
 
