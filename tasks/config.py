@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -56,8 +57,18 @@ class SqlSourceConfig(Strict):
     table: str
 
 
+class ReadRetryConfig(Strict):
+    """Retries of transient read errors (a dropped connection, a busy file system)."""
+
+    attempts: int = Field(default=3, ge=1, le=10, description="1 means no retry.")
+    backoff_seconds: float = Field(
+        default=1.0, ge=0, le=60, description="Wait before the 2nd attempt; doubles each time."
+    )
+
+
 class DataConfig(Strict):
     source: FileSourceConfig | SqlSourceConfig = Field(discriminator="kind")
+    read_retries: ReadRetryConfig = ReadRetryConfig()
     timestamp_column: str
     target_column: str
     numerical_features: list[str] = []
@@ -89,17 +100,60 @@ class DataConfig(Strict):
         return self.numerical_features + self.categorical_features
 
 
+# Modules whose classifiers model.estimator may name; model.allowed_modules adds to them.
+# Importing a module runs its code, so nothing outside this list is imported from the config.
+SKLEARN_ESTIMATOR_MODULES = (
+    "sklearn.calibration",
+    "sklearn.discriminant_analysis",
+    "sklearn.dummy",
+    "sklearn.ensemble",
+    "sklearn.gaussian_process",
+    "sklearn.linear_model",
+    "sklearn.multiclass",
+    "sklearn.naive_bayes",
+    "sklearn.neighbors",
+    "sklearn.neural_network",
+    "sklearn.semi_supervised",
+    "sklearn.svm",
+    "sklearn.tree",
+)
+
+
+def _module_allowed(module_name: str, allowed: list[str]) -> bool:
+    return any(module_name == a or module_name.startswith(f"{a}.") for a in allowed)
+
+
 class ModelConfig(Strict):
+    allowed_modules: list[str] = Field(
+        default=[],
+        description="Modules (and their submodules) trusted for model.estimator, in addition "
+        "to scikit-learn's estimator modules, e.g. [xgboost, lightgbm].",
+    )
     estimator: str = Field(description="Import path of a scikit-learn style classifier.")
     params: dict[str, Any] = {}
 
+    @field_validator("allowed_modules")
+    @classmethod
+    def _check_module_names(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", name)]
+        if bad:
+            raise ValueError(f"{bad} are not module names like xgboost or lightgbm.sklearn")
+        return value
+
     @field_validator("estimator")
     @classmethod
-    def _check_importable(cls, value: str) -> str:
+    def _check_importable(cls, value: str, info: ValidationInfo) -> str:
         module_name, _, class_name = value.rpartition(".")
         if not module_name:
             raise ValueError(
                 f"'{value}' is not an import path like sklearn.linear_model.LogisticRegression"
+            )
+        allowed = [*SKLEARN_ESTIMATOR_MODULES, *info.data.get("allowed_modules", [])]
+        if not _module_allowed(module_name, allowed):
+            raise ValueError(
+                f"module '{module_name}' is not allowed: estimators may come from scikit-learn's "
+                "estimator modules (sklearn.ensemble, sklearn.linear_model, ...) or a module listed "
+                "in model.allowed_modules; add it there if you trust its code"
             )
         try:
             module = importlib.import_module(module_name)
@@ -107,6 +161,14 @@ class ModelConfig(Strict):
             raise ValueError(f"cannot import module '{module_name}': {error}") from None
         if not hasattr(module, class_name):
             raise ValueError(f"module '{module_name}' has no '{class_name}'")
+        from sklearn.base import ClassifierMixin
+
+        candidate = getattr(module, class_name)
+        if not (isinstance(candidate, type) and issubclass(candidate, ClassifierMixin)):
+            raise ValueError(
+                f"'{value}' is not a scikit-learn style classifier class "
+                "(a subclass of sklearn.base.ClassifierMixin)"
+            )
         return value
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sklearn.dummy import DummyClassifier
 
 from tasks.config import Config, parse_config
 
@@ -36,3 +37,7 @@ def repo_raw_config(changes: dict[str, Any] | None = None) -> dict[str, Any]:
 def repo_config(changes: dict[str, Any] | None = None, base_dir: Path = REPO_ROOT) -> Config:
     """A validated Config from the repo's config.yaml with overrides; relative paths from base_dir."""
     return parse_config(repo_raw_config(changes), base_dir)
+
+
+class TrustedClassifier(DummyClassifier):
+    """A classifier outside scikit-learn's modules, for the allow-list tests."""

@@ -11,7 +11,7 @@ import yaml
 
 from tasks.config import FileSourceConfig, SqlSourceConfig, load_config, parse_config
 from tasks.errors import ConfigError
-from tests.helpers import REMOVE, REPO_ROOT, repo_raw_config
+from tests.helpers import REMOVE, REPO_ROOT, repo_config, repo_raw_config
 
 
 def _write_config(directory: Path, raw: Any) -> Path:
@@ -123,9 +123,20 @@ def test_sql_source_without_table_names_the_table_key() -> None:
     ("estimator", "fragments"),
     [
         (
-            "sklearn.nonexistent.Forest",
-            ["model.estimator:", "cannot import module 'sklearn.nonexistent'"],
+            "sklearn.ensemble.nonexistent.Forest",
+            ["model.estimator:", "cannot import module 'sklearn.ensemble.nonexistent'"],
         ),
+        (
+            "sklearn.nonexistent.Forest",
+            ["model.estimator:", "module 'sklearn.nonexistent' is not allowed"],
+        ),
+        # Importing runs code: a module outside the allow-list is never imported.
+        ("os.system", ["model.estimator:", "module 'os' is not allowed", "model.allowed_modules"]),
+        (
+            "sklearn.ensemble.RandomForestRegressor",
+            ["model.estimator:", "is not a scikit-learn style classifier class"],
+        ),
+        ("sklearn.tree.export_text", ["model.estimator:", "is not a scikit-learn style classifier"]),
         (
             "sklearn.ensemble.RandomForestClassifer",
             ["model.estimator:", "module 'sklearn.ensemble' has no 'RandomForestClassifer'"],
@@ -193,6 +204,22 @@ def test_inconsistent_config_is_rejected(changes: dict[str, Any], fragments: lis
 
     for fragment in fragments:
         assert fragment in message
+
+
+def test_allowed_modules_extend_the_estimator_allow_list() -> None:
+    changes = {"model.estimator": "tests.helpers.TrustedClassifier"}
+    assert "module 'tests.helpers' is not allowed" in _config_error(changes)
+
+    config = repo_config({**changes, "model.allowed_modules": ["tests"]})
+
+    assert config.model.estimator == "tests.helpers.TrustedClassifier"
+
+
+def test_allowed_modules_must_be_module_names() -> None:
+    message = _config_error({"model.allowed_modules": ["os; rm -rf /"]})
+
+    assert "model.allowed_modules:" in message
+    assert "are not module names" in message
 
 
 def test_binary_metric_with_pos_label_is_accepted() -> None:
