@@ -3,17 +3,33 @@
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from tasks.config import Config, DataConfig, FileSourceConfig, SqlSourceConfig
+from tasks.config import Config, DataConfig, FileSourceConfig, ReadRetryConfig, SqlSourceConfig
 from tasks.errors import DataError
 from tasks.windows import Window
 
 logger = logging.getLogger(__name__)
+
+# Rows stamped later than the wall clock by more than this are refused: clock skew is
+# tolerated, a wrong time zone or a broken writer is not.
+FUTURE_TOLERANCE = timedelta(hours=1)
+# Errors of the OS that retrying cannot fix: they are reported at once.
+_PERMANENT_OS_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+
+
+class TransientReadError(Exception):
+    """A read failed in a way that may pass on its own (network, busy database, flaky disk)."""
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
 
 
 class LogSource(Protocol):
@@ -45,18 +61,37 @@ class FileLogSource:
             raise DataError(
                 f"no *.{self.format} files in {self.path} (check data.source.path and data.source.format)"
             )
+        root = self.path.resolve()
+        outside = [f.name for f in files if not f.resolve().is_relative_to(root)]
+        if outside:
+            raise DataError(
+                f"{outside} in {self.path} are links to files outside that directory; autoretrain "
+                "reads only files inside data.source.path: copy the data there instead"
+            )
         return files
 
     def read(self, columns: list[str], window: Window) -> pd.DataFrame:
         files = self._files()
-        if self.format == "parquet":
-            return self._read_parquet(files, columns, window)
-        return self._read_csv(files, columns, window)
+        try:
+            if self.format == "parquet":
+                return self._read_parquet(files, columns, window)
+            return self._read_csv(files, columns, window)
+        except _PERMANENT_OS_ERRORS as error:
+            raise DataError(f"cannot read {self.describe()}: {error}") from None
+        except OSError as error:
+            raise TransientReadError(f"{type(error).__name__}: {error}") from error
 
     def _read_parquet(self, files: list[Path], columns: list[str], window: Window) -> pd.DataFrame:
+        import pyarrow as pa
         import pyarrow.dataset as ds
 
-        dataset = ds.dataset([str(f) for f in files], format="parquet")
+        try:
+            dataset = ds.dataset([str(f) for f in files], format="parquet")
+        except pa.ArrowInvalid as error:
+            raise DataError(
+                f"cannot read {self.describe()}: {error} (a file that is not Parquet, or a "
+                "truncated one: replace it, or move it out of data.source.path)"
+            ) from None
         missing = [c for c in columns if c not in dataset.schema.names]
         if missing:
             raise DataError(
@@ -69,6 +104,8 @@ class FileLogSource:
             start, end = start.tz_localize("UTC"), end.tz_localize("UTC")
         try:
             table = dataset.to_table(columns=columns, filter=(ts >= start) & (ts < end))
+        except OSError:
+            raise  # an I/O error: the caller decides whether to retry
         except Exception as error:  # pyarrow raises many types for type mismatches
             raise DataError(
                 f"cannot filter {self.describe()} on '{self.timestamp_column}': {error} "
@@ -121,6 +158,9 @@ class SqlLogSource:
                 ts = table.c[self.timestamp_column]
                 query = sa.select(*table.c).where(ts >= window.start, ts < window.end)
                 return pd.read_sql(query, connection)
+        except (sa.exc.OperationalError, sa.exc.DisconnectionError, sa.exc.TimeoutError) as error:
+            # A dropped connection, a locked or busy database: may pass on the next attempt.
+            raise TransientReadError(f"{type(error).__name__}: {error}") from error
         except sa.exc.SQLAlchemyError as error:
             raise DataError(f"cannot read {self.describe()}: {error}") from None
         finally:
@@ -159,20 +199,75 @@ def log_columns(data: DataConfig) -> list[str]:
     return columns
 
 
+def read_with_retries(
+    source: LogSource, columns: list[str], window: Window, retries: ReadRetryConfig
+) -> pd.DataFrame:
+    """Read from source, retrying transient errors with exponential back-off.
+
+    Only reads are retried: they change nothing, so repeating one is always safe.
+    """
+    for attempt in range(1, retries.attempts + 1):
+        try:
+            return source.read(columns, window)
+        except TransientReadError as error:
+            if attempt == retries.attempts:
+                raise DataError(
+                    f"cannot read {source.describe()} after {attempt} attempt(s): {error}. "
+                    "Check that the source is reachable, or raise data.read_retries.attempts"
+                ) from None
+            delay = retries.backoff_seconds * 2 ** (attempt - 1)
+            logger.warning(
+                "reading %s failed (attempt %d of %d): %s; retrying in %.1f s",
+                source.describe(),
+                attempt,
+                retries.attempts,
+                error,
+                delay,
+            )
+            _sleep(delay)
+    raise AssertionError("unreachable: attempts >= 1")
+
+
 def load_window(config: Config, window: Window, *, labelled_only: bool = False) -> pd.DataFrame:
-    """Read one time window of the log, checked against the config, sorted by time."""
+    """Read one time window of the log, checked against the config, sorted by time.
+
+    Rows are sorted by time (stable, so rows with the same time keep their order). Several
+    rows with the same time are normal in an event log and kept; so are identical rows (two
+    identical events cannot be told from a double export without an event id), counted in a
+    warning. Rows stamped after the present (more than FUTURE_TOLERANCE) are refused.
+    """
     data = config.data
     source = make_source(data)
-    frame = source.read(log_columns(data), window)
+    frame = read_with_retries(source, log_columns(data), window, data.read_retries)
     frame[data.timestamp_column] = _parse_timestamps(
         frame[data.timestamp_column], source.describe()
     )
+    _check_not_in_future(frame[data.timestamp_column], source.describe())
     frame = frame.sort_values(data.timestamp_column, kind="stable").reset_index(drop=True)
     _check_feature_types(frame, data, source.describe())
+    duplicates = int(frame.duplicated().sum())
+    if duplicates:
+        logger.warning(
+            "%d rows of %s in %s repeat another row exactly; they are kept",
+            duplicates,
+            source.describe(),
+            window,
+        )
     if labelled_only:
         frame = frame[frame[data.target_column].notna()].reset_index(drop=True)
     logger.info("read %d rows of %s in %s", len(frame), source.describe(), window)
     return frame
+
+
+def _check_not_in_future(stamps: pd.Series, where: str) -> None:
+    limit = datetime.now(UTC).replace(tzinfo=None) + FUTURE_TOLERANCE
+    future = stamps[stamps > limit]
+    if len(future):
+        raise DataError(
+            f"{len(future)} rows of {where} are stamped in the future (latest {future.max()}, "
+            f"now is {limit - FUTURE_TOLERANCE:%Y-%m-%d %H:%M} UTC): fix the clock or time zone "
+            f"of whatever writes '{stamps.name}', or set windows.as_of to a past time"
+        )
 
 
 def _check_feature_types(frame: pd.DataFrame, data: DataConfig, where: str) -> None:

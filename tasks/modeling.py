@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from tasks.config import Config
-from tasks.errors import ModelError
+from tasks.errors import DataError, ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,12 @@ def fit_model(config: Config, training: pd.DataFrame) -> Pipeline:
             f"cannot train on {len(labelled)} labelled rows with {classes} class(es) of '{target}': "
             "widen windows.training or check the labels"
         )
+    empty = [c for c in config.data.features if labelled[c].isna().all()]
+    if empty:
+        raise DataError(
+            f"feature columns {empty} are empty in all {len(labelled)} labelled training rows: "
+            "fix the data, or remove them from the features in the config"
+        )
     model = clone(build_model(config))
     model.fit(labelled[config.data.features], labelled[target])
     logger.info("fitted %s on %d rows", config.model.estimator, len(labelled))
@@ -75,3 +81,20 @@ def predict_labels(model: Any, frame: pd.DataFrame, features: list[str]) -> np.n
         return np.asarray(model.predict(frame[features]))
     except Exception as error:  # a user's model can fail in any way; name it and stop
         raise ModelError(f"the model failed to predict: {type(error).__name__}: {error}") from error
+
+
+def check_known_labels(model: Any, labels: pd.Series, model_name: str, where: str) -> None:
+    """Refuse labels the model has never seen: its score on them would be silently wrong."""
+    known = getattr(model, "classes_", None)
+    if known is None:
+        return  # a model without classes_ cannot say which labels it knows
+    known_set = set(np.asarray(known).tolist())
+    present = labels.dropna()
+    unknown = sorted({str(v) for v in present if v not in known_set})
+    if unknown:
+        raise DataError(
+            f"labels {unknown} in the {where} are not among the classes {model_name} knows "
+            f"({sorted(map(str, known_set))}). If they are a new class, train a challenger on data "
+            "that has them (flows/retrain.py, then flows/promote.py); if they are mistakes or of "
+            "another type (1 is not '1'), fix the labels"
+        )

@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.config import Config
 from tasks.data import load_window
 from tasks.evidently_report import compute_signals
-from tasks.modeling import predict_labels
+from tasks.modeling import check_known_labels, predict_labels
 from tasks.registry import open_registry
 from tasks.signals import Signals
 from tasks.windows import Window
@@ -27,6 +27,9 @@ def measure_window(
     current = load_window(config, window)
     reference = registry.load_reference(champion_version)
     champion = registry.load_model(champion_version)
+    check_known_labels(
+        champion, current[config.data.target_column], f"champion {champion_version}", "current window"
+    )
     predictions = predict_labels(champion, current, config.data.features)
     source = "champion"
     logged_column = config.data.prediction_column
