@@ -28,7 +28,10 @@ def measure_window(
     reference = registry.load_reference(champion_version)
     champion = registry.load_model(champion_version)
     check_known_labels(
-        champion, current[config.data.target_column], f"champion {champion_version}", "current window"
+        champion,
+        current[config.data.target_column],
+        f"champion {champion_version}",
+        "current window",
     )
     predictions = predict_labels(champion, current, config.data.features)
     source = "champion"

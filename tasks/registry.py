@@ -11,6 +11,12 @@ The local implementation keeps everything in one directory:
 A version directory is written under a temporary name and renamed into place, and
 aliases.json is replaced atomically, so a crash never leaves a half-written version or
 alias that a later run would trust.
+
+An alias change is written to history.jsonl (fsynced) before aliases.json: the history line
+is the commit point, aliases.json the state derived from it. A writer killed between the two
+leaves a history line whose alias change is missing; the next writer, or opening the
+registry, completes it (rolls it forward) under the lock. `verify()` (or
+`python -m tasks.registry verify --config config.yaml`) lists whatever is still inconsistent.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ import fcntl
 import getpass
 import hashlib
 import json
+import logging
 import os
 import pickle
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,10 +42,13 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from tasks.errors import ModelError, RegistryError
+from tasks.errors import AutoretrainError, ModelError, RegistryError
+
+logger = logging.getLogger(__name__)
 
 ALIASES = ("champion", "challenger")
 STALE_STAGING_SECONDS = 3600
+VERSION_ID = re.compile(r"v\d{4,}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class ModelVersion:
     reason: str
     features: list[str] = field(default_factory=list)
     status: str = "registered"
+    reference_sha256: str = ""  # empty in versions registered before it was recorded
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +85,18 @@ class HistoryEntry:
     to_version: str | None
     reason: str
     actor: str
+
+
+@dataclass(frozen=True)
+class RegistryCheck:
+    """What verify() found: problems a run could trip on, and harmless notes."""
+
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 class ModelRegistry(Protocol):
@@ -133,6 +157,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _fsync_path(path: Path) -> None:
+    """Flush a file or directory to disk, so a rename that follows never points at nothing."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
 def _write_json_atomic(path: Path, data: Any) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -164,6 +197,8 @@ class LocalRegistry:
         (self.root / "versions").mkdir(exist_ok=True)
         (self.root / "comparisons").mkdir(exist_ok=True)
         self._clean_temporary()
+        with self._locked():
+            self._recover_locked(on_open=True)
 
     # -- locking -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -183,15 +218,114 @@ class LocalRegistry:
             with contextlib.suppress(FileNotFoundError):
                 if leftover.stat().st_mtime < cutoff:
                     shutil.rmtree(leftover, ignore_errors=True)
+        for directory in (self.root, self.root / "comparisons", *self._version_dirs()):
+            for leftover in directory.glob(".*.tmp"):  # from _write_json_atomic
+                with contextlib.suppress(FileNotFoundError):
+                    if leftover.stat().st_mtime < cutoff:
+                        leftover.unlink()
+
+    def _version_dirs(self) -> list[Path]:
+        return [p for p in (self.root / "versions").glob("v[0-9]*") if VERSION_ID.fullmatch(p.name)]
+
+    # -- recovery after a crash -------------------------------------------------------
+    def _recover_locked(self, *, on_open: bool = False) -> None:
+        """Finish what a writer killed mid-change left undone; call with the lock held.
+
+        Before every alias change: complete an alias change whose history line was written.
+        On opening the registry also: drop a challenger alias that is already the champion,
+        and bring statuses in line with the champion alias (steps a promotion takes after
+        the alias move, outside the lock). Only states a crash can produce are repaired;
+        anything else is left for verify().
+        """
+        self._drop_partial_history_line()
+        try:
+            aliases, entries = self._aliases(), self.history()
+        except RegistryError as error:
+            logger.error("registry %s needs attention: %s", self.root, error)
+            return
+        changed = False
+        for alias in ALIASES:
+            last = next((e for e in reversed(entries) if e.alias == alias), None)
+            current = aliases.get(alias)
+            if last is None or last.to_version == current or last.from_version != current:
+                continue
+            if last.to_version is not None and not (self._version_dir(last.to_version)).is_dir():
+                continue
+            # The history line was written, the alias not: the writer died in between.
+            logger.warning(
+                "completing an interrupted alias change: %s %s -> %s (%s)",
+                alias,
+                current,
+                last.to_version,
+                last.reason,
+            )
+            if last.to_version is None:
+                aliases.pop(alias, None)
+            else:
+                aliases[alias] = last.to_version
+            changed = True
+        if changed:
+            _write_json_atomic(self.root / "aliases.json", aliases)
+        if not on_open:
+            return
+        champion = aliases.get("champion")
+        if champion is not None and aliases.get("challenger") == champion:
+            # A promotion died after moving the champion alias: finish it.
+            self._set_alias_locked(
+                "challenger",
+                None,
+                reason=f"{champion} is already the champion (an interrupted promotion)",
+                action="recover",
+            )
+        self._recover_statuses(champion, entries)
+
+    def _drop_partial_history_line(self) -> None:
+        path = self.root / "history.jsonl"
+        if not path.is_file():
+            return
+        content = path.read_bytes()
+        if content and not content.endswith(b"\n"):
+            # Its alias write never started: the line was never committed.
+            keep = content.rfind(b"\n") + 1
+            logger.warning("dropping a half-written last line of %s", path)
+            with path.open("r+b") as out:
+                out.truncate(keep)
+                out.flush()
+                os.fsync(out.fileno())
+
+    def _recover_statuses(self, champion: str | None, entries: list[HistoryEntry]) -> None:
+        """Statuses follow the champion alias (a writer may die between alias and mark)."""
+        for directory in self._version_dirs():
+            try:
+                record = self.get_version(directory.name)
+            except (RegistryError, ValueError, TypeError):
+                continue  # verify() reports unreadable metadata
+            if record.version == champion and record.status != "champion":
+                self._write_status(record, "champion")
+            elif record.version != champion and record.status == "champion":
+                rolled_back = any(
+                    e.action == "rollback" and e.from_version == record.version for e in entries
+                )
+                self._write_status(record, "rolled-back" if rolled_back else "retired")
+
+    def _write_status(self, record: ModelVersion, status: str) -> None:
+        logger.warning(
+            "status of %s: %s -> %s (catching up with the aliases)",
+            record.version,
+            record.status,
+            status,
+        )
+        updated = {**record.to_dict(), "status": status}
+        _write_json_atomic(self._version_dir(record.version) / "metadata.json", updated)
 
     # -- versions ----------------------------------------------------------------
     def _version_dir(self, version: str) -> Path:
-        if not re.fullmatch(r"v\d{4,}", version):
+        if not isinstance(version, str) or not VERSION_ID.fullmatch(version):
             raise RegistryError(f"'{version}' is not a version id (they look like v0001)")
         return self.root / "versions" / version
 
     def _next_version(self) -> str:
-        numbers = [int(p.name[1:]) for p in (self.root / "versions").glob("v[0-9]*")]
+        numbers = [int(p.name[1:]) for p in self._version_dirs()]
         return f"v{max(numbers, default=0) + 1:04d}"
 
     def register(
@@ -203,17 +337,23 @@ class LocalRegistry:
             with (staging / "model.pkl").open("wb") as out:
                 pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
             reference.to_parquet(staging / "reference.parquet", index=False)
+            for name in ("model.pkl", "reference.parquet"):
+                _fsync_path(staging / name)
             with self._locked():
-                version = self._next_version()
+                version = self._next_version()  # under the lock: concurrent writers never share one
                 record = ModelVersion(
                     version=version,
                     model_name=self.model_name,
                     created_at=_now(),
                     model_sha256=_sha256(staging / "model.pkl"),
+                    reference_sha256=_sha256(staging / "reference.parquet"),
                     **metadata,
                 )
                 (staging / "metadata.json").write_text(json.dumps(record.to_dict(), indent=2))
+                _fsync_path(staging / "metadata.json")
+                _fsync_path(staging)
                 os.rename(staging, self._version_dir(version))
+                _fsync_path(self.root / "versions")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -223,12 +363,16 @@ class LocalRegistry:
         path = self._version_dir(version) / "metadata.json"
         if not path.is_file():
             raise RegistryError(f"no model version {version} in {self.root}")
-        return ModelVersion(**json.loads(path.read_text()))
+        try:
+            return ModelVersion(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as error:
+            raise RegistryError(
+                f"metadata of {version} is unreadable ({path}: {error}); restore it from a "
+                "backup, or roll back to another version"
+            ) from None
 
     def list_versions(self) -> list[ModelVersion]:
-        names = sorted(
-            (p.name for p in (self.root / "versions").glob("v[0-9]*")), key=lambda n: int(n[1:])
-        )
+        names = sorted((p.name for p in self._version_dirs()), key=lambda n: int(n[1:]))
         return [self.get_version(name) for name in names]
 
     def mark(self, version: str, status: str) -> None:
@@ -258,15 +402,33 @@ class LocalRegistry:
             raise ModelError(f"cannot load model file of {version}: {error}") from None
 
     def load_reference(self, version: str) -> pd.DataFrame:
+        """Load a version's reference data after checking its SHA-256 (when one was recorded)."""
+        record = self.get_version(version)
         path = self._version_dir(version) / "reference.parquet"
         if not path.is_file():
             raise RegistryError(f"reference data of {version} is missing: {path}")
+        if record.reference_sha256 and _sha256(path) != record.reference_sha256:
+            raise RegistryError(
+                f"reference data of {version} does not match its registered SHA-256; refusing "
+                "to measure drift against it. Restore the file or roll back to another version."
+            )
         return pd.read_parquet(path)
 
     # -- aliases and history --------------------------------------------------------
     def _aliases(self) -> dict[str, str]:
         path = self.root / "aliases.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        try:
+            aliases = json.loads(path.read_text())
+        except ValueError as error:
+            raise RegistryError(
+                f"{path} is unreadable ({error}); run `python -m tasks.registry verify` and "
+                "restore it from history.jsonl"
+            ) from None
+        if not isinstance(aliases, dict):
+            raise RegistryError(f"{path} must hold a mapping of alias to version")
+        return aliases
 
     def get_alias(self, alias: str) -> str | None:
         return self._aliases().get(alias)
@@ -284,6 +446,7 @@ class LocalRegistry:
         if alias not in ALIASES:
             raise RegistryError(f"unknown alias '{alias}'; aliases are {ALIASES}")
         with self._locked():
+            self._recover_locked()
             self._set_alias_locked(alias, version, reason=reason, action=action, expected=expected)
 
     def _set_alias_locked(
@@ -302,8 +465,8 @@ class LocalRegistry:
         else:
             aliases.pop(alias, None)
         entry = HistoryEntry(_now(), action, alias, current, version, reason, _actor())
-        # History first, then the alias: a crash in between leaves a history line for a
-        # change that did not happen, which verify_history reports, never the reverse.
+        # History first, then the alias: the fsynced history line commits the change. A crash
+        # in between leaves a line whose alias write is missing; _recover_locked completes it.
         with (self.root / "history.jsonl").open("a") as out:
             out.write(json.dumps(asdict(entry)) + "\n")
             out.flush()
@@ -314,11 +477,23 @@ class LocalRegistry:
         path = self.root / "history.jsonl"
         if not path.is_file():
             return []
-        return [HistoryEntry(**json.loads(line)) for line in path.read_text().splitlines() if line]
+        entries = []
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line:
+                continue
+            try:
+                entries.append(HistoryEntry(**json.loads(line)))
+            except (ValueError, TypeError) as error:
+                raise RegistryError(
+                    f"{path} line {number} is not a history entry ({error}); it was edited or "
+                    "damaged: restore it from a backup"
+                ) from None
+        return entries
 
     def rollback(self, *, to_version: str | None = None, reason: str) -> tuple[str, str]:
         """Make the previous champion (or to_version) champion again; return (from, to)."""
         with self._locked():
+            self._recover_locked()
             current = self._aliases().get("champion")
             if current is None:
                 raise RegistryError("there is no champion to roll back")
@@ -346,6 +521,94 @@ class LocalRegistry:
                 return entry.from_version
         return None
 
+    # -- consistency -------------------------------------------------------------------
+    def verify(self) -> RegistryCheck:
+        """Check the registry is consistent: aliases, history, files and digests agree."""
+        with self._locked():
+            return self._verify_locked()
+
+    def _verify_locked(self) -> RegistryCheck:
+        problems: list[str] = []
+        notes: list[str] = []
+        versions: dict[str, ModelVersion] = {}
+        for directory in sorted((self.root / "versions").iterdir()):
+            if directory.name.startswith(".tmp-"):
+                notes.append(
+                    f"staging directory {directory.name} (an unfinished register; never read)"
+                )
+                continue
+            if not VERSION_ID.fullmatch(directory.name):
+                problems.append(f"versions/{directory.name} is not a version id")
+                continue
+            try:
+                record = self.get_version(directory.name)
+            except RegistryError as error:
+                problems.append(str(error))
+                continue
+            versions[record.version] = record
+            if record.version != directory.name:
+                problems.append(f"versions/{directory.name} holds metadata of {record.version}")
+            problems += self._file_problems(record)
+        try:
+            aliases = self._aliases()
+            entries = self.history()
+        except RegistryError as error:
+            return RegistryCheck((*problems, str(error)), tuple(notes))
+        for alias, version in sorted(aliases.items()):
+            if alias not in ALIASES:
+                problems.append(f"aliases.json has an unknown alias '{alias}'")
+            elif version not in versions:
+                problems.append(f"{alias} points at {version}, which is not a registered version")
+        replayed: dict[str, str | None] = {}
+        for number, entry in enumerate(entries, start=1):
+            if entry.alias in replayed and replayed[entry.alias] != entry.from_version:
+                problems.append(
+                    f"history line {number} moves {entry.alias} from {entry.from_version}, "
+                    f"but the line before left it at {replayed[entry.alias]}"
+                )
+            replayed[entry.alias] = entry.to_version
+        for alias in ALIASES:
+            if replayed.get(alias) != aliases.get(alias):
+                problems.append(
+                    f"{alias} is {aliases.get(alias)} in aliases.json but "
+                    f"{replayed.get(alias)} after replaying history.jsonl"
+                )
+        champion = aliases.get("champion")
+        if champion in versions:
+            try:
+                self.load_model(champion)
+                self.load_reference(champion)
+            except AutoretrainError as error:
+                problems.append(f"the champion does not load: {error}")
+            if versions[champion].status != "champion":
+                notes.append(f"champion {champion} has status '{versions[champion].status}'")
+        unaliased = [
+            v for v, r in versions.items() if r.status == "registered" and v not in aliases.values()
+        ]
+        if unaliased:
+            notes.append(f"registered but never compared: {', '.join(unaliased)}")
+        for path in sorted((self.root / "comparisons").glob("*.json")):
+            try:
+                json.loads(path.read_text())
+            except ValueError:
+                problems.append(f"comparison {path.name} is not valid JSON")
+        return RegistryCheck(tuple(problems), tuple(notes))
+
+    def _file_problems(self, record: ModelVersion) -> list[str]:
+        directory = self._version_dir(record.version)
+        problems = []
+        model = directory / "model.pkl"
+        if not model.is_file():
+            problems.append(f"model file of {record.version} is missing")
+        elif _sha256(model) != record.model_sha256:
+            problems.append(f"model file of {record.version} does not match its SHA-256")
+        reference = directory / "reference.parquet"
+        if not reference.is_file():
+            problems.append(f"reference data of {record.version} is missing")
+        elif record.reference_sha256 and _sha256(reference) != record.reference_sha256:
+            problems.append(f"reference data of {record.version} does not match its SHA-256")
+        return problems
+
     # -- comparisons -----------------------------------------------------------------
     def _comparison_path(self, comparison_id: str) -> Path:
         if not re.fullmatch(r"[a-z0-9-]+", comparison_id):
@@ -367,3 +630,34 @@ class LocalRegistry:
 def open_registry(path: Path, model_name: str) -> ModelRegistry:
     """The registry the config points at."""
     return LocalRegistry(path, model_name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m tasks.registry verify`: check the configured registry; exit 2 on a problem."""
+    import argparse
+
+    from tasks.cli import DEFAULT_CONFIG
+    from tasks.config import load_config
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("command", choices=["verify"])
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="path of config.yaml")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if not config.registry.path.is_dir():
+            raise RegistryError(f"no registry at {config.registry.path} (check registry.path)")
+        check = LocalRegistry(config.registry.path, config.name).verify()
+    except AutoretrainError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for note in check.notes:
+        print(f"note: {note}")
+    for problem in check.problems:
+        print(f"problem: {problem}")
+    print(f"registry {config.registry.path}: {'consistent' if check.ok else 'INCONSISTENT'}")
+    return 0 if check.ok else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

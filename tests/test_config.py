@@ -136,7 +136,10 @@ def test_sql_source_without_table_names_the_table_key() -> None:
             "sklearn.ensemble.RandomForestRegressor",
             ["model.estimator:", "is not a scikit-learn style classifier class"],
         ),
-        ("sklearn.tree.export_text", ["model.estimator:", "is not a scikit-learn style classifier"]),
+        (
+            "sklearn.tree.export_text",
+            ["model.estimator:", "is not a scikit-learn style classifier"],
+        ),
         (
             "sklearn.ensemble.RandomForestClassifer",
             ["model.estimator:", "module 'sklearn.ensemble' has no 'RandomForestClassifer'"],
