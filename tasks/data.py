@@ -82,21 +82,10 @@ class FileLogSource:
             raise TransientReadError(f"{type(error).__name__}: {error}") from error
 
     def _read_parquet(self, files: list[Path], columns: list[str], window: Window) -> pd.DataFrame:
-        import pyarrow as pa
         import pyarrow.dataset as ds
 
-        try:
-            dataset = ds.dataset([str(f) for f in files], format="parquet")
-        except pa.ArrowInvalid as error:
-            raise DataError(
-                f"cannot read {self.describe()}: {error} (a file that is not Parquet, or a "
-                "truncated one: replace it, or move it out of data.source.path)"
-            ) from None
-        missing = [c for c in columns if c not in dataset.schema.names]
-        if missing:
-            raise DataError(
-                _missing_columns_message(missing, dataset.schema.names, self.describe())
-            )
+        self._check_parquet_schemas(files, columns)
+        dataset = ds.dataset([str(f) for f in files], format="parquet")
         ts = ds.field(self.timestamp_column)
         field_type = dataset.schema.field(self.timestamp_column).type
         start, end = pd.Timestamp(window.start), pd.Timestamp(window.end)
@@ -109,9 +98,40 @@ class FileLogSource:
         except Exception as error:  # pyarrow raises many types for type mismatches
             raise DataError(
                 f"cannot filter {self.describe()} on '{self.timestamp_column}': {error} "
-                "(the timestamp column must hold datetimes)"
+                "(the timestamp column must hold datetimes, of one type in every file)"
             ) from None
         return table.to_pandas()
+
+    def _check_parquet_schemas(self, files: list[Path], columns: list[str]) -> None:
+        """Read every file's schema; refuse unreadable files, missing columns, and columns
+        whose kind (number, text, datetime) differs between files."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        kinds: dict[str, dict[str, str]] = {}
+        for file in files:
+            try:
+                schema = pq.read_schema(file)
+            except pa.ArrowInvalid as error:
+                raise DataError(
+                    f"cannot read {file}: {error} (a file that is not Parquet, or a truncated "
+                    "one: replace it, or move it out of data.source.path)"
+                ) from None
+            missing = [c for c in columns if c not in schema.names]
+            if missing:
+                raise DataError(_missing_columns_message(missing, schema.names, str(file)))
+            for column in columns:
+                if column in schema.names:
+                    kind = _arrow_kind(schema.field(column).type)
+                    if kind != "null":
+                        kinds.setdefault(column, {}).setdefault(kind, file.name)
+        for column, seen in kinds.items():
+            if len(seen) > 1:
+                where = ", ".join(f"{kind} in {name}" for kind, name in seen.items())
+                raise DataError(
+                    f"column '{column}' has different types across files ({where}); "
+                    "write every file with the same column types"
+                )
 
     def _read_csv(self, files: list[Path], columns: list[str], window: Window) -> pd.DataFrame:
         frames = []
@@ -165,6 +185,21 @@ class SqlLogSource:
             raise DataError(f"cannot read {self.describe()}: {error}") from None
         finally:
             engine.dispose()
+
+
+def _arrow_kind(arrow_type: object) -> str:
+    import pyarrow as pa
+
+    for kind, test in (
+        ("null", pa.types.is_null),
+        ("number", lambda t: pa.types.is_integer(t) or pa.types.is_floating(t)),
+        ("boolean", pa.types.is_boolean),
+        ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+        ("datetime", lambda t: pa.types.is_timestamp(t) or pa.types.is_date(t)),
+    ):
+        if test(arrow_type):
+            return kind
+    return str(arrow_type)
 
 
 def make_source(data: DataConfig) -> LogSource:
