@@ -143,6 +143,9 @@ def compute_signals(
         warnings.simplefilter("ignore", FutureWarning)
         # Evidently scores with sklearn's default zero_division; the value is the same as ours.
         warnings.simplefilter("ignore", UndefinedMetricWarning)
+        # On a window with a single class its binary rates divide zero by zero (NaN in the
+        # HTML report only: the signal's value comes from score_predictions).
+        warnings.simplefilter("ignore", RuntimeWarning)
         drift_snapshot, column_metrics = _run_drift(config, current, reference)
         columns = tuple(_read_column_drift(drift_snapshot, m) for m in column_metrics)
         drift_path = report_dir / "drift.html"

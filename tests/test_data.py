@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from tasks import data as data_module
 from tasks.config import Config
 from tasks.data import load_window
 from tasks.errors import DataError
@@ -287,3 +288,143 @@ def test_missing_sql_table_is_refused(demo_log: pd.DataFrame, tmp_path: Path) ->
     message = str(caught.value)
     assert message.startswith("no table 'weather' in table 'weather' at sqlite:///")
     assert "check data.source.table" in message
+
+
+class FlakySource:
+    """A source whose first `failures` reads fail the way a dropped connection does."""
+
+    def __init__(self, inner: Any, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+        self.calls = 0
+
+    def read(self, columns: list[str], window: Window) -> pd.DataFrame:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise data_module.TransientReadError("OperationalError: server closed the connection")
+        return self.inner.read(columns, window)  # type: ignore[no-any-return]
+
+    def describe(self) -> str:
+        return "a flaky source"
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    waited: list[float] = []
+    monkeypatch.setattr(data_module, "_sleep", waited.append)
+    return waited
+
+
+def _flaky(monkeypatch: pytest.MonkeyPatch, failures: int) -> FlakySource:
+    flaky = FlakySource(data_module.make_source(repo_config().data), failures)
+    monkeypatch.setattr(data_module, "make_source", lambda data: flaky)
+    return flaky
+
+
+def test_transient_read_errors_are_retried_with_back_off(
+    demo_log: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    flaky = _flaky(monkeypatch, failures=2)
+    config = repo_config({"data.read_retries": {"attempts": 3, "backoff_seconds": 0.5}})
+
+    frame = load_window(config, JANUARY_2013)
+
+    pd.testing.assert_frame_equal(frame, _expected(demo_log, JANUARY_2013))
+    assert flaky.calls == 3
+    assert sleeps == [0.5, 1.0]
+
+
+def test_read_gives_up_after_the_configured_attempts(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    flaky = _flaky(monkeypatch, failures=10)
+    config = repo_config({"data.read_retries": {"attempts": 4, "backoff_seconds": 1}})
+
+    with pytest.raises(DataError) as caught:
+        load_window(config, JANUARY_2013)
+
+    assert flaky.calls == 4
+    assert sleeps == [1, 2, 4]
+    assert "cannot read a flaky source after 4 attempt(s)" in str(caught.value)
+    assert "server closed the connection" in str(caught.value)
+    assert "data.read_retries.attempts" in str(caught.value)
+
+
+def test_user_errors_are_not_retried(monkeypatch: pytest.MonkeyPatch, sleeps: list[float]) -> None:
+    config = repo_config({"data.numerical_features": ["humidity"]})
+
+    with pytest.raises(DataError, match="columns \\['humidity'\\] are not in"):
+        load_window(config, JANUARY_2013)
+
+    assert sleeps == []
+
+
+def test_sqlite_lock_is_transient_and_retried(
+    demo_log: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    url = _write_sqlite(demo_log, tmp_path / "log.db")
+    config = _sql_config(url)
+    source = data_module.make_source(config.data)
+    calls = {"n": 0}
+    real_read_sql = pd.read_sql
+
+    def locked_once(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+        return real_read_sql(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_sql", locked_once)
+
+    frame = data_module.read_with_retries(source, COLUMNS, JANUARY_2013, config.data.read_retries)
+
+    assert len(frame) == 31
+    assert sleeps == [1.0]
+
+
+def test_file_io_error_is_transient_but_a_missing_file_is_not(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    source = data_module.make_source(repo_config().data)
+    errors = iter([OSError(5, "Input/output error"), FileNotFoundError(2, "gone")])
+
+    def failing(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        raise next(errors)
+
+    monkeypatch.setattr(source, "_read_parquet", failing)
+
+    with pytest.raises(data_module.TransientReadError, match="Input/output error"):
+        source.read(COLUMNS, JANUARY_2013)
+    with pytest.raises(DataError, match=r"cannot read parquet files .*gone"):
+        source.read(COLUMNS, JANUARY_2013)
+
+
+def test_identical_rows_and_shared_timestamps_are_kept(
+    demo_log: pd.DataFrame, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    january = _expected(demo_log, JANUARY_2013)
+    doubled = pd.concat([january, january.iloc[:3]], ignore_index=True)  # three exact repeats
+    doubled = doubled.sample(frac=1, random_state=0)  # and out of order
+    directory = tmp_path / "log"
+    directory.mkdir()
+    doubled.to_parquet(directory / "log.parquet", index=False)
+
+    with caplog.at_level("WARNING", logger="tasks.data"):
+        frame = load_window(_files_config(directory), JANUARY_2013)
+
+    assert len(frame) == 34
+    assert frame["timestamp"].is_monotonic_increasing
+    assert "3 rows of parquet files" in caplog.text
+    assert "repeat another row exactly; they are kept" in caplog.text
+
+
+def test_rows_stamped_in_the_future_are_refused(demo_log: pd.DataFrame, tmp_path: Path) -> None:
+    future = _expected(demo_log, JANUARY_2013).assign(
+        timestamp=pd.date_range("2099-01-01", periods=31, freq="D").astype("datetime64[us]")
+    )
+    directory = tmp_path / "log"
+    directory.mkdir()
+    future.to_parquet(directory / "log.parquet", index=False)
+
+    with pytest.raises(DataError, match=r"31 rows of .* are stamped in the future"):
+        load_window(_files_config(directory), Window(datetime(2099, 1, 1), datetime(2099, 3, 1)))

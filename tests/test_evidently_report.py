@@ -152,3 +152,47 @@ def test_unusable_current_window_is_a_clear_error(config, tmp_path, mutate, mess
         compute_signals(
             config, current, reference, np.array(["sun"] * len(current)), "champion", tmp_path
         )
+
+
+def test_single_class_window_is_monitored_without_a_crash(config, tmp_path):
+    # Training on one class is an error; monitoring a window whose labels are all one class is not.
+    reference = _window(config, "2012-01-01", "2013-01-01")
+    current = _window(config, "2014-06-01", "2014-09-01")
+    current = current.assign(weather=current["weather"].where(current["weather"].isna(), "sun"))
+    predictions = np.where(current["precipitation"] > 0, "rain", "sun")
+
+    signals = compute_signals(config, current, reference, predictions, "champion", tmp_path)
+
+    assert signals.performance is not None
+    assert signals.performance.labelled_rows == int(current["weather"].notna().sum())
+    assert len(signals.columns) == 4
+
+
+def test_unseen_categories_are_drift_not_a_crash(write_config, tmp_path):
+    from tasks.modeling import fit_model, predict_labels
+
+    base = load_config(write_config())
+    config = base.model_copy(
+        update={
+            "data": base.data.model_copy(
+                update={
+                    "numerical_features": ["precipitation", "temp_max"],
+                    "categorical_features": ["season"],
+                }
+            )
+        }
+    )
+
+    def with_season(frame: pd.DataFrame, seasons: list[str]) -> pd.DataFrame:
+        months = frame["timestamp"].dt.month
+        return frame.assign(season=np.where(months < 7, seasons[0], seasons[1]))
+
+    reference = with_season(_window(base, "2012-01-01", "2013-01-01"), ["cold", "warm"])
+    current = with_season(_window(base, "2014-01-01", "2014-04-01"), ["monsoon", "monsoon"])
+    model = fit_model(config, reference)
+
+    predictions = predict_labels(model, current, config.data.features)
+    signals = compute_signals(config, current, reference, predictions, "champion", tmp_path)
+
+    assert len(predictions) == len(current)
+    assert "season" in signals.drifted_columns
