@@ -428,3 +428,36 @@ def test_rows_stamped_in_the_future_are_refused(demo_log: pd.DataFrame, tmp_path
 
     with pytest.raises(DataError, match=r"31 rows of .* are stamped in the future"):
         load_window(_files_config(directory), Window(datetime(2099, 1, 1), datetime(2099, 3, 1)))
+
+
+def test_no_task_or_flow_retries_itself() -> None:
+    # Only reads retry (read_with_retries): a retried training or promotion could write twice.
+    from prefect import Flow, Task
+
+    import flows.monitor
+    import flows.promote
+    import flows.retrain
+    import flows.rollback
+    import tasks.monitoring
+    import tasks.promotion
+    import tasks.publish
+    import tasks.training
+
+    modules = [
+        flows.monitor,
+        flows.promote,
+        flows.retrain,
+        flows.rollback,
+        tasks.monitoring,
+        tasks.promotion,
+        tasks.publish,
+        tasks.training,
+    ]
+    found = [
+        value
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, Task | Flow)
+    ]
+    assert len(found) >= 9
+    assert [f.name for f in found if f.retries] == []
