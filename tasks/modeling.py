@@ -83,18 +83,35 @@ def predict_labels(model: Any, frame: pd.DataFrame, features: list[str]) -> np.n
         raise ModelError(f"the model failed to predict: {type(error).__name__}: {error}") from error
 
 
-def check_known_labels(model: Any, labels: pd.Series, model_name: str, where: str) -> None:
-    """Refuse labels the model has never seen: its score on them would be silently wrong."""
+def check_known_labels(model: Any, labels: pd.Series, model_name: str, where: str) -> list[str]:
+    """Refuse labels that cannot be meant for the model; return the new classes among them.
+
+    A few rows of a class the model never saw are concept drift (they count as misses in
+    the metric). Labels of another type than the model's classes, or labels none of which
+    it knows, are a broken log or a renamed label set: scoring them would be meaningless.
+    """
     known = getattr(model, "classes_", None)
-    if known is None:
-        return  # a model without classes_ cannot say which labels it knows
-    known_set = set(np.asarray(known).tolist())
     present = labels.dropna()
-    unknown = sorted({str(v) for v in present if v not in known_set})
-    if unknown:
+    if known is None or present.empty:
+        return []  # a model without classes_ cannot say which labels it knows
+    known_set = set(np.asarray(known).tolist())
+    unknown = {value for value in present if value not in known_set}
+    if not unknown:
+        return []
+    new_classes = sorted(map(str, unknown))
+    text_known = {isinstance(value, str) for value in known_set}
+    text_unknown = {isinstance(value, str) for value in unknown}
+    if text_known != text_unknown or len(unknown) == present.nunique():
         raise DataError(
-            f"labels {unknown} in the {where} are not among the classes {model_name} knows "
-            f"({sorted(map(str, known_set))}). If they are a new class, train a challenger on data "
-            "that has them (flows/retrain.py, then flows/promote.py); if they are mistakes or of "
-            "another type (1 is not '1'), fix the labels"
+            f"labels {new_classes} in the {where} are not among the classes {model_name} knows "
+            f"({sorted(map(str, known_set))}), and none of the labels is. If the labels were "
+            "renamed or changed type (1 is not '1'), fix the log; if the classes really changed, "
+            "train a challenger on data that has them (flows/retrain.py, then flows/promote.py)"
         )
+    logger.warning(
+        "labels %s in the %s are new to %s: they count as misses in the performance metric",
+        new_classes,
+        where,
+        model_name,
+    )
+    return new_classes

@@ -172,8 +172,9 @@ def future_rows(ws: Workspace) -> None:
     ws.overrides = {"windows": {"as_of": "2100-01-01"}}
 
 
-def unknown_label(ws: Workspace) -> None:
-    ws.rewrite_year(2014, _set_rows("weather", "hail", "2014-02-01", "2014-02-04"))
+def renamed_labels(ws: Workspace) -> None:
+    french = {"sun": "soleil", "rain": "pluie", "fog": "brouillard", "drizzle": "bruine"}
+    ws.rewrite_year(2014, lambda f: f.assign(weather=f["weather"].map(french)))
 
 
 def labels_of_another_type(ws: Workspace) -> None:
@@ -459,11 +460,16 @@ CASES = [
         ("10 rows of", "stamped in the future", "windows.as_of"),
     ),
     Case(
-        "data-label-outside-classes",
-        unknown_label,
+        "data-labels-outside-classes",
+        renamed_labels,
         monitor,
         DataError,
-        ("labels ['hail'] in the current window", "champion v0001", "flows/retrain.py"),
+        (
+            "labels ['brouillard', 'soleil'] in the current window",
+            "champion v0001",
+            "none of the labels is",
+            "flows/retrain.py",
+        ),
     ),
     Case(
         "data-labels-of-another-type",

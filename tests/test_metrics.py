@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pytest
+from sklearn.dummy import DummyClassifier
 
 from tasks.config import MetricConfig
 from tasks.errors import DataError
@@ -129,3 +131,35 @@ def test_pos_label_of_the_wrong_type_names_the_fix() -> None:
 
     with pytest.raises(DataError, match="pos_label '1' does not occur among the labels"):
         score_predictions(metric, [0, 1, 1], [0, 1, 0])
+
+
+@pytest.mark.parametrize(
+    ("labels", "new"),
+    [
+        (["sun", "rain", None], []),
+        (["sun", "rain", "hail", "hail"], ["hail"]),  # a new class among known ones: drift
+        ([], []),
+    ],
+)
+def test_new_classes_among_known_labels_are_reported_not_refused(
+    labels: list[Any], new: list[str]
+) -> None:
+    from tasks.modeling import check_known_labels
+
+    model = DummyClassifier().fit([[0], [1]], ["sun", "rain"])
+
+    assert check_known_labels(model, pd.Series(labels, dtype=object), "v0001", "window") == new
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [["soleil", "pluie"], [1, 0, 1]],
+    ids=["renamed", "another-type"],
+)
+def test_labels_the_model_cannot_mean_are_refused(labels: list[Any]) -> None:
+    from tasks.modeling import check_known_labels
+
+    model = DummyClassifier().fit([[0], [1]], ["sun", "rain"])
+
+    with pytest.raises(DataError, match="none of the labels is"):
+        check_known_labels(model, pd.Series(labels), "v0001", "window")
