@@ -21,8 +21,8 @@ from pydantic import (
 
 from tasks.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(min|h|d|w)\s*$")
-_UNIT_SECONDS = {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|min|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_duration(value: Any) -> Any:
@@ -198,6 +198,25 @@ class BootstrapConfig(Strict):
         return self
 
 
+class OrchestrationConfig(Strict):
+    """How the loop's steps reach each other, and what a second concurrent request does."""
+
+    mode: Literal["auto", "inline", "events"] = Field(
+        default="auto",
+        description="inline: retrain and promote run as subflows of monitor; events: monitor "
+        "emits autoretrain.retrain.requested and deployment triggers run them; auto: events "
+        "when monitor runs from a deployment, inline otherwise.",
+    )
+    on_busy: Literal["queue", "drop"] = Field(
+        default="queue",
+        description="A retrain or promotion requested while one runs for the same model: "
+        "wait for it (queue) or end at once with status 'dropped' (drop).",
+    )
+    queue_timeout: Duration = Field(
+        default=timedelta(hours=1), description="How long a queued request waits before failing."
+    )
+
+
 class RegistryConfig(Strict):
     kind: Literal["local"] = "local"
     path: Path
@@ -215,6 +234,7 @@ class Config(Strict):
     windows: WindowsConfig
     promotion: PromotionConfig = PromotionConfig()
     bootstrap: BootstrapConfig = BootstrapConfig()
+    orchestration: OrchestrationConfig = OrchestrationConfig()
     registry: RegistryConfig
     reports: ReportsConfig
 

@@ -14,7 +14,8 @@ from tasks.windows import Window
 @dataclass(frozen=True)
 class MonitorResult:
     """What one monitor run found, decided and did. status is one of: healthy, drift-noted,
-    insufficient-data, promoted, rejected."""
+    insufficient-data, promoted, rejected, retrain-requested (events mode), retrain-dropped
+    (another retrain was running)."""
 
     status: str
     model_name: str
@@ -140,3 +141,36 @@ def render_summary(result: MonitorResult) -> str:
         *[f"report      {path}" for path in signals.report_paths],
     ]
     return "\n".join(lines)
+
+
+def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[str, dict[str, Any]]]:
+    """The events a monitor run reports (name, payload): what it found, with the key numbers."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    common = {"decision": decision.action, "reasons": list(decision.reasons)}
+    if decision.drift_share is not None and decision.drift_share >= decision.drift_threshold:
+        events.append(
+            (
+                "drift.detected",
+                {
+                    **common,
+                    "drift_share": decision.drift_share,
+                    "drift_threshold": decision.drift_threshold,
+                    "drifted_columns": signals.drifted_columns,
+                },
+            )
+        )
+    if decision.performance is not None and any(
+        r.startswith("performance:") for r in decision.reasons
+    ):
+        events.append(
+            (
+                "performance.degraded",
+                {
+                    **common,
+                    "performance": decision.performance,
+                    "performance_threshold": decision.performance_threshold,
+                    "labelled_rows": decision.labelled_rows,
+                },
+            )
+        )
+    return events
