@@ -250,23 +250,41 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
     assert aliases == {"champion": "v0002"}
 
 
-def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server) -> None:
-    from prefect.concurrency.sync import concurrency
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+HOLD_SLOT = """
+import sys
+from prefect.concurrency.sync import concurrency
 
+with concurrency("autoretrain-retrain-seattle-weather", occupy=1, strict=True):
+    print("held", flush=True)
+    sys.stdin.read()  # hold until the test closes stdin
+"""
+
+
+def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server) -> None:
     retrain = _deployment(server, "retrain", "autoretrain-retrain")
     versions = server.project.parent / "registry" / "versions"
     before = sorted(p.name for p in versions.iterdir())
 
-    # A retrain of this model holds the model's slot (as a running retrain does) ...
-    with (
-        temporary_settings({PREFECT_API_URL: server.url}),
-        concurrency("autoretrain-retrain-seattle-weather", occupy=1, strict=True),
-    ):
+    # Another process holds the model's retrain slot, as a running retrain does ...
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SLOT],
+        env=server.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         # ... while a second request arrives.
         second = _run_deployment(server, retrain["id"], {"request_id": "second-request"})
         finished = _final_state(server, second)
+    finally:
+        if holder.stdin:
+            holder.stdin.close()
+        holder.wait(timeout=30)
 
+    assert holder.returncode == 0
     assert finished["state"]["type"] == "COMPLETED"
     assert "this request is dropped (on_busy: drop)" in _logs(server, second)
     assert sorted(p.name for p in versions.iterdir()) == before  # nothing was trained
