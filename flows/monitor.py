@@ -14,8 +14,7 @@ from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
 from tasks.errors import ModelError
 from tasks.gate import Comparison
-from tasks.monitoring import measure_window
-from tasks.policy import decide_retrain
+from tasks.monitoring import decide_on_history, measure_window, record_run
 from tasks.publish import publish_monitor_summary
 from tasks.registry import open_registry
 from tasks.reporting import MonitorResult, render_comparison, render_summary
@@ -53,7 +52,7 @@ def monitor_flow(config_path: str = DEFAULT_CONFIG, as_of: str | None = None) ->
         / f"{moment:%Y%m%dT%H%M}-run-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     )
     signals = measure_window(config, plan.current, champion, report_dir)
-    decision = decide_retrain(signals, config.policy)
+    decision = decide_on_history(config, signals, moment, champion)
 
     comparison: Comparison | None = None
     status = {"none": "drift-noted" if signals.drifted_columns else "healthy"}.get(
@@ -64,6 +63,7 @@ def monitor_flow(config_path: str = DEFAULT_CONFIG, as_of: str | None = None) ->
         challenger = retrain_flow(config_path, moment.isoformat(), f"monitor: {reason}")
         outcome = promote_flow(config_path, moment.isoformat(), challenger)
         comparison, status = outcome.comparison, outcome.status
+    record_run(config, moment, champion, decision, status, bootstrapped=bootstrap is not None)
 
     result = MonitorResult(
         status=status,

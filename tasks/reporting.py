@@ -121,6 +121,12 @@ def render_summary(result: MonitorResult) -> str:
             f"              {column.column:<20} {column.method:<24} score {column.score:.4g} "
             f"(threshold {column.threshold:g}) {flag}"
         )
+    if signals.prediction_drift:
+        column = signals.prediction_drift
+        lines.append(
+            f"predictions {column.method} score {column.score:.4g} (threshold {column.threshold:g}) "
+            f"{'DRIFTED' if column.drifted else 'ok'} (champion's outputs vs on its reference)"
+        )
     if signals.performance:
         performance = signals.performance
         lines.append(
