@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", help="ISO time of the first window (default: after bootstrap)")
     parser.add_argument("--end", help="ISO time the last window ends by (default: end of the log)")
     parser.add_argument(
-        "--output", help="directory of the CSV, PNG and scratch registries "
-        "(default: <reports.path>/<name>/backtest)"
+        "--output",
+        help="directory of the CSV, PNG and scratch registries "
+        "(default: <reports.path>/<name>/backtest)",
     )
     parser.add_argument(
         "--strategy",
@@ -90,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         lambda: backtest_flow(
             args.config, args.step, args.every, args.start, args.end, args.output, args.strategy
         ),
-        lambda result: render_backtest(result)
-        + f"\n\noutputs: {Path(args.output) if args.output else 'reports.path/<name>/backtest'}",
+        lambda result: (
+            render_backtest(result)
+            + f"\n\noutputs: {Path(args.output) if args.output else 'reports.path/<name>/backtest'}"
+        ),
     )
 
 

@@ -117,7 +117,9 @@ def data_time_range(config: Config) -> Window:
     if len(stamps) == 0:
         raise DataError("the log has no rows: nothing to backtest")
     parsed = pd.to_datetime(stamps, utc=True).dt.tz_localize(None)
-    return Window(parsed.min().to_pydatetime(), parsed.max().to_pydatetime() + timedelta(microseconds=1))
+    return Window(
+        parsed.min().to_pydatetime(), parsed.max().to_pydatetime() + timedelta(microseconds=1)
+    )
 
 
 def plan_backtest(
@@ -130,7 +132,9 @@ def plan_backtest(
     span = data_time_range(config) if start is None or end is None else None
     if start is None:
         assert span is not None
-        first = plan_bootstrap(config, span.start + config.windows.training + config.windows.holdout)
+        first = plan_bootstrap(
+            config, span.start + config.windows.training + config.windows.holdout
+        )
         start = first.holdout.end
     if end is None:
         assert span is not None
@@ -209,6 +213,7 @@ def replay_window(
     """Score the window, let the strategy decide at its end, retrain and promote if it says so."""
     metric, labelled_rows = score_window(config, window, champion)
     decision: TriggerDecision | None = None
+    action: str
     if strategy.kind == "policy":
         # The monitor looks at its configured current window ending here, as in production.
         current = plan_windows(config, window.end).current

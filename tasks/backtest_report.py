@@ -122,22 +122,23 @@ def plot_backtest(result: BacktestResult, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.dates import date2num
 
     figure, axes = plt.subplots(figsize=(11, 5))
     for strategy in result.strategies:
-        x = [o.window.start for o in strategy.outcomes]
+        x = [date2num(o.window.start) for o in strategy.outcomes]
         y = [float("nan") if o.metric is None else o.metric for o in strategy.outcomes]
         (line,) = axes.plot(x, y, marker=".", label=f"{strategy.strategy}")
         retrained = [o for o in strategy.outcomes if o.retrained and not o.promoted]
         promoted = [o for o in strategy.outcomes if o.promoted]
         axes.scatter(
-            [o.window.end for o in retrained],
+            [date2num(o.window.end) for o in retrained],
             [o.metric if o.metric is not None else float("nan") for o in retrained],
             marker="x",
             color=line.get_color(),
         )
         axes.scatter(
-            [o.window.end for o in promoted],
+            [date2num(o.window.end) for o in promoted],
             [o.metric if o.metric is not None else float("nan") for o in promoted],
             marker="o",
             s=60,
@@ -147,6 +148,7 @@ def plot_backtest(result: BacktestResult, path: Path) -> Path:
         f"{result.model_name}: {result.metric} per window before retraining "
         "(x retrained, o promoted, at the window's end)"
     )
+    axes.xaxis_date()
     axes.set_ylabel(result.metric)
     axes.legend()
     axes.grid(alpha=0.3)

@@ -201,7 +201,7 @@ class PolicyConfig(Strict):
     min_current_rows: int = Field(default=30, ge=1)
     confirmation: ConfirmationsConfig = ConfirmationsConfig()
     cooldown: Annotated[Duration, AfterValidator(_non_negative)] = Field(
-        default=timedelta(0),
+        default=timedelta(days=30),
         description="No retrain within this time after the last retrain or promotion.",
     )
 

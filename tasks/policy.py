@@ -252,9 +252,7 @@ def decide_retrain(
         breaches=breaches,
         drift_share=signals.drift_share if breaches.drift is not None else None,
         drift_threshold=policy.drift_threshold,
-        prediction_drift_score=signals.prediction_drift.score
-        if signals.prediction_drift
-        else None,
+        prediction_drift_score=signals.prediction_drift.score if signals.prediction_drift else None,
         performance=performance.value if performance else None,
         performance_threshold=policy.performance_threshold,
         severe_performance_threshold=policy.severe_performance_threshold,

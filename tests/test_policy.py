@@ -104,7 +104,9 @@ def _run(
     )
 
 
-def _decide(signals: Signals, policy: PolicyConfig, history: list[PastRun] | None = None, **kw: Any):
+def _decide(
+    signals: Signals, policy: PolicyConfig, history: list[PastRun] | None = None, **kw: Any
+):
     return decide_retrain(
         signals, policy, history or [], as_of=NOW, champion=kw.pop("champion", "v0001"), **kw
     )
@@ -137,8 +139,9 @@ def test_performance_breach_retrains() -> None:
     assert decision.reasons[0] == (
         "performance breach confirmed: 1 of the last 1 runs of this champion (needs 1 of 1)"
     )
-    assert "f1 (macro) 0.420 < performance_threshold 0.600 on 85 labelled rows" in (
-        decision.reasons[-1]
+    assert (
+        "f1 (macro) 0.420 < performance_threshold 0.600 on 85 labelled rows"
+        in (decision.reasons[-1])
     )
 
 
@@ -175,7 +178,9 @@ def test_drift_threshold_boundary(
 
 
 @pytest.mark.parametrize(
-    ("value", "breach"), [(0.6, False), (0.5999, True), (0.61, False)], ids=["equal", "below", "above"]
+    ("value", "breach"),
+    [(0.6, False), (0.5999, True), (0.61, False)],
+    ids=["equal", "below", "above"],
 )
 def test_performance_threshold_boundary(value: float, breach: bool) -> None:
     decision = _decide(_signals(performance=value), _policy(performance_threshold=0.6))
@@ -208,8 +213,9 @@ def test_min_labelled_rows_boundary(labelled_rows: int, judged: bool) -> None:
         assert decision.reasons[-1].startswith(
             f"performance: insufficient data, {labelled_rows} labelled rows"
         )
-        assert "< min_labelled_rows 30 (unlabelled rows count for drift only)" in (
-            decision.reasons[-1]
+        assert (
+            "< min_labelled_rows 30 (unlabelled rows count for drift only)"
+            in (decision.reasons[-1])
         )
 
 
@@ -289,9 +295,7 @@ def test_confirmation_needs_m_of_the_last_n_runs(
 
 def test_confirmation_is_separate_per_signal() -> None:
     # Earlier runs breached performance only: a drift breach now is not confirmed by them.
-    policy = _policy(
-        confirmation={"drift": {"breaches": 2, "runs": 3}, "performance": ONE_OF_ONE}
-    )
+    policy = _policy(confirmation={"drift": {"breaches": 2, "runs": 3}, "performance": ONE_OF_ONE})
     history = [_run(30, performance=True), _run(60, performance=True)]
 
     decision = _decide(_signals(drifted=FEATURES), policy, history)
@@ -346,9 +350,7 @@ def test_severe_threshold_boundary(value: float, severe: bool) -> None:
 def test_cooldown_after_the_last_retrain(days_since: int, cooling: bool) -> None:
     last = NOW - timedelta(days=days_since)
 
-    decision = _decide(
-        _signals(drifted=FEATURES), _policy(cooldown="60d"), last_retrain_as_of=last
-    )
+    decision = _decide(_signals(drifted=FEATURES), _policy(cooldown="60d"), last_retrain_as_of=last)
 
     assert decision.action == ("cooldown" if cooling else "retrain")
     if cooling:
@@ -381,7 +383,9 @@ def test_no_breach_means_no_cooldown_note() -> None:
     ("drifted", "retrain_on_it", "action"),
     [(True, True, "retrain"), (True, False, "none"), (False, True, "none")],
 )
-def test_prediction_drift_is_its_own_signal(drifted: bool, retrain_on_it: bool, action: str) -> None:
+def test_prediction_drift_is_its_own_signal(
+    drifted: bool, retrain_on_it: bool, action: str
+) -> None:
     policy = _policy(prediction_drift={"retrain": retrain_on_it})
 
     decision = _decide(_signals(predictions_drifted=drifted), policy)
