@@ -7,15 +7,23 @@ Writes a table to the terminal, a markdown artifact, backtest.csv and backtest.p
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from tasks.backtest import BacktestResult, Strategy, plan_backtest, replay_strategy
+from tasks.backtest import (
+    STRATEGY_KINDS,
+    BacktestResult,
+    Strategy,
+    parse_moment,
+    parse_step,
+    plan_backtest,
+    replay_strategy,
+)
 from tasks.backtest_report import plot_backtest, render_backtest, write_csv
 from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.config import load_config, parse_duration
+from tasks.config import load_config
+from tasks.errors import ConfigError
 from tasks.publish import publish_backtest
 
 
@@ -32,18 +40,16 @@ def backtest_flow(
     """Replay every strategy on the same windows; return their per-window outcomes."""
     logger = get_run_logger()
     config = load_config(config_path)
-    window_length = parse_duration(step) if step else config.windows.current
     windows = plan_backtest(
         config,
-        window_length,
-        datetime.fromisoformat(start) if start else None,
-        datetime.fromisoformat(end) if end else None,
+        parse_step(step) if step else config.windows.current,
+        parse_moment(start, "--start"),
+        parse_moment(end, "--end"),
     )
     output_dir = Path(output) if output else config.reports.path / config.name / "backtest"
-    chosen = strategies or ["policy", "never", "fixed", "every-window"]
     results = []
-    for name in chosen:
-        strategy = Strategy("fixed", every) if name == "fixed" else Strategy(name)  # type: ignore[arg-type]
+    for name in strategies or STRATEGY_KINDS:
+        strategy = Strategy.parse(name, every)
         logger.info("replaying %s over %d windows", strategy.name, len(windows))
         results.append(replay_strategy(config, strategy, windows, output_dir / "scratch"))
     result = BacktestResult(
@@ -51,15 +57,13 @@ def backtest_flow(
         metric=config.policy.performance_metric.describe(),
         windows=tuple(windows),
         strategies=tuple(results),
+        output_dir=output_dir,
     )
     write_csv(result, output_dir / "backtest.csv")
     plot_backtest(result, output_dir / "backtest.png")
     publish_backtest(result, render_backtest(result))
     logger.info("backtest outputs in %s", output_dir)
     return result
-
-
-STRATEGIES = ("policy", "never", "fixed", "every-window")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,21 +84,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--strategy",
         action="append",
-        choices=STRATEGIES,
+        choices=STRATEGY_KINDS,
         help="replay only these strategies (repeatable; default: all four)",
     )
     args = parser.parse_args(argv)
     if args.every < 1:
         parser.error("--every must be 1 or more")
+    try:  # fail before any server starts
+        parse_step(args.step) if args.step else None
+        parse_moment(args.start, "--start"), parse_moment(args.end, "--end")
+    except ConfigError as error:
+        parser.error(str(error))
     return run_cli(
         args.config,
         lambda: backtest_flow(
             args.config, args.step, args.every, args.start, args.end, args.output, args.strategy
         ),
-        lambda result: (
-            render_backtest(result)
-            + f"\n\noutputs: {Path(args.output) if args.output else 'reports.path/<name>/backtest'}"
-        ),
+        lambda result: f"{render_backtest(result)}\n\noutputs in {result.output_dir}",
     )
 
 

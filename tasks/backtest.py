@@ -17,9 +17,9 @@ from typing import Literal
 
 import pandas as pd
 
-from tasks.config import Config
+from tasks.config import Config, parse_duration
 from tasks.data import load_window, make_source
-from tasks.errors import DataError, ModelError
+from tasks.errors import ConfigError, DataError, ModelError
 from tasks.metrics import score_predictions
 from tasks.modeling import predict_labels
 from tasks.monitoring import decide_on_history, measure_window, record_run
@@ -30,6 +30,7 @@ from tasks.training import adopt_model, train_challenger
 from tasks.windows import Window, plan_bootstrap, plan_windows, to_utc_naive
 
 StrategyKind = Literal["never", "fixed", "every-window", "policy"]
+STRATEGY_KINDS: tuple[str, ...] = ("policy", "never", "fixed", "every-window")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,17 @@ class Strategy:
 
     kind: StrategyKind
     every: int = 1
+
+    @classmethod
+    def parse(cls, name: str, every: int = 3) -> Strategy:
+        """A strategy from its CLI name: policy, never, fixed (every `every` windows), every-window."""
+        if name not in STRATEGY_KINDS:
+            raise ConfigError(
+                f"unknown backtest strategy '{name}': choose from {', '.join(STRATEGY_KINDS)}"
+            )
+        if every < 1:
+            raise ConfigError(f"the fixed schedule needs every >= 1 window, got {every}")
+        return cls(name, every) if name == "fixed" else cls(name)  # type: ignore[arg-type]
 
     @property
     def name(self) -> str:
@@ -101,12 +113,34 @@ class BacktestResult:
     metric: str
     windows: tuple[Window, ...]
     strategies: tuple[StrategyResult, ...] = field(default_factory=tuple)
+    output_dir: Path | None = None
 
     def get(self, name: str) -> StrategyResult:
         for result in self.strategies:
             if result.strategy == name:
                 return result
         raise KeyError(name)
+
+
+def parse_step(text: str) -> timedelta:
+    """A window length like 30d; ConfigError naming the option when it is not one."""
+    try:
+        step = parse_duration(text)
+    except ValueError as error:
+        raise ConfigError(f"--step: {error}") from None
+    if not isinstance(step, timedelta) or step <= timedelta(0):
+        raise ConfigError(f"--step: '{text}' is not a positive duration like 30d")
+    return step
+
+
+def parse_moment(text: str | None, option: str) -> datetime | None:
+    """An ISO time given on the command line, or None."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option}: '{text}' is not an ISO time like 2014-01-01") from None
 
 
 def data_time_range(config: Config) -> Window:
@@ -129,16 +163,12 @@ def plan_backtest(
     end: datetime | None = None,
 ) -> list[Window]:
     """Consecutive windows of length step, from after the first champion's holdout to the end."""
-    span = data_time_range(config) if start is None or end is None else None
-    if start is None:
-        assert span is not None
-        first = plan_bootstrap(
-            config, span.start + config.windows.training + config.windows.holdout
-        )
-        start = first.holdout.end
-    if end is None:
-        assert span is not None
-        end = span.end
+    if start is None or end is None:
+        span = data_time_range(config)
+        if start is None:
+            ready = span.start + config.windows.training + config.windows.holdout
+            start = plan_bootstrap(config, ready).holdout.end
+        end = end or span.end
     start, end = to_utc_naive(start), to_utc_naive(end)
     windows = []
     cursor = start

@@ -117,41 +117,51 @@ def write_csv(result: BacktestResult, path: Path) -> Path:
 
 
 def plot_backtest(result: BacktestResult, path: Path) -> Path:
-    """Metric over time per strategy; x marks a retrain, a filled circle a promotion."""
+    """Top: the metric of each window per strategy. Bottom: when each strategy retrained (x) and
+    promoted (o), at the end of the window it had just seen."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.dates import date2num
 
-    figure, axes = plt.subplots(figsize=(11, 5))
-    for strategy in result.strategies:
+    count = len(result.strategies)
+    figure, (metric_axes, event_axes) = plt.subplots(
+        2,
+        1,
+        sharex=True,
+        figsize=(11, 6 + 0.3 * count),
+        gridspec_kw={"height_ratios": [3, max(1, count * 0.4)]},
+    )
+    for row, strategy in enumerate(result.strategies):
         x = [date2num(o.window.start) for o in strategy.outcomes]
         y = [float("nan") if o.metric is None else o.metric for o in strategy.outcomes]
-        (line,) = axes.plot(x, y, marker=".", label=f"{strategy.strategy}")
-        retrained = [o for o in strategy.outcomes if o.retrained and not o.promoted]
-        promoted = [o for o in strategy.outcomes if o.promoted]
-        axes.scatter(
-            [date2num(o.window.end) for o in retrained],
-            [o.metric if o.metric is not None else float("nan") for o in retrained],
-            marker="x",
-            color=line.get_color(),
+        (line,) = metric_axes.plot(
+            x, y, marker=".", drawstyle="steps-post", label=strategy.strategy
         )
-        axes.scatter(
-            [date2num(o.window.end) for o in promoted],
-            [o.metric if o.metric is not None else float("nan") for o in promoted],
+        retrained = [date2num(o.window.end) for o in strategy.outcomes if o.retrained]
+        promoted = [date2num(o.window.end) for o in strategy.outcomes if o.promoted]
+        event_axes.scatter(retrained, [row] * len(retrained), marker="x", color=line.get_color())
+        event_axes.scatter(
+            promoted,
+            [row] * len(promoted),
             marker="o",
-            s=60,
-            color=line.get_color(),
+            s=70,
+            facecolors="none",
+            edgecolors=line.get_color(),
         )
-    axes.set_title(
-        f"{result.model_name}: {result.metric} per window before retraining "
-        "(x retrained, o promoted, at the window's end)"
+    metric_axes.set_title(
+        f"{result.model_name}: {result.metric} of each window before any retraining on it"
     )
-    axes.xaxis_date()
-    axes.set_ylabel(result.metric)
-    axes.legend()
-    axes.grid(alpha=0.3)
+    metric_axes.set_ylabel(result.metric)
+    metric_axes.legend(loc="best")
+    metric_axes.grid(alpha=0.3)
+    event_axes.set_yticks(range(count), [s.strategy for s in result.strategies])
+    event_axes.set_ylim(-0.5, count - 0.5)
+    event_axes.invert_yaxis()
+    event_axes.set_title("x retrained, o promoted (at the end of the window)", fontsize="small")
+    event_axes.grid(axis="x", alpha=0.3)
+    event_axes.xaxis_date()
     figure.autofmt_xdate()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100, bbox_inches="tight")

@@ -9,6 +9,7 @@ import pytest
 
 from flows.backtest import backtest_flow, main
 from tasks.backtest import Strategy
+from tasks.errors import ConfigError
 
 pytestmark = [pytest.mark.e2e]
 
@@ -82,9 +83,25 @@ def test_cli_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
         assert option in out
 
 
-def test_cli_refuses_a_bad_every(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--every", "0"], "--every must be 1 or more"),
+        (["--step", "3x"], "--step: '3x' is not a duration"),
+        (["--step", "0d"], "--step: '0d' is not a positive duration"),
+        (["--start", "April"], "--start: 'April' is not an ISO time"),
+    ],
+)
+def test_cli_refuses_bad_options_before_any_work(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["--every", "0"])
+        main(arguments)
 
     assert exit_info.value.code == 2
-    assert "--every must be 1 or more" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_strategy_names_the_choices() -> None:
+    with pytest.raises(ConfigError, match="choose from policy, never, fixed, every-window"):
+        Strategy.parse("sometimes")
