@@ -14,7 +14,7 @@ from tasks.windows import Window
 @dataclass(frozen=True)
 class MonitorResult:
     """What one monitor run found, decided and did. status is one of: healthy, drift-noted,
-    insufficient-data, promoted, rejected."""
+    insufficient-data, unconfirmed, cooldown, promoted, rejected."""
 
     status: str
     model_name: str
