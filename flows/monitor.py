@@ -15,9 +15,8 @@ from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
 from tasks.errors import ModelError
 from tasks.gate import Comparison
-from tasks.monitoring import measure_window
+from tasks.monitoring import decide_on_history, measure_window, record_run
 from tasks.orchestration import emit_model_event, resolve_mode
-from tasks.policy import decide_retrain
 from tasks.publish import publish_monitor_summary
 from tasks.registry import open_registry
 from tasks.reporting import MonitorResult, monitor_events, render_comparison, render_summary
@@ -63,7 +62,7 @@ def monitor_flow(
         / f"{moment:%Y%m%dT%H%M}-run-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     )
     signals = measure_window(config, plan.current, champion, report_dir)
-    decision = decide_retrain(signals, config.policy)
+    decision = decide_on_history(config, signals, moment, champion)
     for name, payload in monitor_events(decision, signals):
         emit_model_event(
             config, name, {**payload, "config_path": config_path, "as_of": moment.isoformat()}
@@ -93,6 +92,7 @@ def monitor_flow(
             if retrained.version is not None:
                 outcome = promote_flow(config_path, moment.isoformat(), retrained.version)
                 comparison, status = outcome.comparison, outcome.status
+    record_run(config, moment, champion, decision, status, bootstrapped=bootstrap is not None)
 
     result = MonitorResult(
         status=status,

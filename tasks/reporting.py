@@ -14,8 +14,8 @@ from tasks.windows import Window
 @dataclass(frozen=True)
 class MonitorResult:
     """What one monitor run found, decided and did. status is one of: healthy, drift-noted,
-    insufficient-data, promoted, rejected, retrain-requested (events mode), retrain-dropped
-    (another retrain was running)."""
+    insufficient-data, unconfirmed, cooldown, promoted, rejected, retrain-requested (events
+    mode), retrain-dropped (another retrain was running)."""
 
     status: str
     model_name: str
@@ -122,6 +122,12 @@ def render_summary(result: MonitorResult) -> str:
             f"              {column.column:<20} {column.method:<24} score {column.score:.4g} "
             f"(threshold {column.threshold:g}) {flag}"
         )
+    if signals.prediction_drift:
+        column = signals.prediction_drift
+        lines.append(
+            f"predictions {column.method} score {column.score:.4g} (threshold {column.threshold:g}) "
+            f"{'DRIFTED' if column.drifted else 'ok'} (champion's outputs vs on its reference)"
+        )
     if signals.performance:
         performance = signals.performance
         lines.append(
@@ -147,7 +153,8 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
     """The events a monitor run reports (name, payload): what it found, with the key numbers."""
     events: list[tuple[str, dict[str, Any]]] = []
     common = {"decision": decision.action, "reasons": list(decision.reasons)}
-    if decision.drift_share is not None and decision.drift_share >= decision.drift_threshold:
+    breaches = decision.breaches
+    if breaches.drift:
         events.append(
             (
                 "drift.detected",
@@ -159,9 +166,11 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
                 },
             )
         )
-    if decision.performance is not None and any(
-        r.startswith("performance:") for r in decision.reasons
-    ):
+    if breaches.prediction_drift:
+        events.append(
+            ("prediction-drift.detected", {**common, "score": decision.prediction_drift_score})
+        )
+    if breaches.performance:
         events.append(
             (
                 "performance.degraded",
@@ -169,6 +178,7 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
                     **common,
                     "performance": decision.performance,
                     "performance_threshold": decision.performance_threshold,
+                    "severe": breaches.severe,
                     "labelled_rows": decision.labelled_rows,
                 },
             )

@@ -191,7 +191,7 @@ def test_queue_gives_up_after_queue_timeout_with_the_fix_in_the_message(write_co
 
 
 def test_monitor_events_report_only_judged_breaches():
-    from tasks.policy import TriggerDecision
+    from tasks.policy import Breaches, TriggerDecision
     from tasks.reporting import monitor_events
     from tasks.signals import ColumnDrift, Performance, Signals
 
@@ -201,16 +201,29 @@ def test_monitor_events_report_only_judged_breaches():
     )
     signals = Signals(90, 300, 0.5, columns, Performance("f1 (macro)", 0.3, 80, "champion"))
 
-    def decision(drift_share, reasons):
-        return TriggerDecision("retrain", reasons, drift_share, 0.5, 0.3, 0.45, 80, 90)
+    def decision(breaches: Breaches) -> TriggerDecision:
+        return TriggerDecision(
+            action="retrain",
+            reasons=("...",),
+            breaches=breaches,
+            drift_share=0.5,
+            drift_threshold=0.5,
+            prediction_drift_score=None,
+            performance=0.3,
+            performance_threshold=0.45,
+            severe_performance_threshold=0.2,
+            labelled_rows=80,
+            labelled_period=None,
+            current_rows=90,
+            confirmed=(),
+            last_retrain_as_of=None,
+        )
 
-    both = monitor_events(decision(0.5, ("data drift: ...", "performance: f1 ...")), signals)
-    drift_not_judged = monitor_events(
-        decision(None, ("drift not judged: ...", "performance: f1 ...")), signals
-    )
-    healthy = monitor_events(decision(0.25, ("no data drift: ...", "performance ok: ...")), signals)
+    both = monitor_events(decision(Breaches(True, None, True, False)), signals)
+    performance_not_judged = monitor_events(decision(Breaches(True, None, None, False)), signals)
+    healthy = monitor_events(decision(Breaches(False, False, False, False)), signals)
 
     assert [name for name, _ in both] == ["drift.detected", "performance.degraded"]
     assert both[0][1]["drifted_columns"] == ["a"] and both[1][1]["labelled_rows"] == 80
-    assert [name for name, _ in drift_not_judged] == ["performance.degraded"]
+    assert [name for name, _ in performance_not_judged] == ["drift.detected"]
     assert healthy == []
