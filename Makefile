@@ -28,6 +28,7 @@ test: lint
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/cold_run.py
+	$(BIN)/python benchmarks/backtest.py
 
 clean:
 	rm -rf .autoretrain

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
 from tasks.errors import RegistryError
+from tasks.orchestration import Busy, emit_model_event, model_slot
 from tasks.promotion import PromotionOutcome, evaluate_on_holdout, promote_challenger
 from tasks.publish import publish_comparison
 from tasks.registry import open_registry
@@ -27,15 +28,45 @@ def promote_flow(
     config = load_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
-    challenger = challenger_version or open_registry(config.registry.path, config.name).get_alias(
-        "challenger"
-    )
+    registry = open_registry(config.registry.path, config.name)
+    challenger = challenger_version or registry.get_alias("challenger")
     if challenger is None:
         raise RegistryError("no challenger to promote: run the retrain flow first")
-    comparison = evaluate_on_holdout(config, plan.holdout, challenger)
-    publish_comparison(comparison)
-    status = promote_challenger(config, comparison.comparison_id)
+    decided = registry.get_version(challenger).status
+    if decided != "registered":
+        # A challenger is judged once: a second event for it (at-least-once delivery) is a no-op.
+        get_run_logger().warning(
+            "%s was already judged (status %s); nothing to do", challenger, decided
+        )
+        return PromotionOutcome(status="duplicate", comparison=None)
+    try:
+        with model_slot(config, "promote"):
+            comparison = evaluate_on_holdout(config, plan.holdout, challenger)
+            publish_comparison(comparison)
+            status = promote_challenger(config, comparison.comparison_id)
+    except Busy as busy:
+        get_run_logger().warning(str(busy))
+        return PromotionOutcome(status="dropped", comparison=None)
+    emit_model_event(
+        config,
+        f"model.{status}",
+        {
+            "config_path": config_path,
+            "comparison_id": comparison.comparison_id,
+            "verdict": comparison.verdict,
+            "challenger": challenger,
+            "champion": comparison.champion.version if comparison.champion else "none",
+            "difference": comparison.difference,
+            "reasons": list(comparison.reasons),
+        },
+    )
     return PromotionOutcome(status=status, comparison=comparison)
+
+
+def _render(outcome: PromotionOutcome) -> str:
+    if outcome.comparison is None:
+        return f"status: {outcome.status}"
+    return f"{render_comparison(outcome.comparison)}\n\nstatus: {outcome.status}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(
         args.config,
         lambda: promote_flow(args.config, args.as_of, args.challenger),
-        lambda outcome: f"{render_comparison(outcome.comparison)}\n\nstatus: {outcome.status}",
+        _render,
     )
 
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
+from tasks.orchestration import Busy, emit_model_event, model_slot
+from tasks.registry import open_registry
 from tasks.training import adopt_model, train_challenger
 from tasks.windows import plan_bootstrap, plan_windows, resolve_as_of
+
+
+@dataclass(frozen=True)
+class RetrainOutcome:
+    status: str  # "registered", "dropped" (another retrain was running) or "duplicate"
+    version: str | None
+    message: str
 
 
 @flow(name="retrain", log_prints=True)
@@ -18,16 +28,41 @@ def retrain_flow(
     as_of: str | None = None,
     reason: str = "requested",
     bootstrap: bool = False,
-) -> str:
-    """Train (or, when bootstrapping from bootstrap.model_path, adopt) a challenger; return its version."""
+    request_id: str | None = None,
+) -> RetrainOutcome:
+    """Train (or, when bootstrapping from bootstrap.model_path, adopt) a challenger."""
+    logger = get_run_logger()
     config = load_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
-    if bootstrap and config.bootstrap.model_path is not None:
-        record = adopt_model(config, config.bootstrap.model_path, plan.training, reason)
-    else:
-        record = train_challenger(config, plan.training, reason)
-    return record.version
+    registry = open_registry(config.registry.path, config.name)
+    if request_id and not registry.claim_request(f"retrain-{request_id}"):
+        message = f"request {request_id} was already handled; not retraining twice for it"
+        logger.warning(message)
+        return RetrainOutcome("duplicate", None, message)
+    try:
+        with model_slot(config, "retrain"):
+            if bootstrap and config.bootstrap.model_path is not None:
+                record = adopt_model(config, config.bootstrap.model_path, plan.training, reason)
+            else:
+                record = train_challenger(config, plan.training, reason)
+    except Busy as busy:
+        logger.warning(str(busy))
+        return RetrainOutcome("dropped", None, str(busy))
+    emit_model_event(
+        config,
+        "challenger.registered",
+        {
+            "config_path": config_path,
+            "as_of": plan.as_of.isoformat(),
+            "version": record.version,
+            "reason": reason,
+            "bootstrap": bootstrap,
+            "training_window": record.training_window,
+            "training_rows": record.training_rows,
+        },
+    )
+    return RetrainOutcome("registered", record.version, f"registered challenger {record.version}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(
         args.config,
         lambda: retrain_flow(args.config, args.as_of, args.reason),
-        lambda version: f"registered challenger {version}",
+        lambda outcome: outcome.message,
     )
 
 

@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger
 
 from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
+from tasks.orchestration import emit_model_event
 from tasks.registry import open_registry
 
 
@@ -23,6 +24,11 @@ def rollback_flow(
     before, after = registry.rollback(to_version=to_version, reason=reason)
     message = f"champion of {config.name}: {before} -> {after} (rollback: {reason})"
     get_run_logger().info(message)
+    emit_model_event(
+        config,
+        "model.rolled-back",
+        {"config_path": config_path, "from": before, "to": after, "reason": reason},
+    )
     return message
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -22,8 +23,8 @@ from pydantic import (
 
 from tasks.errors import ConfigError
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(min|h|d|w)\s*$")
-_UNIT_SECONDS = {"min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|min|h|d|w)\s*$")
+_UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_duration(value: Any) -> Any:
@@ -204,17 +205,87 @@ class ColumnDriftConfig(Strict):
     threshold: float | None = None
 
 
+class ConfirmationConfig(Strict):
+    """A breach counts only when it was seen in at least `breaches` of the last `runs` monitor
+    runs of the same champion, this run included."""
+
+    breaches: int = Field(default=1, ge=1, description="M: breached runs needed.")
+    runs: int = Field(default=1, ge=1, description="N: most recent runs looked at.")
+
+    @model_validator(mode="after")
+    def _check_m_of_n(self) -> ConfirmationConfig:
+        if self.breaches > self.runs:
+            raise ValueError(
+                f"breaches ({self.breaches}) cannot exceed runs ({self.runs}): "
+                "it is M of the last N runs"
+            )
+        return self
+
+
+class ConfirmationsConfig(Strict):
+    drift: ConfirmationConfig = ConfirmationConfig(breaches=2, runs=3)
+    prediction_drift: ConfirmationConfig = ConfirmationConfig(breaches=2, runs=3)
+    performance: ConfirmationConfig = ConfirmationConfig(breaches=2, runs=3)
+
+
+class PredictionDriftConfig(Strict):
+    """Drift of the champion's predictions on the window vs on its own reference data."""
+
+    enabled: bool = True
+    method: str | None = Field(default=None, description="None: Evidently's default choice.")
+    threshold: float | None = None
+    retrain: bool = Field(default=False, description="Whether prediction drift alone retrains.")
+
+
+def _non_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must be a duration of zero or more")
+    return value
+
+
 class PolicyConfig(Strict):
     performance_metric: MetricConfig = MetricConfig()
     performance_threshold: float = Field(ge=0, le=1)
+    severe_performance_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Below it, a performance breach skips confirmation and cooldown.",
+    )
     drift_threshold: float = Field(
         gt=0, le=1, description="Dataset drift when the share of drifted columns reaches it."
     )
     drift_method: str | None = Field(default=None, description="None: Evidently's default choice.")
     column_drift: dict[str, ColumnDriftConfig] = {}
     retrain_on_drift: bool = True
+    prediction_drift: PredictionDriftConfig = PredictionDriftConfig()
     min_labelled_rows: int = Field(default=30, ge=1)
     min_current_rows: int = Field(default=30, ge=1)
+    confirmation: ConfirmationsConfig = ConfirmationsConfig()
+    cooldown: Annotated[Duration, AfterValidator(_non_negative)] = Field(
+        default=timedelta(days=30),
+        description="No retrain within this time after the last retrain or promotion.",
+    )
+
+    @model_validator(mode="after")
+    def _check_severe(self) -> PolicyConfig:
+        severe = self.severe_performance_threshold
+        if severe is not None and severe >= self.performance_threshold:
+            raise ValueError(
+                f"severe_performance_threshold ({severe}) must be below performance_threshold "
+                f"({self.performance_threshold}): it is the second, lower threshold"
+            )
+        return self
+
+    @property
+    def history_runs(self) -> int:
+        """How many recent monitor runs the confirmation rules look at."""
+        confirmation = self.confirmation
+        return max(
+            confirmation.drift.runs,
+            confirmation.prediction_drift.runs,
+            confirmation.performance.runs,
+        )
 
 
 class WindowsConfig(Strict):
@@ -260,6 +331,25 @@ class BootstrapConfig(Strict):
         return self
 
 
+class OrchestrationConfig(Strict):
+    """How the loop's steps reach each other, and what a second concurrent request does."""
+
+    mode: Literal["auto", "inline", "events"] = Field(
+        default="auto",
+        description="inline: retrain and promote run as subflows of monitor; events: monitor "
+        "emits autoretrain.retrain.requested and deployment triggers run them; auto: events "
+        "when monitor runs from a deployment, inline otherwise.",
+    )
+    on_busy: Literal["queue", "drop"] = Field(
+        default="queue",
+        description="A retrain or promotion requested while one runs for the same model: "
+        "wait for it (queue) or end at once with status 'dropped' (drop).",
+    )
+    queue_timeout: Duration = Field(
+        default=timedelta(hours=1), description="How long a queued request waits before failing."
+    )
+
+
 class RegistryConfig(Strict):
     kind: Literal["local"] = "local"
     path: Path
@@ -277,6 +367,7 @@ class Config(Strict):
     windows: WindowsConfig
     promotion: PromotionConfig = PromotionConfig()
     bootstrap: BootstrapConfig = BootstrapConfig()
+    orchestration: OrchestrationConfig = OrchestrationConfig()
     registry: RegistryConfig
     reports: ReportsConfig
 

@@ -59,16 +59,19 @@ def _classification_definition(config: Config, labels: list[Any]) -> Any:
 
 
 def _run_drift(
-    config: Config, current: pd.DataFrame, reference: pd.DataFrame
-) -> tuple[Any, list[Any]]:
+    config: Config,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    prediction_pair: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[Any, list[Any], Any | None]:
+    """Drift of each feature and, given (current, reference) predictions, of the predictions."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
 
     data = config.data
     policy = config.policy
-    definition = DataDefinition(
-        numerical_columns=data.numerical_features, categorical_columns=data.categorical_features
-    )
+    current_frame, reference_frame = current[data.features], reference[data.features]
+    categorical = list(data.categorical_features)
     column_metrics = []
     for column in data.features:
         override = policy.column_drift.get(column)
@@ -79,15 +82,29 @@ def _run_drift(
                 threshold=override.threshold if override else None,
             )
         )
+    prediction_metric = None
+    if prediction_pair is not None:
+        # Predicted labels are categories, whatever their type.
+        current_frame = current_frame.assign(**{PREDICTION: prediction_pair[0].astype(str)})
+        reference_frame = reference_frame.assign(**{PREDICTION: prediction_pair[1].astype(str)})
+        categorical.append(PREDICTION)
+        settings = policy.prediction_drift
+        prediction_metric = ValueDrift(
+            column=PREDICTION, method=settings.method, threshold=settings.threshold
+        )
+    definition = DataDefinition(
+        numerical_columns=data.numerical_features, categorical_columns=categorical
+    )
     overview = DriftedColumnsCount(
         columns=data.features, drift_share=policy.drift_threshold, method=policy.drift_method
     )
-    report = Report([overview, *column_metrics], include_tests=True)
+    extra = [prediction_metric] if prediction_metric is not None else []
+    report = Report([overview, *column_metrics, *extra], include_tests=True)
     snapshot = report.run(
-        Dataset.from_pandas(current[data.features], data_definition=definition),
-        Dataset.from_pandas(reference[data.features], data_definition=definition),
+        Dataset.from_pandas(current_frame, data_definition=definition),
+        Dataset.from_pandas(reference_frame, data_definition=definition),
     )
-    return snapshot, column_metrics
+    return snapshot, column_metrics, prediction_metric
 
 
 def _read_column_drift(snapshot: Any, metric: Any) -> ColumnDrift:
@@ -124,18 +141,26 @@ def compute_signals(
     reference: pd.DataFrame,
     predictions: np.ndarray,
     prediction_source: str,
-    report_dir: Path,
+    report_dir: Path | None,
+    reference_predictions: np.ndarray | None = None,
+    timestamps: pd.Series | None = None,
 ) -> Signals:
     """Drift of the current window against the reference, performance on its labelled rows.
 
-    predictions holds one predicted label per current row (logged or the champion's).
-    Both Evidently reports are saved as HTML in report_dir.
+    predictions holds one predicted label per current row (logged or the champion's);
+    reference_predictions, the champion's on its reference rows, turns on prediction drift.
+    timestamps (of the current rows) date the labelled rows the performance is measured on.
+    Both Evidently reports are saved as HTML in report_dir, unless it is None.
     """
     if len(current) == 0:
         raise DataError("the current window has no rows: check windows.as_of and windows.current")
     _check_not_empty_columns(current, config.data.features, "current window")
     _check_not_empty_columns(reference, config.data.features, "champion's reference data")
-    report_dir.mkdir(parents=True, exist_ok=True)
+    if report_dir is not None:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    prediction_pair = (
+        (predictions, reference_predictions) if reference_predictions is not None else None
+    )
     paths: list[str] = []
     with warnings.catch_warnings():
         # Evidently's stack emits deprecation noise that is not ours to fix.
@@ -146,11 +171,17 @@ def compute_signals(
         # On a window with a single class its binary rates divide zero by zero (NaN in the
         # HTML report only: the signal's value comes from score_predictions).
         warnings.simplefilter("ignore", RuntimeWarning)
-        drift_snapshot, column_metrics = _run_drift(config, current, reference)
+        drift_snapshot, column_metrics, prediction_metric = _run_drift(
+            config, current, reference, prediction_pair
+        )
         columns = tuple(_read_column_drift(drift_snapshot, m) for m in column_metrics)
-        drift_path = report_dir / "drift.html"
-        drift_snapshot.save_html(str(drift_path))
-        paths.append(str(drift_path))
+        prediction_drift = (
+            _read_column_drift(drift_snapshot, prediction_metric) if prediction_metric else None
+        )
+        if report_dir is not None:
+            drift_path = report_dir / "drift.html"
+            drift_snapshot.save_html(str(drift_path))
+            paths.append(str(drift_path))
 
         target = config.data.target_column
         labelled_mask = current[target].notna().to_numpy()
@@ -166,7 +197,7 @@ def compute_signals(
                 )
             labelled_predictions = predictions[labelled_mask]
             perf_snapshot = _run_performance(config, labelled, labelled_predictions)
-            if perf_snapshot is not None:
+            if perf_snapshot is not None and report_dir is not None:
                 performance_path = report_dir / "performance.html"
                 perf_snapshot.save_html(str(performance_path))
                 paths.append(str(performance_path))
@@ -181,6 +212,8 @@ def compute_signals(
                 ),
                 labelled_rows=int(labelled_mask.sum()),
                 prediction_source=prediction_source,
+                labelled_start=_moment(timestamps, labelled_mask, first=True),
+                labelled_end=_moment(timestamps, labelled_mask, first=False),
             )
     share = sum(c.drifted for c in columns) / len(columns)
     return Signals(
@@ -190,4 +223,14 @@ def compute_signals(
         columns=columns,
         performance=performance,
         report_paths=tuple(paths),
+        prediction_drift=prediction_drift,
     )
+
+
+def _moment(timestamps: pd.Series | None, mask: np.ndarray, *, first: bool) -> str | None:
+    """The first or last timestamp among the masked rows, as ISO text."""
+    if timestamps is None:
+        return None
+    chosen = timestamps[mask]
+    value = chosen.min() if first else chosen.max()
+    return pd.Timestamp(value).isoformat(sep=" ", timespec="minutes")

@@ -1,14 +1,53 @@
-"""The retraining trigger: a pure function of the signals and the policy config."""
+"""The retraining trigger: a pure function of the signals, the recent history and the policy.
+
+Guards, in the order they are applied:
+1. minimum samples: a signal from too few rows is "not judged", never a breach;
+2. breaches: data drift, prediction drift (each only when configured to retrain), performance;
+3. confirmation: a breach counts when seen in M of the last N runs of the same champion
+   (this run included), separately per signal; a severe performance breach skips it;
+4. cooldown: no retrain within `cooldown` of the last retrain or promotion, unless severe.
+No champion is not decided here: the monitor bootstraps one before measuring anything.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from tasks.config import PolicyConfig
+from tasks.config import ConfirmationConfig, PolicyConfig
 from tasks.signals import Signals
 
-Action = Literal["retrain", "none", "insufficient-data"]
+Action = Literal["retrain", "none", "insufficient-data", "unconfirmed", "cooldown"]
+SignalName = Literal["drift", "prediction_drift", "performance"]
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """What the policy needs to know about an earlier monitor run (from the history store)."""
+
+    as_of: datetime
+    champion: str | None
+    drift_breach: bool | None  # None: not judged
+    prediction_drift_breach: bool | None
+    performance_breach: bool | None
+    retrained: bool
+    promoted: bool
+
+
+@dataclass(frozen=True)
+class Breaches:
+    """Which signals of one run breached their thresholds; None where a signal was not judged."""
+
+    drift: bool | None
+    prediction_drift: bool | None
+    performance: bool | None
+    severe: bool
+
+    def get(self, name: SignalName) -> bool | None:
+        value: bool | None = getattr(self, name)
+        return value
 
 
 @dataclass(frozen=True)
@@ -17,79 +56,214 @@ class TriggerDecision:
 
     action: Action
     reasons: tuple[str, ...]
+    breaches: Breaches
     drift_share: float | None
     drift_threshold: float
+    prediction_drift_score: float | None
     performance: float | None
     performance_threshold: float
+    severe_performance_threshold: float | None
     labelled_rows: int
+    labelled_period: tuple[str, str] | None
     current_rows: int
+    confirmed: tuple[str, ...]
+    last_retrain_as_of: datetime | None
 
     @property
     def retrain(self) -> bool:
         return self.action == "retrain"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["last_retrain_as_of"] = (
+            self.last_retrain_as_of.isoformat() if self.last_retrain_as_of else None
+        )
+        return data
 
 
-def decide_retrain(signals: Signals, policy: PolicyConfig) -> TriggerDecision:
-    """Retrain on a performance breach, or on dataset drift when retrain_on_drift is set."""
+def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, list[str]]:
+    """Judge each signal against its threshold and minimum rows; return the breaches and why."""
     reasons: list[str] = []
-    breaches: list[str] = []
-    performance = signals.performance
-    labelled = performance.labelled_rows if performance else 0
     enough_rows = signals.current_rows >= policy.min_current_rows
 
+    drift: bool | None = None
+    prediction_drift: bool | None = None
     if not enough_rows:
         reasons.append(
-            f"drift not judged: {signals.current_rows} rows in the window, "
-            f"fewer than min_current_rows {policy.min_current_rows}"
+            f"drift: insufficient data, {signals.current_rows} rows in the window "
+            f"< min_current_rows {policy.min_current_rows}"
         )
-    elif signals.drift_share >= policy.drift_threshold:
-        drifted = ", ".join(signals.drifted_columns)
-        message = (
-            f"data drift: {signals.drift_share:.3f} of columns drifted "
-            f">= drift_threshold {policy.drift_threshold:.3f} ({drifted})"
-        )
-        if policy.retrain_on_drift:
-            breaches.append(message)
-        else:
-            reasons.append(message + "; retrain_on_drift is off, so it alone does not retrain")
     else:
-        reasons.append(
-            f"no data drift: {signals.drift_share:.3f} of columns drifted "
-            f"< drift_threshold {policy.drift_threshold:.3f}"
-        )
+        drift = signals.drift_share >= policy.drift_threshold
+        if drift:
+            reasons.append(
+                f"data drift: {signals.drift_share:.3f} of columns drifted >= drift_threshold "
+                f"{policy.drift_threshold:.3f} ({', '.join(signals.drifted_columns)})"
+            )
+        else:
+            reasons.append(
+                f"no data drift: {signals.drift_share:.3f} of columns drifted "
+                f"< drift_threshold {policy.drift_threshold:.3f}"
+            )
+        if not policy.retrain_on_drift and drift:
+            reasons[-1] += "; retrain_on_drift is off, so it alone does not retrain"
+            drift = False
+        column = signals.prediction_drift
+        if column is not None:
+            prediction_drift = column.drifted
+            verdict = "drifted" if column.drifted else "no drift"
+            reasons.append(
+                f"prediction drift: {verdict}, {column.method} {column.score:.4g} "
+                f"(threshold {column.threshold:g})"
+            )
+            if column.drifted and not policy.prediction_drift.retrain:
+                reasons[-1] += "; prediction_drift.retrain is off, so it alone does not retrain"
+                prediction_drift = False
 
+    performance = signals.performance
+    labelled = performance.labelled_rows if performance else 0
+    period = (
+        f" from {performance.labelled_start} to {performance.labelled_end}"
+        if performance and performance.labelled_start
+        else ""
+    )
+    breach: bool | None = None
+    severe = False
     if performance is None or labelled < policy.min_labelled_rows:
         reasons.append(
-            f"performance not judged: {labelled} labelled rows, "
-            f"fewer than min_labelled_rows {policy.min_labelled_rows}"
-        )
-    elif performance.value < policy.performance_threshold:
-        breaches.append(
-            f"performance: {performance.metric} {performance.value:.3f} < performance_threshold "
-            f"{policy.performance_threshold:.3f} on {labelled} labelled rows"
+            f"performance: insufficient data, {labelled} labelled rows{period} "
+            f"< min_labelled_rows {policy.min_labelled_rows} (unlabelled rows count for drift only)"
         )
     else:
-        reasons.append(
-            f"performance ok: {performance.metric} {performance.value:.3f} >= performance_threshold "
-            f"{policy.performance_threshold:.3f} on {labelled} labelled rows"
-        )
+        on = f"on {labelled} labelled rows{period}"
+        breach = performance.value < policy.performance_threshold
+        severe_threshold = policy.severe_performance_threshold
+        severe = severe_threshold is not None and performance.value < severe_threshold
+        if severe:
+            reasons.append(
+                f"severe performance breach: {performance.metric} {performance.value:.3f} "
+                f"< severe_performance_threshold {severe_threshold:.3f} {on}"
+            )
+        elif breach:
+            reasons.append(
+                f"performance: {performance.metric} {performance.value:.3f} "
+                f"< performance_threshold {policy.performance_threshold:.3f} {on}"
+            )
+        else:
+            reasons.append(
+                f"performance ok: {performance.metric} {performance.value:.3f} "
+                f">= performance_threshold {policy.performance_threshold:.3f} {on}"
+            )
+    return Breaches(drift, prediction_drift, breach, severe), reasons
 
-    if breaches:
-        action: Action = "retrain"
-    elif not enough_rows and (performance is None or labelled < policy.min_labelled_rows):
+
+def _confirm(
+    name: SignalName,
+    breaches: Breaches,
+    earlier: Sequence[PastRun],
+    rule: ConfirmationConfig,
+) -> tuple[bool, str]:
+    """M of the last N runs (this one included) breached this signal."""
+    past = [getattr(run, f"{name}_breach") for run in earlier[: rule.runs - 1]]
+    seen = 1 + sum(1 for value in past if value)
+    looked = 1 + len(past)
+    label = name.replace("_", " ")
+    confirmed = seen >= rule.breaches
+    verdict = "confirmed" if confirmed else "not confirmed yet"
+    return confirmed, (
+        f"{label} breach {verdict}: {seen} of the last {looked} runs of this champion "
+        f"(needs {rule.breaches} of {rule.runs})"
+    )
+
+
+def decide_retrain(
+    signals: Signals,
+    policy: PolicyConfig,
+    history: Sequence[PastRun] = (),
+    *,
+    as_of: datetime | None = None,
+    champion: str | None = None,
+    last_retrain_as_of: datetime | None = None,
+) -> TriggerDecision:
+    """Decide on this run's signals with the earlier runs (newest first) of the history.
+
+    Args:
+        history: earlier monitor runs, newest first; only those of `champion` confirm a breach.
+        as_of: the end of this run's window; the cooldown is measured from it.
+        last_retrain_as_of: as_of of the last run that retrained or promoted, if any.
+    """
+    breaches, reasons = find_breaches(signals, policy)
+    same_champion = [run for run in history if run.champion == champion]
+
+    rules = policy.confirmation
+    breached: list[SignalName] = [
+        name
+        for name in ("drift", "prediction_drift", "performance")
+        if breaches.get(name)  # type: ignore[arg-type]
+    ]
+    confirmed: list[str] = []
+    notes: list[str] = []
+    for name in breached:
+        ok, note = _confirm(name, breaches, same_champion, getattr(rules, name))
+        if breaches.severe and name == "performance":
+            ok, note = True, "severe performance breach: confirmation skipped"
+        notes.append(note)
+        if ok:
+            confirmed.append(name)
+
+    cooling = False
+    if breached and last_retrain_as_of is not None and as_of is not None:
+        elapsed = as_of - last_retrain_as_of
+        if elapsed < policy.cooldown:
+            if breaches.severe:
+                notes.append(
+                    f"cooldown skipped: severe breach, {_days(elapsed)} since the last retrain "
+                    f"or promotion (cooldown {_days(policy.cooldown)})"
+                )
+            else:
+                cooling = True
+                notes.append(
+                    f"cooldown: {_days(elapsed)} since the last retrain or promotion "
+                    f"< cooldown {_days(policy.cooldown)}; not retraining"
+                )
+
+    judged = breaches.drift is not None or breaches.performance is not None
+    action: Action
+    if confirmed and not cooling:
+        action = "retrain"
+    elif breached and cooling:
+        action = "cooldown"
+    elif breached:
+        action = "unconfirmed"
+    elif not judged:
         action = "insufficient-data"
     else:
         action = "none"
+
+    performance = signals.performance
+    labelled_period = (
+        (performance.labelled_start, performance.labelled_end)
+        if performance and performance.labelled_start and performance.labelled_end
+        else None
+    )
     return TriggerDecision(
         action=action,
-        reasons=tuple(breaches + reasons),
-        drift_share=signals.drift_share if enough_rows else None,
+        reasons=tuple(notes + reasons),
+        breaches=breaches,
+        drift_share=signals.drift_share if breaches.drift is not None else None,
         drift_threshold=policy.drift_threshold,
+        prediction_drift_score=signals.prediction_drift.score if signals.prediction_drift else None,
         performance=performance.value if performance else None,
         performance_threshold=policy.performance_threshold,
-        labelled_rows=labelled,
+        severe_performance_threshold=policy.severe_performance_threshold,
+        labelled_rows=performance.labelled_rows if performance else 0,
+        labelled_period=labelled_period,
         current_rows=signals.current_rows,
+        confirmed=tuple(confirmed),
+        last_retrain_as_of=last_retrain_as_of,
     )
+
+
+def _days(delta: timedelta) -> str:
+    days = delta.total_seconds() / 86400
+    return f"{days:g}d" if days == int(days) else f"{days:.2f}d"

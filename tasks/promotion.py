@@ -117,5 +117,5 @@ def promote_challenger(config: Config, comparison_id: str) -> str:
 
 @dataclass(frozen=True)
 class PromotionOutcome:
-    status: str  # "promoted" or "rejected"
-    comparison: Comparison
+    status: str  # "promoted", "rejected" or "dropped" (another promotion was running)
+    comparison: Comparison | None

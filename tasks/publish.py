@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from tasks.backtest import BacktestResult
+from tasks.backtest_report import summary_rows
 from tasks.gate import Comparison
 from tasks.reporting import MonitorResult, comparison_rows, render_comparison, render_summary
 
@@ -29,4 +31,15 @@ def publish_monitor_summary(result: MonitorResult) -> None:
         key=f"{result.model_name}-monitor-summary",
         markdown=f"```\n{render_summary(result)}\n```",
         description=f"Monitor status: {result.status}",
+    )
+
+
+def publish_backtest(result: BacktestResult, summary: str) -> None:
+    """The backtest's summary as a markdown artifact, its strategy table as a table artifact."""
+    key = f"{result.model_name}-backtest"
+    create_table_artifact(
+        key=key, table=summary_rows(result), description="Backtest: strategies compared"
+    )
+    create_markdown_artifact(
+        key=f"{key}-summary", markdown=f"```\n{summary}\n```", description="Backtest summary"
     )

@@ -136,6 +136,8 @@ class ModelRegistry(Protocol):
 
     def rollback(self, *, to_version: str | None = None, reason: str) -> tuple[str, str]: ...
 
+    def claim_request(self, request_id: str) -> bool: ...
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -520,6 +522,22 @@ class LocalRegistry:
             ):
                 return entry.from_version
         return None
+
+    # -- requests ----------------------------------------------------------------------
+    def claim_request(self, request_id: str) -> bool:
+        """Record that a request (e.g. one retrain.requested event) is being handled; False if
+        it already was, so an event delivered twice never retrains twice."""
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", request_id):
+            raise RegistryError(f"'{request_id}' is not a request id")
+        requests = self.root / "requests"
+        requests.mkdir(exist_ok=True)
+        try:
+            handle = os.open(requests / request_id, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return False
+        with os.fdopen(handle, "w") as out:
+            out.write(_now())
+        return True
 
     # -- consistency -------------------------------------------------------------------
     def verify(self) -> RegistryCheck:

@@ -14,7 +14,8 @@ from tasks.windows import Window
 @dataclass(frozen=True)
 class MonitorResult:
     """What one monitor run found, decided and did. status is one of: healthy, drift-noted,
-    insufficient-data, promoted, rejected."""
+    insufficient-data, unconfirmed, cooldown, promoted, rejected, retrain-requested (events
+    mode), retrain-dropped (another retrain was running)."""
 
     status: str
     model_name: str
@@ -121,6 +122,12 @@ def render_summary(result: MonitorResult) -> str:
             f"              {column.column:<20} {column.method:<24} score {column.score:.4g} "
             f"(threshold {column.threshold:g}) {flag}"
         )
+    if signals.prediction_drift:
+        column = signals.prediction_drift
+        lines.append(
+            f"predictions {column.method} score {column.score:.4g} (threshold {column.threshold:g}) "
+            f"{'DRIFTED' if column.drifted else 'ok'} (champion's outputs vs on its reference)"
+        )
     if signals.performance:
         performance = signals.performance
         lines.append(
@@ -140,3 +147,40 @@ def render_summary(result: MonitorResult) -> str:
         *[f"report      {path}" for path in signals.report_paths],
     ]
     return "\n".join(lines)
+
+
+def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[str, dict[str, Any]]]:
+    """The events a monitor run reports (name, payload): what it found, with the key numbers."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    common = {"decision": decision.action, "reasons": list(decision.reasons)}
+    breaches = decision.breaches
+    if breaches.drift:
+        events.append(
+            (
+                "drift.detected",
+                {
+                    **common,
+                    "drift_share": decision.drift_share,
+                    "drift_threshold": decision.drift_threshold,
+                    "drifted_columns": signals.drifted_columns,
+                },
+            )
+        )
+    if breaches.prediction_drift:
+        events.append(
+            ("prediction-drift.detected", {**common, "score": decision.prediction_drift_score})
+        )
+    if breaches.performance:
+        events.append(
+            (
+                "performance.degraded",
+                {
+                    **common,
+                    "performance": decision.performance,
+                    "performance_threshold": decision.performance_threshold,
+                    "severe": breaches.severe,
+                    "labelled_rows": decision.labelled_rows,
+                },
+            )
+        )
+    return events

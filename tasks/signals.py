@@ -21,6 +21,8 @@ class Performance:
     value: float
     labelled_rows: int
     prediction_source: str  # "logged" or "champion"
+    labelled_start: str | None = None  # first and last timestamp of the labelled rows used
+    labelled_end: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Signals:
     columns: tuple[ColumnDrift, ...]
     performance: Performance | None
     report_paths: tuple[str, ...] = ()
+    prediction_drift: ColumnDrift | None = None  # the champion's outputs: window vs reference
 
     @property
     def drifted_columns(self) -> list[str]:

@@ -49,14 +49,17 @@ class WindowPlan:
 
 
 def resolve_as_of(config: Config, as_of: datetime | str | None = None) -> datetime:
-    """The run's "as of" time: the argument, else the config, else now (UTC)."""
+    """The run's "as of" time: the argument ("now" for the current time), else the config,
+    else now (UTC)."""
     if isinstance(as_of, str):
+        text = as_of.strip()
+        if text.lower() == "now":
+            return to_utc_naive(datetime.now(UTC))
         try:
-            as_of = datetime.fromisoformat(as_of)
+            as_of = datetime.fromisoformat(text) if text else None
         except ValueError:
             raise ConfigError(
-                f"as_of '{as_of}' is not an ISO date or time: write it like 2014-04-01 or "
-                "2014-04-01T06:00"
+                f"as_of '{as_of}' is not an ISO date or time such as 2014-04-01 or 2014-04-01T06:00"
             ) from None
     chosen = as_of or config.windows.as_of or datetime.now(UTC)
     return to_utc_naive(chosen)

@@ -59,7 +59,11 @@ def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, 
     assert result.signals.performance is not None
     assert result.signals.performance.value < 0.45
     assert result.decision.retrain
-    assert any(reason.startswith("performance:") for reason in result.decision.reasons)
+    # A fresh registry has no history, so nothing is confirmed yet: the run retrains because
+    # the breach is severe (below severe_performance_threshold), which skips confirmation.
+    assert result.decision.breaches.severe
+    assert "severe performance breach: confirmation skipped" in result.decision.reasons
+    assert result.decision.labelled_period == ("2014-01-01 00:00", "2014-03-31 00:00")
     # The challenger, trained on the 180 days before the holdout, wins clearly and is promoted.
     comparison = result.comparison
     assert comparison is not None and comparison.verdict == "promote"
@@ -91,6 +95,30 @@ def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, 
     counts = _artifact_keys(["seattle-weather-comparison", "seattle-weather-monitor-summary"])
     assert counts.get("seattle-weather-comparison", 0) >= 2  # bootstrap and retrain
     assert counts.get("seattle-weather-monitor-summary", 0) >= 1
+
+
+def test_a_second_run_right_after_a_promotion_is_held_by_the_cooldown(write_config, tmp_path):
+    config_path = write_config({"registry": {"path": str(tmp_path / "registry")}})
+    assert monitor_flow(str(config_path)).status == "promoted"
+
+    second = monitor_flow(str(config_path))
+
+    # The new champion sees seasonal drift against its spring-summer training data, but it
+    # was promoted 0 days ago (as_of time): no retrain is wasted on it.
+    assert second.champion_before == "v0002"
+    assert second.decision.action == "cooldown"
+    assert second.status == "cooldown"
+    assert any(r.startswith("cooldown: 0d since the last retrain") for r in second.decision.reasons)
+    assert [v.version for v in _registry(config_path).list_versions()] == ["v0001", "v0002"]
+    config = load_config(config_path)
+    with sqlite3.connect(config.registry.path / "history.sqlite") as connection:
+        rows = connection.execute(
+            "SELECT champion, decision, status, retrained, promoted FROM monitor_runs ORDER BY id"
+        ).fetchall()
+    assert rows == [
+        ("v0001", "retrain", "promoted", 1, 1),
+        ("v0002", "cooldown", "cooldown", 0, 0),
+    ]
 
 
 def test_healthy_window_triggers_nothing(write_config, tmp_path):

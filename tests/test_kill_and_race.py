@@ -31,7 +31,7 @@ from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 
 print("ready", flush=True)
-version = retrain_flow(sys.argv[1], None, "kill test")
+version = retrain_flow(sys.argv[1], None, "kill test").version
 print(promote_flow(sys.argv[1], None, version).status, flush=True)
 """
 

@@ -1,25 +1,36 @@
-"""The retraining trigger, on hand-built signals."""
+"""The retraining trigger, guard by guard, on hand-built signals and hand-made histories."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from tasks.config import PolicyConfig
-from tasks.policy import decide_retrain
+from tasks.policy import PastRun, decide_retrain
 from tasks.signals import ColumnDrift, Performance, Signals
 
 FEATURES = ("precipitation", "temp_max", "temp_min", "wind")
+NOW = datetime(2014, 4, 1)
+ONE_OF_ONE = {"breaches": 1, "runs": 1}
 
 
 def _policy(**changes: Any) -> PolicyConfig:
+    """A policy with every history guard off, so each test turns on only the guard it tests."""
     values: dict[str, Any] = {
         "performance_threshold": 0.6,
         "drift_threshold": 0.5,
         "min_labelled_rows": 30,
         "min_current_rows": 30,
+        "confirmation": {
+            "drift": ONE_OF_ONE,
+            "prediction_drift": ONE_OF_ONE,
+            "performance": ONE_OF_ONE,
+        },
+        "cooldown": "0d",
     }
     return PolicyConfig(**{**values, **changes})
 
@@ -30,6 +41,7 @@ def _signals(
     current_rows: int = 90,
     performance: float | None = 0.8,
     labelled_rows: int = 85,
+    predictions_drifted: bool | None = None,
 ) -> Signals:
     columns = tuple(
         ColumnDrift(
@@ -41,6 +53,17 @@ def _signals(
         )
         for name in FEATURES
     )
+    prediction = (
+        None
+        if predictions_drifted is None
+        else ColumnDrift(
+            "__prediction__",
+            "chi-square p_value",
+            0.001 if predictions_drifted else 0.5,
+            0.05,
+            predictions_drifted,
+        )
+    )
     return Signals(
         current_rows=current_rows,
         reference_rows=350,
@@ -48,184 +71,361 @@ def _signals(
         columns=columns,
         performance=None
         if performance is None
-        else Performance("f1 (macro)", performance, labelled_rows, "champion"),
+        else Performance(
+            "f1 (macro)",
+            performance,
+            labelled_rows,
+            "champion",
+            labelled_start="2014-01-01 00:00",
+            labelled_end="2014-03-20 00:00",
+        ),
+        prediction_drift=prediction,
     )
 
 
+def _run(
+    days_ago: int,
+    *,
+    drift: bool | None = False,
+    performance: bool | None = False,
+    prediction: bool | None = False,
+    champion: str = "v0001",
+    retrained: bool = False,
+    promoted: bool = False,
+) -> PastRun:
+    return PastRun(
+        as_of=NOW - timedelta(days=days_ago),
+        champion=champion,
+        drift_breach=drift,
+        prediction_drift_breach=prediction,
+        performance_breach=performance,
+        retrained=retrained,
+        promoted=promoted,
+    )
+
+
+def _decide(
+    signals: Signals, policy: PolicyConfig, history: list[PastRun] | None = None, **kw: Any
+):
+    return decide_retrain(
+        signals, policy, history or [], as_of=NOW, champion=kw.pop("champion", "v0001"), **kw
+    )
+
+
+# -- thresholds ------------------------------------------------------------------------------
+
+
 def test_healthy_signals_do_not_retrain() -> None:
-    decision = decide_retrain(_signals(drifted=("wind",), performance=0.8), _policy())
+    decision = _decide(_signals(drifted=("wind",), performance=0.8), _policy())
 
     assert decision.action == "none"
     assert not decision.retrain
     assert decision.reasons == (
         "no data drift: 0.250 of columns drifted < drift_threshold 0.500",
-        "performance ok: f1 (macro) 0.800 >= performance_threshold 0.600 on 85 labelled rows",
+        "performance ok: f1 (macro) 0.800 >= performance_threshold 0.600 on 85 labelled rows "
+        "from 2014-01-01 00:00 to 2014-03-20 00:00",
     )
     assert decision.drift_share == 0.25
     assert decision.performance == 0.8
     assert (decision.labelled_rows, decision.current_rows) == (85, 90)
+    assert decision.labelled_period == ("2014-01-01 00:00", "2014-03-20 00:00")
 
 
 def test_performance_breach_retrains() -> None:
-    decision = decide_retrain(_signals(performance=0.42), _policy())
+    decision = _decide(_signals(performance=0.42), _policy())
 
     assert decision.action == "retrain"
-    assert decision.retrain
+    assert decision.confirmed == ("performance",)
     assert decision.reasons[0] == (
-        "performance: f1 (macro) 0.420 < performance_threshold 0.600 on 85 labelled rows"
+        "performance breach confirmed: 1 of the last 1 runs of this champion (needs 1 of 1)"
     )
-    assert decision.reasons[1].startswith("no data drift")
-    assert decision.performance == 0.42
-    assert decision.performance_threshold == 0.6
+    assert (
+        "f1 (macro) 0.420 < performance_threshold 0.600 on 85 labelled rows"
+        in (decision.reasons[-1])
+    )
 
 
 def test_drift_breach_retrains_and_names_the_columns() -> None:
-    decision = decide_retrain(_signals(drifted=("precipitation", "wind", "temp_min")), _policy())
+    decision = _decide(_signals(drifted=("precipitation", "wind", "temp_min")), _policy())
 
     assert decision.action == "retrain"
-    assert decision.reasons[0] == (
+    assert decision.confirmed == ("drift",)
+    assert (
         "data drift: 0.750 of columns drifted >= drift_threshold 0.500 "
         "(precipitation, temp_min, wind)"
-    )
-    assert decision.reasons[1].startswith("performance ok")
-    assert decision.drift_share == 0.75
+    ) in decision.reasons
 
 
 def test_drift_without_retrain_on_drift_does_not_retrain() -> None:
-    decision = decide_retrain(
-        _signals(drifted=("precipitation", "wind", "temp_min")), _policy(retrain_on_drift=False)
-    )
+    decision = _decide(_signals(drifted=FEATURES), _policy(retrain_on_drift=False))
 
     assert decision.action == "none"
-    assert decision.reasons[0] == (
-        "data drift: 0.750 of columns drifted >= drift_threshold 0.500 "
-        "(precipitation, temp_min, wind); retrain_on_drift is off, so it alone does not retrain"
-    )
-    assert decision.drift_share == 0.75
-
-
-def test_drift_without_retrain_on_drift_still_retrains_on_a_performance_breach() -> None:
-    decision = decide_retrain(
-        _signals(drifted=FEATURES, performance=0.3), _policy(retrain_on_drift=False)
-    )
-
-    assert decision.action == "retrain"
-    assert decision.reasons[0].startswith("performance: f1 (macro) 0.300 <")
-    assert "retrain_on_drift is off" in decision.reasons[1]
-
-
-def test_both_breaches_are_listed_first() -> None:
-    decision = decide_retrain(_signals(drifted=FEATURES, performance=0.3), _policy())
-
-    assert decision.action == "retrain"
-    assert decision.reasons[0].startswith("data drift: 1.000 of columns drifted")
-    assert decision.reasons[1].startswith("performance: f1 (macro) 0.300 <")
-    assert len(decision.reasons) == 2
+    assert any("retrain_on_drift is off" in r for r in decision.reasons)
 
 
 @pytest.mark.parametrize(
-    ("performance", "labelled_rows"), [(None, 0), (0.1, 29)], ids=["no-labels", "few-labels"]
+    ("share_columns", "threshold", "breach"),
+    [(("wind", "temp_max"), 0.5, True), (("wind",), 0.5, False), (FEATURES, 1.0, True)],
+    ids=["equal-is-drift", "below", "all"],
 )
-def test_too_few_labelled_rows_leave_performance_unjudged(
-    performance: float | None, labelled_rows: int
+def test_drift_threshold_boundary(
+    share_columns: tuple[str, ...], threshold: float, breach: bool
 ) -> None:
-    signals = _signals(performance=performance, labelled_rows=labelled_rows)
+    decision = _decide(_signals(drifted=share_columns), _policy(drift_threshold=threshold))
 
-    decision = decide_retrain(signals, _policy())
-
-    # A 0.1 score on 29 rows would breach the threshold, but is too little evidence.
-    assert decision.action == "none"
-    assert decision.reasons[-1] == (
-        f"performance not judged: {labelled_rows} labelled rows, fewer than min_labelled_rows 30"
-    )
-    assert decision.labelled_rows == labelled_rows
-    assert decision.performance == performance
+    assert decision.breaches.drift is breach
+    assert decision.retrain is breach
 
 
-def test_too_few_current_rows_leave_drift_unjudged() -> None:
-    signals = _signals(drifted=FEATURES, current_rows=12, performance=0.8, labelled_rows=10)
+@pytest.mark.parametrize(
+    ("value", "breach"),
+    [(0.6, False), (0.5999, True), (0.61, False)],
+    ids=["equal", "below", "above"],
+)
+def test_performance_threshold_boundary(value: float, breach: bool) -> None:
+    decision = _decide(_signals(performance=value), _policy(performance_threshold=0.6))
 
-    decision = decide_retrain(signals, _policy(min_labelled_rows=5))
-
-    # Every column "drifted", but on 12 rows that is not judged.
-    assert decision.action == "none"
-    assert decision.reasons == (
-        "drift not judged: 12 rows in the window, fewer than min_current_rows 30",
-        "performance ok: f1 (macro) 0.800 >= performance_threshold 0.600 on 10 labelled rows",
-    )
-    assert decision.drift_share is None
-    assert decision.current_rows == 12
-
-
-def test_too_few_current_rows_still_retrain_on_a_performance_breach() -> None:
-    signals = _signals(current_rows=12, performance=0.2, labelled_rows=10)
-
-    decision = decide_retrain(signals, _policy(min_labelled_rows=5))
-
-    assert decision.action == "retrain"
-    assert decision.reasons[0].startswith("performance: f1 (macro) 0.200 <")
-    assert decision.reasons[1].startswith("drift not judged")
-
-
-@pytest.mark.parametrize("performance", [None, 0.1])
-def test_too_few_rows_for_both_is_insufficient_data(performance: float | None) -> None:
-    signals = _signals(drifted=FEATURES, current_rows=5, performance=performance, labelled_rows=4)
-
-    decision = decide_retrain(signals, _policy())
-
-    assert decision.action == "insufficient-data"
-    assert not decision.retrain
-    assert decision.reasons == (
-        "drift not judged: 5 rows in the window, fewer than min_current_rows 30",
-        f"performance not judged: {4 if performance else 0} labelled rows, "
-        "fewer than min_labelled_rows 30",
-    )
-    assert decision.drift_share is None
-
-
-def test_drift_share_equal_to_the_threshold_is_drift() -> None:
-    decision = decide_retrain(_signals(drifted=("wind", "temp_max")), _policy(drift_threshold=0.5))
-
-    assert decision.action == "retrain"
-    assert decision.reasons[0].startswith("data drift: 0.500 of columns drifted >= drift_threshold")
-
-
-def test_performance_equal_to_the_threshold_is_ok() -> None:
-    decision = decide_retrain(_signals(performance=0.6), _policy(performance_threshold=0.6))
-
-    assert decision.action == "none"
-    assert decision.reasons[1].startswith("performance ok: f1 (macro) 0.600 >=")
-
-
-def test_row_counts_equal_to_the_minimums_are_judged() -> None:
-    signals = _signals(drifted=FEATURES, current_rows=30, performance=0.2, labelled_rows=30)
-
-    decision = decide_retrain(signals, _policy())
-
-    assert decision.action == "retrain"
-    assert decision.reasons[0].startswith("data drift")
-    assert decision.reasons[1].startswith("performance: ")
-
-
-def test_decision_to_dict_holds_the_numbers() -> None:
-    decision = decide_retrain(_signals(performance=0.42), _policy())
-
-    assert decision.to_dict() == {
-        "action": "retrain",
-        "reasons": decision.reasons,
-        "drift_share": 0.0,
-        "drift_threshold": 0.5,
-        "performance": 0.42,
-        "performance_threshold": 0.6,
-        "labelled_rows": 85,
-        "current_rows": 90,
-    }
+    assert decision.breaches.performance is breach
+    assert decision.retrain is breach
 
 
 def test_a_share_just_below_the_threshold_does_not_read_as_equal() -> None:
-    # 499 of 1000 columns drifted: the message must not round it up to the threshold.
     signals = replace(_signals(), drift_share=0.499)
-    decision = decide_retrain(signals, _policy())
+    decision = _decide(signals, _policy())
 
     assert decision.action == "none"
     assert "0.499 of columns drifted < drift_threshold 0.500" in decision.reasons[0]
+
+
+# -- minimum samples and label delay ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("labelled_rows", "judged"), [(0, False), (29, False), (30, True), (31, True)]
+)
+def test_min_labelled_rows_boundary(labelled_rows: int, judged: bool) -> None:
+    performance = None if labelled_rows == 0 else 0.1
+    decision = _decide(_signals(performance=performance, labelled_rows=labelled_rows), _policy())
+
+    assert (decision.breaches.performance is not None) is judged
+    assert decision.retrain is judged
+    if not judged:
+        assert decision.reasons[-1].startswith(
+            f"performance: insufficient data, {labelled_rows} labelled rows"
+        )
+        assert (
+            "< min_labelled_rows 30 (unlabelled rows count for drift only)"
+            in (decision.reasons[-1])
+        )
+
+
+@pytest.mark.parametrize(("current_rows", "judged"), [(29, False), (30, True), (31, True)])
+def test_min_current_rows_boundary(current_rows: int, judged: bool) -> None:
+    signals = _signals(drifted=FEATURES, current_rows=current_rows, performance=0.9)
+
+    decision = _decide(signals, _policy(min_labelled_rows=5))
+
+    assert (decision.breaches.drift is not None) is judged
+    assert decision.retrain is judged
+    assert (decision.drift_share is None) is not judged
+    if not judged:
+        assert decision.reasons[0] == (
+            f"drift: insufficient data, {current_rows} rows in the window < min_current_rows 30"
+        )
+
+
+def test_too_few_rows_for_both_is_insufficient_data() -> None:
+    signals = _signals(drifted=FEATURES, current_rows=5, performance=0.1, labelled_rows=4)
+
+    decision = _decide(signals, _policy())
+
+    assert decision.action == "insufficient-data"
+    assert not decision.retrain
+
+
+def test_label_delay_unlabelled_rows_count_for_drift_only() -> None:
+    # 90 rows arrived, 12 of them labelled so far: drift is judged, performance is not.
+    signals = _signals(drifted=FEATURES, current_rows=90, performance=0.1, labelled_rows=12)
+
+    decision = _decide(signals, _policy())
+
+    assert decision.breaches.drift is True
+    assert decision.breaches.performance is None
+    assert decision.labelled_rows == 12
+    assert "12 labelled rows from 2014-01-01 00:00 to 2014-03-20 00:00" in decision.reasons[-1]
+    assert decision.confirmed == ("drift",)
+
+
+# -- confirmation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("earlier", "confirmed"),
+    [
+        ([], False),
+        ([False, False], False),
+        ([True], True),
+        ([False, True], True),
+        ([False, False, True], False),  # the third earlier run is outside the last 3
+    ],
+    ids=["first-run", "none-earlier", "previous", "one-of-two", "outside-n"],
+)
+@pytest.mark.parametrize("signal", ["drift", "performance", "prediction"])
+def test_confirmation_needs_m_of_the_last_n_runs(
+    signal: str, earlier: list[bool], confirmed: bool
+) -> None:
+    rule = {"breaches": 2, "runs": 3}
+    policy = _policy(
+        confirmation={"drift": rule, "performance": rule, "prediction_drift": rule},
+        prediction_drift={"retrain": True},
+    )
+    signals = {
+        "drift": _signals(drifted=FEATURES),
+        "performance": _signals(performance=0.4),
+        "prediction": _signals(predictions_drifted=True),
+    }[signal]
+    history = [_run(30 * (i + 1), **{signal: value}) for i, value in enumerate(earlier)]
+
+    decision = _decide(signals, policy, history)
+
+    assert decision.retrain is confirmed
+    assert decision.action == ("retrain" if confirmed else "unconfirmed")
+    assert any(("confirmed:" if confirmed else "not confirmed yet") in r for r in decision.reasons)
+
+
+def test_confirmation_is_separate_per_signal() -> None:
+    # Earlier runs breached performance only: a drift breach now is not confirmed by them.
+    policy = _policy(confirmation={"drift": {"breaches": 2, "runs": 3}, "performance": ONE_OF_ONE})
+    history = [_run(30, performance=True), _run(60, performance=True)]
+
+    decision = _decide(_signals(drifted=FEATURES), policy, history)
+
+    assert decision.action == "unconfirmed"
+    assert decision.reasons[0] == (
+        "drift breach not confirmed yet: 1 of the last 3 runs of this champion (needs 2 of 3)"
+    )
+
+
+def test_confirmation_counts_only_runs_of_the_same_champion() -> None:
+    policy = _policy(confirmation={"performance": {"breaches": 2, "runs": 3}})
+    history = [_run(30, performance=True, champion="v0001")]
+
+    decision = _decide(_signals(performance=0.4), policy, history, champion="v0002")
+
+    assert decision.action == "unconfirmed"
+
+
+def test_severe_breach_skips_confirmation() -> None:
+    policy = _policy(
+        confirmation={"performance": {"breaches": 3, "runs": 3}},
+        severe_performance_threshold=0.3,
+    )
+
+    decision = _decide(_signals(performance=0.29), policy)
+
+    assert decision.action == "retrain"
+    assert decision.breaches.severe
+    assert "severe performance breach: confirmation skipped" in decision.reasons
+
+
+@pytest.mark.parametrize(("value", "severe"), [(0.3, False), (0.2999, True)])
+def test_severe_threshold_boundary(value: float, severe: bool) -> None:
+    policy = _policy(
+        confirmation={"performance": {"breaches": 2, "runs": 2}},
+        severe_performance_threshold=0.3,
+    )
+
+    decision = _decide(_signals(performance=value), policy)
+
+    assert decision.breaches.severe is severe
+    assert decision.retrain is severe
+
+
+# -- cooldown ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("days_since", "cooling"), [(0, True), (59, True), (60, False), (61, False)]
+)
+def test_cooldown_after_the_last_retrain(days_since: int, cooling: bool) -> None:
+    last = NOW - timedelta(days=days_since)
+
+    decision = _decide(_signals(drifted=FEATURES), _policy(cooldown="60d"), last_retrain_as_of=last)
+
+    assert decision.action == ("cooldown" if cooling else "retrain")
+    if cooling:
+        assert decision.reasons[1] == (
+            f"cooldown: {days_since}d since the last retrain or promotion < cooldown 60d; "
+            "not retraining"
+        )
+
+
+def test_severe_breach_skips_cooldown() -> None:
+    policy = _policy(cooldown="60d", severe_performance_threshold=0.3)
+
+    decision = _decide(_signals(performance=0.1), policy, last_retrain_as_of=NOW)
+
+    assert decision.action == "retrain"
+    assert any(r.startswith("cooldown skipped: severe breach, 0d") for r in decision.reasons)
+
+
+def test_no_breach_means_no_cooldown_note() -> None:
+    decision = _decide(_signals(), _policy(cooldown="60d"), last_retrain_as_of=NOW)
+
+    assert decision.action == "none"
+    assert not any("cooldown" in r for r in decision.reasons)
+
+
+# -- prediction drift -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("drifted", "retrain_on_it", "action"),
+    [(True, True, "retrain"), (True, False, "none"), (False, True, "none")],
+)
+def test_prediction_drift_is_its_own_signal(
+    drifted: bool, retrain_on_it: bool, action: str
+) -> None:
+    policy = _policy(prediction_drift={"retrain": retrain_on_it})
+
+    decision = _decide(_signals(predictions_drifted=drifted), policy)
+
+    assert decision.action == action
+    assert decision.breaches.drift is False
+    assert decision.prediction_drift_score == (0.001 if drifted else 0.5)
+    assert any(r.startswith("prediction drift: ") for r in decision.reasons)
+
+
+# -- config -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"confirmation": {"drift": {"breaches": 3, "runs": 2}}}, "cannot exceed runs"),
+        ({"severe_performance_threshold": 0.7}, "must be below performance_threshold"),
+        ({"cooldown": "-1d"}, "is not a duration"),
+        ({"confirmation": {"drfit": ONE_OF_ONE}}, "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_policy_settings_are_refused(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        _policy(**changes)
+
+
+def test_decision_to_dict_holds_the_numbers() -> None:
+    decision = _decide(_signals(performance=0.42), _policy(), last_retrain_as_of=NOW)
+
+    data = decision.to_dict()
+
+    assert data["action"] == "retrain"
+    assert data["performance"] == 0.42
+    assert data["performance_threshold"] == 0.6
+    assert data["labelled_rows"] == 85
+    assert data["breaches"] == {
+        "drift": False,
+        "prediction_drift": None,
+        "performance": True,
+        "severe": False,
+    }
+    assert data["last_retrain_as_of"] == NOW.isoformat()

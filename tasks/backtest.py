@@ -1,0 +1,293 @@
+"""Replaying a time-ordered log window by window through the monitor -> retrain -> promote steps.
+
+Every strategy uses the flows' own task functions (training, Evidently signals, policy with its
+history store, holdout comparison, promotion) on its own scratch registry; only *when* to retrain
+differs. The metric of a window is the champion's score on the window's labelled rows, measured
+before any retraining at the end of that window: what production would have seen.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from statistics import fmean
+from typing import Literal
+
+import pandas as pd
+
+from tasks.config import Config, parse_duration
+from tasks.data import load_window, make_source
+from tasks.errors import ConfigError, DataError, ModelError
+from tasks.metrics import score_predictions
+from tasks.modeling import predict_labels
+from tasks.monitoring import decide_on_history, measure_window, record_run
+from tasks.policy import TriggerDecision
+from tasks.promotion import evaluate_on_holdout, promote_challenger
+from tasks.registry import open_registry
+from tasks.training import adopt_model, train_challenger
+from tasks.windows import Window, plan_bootstrap, plan_windows, to_utc_naive
+
+StrategyKind = Literal["never", "fixed", "every-window", "policy"]
+STRATEGY_KINDS: tuple[str, ...] = ("policy", "never", "fixed", "every-window")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """When to retrain: never, every `every` windows, every window, or when the policy says so."""
+
+    kind: StrategyKind
+    every: int = 1
+
+    @classmethod
+    def parse(cls, name: str, every: int = 3) -> Strategy:
+        """A strategy from its CLI name: policy, never, fixed (every `every` windows), every-window."""
+        if name not in STRATEGY_KINDS:
+            raise ConfigError(
+                f"unknown backtest strategy '{name}': choose from {', '.join(STRATEGY_KINDS)}"
+            )
+        if every < 1:
+            raise ConfigError(f"the fixed schedule needs every >= 1 window, got {every}")
+        return cls(name, every) if name == "fixed" else cls(name)  # type: ignore[arg-type]
+
+    @property
+    def name(self) -> str:
+        return f"fixed-every-{self.every}" if self.kind == "fixed" else self.kind
+
+    def scheduled(self, index: int) -> bool:
+        """Whether a baseline retrains at the end of window `index` (0-based)."""
+        if self.kind == "every-window":
+            return True
+        if self.kind == "fixed":
+            return (index + 1) % self.every == 0
+        return False
+
+
+@dataclass(frozen=True)
+class WindowOutcome:
+    """One window of one strategy: the metric production saw, and what the strategy did after."""
+
+    index: int
+    window: Window
+    champion: str
+    metric: float | None  # None: no labelled rows in the window
+    labelled_rows: int
+    action: str  # the policy's action, or "scheduled" / "none" for baselines
+    retrained: bool
+    promoted: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StrategyResult:
+    strategy: str
+    outcomes: tuple[WindowOutcome, ...]
+
+    @property
+    def mean_metric(self) -> float | None:
+        values = [o.metric for o in self.outcomes if o.metric is not None]
+        return fmean(values) if values else None
+
+    @property
+    def retrains(self) -> int:
+        return sum(o.retrained for o in self.outcomes)
+
+    @property
+    def promotions(self) -> int:
+        return sum(o.promoted for o in self.outcomes)
+
+    @property
+    def fired(self) -> list[WindowOutcome]:
+        return [o for o in self.outcomes if o.retrained]
+
+    @property
+    def decisions(self) -> tuple[tuple[int, str, bool], ...]:
+        """(window, action, promoted) of every window: what reproducibility is checked on."""
+        return tuple((o.index, o.action, o.promoted) for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    model_name: str
+    metric: str
+    windows: tuple[Window, ...]
+    strategies: tuple[StrategyResult, ...] = field(default_factory=tuple)
+    output_dir: Path | None = None
+
+    def get(self, name: str) -> StrategyResult:
+        for result in self.strategies:
+            if result.strategy == name:
+                return result
+        raise KeyError(name)
+
+
+def parse_step(text: str) -> timedelta:
+    """A window length like 30d; ConfigError naming the option when it is not one."""
+    try:
+        step = parse_duration(text)
+    except ValueError as error:
+        raise ConfigError(f"--step: {error}") from None
+    if not isinstance(step, timedelta) or step <= timedelta(0):
+        raise ConfigError(f"--step: '{text}' is not a positive duration like 30d")
+    return step
+
+
+def parse_moment(text: str | None, option: str) -> datetime | None:
+    """An ISO time given on the command line, or None."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option}: '{text}' is not an ISO time like 2014-01-01") from None
+
+
+def data_time_range(config: Config) -> Window:
+    """The first and last timestamp of the log (end exclusive, one microsecond after the last)."""
+    column = config.data.timestamp_column
+    everything = Window(datetime(1900, 1, 1), datetime(2200, 1, 1))
+    stamps = make_source(config.data).read([column], everything)[column]
+    if len(stamps) == 0:
+        raise DataError("the log has no rows: nothing to backtest")
+    parsed = pd.to_datetime(stamps, utc=True).dt.tz_localize(None)
+    return Window(
+        parsed.min().to_pydatetime(), parsed.max().to_pydatetime() + timedelta(microseconds=1)
+    )
+
+
+def plan_backtest(
+    config: Config,
+    step: timedelta,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[Window]:
+    """Consecutive windows of length step, from after the first champion's holdout to the end."""
+    if start is None or end is None:
+        span = data_time_range(config)
+        if start is None:
+            ready = span.start + config.windows.training + config.windows.holdout
+            start = plan_bootstrap(config, ready).holdout.end
+        end = end or span.end
+    start, end = to_utc_naive(start), to_utc_naive(end)
+    windows = []
+    cursor = start
+    while cursor + step <= end:
+        windows.append(Window(cursor, cursor + step))
+        cursor += step
+    if not windows:
+        raise DataError(
+            f"no whole window of {step} fits between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M}: "
+            "use a shorter --step or a longer log"
+        )
+    return windows
+
+
+def scratch_config(config: Config, directory: Path) -> Config:
+    """The config with its registry, history and reports in a scratch directory; the champion's
+    own predictions are scored (a logged prediction column belongs to the real production model)."""
+    if directory.exists():
+        shutil.rmtree(directory)
+    return config.model_copy(
+        update={
+            "data": config.data.model_copy(update={"prediction_column": None}),
+            "registry": config.registry.model_copy(update={"path": directory / "registry"}),
+            "reports": config.reports.model_copy(update={"path": directory / "reports"}),
+        }
+    )
+
+
+def bootstrap_champion(config: Config, first_window: Window) -> str:
+    """Make the first champion as the monitor flow does when the registry is empty."""
+    plan = plan_bootstrap(config, first_window.start)
+    if config.bootstrap.model_path is not None and config.bootstrap.training_start is not None:
+        record = adopt_model.fn(config, config.bootstrap.model_path, plan.training, "bootstrap")
+    else:
+        record = train_challenger.fn(config, plan.training, "bootstrap: no champion yet")
+    comparison = evaluate_on_holdout.fn(config, plan.holdout, record.version)
+    if promote_challenger.fn(config, comparison.comparison_id) != "promoted":
+        raise ModelError(
+            "the first model failed the promotion gate in the backtest: "
+            + "; ".join(comparison.reasons)
+            + ". Lower policy.performance_threshold, or check the bootstrap window."
+        )
+    return record.version
+
+
+def score_window(config: Config, window: Window, champion: str) -> tuple[float | None, int]:
+    """The champion's metric on the labelled rows of window, and how many there were."""
+    registry = open_registry(config.registry.path, config.name)
+    labelled = load_window(config, window, labelled_only=True)
+    if len(labelled) == 0:
+        return None, 0
+    predictions = predict_labels(registry.load_model(champion), labelled, config.data.features)
+    value = score_predictions(
+        config.policy.performance_metric,
+        labelled[config.data.target_column].tolist(),
+        predictions.tolist(),
+    )
+    return value, len(labelled)
+
+
+def retrain_and_promote(config: Config, as_of: datetime, reason: str) -> bool:
+    """What the retrain and promote flows do at as_of; True when the challenger was promoted."""
+    plan = plan_windows(config, as_of)
+    record = train_challenger.fn(config, plan.training, reason)
+    comparison = evaluate_on_holdout.fn(config, plan.holdout, record.version)
+    return promote_challenger.fn(config, comparison.comparison_id) == "promoted"
+
+
+def replay_window(
+    config: Config, strategy: Strategy, index: int, window: Window, champion: str
+) -> WindowOutcome:
+    """Score the window, let the strategy decide at its end, retrain and promote if it says so."""
+    metric, labelled_rows = score_window(config, window, champion)
+    decision: TriggerDecision | None = None
+    action: str
+    if strategy.kind == "policy":
+        # The monitor looks at its configured current window ending here, as in production.
+        current = plan_windows(config, window.end).current
+        signals = measure_window.fn(config, current, champion, None)
+        decision = decide_on_history.fn(config, signals, window.end, champion)
+        retrain = decision.retrain
+        action = decision.action
+    else:
+        retrain = strategy.scheduled(index)
+        action = "scheduled" if retrain else "none"
+    promoted = False
+    if retrain:
+        reason = "; ".join(decision.reasons[:2]) if decision else f"{strategy.name} schedule"
+        promoted = retrain_and_promote(config, window.end, f"backtest: {reason}")
+    if decision is not None:
+        status = "promoted" if promoted else ("rejected" if retrain else action)
+        record_run.fn(config, window.end, champion, decision, status)
+    return WindowOutcome(
+        index=index,
+        window=window,
+        champion=champion,
+        metric=metric,
+        labelled_rows=labelled_rows,
+        action=action,
+        retrained=retrain,
+        promoted=promoted,
+        reasons=decision.reasons if decision else (),
+    )
+
+
+def replay_strategy(
+    config: Config, strategy: Strategy, windows: list[Window], scratch: Path
+) -> StrategyResult:
+    """Bootstrap a champion in a fresh scratch registry, then replay every window in order.
+
+    Calls the flows' task functions directly (`.fn`): one Prefect task run per step and window
+    would cost more than the work.
+    """
+    config = scratch_config(config, scratch / strategy.name)
+    champion = bootstrap_champion(config, windows[0])
+    registry = open_registry(config.registry.path, config.name)
+    outcomes = []
+    for index, window in enumerate(windows):
+        outcome = replay_window(config, strategy, index, window, champion)
+        outcomes.append(outcome)
+        champion = registry.get_alias("champion") or champion
+    return StrategyResult(strategy=strategy.name, outcomes=tuple(outcomes))

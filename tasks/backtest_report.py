@@ -1,0 +1,169 @@
+"""The backtest's outputs: a text table, markdown, CSV rows and a PNG plot."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from tasks.backtest import BacktestResult, StrategyResult
+
+
+def _value(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def summary_rows(result: BacktestResult) -> list[dict[str, Any]]:
+    """One row per strategy: mean metric, share of the every-window mean, retrains, promotions."""
+    reference = next(
+        (s.mean_metric for s in result.strategies if s.strategy == "every-window"), None
+    )
+    rows = []
+    for strategy in result.strategies:
+        mean = strategy.mean_metric
+        rows.append(
+            {
+                "strategy": strategy.strategy,
+                f"mean {result.metric}": None if mean is None else round(mean, 4),
+                "vs every-window": None
+                if mean is None or not reference
+                else round(mean / reference, 4),
+                "retrains": strategy.retrains,
+                "promotions": strategy.promotions,
+                "windows": len(strategy.outcomes),
+            }
+        )
+    return rows
+
+
+def window_rows(result: BacktestResult) -> list[dict[str, Any]]:
+    """One row per strategy and window, for the CSV."""
+    rows = []
+    for strategy in result.strategies:
+        for outcome in strategy.outcomes:
+            rows.append(
+                {
+                    "strategy": strategy.strategy,
+                    "window": outcome.index,
+                    "start": outcome.window.start.isoformat(),
+                    "end": outcome.window.end.isoformat(),
+                    "champion": outcome.champion,
+                    "metric": outcome.metric,
+                    "labelled_rows": outcome.labelled_rows,
+                    "action": outcome.action,
+                    "retrained": outcome.retrained,
+                    "promoted": outcome.promoted,
+                    "reasons": " | ".join(outcome.reasons),
+                }
+            )
+    return rows
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    headers = list(rows[0])
+    cells = [[("n/a" if row[h] is None else str(row[h])) for h in headers] for row in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) for cell in cells]
+    return lines
+
+
+def _fired(strategy: StrategyResult) -> list[str]:
+    lines = []
+    for outcome in strategy.fired:
+        verdict = "promoted" if outcome.promoted else "rejected"
+        lines.append(f"  window {outcome.index} {outcome.window}: retrained, {verdict}")
+        lines += [f"    - {reason}" for reason in outcome.reasons]
+    return lines or ["  never fired"]
+
+
+def render_backtest(result: BacktestResult) -> str:
+    """The terminal summary: the strategy table, per-window metrics, where the policy fired."""
+    windows = result.windows
+    lines = [
+        f"autoretrain backtest: {result.model_name}, {len(windows)} windows "
+        f"from {windows[0].start:%Y-%m-%d} to {windows[-1].end:%Y-%m-%d}",
+        f"metric: {result.metric} of the champion on each window's labelled rows, "
+        "before any retraining on it",
+        "",
+        *_table(summary_rows(result)),
+        "",
+        "per window (R = retrained after it, P = promoted):",
+    ]
+    per_window = []
+    for index, window in enumerate(windows):
+        row: dict[str, Any] = {"window": index, "start": f"{window.start:%Y-%m-%d}"}
+        for strategy in result.strategies:
+            outcome = strategy.outcomes[index]
+            mark = ("R" if outcome.retrained else "") + ("P" if outcome.promoted else "")
+            row[strategy.strategy] = f"{_value(outcome.metric)} {mark}".strip()
+        per_window.append(row)
+    lines += _table(per_window)
+    for strategy in result.strategies:
+        if strategy.strategy == "policy":
+            lines += ["", "where the policy fired and why:", *_fired(strategy)]
+    return "\n".join(lines)
+
+
+def write_csv(result: BacktestResult, path: Path) -> Path:
+    rows = window_rows(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def plot_backtest(result: BacktestResult, path: Path) -> Path:
+    """Top: the metric of each window per strategy. Bottom: when each strategy retrained (x) and
+    promoted (o), at the end of the window it had just seen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.dates import date2num
+
+    count = len(result.strategies)
+    figure, (metric_axes, event_axes) = plt.subplots(
+        2,
+        1,
+        sharex=True,
+        figsize=(11, 6 + 0.3 * count),
+        gridspec_kw={"height_ratios": [3, max(1, count * 0.4)]},
+    )
+    for row, strategy in enumerate(result.strategies):
+        x = [date2num(o.window.start) for o in strategy.outcomes]
+        y = [float("nan") if o.metric is None else o.metric for o in strategy.outcomes]
+        (line,) = metric_axes.plot(
+            x, y, marker=".", drawstyle="steps-post", label=strategy.strategy
+        )
+        retrained = [date2num(o.window.end) for o in strategy.outcomes if o.retrained]
+        promoted = [date2num(o.window.end) for o in strategy.outcomes if o.promoted]
+        event_axes.scatter(retrained, [row] * len(retrained), marker="x", color=line.get_color())
+        event_axes.scatter(
+            promoted,
+            [row] * len(promoted),
+            marker="o",
+            s=70,
+            facecolors="none",
+            edgecolors=line.get_color(),
+        )
+    metric_axes.set_title(
+        f"{result.model_name}: {result.metric} of each window before any retraining on it"
+    )
+    metric_axes.set_ylabel(result.metric)
+    metric_axes.legend(loc="best")
+    metric_axes.grid(alpha=0.3)
+    event_axes.set_yticks(range(count), [s.strategy for s in result.strategies])
+    event_axes.set_ylim(-0.5, count - 0.5)
+    event_axes.invert_yaxis()
+    event_axes.set_title("x retrained, o promoted (at the end of the window)", fontsize="small")
+    event_axes.grid(axis="x", alpha=0.3)
+    event_axes.xaxis_date()
+    figure.autofmt_xdate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return path

@@ -1,0 +1,113 @@
+"""The thin Prefect layer for running unattended: events, model-wide locks and the run mode."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import httpx
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.events import emit_event
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+from tasks.config import Config
+from tasks.errors import AutoretrainError
+
+logger = logging.getLogger(__name__)
+
+EVENT_PREFIX = "autoretrain"
+Step = Literal["retrain", "promote"]
+
+
+class Busy(AutoretrainError):
+    """Another run holds the model's retrain or promotion slot and on_busy is 'drop'."""
+
+
+def model_resource(config: Config) -> dict[str, str]:
+    """The event resource of a model: one id per model name."""
+    return {
+        "prefect.resource.id": f"{EVENT_PREFIX}.model.{config.name}",
+        "prefect.resource.name": config.name,
+    }
+
+
+def emit_model_event(config: Config, name: str, payload: dict[str, Any]) -> None:
+    """Emit autoretrain.<name> about the config's model, e.g. retrain.requested."""
+    event = emit_event(
+        event=f"{EVENT_PREFIX}.{name}", resource=model_resource(config), payload=payload
+    )
+    logger.info("emitted %s.%s (%s)", EVENT_PREFIX, name, event.id if event else "not sent")
+
+
+def _deployment_id() -> str | None:
+    from prefect.runtime import deployment
+
+    return deployment.id  # type: ignore[no-any-return]
+
+
+def resolve_mode(config: Config, override: str | None = None) -> Literal["inline", "events"]:
+    """The run mode: the flow parameter, else the config; 'auto' follows how the run started."""
+    mode = override or config.orchestration.mode
+    if mode not in ("auto", "inline", "events"):
+        raise AutoretrainError(f"mode must be auto, inline or events, not {mode!r}")
+    if mode == "auto":
+        return "events" if _deployment_id() is not None else "inline"
+    return mode  # type: ignore[return-value]
+
+
+def limit_name(config: Config, step: Step) -> str:
+    return f"autoretrain-{step}-{config.name}"
+
+
+def _ensure_limit(name: str) -> None:
+    """Create the one-slot global concurrency limit if it does not exist yet."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):  # another run created it first
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=1)
+                )
+
+
+@contextlib.contextmanager
+def model_slot(config: Config, step: Step) -> Iterator[None]:
+    """Hold the model's single retrain (or promotion) slot, inline subflows included.
+
+    A deployment's concurrency limit does not cover a flow called inline as a subflow, so the
+    flows take a global concurrency limit of one slot themselves. With on_busy 'queue' a second
+    request waits up to queue_timeout; with 'drop' it raises Busy at once.
+    """
+    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+
+    name = limit_name(config, step)
+    _ensure_limit(name)
+    settings = config.orchestration
+    if settings.on_busy == "drop":
+        manager = concurrency(name, occupy=1, strict=True, max_retries=0)
+    else:
+        timeout = settings.queue_timeout.total_seconds()
+        manager = concurrency(name, occupy=1, strict=True, timeout_seconds=timeout)
+    slot = contextlib.ExitStack()
+    try:
+        slot.enter_context(manager)
+    except ConcurrencySlotAcquisitionError as error:
+        cause = error.__cause__
+        locked = isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code == 423
+        if settings.on_busy == "drop" and locked:
+            raise Busy(
+                f"another {step} of {config.name} is running; this request is dropped (on_busy: drop)"
+            ) from error
+        raise
+    except TimeoutError as error:
+        raise AutoretrainError(
+            f"waited {settings.queue_timeout} for the running {step} of {config.name} to finish; "
+            "giving up (raise orchestration.queue_timeout, or use on_busy: drop)"
+        ) from error
+    with slot:
+        yield

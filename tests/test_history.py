@@ -1,0 +1,126 @@
+"""The SQLite monitoring history: round trips, ordering, and overlapping writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tasks.history import HISTORY_FILE, MonitorHistory, RunRecord, open_history
+from tasks.policy import Breaches, TriggerDecision
+
+START = datetime(2014, 1, 1)
+
+
+def _decision(action: str = "none", *, drift: bool | None = False) -> TriggerDecision:
+    return TriggerDecision(
+        action=action,  # type: ignore[arg-type]
+        reasons=("because",),
+        breaches=Breaches(drift=drift, prediction_drift=None, performance=False, severe=False),
+        drift_share=0.5,
+        drift_threshold=0.5,
+        prediction_drift_score=None,
+        performance=0.7,
+        performance_threshold=0.45,
+        severe_performance_threshold=None,
+        labelled_rows=80,
+        labelled_period=None,
+        current_rows=90,
+        confirmed=(),
+        last_retrain_as_of=None,
+    )
+
+
+def _record(day: int, *, retrained: bool = False, drift: bool | None = False) -> RunRecord:
+    return RunRecord(
+        as_of=START + timedelta(days=day),
+        champion="v0001",
+        decision=_decision("retrain" if retrained else "none", drift=drift),
+        status="rejected" if retrained else "healthy",
+        retrained=retrained,
+        promoted=False,
+        details={"worker": day},
+    )
+
+
+def test_recent_runs_come_back_newest_first_up_to_as_of(tmp_path: Path) -> None:
+    history = open_history(tmp_path)
+    for day in (0, 1, 2, 3):
+        history.record("m", _record(day, drift=day % 2 == 1))
+    history.record("other-model", _record(5))
+
+    recent = history.recent("m", START + timedelta(days=2), limit=5)
+
+    assert [run.as_of.day for run in recent] == [3, 2, 1]
+    assert [run.drift_breach for run in recent] == [False, True, False]
+    assert (tmp_path / HISTORY_FILE).is_file()
+
+
+def test_not_judged_is_kept_apart_from_no_breach(tmp_path: Path) -> None:
+    history = open_history(tmp_path)
+    history.record("m", _record(0, drift=None))
+
+    (run,) = history.recent("m", START, limit=1)
+
+    assert run.drift_breach is None
+
+
+def test_last_retrain_ignores_later_runs_and_other_runs(tmp_path: Path) -> None:
+    history = open_history(tmp_path)
+    history.record("m", _record(0))
+    history.record("m", _record(10, retrained=True))
+    history.record("m", _record(20))
+    history.record("m", _record(30, retrained=True))
+
+    assert history.last_retrain("m", START + timedelta(days=25)) == START + timedelta(days=10)
+    assert history.last_retrain("m", START + timedelta(days=5)) is None
+    assert history.last_retrain("other", START + timedelta(days=40)) is None
+
+
+def test_the_store_uses_wal_and_an_index_for_recent_runs(tmp_path: Path) -> None:
+    history = open_history(tmp_path)
+    with sqlite3.connect(history.path) as connection:
+        mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+        plan = connection.execute(
+            "EXPLAIN QUERY PLAN SELECT as_of FROM monitor_runs WHERE model_name = ? "
+            "AND as_of <= ? ORDER BY as_of DESC, id DESC LIMIT 3",
+            ("m", "2014"),
+        ).fetchall()
+    assert mode == "wal"
+    assert any("monitor_runs_recent" in str(row) for row in plan)
+
+
+def test_an_unreadable_store_fails_with_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / HISTORY_FILE).write_bytes(b"this is not a database" * 100)
+
+    with pytest.raises(Exception, match="cannot open the monitoring history"):
+        open_history(tmp_path)
+
+
+def _write_many(path: str, worker: int, count: int) -> None:
+    history = MonitorHistory(Path(path))
+    for index in range(count):
+        history.record("m", _record(worker * 1000 + index))
+
+
+def test_concurrent_writers_in_separate_processes_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / HISTORY_FILE
+    MonitorHistory(path)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_many, args=(str(path), w, 50)) for w in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    history = MonitorHistory(path)
+    assert history.count("m") == 200
+    rows = history.rows("m")
+    assert len({row["id"] for row in rows}) == 200
+    assert sorted({row["as_of"] for row in rows}) == sorted(
+        (START + timedelta(days=w * 1000 + i)).isoformat() for w in range(4) for i in range(50)
+    )

@@ -1,0 +1,229 @@
+"""Events, the model-wide slots and duplicate requests, under a temporary Prefect server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.concurrency.sync import concurrency
+from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+from flows.monitor import monitor_flow
+from flows.promote import promote_flow
+from flows.retrain import retrain_flow
+from tasks.config import load_config
+from tasks.errors import AutoretrainError
+from tasks.registry import LocalRegistry
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
+
+
+def _versions(config_path) -> list[str]:
+    config = load_config(config_path)
+    return [v.version for v in LocalRegistry(config.registry.path, config.name).list_versions()]
+
+
+def _events(model: str, prefix: str = "autoretrain.") -> list[tuple[str, dict]]:
+    async def read() -> list[tuple[str, dict]]:
+        async with get_client() as client:
+            page = await client.read_events(
+                filter=EventFilter(
+                    event=EventNameFilter(prefix=[prefix]),
+                    resource=EventResourceFilter(id=[f"autoretrain.model.{model}"]),
+                ),
+                limit=50,
+            )
+        return [(event.event, dict(event.payload)) for event in page.events]
+
+    return asyncio.run(read())
+
+
+def _poll_events(model: str, expected: set[str], attempts: int = 30) -> list[tuple[str, dict]]:
+    """Events are written asynchronously: poll until the expected names are there."""
+    import time
+
+    found: list[tuple[str, dict]] = []
+    for _ in range(attempts):
+        found = _events(model)
+        if expected <= {name for name, _ in found}:
+            return found
+        time.sleep(0.5)
+    return found
+
+
+def test_events_mode_requests_a_retrain_instead_of_running_it(write_config, tmp_path):
+    config_path = write_config(
+        {"name": "events-mode", "registry": {"path": str(tmp_path / "registry")}}
+    )
+
+    result = monitor_flow(str(config_path), mode="events")
+
+    assert result.status == "retrain-requested"
+    assert result.comparison is None
+    assert _versions(config_path) == ["v0001"]  # only the bootstrapped champion
+    events = _poll_events(
+        "events-mode",
+        {
+            "autoretrain.retrain.requested",
+            "autoretrain.drift.detected",
+            "autoretrain.performance.degraded",
+        },
+    )
+    by_name = {name: payload for name, payload in events}
+    requested = by_name["autoretrain.retrain.requested"]
+    assert requested["config_path"] == str(config_path)
+    assert requested["as_of"] == "2014-04-01T00:00:00"
+    assert requested["request_id"]
+    assert by_name["autoretrain.drift.detected"]["drifted_columns"] == ["temp_max", "temp_min"]
+    assert by_name["autoretrain.performance.degraded"]["performance"] < 0.45
+    # The bootstrap ran inline and said so with events too.
+    assert "autoretrain.challenger.registered" in by_name
+    assert "autoretrain.model.promoted" in by_name
+
+
+def test_inline_mode_never_emits_a_retrain_request(write_config, tmp_path):
+    config_path = write_config(
+        {"name": "inline-mode", "registry": {"path": str(tmp_path / "registry")}}
+    )
+
+    result = monitor_flow(str(config_path), mode="inline")
+
+    assert result.status == "promoted"
+    names = {name for name, _ in _poll_events("inline-mode", {"autoretrain.model.promoted"})}
+    assert "autoretrain.retrain.requested" not in names
+    assert {"autoretrain.drift.detected", "autoretrain.challenger.registered"} <= names
+
+
+def test_the_same_request_never_retrains_twice(write_config, tmp_path):
+    config_path = write_config(
+        {"name": "duplicates", "registry": {"path": str(tmp_path / "registry")}}
+    )
+
+    first = retrain_flow(str(config_path), request_id="monitor-run-1")
+    again = retrain_flow(str(config_path), request_id="monitor-run-1")
+
+    assert (first.status, first.version) == ("registered", "v0001")
+    assert again.status == "duplicate" and again.version is None
+    assert _versions(config_path) == ["v0001"]
+    # Promotion of one challenger happens once too: a second event for it is a no-op.
+    assert promote_flow(str(config_path), challenger_version="v0001").status in {
+        "promoted",
+        "rejected",
+    }
+    assert promote_flow(str(config_path), challenger_version="v0001").status == "duplicate"
+
+
+def test_drop_ends_a_second_retrain_at_once(write_config, tmp_path):
+    config_path = write_config(
+        {
+            "name": "drop",
+            "registry": {"path": str(tmp_path / "registry")},
+            "orchestration": {"on_busy": "drop"},
+        }
+    )
+    retrain_flow(str(config_path))  # creates the slot's limit; the first retrain is not contended
+
+    with concurrency("autoretrain-retrain-drop", occupy=1, strict=True):
+        outcome = retrain_flow(str(config_path))
+
+    assert outcome.status == "dropped"
+    assert "this request is dropped (on_busy: drop)" in outcome.message
+    assert _versions(config_path) == ["v0001"]
+
+
+def test_queue_waits_for_the_running_retrain_then_runs(write_config, tmp_path):
+    config_path = write_config(
+        {
+            "name": "queue",
+            "registry": {"path": str(tmp_path / "registry")},
+            "orchestration": {"on_busy": "queue"},
+        }
+    )
+    retrain_flow(str(config_path))
+    holding = threading.Event()
+    release = threading.Event()
+
+    def hold_slot() -> None:
+        with concurrency("autoretrain-retrain-queue", occupy=1, strict=True):
+            holding.set()
+            release.wait(timeout=120)
+
+    holder = threading.Thread(target=hold_slot)
+    holder.start()
+    assert holding.wait(timeout=60)
+    results = []
+    waiter = threading.Thread(target=lambda: results.append(retrain_flow(str(config_path))))
+    waiter.start()
+    waiter.join(timeout=8)
+
+    assert waiter.is_alive()  # queued behind the holder ...
+    assert _versions(config_path) == ["v0001"]  # ... and nothing trained meanwhile
+    release.set()
+    holder.join(timeout=60)
+    waiter.join(timeout=120)
+    assert results and results[0].status == "registered" and results[0].version == "v0002"
+
+
+def test_queue_gives_up_after_queue_timeout_with_the_fix_in_the_message(write_config, tmp_path):
+    config_path = write_config(
+        {
+            "name": "queue-timeout",
+            "registry": {"path": str(tmp_path / "registry")},
+            "orchestration": {"on_busy": "queue", "queue_timeout": "2s"},
+        }
+    )
+    retrain_flow(str(config_path))
+
+    with (
+        concurrency("autoretrain-retrain-queue-timeout", occupy=1, strict=True),
+        pytest.raises(
+            AutoretrainError,
+            match=r"waited 0:00:02 .* giving up \(raise orchestration.queue_timeout",
+        ),
+    ):
+        retrain_flow(str(config_path))
+
+    assert _versions(config_path) == ["v0001"]
+    assert load_config(config_path).orchestration.queue_timeout == timedelta(seconds=2)
+
+
+def test_monitor_events_report_only_judged_breaches():
+    from tasks.policy import Breaches, TriggerDecision
+    from tasks.reporting import monitor_events
+    from tasks.signals import ColumnDrift, Performance, Signals
+
+    columns = (
+        ColumnDrift("a", "K-S p_value", 0.01, 0.05, True),
+        ColumnDrift("b", "K-S p_value", 0.5, 0.05, False),
+    )
+    signals = Signals(90, 300, 0.5, columns, Performance("f1 (macro)", 0.3, 80, "champion"))
+
+    def decision(breaches: Breaches) -> TriggerDecision:
+        return TriggerDecision(
+            action="retrain",
+            reasons=("...",),
+            breaches=breaches,
+            drift_share=0.5,
+            drift_threshold=0.5,
+            prediction_drift_score=None,
+            performance=0.3,
+            performance_threshold=0.45,
+            severe_performance_threshold=0.2,
+            labelled_rows=80,
+            labelled_period=None,
+            current_rows=90,
+            confirmed=(),
+            last_retrain_as_of=None,
+        )
+
+    both = monitor_events(decision(Breaches(True, None, True, False)), signals)
+    performance_not_judged = monitor_events(decision(Breaches(True, None, None, False)), signals)
+    healthy = monitor_events(decision(Breaches(False, False, False, False)), signals)
+
+    assert [name for name, _ in both] == ["drift.detected", "performance.degraded"]
+    assert both[0][1]["drifted_columns"] == ["a"] and both[1][1]["labelled_rows"] == 80
+    assert [name for name, _ in performance_not_judged] == ["drift.detected"]
+    assert healthy == []

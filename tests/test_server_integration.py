@@ -1,0 +1,290 @@
+"""The deployments on a real Prefect server: schedule, event chain, concurrency.
+
+Starts `prefect server start` on 127.0.0.1 with a temporary PREFECT_HOME, creates the work pool,
+runs `prefect deploy --all` on the project's own prefect.yaml, starts a worker, and drives the
+loop through the API. Every process it starts is stopped by PID, also on failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import DEMO_DATA, ROOT, merge, repo_config
+
+pytestmark = pytest.mark.server
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    project: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _stop(process: subprocess.Popen[bytes], first: int) -> None:
+    """Stop a process group we started: first signal, then SIGKILL after a grace period."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, first)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def _wait_for(
+    condition: Callable[[], Any], timeout: float, what: str, interval: float = 1.0
+) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "prefect"), *args],
+        cwd=server.project,
+        env=server.env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real Prefect server, the work pool, the deployments and a worker."""
+    base = tmp_path_factory.mktemp("server")
+    project = base / "project"
+    project.mkdir()
+    # The project as a user has it: the real prefect.yaml and flows, their own config.yaml.
+    shutil.copy(ROOT / "prefect.yaml", project / "prefect.yaml")
+    (project / "flows").symlink_to(ROOT / "flows")
+    config = merge(
+        repo_config(),
+        {
+            "data": {"source": {"path": str(DEMO_DATA)}},
+            "registry": {"path": str(base / "registry")},
+            "reports": {"path": str(base / "reports")},
+            "orchestration": {"on_busy": "drop"},
+        },
+    )
+    (project / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        {
+            "PREFECT_HOME": str(base / "prefect-home"),
+            "PREFECT_API_URL": url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_WORKER_QUERY_SECONDS": "2",  # the default 10 s poll only slows the test
+            "PWD": str(project),
+        }
+    )
+    logs = base / "logs"
+    logs.mkdir()
+    processes: list[tuple[subprocess.Popen[bytes], int]] = []
+    try:
+        server_process = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=env,
+            stdout=(logs / "server.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append((server_process, signal.SIGTERM))
+        _wait_for(lambda: _healthy(url), 90, "the Prefect server to answer /health")
+        handle = Server(url, env, project)
+        created = _cli(handle, "work-pool", "create", "autoretrain", "--type", "process")
+        assert created.returncode == 0, created.stderr
+        deployed = _cli(handle, "deploy", "--all")
+        assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+        worker = subprocess.Popen(
+            [str(BIN / "prefect"), "worker", "start", "--pool", "autoretrain"],
+            cwd=project,
+            env=env,
+            stdout=(logs / "worker.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append((worker, signal.SIGINT))  # the worker shuts down cleanly on SIGINT
+        yield handle
+    finally:
+        for process, first in reversed(processes):
+            _stop(process, first)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _api(server: Server, method: str, path: str, **body: Any) -> Any:
+    response = httpx.request(method, f"{server.url}{path}", json=body or None, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def _deployment(server: Server, flow: str, name: str) -> dict[str, Any]:
+    return _api(server, "GET", f"/deployments/name/{flow}/{name}")
+
+
+def _runs_of(server: Server, deployment_id: str) -> list[dict[str, Any]]:
+    return _api(
+        server, "POST", "/flow_runs/filter", flow_runs={"deployment_id": {"any_": [deployment_id]}}
+    )
+
+
+def _run_deployment(server: Server, deployment_id: str, parameters: dict[str, Any]) -> str:
+    run = _api(
+        server, "POST", f"/deployments/{deployment_id}/create_flow_run", parameters=parameters
+    )
+    return str(run["id"])
+
+
+def _final_state(server: Server, run_id: str, timeout: float = 240) -> dict[str, Any]:
+    def done() -> dict[str, Any] | None:
+        run = _api(server, "GET", f"/flow_runs/{run_id}")
+        return (
+            run if run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"} else None
+        )
+
+    return _wait_for(done, timeout, f"flow run {run_id} to finish", interval=2)
+
+
+def _logs(server: Server, run_id: str) -> str:
+    logs = _api(server, "POST", "/logs/filter", logs={"flow_run_id": {"any_": [run_id]}}, limit=200)
+    return "\n".join(entry["message"] for entry in logs)
+
+
+def _artifacts(server: Server, run_id: str) -> dict[str, Any]:
+    found = _api(server, "POST", "/artifacts/filter", artifacts={"flow_run_id": {"any_": [run_id]}})
+    return {artifact["key"]: artifact for artifact in found}
+
+
+def test_deploy_accepts_prefect_yaml_with_schedule_and_triggers(server: Server) -> None:
+    monitor = _deployment(server, "monitor", "autoretrain-monitor")
+    schedules = monitor["schedules"]
+    assert [s["schedule"]["cron"] for s in schedules] == ["0 6 * * *"]
+    assert schedules[0]["schedule"]["timezone"] == "UTC"
+    assert monitor["parameters"] == {"config_path": "config.yaml", "mode": "events"}
+    names = {d["name"] for d in _api(server, "POST", "/deployments/filter")}
+    assert names == {
+        "autoretrain-monitor",
+        "autoretrain-retrain",
+        "autoretrain-promote",
+        "autoretrain-loop",
+        "autoretrain-rollback",
+    }
+    automations = _api(server, "POST", "/automations/filter")
+    expected = {a["trigger"]["expect"][0] for a in automations}
+    assert expected == {"autoretrain.retrain.requested", "autoretrain.challenger.registered"}
+
+
+def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Server) -> None:
+    monitor = _deployment(server, "monitor", "autoretrain-monitor")
+    retrain = _deployment(server, "retrain", "autoretrain-retrain")
+    promote = _deployment(server, "promote", "autoretrain-promote")
+
+    monitor_run = _run_deployment(server, monitor["id"], {})
+    finished = _final_state(server, monitor_run)
+    assert finished["state"]["type"] == "COMPLETED", _logs(server, monitor_run)
+    summary = _artifacts(server, monitor_run)["seattle-weather-monitor-summary"]
+    assert "status      retrain-requested" in summary["data"]
+
+    # Nobody ran the retrain or promote deployments: their runs come from the triggers, with
+    # parameters rendered from the events' payloads.
+    retrain_runs = _wait_for(lambda: _runs_of(server, retrain["id"]), 60, "a retrain run")
+    assert len(retrain_runs) == 1
+    assert retrain_runs[0]["parameters"]["request_id"] == monitor_run
+    assert retrain_runs[0]["parameters"]["reason"].startswith("monitor: data drift")
+    retrained = _final_state(server, retrain_runs[0]["id"])
+    assert retrained["state"]["type"] == "COMPLETED", _logs(server, retrained["id"])
+
+    promote_runs = _wait_for(lambda: _runs_of(server, promote["id"]), 60, "a promote run")
+    assert len(promote_runs) == 1
+    assert promote_runs[0]["parameters"]["challenger_version"] == "v0002"
+    promoted = _final_state(server, promote_runs[0]["id"])
+    assert promoted["state"]["type"] == "COMPLETED", _logs(server, promoted["id"])
+    artifacts = _artifacts(server, promoted["id"])
+    assert "PROMOTE" in artifacts["seattle-weather-comparison-verdict"]["data"]
+    assert artifacts["seattle-weather-comparison"]["type"] == "table"
+
+    aliases = yaml.safe_load((server.project.parent / "registry" / "aliases.json").read_text())
+    assert aliases == {"champion": "v0002"}
+
+
+HOLD_SLOT = """
+import sys
+from prefect.concurrency.sync import concurrency
+
+with concurrency("autoretrain-retrain-seattle-weather", occupy=1, strict=True):
+    print("held", flush=True)
+    sys.stdin.read()  # hold until the test closes stdin
+"""
+
+
+def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server) -> None:
+    retrain = _deployment(server, "retrain", "autoretrain-retrain")
+    versions = server.project.parent / "registry" / "versions"
+    before = sorted(p.name for p in versions.iterdir())
+
+    # Another process holds the model's retrain slot, as a running retrain does ...
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SLOT],
+        env=server.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        # ... while a second request arrives.
+        second = _run_deployment(server, retrain["id"], {"request_id": "second-request"})
+        finished = _final_state(server, second)
+    finally:
+        if holder.stdin:
+            holder.stdin.close()
+        holder.wait(timeout=30)
+
+    assert holder.returncode == 0
+    assert finished["state"]["type"] == "COMPLETED"
+    assert "this request is dropped (on_busy: drop)" in _logs(server, second)
+    assert sorted(p.name for p in versions.iterdir()) == before  # nothing was trained
