@@ -16,7 +16,7 @@ from tasks.config import load_config
 from tasks.errors import ModelError
 from tasks.gate import Comparison
 from tasks.monitoring import decide_on_history, measure_window, record_run
-from tasks.orchestration import emit_model_event, resolve_mode
+from tasks.orchestration import check_config_path, emit_model_event, resolve_mode
 from tasks.publish import publish_monitor_summary
 from tasks.registry import open_registry
 from tasks.reporting import MonitorResult, monitor_events, render_comparison, render_summary
@@ -32,6 +32,7 @@ def monitor_flow(
     mode (default: orchestration.mode): inline runs retrain and promote as subflows; events
     emits autoretrain.retrain.requested for the retrain deployment's trigger instead.
     """
+    check_config_path(config_path)
     config = load_config(config_path)
     run_mode = resolve_mode(config, mode)
     moment = resolve_as_of(config, as_of)

@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
 from tasks.errors import RegistryError
-from tasks.orchestration import Busy, emit_model_event, model_slot
+from tasks.orchestration import Busy, check_config_path, emit_model_event, model_slot
 from tasks.promotion import PromotionOutcome, evaluate_on_holdout, promote_challenger
 from tasks.publish import publish_comparison
 from tasks.registry import open_registry
@@ -25,6 +25,7 @@ def promote_flow(
     bootstrap: bool = False,
 ) -> PromotionOutcome:
     """Compare the challenger (default: the `challenger` alias) with the champion, then act on it."""
+    check_config_path(config_path)
     config = load_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)

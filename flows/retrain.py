@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 
 from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
-from tasks.orchestration import Busy, emit_model_event, model_slot
+from tasks.orchestration import Busy, check_config_path, emit_model_event, model_slot
 from tasks.registry import open_registry
 from tasks.training import adopt_model, train_challenger
 from tasks.windows import plan_bootstrap, plan_windows, resolve_as_of
@@ -32,6 +32,7 @@ def retrain_flow(
 ) -> RetrainOutcome:
     """Train (or, when bootstrapping from bootstrap.model_path, adopt) a challenger."""
     logger = get_run_logger()
+    check_config_path(config_path)
     config = load_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -15,7 +16,7 @@ from prefect.events import emit_event
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from tasks.config import Config
-from tasks.errors import AutoretrainError
+from tasks.errors import AutoretrainError, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,22 @@ def _deployment_id() -> str | None:
     from prefect.runtime import deployment
 
     return deployment.id  # type: ignore[no-any-return]
+
+
+def check_config_path(config_path: str) -> None:
+    """In a deployment run, accept only a config inside the working directory (the project).
+
+    Event triggers take config_path from the event's payload: without this check, anyone who
+    can emit an event could point a run at a config (and a model file to unpickle) of theirs.
+    """
+    if _deployment_id() is None:
+        return  # run from a terminal or a test: the person chose the path
+    root = Path.cwd().resolve()
+    if not (root / config_path).resolve().is_relative_to(root):
+        raise ConfigError(
+            f"config_path '{config_path}' is outside the project directory {root}: a deployment "
+            "run reads only a config inside it (events cannot point it elsewhere); put it there"
+        )
 
 
 def resolve_mode(config: Config, override: str | None = None) -> Literal["inline", "events"]:

@@ -612,6 +612,26 @@ def test_bad_input_fails_clearly_and_changes_nothing(
     assert snapshot(workspace.registry) == before
 
 
+@pytest.mark.parametrize("flow", [monitor_flow, retrain_flow, promote_flow], ids=lambda f: f.name)
+def test_deployment_run_refuses_a_config_outside_the_project(
+    flow: Any, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Triggers take config_path from an event's payload: it must not lead outside the project.
+    from tasks import orchestration
+
+    monkeypatch.setattr(orchestration, "_deployment_id", lambda: "a-deployment")
+    monkeypatch.chdir(ROOT)
+    outside = workspace.config()  # in a temporary directory, not under the project
+    before = snapshot(workspace.registry)
+
+    with pytest.raises(ConfigError) as caught:
+        flow(str(outside))
+
+    assert "is outside the project directory" in str(caught.value)
+    assert snapshot(workspace.registry) == before
+    orchestration.check_config_path("config.yaml")  # the project's own config is fine
+
+
 def test_the_table_holds_at_least_25_cases() -> None:
     assert len(CASES) >= 25
     assert len({case.id for case in CASES}) == len(CASES)

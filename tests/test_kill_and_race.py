@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 KILL_ITERATIONS = 8
 SEED = 20261125
 
+# A SIGKILLed run keeps the model's Prefect concurrency slot until its lease expires (300 s),
+# and the next run would queue behind it. This test is about the registry, whose own file lock
+# keeps it consistent, so the driver takes the Prefect slot out of the way.
 RETRAIN_AND_PROMOTE = """
+import contextlib
 import sys
+import flows.promote
+import flows.retrain
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 
+flows.retrain.model_slot = flows.promote.model_slot = lambda *a: contextlib.nullcontext()
 print("ready", flush=True)
 version = retrain_flow(sys.argv[1], None, "kill test").version
 print(promote_flow(sys.argv[1], None, version).status, flush=True)
@@ -72,8 +80,22 @@ def _environment() -> dict[str, str]:
     }
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    """A failed assertion must not leave a flow process running (or holding a slot)."""
+    yield
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def _start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,
         env=_environment(),
@@ -81,6 +103,8 @@ def _start(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    _started.append(process)
+    return process
 
 
 def _retrain_and_promote(config: Path) -> subprocess.Popen[str]:
