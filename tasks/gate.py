@@ -292,6 +292,11 @@ def _per_class_f1(paired: PairedRows, predictions: np.ndarray) -> dict[str, floa
     return {str(label): float(scores[code]) for code, label in enumerate(paired.labels)}
 
 
+def improvement_shown(interval: BootstrapInterval, min_improvement: float) -> bool:
+    """The gate's primary rule: the interval's lower bound clears min_improvement and 0."""
+    return interval.lower > 0 and interval.lower >= min_improvement - _TOLERANCE
+
+
 def _guard_no_lower(
     name: str, champion: float | None, challenger: float | None, margin: float
 ) -> GuardCheck:
@@ -568,7 +573,7 @@ def compare_models(
             f"{difference:+.3f}, {level} paired bootstrap interval "
             f"[{interval.lower:+.3f}, {interval.upper:+.3f}]"
         )
-        if interval.lower > 0 and interval.lower >= rules.min_improvement - _TOLERANCE:
+        if improvement_shown(interval, rules.min_improvement):
             passes.append(f"{line}: lower bound >= min_improvement {rules.min_improvement:.3f}")
         else:
             failures.append(

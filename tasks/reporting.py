@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.gate import Comparison
+from tasks.gate import Comparison, improvement_shown
 from tasks.policy import TriggerDecision
 from tasks.signals import Signals
 from tasks.windows import Window
@@ -102,7 +102,7 @@ def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
                 f"(difference {interval.difference:+.4f}, {interval.resamples} resamples, "
                 f"seed {interval.seed})",
                 "result": "ok"
-                if interval.lower > 0 and interval.lower >= comparison.rules.min_improvement - 1e-9
+                if improvement_shown(interval, comparison.rules.min_improvement)
                 else "FAIL",
             }
         )
