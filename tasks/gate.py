@@ -31,6 +31,7 @@ from tasks.statistics import (
     per_class_scores,
     permutation_test,
     regression_p_value,
+    row_type_table,
 )
 
 Verdict = Literal["promote", "reject", "insufficient-evidence"]
@@ -212,6 +213,8 @@ class Comparison:
     slices: tuple[SliceCheck, ...] = ()
     multiplicity: str = ""
     approval: Approval | None = None
+    # (label, champion prediction, challenger prediction, rows): recomputes every paired number
+    row_types: tuple[tuple[Any, Any, Any, int], ...] = ()
 
     @property
     def bootstrap(self) -> bool:
@@ -245,6 +248,7 @@ class Comparison:
             slices=tuple(SliceCheck(**s) for s in data.get("slices", ())),
             multiplicity=data.get("multiplicity", ""),
             approval=optional(Approval, "approval"),
+            row_types=tuple(tuple(row) for row in data.get("row_types", ())),  # type: ignore[misc]
         )
 
 
@@ -642,4 +646,5 @@ def compare_models(
         guards=guards,
         slices=slices,
         multiplicity=multiplicity,
+        row_types=row_type_table(paired) if paired is not None else (),
     )

@@ -107,6 +107,32 @@ def pair_rows(
     )
 
 
+def row_type_table(paired: PairedRows) -> tuple[tuple[Any, Any, Any, int], ...]:
+    """The row types as (label, champion prediction, challenger prediction, rows): every count
+    the paired statistics use, small enough to store with the comparison."""
+
+    def plain(code: int) -> Any:
+        label = paired.labels[code]
+        return label.item() if hasattr(label, "item") else label
+
+    return tuple(
+        (plain(t), plain(a), plain(b), int(n))
+        for t, a, b, n in zip(
+            paired.truth, paired.champion, paired.challenger, paired.counts, strict=True
+        )
+    )
+
+
+def pair_row_types(table: Sequence[Sequence[Any]]) -> PairedRows:
+    """Rebuild the paired rows from a stored row-type table (to recompute a comparison)."""
+    truth, champion, challenger = [], [], []
+    for label, champion_prediction, challenger_prediction, rows in table:
+        truth += [label] * int(rows)
+        champion += [champion_prediction] * int(rows)
+        challenger += [challenger_prediction] * int(rows)
+    return pair_rows(truth, champion, challenger)
+
+
 def _confusion(
     paired: PairedRows, predictions: np.ndarray, counts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from tasks.gate import (
     SliceRules,
     compare_models,
 )
+from tasks.statistics import pair_row_types, paired_bootstrap
 
 HOLDOUT = {"start": "2014-01-01T00:00:00", "end": "2014-04-01T00:00:00"}
 EARLIER = {"start": "2013-07-05T00:00:00", "end": "2014-01-01T00:00:00"}
@@ -527,3 +528,22 @@ def test_macro_f1_gate_uses_the_same_scores_as_the_metric_module() -> None:
     assert comparison.difference == pytest.approx(
         f1_score(truth, challenger, average="macro") - f1_score(truth, champion, average="macro")
     )
+
+
+def test_the_saved_row_types_recompute_the_interval_exactly() -> None:
+    truth, challenger, champion = _pair(300, 180, 200)
+    comparison = _compare(truth, challenger, champion)
+    saved = json.loads(json.dumps(comparison.to_dict()))
+
+    paired = pair_row_types(saved["row_types"])
+    rules = GateRules.from_dict(saved["rules"])
+    interval = paired_bootstrap(
+        rules.metric_config(),
+        paired,
+        confidence=rules.confidence,
+        resamples=rules.resamples,
+        seed=rules.seed,
+    )
+
+    assert sum(row[3] for row in saved["row_types"]) == 300
+    assert interval == comparison.interval
