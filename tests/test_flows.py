@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
@@ -93,6 +94,11 @@ def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, 
     ]
     for report in result.signals.report_paths:
         assert Path(report).stat().st_size > 100_000
+    verdict = Artifact.get("seattle-weather-comparison-verdict")
+    assert verdict is not None and isinstance(verdict.data, str)
+    assert "Promote v0002 over v0001: on the same 89 rows it is better by" in verdict.data
+    assert "| difference, 95% paired bootstrap interval |" in verdict.data
+    assert "| guard: log loss |" in verdict.data
     counts = _artifact_keys(["seattle-weather-comparison", "seattle-weather-monitor-summary"])
     assert counts.get("seattle-weather-comparison", 0) >= 2  # bootstrap and retrain
     assert counts.get("seattle-weather-monitor-summary", 0) >= 1
