@@ -95,11 +95,12 @@ def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
     if interval is not None:
         rows.append(
             {
-                "measure": f"difference, {interval.confidence:.0%} paired bootstrap interval",
-                "champion": interval.lower,
-                "challenger": interval.upper,
-                "rule": f"lower bound >= {comparison.rules.min_improvement:.3f} "
-                f"(difference {interval.difference:+.4f}, {interval.resamples} resamples, "
+                "measure": "difference (challenger - champion)",
+                "champion": None,
+                "challenger": interval.difference,
+                "rule": f"{interval.confidence:.0%} paired bootstrap interval "
+                f"[{interval.lower:+.4f}, {interval.upper:+.4f}]: lower bound >= "
+                f"{comparison.rules.min_improvement:.3f} ({interval.resamples} resamples, "
                 f"seed {interval.seed})",
                 "result": "ok"
                 if improvement_shown(interval, comparison.rules.min_improvement)

@@ -97,7 +97,10 @@ def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, 
     verdict = Artifact.get("seattle-weather-comparison-verdict")
     assert verdict is not None and isinstance(verdict.data, str)
     assert "Promote v0002 over v0001: on the same 89 rows it is better by" in verdict.data
-    assert "| difference, 95% paired bootstrap interval |" in verdict.data
+    assert (
+        "| difference (challenger - champion) |  | 0.6644 | 95% paired bootstrap interval [+0."
+        in (verdict.data)
+    )
     assert "| guard: log loss |" in verdict.data
     counts = _artifact_keys(["seattle-weather-comparison", "seattle-weather-monitor-summary"])
     assert counts.get("seattle-weather-comparison", 0) >= 2  # bootstrap and retrain
@@ -226,6 +229,7 @@ def test_own_data_in_sqlite_with_other_column_names_and_an_adopted_model(write_c
         },
         "registry": {"path": "registry"},
         "bootstrap": {"model_path": "my_model.pkl"},
+        "promotion": {"slices": {"columns": ["region"], "min_rows": 20}},
     }
     config_path = write_config(overrides)
     config = load_config(config_path)
@@ -239,4 +243,9 @@ def test_own_data_in_sqlite_with_other_column_names_and_an_adopted_model(write_c
     assert registry.get_version("v0001").source.startswith("adopted from")
     assert "region" in {column.column for column in result.signals.columns}
     assert result.status == "promoted"
+    assert result.comparison is not None
+    judged = [s for s in result.comparison.slices if s.judged]
+    assert judged and {s.column for s in judged} == {"region"}
+    assert sum(s.rows for s in result.comparison.slices) == result.comparison.holdout_rows
+    assert not any(s.regressed for s in judged)
     assert json.loads((tmp_path / "registry" / "aliases.json").read_text()) == {"champion": "v0002"}
