@@ -12,8 +12,10 @@ from sklearn.tree import DecisionTreeClassifier
 
 from tasks.errors import RegistryError
 from tasks.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
-from tasks.promotion import apply_verdict
+from tasks.promotion import apply_verdict, collect_outputs
 from tasks.registry import LocalRegistry
+from tasks.windows import Window
+from tests.helpers import repo_config
 
 MODEL_NAME = "seattle-weather"
 WINDOW = {"start": "2013-07-01T00:00:00", "end": "2014-01-01T00:00:00"}
@@ -250,3 +252,74 @@ def test_two_promote_runs_of_the_same_comparison_promote_once(tmp_path: Path) ->
         assert aliases.get(entry.alias) == entry.from_version
         aliases[entry.alias] = entry.to_version
     assert aliases == {"champion": "v0002", "challenger": None}
+
+
+# -- collecting one model's outputs on the holdout ----------------------------------------------
+
+
+def _holdout_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "precipitation": [0.0, 5.0, 0.0, 9.0, 0.2, 7.5],
+            "temp_max": [20.0, 12.0, 22.0, 10.0, 18.0, 11.0],
+            "temp_min": [10.0, 5.0, 11.0, 4.0, 9.0, 6.0],
+            "wind": [2.0, 5.0, 1.5, 6.0, 2.5, 4.0],
+            "weather": ["sun", "rain", "sun", "rain", "sun", "snow"],
+        }
+    )
+
+
+def _registry_with_a_real_model(tmp_path: Path) -> tuple[LocalRegistry, Any]:
+    config = repo_config()
+    registry = LocalRegistry(tmp_path / "registry", MODEL_NAME)
+    frame = _holdout_frame()
+    model = DecisionTreeClassifier(random_state=0).fit(
+        frame[config.data.features].iloc[:5], frame["weather"].iloc[:5]
+    )
+    registry.register(
+        model,
+        frame,
+        {
+            "estimator": "sklearn.tree.DecisionTreeClassifier",
+            "params": {},
+            "training_window": WINDOW,
+            "training_rows": 5,
+            "data_fingerprint": "test",
+            "metrics": {},
+            "code_version": "test",
+            "source": "test",
+            "reason": "test",
+        },
+    )
+    return registry, config
+
+
+def test_outputs_of_a_model_hold_predictions_probabilities_latency_and_size(tmp_path: Path) -> None:
+    registry, config = _registry_with_a_real_model(tmp_path)
+
+    outputs = collect_outputs(
+        registry, "v0001", config, _holdout_frame(), Window.from_dict(HOLDOUT)
+    )
+
+    assert outputs.problem is None
+    assert outputs.predictions is not None and len(outputs.predictions) == 6
+    assert outputs.true_class_probability is not None
+    # The tree never saw "snow": the probability it gives the last row's true class is 0.
+    assert outputs.true_class_probability[-1] == 0.0
+    assert outputs.latency_ms_per_1k_rows is not None and outputs.latency_ms_per_1k_rows > 0
+    assert outputs.model_size_bytes is not None and outputs.model_size_bytes > 100
+    assert not outputs.trained_on_holdout
+
+
+def test_a_model_that_fails_to_load_gives_no_predictions_and_the_reason(tmp_path: Path) -> None:
+    registry, config = _registry_with_a_real_model(tmp_path)
+    model_file = registry.root / "versions" / "v0001" / "model.pkl"
+    model_file.write_bytes(model_file.read_bytes() + b"\x00")
+
+    outputs = collect_outputs(
+        registry, "v0001", config, _holdout_frame(), Window.from_dict(HOLDOUT)
+    )
+
+    assert outputs.predictions is None
+    assert outputs.problem is not None
+    assert outputs.problem.startswith("v0001: model file of v0001 does not match its registered")
