@@ -31,7 +31,9 @@ def parse_duration(value: Any) -> Any:
     if isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
-            raise ValueError(f"'{value}' is not a duration: write it like 90d, 12h, 2w or 30min")
+            raise ValueError(
+                f"'{value}' is not a duration: write it like 90d, 12h, 2w, 30min or 45s"
+            )
         return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
     return value
 
@@ -242,9 +244,67 @@ class WindowsConfig(Strict):
         return value
 
 
+class GuardsConfig(Strict):
+    """Non-inferiority margins: the challenger may be worse than the champion by at most these.
+
+    null turns a guard off. A guard that is on but cannot be computed rejects (fail closed).
+    """
+
+    recall: float | None = Field(
+        default=0.05, ge=0, le=1, description="Largest drop of recall (macro, or of pos_label)."
+    )
+    per_class_f1: float | None = Field(
+        default=0.10, ge=0, le=1, description="Largest drop of any class's F1."
+    )
+    min_class_rows: int = Field(
+        default=30, ge=1, description="Classes with fewer true rows are not judged per class."
+    )
+    log_loss: float | None = Field(
+        default=0.25, ge=0, description="Largest increase of log loss (needs predict_proba)."
+    )
+    latency_ratio: float | None = Field(
+        default=3.0, ge=1, description="Challenger ms per 1k rows <= this times the champion's."
+    )
+    model_size_ratio: float | None = Field(
+        default=3.0, ge=1, description="Challenger pickled size <= this times the champion's."
+    )
+
+
+class SlicesConfig(Strict):
+    """Per value of these categorical columns, no slice may regress beyond margin."""
+
+    columns: list[str] = []
+    min_rows: int = Field(default=30, ge=1, description="Smaller slices are listed, not judged.")
+    margin: float = Field(default=0.05, ge=0, le=1)
+
+
+class ApprovalConfig(Strict):
+    """A person approves or rejects each promotion the gate allows, in the Prefect UI."""
+
+    required: bool = False
+    timeout: Duration = Field(
+        default=timedelta(hours=24), description="No answer within it rejects."
+    )
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+
 class PromotionConfig(Strict):
     min_improvement: float = Field(default=0.0, ge=0, le=1)
     min_holdout_rows: int = Field(default=30, ge=1)
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1, description="Level of the paired bootstrap interval."
+    )
+    resamples: int = Field(default=2000, ge=100, le=100_000)
+    seed: int = Field(default=0, ge=0, description="Seed of bootstrap and permutations.")
+    guards: GuardsConfig = GuardsConfig()
+    slices: SlicesConfig = SlicesConfig()
+    approval: ApprovalConfig = ApprovalConfig()
 
 
 class BootstrapConfig(Strict):
@@ -314,6 +374,14 @@ class Config(Strict):
         unknown = sorted(set(self.policy.column_drift) - set(self.data.features))
         if unknown:
             raise ValueError(f"policy.column_drift names columns that are not features: {unknown}")
+        not_categorical = sorted(
+            set(self.promotion.slices.columns) - set(self.data.categorical_features)
+        )
+        if not_categorical:
+            raise ValueError(
+                "promotion.slices.columns must be listed in data.categorical_features: "
+                f"{not_categorical}"
+            )
         return self
 
 

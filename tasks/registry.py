@@ -100,6 +100,7 @@ class ModelRegistry(Protocol):
         reason: str,
         action: str,
         expected: str | None = ...,
+        actor: str | None = None,
     ) -> None: ...
 
     def mark(self, version: str, status: str) -> None: ...
@@ -110,7 +111,9 @@ class ModelRegistry(Protocol):
 
     def load_comparison(self, comparison_id: str) -> dict[str, Any]: ...
 
-    def rollback(self, *, to_version: str | None = None, reason: str) -> tuple[str, str]: ...
+    def rollback(
+        self, *, to_version: str | None = None, reason: str, actor: str | None = None
+    ) -> tuple[str, str]: ...
 
     def claim_request(self, request_id: str) -> bool: ...
 
@@ -281,15 +284,29 @@ class LocalRegistry:
         reason: str,
         action: str,
         expected: str | object | None = ...,
+        actor: str | None = None,
     ) -> None:
-        """Point alias at version (None removes it); with expected, only if it still points there."""
+        """Point alias at version (None removes it); with expected, only if it still points there.
+
+        The check and the change happen under one lock: a compare-and-swap. actor defaults to
+        the user running the process.
+        """
         if alias not in ALIASES:
             raise RegistryError(f"unknown alias '{alias}'; aliases are {ALIASES}")
         with self._locked():
-            self._set_alias_locked(alias, version, reason=reason, action=action, expected=expected)
+            self._set_alias_locked(
+                alias, version, reason=reason, action=action, expected=expected, actor=actor
+            )
 
     def _set_alias_locked(
-        self, alias: str, version: str | None, *, reason: str, action: str, expected: Any = ...
+        self,
+        alias: str,
+        version: str | None,
+        *,
+        reason: str,
+        action: str,
+        expected: Any = ...,
+        actor: str | None = None,
     ) -> None:
         aliases = self._aliases()
         current = aliases.get(alias)
@@ -303,7 +320,7 @@ class LocalRegistry:
             aliases[alias] = version
         else:
             aliases.pop(alias, None)
-        entry = HistoryEntry(_now(), action, alias, current, version, reason, _actor())
+        entry = HistoryEntry(_now(), action, alias, current, version, reason, actor or _actor())
         # History first, then the alias: a crash in between leaves a history line for a
         # change that did not happen, which verify_history reports, never the reverse.
         with (self.root / "history.jsonl").open("a") as out:
@@ -318,7 +335,9 @@ class LocalRegistry:
             return []
         return [HistoryEntry(**json.loads(line)) for line in path.read_text().splitlines() if line]
 
-    def rollback(self, *, to_version: str | None = None, reason: str) -> tuple[str, str]:
+    def rollback(
+        self, *, to_version: str | None = None, reason: str, actor: str | None = None
+    ) -> tuple[str, str]:
         """Make the previous champion (or to_version) champion again; return (from, to)."""
         with self._locked():
             current = self._aliases().get("champion")
@@ -332,7 +351,9 @@ class LocalRegistry:
             if target == current:
                 raise RegistryError(f"{target} is already the champion")
             self.load_model(target)  # refuse a target that would not load
-            self._set_alias_locked("champion", target, reason=reason, action="rollback")
+            self._set_alias_locked(
+                "champion", target, reason=reason, action="rollback", actor=actor
+            )
         self.mark(current, "rolled-back")
         self.mark(target, "champion")
         return current, target
