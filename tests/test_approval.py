@@ -40,7 +40,7 @@ def _champion_and_a_better_challenger(write_config, tmp_path: Path, timeout: str
             "promotion": {"approval": {"required": True, "timeout": timeout}},
         }
     )
-    first = retrain_flow(str(config_path), reason="bootstrap", bootstrap=True)
+    first = retrain_flow(str(config_path), reason="bootstrap", bootstrap=True).version
     registry = _registry(config_path)
     registry.set_alias("champion", first, reason="test setup", action="promote", expected=None)
     retrain_flow(str(config_path), reason="test")
