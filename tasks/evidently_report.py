@@ -17,6 +17,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from tasks.config import Config
 from tasks.errors import DataError
 from tasks.metrics import score_predictions
+from tasks.registry import sample_rows_of
 from tasks.signals import ColumnDrift, Performance, Signals
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def _run_drift(
     config: Config, current: pd.DataFrame, reference: pd.DataFrame
 ) -> tuple[Any, list[Any]]:
     from evidently import DataDefinition, Dataset, Report
-    from evidently.metrics import DriftedColumnsCount, ValueDrift
+    from evidently.metrics import ValueDrift
 
     data = config.data
     policy = config.policy
@@ -79,10 +80,8 @@ def _run_drift(
                 threshold=override.threshold if override else None,
             )
         )
-    overview = DriftedColumnsCount(
-        columns=data.features, drift_share=policy.drift_threshold, method=policy.drift_method
-    )
-    report = Report([overview, *column_metrics], include_tests=True)
+    # No DriftedColumnsCount: it tests every column again; the share is counted from these.
+    report = Report(column_metrics, include_tests=True)
     snapshot = report.run(
         Dataset.from_pandas(current[data.features], data_definition=definition),
         Dataset.from_pandas(reference[data.features], data_definition=definition),
@@ -125,10 +124,12 @@ def compute_signals(
     predictions: np.ndarray,
     prediction_source: str,
     report_dir: Path,
+    reference_total_rows: int | None = None,
 ) -> Signals:
     """Drift of the current window against the reference, performance on its labelled rows.
 
     predictions holds one predicted label per current row (logged or the champion's).
+    reference may already be a sample: reference_total_rows then says how many rows it stands for.
     Both Evidently reports are saved as HTML in report_dir.
     """
     if len(current) == 0:
@@ -137,13 +138,16 @@ def compute_signals(
     _check_not_empty_columns(reference, config.data.features, "champion's reference data")
     report_dir.mkdir(parents=True, exist_ok=True)
     paths: list[str] = []
+    sampling = config.sampling
+    drift_current = sample_rows_of(current, sampling.drift_rows, sampling.seed)
+    drift_reference = sample_rows_of(reference, sampling.drift_rows, sampling.seed)
     with warnings.catch_warnings():
         # Evidently's stack emits deprecation noise that is not ours to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         # Evidently scores with sklearn's default zero_division; the value is the same as ours.
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        drift_snapshot, column_metrics = _run_drift(config, current, reference)
+        drift_snapshot, column_metrics = _run_drift(config, drift_current, drift_reference)
         columns = tuple(_read_column_drift(drift_snapshot, m) for m in column_metrics)
         drift_path = report_dir / "drift.html"
         drift_snapshot.save_html(str(drift_path))
@@ -162,7 +166,13 @@ def compute_signals(
                     "only one class among labelled rows; macro scores are of that class alone"
                 )
             labelled_predictions = predictions[labelled_mask]
-            perf_snapshot = _run_performance(config, labelled, labelled_predictions)
+            # The HTML is for people: a sample renders the same picture; the value below uses all rows.
+            shown = sample_rows_of(
+                labelled.assign(**{PREDICTION: labelled_predictions}),
+                sampling.drift_rows,
+                sampling.seed,
+            )
+            perf_snapshot = _run_performance(config, shown, shown[PREDICTION].to_numpy())
             if perf_snapshot is not None:
                 performance_path = report_dir / "performance.html"
                 perf_snapshot.save_html(str(performance_path))
@@ -173,8 +183,8 @@ def compute_signals(
                 # on what the metric means (Evidently's "macro" turns binary on two labels).
                 value=score_predictions(
                     config.policy.performance_metric,
-                    labelled[target].tolist(),
-                    labelled_predictions.tolist(),
+                    labelled[target].to_numpy(),
+                    labelled_predictions,
                 ),
                 labelled_rows=int(labelled_mask.sum()),
                 prediction_source=prediction_source,
@@ -182,9 +192,12 @@ def compute_signals(
     share = sum(c.drifted for c in columns) / len(columns)
     return Signals(
         current_rows=len(current),
-        reference_rows=len(reference),
+        reference_rows=reference_total_rows or len(reference),
         drift_share=share,
         columns=columns,
         performance=performance,
         report_paths=tuple(paths),
+        drift_rows_current=len(drift_current),
+        drift_rows_reference=len(drift_reference),
+        sample_seed=sampling.seed,
     )
