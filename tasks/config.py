@@ -28,7 +28,7 @@ _UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 def parse_duration(value: Any) -> Any:
     """Turn '90d', '12h', '2w' or '30min' into a timedelta; leave other values to pydantic."""
-    if isinstance(value, str):
+    if isinstance(value, str) and not value.strip().upper().startswith("P"):  # P...: ISO 8601
         match = _DURATION.match(value)
         if not match:
             raise ValueError(
@@ -348,6 +348,18 @@ class OrchestrationConfig(Strict):
     )
 
 
+class SamplingConfig(Strict):
+    """Evidently's drift tests on large windows run on a seeded random sample of each side."""
+
+    drift_rows: int | None = Field(
+        default=50_000,
+        ge=1_000,
+        description="Drift is tested on at most this many rows per side (null: all rows). "
+        "Performance is always scored on every labelled row.",
+    )
+    seed: int = 0
+
+
 class RegistryConfig(Strict):
     kind: Literal["local"] = "local"
     path: Path
@@ -365,6 +377,7 @@ class Config(Strict):
     windows: WindowsConfig
     promotion: PromotionConfig = PromotionConfig()
     bootstrap: BootstrapConfig = BootstrapConfig()
+    sampling: SamplingConfig = SamplingConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()
     registry: RegistryConfig
     reports: ReportsConfig

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from tasks.errors import ModelError, RegistryError
@@ -88,7 +89,9 @@ class ModelRegistry(Protocol):
 
     def load_model(self, version: str) -> Any: ...
 
-    def load_reference(self, version: str) -> pd.DataFrame: ...
+    def load_reference(
+        self, version: str, sample_rows: int | None = None, seed: int = 0
+    ) -> pd.DataFrame: ...
 
     def get_alias(self, alias: str) -> str | None: ...
 
@@ -120,6 +123,15 @@ class ModelRegistry(Protocol):
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sample_rows_of(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
+    """At most limit rows of frame, drawn without replacement with a fixed seed, in their order."""
+    if limit is None or len(frame) <= limit:
+        return frame
+    chosen = np.random.default_rng(seed).choice(len(frame), size=limit, replace=False)
+    chosen.sort()
+    return frame.iloc[chosen].reset_index(drop=True)
 
 
 def fingerprint_frame(frame: pd.DataFrame) -> str:
@@ -262,11 +274,29 @@ class LocalRegistry:
         except Exception as error:
             raise ModelError(f"cannot load model file of {version}: {error}") from None
 
-    def load_reference(self, version: str) -> pd.DataFrame:
+    def load_reference(
+        self, version: str, sample_rows: int | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """The version's reference data; with sample_rows, a seeded sample of at most that many
+        rows, computed once per version and kept next to it."""
         path = self._version_dir(version) / "reference.parquet"
         if not path.is_file():
             raise RegistryError(f"reference data of {version} is missing: {path}")
-        return pd.read_parquet(path)
+        if sample_rows is None:
+            return pd.read_parquet(path)
+        cached = path.with_name(f"reference-sample-{sample_rows}-{seed}.parquet")
+        if cached.is_file():
+            return pd.read_parquet(cached)
+        sample = sample_rows_of(pd.read_parquet(path), sample_rows, seed)
+        handle, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".sample-", suffix=".tmp")
+        os.close(handle)
+        try:
+            sample.to_parquet(temporary, index=False)
+            os.replace(temporary, cached)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        return sample
 
     # -- aliases and history --------------------------------------------------------
     def _aliases(self) -> dict[str, str]:

@@ -278,6 +278,12 @@ def render_summary(result: MonitorResult) -> str:
         f"drift       share of drifted columns {signals.drift_share:.2f} "
         f"(threshold {decision.drift_threshold:.2f})",
     ]
+    if signals.sampled:
+        lines.append(
+            f"              tested on a random sample (sampling.drift_rows, seed {signals.sample_seed}): "
+            f"{signals.drift_rows_current:,} of {signals.current_rows:,} current rows, "
+            f"{signals.drift_rows_reference:,} of {signals.reference_rows:,} reference rows"
+        )
     for column in signals.columns:
         flag = "DRIFTED" if column.drifted else "ok"
         lines.append(
