@@ -6,11 +6,17 @@ import sys
 
 from prefect import flow, get_run_logger
 
+from tasks.approval import request_approval
 from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
 from tasks.errors import RegistryError
 from tasks.orchestration import Busy, check_config_path, emit_model_event, model_slot
-from tasks.promotion import PromotionOutcome, evaluate_on_holdout, promote_challenger
+from tasks.promotion import (
+    PromotionOutcome,
+    evaluate_on_holdout,
+    promote_challenger,
+    record_approval,
+)
 from tasks.publish import publish_comparison
 from tasks.registry import open_registry
 from tasks.reporting import render_comparison
@@ -24,7 +30,10 @@ def promote_flow(
     challenger_version: str | None = None,
     bootstrap: bool = False,
 ) -> PromotionOutcome:
-    """Compare the challenger (default: the `challenger` alias) with the champion, then act on it."""
+    """Compare the challenger (default: the `challenger` alias) with the champion, then act on it.
+
+    With promotion.approval.required, a promotion the gate allows waits for a person's answer.
+    """
     check_config_path(config_path)
     config = load_config(config_path)
     moment = resolve_as_of(config, as_of)
@@ -44,6 +53,10 @@ def promote_flow(
         with model_slot(config, "promote"):
             comparison = evaluate_on_holdout(config, plan.holdout, challenger)
             publish_comparison(comparison)
+            if comparison.verdict == "promote" and comparison.rules.approval_required:
+                # The slot stays held while a person decides: one promotion at a time.
+                approval = request_approval(comparison)
+                comparison = record_approval(config, comparison.comparison_id, approval)
             status = promote_challenger(config, comparison.comparison_id)
     except Busy as busy:
         get_run_logger().warning(str(busy))

@@ -17,12 +17,17 @@ def rollback_flow(
     config_path: str = DEFAULT_CONFIG,
     to_version: str | None = None,
     reason: str = "manual rollback",
+    actor: str | None = None,
 ) -> str:
-    """Restore the previous champion; return a one-line account of the change."""
+    """Restore the previous champion; return a one-line account of the change.
+
+    The history records who (actor, default: the user running it) and why (reason).
+    """
     config = load_config(config_path)
     registry = open_registry(config.registry.path, config.name)
-    before, after = registry.rollback(to_version=to_version, reason=reason)
-    message = f"champion of {config.name}: {before} -> {after} (rollback: {reason})"
+    before, after = registry.rollback(to_version=to_version, reason=reason, actor=actor)
+    who = registry.history()[-1].actor
+    message = f"champion of {config.name}: {before} -> {after} (rollback by {who}: {reason})"
     get_run_logger().info(message)
     emit_model_event(
         config,
@@ -37,10 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--to", dest="to_version", help="version to restore (default: the previous champion)"
     )
-    parser.add_argument("--reason", default="manual rollback from the command line")
+    parser.add_argument("--reason", required=True, help="why: recorded in the history")
+    parser.add_argument("--actor", help="who: recorded in the history (default: your user name)")
     args = parser.parse_args(argv)
     return run_cli(
-        args.config, lambda: rollback_flow(args.config, args.to_version, args.reason), str
+        args.config,
+        lambda: rollback_flow(args.config, args.to_version, args.reason, args.actor),
+        str,
     )
 
 

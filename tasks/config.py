@@ -29,10 +29,12 @@ _UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 def parse_duration(value: Any) -> Any:
     """Turn '90d', '12h', '2w' or '30min' into a timedelta; leave other values to pydantic."""
-    if isinstance(value, str):
+    if isinstance(value, str) and not value.strip().upper().startswith("P"):  # P...: ISO 8601
         match = _DURATION.match(value)
         if not match:
-            raise ValueError(f"'{value}' is not a duration: write it like 90d, 12h, 2w or 30min")
+            raise ValueError(
+                f"'{value}' is not a duration: write it like 90d, 12h, 2w, 30min or 45s"
+            )
         return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
     return value
 
@@ -304,9 +306,67 @@ class WindowsConfig(Strict):
         return value
 
 
+class GuardsConfig(Strict):
+    """Non-inferiority margins: the challenger may be worse than the champion by at most these.
+
+    null turns a guard off. A guard that is on but cannot be computed rejects (fail closed).
+    """
+
+    recall: float | None = Field(
+        default=0.05, ge=0, le=1, description="Largest drop of recall (macro, or of pos_label)."
+    )
+    per_class_f1: float | None = Field(
+        default=0.10, ge=0, le=1, description="Largest drop of any class's F1."
+    )
+    min_class_rows: int = Field(
+        default=30, ge=1, description="Classes with fewer true rows are not judged per class."
+    )
+    log_loss: float | None = Field(
+        default=0.25, ge=0, description="Largest increase of log loss (needs predict_proba)."
+    )
+    latency_ratio: float | None = Field(
+        default=3.0, ge=1, description="Challenger ms per 1k rows <= this times the champion's."
+    )
+    model_size_ratio: float | None = Field(
+        default=3.0, ge=1, description="Challenger pickled size <= this times the champion's."
+    )
+
+
+class SlicesConfig(Strict):
+    """Per value of these categorical columns, no slice may regress beyond margin."""
+
+    columns: list[str] = []
+    min_rows: int = Field(default=30, ge=1, description="Smaller slices are listed, not judged.")
+    margin: float = Field(default=0.05, ge=0, le=1)
+
+
+class ApprovalConfig(Strict):
+    """A person approves or rejects each promotion the gate allows, in the Prefect UI."""
+
+    required: bool = False
+    timeout: Duration = Field(
+        default=timedelta(hours=24), description="No answer within it rejects."
+    )
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+
 class PromotionConfig(Strict):
     min_improvement: float = Field(default=0.0, ge=0, le=1)
     min_holdout_rows: int = Field(default=30, ge=1)
+    confidence: float = Field(
+        default=0.95, gt=0.5, lt=1, description="Level of the paired bootstrap interval."
+    )
+    resamples: int = Field(default=2000, ge=100, le=100_000)
+    seed: int = Field(default=0, ge=0, description="Seed of bootstrap and permutations.")
+    guards: GuardsConfig = GuardsConfig()
+    slices: SlicesConfig = SlicesConfig()
+    approval: ApprovalConfig = ApprovalConfig()
 
 
 class BootstrapConfig(Strict):
@@ -350,6 +410,18 @@ class OrchestrationConfig(Strict):
     )
 
 
+class SamplingConfig(Strict):
+    """Evidently's drift tests on large windows run on a seeded random sample of each side."""
+
+    drift_rows: int | None = Field(
+        default=50_000,
+        ge=1_000,
+        description="Drift is tested on at most this many rows per side (null: all rows). "
+        "Performance is always scored on every labelled row.",
+    )
+    seed: int = 0
+
+
 class RegistryConfig(Strict):
     kind: Literal["local"] = "local"
     path: Path
@@ -367,6 +439,7 @@ class Config(Strict):
     windows: WindowsConfig
     promotion: PromotionConfig = PromotionConfig()
     bootstrap: BootstrapConfig = BootstrapConfig()
+    sampling: SamplingConfig = SamplingConfig()
     orchestration: OrchestrationConfig = OrchestrationConfig()
     registry: RegistryConfig
     reports: ReportsConfig
@@ -376,6 +449,14 @@ class Config(Strict):
         unknown = sorted(set(self.policy.column_drift) - set(self.data.features))
         if unknown:
             raise ValueError(f"policy.column_drift names columns that are not features: {unknown}")
+        not_categorical = sorted(
+            set(self.promotion.slices.columns) - set(self.data.categorical_features)
+        )
+        if not_categorical:
+            raise ValueError(
+                "promotion.slices.columns must be listed in data.categorical_features: "
+                f"{not_categorical}"
+            )
         return self
 
 

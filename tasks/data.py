@@ -319,5 +319,8 @@ def _check_feature_types(frame: pd.DataFrame, data: DataConfig, where: str) -> N
     for column in data.categorical_features:
         # One representation in training and scoring: strings, with NaN for missing.
         values = frame[column]
+        if pd.api.types.is_string_dtype(values):
+            frame[column] = values.astype(object).where(values.notna(), np.nan)
+            continue
         frame[column] = values.astype(object).where(values.isna(), values.astype(str))
         frame.loc[values.isna(), column] = np.nan

@@ -17,6 +17,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from tasks.config import Config
 from tasks.errors import DataError
 from tasks.metrics import score_predictions
+from tasks.registry import sample_rows_of
 from tasks.signals import ColumnDrift, Performance, Signals
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def _run_drift(
 ) -> tuple[Any, list[Any], Any | None]:
     """Drift of each feature and, given (current, reference) predictions, of the predictions."""
     from evidently import DataDefinition, Dataset, Report
-    from evidently.metrics import DriftedColumnsCount, ValueDrift
+    from evidently.metrics import ValueDrift
 
     data = config.data
     policy = config.policy
@@ -95,11 +96,9 @@ def _run_drift(
     definition = DataDefinition(
         numerical_columns=data.numerical_features, categorical_columns=categorical
     )
-    overview = DriftedColumnsCount(
-        columns=data.features, drift_share=policy.drift_threshold, method=policy.drift_method
-    )
     extra = [prediction_metric] if prediction_metric is not None else []
-    report = Report([overview, *column_metrics, *extra], include_tests=True)
+    # No DriftedColumnsCount: it tests every column again; the share is counted from these.
+    report = Report([*column_metrics, *extra], include_tests=True)
     snapshot = report.run(
         Dataset.from_pandas(current_frame, data_definition=definition),
         Dataset.from_pandas(reference_frame, data_definition=definition),
@@ -144,13 +143,16 @@ def compute_signals(
     report_dir: Path | None,
     reference_predictions: np.ndarray | None = None,
     timestamps: pd.Series | None = None,
+    reference_total_rows: int | None = None,
 ) -> Signals:
     """Drift of the current window against the reference, performance on its labelled rows.
 
     predictions holds one predicted label per current row (logged or the champion's);
     reference_predictions, the champion's on its reference rows, turns on prediction drift.
     timestamps (of the current rows) date the labelled rows the performance is measured on.
-    Both Evidently reports are saved as HTML in report_dir, unless it is None.
+    reference may already be a sample: reference_total_rows then says how many rows it stands for.
+    Drift tests run on a seeded sample of at most sampling.drift_rows rows per side; performance
+    uses every labelled row. Both Evidently reports are saved as HTML in report_dir, unless None.
     """
     if len(current) == 0:
         raise DataError("the current window has no rows: check windows.as_of and windows.current")
@@ -158,10 +160,24 @@ def compute_signals(
     _check_not_empty_columns(reference, config.data.features, "champion's reference data")
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
-    prediction_pair = (
-        (predictions, reference_predictions) if reference_predictions is not None else None
-    )
     paths: list[str] = []
+    sampling = config.sampling
+    # Predictions ride along as columns, so a sample keeps each row with its prediction.
+    drift_current = sample_rows_of(
+        current.assign(**{PREDICTION: predictions}), sampling.drift_rows, sampling.seed
+    )
+    drift_reference = sample_rows_of(
+        reference
+        if reference_predictions is None
+        else reference.assign(**{PREDICTION: reference_predictions}),
+        sampling.drift_rows,
+        sampling.seed,
+    )
+    drift_prediction_pair = (
+        (drift_current[PREDICTION].to_numpy(), drift_reference[PREDICTION].to_numpy())
+        if reference_predictions is not None
+        else None
+    )
     with warnings.catch_warnings():
         # Evidently's stack emits deprecation noise that is not ours to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -172,7 +188,7 @@ def compute_signals(
         # HTML report only: the signal's value comes from score_predictions).
         warnings.simplefilter("ignore", RuntimeWarning)
         drift_snapshot, column_metrics, prediction_metric = _run_drift(
-            config, current, reference, prediction_pair
+            config, drift_current, drift_reference, drift_prediction_pair
         )
         columns = tuple(_read_column_drift(drift_snapshot, m) for m in column_metrics)
         prediction_drift = (
@@ -196,7 +212,13 @@ def compute_signals(
                     "only one class among labelled rows; macro scores are of that class alone"
                 )
             labelled_predictions = predictions[labelled_mask]
-            perf_snapshot = _run_performance(config, labelled, labelled_predictions)
+            # The HTML is for people: a sample renders the same picture; the value below uses all rows.
+            shown = sample_rows_of(
+                labelled.assign(**{PREDICTION: labelled_predictions}),
+                sampling.drift_rows,
+                sampling.seed,
+            )
+            perf_snapshot = _run_performance(config, shown, shown[PREDICTION].to_numpy())
             if perf_snapshot is not None and report_dir is not None:
                 performance_path = report_dir / "performance.html"
                 perf_snapshot.save_html(str(performance_path))
@@ -207,8 +229,8 @@ def compute_signals(
                 # on what the metric means (Evidently's "macro" turns binary on two labels).
                 value=score_predictions(
                     config.policy.performance_metric,
-                    labelled[target].tolist(),
-                    labelled_predictions.tolist(),
+                    labelled[target].to_numpy(),
+                    labelled_predictions,
                 ),
                 labelled_rows=int(labelled_mask.sum()),
                 prediction_source=prediction_source,
@@ -218,12 +240,15 @@ def compute_signals(
     share = sum(c.drifted for c in columns) / len(columns)
     return Signals(
         current_rows=len(current),
-        reference_rows=len(reference),
+        reference_rows=reference_total_rows or len(reference),
         drift_share=share,
         columns=columns,
         performance=performance,
         report_paths=tuple(paths),
         prediction_drift=prediction_drift,
+        drift_rows_current=len(drift_current),
+        drift_rows_reference=len(drift_reference),
+        sample_seed=sampling.seed,
     )
 
 

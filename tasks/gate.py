@@ -1,29 +1,195 @@
-"""The promotion gate: a pure decision over both models' scores on the same holdout."""
+"""The promotion gate: a pure decision over both models' predictions on the same holdout rows.
+
+No Prefect and no I/O here: the promote task collects the per-row predictions, this module
+measures (tasks/statistics.py) and decides, and the result is a Comparison that records every
+number behind the verdict.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["promote", "reject"]
+import numpy as np
+
+from tasks.config import Config, MetricConfig
+from tasks.errors import AutoretrainError
+from tasks.metrics import score_predictions
+from tasks.statistics import (
+    BootstrapInterval,
+    McNemarResult,
+    PairedRows,
+    PermutationResult,
+    holm_adjust,
+    log_loss_of_true_class,
+    mcnemar_test,
+    metric_scores,
+    pair_rows,
+    paired_bootstrap,
+    per_class_scores,
+    permutation_test,
+    regression_p_value,
+    row_type_table,
+)
+
+Verdict = Literal["promote", "reject", "insufficient-evidence"]
 _TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
+class ModelOutputs:
+    """One model's per-row outputs on the holdout rows (input to the gate, not stored)."""
+
+    version: str
+    training_window: dict[str, str]
+    trained_on_holdout: bool
+    predictions: Sequence[Any] | None  # None: the model could not be loaded or could not predict
+    true_class_probability: Sequence[float] | None = None  # None: no predict_proba
+    latency_ms_per_1k_rows: float | None = None
+    model_size_bytes: int | None = None
+    problem: str | None = None  # why predictions is None
+
+
+@dataclass(frozen=True)
 class Contender:
+    """One model's numbers on the holdout, as recorded in the comparison."""
+
     version: str
     score: float | None  # None: the model could not be scored
     training_window: dict[str, str]
     trained_on_holdout: bool
+    recall: float | None = None
+    log_loss: float | None = None
+    latency_ms_per_1k_rows: float | None = None
+    model_size_bytes: int | None = None
+    per_class_f1: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GuardRules:
+    """Non-inferiority margins; None turns a guard off."""
+
+    recall: float | None = None
+    per_class_f1: float | None = None
+    min_class_rows: int = 30
+    log_loss: float | None = None
+    latency_ratio: float | None = None
+    model_size_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class SliceRules:
+    columns: tuple[str, ...] = ()
+    min_rows: int = 30
+    margin: float = 0.05
 
 
 @dataclass(frozen=True)
 class GateRules:
-    metric: str
+    metric: str  # as people read it, e.g. "f1 (macro)"
     performance_threshold: float
     min_improvement: float
     min_holdout_rows: int
+    metric_name: str = "f1"
+    average: str = "macro"
+    pos_label: str | int | bool | None = None
+    confidence: float = 0.95
+    resamples: int = 2000
+    seed: int = 0
+    guards: GuardRules = GuardRules()
+    slices: SliceRules = SliceRules()
+    approval_required: bool = False
+    approval_timeout_seconds: int = 86400
+
+    @classmethod
+    def from_config(cls, config: Config) -> GateRules:
+        metric, promotion = config.policy.performance_metric, config.promotion
+        guards = promotion.guards
+        return cls(
+            metric=metric.describe(),
+            performance_threshold=config.policy.performance_threshold,
+            min_improvement=promotion.min_improvement,
+            min_holdout_rows=promotion.min_holdout_rows,
+            metric_name=metric.name,
+            average=metric.average,
+            pos_label=metric.pos_label,
+            confidence=promotion.confidence,
+            resamples=promotion.resamples,
+            seed=promotion.seed,
+            guards=GuardRules(
+                recall=guards.recall,
+                per_class_f1=guards.per_class_f1,
+                min_class_rows=guards.min_class_rows,
+                log_loss=guards.log_loss,
+                latency_ratio=guards.latency_ratio,
+                model_size_ratio=guards.model_size_ratio,
+            ),
+            slices=SliceRules(
+                columns=tuple(promotion.slices.columns),
+                min_rows=promotion.slices.min_rows,
+                margin=promotion.slices.margin,
+            ),
+            approval_required=promotion.approval.required,
+            approval_timeout_seconds=int(promotion.approval.timeout.total_seconds()),
+        )
+
+    def metric_config(self, name: str | None = None) -> MetricConfig:
+        return MetricConfig.model_validate(
+            {
+                "name": name or self.metric_name,
+                "average": self.average,
+                "pos_label": self.pos_label,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateRules:
+        values = dict(data)
+        values["guards"] = GuardRules(**values.get("guards", {}))
+        slices = values.get("slices", {})
+        values["slices"] = SliceRules(**{**slices, "columns": tuple(slices.get("columns", ()))})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class GuardCheck:
+    """One non-inferiority check: the challenger's value against the worst it may be."""
+
+    name: str
+    champion: float | None
+    challenger: float | None
+    limit: float | None  # the challenger passes at or better than this
+    rule: str
+    passed: bool
+
+
+@dataclass(frozen=True)
+class SliceCheck:
+    """The primary metric of both models on the rows of one value of one column."""
+
+    column: str
+    value: str
+    rows: int
+    judged: bool  # False: fewer than min_rows, or not scorable (see note)
+    champion: float | None = None
+    challenger: float | None = None
+    difference: float | None = None
+    p_value: float | None = None  # one-sided: challenger worse by more than the margin
+    adjusted_p_value: float | None = None  # Holm over the judged slices
+    regressed: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A person's answer to the approval request (or its timeout)."""
+
+    approved: bool
+    reviewer: str
+    note: str
+    decided_at: str
 
 
 @dataclass(frozen=True)
@@ -40,6 +206,15 @@ class Comparison:
     difference: float | None
     verdict: Verdict
     reasons: tuple[str, ...]
+    interval: BootstrapInterval | None = None
+    mcnemar: McNemarResult | None = None
+    permutation: PermutationResult | None = None
+    guards: tuple[GuardCheck, ...] = ()
+    slices: tuple[SliceCheck, ...] = ()
+    multiplicity: str = ""
+    approval: Approval | None = None
+    # (label, champion prediction, challenger prediction, rows): recomputes every paired number
+    row_types: tuple[tuple[Any, Any, Any, int], ...] = ()
 
     @property
     def bootstrap(self) -> bool:
@@ -51,25 +226,255 @@ class Comparison:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Comparison:
         champion = data["champion"]
+
+        def optional(kind: Any, key: str) -> Any:
+            return kind(**data[key]) if data.get(key) else None
+
         return cls(
             comparison_id=data["comparison_id"],
             model_name=data["model_name"],
             holdout_window=data["holdout_window"],
             holdout_rows=data["holdout_rows"],
-            rules=GateRules(**data["rules"]),
+            rules=GateRules.from_dict(data["rules"]),
             champion=Contender(**champion) if champion else None,
             challenger=Contender(**data["challenger"]),
             difference=data["difference"],
             verdict=data["verdict"],
             reasons=tuple(data["reasons"]),
+            interval=optional(BootstrapInterval, "interval"),
+            mcnemar=optional(McNemarResult, "mcnemar"),
+            permutation=optional(PermutationResult, "permutation"),
+            guards=tuple(GuardCheck(**g) for g in data.get("guards", ())),
+            slices=tuple(SliceCheck(**s) for s in data.get("slices", ())),
+            multiplicity=data.get("multiplicity", ""),
+            approval=optional(Approval, "approval"),
+            row_types=tuple(tuple(row) for row in data.get("row_types", ())),  # type: ignore[misc]
         )
 
 
-def _finite(contender: Contender) -> Contender:
-    """A NaN or infinite score counts as no score: fail closed."""
-    if contender.score is None or math.isfinite(contender.score):
-        return contender
-    return replace(contender, score=None)
+def _finite(value: float | None) -> float | None:
+    """A NaN or infinite number counts as no number: fail closed."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _score(
+    metric: MetricConfig, y_true: Sequence[Any], outputs: ModelOutputs, failures: list[str]
+) -> float | None:
+    if outputs.predictions is None or len(y_true) == 0:
+        return None
+    try:
+        return _finite(score_predictions(metric, list(y_true), list(outputs.predictions)))
+    except AutoretrainError as error:
+        failures.append(f"{outputs.version} could not be scored: {error}")
+        return None
+
+
+def _contender(
+    outputs: ModelOutputs,
+    score: float | None,
+    recall: float | None = None,
+    per_class_f1: dict[str, float] | None = None,
+) -> Contender:
+    log_loss = None
+    if outputs.true_class_probability is not None and len(outputs.true_class_probability):
+        log_loss = _finite(log_loss_of_true_class(outputs.true_class_probability))
+    return Contender(
+        version=outputs.version,
+        score=score,
+        training_window=outputs.training_window,
+        trained_on_holdout=outputs.trained_on_holdout,
+        recall=recall,
+        log_loss=log_loss,
+        latency_ms_per_1k_rows=_finite(outputs.latency_ms_per_1k_rows),
+        model_size_bytes=outputs.model_size_bytes,
+        per_class_f1=per_class_f1 or {},
+    )
+
+
+def _per_class_f1(paired: PairedRows, predictions: np.ndarray) -> dict[str, float]:
+    scores = per_class_scores("f1", paired, predictions, paired.counts[None, :])[0]
+    return {str(label): float(scores[code]) for code, label in enumerate(paired.labels)}
+
+
+def improvement_shown(interval: BootstrapInterval, min_improvement: float) -> bool:
+    """The gate's primary rule: the interval's lower bound clears min_improvement and 0."""
+    return interval.lower > 0 and interval.lower >= min_improvement - _TOLERANCE
+
+
+def _guard_no_lower(
+    name: str, champion: float | None, challenger: float | None, margin: float
+) -> GuardCheck:
+    if champion is None or challenger is None:
+        return GuardCheck(name, champion, challenger, None, f">= champion - {margin:g}", False)
+    limit = champion - margin
+    return GuardCheck(
+        name,
+        champion,
+        challenger,
+        limit,
+        f">= champion - {margin:g}",
+        challenger >= limit - _TOLERANCE,
+    )
+
+
+def _guard_no_higher(
+    name: str, champion: float | None, challenger: float | None, limit: float | None, rule: str
+) -> GuardCheck:
+    if champion is None or challenger is None or limit is None:
+        return GuardCheck(name, champion, challenger, None, rule, False)
+    return GuardCheck(name, champion, challenger, limit, rule, challenger <= limit + _TOLERANCE)
+
+
+def check_guards(
+    rules: GateRules, champion: Contender, challenger: Contender, class_rows: dict[str, int]
+) -> tuple[GuardCheck, ...]:
+    """Non-inferiority of the challenger on each guard metric that is on (point estimates)."""
+    guards = rules.guards
+    checks: list[GuardCheck] = []
+    recall_name = rules.metric_config("recall").describe()
+    if guards.recall is not None:
+        checks.append(
+            _guard_no_lower(recall_name, champion.recall, challenger.recall, guards.recall)
+        )
+    if guards.per_class_f1 is not None:
+        for label, rows in sorted(class_rows.items()):
+            if rows >= guards.min_class_rows:
+                checks.append(
+                    _guard_no_lower(
+                        f"f1 of class {label!r} ({rows} rows)",
+                        champion.per_class_f1.get(label),
+                        challenger.per_class_f1.get(label),
+                        guards.per_class_f1,
+                    )
+                )
+    if guards.log_loss is not None:
+        limit = None if champion.log_loss is None else champion.log_loss + guards.log_loss
+        checks.append(
+            _guard_no_higher(
+                "log loss",
+                champion.log_loss,
+                challenger.log_loss,
+                limit,
+                f"<= champion + {guards.log_loss:g}",
+            )
+        )
+    if guards.latency_ratio is not None:
+        base = champion.latency_ms_per_1k_rows
+        checks.append(
+            _guard_no_higher(
+                "latency ms per 1k rows",
+                base,
+                challenger.latency_ms_per_1k_rows,
+                None if base is None else base * guards.latency_ratio,
+                f"<= {guards.latency_ratio:g} x champion",
+            )
+        )
+    if guards.model_size_ratio is not None:
+        size = champion.model_size_bytes
+        checks.append(
+            _guard_no_higher(
+                "model size bytes",
+                None if size is None else float(size),
+                None if challenger.model_size_bytes is None else float(challenger.model_size_bytes),
+                None if size is None else size * guards.model_size_ratio,
+                f"<= {guards.model_size_ratio:g} x champion",
+            )
+        )
+    return tuple(checks)
+
+
+def _guard_reason(check: GuardCheck) -> str:
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.4g}"
+
+    if check.champion is None or check.challenger is None:
+        missing = "champion" if check.champion is None else "challenger"
+        return (
+            f"guard {check.name}: the {missing}'s value is missing, so non-inferiority cannot "
+            "be shown (fail closed); turn the guard off in promotion.guards if it cannot apply"
+        )
+    verb = "within" if check.passed else "breaks"
+    return (
+        f"guard {check.name}: challenger {number(check.challenger)} vs champion "
+        f"{number(check.champion)}, {verb} {check.rule} (limit {number(check.limit)})"
+    )
+
+
+def check_slices(
+    metric: MetricConfig,
+    rules: GateRules,
+    y_true: Sequence[Any],
+    champion: Sequence[Any],
+    challenger: Sequence[Any],
+    slice_values: dict[str, Sequence[Any]],
+) -> tuple[tuple[SliceCheck, ...], list[str]]:
+    """The primary metric per slice; Holm over the judged slices' one-sided regression tests.
+
+    Returns the checks and the fail-closed reasons (a slice column asked for but absent, or no
+    slice large enough to judge).
+    """
+    slices = rules.slices
+    problems: list[str] = []
+    checks: list[SliceCheck] = []
+    y = np.asarray(y_true, dtype=object)
+    a = np.asarray(champion, dtype=object)
+    b = np.asarray(challenger, dtype=object)
+    p_values: list[float] = []
+    judged_positions: list[int] = []
+    for column in slices.columns:
+        if column not in slice_values:
+            problems.append(f"slice column '{column}' is missing from the holdout rows")
+            continue
+        values = np.asarray(
+            ["(missing)" if v is None or v != v else str(v) for v in slice_values[column]],
+            dtype=object,
+        )
+        for value in sorted(set(values)):
+            mask = values == value
+            rows = int(mask.sum())
+            if rows < slices.min_rows:
+                checks.append(SliceCheck(column, value, rows, judged=False, note="too few rows"))
+                continue
+            try:
+                paired = pair_rows(y[mask], a[mask], b[mask])
+                champion_score, challenger_score = metric_scores(metric, paired)
+                p_value = regression_p_value(
+                    metric,
+                    paired,
+                    margin=slices.margin,
+                    resamples=rules.resamples,
+                    seed=rules.seed + 1 + len(checks),
+                )
+            except AutoretrainError as error:
+                checks.append(SliceCheck(column, value, rows, judged=False, note=str(error)))
+                continue
+            judged_positions.append(len(checks))
+            p_values.append(p_value)
+            checks.append(
+                SliceCheck(
+                    column,
+                    value,
+                    rows,
+                    judged=True,
+                    champion=champion_score,
+                    challenger=challenger_score,
+                    difference=challenger_score - champion_score,
+                    p_value=p_value,
+                )
+            )
+    alpha = 1 - rules.confidence
+    for position, adjusted in zip(judged_positions, holm_adjust(p_values), strict=True):
+        check = checks[position]
+        checks[position] = SliceCheck(
+            **{**asdict(check), "adjusted_p_value": adjusted, "regressed": adjusted < alpha}
+        )
+    if slices.columns and not judged_positions:
+        problems.append(
+            f"slices were asked for on {list(slices.columns)}, but no slice has at least "
+            f"min_rows {slices.min_rows} rows: nothing shows the challenger is safe per slice "
+            "(lower promotion.slices.min_rows or use a longer holdout)"
+        )
+    return tuple(checks), problems
 
 
 def compare_models(
@@ -77,22 +482,26 @@ def compare_models(
     comparison_id: str,
     model_name: str,
     holdout_window: dict[str, str],
-    holdout_rows: int,
+    y_true: Sequence[Any],
     rules: GateRules,
-    champion: Contender | None,
-    challenger: Contender,
-    scoring_problems: tuple[str, ...] = (),
+    champion: ModelOutputs | None,
+    challenger: ModelOutputs,
+    slice_values: dict[str, Sequence[Any]] | None = None,
 ) -> Comparison:
-    """Promote only a challenger that passes the floor and beats the champion by min_improvement.
+    """Promote only a challenger that passes the floor, whose paired bootstrap interval of the
+    improvement lies above min_improvement, and that breaks no guard and no slice.
 
-    Fails closed: too few holdout rows, a challenger trained on the holdout, or a score that
-    could not be computed all reject.
+    Fails closed: too few holdout rows ("insufficient-evidence"), a challenger trained on the
+    holdout, a model that could not be loaded or scored, a guard metric that is missing, or
+    slices asked for but none large enough all reject, with the reason.
     """
-    challenger = _finite(challenger)
-    champion = _finite(champion) if champion else None
+    metric = rules.metric_config()
+    holdout_rows = len(y_true)
     failures: list[str] = []
     passes: list[str] = []
-    if holdout_rows < rules.min_holdout_rows:
+    notes: list[str] = []
+    insufficient = holdout_rows < rules.min_holdout_rows
+    if insufficient:
         failures.append(
             f"insufficient evidence: {holdout_rows} holdout rows < min_holdout_rows {rules.min_holdout_rows}"
         )
@@ -100,48 +509,142 @@ def compare_models(
         failures.append(
             "challenger's training window overlaps the holdout: its score would be inflated"
         )
-    if challenger.score is None:
+    problems = [o.problem for o in (challenger, champion) if o is not None and o.problem]
+
+    challenger_score = _score(metric, y_true, challenger, failures)
+    champion_score = _score(metric, y_true, champion, failures) if champion else None
+    if challenger_score is None:
         failures.append("challenger could not be scored on the holdout")
-    elif challenger.score < rules.performance_threshold:
+    elif challenger_score < rules.performance_threshold:
         failures.append(
-            f"challenger {rules.metric} {challenger.score:.3f} < performance_threshold "
+            f"challenger {rules.metric} {challenger_score:.3f} < performance_threshold "
             f"{rules.performance_threshold:.3f}"
         )
     else:
         passes.append(
-            f"challenger {rules.metric} {challenger.score:.3f} >= performance_threshold "
+            f"challenger {rules.metric} {challenger_score:.3f} >= performance_threshold "
             f"{rules.performance_threshold:.3f}"
         )
 
-    difference: float | None = None
+    paired: PairedRows | None = None
+    if (
+        champion is not None
+        and champion_score is not None
+        and challenger_score is not None
+        and champion.predictions is not None
+        and challenger.predictions is not None
+    ):
+        paired = pair_rows(y_true, champion.predictions, challenger.predictions)
+        champion_recall, challenger_recall = metric_scores(rules.metric_config("recall"), paired)
+        challenger_record = _contender(
+            challenger,
+            challenger_score,
+            challenger_recall,
+            _per_class_f1(paired, paired.challenger),
+        )
+        champion_record: Contender | None = _contender(
+            champion, champion_score, champion_recall, _per_class_f1(paired, paired.champion)
+        )
+    else:
+        challenger_record = _contender(challenger, challenger_score)
+        champion_record = _contender(champion, champion_score) if champion else None
+
+    difference = interval = mcnemar = permutation = None
+    guards: tuple[GuardCheck, ...] = ()
+    slices: tuple[SliceCheck, ...] = ()
+    multiplicity = ""
     if champion is None:
         passes.append("no champion yet: the first model needs only the floor (bootstrap)")
-    elif champion.score is None:
+    elif champion_score is None:
         failures.append("champion could not be scored on the holdout: nothing to compare against")
-    elif challenger.score is not None:
-        difference = challenger.score - champion.score
-        line = f"challenger - champion = {challenger.score:.3f} - {champion.score:.3f} = {difference:+.3f}"
-        # Scores are ratios such as 29/50: allow float rounding, or a challenger exactly
-        # min_improvement better would be rejected (29/50 - 28/50 < 0.02 in floats).
-        if difference > 0 and difference >= rules.min_improvement - _TOLERANCE:
-            passes.append(f"{line} >= min_improvement {rules.min_improvement:.3f}")
+    elif (
+        paired is not None
+        and champion_record is not None
+        and champion.predictions is not None
+        and challenger.predictions is not None
+    ):
+        interval = paired_bootstrap(
+            metric, paired, confidence=rules.confidence, resamples=rules.resamples, seed=rules.seed
+        )
+        mcnemar = mcnemar_test(paired)
+        permutation = permutation_test(
+            metric, paired, permutations=rules.resamples, seed=rules.seed
+        )
+        difference = interval.difference
+        level = f"{rules.confidence:.0%}"
+        line = (
+            f"challenger - champion = {challenger_score:.3f} - {champion_score:.3f} = "
+            f"{difference:+.3f}, {level} paired bootstrap interval "
+            f"[{interval.lower:+.3f}, {interval.upper:+.3f}]"
+        )
+        if improvement_shown(interval, rules.min_improvement):
+            passes.append(f"{line}: lower bound >= min_improvement {rules.min_improvement:.3f}")
         else:
-            failures.append(f"{line}, not an improvement of at least {rules.min_improvement:.3f}")
+            failures.append(
+                f"{line}: lower bound below min_improvement {rules.min_improvement:.3f} "
+                "(or not above 0), so the improvement is not shown"
+            )
+        class_rows: dict[str, int] = {}
+        for code, label in enumerate(paired.labels):
+            class_rows[str(label)] = int(paired.counts[paired.truth == code].sum())
+        guards = check_guards(rules, champion_record, challenger_record, class_rows)
+        for check in guards:
+            (passes if check.passed else failures).append(_guard_reason(check))
+        slices, slice_problems = check_slices(
+            metric,
+            rules,
+            y_true,
+            champion.predictions,
+            challenger.predictions,
+            slice_values or {},
+        )
+        failures += slice_problems
+        judged = [s for s in slices if s.judged]
+        for slice_check in judged:
+            if slice_check.difference is None or slice_check.adjusted_p_value is None:
+                continue  # judged slices always have both; this narrows the types
+            where = f"slice {slice_check.column}={slice_check.value} ({slice_check.rows} rows)"
+            numbers = f"difference {slice_check.difference:+.3f}, Holm-adjusted p {slice_check.adjusted_p_value:.3g}"
+            if slice_check.regressed:
+                failures.append(
+                    f"{where} regresses beyond margin {rules.slices.margin:g}: {numbers}"
+                )
+            elif slice_check.difference < -rules.slices.margin:
+                notes.append(
+                    f"note: {where} regresses beyond margin {rules.slices.margin:g} in the point "
+                    f"estimate, but not significantly ({numbers})"
+                )
+        multiplicity = (
+            f"1 primary comparison (paired bootstrap, {level}); {len(guards)} guard checks on "
+            "point estimates with fixed non-inferiority margins (no error-rate control); "
+            f"{len(judged)} slice comparisons, Holm-controlled at family-wise alpha "
+            f"{1 - rules.confidence:.2g} (a slice blocks only when its regression beyond the "
+            f"margin is significant); {len(slices) - len(judged)} slices not judged"
+        )
         if champion.trained_on_holdout:
-            passes.append(
+            notes.append(
                 "note: the champion trained on part of the holdout, which favours the champion"
             )
 
-    verdict: Verdict = "reject" if failures else "promote"
+    verdict: Verdict = (
+        "insufficient-evidence" if insufficient else "reject" if failures else "promote"
+    )
     return Comparison(
         comparison_id=comparison_id,
         model_name=model_name,
         holdout_window=holdout_window,
         holdout_rows=holdout_rows,
         rules=rules,
-        champion=champion,
-        challenger=challenger,
+        champion=champion_record,
+        challenger=challenger_record,
         difference=difference,
         verdict=verdict,
-        reasons=(*failures, *scoring_problems, *passes),
+        reasons=(*failures, *problems, *passes, *notes),
+        interval=interval,
+        mcnemar=mcnemar,
+        permutation=permutation,
+        guards=guards,
+        slices=slices,
+        multiplicity=multiplicity,
+        row_types=row_type_table(paired) if paired is not None else (),
     )

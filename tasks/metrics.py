@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from sklearn import metrics as sk
 
 from tasks.config import MetricConfig
 from tasks.errors import DataError
 
 
-def score_predictions(metric: MetricConfig, y_true: Sequence[Any], y_pred: Sequence[Any]) -> float:
+def score_predictions(
+    metric: MetricConfig, y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray
+) -> float:
     """Score predictions: binary -> the positive class's score, macro -> unweighted class mean."""
     if len(y_true) == 0:
         raise DataError("cannot score zero rows: there are no labelled rows to score on")
@@ -22,15 +26,16 @@ def score_predictions(metric: MetricConfig, y_true: Sequence[Any], y_pred: Seque
     ]
     if metric.average == "macro":
         return float(function(y_true, y_pred, average="macro", zero_division=0))
-    labels = set(y_true) | set(y_pred)
+    true_labels = set(pd.unique(np.asarray(y_true, dtype=object)))
+    labels = true_labels | set(pd.unique(np.asarray(y_pred, dtype=object)))
     if len(labels) > 2:
         raise DataError(
             f"average 'binary' needs two classes, found {len(labels)}: {sorted(map(str, labels))}; "
             "use average: macro for a multiclass target"
         )
-    if metric.pos_label not in set(y_true):
+    if metric.pos_label not in true_labels:
         raise DataError(
-            f"pos_label {metric.pos_label!r} does not occur among the labels {sorted(map(str, set(y_true)))}; "
+            f"pos_label {metric.pos_label!r} does not occur among the labels {sorted(map(str, true_labels))}; "
             "check policy.performance_metric.pos_label (its type too: 1 is not '1')"
         )
     return float(

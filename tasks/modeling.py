@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import statistics
+import time
 from typing import Any
 
 import numpy as np
@@ -81,6 +83,42 @@ def predict_labels(model: Any, frame: pd.DataFrame, features: list[str]) -> np.n
         return np.asarray(model.predict(frame[features]))
     except Exception as error:  # a user's model can fail in any way; name it and stop
         raise ModelError(f"the model failed to predict: {type(error).__name__}: {error}") from error
+
+
+def time_predictions(
+    model: Any, frame: pd.DataFrame, features: list[str], repeats: int = 3
+) -> tuple[np.ndarray, float]:
+    """Predicted labels and the median prediction time in milliseconds per 1,000 rows."""
+    timings = []
+    predictions = np.array([])
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predictions = predict_labels(model, frame, features)
+        timings.append(time.perf_counter() - started)
+    return predictions, statistics.median(timings) * 1000 / max(len(frame), 1) * 1000
+
+
+def predict_true_class_probability(
+    model: Any, frame: pd.DataFrame, features: list[str], y_true: list[Any]
+) -> np.ndarray | None:
+    """The probability the model gives each row's true class (0 for a class it never saw).
+
+    None when the model has no predict_proba (log loss then cannot be computed).
+    """
+    if not hasattr(model, "predict_proba") or len(frame) == 0:
+        return None
+    try:
+        probabilities = np.asarray(model.predict_proba(frame[features]), dtype=np.float64)
+        classes = list(model.classes_)
+    except Exception as error:  # a user's model can fail in any way; name it and stop
+        raise ModelError(
+            f"the model failed to predict probabilities: {type(error).__name__}: {error}"
+        ) from error
+    positions = pd.Index(classes).get_indexer(pd.Index(y_true))
+    known = positions >= 0
+    result = np.zeros(len(y_true))
+    result[known] = probabilities[np.flatnonzero(known), positions[known]]
+    return result
 
 
 def check_known_labels(model: Any, labels: pd.Series, model_name: str, where: str) -> list[str]:

@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -20,37 +21,48 @@ from tasks.signals import Signals
 from tasks.windows import Window
 
 
-@task(name="measure-window", cache_policy=NO_CACHE)
-def measure_window(
+def measure(
     config: Config, window: Window, champion_version: str, report_dir: Path | None
 ) -> Signals:
     """Drift, prediction drift and performance signals of window for the champion, with
-    Evidently's HTML reports in report_dir (none when it is None)."""
-    logger = get_run_logger()
+    Evidently's HTML reports in report_dir (none when it is None).
+
+    Predictions are the logged ones where the log has them; the champion predicts the rest.
+    """
     registry = open_registry(config.registry.path, config.name)
     current = load_window(config, window)
-    reference = registry.load_reference(champion_version)
-    champion = registry.load_model(champion_version)
-    check_known_labels(
-        champion,
-        current[config.data.target_column],
-        f"champion {champion_version}",
-        "current window",
+    # The champion's reference sample is drawn once and kept with the version.
+    reference = registry.load_reference(
+        champion_version, config.sampling.drift_rows, config.sampling.seed
     )
-    predictions = predict_labels(champion, current, config.data.features)
-    source = "champion"
     logged_column = config.data.prediction_column
     if logged_column:
-        logged = current[logged_column].to_numpy()
-        has_logged = ~current[logged_column].isna().to_numpy()
-        predictions = np.where(has_logged, logged, predictions)
-        source = "logged" if has_logged.all() else "logged, champion where missing"
+        predictions = current[logged_column].to_numpy(dtype=object, copy=True)
+        missing = current[logged_column].isna().to_numpy()
+    else:
+        predictions = np.empty(len(current), dtype=object)
+        missing = np.ones(len(current), dtype=bool)
+    prediction_drift = config.policy.prediction_drift.enabled
+    champion = registry.load_model(champion_version) if missing.any() or prediction_drift else None
+    if champion is not None:
+        check_known_labels(
+            champion,
+            current[config.data.target_column],
+            f"champion {champion_version}",
+            "current window",
+        )
+    if missing.any():
+        predictions[missing] = predict_labels(champion, current[missing], config.data.features)
+    # One dtype for all predictions (logged and filled-in), as the label column has.
+    predictions = pd.Series(predictions).infer_objects().to_numpy()
+    if not logged_column:
+        source = "champion"
+    else:
+        source = "logged, champion where missing" if missing.any() else "logged"
     reference_predictions = (
-        predict_labels(champion, reference, config.data.features)
-        if config.policy.prediction_drift.enabled
-        else None
+        predict_labels(champion, reference, config.data.features) if prediction_drift else None
     )
-    signals = compute_signals(
+    return compute_signals(
         config,
         current,
         reference,
@@ -59,8 +71,17 @@ def measure_window(
         report_dir,
         reference_predictions=reference_predictions,
         timestamps=current[config.data.timestamp_column],
+        reference_total_rows=registry.get_version(champion_version).training_rows,
     )
-    logger.info(
+
+
+@task(name="measure-window", cache_policy=NO_CACHE)
+def measure_window(
+    config: Config, window: Window, champion_version: str, report_dir: Path | None
+) -> Signals:
+    """The monitor's measuring step (a Prefect task around measure)."""
+    signals = measure(config, window, champion_version, report_dir)
+    get_run_logger().info(
         "window %s: %d rows, drift share %.2f, performance %s",
         window,
         signals.current_rows,

@@ -2,41 +2,55 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import pickle
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.config import Config
 from tasks.data import load_window
 from tasks.errors import AutoretrainError, RegistryError
-from tasks.gate import Comparison, Contender, GateRules, compare_models
-from tasks.metrics import score_predictions
-from tasks.modeling import predict_labels
+from tasks.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
+from tasks.modeling import predict_true_class_probability, time_predictions
 from tasks.registry import ModelRegistry, open_registry
 from tasks.windows import Window
 
 
-def _contender(
-    registry: ModelRegistry, version: str, config: Config, holdout_frame, holdout: Window
-) -> tuple[Contender, str | None]:
+def collect_outputs(
+    registry: ModelRegistry, version: str, config: Config, frame: pd.DataFrame, holdout: Window
+) -> ModelOutputs:
+    """One model's per-row predictions, true-class probabilities, latency and size on the holdout.
+
+    A model that fails to load or predict yields no predictions and the problem: the gate rejects.
+    """
     record = registry.get_version(version)
     trained_on = Window.from_dict(record.training_window)
-    if len(holdout_frame) == 0:
-        return Contender(version, None, record.training_window, trained_on.overlaps(holdout)), None
+    outputs = ModelOutputs(
+        version=version,
+        training_window=record.training_window,
+        trained_on_holdout=trained_on.overlaps(holdout),
+        predictions=[],
+    )
+    if len(frame) == 0:
+        return outputs
+    features = config.data.features
+    y_true = frame[config.data.target_column].tolist()
     try:
         model = registry.load_model(version)
-        predictions = predict_labels(model, holdout_frame, config.data.features)
-        score: float | None = score_predictions(
-            config.policy.performance_metric,
-            holdout_frame[config.data.target_column].tolist(),
-            predictions.tolist(),
-        )
-        problem = None
+        predictions, latency = time_predictions(model, frame, features)
+        probability = predict_true_class_probability(model, frame, features, y_true)
     except AutoretrainError as error:  # fail closed: an unscorable model is never promoted
-        score, problem = None, f"{version}: {error}"
-    return Contender(version, score, record.training_window, trained_on.overlaps(holdout)), problem
+        return replace(outputs, predictions=None, problem=f"{version}: {error}")
+    return replace(
+        outputs,
+        predictions=predictions.tolist(),
+        true_class_probability=None if probability is None else probability.tolist(),
+        latency_ms_per_1k_rows=latency,
+        model_size_bytes=len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)),
+    )
 
 
 @task(name="compare-models", cache_policy=NO_CACHE)
@@ -46,45 +60,52 @@ def evaluate_on_holdout(config: Config, holdout: Window, challenger_version: str
     registry = open_registry(config.registry.path, config.name)
     frame = load_window(config, holdout, labelled_only=True)
     champion_version = registry.get_alias("champion")
-    problems: list[str] = []
-    challenger, problem = _contender(registry, challenger_version, config, frame, holdout)
-    problems += [problem] if problem else []
-    champion = None
-    if champion_version is not None:
-        champion, problem = _contender(registry, champion_version, config, frame, holdout)
-        problems += [problem] if problem else []
+    challenger = collect_outputs(registry, challenger_version, config, frame, holdout)
+    champion = (
+        collect_outputs(registry, champion_version, config, frame, holdout)
+        if champion_version is not None
+        else None
+    )
     comparison_id = (
         f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{challenger_version}-vs-{champion_version or 'none'}"
     )
+    slice_columns = config.promotion.slices.columns
     comparison = compare_models(
         comparison_id=comparison_id.lower(),
         model_name=config.name,
         holdout_window=holdout.to_dict(),
-        holdout_rows=len(frame),
-        rules=GateRules(
-            metric=config.policy.performance_metric.describe(),
-            performance_threshold=config.policy.performance_threshold,
-            min_improvement=config.promotion.min_improvement,
-            min_holdout_rows=config.promotion.min_holdout_rows,
-        ),
+        y_true=frame[config.data.target_column].tolist(),
+        rules=GateRules.from_config(config),
         champion=champion,
         challenger=challenger,
-        scoring_problems=tuple(problems),
+        slice_values={column: frame[column].tolist() for column in slice_columns},
     )
     registry.save_comparison(comparison.comparison_id, comparison.to_dict())
     logger.info("comparison %s: %s", comparison.comparison_id, comparison.verdict)
     return comparison
 
 
-@task(name="promote-challenger", cache_policy=NO_CACHE)
-def promote_challenger(config: Config, comparison_id: str) -> str:
-    """Act on the saved comparison's verdict: promote (if the champion is unchanged) or reject.
-
-    Reads the verdict back from the registry, so nothing but a recorded comparison promotes.
-    Returns "promoted" or "rejected".
-    """
-    logger = get_run_logger()
+@task(name="record-approval", cache_policy=NO_CACHE)
+def record_approval(config: Config, comparison_id: str, approval: Approval) -> Comparison:
+    """Add a reviewer's answer to the saved comparison, which stays the one source of truth."""
     registry = open_registry(config.registry.path, config.name)
+    comparison = Comparison.from_dict(registry.load_comparison(comparison_id))
+    if comparison.approval is not None:
+        raise RegistryError(
+            f"comparison {comparison_id} already has an answer from {comparison.approval.reviewer}; "
+            "run the promotion again for a new comparison"
+        )
+    updated = replace(comparison, approval=approval)
+    registry.save_comparison(comparison_id, updated.to_dict())
+    return updated
+
+
+def apply_verdict(registry: ModelRegistry, comparison_id: str) -> str:
+    """Promote (compare-and-swap on the champion compared against) or reject, as recorded.
+
+    Reads the verdict and any approval back from the registry, so nothing but a recorded
+    comparison promotes. Returns "promoted" or "rejected".
+    """
     comparison = Comparison.from_dict(registry.load_comparison(comparison_id))
     challenger = comparison.challenger.version
     champion = comparison.champion.version if comparison.champion else None
@@ -93,26 +114,50 @@ def promote_challenger(config: Config, comparison_id: str) -> str:
             f"challenger is now {registry.get_alias('challenger')}, not {challenger} as compared; "
             "run the promotion again"
         )
-    if comparison.verdict == "promote":
+    approval = comparison.approval
+    approved = not comparison.rules.approval_required or (
+        approval is not None and approval.approved
+    )
+    if comparison.verdict == "promote" and approved:
+        reason = f"comparison {comparison_id}"
+        if approval is not None:
+            reason += f"; approved by {approval.reviewer}" + (
+                f": {approval.note}" if approval.note else ""
+            )
         registry.set_alias(
             "champion",
             challenger,
-            reason=f"comparison {comparison_id}",
+            reason=reason,
             action="promote",
             expected=champion,
+            actor=approval.reviewer if approval is not None else None,
         )
         registry.set_alias("challenger", None, reason="promoted", action="promote")
         registry.mark(challenger, "champion")
         if champion:
             registry.mark(champion, "retired")
-        logger.info("promoted %s over %s", challenger, champion)
         return "promoted"
-    registry.set_alias(
-        "challenger", None, reason=f"rejected by comparison {comparison_id}", action="reject"
-    )
+    if comparison.verdict == "promote":
+        why = (
+            "no approval was recorded"
+            if approval is None
+            else f"{approval.reviewer} did not approve ({approval.note or 'no note'})"
+        )
+        reason = f"gate passed comparison {comparison_id}, but {why}"
+    else:
+        reason = f"{comparison.verdict} by comparison {comparison_id}"
+    registry.set_alias("challenger", None, reason=reason, action="reject")
     registry.mark(challenger, "rejected")
-    logger.info("rejected %s; champion %s unchanged", challenger, champion)
     return "rejected"
+
+
+@task(name="promote-challenger", cache_policy=NO_CACHE)
+def promote_challenger(config: Config, comparison_id: str) -> str:
+    """Act on the saved comparison's verdict: promote (if the champion is unchanged) or reject."""
+    registry = open_registry(config.registry.path, config.name)
+    status = apply_verdict(registry, comparison_id)
+    get_run_logger().info("comparison %s: %s", comparison_id, status)
+    return status
 
 
 @dataclass(frozen=True)

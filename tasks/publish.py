@@ -7,7 +7,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from tasks.backtest import BacktestResult
 from tasks.backtest_report import summary_rows
 from tasks.gate import Comparison
-from tasks.reporting import MonitorResult, comparison_rows, render_comparison, render_summary
+from tasks.reporting import (
+    MonitorResult,
+    comparison_rows,
+    render_comparison_markdown,
+    render_summary,
+)
 
 
 def publish_comparison(comparison: Comparison) -> None:
@@ -20,7 +25,7 @@ def publish_comparison(comparison: Comparison) -> None:
     )
     create_markdown_artifact(
         key=f"{key}-verdict",
-        markdown=f"```\n{render_comparison(comparison)}\n```",
+        markdown=render_comparison_markdown(comparison),
         description=f"Verdict {comparison.verdict}",
     )
 

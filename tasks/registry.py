@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from tasks.errors import AutoretrainError, ModelError, RegistryError
@@ -112,7 +113,9 @@ class ModelRegistry(Protocol):
 
     def load_model(self, version: str) -> Any: ...
 
-    def load_reference(self, version: str) -> pd.DataFrame: ...
+    def load_reference(
+        self, version: str, sample_rows: int | None = None, seed: int = 0
+    ) -> pd.DataFrame: ...
 
     def get_alias(self, alias: str) -> str | None: ...
 
@@ -124,6 +127,7 @@ class ModelRegistry(Protocol):
         reason: str,
         action: str,
         expected: str | None = ...,
+        actor: str | None = None,
     ) -> None: ...
 
     def mark(self, version: str, status: str) -> None: ...
@@ -134,13 +138,24 @@ class ModelRegistry(Protocol):
 
     def load_comparison(self, comparison_id: str) -> dict[str, Any]: ...
 
-    def rollback(self, *, to_version: str | None = None, reason: str) -> tuple[str, str]: ...
+    def rollback(
+        self, *, to_version: str | None = None, reason: str, actor: str | None = None
+    ) -> tuple[str, str]: ...
 
     def claim_request(self, request_id: str) -> bool: ...
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sample_rows_of(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
+    """At most limit rows of frame, drawn without replacement with a fixed seed, in their order."""
+    if limit is None or len(frame) <= limit:
+        return frame
+    chosen = np.random.default_rng(seed).choice(len(frame), size=limit, replace=False)
+    chosen.sort()
+    return frame.iloc[chosen].reset_index(drop=True)
 
 
 def fingerprint_frame(frame: pd.DataFrame) -> str:
@@ -403,8 +418,12 @@ class LocalRegistry:
         except Exception as error:
             raise ModelError(f"cannot load model file of {version}: {error}") from None
 
-    def load_reference(self, version: str) -> pd.DataFrame:
-        """Load a version's reference data after checking its SHA-256 (when one was recorded)."""
+    def load_reference(
+        self, version: str, sample_rows: int | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """The version's reference data; with sample_rows, a seeded sample of at most that many
+        rows, computed once per version and kept next to it. The reference file's SHA-256 is
+        checked first (when one was recorded)."""
         record = self.get_version(version)
         path = self._version_dir(version) / "reference.parquet"
         if not path.is_file():
@@ -414,7 +433,21 @@ class LocalRegistry:
                 f"reference data of {version} does not match its registered SHA-256; refusing "
                 "to measure drift against it. Restore the file or roll back to another version."
             )
-        return pd.read_parquet(path)
+        if sample_rows is None:
+            return pd.read_parquet(path)
+        cached = path.with_name(f"reference-sample-{sample_rows}-{seed}.parquet")
+        if cached.is_file():
+            return pd.read_parquet(cached)
+        sample = sample_rows_of(pd.read_parquet(path), sample_rows, seed)
+        handle, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".sample-", suffix=".tmp")
+        os.close(handle)
+        try:
+            sample.to_parquet(temporary, index=False)
+            os.replace(temporary, cached)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        return sample
 
     # -- aliases and history --------------------------------------------------------
     def _aliases(self) -> dict[str, str]:
@@ -443,16 +476,30 @@ class LocalRegistry:
         reason: str,
         action: str,
         expected: str | object | None = ...,
+        actor: str | None = None,
     ) -> None:
-        """Point alias at version (None removes it); with expected, only if it still points there."""
+        """Point alias at version (None removes it); with expected, only if it still points there.
+
+        The check and the change happen under one lock: a compare-and-swap. actor defaults to
+        the user running the process.
+        """
         if alias not in ALIASES:
             raise RegistryError(f"unknown alias '{alias}'; aliases are {ALIASES}")
         with self._locked():
             self._recover_locked()
-            self._set_alias_locked(alias, version, reason=reason, action=action, expected=expected)
+            self._set_alias_locked(
+                alias, version, reason=reason, action=action, expected=expected, actor=actor
+            )
 
     def _set_alias_locked(
-        self, alias: str, version: str | None, *, reason: str, action: str, expected: Any = ...
+        self,
+        alias: str,
+        version: str | None,
+        *,
+        reason: str,
+        action: str,
+        expected: Any = ...,
+        actor: str | None = None,
     ) -> None:
         aliases = self._aliases()
         current = aliases.get(alias)
@@ -466,7 +513,7 @@ class LocalRegistry:
             aliases[alias] = version
         else:
             aliases.pop(alias, None)
-        entry = HistoryEntry(_now(), action, alias, current, version, reason, _actor())
+        entry = HistoryEntry(_now(), action, alias, current, version, reason, actor or _actor())
         # History first, then the alias: the fsynced history line commits the change. A crash
         # in between leaves a line whose alias write is missing; _recover_locked completes it.
         with (self.root / "history.jsonl").open("a") as out:
@@ -492,7 +539,9 @@ class LocalRegistry:
                 ) from None
         return entries
 
-    def rollback(self, *, to_version: str | None = None, reason: str) -> tuple[str, str]:
+    def rollback(
+        self, *, to_version: str | None = None, reason: str, actor: str | None = None
+    ) -> tuple[str, str]:
         """Make the previous champion (or to_version) champion again; return (from, to)."""
         with self._locked():
             self._recover_locked()
@@ -507,7 +556,9 @@ class LocalRegistry:
             if target == current:
                 raise RegistryError(f"{target} is already the champion")
             self.load_model(target)  # refuse a target that would not load
-            self._set_alias_locked("champion", target, reason=reason, action="rollback")
+            self._set_alias_locked(
+                "champion", target, reason=reason, action="rollback", actor=actor
+            )
         self.mark(current, "rolled-back")
         self.mark(target, "champion")
         return current, target

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.gate import Comparison
+from tasks.gate import Comparison, improvement_shown
 from tasks.policy import TriggerDecision
 from tasks.signals import Signals
 from tasks.windows import Window
@@ -45,57 +45,219 @@ def _score(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+def verdict_in_words(comparison: Comparison) -> str:
+    """One sentence a person can act on: what happens and the main reason."""
+    challenger = comparison.challenger.version
+    champion = comparison.champion.version if comparison.champion else None
+    interval = comparison.interval
+    metric = comparison.rules.metric
+    if comparison.verdict == "insufficient-evidence":
+        return (
+            f"Insufficient evidence: only {comparison.holdout_rows} labelled holdout rows "
+            f"(at least {comparison.rules.min_holdout_rows} needed), so {challenger} is not "
+            f"promoted and {champion or 'no model'} stays champion."
+        )
+    if comparison.verdict == "promote" and champion is None:
+        return (
+            f"Promote {challenger} as the first champion (bootstrap): it passes the "
+            f"{metric} floor of {comparison.rules.performance_threshold:.3f}."
+        )
+    if comparison.verdict == "promote" and interval is not None:
+        return (
+            f"Promote {challenger} over {champion}: on the same {comparison.holdout_rows} rows it is "
+            f"better by {interval.difference:+.3f} {metric}, and with {interval.confidence:.0%} "
+            f"confidence by at least {interval.lower:+.3f} (min_improvement "
+            f"{comparison.rules.min_improvement:.3f}); no guard or slice regresses."
+        )
+    first = comparison.reasons[0] if comparison.reasons else "no reason recorded"
+    return f"Keep {champion or 'no champion'}; reject {challenger}: {first}."
+
+
 def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
-    """The comparison as table rows (one per model plus the difference)."""
-    rows = []
-    for role, contender in (
-        ("champion", comparison.champion),
-        ("challenger", comparison.challenger),
-    ):
-        if contender is None:
-            continue
+    """The comparison as table rows: one per number, champion next to challenger and the rule."""
+    champion, challenger = comparison.champion, comparison.challenger
+    rows: list[dict[str, Any]] = [
+        {
+            "measure": comparison.rules.metric,
+            "champion": champion.score if champion else None,
+            "challenger": challenger.score,
+            "rule": f"challenger >= {comparison.rules.performance_threshold:.3f} (floor)",
+            "result": "ok"
+            if challenger.score is not None
+            and challenger.score >= comparison.rules.performance_threshold
+            else "FAIL",
+        }
+    ]
+    interval = comparison.interval
+    if interval is not None:
         rows.append(
             {
-                "role": role,
-                "version": contender.version,
-                comparison.rules.metric: contender.score,
-                "trained on": f"{contender.training_window['start'][:10]} .. {contender.training_window['end'][:10]}",
+                "measure": "difference (challenger - champion)",
+                "champion": None,
+                "challenger": interval.difference,
+                "rule": f"{interval.confidence:.0%} paired bootstrap interval "
+                f"[{interval.lower:+.4f}, {interval.upper:+.4f}]: lower bound >= "
+                f"{comparison.rules.min_improvement:.3f} ({interval.resamples} resamples, "
+                f"seed {interval.seed})",
+                "result": "ok"
+                if improvement_shown(interval, comparison.rules.min_improvement)
+                else "FAIL",
             }
         )
-    rows.append(
-        {
-            "role": "difference",
-            "version": f"needs >= {comparison.rules.min_improvement:+.3f}",
-            comparison.rules.metric: comparison.difference,
-            "trained on": "",
-        }
-    )
+    if comparison.mcnemar is not None:
+        test = comparison.mcnemar
+        rows.append(
+            {
+                "measure": "McNemar (rows only one model gets right)",
+                "champion": test.champion_only_correct,
+                "challenger": test.challenger_only_correct,
+                "rule": f"reported: p = {test.p_value:.3g} ({test.method})",
+                "result": "info",
+            }
+        )
+    if comparison.permutation is not None:
+        permutation = comparison.permutation
+        rows.append(
+            {
+                "measure": f"paired permutation test of {comparison.rules.metric}",
+                "champion": None,
+                "challenger": None,
+                "rule": f"reported: p = {permutation.p_value:.3g} "
+                f"({permutation.permutations} permutations)",
+                "result": "info",
+            }
+        )
+    for guard in comparison.guards:
+        rows.append(
+            {
+                "measure": f"guard: {guard.name}",
+                "champion": guard.champion,
+                "challenger": guard.challenger,
+                "rule": f"{guard.rule} (limit {_number(guard.limit)})",
+                "result": "ok" if guard.passed else "FAIL",
+            }
+        )
+    for check in comparison.slices:
+        rows.append(
+            {
+                "measure": f"slice {check.column}={check.value} ({check.rows} rows)",
+                "champion": check.champion,
+                "challenger": check.challenger,
+                "rule": (
+                    f"no significant regression beyond {comparison.rules.slices.margin:g} "
+                    f"(Holm p {_number(check.adjusted_p_value)})"
+                    if check.judged
+                    else f"not judged: {check.note}"
+                ),
+                "result": "FAIL" if check.regressed else "ok" if check.judged else "skipped",
+            }
+        )
     return rows
 
 
 def render_comparison(comparison: Comparison) -> str:
-    """The comparison in words: both scores, the difference, the rules, the verdict and why."""
+    """The comparison in words: both scores, the difference and its interval, the verdict and why."""
     holdout = Window.from_dict(comparison.holdout_window)
+    metric = comparison.rules.metric
     lines = [
         f"Comparison {comparison.comparison_id}",
         f"  holdout    {holdout} ({comparison.holdout_rows} labelled rows, used by neither for training)",
     ]
     if comparison.champion:
         lines.append(
-            f"  champion   {comparison.champion.version}: {comparison.rules.metric} {_score(comparison.champion.score)}"
+            f"  champion   {comparison.champion.version}: {metric} {_score(comparison.champion.score)}"
         )
     lines.append(
-        f"  challenger {comparison.challenger.version}: {comparison.rules.metric} {_score(comparison.challenger.score)}"
+        f"  challenger {comparison.challenger.version}: {metric} {_score(comparison.challenger.score)}"
     )
-    if comparison.difference is not None:
+    interval = comparison.interval
+    if interval is not None:
         lines.append(
-            f"  difference {comparison.difference:+.3f} (min_improvement {comparison.rules.min_improvement:.3f})"
+            f"  difference {interval.difference:+.3f}, {interval.confidence:.0%} interval "
+            f"[{interval.lower:+.3f}, {interval.upper:+.3f}] (paired bootstrap, "
+            f"{interval.resamples} resamples, seed {interval.seed}; min_improvement "
+            f"{comparison.rules.min_improvement:.3f})"
         )
+    if comparison.mcnemar is not None:
+        test = comparison.mcnemar
+        lines.append(
+            f"  McNemar    champion-only right {test.champion_only_correct}, challenger-only "
+            f"right {test.challenger_only_correct}: p = {test.p_value:.3g} ({test.method})"
+        )
+    if comparison.permutation is not None:
+        lines.append(
+            f"  permutation p = {comparison.permutation.p_value:.3g} "
+            f"({comparison.permutation.permutations} paired permutations of {metric})"
+        )
+    if comparison.multiplicity:
+        lines.append(f"  tests      {comparison.multiplicity}")
     lines.append(
         f"  verdict    {comparison.verdict.upper()}"
         + (" (bootstrap)" if comparison.bootstrap else "")
     )
     lines += [f"    - {reason}" for reason in comparison.reasons]
+    if comparison.approval is not None:
+        approval = comparison.approval
+        answer = "approved" if approval.approved else "not approved"
+        lines.append(
+            f"  approval   {answer} by {approval.reviewer} at {approval.decided_at}"
+            + (f": {approval.note}" if approval.note else "")
+        )
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def render_comparison_markdown(comparison: Comparison) -> str:
+    """The comparison for the Prefect UI: the verdict in words, the table, then every reason."""
+    holdout = Window.from_dict(comparison.holdout_window)
+    champion = comparison.champion.version if comparison.champion else "none (bootstrap)"
+    lines = [
+        f"# {comparison.verdict.upper()}: {comparison.challenger.version} vs {champion}",
+        "",
+        verdict_in_words(comparison),
+        "",
+        f"Holdout {holdout}: {comparison.holdout_rows} labelled rows, the same rows for both "
+        "models, trained on by neither.",
+        "",
+        "| measure | champion | challenger | rule | result |",
+        "|---|---|---|---|---|",
+    ]
+    for row in comparison_rows(comparison):
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(row[key]) for key in ("measure", "champion", "challenger", "rule", "result")
+            )
+            + " |"
+        )
+    if comparison.interval is not None:
+        lines += [
+            "",
+            "(For the interval row, the champion and challenger columns hold its bounds.)",
+        ]
+    if comparison.multiplicity:
+        lines += ["", f"Comparisons made: {comparison.multiplicity}."]
+    lines += ["", "## Reasons", ""]
+    lines += [f"- {reason}" for reason in comparison.reasons]
+    if comparison.approval is not None:
+        approval = comparison.approval
+        lines += [
+            "",
+            f"Approval: {'approved' if approval.approved else 'not approved'} by "
+            f"{approval.reviewer} at {approval.decided_at}. {approval.note}",
+        ]
+    lines += ["", f"Comparison id `{comparison.comparison_id}` (JSON in the registry)."]
     return "\n".join(lines)
 
 
@@ -116,6 +278,12 @@ def render_summary(result: MonitorResult) -> str:
         f"drift       share of drifted columns {signals.drift_share:.2f} "
         f"(threshold {decision.drift_threshold:.2f})",
     ]
+    if signals.sampled:
+        lines.append(
+            f"              tested on a random sample (sampling.drift_rows, seed {signals.sample_seed}): "
+            f"{signals.drift_rows_current:,} of {signals.current_rows:,} current rows, "
+            f"{signals.drift_rows_reference:,} of {signals.reference_rows:,} reference rows"
+        )
     for column in signals.columns:
         flag = "DRIFTED" if column.drifted else "ok"
         lines.append(

@@ -36,6 +36,16 @@ class Signals:
     performance: Performance | None
     report_paths: tuple[str, ...] = ()
     prediction_drift: ColumnDrift | None = None  # the champion's outputs: window vs reference
+    # Rows the drift tests used per side: fewer than current_rows/reference_rows when sampled.
+    drift_rows_current: int | None = None
+    drift_rows_reference: int | None = None
+    sample_seed: int | None = None
+
+    @property
+    def sampled(self) -> bool:
+        return (self.drift_rows_current or 0) < self.current_rows or (
+            self.drift_rows_reference or 0
+        ) < self.reference_rows
 
     @property
     def drifted_columns(self) -> list[str]:

@@ -56,10 +56,26 @@ def test_rollback_script_restores_the_previous_champion(write_config, tmp_path):
     home = tmp_path / "home"
     assert _run("monitor.py", "--config", str(config_path), cwd=tmp_path, home=home).returncode == 0
 
-    rollback = _run("rollback.py", "--config", str(config_path), cwd=tmp_path, home=home)
+    without_reason = _run("rollback.py", "--config", str(config_path), cwd=tmp_path, home=home)
+    rollback = _run(
+        "rollback.py",
+        "--config",
+        str(config_path),
+        "--reason",
+        "bad forecasts",
+        "--actor",
+        "on-call",
+        cwd=tmp_path,
+        home=home,
+    )
 
+    assert without_reason.returncode == 2
+    assert "--reason" in without_reason.stderr  # who and why are recorded: why is required
     assert rollback.returncode == 0, rollback.stderr[-3000:]
-    assert "champion of seattle-weather: v0002 -> v0001" in rollback.stdout
+    assert (
+        "champion of seattle-weather: v0002 -> v0001 (rollback by on-call: bad forecasts)"
+        in rollback.stdout
+    )
 
 
 @pytest.mark.parametrize(

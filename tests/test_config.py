@@ -44,6 +44,15 @@ def test_repo_config_loads_with_its_values() -> None:
     assert config.windows.current == timedelta(days=90)
     assert config.windows.training == timedelta(days=180)
     assert config.promotion.min_improvement == 0.02
+    assert (config.promotion.confidence, config.promotion.resamples, config.promotion.seed) == (
+        0.95,
+        2000,
+        0,
+    )
+    assert config.promotion.guards.log_loss == 0.25
+    assert config.promotion.slices.columns == []
+    assert config.promotion.approval.required is False
+    assert config.promotion.approval.timeout == timedelta(hours=24)
     assert config.bootstrap.training_start == datetime(2012, 1, 1)
     assert config.registry.path == REPO_ROOT / ".autoretrain" / "registry"
     assert config.reports.path == REPO_ROOT / ".autoretrain" / "reports"
@@ -57,6 +66,8 @@ def test_repo_config_loads_with_its_values() -> None:
         ({"data.source.compression": "zstd"}, "data.source.compression"),
         ({"policy.performance_metric.averge": "macro"}, "policy.performance_metric.averge"),
         ({"windows.currrent": "90d"}, "windows.currrent"),
+        ({"promotion.guards.recal": 0.05}, "promotion.guards.recal"),
+        ({"promotion.approval.timout": "1h"}, "promotion.approval.timout"),
     ],
 )
 def test_unknown_key_names_its_path(changes: dict[str, Any], key_path: str) -> None:
@@ -94,6 +105,17 @@ def test_unknown_key_names_its_path(changes: dict[str, Any], key_path: str) -> N
             ["promotion.min_holdout_rows:", "greater than or equal to 1"],
         ),
         ({"data.source.format": "xlsx"}, ["data.source.format:", "'parquet' or 'csv'", "'xlsx'"]),
+        ({"promotion.confidence": 1.0}, ["promotion.confidence:", "less than 1"]),
+        ({"promotion.resamples": 10}, ["promotion.resamples:", "greater than or equal to 100"]),
+        (
+            {"promotion.guards.latency_ratio": 0.5},
+            ["promotion.guards.latency_ratio:", "greater than or equal to 1"],
+        ),
+        ({"promotion.approval.timeout": "0s"}, ["promotion.approval.timeout:", "at least 1s"]),
+        (
+            {"promotion.slices.columns": ["temp_max"]},
+            ["promotion.slices.columns must be listed in data.categorical_features", "temp_max"],
+        ),
     ],
 )
 def test_bad_value_names_its_path(changes: dict[str, Any], fragments: list[str]) -> None:
@@ -246,7 +268,12 @@ def test_column_drift_for_a_feature_is_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("text", "duration"),
-    [("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2)), ("30min", timedelta(minutes=30))],
+    [
+        ("12h", timedelta(hours=12)),
+        ("2w", timedelta(weeks=2)),
+        ("30min", timedelta(minutes=30)),
+        ("45s", timedelta(seconds=45)),
+    ],
 )
 def test_durations_are_parsed(text: str, duration: timedelta) -> None:
     config = parse_config(repo_raw_config({"windows.current": text}), REPO_ROOT)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
@@ -70,6 +71,10 @@ def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, 
     assert comparison.champion is not None and comparison.champion.version == "v0001"
     assert comparison.challenger.score is not None and comparison.champion.score is not None
     assert comparison.challenger.score - comparison.champion.score >= 0.02
+    # 0.81 vs 0.14 macro F1 on 89 rows: clear even at the interval's lower bound.
+    assert comparison.interval is not None and comparison.interval.lower >= 0.02
+    assert comparison.holdout_rows == 89
+    assert all(guard.passed for guard in comparison.guards) and len(comparison.guards) == 6
     assert not comparison.challenger.trained_on_holdout
     assert result.status == "promoted" and result.champion_after == "v0002"
 
@@ -79,6 +84,7 @@ def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, 
     assert registry.get_version("v0001").status == "retired"
     saved = registry.load_comparison(comparison.comparison_id)
     assert saved["verdict"] == "promote" and saved["challenger"]["version"] == "v0002"
+    assert saved["interval"]["lower"] == comparison.interval.lower  # the numbers behind it too
     lineage = registry.get_version("v0002")
     assert lineage.training_window == {"start": "2013-07-05T00:00:00", "end": "2014-01-01T00:00:00"}
     assert lineage.training_rows == len(registry.load_reference("v0002")) > 150
@@ -92,6 +98,14 @@ def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, 
     ]
     for report in result.signals.report_paths:
         assert Path(report).stat().st_size > 100_000
+    verdict = Artifact.get("seattle-weather-comparison-verdict")
+    assert verdict is not None and isinstance(verdict.data, str)
+    assert "Promote v0002 over v0001: on the same 89 rows it is better by" in verdict.data
+    assert (
+        "| difference (challenger - champion) |  | 0.6644 | 95% paired bootstrap interval [+0."
+        in (verdict.data)
+    )
+    assert "| guard: log loss |" in verdict.data
     counts = _artifact_keys(["seattle-weather-comparison", "seattle-weather-monitor-summary"])
     assert counts.get("seattle-weather-comparison", 0) >= 2  # bootstrap and retrain
     assert counts.get("seattle-weather-monitor-summary", 0) >= 1
@@ -184,7 +198,9 @@ def test_worse_challenger_is_rejected_and_rollback_restores_the_previous_champio
 
     assert outcome.status == "rejected"
     assert outcome.comparison.verdict == "reject"
-    assert any("not an improvement" in reason for reason in outcome.comparison.reasons)
+    assert outcome.comparison.interval is not None
+    assert outcome.comparison.interval.upper < 0.02
+    assert any("so the improvement is not shown" in reason for reason in outcome.comparison.reasons)
     assert registry.get_alias("champion") == "v0002"
     assert registry.get_alias("challenger") is None
     assert registry.get_version(worse).status == "rejected"
@@ -195,20 +211,24 @@ def test_worse_challenger_is_rejected_and_rollback_restores_the_previous_champio
     empty = promote_flow(str(config_path), as_of="2030-01-01", challenger_version=another)
 
     assert empty.status == "rejected"
+    assert empty.comparison.verdict == "insufficient-evidence"
     assert empty.comparison.holdout_rows == 0
     assert "insufficient evidence: 0 holdout rows < min_holdout_rows 30" in empty.comparison.reasons
     assert registry.get_alias("champion") == "v0002"
 
-    message = rollback_flow(str(config_path), reason="test rollback")
+    message = rollback_flow(str(config_path), reason="test rollback", actor="on-call")
 
-    assert message == "champion of seattle-weather: v0002 -> v0001 (rollback: test rollback)"
+    assert message == (
+        "champion of seattle-weather: v0002 -> v0001 (rollback by on-call: test rollback)"
+    )
     assert registry.get_alias("champion") == "v0001"
     last = registry.history()[-1]
-    assert (last.action, last.from_version, last.to_version, last.reason) == (
+    assert (last.action, last.from_version, last.to_version, last.reason, last.actor) == (
         "rollback",
         "v0002",
         "v0001",
         "test rollback",
+        "on-call",
     )
 
 
@@ -237,6 +257,7 @@ def test_own_data_in_sqlite_with_other_column_names_and_an_adopted_model(write_c
         },
         "registry": {"path": "registry"},
         "bootstrap": {"model_path": "my_model.pkl"},
+        "promotion": {"slices": {"columns": ["region"], "min_rows": 20}},
     }
     config_path = write_config(overrides)
     config = load_config(config_path)
@@ -250,4 +271,9 @@ def test_own_data_in_sqlite_with_other_column_names_and_an_adopted_model(write_c
     assert registry.get_version("v0001").source.startswith("adopted from")
     assert "region" in {column.column for column in result.signals.columns}
     assert result.status == "promoted"
+    assert result.comparison is not None
+    judged = [s for s in result.comparison.slices if s.judged]
+    assert judged and {s.column for s in judged} == {"region"}
+    assert sum(s.rows for s in result.comparison.slices) == result.comparison.holdout_rows
+    assert not any(s.regressed for s in judged)
     assert json.loads((tmp_path / "registry" / "aliases.json").read_text()) == {"champion": "v0002"}

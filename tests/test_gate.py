@@ -3,143 +3,243 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 
-from tasks.gate import Comparison, Contender, GateRules, compare_models
+from tasks.gate import (
+    Comparison,
+    GateRules,
+    GuardRules,
+    ModelOutputs,
+    SliceRules,
+    compare_models,
+)
+from tasks.statistics import pair_row_types, paired_bootstrap
 
 HOLDOUT = {"start": "2014-01-01T00:00:00", "end": "2014-04-01T00:00:00"}
 EARLIER = {"start": "2013-07-05T00:00:00", "end": "2014-01-01T00:00:00"}
 OLD = {"start": "2012-01-01T00:00:00", "end": "2013-01-01T00:00:00"}
+ALL_GUARDS = GuardRules(
+    recall=0.05,
+    per_class_f1=0.10,
+    min_class_rows=30,
+    log_loss=0.25,
+    latency_ratio=3.0,
+    model_size_ratio=3.0,
+)
 
 
 def _rules(**changes: Any) -> GateRules:
     values: dict[str, Any] = {
-        "metric": "f1 (macro)",
+        "metric": "accuracy",
+        "metric_name": "accuracy",
         "performance_threshold": 0.45,
         "min_improvement": 0.02,
         "min_holdout_rows": 30,
+        "resamples": 1000,
     }
     return GateRules(**{**values, **changes})
 
 
-def _challenger(score: float | None, *, trained_on_holdout: bool = False) -> Contender:
-    window = HOLDOUT if trained_on_holdout else EARLIER
-    return Contender("v0002", score, window, trained_on_holdout)
+def _truth(rows: int) -> list[str]:
+    return ["rain" if i % 2 else "sun" for i in range(rows)]
 
 
-def _champion(score: float | None, *, trained_on_holdout: bool = False) -> Contender:
-    return Contender("v0001", score, OLD, trained_on_holdout)
+def _predict(truth: list[str], right: int, *, start: int = 0) -> list[str]:
+    """Right on `right` rows (a contiguous block from start, wrapping), wrong on the others."""
+    rows = len(truth)
+    correct = {(start + i) % rows for i in range(right)}
+    other = {"rain": "sun", "sun": "rain"}
+    return [label if i in correct else other[label] for i, label in enumerate(truth)]
+
+
+def _outputs(
+    version: str,
+    predictions: list[str] | None,
+    *,
+    window: dict[str, str] = EARLIER,
+    trained_on_holdout: bool = False,
+    probability: float | None = 0.7,
+    latency: float | None = 10.0,
+    size: int | None = 1000,
+    problem: str | None = None,
+) -> ModelOutputs:
+    return ModelOutputs(
+        version=version,
+        training_window=window,
+        trained_on_holdout=trained_on_holdout,
+        predictions=predictions,
+        true_class_probability=(
+            None if predictions is None or probability is None else [probability] * len(predictions)
+        ),
+        latency_ms_per_1k_rows=latency,
+        model_size_bytes=size,
+        problem=problem,
+    )
 
 
 def _compare(
-    challenger: Contender,
-    champion: Contender | None,
+    truth: list[str],
+    challenger: ModelOutputs,
+    champion: ModelOutputs | None,
     *,
     rules: GateRules | None = None,
-    holdout_rows: int = 88,
-    scoring_problems: tuple[str, ...] = (),
+    slice_values: dict[str, list[Any]] | None = None,
 ) -> Comparison:
     return compare_models(
         comparison_id="20240101t000000-v0002-vs-v0001",
         model_name="seattle-weather",
         holdout_window=HOLDOUT,
-        holdout_rows=holdout_rows,
+        y_true=truth,
         rules=rules or _rules(),
         champion=champion,
         challenger=challenger,
-        scoring_problems=scoring_problems,
+        slice_values=slice_values,
     )
 
 
-def test_better_challenger_is_promoted() -> None:
-    comparison = _compare(_challenger(0.62), _champion(0.40))
-
-    assert comparison.verdict == "promote"
-    assert comparison.difference == pytest.approx(0.22)
-    assert not comparison.bootstrap
-    assert comparison.reasons == (
-        "challenger f1 (macro) 0.620 >= performance_threshold 0.450",
-        "challenger - champion = 0.620 - 0.400 = +0.220 >= min_improvement 0.020",
+def _pair(
+    rows: int, champion_right: int, challenger_right: int
+) -> tuple[list[str], ModelOutputs, ModelOutputs]:
+    truth = _truth(rows)
+    return (
+        truth,
+        _outputs("v0002", _predict(truth, challenger_right)),
+        _outputs("v0001", _predict(truth, champion_right), window=OLD),
     )
 
 
-def test_improvement_below_min_improvement_is_rejected() -> None:
-    comparison = _compare(_challenger(0.61), _champion(0.60))
+def test_clearly_better_challenger_is_promoted_with_every_number_recorded() -> None:
+    truth, challenger, champion = _pair(400, 200, 320)  # 0.50 -> 0.80
 
-    assert comparison.verdict == "reject"
-    assert comparison.difference == pytest.approx(0.01)
-    assert comparison.reasons[0] == (
-        "challenger - champion = 0.610 - 0.600 = +0.010, not an improvement of at least 0.020"
-    )
-
-
-@pytest.mark.parametrize(
-    ("challenger", "champion", "min_improvement"),
-    [(0.75, 0.5, 0.25), (0.56, 0.54, 0.02), (29 / 50, 28 / 50, 0.02), (0.3, 0.28, 0.02)],
-    ids=["exact-in-binary", "rounds-up", "29-vs-28-of-50", "rounds-down"],
-)
-def test_improvement_of_exactly_min_improvement_is_promoted(
-    challenger: float, champion: float, min_improvement: float
-) -> None:
-    # 29/50 - 28/50 is 0.01999... in floating point: one more right row out of 50 must count.
-    comparison = _compare(
-        _challenger(challenger),
-        _champion(champion),
-        rules=_rules(min_improvement=min_improvement, performance_threshold=0.2),
-    )
+    comparison = _compare(truth, challenger, champion, rules=_rules(guards=ALL_GUARDS))
 
     assert comparison.verdict == "promote", comparison.reasons
-    assert comparison.reasons[-1].endswith(f">= min_improvement {min_improvement:.3f}")
+    assert comparison.difference == pytest.approx(0.30)
+    assert comparison.interval is not None
+    assert 0.02 < comparison.interval.lower < 0.30 < comparison.interval.upper
+    assert comparison.mcnemar is not None
+    assert (
+        comparison.mcnemar.champion_only_correct,
+        comparison.mcnemar.challenger_only_correct,
+    ) == (
+        0,
+        120,
+    )
+    assert comparison.permutation is not None and comparison.permutation.p_value < 0.01
+    assert [g.passed for g in comparison.guards] == [True] * 6
+    assert comparison.reasons[0] == "challenger accuracy 0.800 >= performance_threshold 0.450"
+    assert comparison.reasons[1].startswith(
+        "challenger - champion = 0.800 - 0.500 = +0.300, 95% paired bootstrap interval [+0."
+    )
+    assert comparison.reasons[1].endswith("lower bound >= min_improvement 0.020")
+    assert "6 guard checks" in comparison.multiplicity
+    assert not comparison.bootstrap
+
+
+def test_point_estimate_above_min_improvement_is_not_enough_when_the_interval_is_wide() -> None:
+    # +3 points on 100 rows: a point-estimate gate would promote; the interval reaches below 0.
+    truth, challenger, champion = _pair(100, 60, 63)
+
+    comparison = _compare(truth, challenger, champion)
+
+    assert comparison.difference == pytest.approx(0.03)
+    assert comparison.verdict == "reject"
+    assert comparison.interval is not None and comparison.interval.lower < 0.02
+    assert comparison.reasons[0].endswith(
+        "lower bound below min_improvement 0.020 (or not above 0), so the improvement is not shown"
+    )
+
+
+def test_the_same_gain_on_many_rows_is_promoted() -> None:
+    truth, challenger, champion = _pair(20_000, 12_000, 12_600)  # +3 points, 20k rows
+
+    comparison = _compare(truth, challenger, champion)
+
+    assert comparison.verdict == "promote", comparison.reasons
+    assert comparison.interval is not None and comparison.interval.lower > 0.02
 
 
 @pytest.mark.parametrize("min_improvement", [0.0, 0.02])
-def test_exact_tie_is_rejected(min_improvement: float) -> None:
+def test_identical_predictions_are_rejected(min_improvement: float) -> None:
+    truth, challenger, _ = _pair(200, 150, 150)
+    champion = replace(challenger, version="v0001", training_window=OLD)
+
     comparison = _compare(
-        _challenger(0.6), _champion(0.6), rules=_rules(min_improvement=min_improvement)
+        truth, challenger, champion, rules=_rules(min_improvement=min_improvement)
     )
 
     assert comparison.verdict == "reject"
     assert comparison.difference == 0.0
-    assert "= +0.000, not an improvement of at least" in comparison.reasons[0]
+    assert comparison.interval is not None
+    assert (comparison.interval.lower, comparison.interval.upper) == (0.0, 0.0)
+    assert comparison.mcnemar is not None and comparison.mcnemar.p_value == 1.0
 
 
-def test_worse_challenger_is_rejected_with_a_negative_difference() -> None:
-    comparison = _compare(_challenger(0.5), _champion(0.6), rules=_rules(min_improvement=0.0))
+def test_worse_challenger_is_rejected_with_a_negative_interval() -> None:
+    truth, challenger, champion = _pair(400, 320, 200)
+
+    comparison = _compare(truth, challenger, champion, rules=_rules(min_improvement=0.0))
 
     assert comparison.verdict == "reject"
-    assert comparison.difference == pytest.approx(-0.1)
-    assert "= -0.100, not an improvement" in comparison.reasons[0]
+    assert comparison.interval is not None and comparison.interval.upper < 0
+    assert "= -0.300, 95% paired bootstrap interval" in comparison.reasons[0]
+
+
+def test_comparison_is_reproducible_with_the_seed() -> None:
+    truth, challenger, champion = _pair(300, 180, 195)
+
+    first = _compare(truth, challenger, champion)
+    again = _compare(truth, challenger, champion)
+    other = _compare(truth, challenger, champion, rules=_rules(seed=1))
+
+    assert first == again
+    assert other.interval != first.interval
 
 
 def test_challenger_below_the_floor_is_rejected_even_when_better() -> None:
-    comparison = _compare(_challenger(0.40), _champion(0.10))
+    truth, challenger, champion = _pair(400, 40, 160)
+
+    comparison = _compare(truth, challenger, champion)
 
     assert comparison.verdict == "reject"
-    assert comparison.reasons[0] == "challenger f1 (macro) 0.400 < performance_threshold 0.450"
-    assert comparison.difference == pytest.approx(0.30)
+    assert comparison.reasons[0] == "challenger accuracy 0.400 < performance_threshold 0.450"
 
 
-@pytest.mark.parametrize("holdout_rows", [0, 29])
-def test_too_few_holdout_rows_is_insufficient_evidence(holdout_rows: int) -> None:
-    comparison = _compare(_challenger(0.9), _champion(0.4), holdout_rows=holdout_rows)
-
-    assert comparison.verdict == "reject"
-    assert comparison.reasons[0] == (
-        f"insufficient evidence: {holdout_rows} holdout rows < min_holdout_rows 30"
+@pytest.mark.parametrize("rows", [0, 29])
+def test_too_few_holdout_rows_is_insufficient_evidence(rows: int) -> None:
+    truth = _truth(rows)
+    comparison = _compare(
+        truth,
+        _outputs("v0002", truth),
+        _outputs("v0001", _predict(truth, rows // 2), window=OLD),
     )
-    assert comparison.holdout_rows == holdout_rows
+
+    assert comparison.verdict == "insufficient-evidence"
+    assert comparison.reasons[0] == (
+        f"insufficient evidence: {rows} holdout rows < min_holdout_rows 30"
+    )
+    assert comparison.holdout_rows == rows
 
 
 def test_holdout_rows_equal_to_the_minimum_are_enough() -> None:
-    comparison = _compare(_challenger(0.9), _champion(0.4), holdout_rows=30)
+    truth = _truth(30)
+    comparison = _compare(
+        truth, _outputs("v0002", truth), _outputs("v0001", _predict(truth, 5), window=OLD)
+    )
 
-    assert comparison.verdict == "promote"
+    assert comparison.verdict == "promote", comparison.reasons
 
 
 def test_challenger_trained_on_the_holdout_is_rejected() -> None:
-    comparison = _compare(_challenger(0.95, trained_on_holdout=True), _champion(0.4))
+    truth, challenger, champion = _pair(400, 200, 390)
+
+    comparison = _compare(
+        truth, replace(challenger, training_window=HOLDOUT, trained_on_holdout=True), champion
+    )
 
     assert comparison.verdict == "reject"
     assert comparison.reasons[0] == (
@@ -148,7 +248,9 @@ def test_challenger_trained_on_the_holdout_is_rejected() -> None:
 
 
 def test_champion_trained_on_the_holdout_is_noted_but_not_blocking() -> None:
-    comparison = _compare(_challenger(0.7), _champion(0.5, trained_on_holdout=True))
+    truth, challenger, champion = _pair(400, 200, 390)
+
+    comparison = _compare(truth, challenger, replace(champion, trained_on_holdout=True))
 
     assert comparison.verdict == "promote"
     assert comparison.reasons[-1] == (
@@ -156,97 +258,292 @@ def test_champion_trained_on_the_holdout_is_noted_but_not_blocking() -> None:
     )
 
 
-def test_unscorable_champion_rejects() -> None:
+def test_champion_that_fails_to_load_rejects() -> None:
+    truth, challenger, _ = _pair(400, 200, 390)
     problem = "v0001: model file of v0001 does not match its registered SHA-256"
 
-    comparison = _compare(_challenger(0.9), _champion(None), scoring_problems=(problem,))
+    comparison = _compare(truth, challenger, _outputs("v0001", None, window=OLD, problem=problem))
 
     assert comparison.verdict == "reject"
-    assert comparison.difference is None
+    assert comparison.difference is None and comparison.interval is None
     assert comparison.reasons[0] == (
         "champion could not be scored on the holdout: nothing to compare against"
     )
     assert comparison.reasons[1] == problem
 
 
-def test_unscorable_challenger_rejects() -> None:
+def test_challenger_that_fails_to_predict_rejects() -> None:
+    truth, _, champion = _pair(400, 200, 390)
     problem = "v0002: the model failed to predict: ValueError: boom"
 
-    comparison = _compare(_challenger(None), _champion(0.4), scoring_problems=(problem,))
+    comparison = _compare(truth, _outputs("v0002", None, problem=problem), champion)
 
     assert comparison.verdict == "reject"
-    assert comparison.difference is None
-    assert comparison.reasons == ("challenger could not be scored on the holdout", problem)
-
-
-def test_unscorable_challenger_rejects_without_a_champion() -> None:
-    comparison = _compare(_challenger(None), None)
-
-    assert comparison.verdict == "reject"
-    assert comparison.reasons[0] == "challenger could not be scored on the holdout"
+    assert comparison.reasons[:2] == ("challenger could not be scored on the holdout", problem)
 
 
 def test_bootstrap_challenger_above_the_floor_is_promoted() -> None:
-    comparison = _compare(_challenger(0.5), None)
+    truth = _truth(88)
+
+    comparison = _compare(truth, _outputs("v0001", _predict(truth, 50)), None)
 
     assert comparison.verdict == "promote"
     assert comparison.bootstrap
-    assert comparison.difference is None
+    assert comparison.interval is None and comparison.guards == ()
     assert comparison.reasons == (
-        "challenger f1 (macro) 0.500 >= performance_threshold 0.450",
+        "challenger accuracy 0.568 >= performance_threshold 0.450",
         "no champion yet: the first model needs only the floor (bootstrap)",
     )
 
 
-@pytest.mark.parametrize(
-    ("score", "holdout_rows", "reason"),
-    [
-        (0.44, 88, "challenger f1 (macro) 0.440 < performance_threshold 0.450"),
-        (0.90, 10, "insufficient evidence: 10 holdout rows < min_holdout_rows 30"),
-    ],
-)
-def test_bootstrap_challenger_failing_a_rule_is_rejected(
-    score: float, holdout_rows: int, reason: str
-) -> None:
-    comparison = _compare(_challenger(score), None, holdout_rows=holdout_rows)
+def test_bootstrap_challenger_below_the_floor_is_rejected() -> None:
+    truth = _truth(88)
+
+    comparison = _compare(truth, _outputs("v0001", _predict(truth, 30)), None)
 
     assert comparison.verdict == "reject"
     assert comparison.bootstrap
-    assert comparison.reasons[0] == reason
+    assert comparison.reasons[0] == "challenger accuracy 0.341 < performance_threshold 0.450"
 
 
-def test_every_failure_is_listed() -> None:
-    comparison = _compare(_challenger(0.2, trained_on_holdout=True), _champion(0.3), holdout_rows=3)
+@pytest.mark.parametrize(
+    ("changes", "guard", "message"),
+    [
+        ({"probability": None}, "log loss", "the challenger's value is missing"),
+        ({"probability": float("nan")}, "log loss", "the challenger's value is missing"),
+        ({"latency": None}, "latency ms per 1k rows", "the challenger's value is missing"),
+        ({"size": None}, "model size bytes", "the challenger's value is missing"),
+    ],
+    ids=["no-predict-proba", "nan-probability", "no-latency", "no-size"],
+)
+def test_a_missing_guard_metric_fails_closed(
+    changes: dict[str, Any], guard: str, message: str
+) -> None:
+    truth = _truth(400)
+    challenger = _outputs("v0002", _predict(truth, 390), **changes)
+    champion = _outputs("v0001", _predict(truth, 200), window=OLD)
+
+    comparison = _compare(truth, challenger, champion, rules=_rules(guards=ALL_GUARDS))
 
     assert comparison.verdict == "reject"
-    assert [reason.split(":")[0].split(" ")[0] for reason in comparison.reasons] == [
-        "insufficient",
-        "challenger's",
-        "challenger",
-        "challenger",
-    ]
+    failing = [reason for reason in comparison.reasons if reason.startswith(f"guard {guard}:")]
+    assert len(failing) == 1 and message in failing[0]
+    assert "fail closed" in failing[0]
+
+
+def test_a_guard_that_is_off_is_not_computed() -> None:
+    truth = _truth(400)
+    challenger = _outputs("v0002", _predict(truth, 390), probability=None, latency=None)
+    champion = _outputs("v0001", _predict(truth, 200), window=OLD)
+
+    comparison = _compare(
+        truth,
+        challenger,
+        champion,
+        rules=_rules(guards=replace(ALL_GUARDS, log_loss=None, latency_ratio=None)),
+    )
+
+    assert comparison.verdict == "promote", comparison.reasons
+    assert {g.name for g in comparison.guards} == {
+        "recall (macro)",
+        "f1 of class 'rain' (200 rows)",
+        "f1 of class 'sun' (200 rows)",
+        "model size bytes",
+    }
+
+
+@pytest.mark.parametrize(
+    ("champion_changes", "challenger_changes", "guard"),
+    [
+        ({"probability": 0.9}, {"probability": 0.6}, "log loss"),
+        ({"latency": 10.0}, {"latency": 31.0}, "latency ms per 1k rows"),
+        ({"size": 1000}, {"size": 3001}, "model size bytes"),
+    ],
+)
+def test_a_guard_beyond_its_margin_rejects(
+    champion_changes: dict[str, Any], challenger_changes: dict[str, Any], guard: str
+) -> None:
+    truth = _truth(400)
+    challenger = _outputs("v0002", _predict(truth, 390), **challenger_changes)
+    champion = _outputs("v0001", _predict(truth, 200), window=OLD, **champion_changes)
+
+    comparison = _compare(truth, challenger, champion, rules=_rules(guards=ALL_GUARDS))
+
+    assert comparison.verdict == "reject"
+    failing = [g for g in comparison.guards if not g.passed]
+    assert [g.name for g in failing] == [guard]
+    assert any(r.startswith(f"guard {guard}:") and "breaks" in r for r in comparison.reasons)
+
+
+def test_recall_and_per_class_f1_guards_catch_a_challenger_that_drops_a_class() -> None:
+    # Predicting the common class everywhere: the rare class's recall and F1 collapse.
+    truth = ["sun"] * 300 + ["rain"] * 100
+    champion = ["sun"] * 240 + ["rain"] * 60 + ["rain"] * 90 + ["sun"] * 10
+    challenger = ["sun"] * 400
+
+    comparison = _compare(
+        truth,
+        _outputs("v0002", challenger),
+        _outputs("v0001", champion, window=OLD),
+        rules=_rules(min_improvement=0.0, guards=ALL_GUARDS),
+    )
+
+    failing = {g.name for g in comparison.guards if not g.passed}
+    assert failing == {"recall (macro)", "f1 of class 'rain' (100 rows)"}
+    assert comparison.verdict == "reject"
+
+
+def _sliced(
+    north_champion: int, north_challenger: int
+) -> tuple[list[str], ModelOutputs, ModelOutputs, dict[str, list[Any]]]:
+    """600 rows: 150 in the north, 440 in the south, 10 with no region."""
+    truth = _truth(600)
+    champion = _predict(truth[:150], north_champion) + _predict(truth[150:], 225)
+    challenger = _predict(truth[:150], north_challenger) + _predict(truth[150:], 430)
+    regions: list[Any] = ["north"] * 150 + ["south"] * 440 + [None] * 10
+    return (
+        truth,
+        _outputs("v0002", challenger),
+        _outputs("v0001", champion, window=OLD),
+        {"region": regions},
+    )
+
+
+def test_a_slice_that_regresses_significantly_rejects_a_better_challenger() -> None:
+    truth, challenger, champion, slices = _sliced(north_champion=140, north_challenger=80)
+    rules = _rules(slices=SliceRules(columns=("region",), min_rows=30, margin=0.05))
+
+    comparison = _compare(truth, challenger, champion, rules=rules, slice_values=slices)
+
+    assert comparison.verdict == "reject"
+    assert comparison.difference is not None and comparison.difference > 0.2
+    by_value = {s.value: s for s in comparison.slices}
+    assert set(by_value) == {"north", "south", "(missing)"}
+    assert by_value["north"].regressed and by_value["north"].rows == 150
+    assert by_value["north"].difference == pytest.approx(80 / 150 - 140 / 150)
+    assert not by_value["south"].regressed
+    assert not by_value["(missing)"].judged and by_value["(missing)"].note == "too few rows"
+    assert any(
+        r.startswith("slice region=north (150 rows) regresses beyond margin 0.05")
+        for r in comparison.reasons
+    )
+    assert "2 slice comparisons, Holm-controlled" in comparison.multiplicity
+    assert "1 slices not judged" in comparison.multiplicity
+
+
+def test_slices_without_a_regression_let_the_challenger_through() -> None:
+    truth, challenger, champion, slices = _sliced(north_champion=100, north_challenger=120)
+    rules = _rules(slices=SliceRules(columns=("region",), min_rows=30, margin=0.05))
+
+    comparison = _compare(truth, challenger, champion, rules=rules, slice_values=slices)
+
+    assert comparison.verdict == "promote", comparison.reasons
+    assert [s.regressed for s in comparison.slices if s.judged] == [False, False]
+    assert all(s.adjusted_p_value is not None for s in comparison.slices if s.judged)
+
+
+def test_a_small_slice_that_looks_worse_is_noted_not_blocking() -> None:
+    # 30 rows, 3 more wrong: beyond the margin as a point estimate, far from significant.
+    truth = _truth(430)
+    champion = _predict(truth[:30], 27) + _predict(truth[30:], 200)
+    challenger = _predict(truth[:30], 24) + _predict(truth[30:], 380)
+    slices = {"region": ["north"] * 30 + ["south"] * 400}
+    rules = _rules(slices=SliceRules(columns=("region",), min_rows=30, margin=0.05))
+
+    comparison = _compare(
+        truth,
+        _outputs("v0002", challenger),
+        _outputs("v0001", champion, window=OLD),
+        rules=rules,
+        slice_values=slices,
+    )
+
+    assert comparison.verdict == "promote", comparison.reasons
+    assert any(
+        r.startswith("note: slice region=north (30 rows) regresses beyond margin 0.05 in the point")
+        for r in comparison.reasons
+    )
+
+
+@pytest.mark.parametrize(
+    ("slice_values", "message"),
+    [
+        ({"region": ["north"] * 10 + ["south"] * 390}, None),
+        ({}, "slice column 'region' is missing from the holdout rows"),
+    ],
+    ids=["all-slices-too-small", "column-missing"],
+)
+def test_slices_asked_for_but_none_judged_fail_closed(
+    slice_values: dict[str, list[Any]], message: str | None
+) -> None:
+    truth, challenger, champion = _pair(400, 200, 390)
+    rules = _rules(slices=SliceRules(columns=("region",), min_rows=500, margin=0.05))
+
+    comparison = _compare(truth, challenger, champion, rules=rules, slice_values=slice_values)
+
+    assert comparison.verdict == "reject"
+    assert any(
+        r.startswith("slices were asked for on ['region'], but no slice has at least min_rows 500")
+        for r in comparison.reasons
+    )
+    if message:
+        assert message in comparison.reasons
 
 
 @pytest.mark.parametrize("with_champion", [True, False])
 def test_comparison_round_trips_through_a_dict_and_json(with_champion: bool) -> None:
-    champion = _champion(0.4, trained_on_holdout=True) if with_champion else None
-    comparison = _compare(_challenger(0.7), champion, scoring_problems=("a problem",))
+    truth, challenger, champion, slices = _sliced(north_champion=140, north_challenger=80)
+    rules = _rules(
+        guards=ALL_GUARDS, slices=SliceRules(columns=("region",), min_rows=30, margin=0.05)
+    )
+    comparison = _compare(
+        truth, challenger, champion if with_champion else None, rules=rules, slice_values=slices
+    )
 
     restored = Comparison.from_dict(json.loads(json.dumps(comparison.to_dict())))
 
     assert restored == comparison
-    assert restored.rules == comparison.rules
     assert restored.bootstrap is (not with_champion)
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_a_non_finite_score_fails_closed(bad: float) -> None:
-    bootstrap = _compare(_challenger(bad), None)
-    against_champion = _compare(_challenger(0.9), _champion(bad))
+def test_macro_f1_gate_uses_the_same_scores_as_the_metric_module() -> None:
+    truth = ["sun"] * 50 + ["rain"] * 30 + ["fog"] * 20
+    rng = np.random.default_rng(0)
+    champion = list(np.where(rng.random(100) < 0.5, truth, "sun"))
+    challenger = list(np.where(rng.random(100) < 0.9, truth, "sun"))
 
-    assert bootstrap.verdict == "reject"
-    assert "challenger could not be scored on the holdout" in bootstrap.reasons
-    assert against_champion.verdict == "reject"
-    assert "champion could not be scored on the holdout: nothing to compare against" in (
-        against_champion.reasons
+    comparison = _compare(
+        truth,
+        _outputs("v0002", challenger),
+        _outputs("v0001", champion, window=OLD),
+        rules=_rules(metric="f1 (macro)", metric_name="f1"),
     )
+
+    from sklearn.metrics import f1_score
+
+    assert comparison.champion is not None
+    assert comparison.champion.score == pytest.approx(
+        f1_score(truth, champion, average="macro", zero_division=0)
+    )
+    assert comparison.difference == pytest.approx(
+        f1_score(truth, challenger, average="macro") - f1_score(truth, champion, average="macro")
+    )
+
+
+def test_the_saved_row_types_recompute_the_interval_exactly() -> None:
+    truth, challenger, champion = _pair(300, 180, 200)
+    comparison = _compare(truth, challenger, champion)
+    saved = json.loads(json.dumps(comparison.to_dict()))
+
+    paired = pair_row_types(saved["row_types"])
+    rules = GateRules.from_dict(saved["rules"])
+    interval = paired_bootstrap(
+        rules.metric_config(),
+        paired,
+        confidence=rules.confidence,
+        resamples=rules.resamples,
+        seed=rules.seed,
+    )
+
+    assert sum(row[3] for row in saved["row_types"]) == 300
+    assert interval == comparison.interval

@@ -390,3 +390,20 @@ def test_comparisons_round_trip_and_ids_are_checked(registry: LocalRegistry) -> 
         registry.load_comparison("nothing-here")
     with pytest.raises(RegistryError, match="is not a comparison id"):
         registry.save_comparison("../escape", comparison)
+
+
+def test_rollback_records_who_and_why(registry: LocalRegistry) -> None:
+    _register(registry)
+    _register(registry, 0.1)
+    _promote(registry, "v0001")
+    _promote(registry, "v0002")
+
+    registry.rollback(reason="complaints from the field", actor="on-call")
+
+    last = registry.history()[-1]
+    assert (last.action, last.actor, last.reason) == (
+        "rollback",
+        "on-call",
+        "complaints from the field",
+    )
+    assert registry.history()[-2].actor not in ("", "on-call")  # the user running it by default

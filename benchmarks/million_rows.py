@@ -1,0 +1,301 @@
+"""The monitor's signals on a million-row window, against Evidently on the full data.
+
+Prints three tables, all measured in this one run:
+
+1. Speed and memory: the monitor's signal computation (reading the window and the reference,
+   Evidently drift tests on the configured sample, the metric on every labelled row, both HTML
+   reports) in a fresh process, for a 1M-row window against a 1M-row reference with 20 numeric
+   and 5 categorical features and a binary label, next to the same Evidently report on all rows.
+2. Agreement: per-column drifted flags of the sampled path against Evidently on all rows, over
+   several seeds and drift magnitudes, and the performance metric against the full-data value.
+3. History: reading the last window of a log of 5 windows against one of 50.
+
+    python benchmarks/million_rows.py [--rows 1000000] [--agreement-rows 200000] [--seeds 5]
+
+The data is synthetic (numpy, seeded): the scale, not the content, is what is measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tasks.config import Config, parse_config
+
+NUMERIC = [f"num_{i:02d}" for i in range(20)]
+CATEGORICAL = [f"cat_{i}" for i in range(5)]
+CATEGORIES = np.array([f"level_{k}" for k in range(8)], dtype=object)
+START = datetime(2026, 1, 1)
+
+
+def make_frame(
+    rows: int, rng: np.random.Generator, shifts: dict[str, float], start: datetime
+) -> pd.DataFrame:
+    """Rows of a binary-classification log; shifts move a numeric column's mean (in std units)
+    or tilt a categorical column's level probabilities."""
+    data: dict[str, Any] = {
+        "timestamp": pd.Timestamp(start)
+        + pd.to_timedelta(np.sort(rng.random(rows)) * 86_400, unit="s")
+    }
+    for column in NUMERIC:
+        data[column] = rng.normal(shifts.get(column, 0.0), 1.0, rows)
+    for column in CATEGORICAL:
+        weights = np.linspace(1.0, 2.0, len(CATEGORIES)) ** (1 + 8 * shifts.get(column, 0.0))
+        data[column] = rng.choice(CATEGORIES, rows, p=weights / weights.sum())
+    logit = data["num_00"] - 0.5 * data["num_01"] + (data["cat_0"] == "level_7") - 0.3
+    label = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    flip = rng.random(rows) < 0.2
+    data["label"] = label
+    data["prediction"] = np.where(flip, 1 - label, label)
+    return pd.DataFrame(data)
+
+
+def config_for(root: Path, log_dir: Path, sample_rows: int | None) -> Config:
+    raw = {
+        "name": "million-rows",
+        "data": {
+            "source": {"kind": "files", "path": str(log_dir), "format": "parquet"},
+            "timestamp_column": "timestamp",
+            "target_column": "label",
+            "numerical_features": NUMERIC,
+            "categorical_features": CATEGORICAL,
+            "prediction_column": "prediction",
+        },
+        "model": {"estimator": "sklearn.linear_model.LogisticRegression", "params": {}},
+        "policy": {
+            "performance_metric": {"name": "f1", "average": "binary", "pos_label": 1},
+            "performance_threshold": 0.5,
+            "drift_threshold": 0.5,
+        },
+        "windows": {
+            "as_of": START + timedelta(days=1),
+            "current": "1d",
+            "training": "1d",
+            "holdout": "1d",
+        },
+        "sampling": {"drift_rows": sample_rows, "seed": 0},
+        "registry": {"path": str(root / "registry")},
+        "reports": {"path": str(root / "reports")},
+    }
+    return parse_config(raw, root)
+
+
+def register_champion(config: Config, reference: pd.DataFrame) -> str:
+    from sklearn.linear_model import LogisticRegression
+
+    from tasks.registry import LocalRegistry
+
+    small = reference.iloc[:2_000]
+    model = LogisticRegression().fit(small[NUMERIC], small["label"])
+    record = LocalRegistry(config.registry.path, config.name).register(
+        model,
+        reference[["timestamp", *NUMERIC, *CATEGORICAL, "label"]],
+        {
+            "estimator": "sklearn.linear_model.LogisticRegression",
+            "params": {},
+            "training_window": {"start": "2025-12-31T00:00:00", "end": "2026-01-01T00:00:00"},
+            "training_rows": len(reference),
+            "data_fingerprint": "benchmark",
+            "metrics": {},
+            "code_version": "benchmark",
+            "source": "benchmark",
+            "reason": "benchmark",
+        },
+    )
+    return record.version
+
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+started = time.perf_counter()
+from tasks.config import load_config
+from tasks.monitoring import measure
+from tasks.windows import plan_windows, resolve_as_of
+config = load_config(sys.argv[1])
+imported = time.perf_counter()
+plan = plan_windows(config, resolve_as_of(config))
+signals = measure(config, plan.current, sys.argv[2], Path(sys.argv[3]))
+done = time.perf_counter()
+print(json.dumps({
+    "measure_s": done - imported, "with_imports_s": done - started,
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "flags": {c.column: c.drifted for c in signals.columns},
+    "performance": signals.performance.value, "drift_rows": signals.drift_rows_current,
+    "current_rows": signals.current_rows,
+}))
+"""
+
+
+def run_monitor_child(
+    config: Config, config_path: Path, version: str, report_dir: Path
+) -> dict[str, Any]:
+    import yaml
+
+    config_path.write_text(yaml.safe_dump(json.loads(config.model_dump_json())))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(config_path), version, str(report_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.exit(result.stderr[-3000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def full_evidently(
+    config: Config, current: pd.DataFrame, reference: pd.DataFrame
+) -> tuple[float, dict[str, bool], float]:
+    """Evidently's same report on every row: seconds, per-column flags, metric value."""
+    from tasks.config import SamplingConfig
+    from tasks.evidently_report import compute_signals
+
+    unsampled = config.model_copy(update={"sampling": SamplingConfig(drift_rows=None)})
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        signals = compute_signals(
+            unsampled, current, reference, current["prediction"].to_numpy(), "logged", Path(scratch)
+        )
+    elapsed = time.perf_counter() - started
+    assert signals.performance is not None
+    return elapsed, {c.column: c.drifted for c in signals.columns}, signals.performance.value
+
+
+def sampled_flags(
+    config: Config, current: pd.DataFrame, reference: pd.DataFrame
+) -> tuple[dict[str, bool], float]:
+    from tasks.evidently_report import compute_signals
+
+    with tempfile.TemporaryDirectory() as scratch:
+        signals = compute_signals(
+            config, current, reference, current["prediction"].to_numpy(), "logged", Path(scratch)
+        )
+    assert signals.performance is not None
+    return {c.column: c.drifted for c in signals.columns}, signals.performance.value
+
+
+def random_shifts(rng: np.random.Generator) -> dict[str, float]:
+    """Drift magnitudes spread over [0, 0.4] (std units / tilt), across the 0.1 threshold."""
+    return {column: float(rng.uniform(0, 0.4)) for column in NUMERIC + CATEGORICAL}
+
+
+def speed(rows: int, scratch: Path) -> None:
+    rng = np.random.default_rng(0)
+    log = scratch / "log"
+    log.mkdir()
+    shifts = random_shifts(rng)
+    reference = make_frame(rows, rng, {}, START - timedelta(days=1))
+    current = make_frame(rows, rng, shifts, START)
+    current.to_parquet(log / "day-0.parquet", index=False, row_group_size=100_000)
+    config = config_for(scratch, log, 50_000)
+    version = register_champion(config, reference)
+    child = run_monitor_child(config, scratch / "config.yaml", version, scratch / "report")
+    full_s, full_flags, full_metric = full_evidently(config, current, reference)
+    agree = sum(child["flags"][c] == full_flags[c] for c in full_flags)
+    print(f"\n1. Signals, {rows:,}-row window vs {rows:,}-row reference, 25 features, binary label")
+    print(f"{'what':<58} {'seconds':>8} {'peak MB':>8}")
+    print(
+        f"{'monitor signals, sampled drift (fresh process, reading incl.)':<58} {child['measure_s']:>8.1f} {child['peak_mb']:>8.0f}"
+    )
+    print(
+        f"{'  the same, with Python imports of prefect/pandas':<58} {child['with_imports_s']:>8.1f}"
+    )
+    print(f"{'Evidently, the same report on all rows (in this process)':<58} {full_s:>8.1f}")
+    print(
+        f"speed-up: {full_s / child['measure_s']:.1f}x; drift flags agree on {agree}/{len(full_flags)} columns; "
+        f"metric {child['performance']:.5f} vs {full_metric:.5f} on all rows (difference {abs(child['performance'] - full_metric):.5f})"
+    )
+
+
+def agreement(rows: int, seeds: int) -> None:
+    agree = total = 0
+    worst_metric = 0.0
+    print(
+        f"\n2. Agreement with Evidently on all rows ({rows:,} rows per side, sample 50,000, magnitudes U[0, 0.4])"
+    )
+    print(f"{'seed':>4} {'agree':>6} {'columns':>8} {'metric diff':>12}")
+    for seed in range(seeds):
+        rng = np.random.default_rng(100 + seed)
+        reference = make_frame(rows, rng, {}, START - timedelta(days=1))
+        current = make_frame(rows, rng, random_shifts(rng), START)
+        with tempfile.TemporaryDirectory() as scratch:
+            config = config_for(Path(scratch), Path(scratch), 50_000)
+            _, full, full_metric = full_evidently(config, current, reference)
+            ours, metric = sampled_flags(config, current, reference)
+        same = sum(ours[c] == full[c] for c in full)
+        agree, total = agree + same, total + len(full)
+        worst_metric = max(worst_metric, abs(metric - full_metric))
+        print(f"{seed:>4} {same:>6} {len(full):>8} {abs(metric - full_metric):>12.5f}")
+    print(
+        f"all: {agree}/{total} columns agree ({agree / total:.1%}); largest metric difference {worst_metric:.5f}"
+    )
+
+
+def history(window_rows: int, scratch: Path) -> None:
+    from tasks.data import load_window
+    from tasks.windows import Window
+
+    print(
+        f"\n3. Reading the last window of a log ({window_rows:,} rows a window, one file a window)"
+    )
+    print(f"{'windows in the log':>18} {'rows in the log':>16} {'read s (median of 5)':>21}")
+    rng = np.random.default_rng(7)
+    frame = make_frame(window_rows, rng, {}, START)
+    results = {}
+    for windows in (5, 50):
+        log = scratch / f"history-{windows}"
+        log.mkdir()
+        for day in range(windows):
+            shifted = frame.assign(timestamp=frame["timestamp"] + pd.Timedelta(days=day))
+            shifted.to_parquet(log / f"day-{day:03d}.parquet", index=False)
+        config = config_for(scratch, log, 50_000)
+        last = Window(START + timedelta(days=windows - 1), START + timedelta(days=windows))
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            read = load_window(config, last)
+            timings.append(time.perf_counter() - started)
+        assert len(read) == window_rows
+        results[windows] = float(np.median(timings))
+        print(f"{windows:>18} {windows * window_rows:>16,} {results[windows]:>21.3f}")
+    print(f"ratio 50 / 5 windows: {results[50] / results[5]:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--agreement-rows", type=int, default=200_000)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--history-rows", type=int, default=100_000)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {datetime.now():%Y-%m-%d}"
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        speed(args.rows, Path(scratch))
+    agreement(args.agreement_rows, args.seeds)
+    with tempfile.TemporaryDirectory() as scratch:
+        history(args.history_rows, Path(scratch))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,325 @@
+"""Acting on a saved comparison: the compare-and-swap, approvals, and two processes racing."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sklearn.tree import DecisionTreeClassifier
+
+from tasks.errors import RegistryError
+from tasks.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
+from tasks.promotion import apply_verdict, collect_outputs
+from tasks.registry import LocalRegistry
+from tasks.windows import Window
+from tests.helpers import repo_config
+
+MODEL_NAME = "seattle-weather"
+WINDOW = {"start": "2013-07-01T00:00:00", "end": "2014-01-01T00:00:00"}
+HOLDOUT = {"start": "2014-01-01T00:00:00", "end": "2014-04-01T00:00:00"}
+
+
+def _register(registry: LocalRegistry, count: int) -> None:
+    reference = pd.DataFrame({"wind": [1.0, 2.0, 3.0, 4.0], "weather": ["sun", "rain"] * 2})
+    model = DecisionTreeClassifier().fit(reference[["wind"]], reference["weather"])
+    for _ in range(count):
+        registry.register(
+            model,
+            reference,
+            {
+                "estimator": "sklearn.tree.DecisionTreeClassifier",
+                "params": {},
+                "training_window": WINDOW,
+                "training_rows": 4,
+                "data_fingerprint": "test",
+                "metrics": {},
+                "code_version": "test",
+                "source": "test",
+                "reason": "test",
+            },
+        )
+
+
+def _setup(root: Path, versions: int = 3) -> LocalRegistry:
+    """v0001 champion, v0002 challenger (v0003 registered too)."""
+    registry = LocalRegistry(root, MODEL_NAME)
+    _register(registry, versions)
+    registry.set_alias("champion", "v0001", reason="first", action="promote", expected=None)
+    registry.set_alias("challenger", "v0002", reason="trained", action="register")
+    return registry
+
+
+def _save_comparison(
+    registry: LocalRegistry,
+    *,
+    challenger_right: int = 90,
+    rows: int = 100,
+    approval_required: bool = False,
+    comparison_id: str = "c1",
+    challenger: str = "v0002",
+) -> Comparison:
+    truth = ["sun", "rain"] * (rows // 2)
+    other = {"sun": "rain", "rain": "sun"}
+
+    def predict(right: int) -> list[str]:
+        return [t if i < right else other[t] for i, t in enumerate(truth)]
+
+    comparison = compare_models(
+        comparison_id=comparison_id,
+        model_name=MODEL_NAME,
+        holdout_window=HOLDOUT,
+        y_true=truth,
+        rules=GateRules(
+            metric="accuracy",
+            metric_name="accuracy",
+            performance_threshold=0.5,
+            min_improvement=0.02,
+            min_holdout_rows=30,
+            resamples=500,
+            approval_required=approval_required,
+        ),
+        champion=ModelOutputs("v0001", WINDOW, False, predict(rows // 2)),
+        challenger=ModelOutputs(challenger, WINDOW, False, predict(challenger_right)),
+    )
+    registry.save_comparison(comparison_id, comparison.to_dict())
+    return comparison
+
+
+def _champion_lines(registry: LocalRegistry) -> list[tuple[str, str | None, str | None]]:
+    return [
+        (h.action, h.from_version, h.to_version)
+        for h in registry.history()
+        if h.alias == "champion"
+    ]
+
+
+def test_promote_verdict_swaps_the_champion(tmp_path: Path) -> None:
+    registry = _setup(tmp_path)
+    assert _save_comparison(registry).verdict == "promote"
+
+    assert apply_verdict(registry, "c1") == "promoted"
+
+    assert registry.get_alias("champion") == "v0002"
+    assert registry.get_alias("challenger") is None
+    assert registry.get_version("v0001").status == "retired"
+    assert _champion_lines(registry)[-1] == ("promote", "v0001", "v0002")
+
+
+@pytest.mark.parametrize(
+    ("right", "rows", "verdict"), [(52, 100, "reject"), (20, 20, "insufficient-evidence")]
+)
+def test_other_verdicts_reject_and_keep_the_champion(
+    tmp_path: Path, right: int, rows: int, verdict: str
+) -> None:
+    registry = _setup(tmp_path)
+    assert _save_comparison(registry, challenger_right=right, rows=rows).verdict == verdict
+
+    assert apply_verdict(registry, "c1") == "rejected"
+
+    assert registry.get_alias("champion") == "v0001"
+    assert registry.get_version("v0002").status == "rejected"
+    assert registry.history()[-1].reason == f"{verdict} by comparison c1"
+
+
+def test_a_champion_changed_since_the_comparison_refuses_the_swap(tmp_path: Path) -> None:
+    registry = _setup(tmp_path)
+    _save_comparison(registry)
+    registry.set_alias("champion", "v0003", reason="someone else", action="promote")
+    history = registry.history()
+
+    with pytest.raises(RegistryError, match="champion is v0003, not v0001 as expected"):
+        apply_verdict(registry, "c1")
+
+    assert registry.get_alias("champion") == "v0003"
+    assert registry.history() == history
+
+
+@pytest.mark.parametrize(
+    ("approval", "status", "reason"),
+    [
+        (None, "rejected", "gate passed comparison c1, but no approval was recorded"),
+        (
+            Approval(False, "bob", "not before the holidays", "2026-01-01T00:00:00+00:00"),
+            "rejected",
+            "gate passed comparison c1, but bob did not approve (not before the holidays)",
+        ),
+        (
+            Approval(True, "alice", "looks good", "2026-01-01T00:00:00+00:00"),
+            "promoted",
+            "comparison c1; approved by alice: looks good",
+        ),
+    ],
+    ids=["no-answer", "rejected", "approved"],
+)
+def test_approval_required_promotes_only_an_approved_comparison(
+    tmp_path: Path, approval: Approval | None, status: str, reason: str
+) -> None:
+    registry = _setup(tmp_path)
+    comparison = _save_comparison(registry, approval_required=True)
+    if approval is not None:
+        registry.save_comparison("c1", {**comparison.to_dict(), "approval": approval.__dict__})
+
+    assert apply_verdict(registry, "c1") == status
+
+    if status == "promoted":
+        line = [h for h in registry.history() if h.alias == "champion"][-1]
+        assert (line.to_version, line.actor) == ("v0002", "alice")
+        assert registry.get_alias("champion") == "v0002"
+    else:
+        line = registry.history()[-1]
+        assert (line.alias, line.action) == ("challenger", "reject")
+        assert registry.get_alias("champion") == "v0001"
+    assert line.reason == reason
+
+
+# -- two processes promoting at once ------------------------------------------------------------
+
+
+def _swap_worker(root: str, version: str, barrier: Any, results: Any) -> None:
+    registry = LocalRegistry(Path(root), MODEL_NAME)
+    barrier.wait()
+    try:
+        registry.set_alias(
+            "champion", version, reason=f"race {version}", action="promote", expected="v0001"
+        )
+        results.put((version, "promoted"))
+    except RegistryError as error:
+        results.put((version, str(error)))
+
+
+def _verdict_worker(root: str, comparison_id: str, barrier: Any, results: Any) -> None:
+    registry = LocalRegistry(Path(root), MODEL_NAME)
+    barrier.wait()
+    try:
+        results.put((comparison_id, apply_verdict(registry, comparison_id)))
+    except RegistryError as error:
+        results.put((comparison_id, str(error)))
+
+
+def _race(target: Any, root: Path, arguments: list[str]) -> dict[str, str]:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(arguments))
+    results = context.Queue()
+    processes = [
+        context.Process(target=target, args=(str(root), argument, barrier, results))
+        for argument in arguments
+    ]
+    for process in processes:
+        process.start()
+    outcomes = dict(results.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    return outcomes
+
+
+@pytest.mark.parametrize("round_number", range(2))
+def test_two_processes_swapping_at_once_leave_exactly_one_champion(
+    tmp_path: Path, round_number: int
+) -> None:
+    registry = _setup(tmp_path / f"round-{round_number}")
+
+    outcomes = _race(_swap_worker, registry.root, ["v0002", "v0003"])
+
+    winners = [version for version, outcome in outcomes.items() if outcome == "promoted"]
+    assert len(winners) == 1, outcomes
+    loser = ({"v0002", "v0003"} - set(winners)).pop()
+    assert f"champion is {winners[0]}, not v0001 as expected" in outcomes[loser]
+    assert registry.get_alias("champion") == winners[0]
+    assert _champion_lines(registry) == [
+        ("promote", None, "v0001"),
+        ("promote", "v0001", winners[0]),
+    ]
+
+
+def test_two_promote_runs_of_the_same_comparison_promote_once(tmp_path: Path) -> None:
+    registry = _setup(tmp_path)
+    _save_comparison(registry, comparison_id="first")
+    _save_comparison(registry, comparison_id="second")
+
+    outcomes = _race(_verdict_worker, registry.root, ["first", "second"])
+
+    assert sorted(outcomes.values()).count("promoted") == 1, outcomes
+    assert registry.get_alias("champion") == "v0002"
+    assert registry.get_alias("challenger") is None
+    assert _champion_lines(registry) == [("promote", None, "v0001"), ("promote", "v0001", "v0002")]
+    # Every alias change in the history is one that happened: replaying it ends where we are.
+    aliases: dict[str, str | None] = {}
+    for entry in registry.history():
+        assert aliases.get(entry.alias) == entry.from_version
+        aliases[entry.alias] = entry.to_version
+    assert aliases == {"champion": "v0002", "challenger": None}
+
+
+# -- collecting one model's outputs on the holdout ----------------------------------------------
+
+
+def _holdout_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "precipitation": [0.0, 5.0, 0.0, 9.0, 0.2, 7.5],
+            "temp_max": [20.0, 12.0, 22.0, 10.0, 18.0, 11.0],
+            "temp_min": [10.0, 5.0, 11.0, 4.0, 9.0, 6.0],
+            "wind": [2.0, 5.0, 1.5, 6.0, 2.5, 4.0],
+            "weather": ["sun", "rain", "sun", "rain", "sun", "snow"],
+        }
+    )
+
+
+def _registry_with_a_real_model(tmp_path: Path) -> tuple[LocalRegistry, Any]:
+    config = repo_config()
+    registry = LocalRegistry(tmp_path / "registry", MODEL_NAME)
+    frame = _holdout_frame()
+    model = DecisionTreeClassifier(random_state=0).fit(
+        frame[config.data.features].iloc[:5], frame["weather"].iloc[:5]
+    )
+    registry.register(
+        model,
+        frame,
+        {
+            "estimator": "sklearn.tree.DecisionTreeClassifier",
+            "params": {},
+            "training_window": WINDOW,
+            "training_rows": 5,
+            "data_fingerprint": "test",
+            "metrics": {},
+            "code_version": "test",
+            "source": "test",
+            "reason": "test",
+        },
+    )
+    return registry, config
+
+
+def test_outputs_of_a_model_hold_predictions_probabilities_latency_and_size(tmp_path: Path) -> None:
+    registry, config = _registry_with_a_real_model(tmp_path)
+
+    outputs = collect_outputs(
+        registry, "v0001", config, _holdout_frame(), Window.from_dict(HOLDOUT)
+    )
+
+    assert outputs.problem is None
+    assert outputs.predictions is not None and len(outputs.predictions) == 6
+    assert outputs.true_class_probability is not None
+    # The tree never saw "snow": the probability it gives the last row's true class is 0.
+    assert outputs.true_class_probability[-1] == 0.0
+    assert outputs.latency_ms_per_1k_rows is not None and outputs.latency_ms_per_1k_rows > 0
+    assert outputs.model_size_bytes is not None and outputs.model_size_bytes > 100
+    assert not outputs.trained_on_holdout
+
+
+def test_a_model_that_fails_to_load_gives_no_predictions_and_the_reason(tmp_path: Path) -> None:
+    registry, config = _registry_with_a_real_model(tmp_path)
+    model_file = registry.root / "versions" / "v0001" / "model.pkl"
+    model_file.write_bytes(model_file.read_bytes() + b"\x00")
+
+    outputs = collect_outputs(
+        registry, "v0001", config, _holdout_frame(), Window.from_dict(HOLDOUT)
+    )
+
+    assert outputs.predictions is None
+    assert outputs.problem is not None
+    assert outputs.problem.startswith("v0001: model file of v0001 does not match its registered")
