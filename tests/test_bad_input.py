@@ -41,11 +41,17 @@ MODEL_NAME = "seattle-weather"
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every file of the registry (but the lock) by its SHA-256."""
+    """Every file of the registry by its SHA-256, but the lock and the drift sample cache.
+
+    reference-sample-*.parquet is a seeded sample of the (digest-checked) reference data that
+    monitoring computes once and keeps next to it: a cache, rebuilt on demand, not state.
+    """
     return {
         str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and path.name != ".lock"
+        if path.is_file()
+        and path.name != ".lock"
+        and not path.name.startswith("reference-sample-")
     }
 
 
