@@ -49,9 +49,7 @@ def snapshot(root: Path) -> dict[str, str]:
     return {
         str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(root.rglob("*"))
-        if path.is_file()
-        and path.name != ".lock"
-        and not path.name.startswith("reference-sample-")
+        if path.is_file() and path.name != ".lock" and not path.name.startswith("reference-sample-")
     }
 
 
