@@ -17,7 +17,7 @@ from tasks.promotion import (
     promote_challenger,
     record_approval,
 )
-from tasks.publish import publish_comparison
+from tasks.publish import publish_comparison, publish_step_outcome
 from tasks.registry import open_registry
 from tasks.reporting import render_comparison
 from tasks.windows import plan_bootstrap, plan_windows, resolve_as_of
@@ -45,9 +45,9 @@ def promote_flow(
     decided = registry.get_version(challenger).status
     if decided != "registered":
         # A challenger is judged once: a second event for it (at-least-once delivery) is a no-op.
-        get_run_logger().warning(
-            "%s was already judged (status %s); nothing to do", challenger, decided
-        )
+        message = f"{challenger} was already judged (status {decided}); nothing to do"
+        get_run_logger().warning(message)
+        publish_step_outcome(config.name, "promote", "duplicate", message)
         return PromotionOutcome(status="duplicate", comparison=None)
     try:
         with model_slot(config, "promote"):
@@ -60,6 +60,7 @@ def promote_flow(
             status = promote_challenger(config, comparison.comparison_id)
     except Busy as busy:
         get_run_logger().warning(str(busy))
+        publish_step_outcome(config.name, "promote", "dropped", str(busy))
         return PromotionOutcome(status="dropped", comparison=None)
     emit_model_event(
         config,

@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
 from tasks.orchestration import Busy, check_config_path, emit_model_event, model_slot
+from tasks.publish import publish_step_outcome
 from tasks.registry import open_registry
 from tasks.training import adopt_model, train_challenger
 from tasks.windows import plan_bootstrap, plan_windows, resolve_as_of
@@ -40,6 +41,7 @@ def retrain_flow(
     if request_id and not registry.claim_request(f"retrain-{request_id}"):
         message = f"request {request_id} was already handled; not retraining twice for it"
         logger.warning(message)
+        publish_step_outcome(config.name, "retrain", "duplicate", message)
         return RetrainOutcome("duplicate", None, message)
     try:
         with model_slot(config, "retrain"):
@@ -49,6 +51,7 @@ def retrain_flow(
                 record = train_challenger(config, plan.training, reason)
     except Busy as busy:
         logger.warning(str(busy))
+        publish_step_outcome(config.name, "retrain", "dropped", str(busy))
         return RetrainOutcome("dropped", None, str(busy))
     emit_model_event(
         config,
@@ -63,7 +66,9 @@ def retrain_flow(
             "training_rows": record.training_rows,
         },
     )
-    return RetrainOutcome("registered", record.version, f"registered challenger {record.version}")
+    message = f"registered challenger {record.version}"
+    publish_step_outcome(config.name, "retrain", "registered", message)
+    return RetrainOutcome("registered", record.version, message)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,19 @@ def publish_monitor_summary(result: MonitorResult) -> None:
     )
 
 
+def publish_step_outcome(model_name: str, step: str, status: str, message: str) -> None:
+    """What a retrain or promote run did when it made no comparison: registered, dropped, duplicate.
+
+    An artifact is written through the API before the run ends, unlike logs, which are shipped in
+    the background: a person (and a test) sees why a run did nothing as soon as it finishes.
+    """
+    create_markdown_artifact(
+        key=f"{model_name}-{step}-outcome",
+        markdown=f"**{step}: {status}**\n\n{message}",
+        description=f"{step} status: {status}",
+    )
+
+
 def publish_backtest(result: BacktestResult, summary: str) -> None:
     """The backtest's summary as a markdown artifact, its strategy table as a table artifact."""
     key = f"{result.model_name}-backtest"

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
@@ -114,6 +115,14 @@ def test_the_same_request_never_retrains_twice(write_config, tmp_path):
         "rejected",
     }
     assert promote_flow(str(config_path), challenger_version="v0001").status == "duplicate"
+    # Each no-op says why in the UI, not only in the logs.
+    retrain_note = Artifact.get("duplicates-retrain-outcome")
+    promote_note = Artifact.get("duplicates-promote-outcome")
+    assert retrain_note is not None and promote_note is not None
+    assert retrain_note.description == "retrain status: duplicate"
+    assert "request monitor-run-1 was already handled" in str(retrain_note.data)
+    assert promote_note.description == "promote status: duplicate"
+    assert "v0001 was already judged" in str(promote_note.data)
 
 
 def test_drop_ends_a_second_retrain_at_once(write_config, tmp_path):

@@ -236,6 +236,8 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
     assert "severe performance breach" in retrain_runs[0]["parameters"]["reason"]
     retrained = _final_state(server, retrain_runs[0]["id"])
     assert retrained["state"]["type"] == "COMPLETED", _logs(server, retrained["id"])
+    outcome = _artifacts(server, retrained["id"])["seattle-weather-retrain-outcome"]
+    assert outcome["data"].endswith("registered challenger v0002")
 
     promote_runs = _wait_for(lambda: _runs_of(server, promote["id"]), 60, "a promote run")
     assert len(promote_runs) == 1
@@ -286,5 +288,8 @@ def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server
 
     assert holder.returncode == 0
     assert finished["state"]["type"] == "COMPLETED"
-    assert "this request is dropped (on_busy: drop)" in _logs(server, second)
+    # The artifact, not the logs: logs are shipped in the background and may arrive late.
+    outcome = _artifacts(server, second)["seattle-weather-retrain-outcome"]
+    assert outcome["description"] == "retrain status: dropped"
+    assert "this request is dropped (on_busy: drop)" in outcome["data"]
     assert sorted(p.name for p in versions.iterdir()) == before  # nothing was trained
