@@ -408,6 +408,18 @@ class OrchestrationConfig(Strict):
     queue_timeout: Duration = Field(
         default=timedelta(hours=1), description="How long a queued request waits before failing."
     )
+    slot_lease: Duration = Field(
+        default=timedelta(seconds=60),
+        description="The lease on a held retrain/promotion slot; a running step renews it, so "
+        "it only bounds how long a killed run's slot stays taken (Prefect: 60 s to 1 day).",
+    )
+
+    @field_validator("slot_lease")
+    @classmethod
+    def _lease_in_prefect_range(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=60) <= value <= timedelta(days=1):
+            raise ValueError(f"must be between 60s and 1d (Prefect's bounds), not {value}")
+        return value
 
 
 class SamplingConfig(Strict):

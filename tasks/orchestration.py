@@ -105,11 +105,14 @@ def model_slot(config: Config, step: Step) -> Iterator[None]:
     name = limit_name(config, step)
     _ensure_limit(name)
     settings = config.orchestration
+    lease = settings.slot_lease.total_seconds()  # a killed run's slot frees after this
     if settings.on_busy == "drop":
-        manager = concurrency(name, occupy=1, strict=True, max_retries=0)
+        manager = concurrency(name, occupy=1, strict=True, max_retries=0, lease_duration=lease)
     else:
         timeout = settings.queue_timeout.total_seconds()
-        manager = concurrency(name, occupy=1, strict=True, timeout_seconds=timeout)
+        manager = concurrency(
+            name, occupy=1, strict=True, timeout_seconds=timeout, lease_duration=lease
+        )
     slot = contextlib.ExitStack()
     try:
         slot.enter_context(manager)

@@ -423,12 +423,14 @@ class LocalRegistry:
     ) -> pd.DataFrame:
         """The version's reference data; with sample_rows, a seeded sample of at most that many
         rows, computed once per version and kept next to it. The reference file's SHA-256 is
-        checked first (when one was recorded)."""
+        checked first (when one was recorded); the kept sample is used only while its own
+        digest, and the reference digest it was drawn from, still match."""
         record = self.get_version(version)
         path = self._version_dir(version) / "reference.parquet"
         if not path.is_file():
             raise RegistryError(f"reference data of {version} is missing: {path}")
-        if record.reference_sha256 and _sha256(path) != record.reference_sha256:
+        reference_sha256 = _sha256(path)
+        if record.reference_sha256 and reference_sha256 != record.reference_sha256:
             raise RegistryError(
                 f"reference data of {version} does not match its registered SHA-256; refusing "
                 "to measure drift against it. Restore the file or roll back to another version."
@@ -436,8 +438,18 @@ class LocalRegistry:
         if sample_rows is None:
             return pd.read_parquet(path)
         cached = path.with_name(f"reference-sample-{sample_rows}-{seed}.parquet")
-        if cached.is_file():
-            return pd.read_parquet(cached)
+        stamp = cached.with_name(f"{cached.stem}.sha256.json")
+        expected = {"reference_sha256": reference_sha256}
+        if cached.is_file() and stamp.is_file():
+            with contextlib.suppress(ValueError, OSError):
+                kept = json.loads(stamp.read_text())
+                if kept == {**expected, "sample_sha256": _sha256(cached)}:
+                    return pd.read_parquet(cached)
+            logger.warning(
+                "the kept reference sample %s of %s does not match its digest; drawing it again",
+                cached.name,
+                version,
+            )
         sample = sample_rows_of(pd.read_parquet(path), sample_rows, seed)
         handle, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".sample-", suffix=".tmp")
         os.close(handle)
@@ -447,6 +459,8 @@ class LocalRegistry:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
+        # The stamp is written last: a sample without a matching stamp is drawn again.
+        _write_json_atomic(stamp, {**expected, "sample_sha256": _sha256(cached)})
         return sample
 
     # -- aliases and history --------------------------------------------------------

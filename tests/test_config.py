@@ -113,6 +113,10 @@ def test_unknown_key_names_its_path(changes: dict[str, Any], key_path: str) -> N
         ),
         ({"promotion.approval.timeout": "0s"}, ["promotion.approval.timeout:", "at least 1s"]),
         (
+            {"orchestration.slot_lease": "30s"},
+            ["orchestration.slot_lease:", "between 60s and 1d", "0:00:30"],
+        ),
+        (
             {"promotion.slices.columns": ["temp_max"]},
             ["promotion.slices.columns must be listed in data.categorical_features", "temp_max"],
         ),

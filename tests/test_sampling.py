@@ -159,3 +159,13 @@ def test_reference_sample_is_drawn_once_per_champion(tmp_path: Path) -> None:
     assert cached.stat().st_mtime_ns == written  # read back, not drawn again
     assert len(registry.load_reference(version)) == 4_000
     assert [v.version for v in registry.list_versions()] == [version]
+
+    # A kept sample that no longer matches its digest is not trusted: it is drawn again.
+    cached.write_bytes(cached.read_bytes()[:-100])
+    pd.testing.assert_frame_equal(registry.load_reference(version, 1_000, seed=3), first)
+    assert cached.stat().st_mtime_ns != written
+    # So is one whose stamp is missing (a crash between the sample and its stamp).
+    stamp = cached.with_name("reference-sample-1000-3.sha256.json")
+    stamp.unlink()
+    pd.testing.assert_frame_equal(registry.load_reference(version, 1_000, seed=3), first)
+    assert stamp.is_file()

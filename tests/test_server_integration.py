@@ -111,6 +111,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "PREFECT_API_URL": url,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_WORKER_QUERY_SECONDS": "2",  # the default 10 s poll only slows the test
+            # The server frees expired concurrency leases this often (default 15 s).
+            "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
             "PWD": str(project),
         }
     )
@@ -293,3 +295,42 @@ def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server
     assert outcome["description"] == "retrain status: dropped"
     assert "this request is dropped (on_busy: drop)" in outcome["data"]
     assert sorted(p.name for p in versions.iterdir()) == before  # nothing was trained
+
+
+KILLED_HOLDER = """
+import sys
+from tasks.config import load_config
+from tasks.orchestration import model_slot
+
+with model_slot(load_config("config.yaml"), "retrain"):
+    print("held", flush=True)
+    sys.stdin.read()  # killed before this returns
+"""
+
+
+def test_a_killed_run_frees_its_slot_when_the_lease_runs_out(server: Server) -> None:
+    name = "autoretrain-retrain-seattle-weather"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", KILLED_HOLDER],
+        cwd=server.project,
+        env=server.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        os.killpg(holder.pid, signal.SIGKILL)  # no exit handler runs: the slot is not released
+        holder.wait(timeout=30)
+    finally:
+        _stop(holder, signal.SIGKILL)
+    assert _api(server, "GET", f"/v2/concurrency_limits/{name}")["active_slots"] == 1
+
+    # orchestration.slot_lease (60 s by default) bounds how long the dead run keeps the slot.
+    _wait_for(
+        lambda: _api(server, "GET", f"/v2/concurrency_limits/{name}")["active_slots"] == 0,
+        60 + 60,
+        "the killed run's slot to be freed when its 60 s lease ran out",
+        interval=2,
+    )
