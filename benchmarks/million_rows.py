@@ -8,7 +8,8 @@ Prints three tables, all measured in this one run:
    and 5 categorical features and a binary label, next to the same Evidently report on all rows.
 2. Agreement: per-column drifted flags of the sampled path against Evidently on all rows, over
    several seeds and drift magnitudes, and the performance metric against the full-data value.
-3. History: reading the last window of a log of 5 windows against one of 50.
+3. History: monitoring the last window of a log of 5 windows against one of 50 (reading, the
+   signals, and the policy's reads of a monitoring history of as many past runs).
 
     python benchmarks/million_rows.py [--rows 1000000] [--agreement-rows 200000] [--seeds 5]
 
@@ -95,12 +96,12 @@ def config_for(root: Path, log_dir: Path, sample_rows: int | None) -> Config:
 
 
 def register_champion(config: Config, reference: pd.DataFrame) -> str:
-    from sklearn.linear_model import LogisticRegression
-
+    from tasks.modeling import fit_model
     from tasks.registry import LocalRegistry
 
-    small = reference.iloc[:2_000]
-    model = LogisticRegression().fit(small[NUMERIC], small["label"])
+    # The configured pipeline on every feature: the monitor predicts the reference sample with
+    # it for prediction drift (on by default).
+    model = fit_model(config, reference.iloc[:2_000])
     record = LocalRegistry(config.registry.path, config.name).register(
         model,
         reference[["timestamp", *NUMERIC, *CATEGORICAL, "label"]],
@@ -249,33 +250,76 @@ def agreement(rows: int, seeds: int) -> None:
 
 
 def history(window_rows: int, scratch: Path) -> None:
+    """Monitoring the last window of a log of 5 windows against one of 50, with a monitoring
+    history of as many past runs: reading, Evidently, the metric and the policy's history reads."""
     from tasks.data import load_window
-    from tasks.windows import Window
+    from tasks.history import RunRecord, open_history
+    from tasks.monitoring import measure
+    from tasks.policy import decide_retrain
+    from tasks.windows import plan_windows, resolve_as_of
 
     print(
-        f"\n3. Reading the last window of a log ({window_rows:,} rows a window, one file a window)"
+        f"\n3. Monitoring the last window of a log ({window_rows:,} rows a window, one file a "
+        "window, one past monitor run per earlier window)"
     )
-    print(f"{'windows in the log':>18} {'rows in the log':>16} {'read s (median of 5)':>21}")
+    print(
+        f"{'windows in the log':>18} {'rows in the log':>16} {'read s':>7} "
+        f"{'monitor s':>10} {'history s':>10}  (medians of 3)"
+    )
     rng = np.random.default_rng(7)
     frame = make_frame(window_rows, rng, {}, START)
     results = {}
     for windows in (5, 50):
-        log = scratch / f"history-{windows}"
-        log.mkdir()
+        root = scratch / f"history-{windows}"
+        log = root / "log"
+        log.mkdir(parents=True)
         for day in range(windows):
             shifted = frame.assign(timestamp=frame["timestamp"] + pd.Timedelta(days=day))
             shifted.to_parquet(log / f"day-{day:03d}.parquet", index=False)
-        config = config_for(scratch, log, 50_000)
-        last = Window(START + timedelta(days=windows - 1), START + timedelta(days=windows))
-        timings = []
-        for _ in range(5):
+        base = config_for(root, log, 50_000)
+        as_of = START + timedelta(days=windows)
+        config = base.model_copy(
+            update={"windows": base.windows.model_copy(update={"as_of": as_of})}
+        )
+        version = register_champion(config, frame)
+        window = plan_windows(config, resolve_as_of(config)).current
+        store = open_history(config.registry.path)
+        signals = measure(config, window, version, None)  # warm: imports, the reference sample
+        decision = decide_retrain(signals, config.policy, [], as_of=as_of, champion=version)
+        for day in range(1, windows):
+            store.record(
+                config.name,
+                RunRecord(
+                    START + timedelta(days=day), version, decision, "healthy", False, False, {}
+                ),
+            )
+        reads, monitors, lookups = [], [], []
+        for _ in range(3):
             started = time.perf_counter()
-            read = load_window(config, last)
-            timings.append(time.perf_counter() - started)
-        assert len(read) == window_rows
-        results[windows] = float(np.median(timings))
-        print(f"{windows:>18} {windows * window_rows:>16,} {results[windows]:>21.3f}")
-    print(f"ratio 50 / 5 windows: {results[50] / results[5]:.2f}")
+            load_window(config, window)
+            reads.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            signals = measure(config, window, version, None)
+            measured = time.perf_counter()
+            decide_retrain(
+                signals,
+                config.policy,
+                store.recent(config.name, as_of, config.policy.history_runs),
+                as_of=as_of,
+                champion=version,
+                last_retrain_as_of=store.last_retrain(config.name, as_of),
+            )
+            finished = time.perf_counter()
+            monitors.append(finished - started)
+            lookups.append(finished - measured)
+        assert signals.current_rows == window_rows, signals.current_rows
+        assert store.count(config.name) == windows - 1
+        results[windows] = float(np.median(monitors))
+        print(
+            f"{windows:>18} {windows * window_rows:>16,} {np.median(reads):>7.3f} "
+            f"{results[windows]:>10.2f} {np.median(lookups):>10.4f}"
+        )
+    print(f"ratio 50 / 5 windows, whole monitor step: {results[50] / results[5]:.2f}")
 
 
 def main() -> None:

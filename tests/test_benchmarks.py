@@ -1,0 +1,69 @@
+"""The benchmark scripts still run and print their tables (at toy sizes; timings are not checked).
+
+The README quotes their full-size output; a benchmark broken by a later change would leave those
+numbers unreproducible, so each script runs here end to end.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(script: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_million_rows_prints_speed_agreement_and_history() -> None:
+    out = _run(
+        "million_rows.py",
+        *("--rows", "20000", "--agreement-rows", "5000", "--seeds", "1"),
+        *("--history-rows", "5000"),
+    )
+
+    # Below the 50,000-row sample size nothing is sampled: the flags and the metric must be
+    # exactly those of Evidently on all rows.
+    assert "drift flags agree on 25/25 columns" in out
+    assert "(difference 0.00000)" in out
+    assert "all: 25/25 columns agree (100.0%); largest metric difference 0.00000" in out
+    history = re.findall(r"^\s+(5|50)\s+([\d,]+)\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M)
+    assert history == [("5", "25,000"), ("50", "250,000")]
+    assert re.search(r"ratio 50 / 5 windows, whole monitor step: \d+\.\d\d", out)
+
+
+def test_gate_power_prints_the_promotion_rates_of_both_gates() -> None:
+    out = _run("gate_power.py", "--simulations", "20", "--resamples", "200")
+
+    rows = re.findall(
+        r"^\| ([\d,]+) \| (0\.\d\d) \| ([\d.]+)% \| ([\d.]+)% \| ([\d.]+)% \| ([\d.]+)% \|$",
+        out,
+        re.M,
+    )
+    assert len(rows) == 9
+    for _, _, ours_equal, point_equal, ours_better, point_better in rows:
+        # A lower confidence bound never clears a margin its point estimate misses.
+        assert float(ours_equal) <= float(point_equal)
+        assert float(ours_better) <= float(point_better)
+
+
+def test_cold_run_times_the_demo_next_to_a_trivial_flow() -> None:
+    out = _run("cold_run.py", "--repeat", "1")
+
+    assert re.search(r"^trivial flow, cold\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), out
+    assert re.search(r"^monitor\.py on the demo, cold\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M)
+    assert re.search(r"^share of the cold run that a trivial flow already costs: \d+%$", out, re.M)
