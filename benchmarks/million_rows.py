@@ -254,7 +254,7 @@ def history(window_rows: int, scratch: Path) -> None:
     history of as many past runs: reading, Evidently, the metric and the policy's history reads."""
     from tasks.data import load_window
     from tasks.history import RunRecord, open_history
-    from tasks.monitoring import measure
+    from tasks.monitoring import decide_on_history, measure
     from tasks.policy import decide_retrain
     from tasks.windows import plan_windows, resolve_as_of
 
@@ -301,14 +301,7 @@ def history(window_rows: int, scratch: Path) -> None:
             started = time.perf_counter()
             signals = measure(config, window, version, None)
             measured = time.perf_counter()
-            decide_retrain(
-                signals,
-                config.policy,
-                store.recent(config.name, as_of, config.policy.history_runs),
-                as_of=as_of,
-                champion=version,
-                last_retrain_as_of=store.last_retrain(config.name, as_of),
-            )
+            decide_on_history.fn(config, signals, as_of, version)  # the monitor's own step
             finished = time.perf_counter()
             monitors.append(finished - started)
             lookups.append(finished - measured)

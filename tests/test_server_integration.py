@@ -44,7 +44,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _stop(process: subprocess.Popen[bytes], first: int) -> None:
+def _stop(process: subprocess.Popen[Any], first: int) -> None:
     """Stop a process group we started: first signal, then SIGKILL after a grace period."""
     if process.poll() is not None:
         return
@@ -256,22 +256,21 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
 
 HOLD_SLOT = """
 import sys
-from prefect.concurrency.sync import concurrency
+from tasks.config import load_config
+from tasks.orchestration import model_slot
 
-with concurrency("autoretrain-retrain-seattle-weather", occupy=1, strict=True):
+with model_slot(load_config("config.yaml"), "retrain"):
     print("held", flush=True)
     sys.stdin.read()  # hold until the test closes stdin
 """
 
 
-def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server) -> None:
-    retrain = _deployment(server, "retrain", "autoretrain-retrain")
-    versions = server.project.parent / "registry" / "versions"
-    before = sorted(p.name for p in versions.iterdir())
-
-    # Another process holds the model's retrain slot, as a running retrain does ...
+@contextlib.contextmanager
+def _slot_holder(server: Server) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the model's retrain slot, as a running retrain does."""
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_SLOT],
+        cwd=server.project,
         env=server.env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -280,13 +279,23 @@ def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        # ... while a second request arrives.
+        yield holder
+        assert holder.stdin is not None
+        holder.stdin.close()  # let it release the slot and exit
+        holder.wait(timeout=30)
+    finally:
+        _stop(holder, signal.SIGKILL)
+
+
+def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server) -> None:
+    retrain = _deployment(server, "retrain", "autoretrain-retrain")
+    versions = server.project.parent / "registry" / "versions"
+    before = sorted(p.name for p in versions.iterdir())
+
+    with _slot_holder(server) as holder:
+        # A second request arrives while the slot is held.
         second = _run_deployment(server, retrain["id"], {"request_id": "second-request"})
         finished = _final_state(server, second)
-    finally:
-        if holder.stdin:
-            holder.stdin.close()
-        holder.wait(timeout=30)
 
     assert holder.returncode == 0
     assert finished["state"]["type"] == "COMPLETED"
@@ -297,34 +306,12 @@ def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server
     assert sorted(p.name for p in versions.iterdir()) == before  # nothing was trained
 
 
-KILLED_HOLDER = """
-import sys
-from tasks.config import load_config
-from tasks.orchestration import model_slot
-
-with model_slot(load_config("config.yaml"), "retrain"):
-    print("held", flush=True)
-    sys.stdin.read()  # killed before this returns
-"""
-
-
 def test_a_killed_run_frees_its_slot_when_the_lease_runs_out(server: Server) -> None:
     name = "autoretrain-retrain-seattle-weather"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", KILLED_HOLDER],
-        cwd=server.project,
-        env=server.env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with _slot_holder(server) as holder:
         os.killpg(holder.pid, signal.SIGKILL)  # no exit handler runs: the slot is not released
         holder.wait(timeout=30)
-    finally:
-        _stop(holder, signal.SIGKILL)
+    assert holder.returncode == -signal.SIGKILL
     assert _api(server, "GET", f"/v2/concurrency_limits/{name}")["active_slots"] == 1
 
     # orchestration.slot_lease (60 s by default) bounds how long the dead run keeps the slot.
