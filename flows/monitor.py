@@ -74,7 +74,7 @@ def monitor_flow(
         decision.action, decision.action
     )
     if decision.retrain:
-        reason = "; ".join(decision.reasons[:2])
+        reason = decision.trigger
         if run_mode == "events":
             emit_model_event(
                 config,

@@ -256,7 +256,7 @@ def replay_window(
         action = "scheduled" if retrain else "none"
     promoted = False
     if retrain:
-        reason = "; ".join(decision.reasons[:2]) if decision else f"{strategy.name} schedule"
+        reason = decision.trigger if decision else f"{strategy.name} schedule"
         promoted = retrain_and_promote(config, window.end, f"backtest: {reason}")
     if decision is not None:
         status = "promoted" if promoted else ("rejected" if retrain else action)

@@ -73,6 +73,24 @@ class TriggerDecision:
     def retrain(self) -> bool:
         return self.action == "retrain"
 
+    @property
+    def trigger(self) -> str:
+        """One line for a retrain's lineage and event: the confirmed breaches, with numbers."""
+        parts: list[str] = []
+        for name in self.confirmed:
+            if name == "performance" and self.performance is not None:
+                severe = self.breaches.severe and self.severe_performance_threshold is not None
+                limit = self.severe_performance_threshold if severe else self.performance_threshold
+                kind = "severe performance breach" if severe else "performance breach"
+                parts.append(f"{kind}: {self.performance:.3f} < {limit:.3f}")
+            elif name == "drift" and self.drift_share is not None:
+                parts.append(
+                    f"data drift: share {self.drift_share:.2f} >= {self.drift_threshold:.2f}"
+                )
+            elif name == "prediction_drift" and self.prediction_drift_score is not None:
+                parts.append(f"prediction drift: score {self.prediction_drift_score:.3g}")
+        return "; ".join(parts) or self.action
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["last_retrain_as_of"] = (

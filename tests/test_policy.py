@@ -143,6 +143,7 @@ def test_performance_breach_retrains() -> None:
         "f1 (macro) 0.420 < performance_threshold 0.600 on 85 labelled rows"
         in (decision.reasons[-1])
     )
+    assert decision.trigger == "performance breach: 0.420 < 0.600"
 
 
 def test_drift_breach_retrains_and_names_the_columns() -> None:
@@ -154,6 +155,7 @@ def test_drift_breach_retrains_and_names_the_columns() -> None:
         "data drift: 0.750 of columns drifted >= drift_threshold 0.500 "
         "(precipitation, temp_min, wind)"
     ) in decision.reasons
+    assert decision.trigger == "data drift: share 0.75 >= 0.50"
 
 
 def test_drift_without_retrain_on_drift_does_not_retrain() -> None:
@@ -326,6 +328,8 @@ def test_severe_breach_skips_confirmation() -> None:
     assert decision.action == "retrain"
     assert decision.breaches.severe
     assert "severe performance breach: confirmation skipped" in decision.reasons
+    # The trigger names what retrains, not the first of the notes.
+    assert decision.trigger == "severe performance breach: 0.290 < 0.300"
 
 
 @pytest.mark.parametrize(("value", "severe"), [(0.3, False), (0.2999, True)])

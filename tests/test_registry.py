@@ -15,6 +15,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from tasks.errors import ModelError, RegistryError
 from tasks.registry import STALE_STAGING_SECONDS, LocalRegistry, ModelVersion, fingerprint_frame
+from tasks.registry import main as registry_main
 
 MODEL_NAME = "seattle-weather"
 
@@ -407,3 +408,49 @@ def test_rollback_records_who_and_why(registry: LocalRegistry) -> None:
         "complaints from the field",
     )
     assert registry.history()[-2].actor not in ("", "on-call")  # the user running it by default
+
+
+def test_list_and_history_show_what_a_rollback_needs(
+    registry: LocalRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _register(registry)
+    _register(registry, 0.1)
+    _promote(registry, "v0001")
+    _promote(registry, "v0002", reason="comparison c2")
+    registry.rollback(reason="bad predictions", actor="oncall")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        (Path(__file__).resolve().parent.parent / "config.yaml")
+        .read_text()
+        .replace(".autoretrain/registry", str(registry.root))
+    )
+
+    assert registry_main(["list", "--config", str(config)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split()[:5] == ["version", "status", "alias", "created", "(UTC)"]
+    assert listed[1].split()[:2] == ["v0001", "champion"]
+    assert listed[1].split()[2] == "champion"  # the alias column
+    assert listed[2].split()[:2] == ["v0002", "rolled-back"]
+    assert "2012-01-01 .. 2012-01-07" in listed[2] and listed[2].endswith("6  test")
+
+    assert registry_main(["history", "--last", "2", "--config", str(config)]) == 0
+    history = capsys.readouterr().out.splitlines()
+    assert len(history) == 3  # the header and the last two changes
+    assert history[1].split()[2:7] == ["promote", "champion", "v0001", "->", "v0002"]
+    assert history[1].endswith("comparison c2")
+    assert history[2].split()[2:8] == ["rollback", "champion", "v0002", "->", "v0001", "oncall"]
+    assert history[2].endswith("bad predictions")
+
+
+def test_list_of_a_missing_registry_names_the_config_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        (Path(__file__).resolve().parent.parent / "config.yaml")
+        .read_text()
+        .replace(".autoretrain/registry", str(tmp_path / "nowhere"))
+    )
+
+    assert registry_main(["list", "--config", str(config)]) == 2
+    assert "no registry at" in capsys.readouterr().err
