@@ -207,6 +207,12 @@ class ColumnDriftConfig(Strict):
     threshold: float | None = None
 
 
+def _non_negative(value: timedelta) -> timedelta:
+    if value < timedelta(0):
+        raise ValueError("must be a duration of zero or more")
+    return value
+
+
 class ConfirmationConfig(Strict):
     """A breach counts only when it was seen in at least `breaches` of the last `runs` monitor
     runs of the same champion, this run included."""
@@ -228,6 +234,12 @@ class ConfirmationsConfig(Strict):
     drift: ConfirmationConfig = ConfirmationConfig(breaches=2, runs=3)
     prediction_drift: ConfirmationConfig = ConfirmationConfig(breaches=2, runs=3)
     performance: ConfirmationConfig = ConfirmationConfig(breaches=2, runs=3)
+    min_spacing: Annotated[Duration, AfterValidator(_non_negative)] = Field(
+        default=timedelta(0),
+        description="Only earlier runs at least this far apart (in as_of time) count: with "
+        "windows longer than the schedule's step, set it to the window so that confirming "
+        "runs look at different rows. 0: every run counts.",
+    )
 
 
 class PredictionDriftConfig(Strict):
@@ -237,12 +249,6 @@ class PredictionDriftConfig(Strict):
     method: str | None = Field(default=None, description="None: Evidently's default choice.")
     threshold: float | None = None
     retrain: bool = Field(default=False, description="Whether prediction drift alone retrains.")
-
-
-def _non_negative(value: timedelta) -> timedelta:
-    if value < timedelta(0):
-        raise ValueError("must be a duration of zero or more")
-    return value
 
 
 class PolicyConfig(Strict):

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,18 @@ class RunRecord:
     retrained: bool
     promoted: bool
     details: dict[str, Any]
+
+
+def _past_run(row: tuple[Any, ...]) -> PastRun:
+    return PastRun(
+        as_of=datetime.fromisoformat(row[0]),
+        champion=row[1],
+        drift_breach=_unflag(row[2]),
+        prediction_drift_breach=_unflag(row[3]),
+        performance_breach=_unflag(row[4]),
+        retrained=bool(row[5]),
+        promoted=bool(row[6]),
+    )
 
 
 def _flag(value: bool | None) -> int | None:
@@ -131,27 +143,34 @@ class MonitorHistory:
             )
             return int(cursor.lastrowid or 0)
 
-    def recent(self, model_name: str, as_of: datetime, limit: int) -> list[PastRun]:
-        """The last `limit` runs at or before as_of, newest first."""
+    def recent(
+        self, model_name: str, as_of: datetime, limit: int, min_spacing: timedelta = timedelta(0)
+    ) -> list[PastRun]:
+        """The last `limit` runs before a run at as_of, newest first; with min_spacing, each run
+        at least that long before the one after it (the run at as_of included), so that with
+        overlapping windows the runs returned look at different rows."""
+        columns = (
+            "SELECT as_of, champion, drift_breach, prediction_drift_breach,"
+            " performance_breach, retrained, promoted FROM monitor_runs"
+            " WHERE model_name = ? AND as_of <= ? ORDER BY as_of DESC, id DESC LIMIT ?"
+        )
         with self._connect() as connection:
-            rows = connection.execute(
-                "SELECT as_of, champion, drift_breach, prediction_drift_breach,"
-                " performance_breach, retrained, promoted FROM monitor_runs"
-                " WHERE model_name = ? AND as_of <= ? ORDER BY as_of DESC, id DESC LIMIT ?",
-                (model_name, as_of.isoformat(), limit),
-            ).fetchall()
-        return [
-            PastRun(
-                as_of=datetime.fromisoformat(row[0]),
-                champion=row[1],
-                drift_breach=_unflag(row[2]),
-                prediction_drift_breach=_unflag(row[3]),
-                performance_breach=_unflag(row[4]),
-                retrained=bool(row[5]),
-                promoted=bool(row[6]),
-            )
-            for row in rows
-        ]
+            if not min_spacing:
+                rows = connection.execute(
+                    columns, (model_name, as_of.isoformat(), limit)
+                ).fetchall()
+                return [_past_run(row) for row in rows]
+            runs: list[PastRun] = []
+            bound = as_of
+            while len(runs) < limit:  # one indexed lookup a run
+                row = connection.execute(
+                    columns, (model_name, (bound - min_spacing).isoformat(), 1)
+                ).fetchone()
+                if row is None:
+                    break
+                runs.append(_past_run(row))
+                bound = runs[-1].as_of
+            return runs
 
     def last_retrain(self, model_name: str, as_of: datetime) -> datetime | None:
         """as_of of the last run at or before as_of that retrained or promoted."""

@@ -100,7 +100,12 @@ def decide_on_history(
     return decide_retrain(
         signals,
         config.policy,
-        history.recent(config.name, as_of, config.policy.history_runs),
+        history.recent(
+            config.name,
+            as_of,
+            config.policy.history_runs,
+            config.policy.confirmation.min_spacing,
+        ),
         as_of=as_of,
         champion=champion,
         last_retrain_as_of=history.last_retrain(config.name, as_of),

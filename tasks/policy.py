@@ -180,6 +180,7 @@ def _confirm(
     breaches: Breaches,
     earlier: Sequence[PastRun],
     rule: ConfirmationConfig,
+    spacing: timedelta,
 ) -> tuple[bool, str]:
     """M of the last N runs (this one included) breached this signal."""
     past = [getattr(run, f"{name}_breach") for run in earlier[: rule.runs - 1]]
@@ -190,7 +191,8 @@ def _confirm(
     verdict = "confirmed" if confirmed else "not confirmed yet"
     return confirmed, (
         f"{label} breach {verdict}: {seen} of the last {looked} runs of this champion "
-        f"(needs {rule.breaches} of {rule.runs})"
+        f"(needs {rule.breaches} of {rule.runs}"
+        + (f", runs at least {_days(spacing)} apart)" if spacing else ")")
     )
 
 
@@ -206,7 +208,8 @@ def decide_retrain(
     """Decide on this run's signals with the earlier runs (newest first) of the history.
 
     Args:
-        history: earlier monitor runs, newest first; only those of `champion` confirm a breach.
+        history: earlier monitor runs, newest first (spaced by confirmation.min_spacing, as
+            MonitorHistory.recent returns them); only those of `champion` confirm a breach.
         as_of: the end of this run's window; the cooldown is measured from it.
         last_retrain_as_of: as_of of the last run that retrained or promoted, if any.
     """
@@ -222,7 +225,7 @@ def decide_retrain(
     confirmed: list[str] = []
     notes: list[str] = []
     for name in breached:
-        ok, note = _confirm(name, breaches, same_champion, getattr(rules, name))
+        ok, note = _confirm(name, breaches, same_champion, getattr(rules, name), rules.min_spacing)
         if breaches.severe and name == "performance":
             ok, note = True, "severe performance breach: confirmation skipped"
         notes.append(note)

@@ -113,6 +113,10 @@ def test_unknown_key_names_its_path(changes: dict[str, Any], key_path: str) -> N
         ),
         ({"promotion.approval.timeout": "0s"}, ["promotion.approval.timeout:", "at least 1s"]),
         (
+            {"policy.confirmation.min_spacing": "-1d"},
+            ["policy.confirmation.min_spacing:", "not a duration"],
+        ),
+        (
             {"orchestration.slot_lease": "30s"},
             ["orchestration.slot_lease:", "between 60s and 1d", "0:00:30"],
         ),

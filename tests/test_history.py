@@ -59,6 +59,22 @@ def test_recent_runs_come_back_newest_first_up_to_as_of(tmp_path: Path) -> None:
     assert (tmp_path / HISTORY_FILE).is_file()
 
 
+def test_recent_with_min_spacing_skips_runs_closer_than_it(tmp_path: Path) -> None:
+    history = open_history(tmp_path)
+    for day in [*range(0, 12), 20, 21, 30]:  # daily runs, then a gap
+        history.record("m", _record(day))
+    history.record("other-model", _record(25))
+
+    as_of = START + timedelta(days=31)
+    spaced = history.recent("m", as_of, limit=4, min_spacing=timedelta(days=5))
+    every = history.recent("m", as_of, limit=4)
+
+    # Each run at least 5 days before the next, starting from the run at as_of itself.
+    assert [(run.as_of - START).days for run in spaced] == [21, 11, 6, 1]
+    assert [(run.as_of - START).days for run in every] == [30, 21, 20, 11]
+    assert history.recent("m", START + timedelta(days=4), 3, timedelta(days=5)) == []
+
+
 def test_not_judged_is_kept_apart_from_no_breach(tmp_path: Path) -> None:
     history = open_history(tmp_path)
     history.record("m", _record(0, drift=None))

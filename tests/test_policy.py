@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from tasks.config import PolicyConfig
+from tasks.history import RunRecord, open_history
+from tasks.monitoring import decide_on_history
 from tasks.policy import PastRun, decide_retrain
 from tasks.signals import ColumnDrift, Performance, Signals
+from tests.helpers import repo_config
 
 FEATURES = ("precipitation", "temp_max", "temp_min", "wind")
 NOW = datetime(2014, 4, 1)
@@ -315,6 +319,57 @@ def test_confirmation_counts_only_runs_of_the_same_champion() -> None:
     decision = _decide(_signals(performance=0.4), policy, history, champion="v0002")
 
     assert decision.action == "unconfirmed"
+
+
+@pytest.mark.parametrize(
+    ("spacing", "breached_days_ago", "action", "seen"),
+    [
+        # Yesterday's run of a 90-day window saw nearly the same rows: by default it confirms ...
+        ("0d", [1], "retrain", "2 of the last 2 runs of this champion (needs 2 of 3)"),
+        # ... with min_spacing it does not count, so one daily run cannot confirm the next.
+        (
+            "30d",
+            [1],
+            "unconfirmed",
+            "1 of the last 1 runs of this champion (needs 2 of 3, runs at least 30d apart)",
+        ),
+        # A breach still there a spacing later confirms (days 30 and 60 count; the rest do not).
+        (
+            "30d",
+            range(1, 70),
+            "retrain",
+            "3 of the last 3 runs of this champion (needs 2 of 3, runs at least 30d apart)",
+        ),
+    ],
+)
+def test_min_spacing_keeps_overlapping_runs_from_confirming_each_other(
+    tmp_path: Path, spacing: str, breached_days_ago: Any, action: str, seen: str
+) -> None:
+    config = repo_config(
+        {
+            "registry.path": str(tmp_path / "registry"),
+            "policy.cooldown": "0d",
+            "policy.confirmation.min_spacing": spacing,
+        }
+    )
+    breached = _decide(_signals(performance=0.40), _policy())
+    store = open_history(config.registry.path)
+    for days in breached_days_ago:
+        store.record(
+            config.name,
+            RunRecord(
+                NOW - timedelta(days=days), "v0001", breached, "unconfirmed", False, False, {}
+            ),
+        )
+
+    # The monitor's own step: the store spaces the runs, the policy counts them.
+    decision = decide_on_history.fn(config, _signals(performance=0.40), NOW, "v0001")
+
+    assert decision.action == action
+    assert (
+        f"performance breach {'confirmed' if action == 'retrain' else 'not confirmed yet'}: {seen}"
+        in decision.reasons
+    )
 
 
 def test_severe_breach_skips_confirmation() -> None:
