@@ -149,22 +149,20 @@ class MonitorHistory:
         """The last `limit` runs before a run at as_of, newest first; with min_spacing, each run
         at least that long before the one after it (the run at as_of included), so that with
         overlapping windows the runs returned look at different rows."""
-        columns = (
+        query = (
             "SELECT as_of, champion, drift_breach, prediction_drift_breach,"
             " performance_breach, retrained, promoted FROM monitor_runs"
             " WHERE model_name = ? AND as_of <= ? ORDER BY as_of DESC, id DESC LIMIT ?"
         )
         with self._connect() as connection:
             if not min_spacing:
-                rows = connection.execute(
-                    columns, (model_name, as_of.isoformat(), limit)
-                ).fetchall()
+                rows = connection.execute(query, (model_name, as_of.isoformat(), limit)).fetchall()
                 return [_past_run(row) for row in rows]
             runs: list[PastRun] = []
             bound = as_of
             while len(runs) < limit:  # one indexed lookup a run
                 row = connection.execute(
-                    columns, (model_name, (bound - min_spacing).isoformat(), 1)
+                    query, (model_name, (bound - min_spacing).isoformat(), 1)
                 ).fetchone()
                 if row is None:
                     break

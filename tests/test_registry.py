@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -411,19 +412,16 @@ def test_rollback_records_who_and_why(registry: LocalRegistry) -> None:
 
 
 def test_list_and_history_show_what_a_rollback_needs(
-    registry: LocalRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    registry: LocalRegistry,
+    write_config: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     _register(registry)
     _register(registry, 0.1)
     _promote(registry, "v0001")
     _promote(registry, "v0002", reason="comparison c2")
     registry.rollback(reason="bad predictions", actor="oncall")
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        (Path(__file__).resolve().parent.parent / "config.yaml")
-        .read_text()
-        .replace(".autoretrain/registry", str(registry.root))
-    )
+    config = write_config({"registry": {"path": str(registry.root)}})
 
     assert registry_main(["list", "--config", str(config)]) == 0
     listed = capsys.readouterr().out.splitlines()
@@ -443,14 +441,9 @@ def test_list_and_history_show_what_a_rollback_needs(
 
 
 def test_list_of_a_missing_registry_names_the_config_key(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        (Path(__file__).resolve().parent.parent / "config.yaml")
-        .read_text()
-        .replace(".autoretrain/registry", str(tmp_path / "nowhere"))
-    )
+    config = write_config({"registry": {"path": str(tmp_path / "nowhere")}})
 
     assert registry_main(["list", "--config", str(config)]) == 2
     assert "no registry at" in capsys.readouterr().err

@@ -307,6 +307,7 @@ def test_verify_reports_what_a_crash_cannot_explain(
     tmp_path: Path,
     damage: Callable[[Path], Any],
     problem: str,
+    write_config: Callable[..., Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     root = tmp_path / "registry"
@@ -317,28 +318,21 @@ def test_verify_reports_what_a_crash_cannot_explain(
 
     assert not check.ok
     assert any(problem in p for p in check.problems), check.problems
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        (Path(__file__).resolve().parent.parent / "config.yaml")
-        .read_text()
-        .replace(".autoretrain/registry", str(root))
-    )
+    config = write_config({"registry": {"path": str(root)}})
     assert registry_main(["verify", "--config", str(config)]) == 2
     assert f"problem: {problem}" in capsys.readouterr().out
 
 
 def test_verify_cli_says_consistent(
-    template: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    template: Path,
+    tmp_path: Path,
+    write_config: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     root = tmp_path / "registry"
     shutil.copytree(template, root)
     (root / "versions" / ".tmp-abandoned").mkdir()
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        (Path(__file__).resolve().parent.parent / "config.yaml")
-        .read_text()
-        .replace(".autoretrain/registry", str(root))
-    )
+    config = write_config({"registry": {"path": str(root)}})
 
     assert registry_main(["verify", "--config", str(config)]) == 0
 
