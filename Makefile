@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check flows tasks tests benchmarks
 	$(BIN)/ruff format --check flows tasks tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/python -m pytest

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flows.backtest import backtest_flow  # noqa: E402
-from tasks.backtest import BacktestResult  # noqa: E402
+from tasks.steps.backtest import BacktestResult  # noqa: E402
 
 ROWS_PER_DAY = 50
 STREAM_START = datetime(2020, 1, 1)

@@ -10,7 +10,7 @@ from the population with replacement (the population has only ~700 rows, so the 
 holdouts reuse rows: the population is the truth, the holdout a sample of it).
 
 Each simulation redraws which rows differ and the holdout. Our gate promotes when the paired
-bootstrap interval's lower bound clears min_improvement (tasks.gate.improvement_shown, the rule
+bootstrap interval's lower bound clears min_improvement (tasks.core.gate.improvement_shown, the rule
 compare_models uses); the point-estimate gate promotes when challenger - champion >=
 min_improvement and > 0 (the rule of MLflow/TFX-style gates, and of this project before).
 
@@ -35,8 +35,8 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 
 from tasks.config import MetricConfig
-from tasks.gate import improvement_shown
-from tasks.statistics import metric_scores, pair_rows, paired_bootstrap
+from tasks.core.gate import improvement_shown
+from tasks.core.statistics import metric_scores, pair_rows, paired_bootstrap
 
 ROOT = Path(__file__).resolve().parent.parent
 FEATURES = ["precipitation", "temp_max", "temp_min", "wind"]

@@ -96,8 +96,8 @@ def config_for(root: Path, log_dir: Path, sample_rows: int | None) -> Config:
 
 
 def register_champion(config: Config, reference: pd.DataFrame) -> str:
-    from tasks.modeling import fit_model
-    from tasks.registry import LocalRegistry
+    from tasks.adapters.modeling import fit_model
+    from tasks.stores.registry import LocalRegistry
 
     # The configured pipeline on every feature: the monitor predicts the reference sample with
     # it for prediction drift (on by default).
@@ -125,8 +125,8 @@ import json, resource, sys, time
 from pathlib import Path
 started = time.perf_counter()
 from tasks.config import load_config
-from tasks.monitoring import measure
-from tasks.windows import plan_windows, resolve_as_of
+from tasks.steps.monitoring import measure
+from tasks.core.windows import plan_windows, resolve_as_of
 config = load_config(sys.argv[1])
 imported = time.perf_counter()
 plan = plan_windows(config, resolve_as_of(config))
@@ -165,8 +165,8 @@ def full_evidently(
     config: Config, current: pd.DataFrame, reference: pd.DataFrame
 ) -> tuple[float, dict[str, bool], float]:
     """Evidently's same report on every row: seconds, per-column flags, metric value."""
+    from tasks.adapters.evidently_report import compute_signals
     from tasks.config import SamplingConfig
-    from tasks.evidently_report import compute_signals
 
     unsampled = config.model_copy(update={"sampling": SamplingConfig(drift_rows=None)})
     started = time.perf_counter()
@@ -182,7 +182,7 @@ def full_evidently(
 def sampled_flags(
     config: Config, current: pd.DataFrame, reference: pd.DataFrame
 ) -> tuple[dict[str, bool], float]:
-    from tasks.evidently_report import compute_signals
+    from tasks.adapters.evidently_report import compute_signals
 
     with tempfile.TemporaryDirectory() as scratch:
         signals = compute_signals(
@@ -252,11 +252,11 @@ def agreement(rows: int, seeds: int) -> None:
 def history(window_rows: int, scratch: Path) -> None:
     """Monitoring the last window of a log of 5 windows against one of 50, with a monitoring
     history of as many past runs: reading, Evidently, the metric and the policy's history reads."""
-    from tasks.data import load_window
-    from tasks.history import RunRecord, open_history
-    from tasks.monitoring import decide_on_history, measure
-    from tasks.policy import decide_retrain
-    from tasks.windows import plan_windows, resolve_as_of
+    from tasks.core.policy import decide_retrain
+    from tasks.core.windows import plan_windows, resolve_as_of
+    from tasks.steps.monitoring import decide_on_history, measure
+    from tasks.stores.data import load_window
+    from tasks.stores.history import RunRecord, open_history
 
     print(
         f"\n3. Monitoring the last window of a log ({window_rows:,} rows a window, one file a "

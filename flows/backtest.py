@@ -11,7 +11,12 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from tasks.backtest import (
+from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.config import load_config
+from tasks.errors import ConfigError
+from tasks.orchestration.artifacts import publish_backtest
+from tasks.render.backtest_report import plot_backtest, render_backtest, write_csv
+from tasks.steps.backtest import (
     STRATEGY_KINDS,
     BacktestResult,
     Strategy,
@@ -20,11 +25,6 @@ from tasks.backtest import (
     plan_backtest,
     replay_strategy,
 )
-from tasks.backtest_report import plot_backtest, render_backtest, write_csv
-from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.config import load_config
-from tasks.errors import ConfigError
-from tasks.publish import publish_backtest
 
 
 @flow(name="backtest", log_prints=True)

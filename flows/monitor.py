@@ -11,16 +11,16 @@ from prefect.runtime import flow_run
 
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
-from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
+from tasks.core.gate import Comparison
+from tasks.core.windows import plan_windows, resolve_as_of
 from tasks.errors import ModelError
-from tasks.gate import Comparison
-from tasks.monitoring import decide_on_history, measure_window, record_run
-from tasks.orchestration import check_config_path, emit_model_event, resolve_mode
-from tasks.publish import publish_monitor_summary
-from tasks.registry import open_registry
-from tasks.reporting import MonitorResult, monitor_events, render_comparison, render_summary
-from tasks.windows import plan_windows, resolve_as_of
+from tasks.orchestration.artifacts import publish_monitor_summary
+from tasks.orchestration.runtime import check_config_path, emit_model_event, resolve_mode
+from tasks.render.reporting import MonitorResult, monitor_events, render_comparison, render_summary
+from tasks.steps.monitoring import decide_on_history, measure_window, record_run
+from tasks.stores.registry import open_registry
 
 
 @flow(name="monitor", log_prints=True)

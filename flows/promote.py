@@ -6,21 +6,21 @@ import sys
 
 from prefect import flow, get_run_logger
 
-from tasks.approval import request_approval
-from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
+from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
 from tasks.errors import RegistryError
-from tasks.orchestration import Busy, check_config_path, emit_model_event, model_slot
-from tasks.promotion import (
+from tasks.orchestration.approval import request_approval
+from tasks.orchestration.artifacts import publish_comparison, publish_step_outcome
+from tasks.orchestration.runtime import Busy, check_config_path, emit_model_event, model_slot
+from tasks.render.reporting import render_comparison
+from tasks.steps.promotion import (
     PromotionOutcome,
     evaluate_on_holdout,
     promote_challenger,
     record_approval,
 )
-from tasks.publish import publish_comparison, publish_step_outcome
-from tasks.registry import open_registry
-from tasks.reporting import render_comparison
-from tasks.windows import plan_bootstrap, plan_windows, resolve_as_of
+from tasks.stores.registry import open_registry
 
 
 @flow(name="promote", log_prints=True)

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from prefect import flow, get_run_logger
 
-from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
-from tasks.orchestration import Busy, check_config_path, emit_model_event, model_slot
-from tasks.publish import publish_step_outcome
-from tasks.registry import open_registry
-from tasks.training import adopt_model, train_challenger
-from tasks.windows import plan_bootstrap, plan_windows, resolve_as_of
+from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
+from tasks.orchestration.artifacts import publish_step_outcome
+from tasks.orchestration.runtime import Busy, check_config_path, emit_model_event, model_slot
+from tasks.steps.training import adopt_model, train_challenger
+from tasks.stores.registry import open_registry
 
 
 @dataclass(frozen=True)

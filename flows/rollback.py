@@ -6,10 +6,10 @@ import sys
 
 from prefect import flow, get_run_logger
 
-from tasks.cli import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import load_config
-from tasks.orchestration import emit_model_event
-from tasks.registry import open_registry
+from tasks.orchestration.runtime import emit_model_event
+from tasks.stores.registry import open_registry
 
 
 @flow(name="rollback")

@@ -22,7 +22,7 @@ from prefect.flow_runs import resume_flow_run
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 from tasks.config import load_config
-from tasks.registry import LocalRegistry
+from tasks.stores.registry import LocalRegistry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 

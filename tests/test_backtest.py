@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from flows.backtest import backtest_flow, main
-from tasks.backtest import Strategy
 from tasks.errors import ConfigError
+from tasks.steps.backtest import Strategy
 
 pytestmark = [pytest.mark.e2e]
 

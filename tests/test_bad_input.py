@@ -26,13 +26,13 @@ import yaml
 from flows.monitor import monitor_flow
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
-from tasks import data as data_module
+from tasks.adapters.modeling import fit_model
 from tasks.config import load_config
-from tasks.data import load_window
+from tasks.core.windows import Window, resolve_as_of
 from tasks.errors import AutoretrainError, ConfigError, DataError, ModelError, RegistryError
-from tasks.modeling import fit_model
-from tasks.registry import LocalRegistry
-from tasks.windows import Window, resolve_as_of
+from tasks.stores import data as data_module
+from tasks.stores.data import load_window
+from tasks.stores.registry import LocalRegistry
 from tests.conftest import DEMO_DATA, ROOT, merge, repo_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -572,7 +572,7 @@ CASES = [
         aliases_damaged,
         monitor,
         RegistryError,
-        ("aliases.json is unreadable", "tasks.registry verify"),
+        ("aliases.json is unreadable", "tasks.cli.registry verify"),
     ),
     Case(
         "event-version-escapes-registry",
@@ -621,7 +621,7 @@ def test_deployment_run_refuses_a_config_outside_the_project(
     flow: Any, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Triggers take config_path from an event's payload: it must not lead outside the project.
-    from tasks import orchestration
+    from tasks.orchestration import runtime as orchestration
 
     monkeypatch.setattr(orchestration, "_deployment_id", lambda: "a-deployment")
     monkeypatch.chdir(ROOT)

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from tasks import data as data_module
 from tasks.config import Config
-from tasks.data import load_window
+from tasks.core.windows import Window
 from tasks.errors import DataError
-from tasks.windows import Window
+from tasks.stores import data as data_module
+from tasks.stores.data import load_window
 from tests.helpers import DEMO_DATA, repo_config
 
 JANUARY_2013 = Window(datetime(2013, 1, 1), datetime(2013, 2, 1))
@@ -409,7 +409,7 @@ def test_identical_rows_and_shared_timestamps_are_kept(
     directory.mkdir()
     doubled.to_parquet(directory / "log.parquet", index=False)
 
-    with caplog.at_level("WARNING", logger="tasks.data"):
+    with caplog.at_level("WARNING", logger="tasks.stores.data"):
         frame = load_window(_files_config(directory), JANUARY_2013)
 
     assert len(frame) == 34
@@ -438,20 +438,20 @@ def test_no_task_or_flow_retries_itself() -> None:
     import flows.promote
     import flows.retrain
     import flows.rollback
-    import tasks.monitoring
-    import tasks.promotion
-    import tasks.publish
-    import tasks.training
+    import tasks.orchestration.artifacts
+    import tasks.steps.monitoring
+    import tasks.steps.promotion
+    import tasks.steps.training
 
     modules = [
         flows.monitor,
         flows.promote,
         flows.retrain,
         flows.rollback,
-        tasks.monitoring,
-        tasks.promotion,
-        tasks.publish,
-        tasks.training,
+        tasks.steps.monitoring,
+        tasks.steps.promotion,
+        tasks.orchestration.artifacts,
+        tasks.steps.training,
     ]
     found = [
         value

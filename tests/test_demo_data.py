@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.demo import MISSING_LABEL_SHARE, build_production_log
+from tasks.stores.demo import MISSING_LABEL_SHARE, build_production_log
 from tests.helpers import DEMO_DATA
 
 YEARS = (2012, 2013, 2014, 2015)

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tasks.adapters.evidently_report import compute_signals
 from tasks.config import Config, load_config
-from tasks.data import load_window
+from tasks.core.metrics import score_predictions
+from tasks.core.windows import Window
 from tasks.errors import DataError
-from tasks.evidently_report import compute_signals
-from tasks.metrics import score_predictions
-from tasks.windows import Window
+from tasks.stores.data import load_window
 
 
 @pytest.fixture
@@ -169,7 +169,7 @@ def test_single_class_window_is_monitored_without_a_crash(config, tmp_path):
 
 
 def test_unseen_categories_are_drift_not_a_crash(write_config, tmp_path):
-    from tasks.modeling import fit_model, predict_labels
+    from tasks.adapters.modeling import fit_model, predict_labels
 
     base = load_config(write_config())
     config = base.model_copy(

@@ -17,12 +17,12 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from flows.monitor import monitor_flow
 from flows.promote import promote_flow
 from flows.rollback import rollback_flow
+from tasks.adapters.modeling import fit_model
 from tasks.config import load_config
-from tasks.data import load_window
-from tasks.demo import build_production_log
-from tasks.modeling import fit_model
-from tasks.registry import LocalRegistry
-from tasks.windows import plan_bootstrap, plan_windows, resolve_as_of
+from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
+from tasks.stores.data import load_window
+from tasks.stores.demo import build_production_log
+from tasks.stores.registry import LocalRegistry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tasks.gate import (
+from tasks.core.gate import (
     Comparison,
     GateRules,
     GuardRules,
@@ -17,7 +17,7 @@ from tasks.gate import (
     SliceRules,
     compare_models,
 )
-from tasks.statistics import pair_row_types, paired_bootstrap
+from tasks.core.statistics import pair_row_types, paired_bootstrap
 
 HOLDOUT = {"start": "2014-01-01T00:00:00", "end": "2014-04-01T00:00:00"}
 EARLIER = {"start": "2013-07-05T00:00:00", "end": "2014-01-01T00:00:00"}

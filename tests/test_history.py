@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.history import HISTORY_FILE, MonitorHistory, RunRecord, open_history
-from tasks.policy import Breaches, TriggerDecision
+from tasks.core.policy import Breaches, TriggerDecision
+from tasks.stores.history import HISTORY_FILE, MonitorHistory, RunRecord, open_history
 
 START = datetime(2014, 1, 1)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks.registry import LocalRegistry
+from tasks.stores.registry import LocalRegistry
 from tests.conftest import DEMO_DATA, ROOT, merge, repo_config
 from tests.test_registry_crashes import MODEL_NAME, _assert_consistent, _config, _register_champion
 

@@ -9,8 +9,8 @@ import pytest
 from sklearn.dummy import DummyClassifier
 
 from tasks.config import MetricConfig
+from tasks.core.metrics import score_predictions
 from tasks.errors import DataError
-from tasks.metrics import score_predictions
 
 # Two classes. With "rain" positive: TP 1 (row 0), FN 2 (rows 1, 2), FP 1 (row 3), TN 1 (row 4).
 TRUE_2 = ["rain", "rain", "rain", "sun", "sun"]
@@ -144,7 +144,7 @@ def test_pos_label_of_the_wrong_type_names_the_fix() -> None:
 def test_new_classes_among_known_labels_are_reported_not_refused(
     labels: list[Any], new: list[str]
 ) -> None:
-    from tasks.modeling import check_known_labels
+    from tasks.adapters.modeling import check_known_labels
 
     model = DummyClassifier().fit([[0], [1]], ["sun", "rain"])
 
@@ -157,7 +157,7 @@ def test_new_classes_among_known_labels_are_reported_not_refused(
     ids=["renamed", "another-type"],
 )
 def test_labels_the_model_cannot_mean_are_refused(labels: list[Any]) -> None:
-    from tasks.modeling import check_known_labels
+    from tasks.adapters.modeling import check_known_labels
 
     model = DummyClassifier().fit([[0], [1]], ["sun", "rain"])
 

@@ -11,10 +11,10 @@ import pytest
 from pydantic import ValidationError
 
 from tasks.config import PolicyConfig
-from tasks.history import RunRecord, open_history
-from tasks.monitoring import decide_on_history
-from tasks.policy import PastRun, decide_retrain
-from tasks.signals import ColumnDrift, Performance, Signals
+from tasks.core.policy import PastRun, decide_retrain
+from tasks.core.signals import ColumnDrift, Performance, Signals
+from tasks.steps.monitoring import decide_on_history
+from tasks.stores.history import RunRecord, open_history
 from tests.helpers import repo_config
 
 FEATURES = ("precipitation", "temp_max", "temp_min", "wind")

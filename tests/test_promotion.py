@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
+from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
+from tasks.core.windows import Window
 from tasks.errors import RegistryError
-from tasks.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
-from tasks.promotion import apply_verdict, collect_outputs
-from tasks.registry import LocalRegistry
-from tasks.windows import Window
+from tasks.steps.promotion import apply_verdict, collect_outputs
+from tasks.stores.registry import LocalRegistry
 from tests.helpers import repo_config
 
 MODEL_NAME = "seattle-weather"

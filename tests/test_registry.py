@@ -14,9 +14,14 @@ import pandas as pd
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
+from tasks.cli.registry import main as registry_main
 from tasks.errors import ModelError, RegistryError
-from tasks.registry import STALE_STAGING_SECONDS, LocalRegistry, ModelVersion, fingerprint_frame
-from tasks.registry import main as registry_main
+from tasks.stores.registry import (
+    STALE_STAGING_SECONDS,
+    LocalRegistry,
+    ModelVersion,
+    fingerprint_frame,
+)
 
 MODEL_NAME = "seattle-weather"
 

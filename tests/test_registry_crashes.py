@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from tasks import promotion, training
+from tasks.adapters.modeling import fit_model
+from tasks.cli.registry import main as registry_main
 from tasks.config import Config
-from tasks.data import load_window
-from tasks.modeling import fit_model
-from tasks.registry import LocalRegistry
-from tasks.registry import main as registry_main
-from tasks.windows import Window, plan_windows
+from tasks.core.windows import Window, plan_windows
+from tasks.steps import promotion, training
+from tasks.stores.data import load_window
+from tasks.stores.registry import LocalRegistry
 from tests.helpers import repo_config
 
 MODEL_NAME = "seattle-weather"

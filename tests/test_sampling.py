@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier
 
+from tasks.adapters.evidently_report import compute_signals
 from tasks.config import Config, parse_config
-from tasks.evidently_report import compute_signals
-from tasks.metrics import score_predictions
-from tasks.policy import decide_retrain
-from tasks.registry import LocalRegistry, sample_rows_of
-from tasks.reporting import MonitorResult, render_summary
-from tasks.windows import Window
+from tasks.core.metrics import score_predictions
+from tasks.core.policy import decide_retrain
+from tasks.core.windows import Window
+from tasks.render.reporting import MonitorResult, render_summary
+from tasks.stores.registry import LocalRegistry, sample_rows_of
 
 
 def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

@@ -257,7 +257,7 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
 HOLD_SLOT = """
 import sys
 from tasks.config import load_config
-from tasks.orchestration import model_slot
+from tasks.orchestration.runtime import model_slot
 
 with model_slot(load_config("config.yaml"), "retrain"):
     print("held", flush=True)

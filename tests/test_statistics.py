@@ -10,8 +10,7 @@ from scipy import stats
 from sklearn import metrics as sk
 
 from tasks.config import MetricConfig
-from tasks.errors import DataError
-from tasks.statistics import (
+from tasks.core.statistics import (
     holm_adjust,
     log_loss_of_true_class,
     mcnemar_test,
@@ -21,6 +20,7 @@ from tasks.statistics import (
     permutation_test,
     regression_p_value,
 )
+from tasks.errors import DataError
 
 LABELS = ["sun", "rain", "fog", "drizzle", "snow"]
 

@@ -16,8 +16,8 @@ from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.states import Running
 
-from tasks.gate import Approval, Comparison
-from tasks.reporting import render_comparison_markdown
+from tasks.core.gate import Approval, Comparison
+from tasks.render.reporting import render_comparison_markdown
 
 
 class ApprovalInput(RunInput):

@@ -17,17 +17,17 @@ from typing import Literal
 
 import pandas as pd
 
+from tasks.adapters.modeling import predict_labels
 from tasks.config import Config, parse_duration
-from tasks.data import load_window, make_source
+from tasks.core.metrics import score_predictions
+from tasks.core.policy import TriggerDecision
+from tasks.core.windows import Window, plan_bootstrap, plan_windows, to_utc_naive
 from tasks.errors import ConfigError, DataError, ModelError
-from tasks.metrics import score_predictions
-from tasks.modeling import predict_labels
-from tasks.monitoring import decide_on_history, measure_window, record_run
-from tasks.policy import TriggerDecision
-from tasks.promotion import evaluate_on_holdout, promote_challenger
-from tasks.registry import open_registry
-from tasks.training import adopt_model, train_challenger
-from tasks.windows import Window, plan_bootstrap, plan_windows, to_utc_naive
+from tasks.steps.monitoring import decide_on_history, measure_window, record_run
+from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
+from tasks.steps.training import adopt_model, train_challenger
+from tasks.stores.data import load_window, make_source
+from tasks.stores.registry import open_registry
 
 StrategyKind = Literal["never", "fixed", "every-window", "policy"]
 STRATEGY_KINDS: tuple[str, ...] = ("policy", "never", "fixed", "every-window")

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from tasks.config import Config, DataConfig, FileSourceConfig, ReadRetryConfig, SqlSourceConfig
+from tasks.core.windows import Window
 from tasks.errors import DataError
-from tasks.windows import Window
 
 logger = logging.getLogger(__name__)
 

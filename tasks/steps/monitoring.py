@@ -10,15 +10,15 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.adapters.evidently_report import compute_signals
+from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
-from tasks.data import load_window
-from tasks.evidently_report import compute_signals
-from tasks.history import RunRecord, open_history
-from tasks.modeling import check_known_labels, predict_labels
-from tasks.policy import TriggerDecision, decide_retrain
-from tasks.registry import open_registry
-from tasks.signals import Signals
-from tasks.windows import Window
+from tasks.core.policy import TriggerDecision, decide_retrain
+from tasks.core.signals import Signals
+from tasks.core.windows import Window
+from tasks.stores.data import load_window
+from tasks.stores.history import RunRecord, open_history
+from tasks.stores.registry import open_registry
 
 
 def measure(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tasks.gate import Comparison, improvement_shown
-from tasks.policy import TriggerDecision
-from tasks.signals import Signals
-from tasks.windows import Window
+from tasks.core.gate import Comparison, improvement_shown
+from tasks.core.policy import TriggerDecision
+from tasks.core.signals import Signals
+from tasks.core.windows import Window
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tasks.core.policy import PastRun, TriggerDecision
 from tasks.errors import RegistryError
-from tasks.policy import PastRun, TriggerDecision
 
 HISTORY_FILE = "history.sqlite"
 BUSY_TIMEOUT_MS = 30_000

@@ -15,9 +15,8 @@ from typing import Any, Literal
 import numpy as np
 
 from tasks.config import Config, MetricConfig
-from tasks.errors import AutoretrainError
-from tasks.metrics import score_predictions
-from tasks.statistics import (
+from tasks.core.metrics import score_predictions
+from tasks.core.statistics import (
     BootstrapInterval,
     McNemarResult,
     PairedRows,
@@ -33,6 +32,7 @@ from tasks.statistics import (
     regression_p_value,
     row_type_table,
 )
+from tasks.errors import AutoretrainError
 
 Verdict = Literal["promote", "reject", "insufficient-evidence"]
 _TOLERANCE = 1e-9

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from tasks.backtest import BacktestResult, StrategyResult
+from tasks.steps.backtest import BacktestResult, StrategyResult
 
 
 def _value(value: float | None) -> str:

@@ -16,7 +16,7 @@ An alias change is written to history.jsonl (fsynced) before aliases.json: the h
 is the commit point, aliases.json the state derived from it. A writer killed between the two
 leaves a history line whose alias change is missing; the next writer, or opening the
 registry, completes it (rolls it forward) under the lock. `verify()` (or
-`python -m tasks.registry verify --config config.yaml`) lists whatever is still inconsistent.
+`python -m tasks.cli.registry verify --config config.yaml`) lists whatever is still inconsistent.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import os
 import pickle
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -472,7 +471,7 @@ class LocalRegistry:
             aliases = json.loads(path.read_text())
         except ValueError as error:
             raise RegistryError(
-                f"{path} is unreadable ({error}); run `python -m tasks.registry verify` and "
+                f"{path} is unreadable ({error}); run `python -m tasks.cli.registry verify` and "
                 "restore it from history.jsonl"
             ) from None
         if not isinstance(aliases, dict):
@@ -713,89 +712,3 @@ class LocalRegistry:
 def open_registry(path: Path, model_name: str) -> ModelRegistry:
     """The registry the config points at."""
     return LocalRegistry(path, model_name)
-
-
-def render_versions(registry: LocalRegistry) -> str:
-    """The versions as a table: status, aliases, lineage; what to pick a rollback target from."""
-    aliases: dict[str, list[str]] = {}
-    for alias in ("champion", "challenger"):
-        version = registry.get_alias(alias)
-        if version is not None:
-            aliases.setdefault(version, []).append(alias)
-    lines = [
-        f"{'version':<8} {'status':<11} {'alias':<11} {'created (UTC)':<16} "
-        f"{'trained on':<24} {'rows':>7}  reason"
-    ]
-    for record in registry.list_versions():
-        window = record.training_window
-        trained = f"{window.get('start', '?')[:10]} .. {window.get('end', '?')[:10]}"
-        lines.append(
-            f"{record.version:<8} {record.status:<11} {','.join(aliases.get(record.version, [])):<11} "
-            f"{record.created_at[:16].replace('T', ' '):<16} {trained:<24} "
-            f"{record.training_rows:>7}  {record.reason}"
-        )
-    if len(lines) == 1:
-        lines.append("(no versions yet)")
-    return "\n".join(lines)
-
-
-def render_history(registry: LocalRegistry, last: int | None = None) -> str:
-    """Every alias change, oldest first: when, what, who, why."""
-    entries = registry.history()
-    if last is not None:
-        entries = entries[-last:]
-    lines = [f"{'at (UTC)':<19} {'action':<11} {'alias':<10} {'change':<16} {'actor':<12} reason"]
-    for entry in entries:
-        change = f"{entry.from_version or '-'} -> {entry.to_version or '-'}"
-        lines.append(
-            f"{entry.at[:19].replace('T', ' '):<19} {entry.action:<11} {entry.alias:<10} "
-            f"{change:<16} {entry.actor:<12} {entry.reason}"
-        )
-    if len(lines) == 1:
-        lines.append("(no alias changes yet)")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m tasks.registry {list,history,verify}`: the configured registry's versions, its
-    alias history, or a consistency check (exit 2 on a problem)."""
-    import argparse
-
-    from tasks.cli import DEFAULT_CONFIG
-    from tasks.config import load_config
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument(
-        "command",
-        choices=["list", "history", "verify"],
-        help="list: versions with status, aliases and lineage; history: every alias change "
-        "with who and why; verify: check files, digests and history against the aliases",
-    )
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help="path of config.yaml")
-    parser.add_argument("--last", type=int, help="history: only the last N changes")
-    args = parser.parse_args(argv)
-    try:
-        config = load_config(args.config)
-        if not config.registry.path.is_dir():
-            raise RegistryError(f"no registry at {config.registry.path} (check registry.path)")
-        registry = LocalRegistry(config.registry.path, config.name)
-        if args.command == "list":
-            print(render_versions(registry))
-            return 0
-        if args.command == "history":
-            print(render_history(registry, args.last))
-            return 0
-        check = registry.verify()
-    except AutoretrainError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for note in check.notes:
-        print(f"note: {note}")
-    for problem in check.problems:
-        print(f"problem: {problem}")
-    print(f"registry {config.registry.path}: {'consistent' if check.ok else 'INCONSISTENT'}")
-    return 0 if check.ok else 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from tasks.backtest import BacktestResult
-from tasks.backtest_report import summary_rows
-from tasks.gate import Comparison
-from tasks.reporting import (
+from tasks.core.gate import Comparison
+from tasks.render.backtest_report import summary_rows
+from tasks.render.reporting import (
     MonitorResult,
     comparison_rows,
     render_comparison_markdown,
     render_summary,
 )
+from tasks.steps.backtest import BacktestResult
 
 
 def publish_comparison(comparison: Comparison) -> None:

@@ -12,13 +12,13 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.adapters.modeling import fit_model, predict_labels
 from tasks.config import Config
-from tasks.data import load_window
+from tasks.core.metrics import score_predictions
+from tasks.core.windows import Window
 from tasks.errors import ModelError
-from tasks.metrics import score_predictions
-from tasks.modeling import fit_model, predict_labels
-from tasks.registry import ModelVersion, fingerprint_frame, open_registry
-from tasks.windows import Window
+from tasks.stores.data import load_window
+from tasks.stores.registry import ModelVersion, fingerprint_frame, open_registry
 
 
 @cache

@@ -15,10 +15,10 @@ import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 
 from tasks.config import Config
+from tasks.core.metrics import score_predictions
+from tasks.core.signals import ColumnDrift, Performance, Signals
 from tasks.errors import DataError
-from tasks.metrics import score_predictions
-from tasks.registry import sample_rows_of
-from tasks.signals import ColumnDrift, Performance, Signals
+from tasks.stores.registry import sample_rows_of
 
 logger = logging.getLogger(__name__)
 

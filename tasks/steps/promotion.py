@@ -10,13 +10,13 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.adapters.modeling import predict_true_class_probability, time_predictions
 from tasks.config import Config
-from tasks.data import load_window
+from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
+from tasks.core.windows import Window
 from tasks.errors import AutoretrainError, RegistryError
-from tasks.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
-from tasks.modeling import predict_true_class_probability, time_predictions
-from tasks.registry import ModelRegistry, open_registry
-from tasks.windows import Window
+from tasks.stores.data import load_window
+from tasks.stores.registry import ModelRegistry, open_registry
 
 
 def collect_outputs(

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from tasks.config import ConfirmationConfig, PolicyConfig
-from tasks.signals import Signals
+from tasks.core.signals import Signals
 
 Action = Literal["retrain", "none", "insufficient-data", "unconfirmed", "cooldown"]
 SignalName = Literal["drift", "prediction_drift", "performance"]

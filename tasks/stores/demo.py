@@ -5,7 +5,7 @@
 for the same measurements): a real concept drift. About 3% of labels are removed with a fixed
 seed, standing in for labels that never arrived.
 
-    python -m tasks.demo            # rewrite data/seattle/ from the package's copy
+    python -m tasks.stores.demo            # rewrite data/seattle/ from the package's copy
 """
 
 from __future__ import annotations
