@@ -125,12 +125,12 @@ import json, resource, sys, time
 from pathlib import Path
 started = time.perf_counter()
 from tasks.config import load_config
-from tasks.steps.monitoring import measure
+from tasks.steps.monitoring import measure_window
 from tasks.core.windows import plan_windows, resolve_as_of
 config = load_config(sys.argv[1])
 imported = time.perf_counter()
 plan = plan_windows(config, resolve_as_of(config))
-signals = measure(config, plan.current, sys.argv[2], Path(sys.argv[3]))
+signals = measure_window(config, plan.current, sys.argv[2], Path(sys.argv[3]))
 done = time.perf_counter()
 print(json.dumps({
     "measure_s": done - imported, "with_imports_s": done - started,
@@ -254,7 +254,7 @@ def history(window_rows: int, scratch: Path) -> None:
     history of as many past runs: reading, Evidently, the metric and the policy's history reads."""
     from tasks.core.policy import decide_retrain
     from tasks.core.windows import plan_windows, resolve_as_of
-    from tasks.steps.monitoring import decide_on_history, measure
+    from tasks.steps.monitoring import decide_on_history, measure_window
     from tasks.stores.data import load_window
     from tasks.stores.history import RunRecord, open_history
 
@@ -284,7 +284,9 @@ def history(window_rows: int, scratch: Path) -> None:
         version = register_champion(config, frame)
         window = plan_windows(config, resolve_as_of(config)).current
         store = open_history(config.registry.path)
-        signals = measure(config, window, version, None)  # warm: imports, the reference sample
+        signals = measure_window(
+            config, window, version, None
+        )  # warm: imports, the reference sample
         decision = decide_retrain(signals, config.policy, [], as_of=as_of, champion=version)
         for day in range(1, windows):
             store.record(
@@ -299,9 +301,9 @@ def history(window_rows: int, scratch: Path) -> None:
             load_window(config, window)
             reads.append(time.perf_counter() - started)
             started = time.perf_counter()
-            signals = measure(config, window, version, None)
+            signals = measure_window(config, window, version, None)
             measured = time.perf_counter()
-            decide_on_history.fn(config, signals, as_of, version)  # the monitor's own step
+            decide_on_history(config, signals, as_of, version)  # the monitor's own step
             finished = time.perf_counter()
             monitors.append(finished - started)
             lookups.append(finished - measured)

@@ -12,9 +12,9 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.config import load_config
 from tasks.errors import ConfigError
 from tasks.orchestration.artifacts import publish_backtest
+from tasks.orchestration.runtime import load_run_config
 from tasks.render.backtest_report import plot_backtest, render_backtest, write_csv
 from tasks.steps.backtest import (
     STRATEGY_KINDS,
@@ -37,9 +37,20 @@ def backtest_flow(
     output: str | None = None,
     strategies: list[str] | None = None,
 ) -> BacktestResult:
-    """Replay every strategy on the same windows; return their per-window outcomes."""
+    """Replay every strategy on the same windows; return their per-window outcomes.
+
+    Args:
+        config_path: Path of the config.yaml to replay, relative to the working directory.
+        step: Length of each replayed window, like 30d; default windows.current.
+        every: The fixed-schedule strategy retrains every this many windows.
+        start: ISO time of the first window; default right after the bootstrap window.
+        end: ISO time the last window ends by; default the end of the log.
+        output: Directory of the CSV, PNG and scratch registries; default
+            <reports.path>/<name>/backtest.
+        strategies: Strategies to replay (policy, every-window, fixed, never); default all.
+    """
     logger = get_run_logger()
-    config = load_config(config_path)
+    config = load_run_config(config_path)
     windows = plan_backtest(
         config,
         parse_step(step) if step else config.windows.current,

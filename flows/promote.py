@@ -7,19 +7,14 @@ import sys
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.config import load_config
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
 from tasks.errors import RegistryError
 from tasks.orchestration.approval import request_approval
 from tasks.orchestration.artifacts import publish_comparison, publish_step_outcome
-from tasks.orchestration.runtime import Busy, check_config_path, emit_model_event, model_slot
+from tasks.orchestration.runtime import Busy, emit_model_event, load_run_config, model_slot
+from tasks.orchestration.tasks import evaluate_on_holdout, promote_challenger, record_approval
 from tasks.render.reporting import render_comparison
-from tasks.steps.promotion import (
-    PromotionOutcome,
-    evaluate_on_holdout,
-    promote_challenger,
-    record_approval,
-)
+from tasks.steps.promotion import PromotionOutcome
 from tasks.stores.registry import open_registry
 
 
@@ -33,9 +28,16 @@ def promote_flow(
     """Compare the challenger (default: the `challenger` alias) with the champion, then act on it.
 
     With promotion.approval.required, a promotion the gate allows waits for a person's answer.
+
+    Args:
+        config_path: Path of the config.yaml to run, relative to the working directory (a
+            deployment run accepts only a config inside the project).
+        as_of: ISO time the windows end at; default windows.as_of, else now. Champion and
+            challenger are scored on the holdout that ends here, which neither trained on.
+        challenger_version: Version to judge, like v0002; default the `challenger` alias.
+        bootstrap: Judge the first model on the bootstrap holdout (there is no champion).
     """
-    check_config_path(config_path)
-    config = load_config(config_path)
+    config = load_run_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
     registry = open_registry(config.registry.path, config.name)

@@ -8,17 +8,17 @@ from dataclasses import dataclass
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.config import load_config
+from tasks.core.outcomes import RetrainStatus
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
 from tasks.orchestration.artifacts import publish_step_outcome
-from tasks.orchestration.runtime import Busy, check_config_path, emit_model_event, model_slot
-from tasks.steps.training import adopt_model, train_challenger
+from tasks.orchestration.runtime import Busy, emit_model_event, load_run_config, model_slot
+from tasks.orchestration.tasks import adopt_model, train_challenger
 from tasks.stores.registry import open_registry
 
 
 @dataclass(frozen=True)
 class RetrainOutcome:
-    status: str  # "registered", "dropped" (another retrain was running) or "duplicate"
+    status: RetrainStatus
     version: str | None
     message: str
 
@@ -31,10 +31,21 @@ def retrain_flow(
     bootstrap: bool = False,
     request_id: str | None = None,
 ) -> RetrainOutcome:
-    """Train (or, when bootstrapping from bootstrap.model_path, adopt) a challenger."""
+    """Train (or, when bootstrapping from bootstrap.model_path, adopt) a challenger.
+
+    Args:
+        config_path: Path of the config.yaml to run, relative to the working directory (a
+            deployment run accepts only a config inside the project).
+        as_of: ISO time the windows end at; default windows.as_of, else now. The challenger
+            trains on windows.training before the holdout that ends here.
+        reason: Why the retrain runs; recorded in the version's lineage and the alias history.
+        bootstrap: Train the first model on the bootstrap window (or adopt
+            bootstrap.model_path) instead of the most recent one.
+        request_id: Id of the request that asked for this retrain (the monitor's flow run);
+            a second run with the same id does nothing, so a re-delivered event is harmless.
+    """
     logger = get_run_logger()
-    check_config_path(config_path)
-    config = load_config(config_path)
+    config = load_run_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
     registry = open_registry(config.registry.path, config.name)

@@ -7,8 +7,7 @@ import sys
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.config import load_config
-from tasks.orchestration.runtime import emit_model_event
+from tasks.orchestration.runtime import emit_model_event, load_run_config
 from tasks.stores.registry import open_registry
 
 
@@ -21,9 +20,14 @@ def rollback_flow(
 ) -> str:
     """Restore the previous champion; return a one-line account of the change.
 
-    The history records who (actor, default: the user running it) and why (reason).
+    Args:
+        config_path: Path of the config.yaml to run, relative to the working directory (a
+            deployment run accepts only a config inside the project).
+        to_version: Version to restore, like v0001; default the previous champion.
+        reason: Why; recorded in the alias history.
+        actor: Who; recorded in the alias history (default: the user running it).
     """
-    config = load_config(config_path)
+    config = load_run_config(config_path)
     registry = open_registry(config.registry.path, config.name)
     before, after = registry.rollback(to_version=to_version, reason=reason, actor=actor)
     who = registry.history()[-1].actor

@@ -23,9 +23,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from flows.backtest import backtest_flow
 from flows.monitor import monitor_flow
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
+from flows.rollback import rollback_flow
 from tasks.adapters.modeling import fit_model
 from tasks.config import load_config
 from tasks.core.windows import Window, resolve_as_of
@@ -616,7 +618,11 @@ def test_bad_input_fails_clearly_and_changes_nothing(
     assert snapshot(workspace.registry) == before
 
 
-@pytest.mark.parametrize("flow", [monitor_flow, retrain_flow, promote_flow], ids=lambda f: f.name)
+@pytest.mark.parametrize(
+    "flow",
+    [monitor_flow, retrain_flow, promote_flow, rollback_flow, backtest_flow],
+    ids=lambda f: f.name,
+)
 def test_deployment_run_refuses_a_config_outside_the_project(
     flow: Any, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

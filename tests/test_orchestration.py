@@ -200,9 +200,9 @@ def test_queue_gives_up_after_queue_timeout_with_the_fix_in_the_message(write_co
 
 
 def test_monitor_events_report_only_judged_breaches():
+    from tasks.core.outcomes import monitor_events
     from tasks.core.policy import Breaches, TriggerDecision
     from tasks.core.signals import ColumnDrift, Performance, Signals
-    from tasks.render.reporting import monitor_events
 
     columns = (
         ColumnDrift("a", "K-S p_value", 0.01, 0.05, True),

@@ -363,7 +363,7 @@ def test_min_spacing_keeps_overlapping_runs_from_confirming_each_other(
         )
 
     # The monitor's own step: the store spaces the runs, the policy counts them.
-    decision = decide_on_history.fn(config, _signals(performance=0.40), NOW, "v0001")
+    decision = decide_on_history(config, _signals(performance=0.40), NOW, "v0001")
 
     assert decision.action == action
     assert (

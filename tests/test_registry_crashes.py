@@ -6,7 +6,6 @@ A crash is a forked child calling os._exit: no finally blocks, no cleanup, like 
 from __future__ import annotations
 
 import json
-import logging
 import multiprocessing
 import os
 import shutil
@@ -81,19 +80,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def no_prefect_logger(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run the tasks' plain functions outside a flow: their run logger becomes a plain one."""
-    for module in (training, promotion):
-        monkeypatch.setattr(module, "get_run_logger", lambda: logging.getLogger("test"))
-
-
 def retrain_and_promote(config: Config) -> str:
     """The retrain + promote path of the flows, step by step, without Prefect."""
     plan = plan_windows(config, datetime(2014, 4, 1))
-    record = training.train_challenger.fn(config, plan.training, "test")
-    comparison = promotion.evaluate_on_holdout.fn(config, plan.holdout, record.version)
-    return promotion.promote_challenger.fn(config, comparison.comparison_id)  # type: ignore[no-any-return]
+    record = training.train_challenger(config, plan.training, "test")
+    comparison = promotion.evaluate_on_holdout(config, plan.holdout, record.version)
+    return promotion.promote_challenger(config, comparison.comparison_id)
 
 
 @pytest.fixture
@@ -166,7 +158,6 @@ def _assert_consistent(root: Path) -> LocalRegistry:
     return registry
 
 
-@pytest.mark.usefixtures("no_prefect_logger")
 def test_killed_at_every_write_step_of_retrain_and_promote_the_registry_stays_consistent(
     template: Path, tmp_path: Path, die_at_step: Callable[[int], None]
 ) -> None:

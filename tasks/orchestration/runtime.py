@@ -15,7 +15,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-from tasks.config import Config
+from tasks.config import Config, load_config
 from tasks.errors import AutoretrainError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,12 @@ def check_config_path(config_path: str) -> None:
             f"config_path '{config_path}' is outside the project directory {root}: a deployment "
             "run reads only a config inside it (events cannot point it elsewhere); put it there"
         )
+
+
+def load_run_config(config_path: str) -> Config:
+    """Every flow's first step: check where the config comes from, then load and validate it."""
+    check_config_path(config_path)
+    return load_config(config_path)
 
 
 def resolve_mode(config: Config, override: str | None = None) -> Literal["inline", "events"]:

@@ -2,43 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from tasks.core.gate import Comparison, improvement_shown
-from tasks.core.policy import TriggerDecision
-from tasks.core.signals import Signals
+from tasks.core.outcomes import MonitorResult
 from tasks.core.windows import Window
-
-
-@dataclass(frozen=True)
-class MonitorResult:
-    """What one monitor run found, decided and did. status is one of: healthy, drift-noted,
-    insufficient-data, unconfirmed, cooldown, promoted, rejected, retrain-requested (events
-    mode), retrain-dropped (another retrain was running)."""
-
-    status: str
-    model_name: str
-    window: Window
-    champion_before: str | None
-    champion_after: str | None
-    signals: Signals
-    decision: TriggerDecision
-    comparison: Comparison | None
-    bootstrap: Comparison | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "model_name": self.model_name,
-            "window": self.window.to_dict(),
-            "champion_before": self.champion_before,
-            "champion_after": self.champion_after,
-            "signals": self.signals.to_dict(),
-            "decision": self.decision.to_dict(),
-            "comparison": self.comparison.to_dict() if self.comparison else None,
-            "bootstrap": self.bootstrap.to_dict() if self.bootstrap else None,
-        }
 
 
 def _score(value: float | None) -> str:
@@ -315,40 +283,3 @@ def render_summary(result: MonitorResult) -> str:
         *[f"report      {path}" for path in signals.report_paths],
     ]
     return "\n".join(lines)
-
-
-def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[str, dict[str, Any]]]:
-    """The events a monitor run reports (name, payload): what it found, with the key numbers."""
-    events: list[tuple[str, dict[str, Any]]] = []
-    common = {"decision": decision.action, "reasons": list(decision.reasons)}
-    breaches = decision.breaches
-    if breaches.drift:
-        events.append(
-            (
-                "drift.detected",
-                {
-                    **common,
-                    "drift_share": decision.drift_share,
-                    "drift_threshold": decision.drift_threshold,
-                    "drifted_columns": signals.drifted_columns,
-                },
-            )
-        )
-    if breaches.prediction_drift:
-        events.append(
-            ("prediction-drift.detected", {**common, "score": decision.prediction_drift_score})
-        )
-    if breaches.performance:
-        events.append(
-            (
-                "performance.degraded",
-                {
-                    **common,
-                    "performance": decision.performance,
-                    "performance_threshold": decision.performance_threshold,
-                    "severe": breaches.severe,
-                    "labelled_rows": decision.labelled_rows,
-                },
-            )
-        )
-    return events

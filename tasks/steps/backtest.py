@@ -201,11 +201,11 @@ def bootstrap_champion(config: Config, first_window: Window) -> str:
     """Make the first champion as the monitor flow does when the registry is empty."""
     plan = plan_bootstrap(config, first_window.start)
     if config.bootstrap.model_path is not None and config.bootstrap.training_start is not None:
-        record = adopt_model.fn(config, config.bootstrap.model_path, plan.training, "bootstrap")
+        record = adopt_model(config, config.bootstrap.model_path, plan.training, "bootstrap")
     else:
-        record = train_challenger.fn(config, plan.training, "bootstrap: no champion yet")
-    comparison = evaluate_on_holdout.fn(config, plan.holdout, record.version)
-    if promote_challenger.fn(config, comparison.comparison_id) != "promoted":
+        record = train_challenger(config, plan.training, "bootstrap: no champion yet")
+    comparison = evaluate_on_holdout(config, plan.holdout, record.version)
+    if promote_challenger(config, comparison.comparison_id) != "promoted":
         raise ModelError(
             "the first model failed the promotion gate in the backtest: "
             + "; ".join(comparison.reasons)
@@ -232,9 +232,9 @@ def score_window(config: Config, window: Window, champion: str) -> tuple[float |
 def retrain_and_promote(config: Config, as_of: datetime, reason: str) -> bool:
     """What the retrain and promote flows do at as_of; True when the challenger was promoted."""
     plan = plan_windows(config, as_of)
-    record = train_challenger.fn(config, plan.training, reason)
-    comparison = evaluate_on_holdout.fn(config, plan.holdout, record.version)
-    return promote_challenger.fn(config, comparison.comparison_id) == "promoted"
+    record = train_challenger(config, plan.training, reason)
+    comparison = evaluate_on_holdout(config, plan.holdout, record.version)
+    return promote_challenger(config, comparison.comparison_id) == "promoted"
 
 
 def replay_window(
@@ -247,8 +247,8 @@ def replay_window(
     if strategy.kind == "policy":
         # The monitor looks at its configured current window ending here, as in production.
         current = plan_windows(config, window.end).current
-        signals = measure_window.fn(config, current, champion, None)
-        decision = decide_on_history.fn(config, signals, window.end, champion)
+        signals = measure_window(config, current, champion, None)
+        decision = decide_on_history(config, signals, window.end, champion)
         retrain = decision.retrain
         action = decision.action
     else:
@@ -260,7 +260,7 @@ def replay_window(
         promoted = retrain_and_promote(config, window.end, f"backtest: {reason}")
     if decision is not None:
         status = "promoted" if promoted else ("rejected" if retrain else action)
-        record_run.fn(config, window.end, champion, decision, status)
+        record_run(config, window.end, champion, decision, status)
     return WindowOutcome(
         index=index,
         window=window,

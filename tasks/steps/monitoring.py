@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.adapters.evidently_report import compute_signals
 from tasks.adapters.modeling import check_known_labels, predict_labels
@@ -16,18 +14,19 @@ from tasks.config import Config
 from tasks.core.policy import TriggerDecision, decide_retrain
 from tasks.core.signals import Signals
 from tasks.core.windows import Window
+from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
 from tasks.stores.history import RunRecord, open_history
 from tasks.stores.registry import open_registry
 
 
-def measure(
+def measure_window(
     config: Config, window: Window, champion_version: str, report_dir: Path | None
 ) -> Signals:
-    """Drift, prediction drift and performance signals of window for the champion, with
-    Evidently's HTML reports in report_dir (none when it is None).
+    """Measure drift, prediction drift and performance of window for the champion.
 
-    Predictions are the logged ones where the log has them; the champion predicts the rest.
+    Evidently's HTML reports go to report_dir (none when it is None). Predictions are the
+    logged ones where the log has them; the champion predicts the rest.
     """
     registry = open_registry(config.registry.path, config.name)
     current = load_window(config, window)
@@ -62,7 +61,7 @@ def measure(
     reference_predictions = (
         predict_labels(champion, reference, config.data.features) if prediction_drift else None
     )
-    return compute_signals(
+    signals = compute_signals(
         config,
         current,
         reference,
@@ -73,15 +72,7 @@ def measure(
         timestamps=current[config.data.timestamp_column],
         reference_total_rows=registry.get_version(champion_version).training_rows,
     )
-
-
-@task(name="measure-window", cache_policy=NO_CACHE)
-def measure_window(
-    config: Config, window: Window, champion_version: str, report_dir: Path | None
-) -> Signals:
-    """The monitor's measuring step (a Prefect task around measure)."""
-    signals = measure(config, window, champion_version, report_dir)
-    get_run_logger().info(
+    step_logger(__name__).info(
         "window %s: %d rows, drift share %.2f, performance %s",
         window,
         signals.current_rows,
@@ -91,11 +82,10 @@ def measure_window(
     return signals
 
 
-@task(name="decide-retrain", cache_policy=NO_CACHE)
 def decide_on_history(
     config: Config, signals: Signals, as_of: datetime, champion: str
 ) -> TriggerDecision:
-    """The policy's decision on this run's signals and the recent monitoring history."""
+    """Decide on this run's signals and the recent monitoring history (the policy)."""
     history = open_history(config.registry.path)
     return decide_retrain(
         signals,
@@ -112,7 +102,6 @@ def decide_on_history(
     )
 
 
-@task(name="record-run", cache_policy=NO_CACHE)
 def record_run(
     config: Config,
     as_of: datetime,

@@ -5,16 +5,17 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Literal
 
 import pandas as pd
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.adapters.modeling import predict_true_class_probability, time_predictions
 from tasks.config import Config
 from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
+from tasks.core.outcomes import PromotionStatus
 from tasks.core.windows import Window
 from tasks.errors import AutoretrainError, RegistryError
+from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
 from tasks.stores.registry import ModelRegistry, open_registry
 
@@ -53,10 +54,9 @@ def collect_outputs(
     )
 
 
-@task(name="compare-models", cache_policy=NO_CACHE)
 def evaluate_on_holdout(config: Config, holdout: Window, challenger_version: str) -> Comparison:
     """Score champion and challenger on the same labelled holdout rows; save the comparison."""
-    logger = get_run_logger()
+    logger = step_logger(__name__)
     registry = open_registry(config.registry.path, config.name)
     frame = load_window(config, holdout, labelled_only=True)
     champion_version = registry.get_alias("champion")
@@ -85,7 +85,6 @@ def evaluate_on_holdout(config: Config, holdout: Window, challenger_version: str
     return comparison
 
 
-@task(name="record-approval", cache_policy=NO_CACHE)
 def record_approval(config: Config, comparison_id: str, approval: Approval) -> Comparison:
     """Add a reviewer's answer to the saved comparison, which stays the one source of truth."""
     registry = open_registry(config.registry.path, config.name)
@@ -100,7 +99,7 @@ def record_approval(config: Config, comparison_id: str, approval: Approval) -> C
     return updated
 
 
-def apply_verdict(registry: ModelRegistry, comparison_id: str) -> str:
+def apply_verdict(registry: ModelRegistry, comparison_id: str) -> Literal["promoted", "rejected"]:
     """Promote (compare-and-swap on the champion compared against) or reject, as recorded.
 
     Reads the verdict and any approval back from the registry, so nothing but a recorded
@@ -151,16 +150,15 @@ def apply_verdict(registry: ModelRegistry, comparison_id: str) -> str:
     return "rejected"
 
 
-@task(name="promote-challenger", cache_policy=NO_CACHE)
-def promote_challenger(config: Config, comparison_id: str) -> str:
+def promote_challenger(config: Config, comparison_id: str) -> Literal["promoted", "rejected"]:
     """Act on the saved comparison's verdict: promote (if the champion is unchanged) or reject."""
     registry = open_registry(config.registry.path, config.name)
     status = apply_verdict(registry, comparison_id)
-    get_run_logger().info("comparison %s: %s", comparison_id, status)
+    step_logger(__name__).info("comparison %s: %s", comparison_id, status)
     return status
 
 
 @dataclass(frozen=True)
 class PromotionOutcome:
-    status: str  # "promoted", "rejected" or "dropped" (another promotion was running)
+    status: PromotionStatus
     comparison: Comparison | None

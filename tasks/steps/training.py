@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.adapters.modeling import fit_model, predict_labels
 from tasks.config import Config
 from tasks.core.metrics import score_predictions
 from tasks.core.windows import Window
 from tasks.errors import ModelError
+from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
 from tasks.stores.registry import ModelVersion, fingerprint_frame, open_registry
 
@@ -76,10 +75,9 @@ def _lineage(
     }
 
 
-@task(name="train-challenger", cache_policy=NO_CACHE)
 def train_challenger(config: Config, window: Window, reason: str) -> ModelVersion:
     """Fit a model on the labelled rows of window and register it as the challenger."""
-    logger = get_run_logger()
+    logger = step_logger(__name__)
     training = load_window(config, window, labelled_only=True)
     if len(training) == 0:
         raise ModelError(
@@ -99,7 +97,6 @@ def train_challenger(config: Config, window: Window, reason: str) -> ModelVersio
     return record
 
 
-@task(name="adopt-model", cache_policy=NO_CACHE)
 def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -> ModelVersion:
     """Register an existing pickled model as the challenger, with window as its reference data."""
     if not model_path.is_file():

@@ -1,0 +1,126 @@
+"""What the steps and flows end in: statuses as types, the monitor's result and its events.
+
+Pure values: the flows return them, the renderers print them, the Prefect layer publishes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tasks.core.gate import Comparison
+from tasks.core.policy import TriggerDecision
+from tasks.core.signals import Signals
+from tasks.core.windows import Window
+
+RetrainStatus = Literal["registered", "dropped", "duplicate"]
+"""registered: a new challenger; dropped: another retrain of the model was running (on_busy:
+drop); duplicate: the request was already handled (at-least-once event delivery)."""
+
+PromotionStatus = Literal["promoted", "rejected", "dropped", "duplicate"]
+"""promoted or rejected: the comparison's verdict (and any approval) was applied; dropped:
+another promotion was running; duplicate: the challenger was already judged."""
+
+MonitorStatus = Literal[
+    "healthy",
+    "drift-noted",
+    "insufficient-data",
+    "unconfirmed",
+    "cooldown",
+    "retrain-requested",
+    "retrain-dropped",
+    "retrain-duplicate",
+    "promoted",
+    "rejected",
+    "dropped",
+    "duplicate",
+]
+"""healthy / drift-noted: no retrain (drift-noted: some column drifted, below the policy's
+bar); insufficient-data, unconfirmed, cooldown: the policy's reasons not to retrain yet;
+retrain-requested: events mode asked the retrain deployment; retrain-*: the inline retrain's
+status when it registered nothing; otherwise the inline promotion's status."""
+
+
+def status_without_retrain(decision: TriggerDecision, signals: Signals) -> MonitorStatus:
+    """The monitor's status when the policy does not retrain."""
+    if decision.action == "none":
+        return "drift-noted" if signals.drifted_columns else "healthy"
+    if decision.action == "retrain":
+        raise ValueError("the decision is to retrain: its status comes from the retrain")
+    return decision.action
+
+
+def status_after_retrain(
+    retrain: RetrainStatus, promotion: PromotionStatus | None
+) -> MonitorStatus:
+    """The monitor's status after an inline retrain and, when it registered one, the promotion."""
+    if promotion is not None:
+        return promotion
+    if retrain == "registered":
+        raise ValueError("a registered challenger is always judged: pass the promotion's status")
+    return "retrain-dropped" if retrain == "dropped" else "retrain-duplicate"
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """What one monitor run found, decided and did."""
+
+    status: MonitorStatus
+    model_name: str
+    window: Window
+    champion_before: str | None
+    champion_after: str | None
+    signals: Signals
+    decision: TriggerDecision
+    comparison: Comparison | None
+    bootstrap: Comparison | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "model_name": self.model_name,
+            "window": self.window.to_dict(),
+            "champion_before": self.champion_before,
+            "champion_after": self.champion_after,
+            "signals": self.signals.to_dict(),
+            "decision": self.decision.to_dict(),
+            "comparison": self.comparison.to_dict() if self.comparison else None,
+            "bootstrap": self.bootstrap.to_dict() if self.bootstrap else None,
+        }
+
+
+def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[str, dict[str, Any]]]:
+    """The events a monitor run reports (name, payload): what it found, with the key numbers."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    common = {"decision": decision.action, "reasons": list(decision.reasons)}
+    breaches = decision.breaches
+    if breaches.drift:
+        events.append(
+            (
+                "drift.detected",
+                {
+                    **common,
+                    "drift_share": decision.drift_share,
+                    "drift_threshold": decision.drift_threshold,
+                    "drifted_columns": signals.drifted_columns,
+                },
+            )
+        )
+    if breaches.prediction_drift:
+        events.append(
+            ("prediction-drift.detected", {**common, "score": decision.prediction_drift_score})
+        )
+    if breaches.performance:
+        events.append(
+            (
+                "performance.degraded",
+                {
+                    **common,
+                    "performance": decision.performance,
+                    "performance_threshold": decision.performance_threshold,
+                    "severe": breaches.severe,
+                    "labelled_rows": decision.labelled_rows,
+                },
+            )
+        )
+    return events

@@ -1,0 +1,33 @@
+"""The steps as Prefect tasks: each one the plain function of `tasks.steps`, under its own name.
+
+A task here adds only what Prefect needs for the run graph: no caching (the inputs are frames
+and configs, hashing them costs more than the work) and the name of the function, so the UI
+shows the same name as the code. The backtest and the tests call the plain functions.
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.steps import monitoring, promotion, training
+
+measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
+decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
+record_run = task(cache_policy=NO_CACHE)(monitoring.record_run)
+train_challenger = task(cache_policy=NO_CACHE)(training.train_challenger)
+adopt_model = task(cache_policy=NO_CACHE)(training.adopt_model)
+evaluate_on_holdout = task(cache_policy=NO_CACHE)(promotion.evaluate_on_holdout)
+record_approval = task(cache_policy=NO_CACHE)(promotion.record_approval)
+promote_challenger = task(cache_policy=NO_CACHE)(promotion.promote_challenger)
+
+__all__ = [
+    "adopt_model",
+    "decide_on_history",
+    "evaluate_on_holdout",
+    "measure_window",
+    "promote_challenger",
+    "record_approval",
+    "record_run",
+    "train_challenger",
+]
