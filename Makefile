@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint benchmark clean
+.PHONY: demo test test-fast install lint benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The inner loop: unit tests of the core, stores, adapters and steps (no flow runs, no server).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e and not server" tests/core tests/stores tests/adapters tests/steps tests/test_config.py
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/cold_run.py

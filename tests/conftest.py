@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,26 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_DATA = ROOT / "data" / "seattle"
-
-
-def repo_config() -> dict[str, Any]:
-    """The repository's config.yaml as a mapping."""
-    return yaml.safe_load((ROOT / "config.yaml").read_text())
-
-
-def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Deep-merge overrides into a copy of base; a None value removes the key."""
-    merged = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+from tests.helpers import DEMO_DATA, merge, repo_raw_config
 
 
 @pytest.fixture
@@ -37,7 +17,7 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     """Write the repo config with overrides to tmp_path; data stays the bundled demo log."""
 
     def write(overrides: dict[str, Any] | None = None, name: str = "config.yaml") -> Path:
-        config = merge(repo_config(), {"data": {"source": {"path": str(DEMO_DATA)}}})
+        config = merge(repo_raw_config(), {"data": {"source": {"path": str(DEMO_DATA)}}})
         config = merge(config, overrides or {})
         path = tmp_path / name
         path.write_text(yaml.safe_dump(config, sort_keys=False))

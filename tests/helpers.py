@@ -1,4 +1,4 @@
-"""Shared helpers of the unit tests: the repo's config.yaml as a dict, with overrides."""
+"""Shared helpers of the tests: the repo's config.yaml as a dict or a Config, with overrides."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sklearn.dummy import DummyClassifier
 
 from tasks.config import Config, parse_config
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO_ROOT / "data" / "seattle"
 REMOVE = object()  # an override value that deletes the key
 
@@ -32,6 +32,19 @@ def repo_raw_config(changes: dict[str, Any] | None = None) -> dict[str, Any]:
         else:
             node[key] = copy.deepcopy(value)
     return raw
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge overrides into a copy of base; a None value removes the key."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def repo_config(changes: dict[str, Any] | None = None, base_dir: Path = REPO_ROOT) -> Config:

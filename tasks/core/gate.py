@@ -477,6 +477,30 @@ def check_slices(
     return tuple(checks), problems
 
 
+@dataclass
+class _Reasons:
+    """The gate's reasons as they are found: failures block, passes and notes explain."""
+
+    failures: list[str] = field(default_factory=list)
+    passes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, passed: bool, reason: str) -> None:
+        (self.passes if passed else self.failures).append(reason)
+
+
+@dataclass(frozen=True)
+class _HeadToHead:
+    """What comparing a scored challenger with a scored champion row by row found."""
+
+    interval: BootstrapInterval
+    mcnemar: McNemarResult
+    permutation: PermutationResult
+    guards: tuple[GuardCheck, ...]
+    slices: tuple[SliceCheck, ...]
+    multiplicity: str
+
+
 def compare_models(
     *,
     comparison_id: str,
@@ -496,35 +520,11 @@ def compare_models(
     slices asked for but none large enough all reject, with the reason.
     """
     metric = rules.metric_config()
-    holdout_rows = len(y_true)
-    failures: list[str] = []
-    passes: list[str] = []
-    notes: list[str] = []
-    insufficient = holdout_rows < rules.min_holdout_rows
-    if insufficient:
-        failures.append(
-            f"insufficient evidence: {holdout_rows} holdout rows < min_holdout_rows {rules.min_holdout_rows}"
-        )
-    if challenger.trained_on_holdout:
-        failures.append(
-            "challenger's training window overlaps the holdout: its score would be inflated"
-        )
-    problems = [o.problem for o in (challenger, champion) if o is not None and o.problem]
-
-    challenger_score = _score(metric, y_true, challenger, failures)
-    champion_score = _score(metric, y_true, champion, failures) if champion else None
-    if challenger_score is None:
-        failures.append("challenger could not be scored on the holdout")
-    elif challenger_score < rules.performance_threshold:
-        failures.append(
-            f"challenger {rules.metric} {challenger_score:.3f} < performance_threshold "
-            f"{rules.performance_threshold:.3f}"
-        )
-    else:
-        passes.append(
-            f"challenger {rules.metric} {challenger_score:.3f} >= performance_threshold "
-            f"{rules.performance_threshold:.3f}"
-        )
+    reasons = _Reasons()
+    insufficient = _check_admission(rules, len(y_true), challenger, reasons)
+    challenger_score = _score(metric, y_true, challenger, reasons.failures)
+    champion_score = _score(metric, y_true, champion, reasons.failures) if champion else None
+    _check_floor(rules, challenger_score, reasons)
 
     paired: PairedRows | None = None
     if (
@@ -549,102 +549,171 @@ def compare_models(
         challenger_record = _contender(challenger, challenger_score)
         champion_record = _contender(champion, champion_score) if champion else None
 
-    difference = interval = mcnemar = permutation = None
-    guards: tuple[GuardCheck, ...] = ()
-    slices: tuple[SliceCheck, ...] = ()
-    multiplicity = ""
+    head_to_head: _HeadToHead | None = None
     if champion is None:
-        passes.append("no champion yet: the first model needs only the floor (bootstrap)")
+        reasons.passes.append("no champion yet: the first model needs only the floor (bootstrap)")
     elif champion_score is None:
-        failures.append("champion could not be scored on the holdout: nothing to compare against")
+        reasons.failures.append(
+            "champion could not be scored on the holdout: nothing to compare against"
+        )
     elif (
         paired is not None
         and champion_record is not None
+        and challenger_score is not None
         and champion.predictions is not None
         and challenger.predictions is not None
     ):
-        interval = paired_bootstrap(
-            metric, paired, confidence=rules.confidence, resamples=rules.resamples, seed=rules.seed
-        )
-        mcnemar = mcnemar_test(paired)
-        permutation = permutation_test(
-            metric, paired, permutations=rules.resamples, seed=rules.seed
-        )
-        difference = interval.difference
-        level = f"{rules.confidence:.0%}"
-        line = (
-            f"challenger - champion = {challenger_score:.3f} - {champion_score:.3f} = "
-            f"{difference:+.3f}, {level} paired bootstrap interval "
-            f"[{interval.lower:+.3f}, {interval.upper:+.3f}]"
-        )
-        if improvement_shown(interval, rules.min_improvement):
-            passes.append(f"{line}: lower bound >= min_improvement {rules.min_improvement:.3f}")
-        else:
-            failures.append(
-                f"{line}: lower bound below min_improvement {rules.min_improvement:.3f} "
-                "(or not above 0), so the improvement is not shown"
-            )
-        class_rows: dict[str, int] = {}
-        for code, label in enumerate(paired.labels):
-            class_rows[str(label)] = int(paired.counts[paired.truth == code].sum())
-        guards = check_guards(rules, champion_record, challenger_record, class_rows)
-        for check in guards:
-            (passes if check.passed else failures).append(_guard_reason(check))
-        slices, slice_problems = check_slices(
-            metric,
+        head_to_head = _judge_head_to_head(
             rules,
             y_true,
-            champion.predictions,
-            challenger.predictions,
-            slice_values or {},
-        )
-        failures += slice_problems
-        judged = [s for s in slices if s.judged]
-        for slice_check in judged:
-            if slice_check.difference is None or slice_check.adjusted_p_value is None:
-                continue  # judged slices always have both; this narrows the types
-            where = f"slice {slice_check.column}={slice_check.value} ({slice_check.rows} rows)"
-            numbers = f"difference {slice_check.difference:+.3f}, Holm-adjusted p {slice_check.adjusted_p_value:.3g}"
-            if slice_check.regressed:
-                failures.append(
-                    f"{where} regresses beyond margin {rules.slices.margin:g}: {numbers}"
-                )
-            elif slice_check.difference < -rules.slices.margin:
-                notes.append(
-                    f"note: {where} regresses beyond margin {rules.slices.margin:g} in the point "
-                    f"estimate, but not significantly ({numbers})"
-                )
-        multiplicity = (
-            f"1 primary comparison (paired bootstrap, {level}); {len(guards)} guard checks on "
-            "point estimates with fixed non-inferiority margins (no error-rate control); "
-            f"{len(judged)} slice comparisons, Holm-controlled at family-wise alpha "
-            f"{1 - rules.confidence:.2g} (a slice blocks only when its regression beyond the "
-            f"margin is significant); {len(slices) - len(judged)} slices not judged"
+            paired,
+            (champion.predictions, challenger.predictions),
+            (champion_score, challenger_score),
+            (champion_record, challenger_record),
+            slice_values,
+            reasons,
         )
         if champion.trained_on_holdout:
-            notes.append(
+            reasons.notes.append(
                 "note: the champion trained on part of the holdout, which favours the champion"
             )
 
+    problems = [o.problem for o in (challenger, champion) if o is not None and o.problem]
     verdict: Verdict = (
-        "insufficient-evidence" if insufficient else "reject" if failures else "promote"
+        "insufficient-evidence" if insufficient else "reject" if reasons.failures else "promote"
     )
     return Comparison(
         comparison_id=comparison_id,
         model_name=model_name,
         holdout_window=holdout_window,
-        holdout_rows=holdout_rows,
+        holdout_rows=len(y_true),
         rules=rules,
         champion=champion_record,
         challenger=challenger_record,
-        difference=difference,
+        difference=head_to_head.interval.difference if head_to_head else None,
         verdict=verdict,
-        reasons=(*failures, *problems, *passes, *notes),
+        reasons=(*reasons.failures, *problems, *reasons.passes, *reasons.notes),
+        interval=head_to_head.interval if head_to_head else None,
+        mcnemar=head_to_head.mcnemar if head_to_head else None,
+        permutation=head_to_head.permutation if head_to_head else None,
+        guards=head_to_head.guards if head_to_head else (),
+        slices=head_to_head.slices if head_to_head else (),
+        multiplicity=head_to_head.multiplicity if head_to_head else "",
+        row_types=row_type_table(paired) if paired is not None else (),
+    )
+
+
+def _check_admission(
+    rules: GateRules, holdout_rows: int, challenger: ModelOutputs, reasons: _Reasons
+) -> bool:
+    """Record what disqualifies the comparison itself; True when the holdout is too small."""
+    insufficient = holdout_rows < rules.min_holdout_rows
+    if insufficient:
+        reasons.failures.append(
+            f"insufficient evidence: {holdout_rows} holdout rows < min_holdout_rows {rules.min_holdout_rows}"
+        )
+    if challenger.trained_on_holdout:
+        reasons.failures.append(
+            "challenger's training window overlaps the holdout: its score would be inflated"
+        )
+    return insufficient
+
+
+def _check_floor(rules: GateRules, challenger_score: float | None, reasons: _Reasons) -> None:
+    """The challenger must reach performance_threshold on its own, champion or not."""
+    if challenger_score is None:
+        reasons.failures.append("challenger could not be scored on the holdout")
+        return
+    passed = challenger_score >= rules.performance_threshold
+    reasons.add(
+        passed,
+        f"challenger {rules.metric} {challenger_score:.3f} {'>=' if passed else '<'} "
+        f"performance_threshold {rules.performance_threshold:.3f}",
+    )
+
+
+def _judge_head_to_head(
+    rules: GateRules,
+    y_true: Sequence[Any],
+    paired: PairedRows,
+    predictions: tuple[Sequence[Any], Sequence[Any]],
+    scores: tuple[float, float],
+    records: tuple[Contender, Contender],
+    slice_values: dict[str, Sequence[Any]] | None,
+    reasons: _Reasons,
+) -> _HeadToHead:
+    """The improvement's paired interval and tests, the guards and the slices.
+
+    predictions, scores and records are (champion's, challenger's).
+    """
+    metric = rules.metric_config()
+    interval = paired_bootstrap(
+        metric, paired, confidence=rules.confidence, resamples=rules.resamples, seed=rules.seed
+    )
+    _check_improvement(rules, interval, scores, reasons)
+    class_rows = {
+        str(label): int(paired.counts[paired.truth == code].sum())
+        for code, label in enumerate(paired.labels)
+    }
+    guards = check_guards(rules, *records, class_rows)
+    for check in guards:
+        reasons.add(check.passed, _guard_reason(check))
+    slices, slice_problems = check_slices(metric, rules, y_true, *predictions, slice_values or {})
+    reasons.failures.extend(slice_problems)
+    judged = _slice_reasons(rules, slices, reasons)
+    multiplicity = (
+        f"1 primary comparison (paired bootstrap, {rules.confidence:.0%}); {len(guards)} guard "
+        "checks on point estimates with fixed non-inferiority margins (no error-rate control); "
+        f"{judged} slice comparisons, Holm-controlled at family-wise alpha "
+        f"{1 - rules.confidence:.2g} (a slice blocks only when its regression beyond the "
+        f"margin is significant); {len(slices) - judged} slices not judged"
+    )
+    return _HeadToHead(
         interval=interval,
-        mcnemar=mcnemar,
-        permutation=permutation,
+        mcnemar=mcnemar_test(paired),
+        permutation=permutation_test(metric, paired, permutations=rules.resamples, seed=rules.seed),
         guards=guards,
         slices=slices,
         multiplicity=multiplicity,
-        row_types=row_type_table(paired) if paired is not None else (),
     )
+
+
+def _check_improvement(
+    rules: GateRules,
+    interval: BootstrapInterval,
+    scores: tuple[float, float],
+    reasons: _Reasons,
+) -> None:
+    """The primary rule: the interval's lower bound must reach min_improvement (and be > 0)."""
+    line = (
+        f"challenger - champion = {scores[1]:.3f} - {scores[0]:.3f} = "
+        f"{interval.difference:+.3f}, {rules.confidence:.0%} paired bootstrap interval "
+        f"[{interval.lower:+.3f}, {interval.upper:+.3f}]"
+    )
+    if improvement_shown(interval, rules.min_improvement):
+        reasons.passes.append(f"{line}: lower bound >= min_improvement {rules.min_improvement:.3f}")
+    else:
+        reasons.failures.append(
+            f"{line}: lower bound below min_improvement {rules.min_improvement:.3f} "
+            "(or not above 0), so the improvement is not shown"
+        )
+
+
+def _slice_reasons(rules: GateRules, slices: Sequence[SliceCheck], reasons: _Reasons) -> int:
+    """Record each judged slice's regression (a failure) or non-significant dip (a note)."""
+    judged = [s for s in slices if s.judged]
+    for slice_check in judged:
+        if slice_check.difference is None or slice_check.adjusted_p_value is None:
+            continue  # judged slices always have both; this narrows the types
+        where = f"slice {slice_check.column}={slice_check.value} ({slice_check.rows} rows)"
+        numbers = f"difference {slice_check.difference:+.3f}, Holm-adjusted p {slice_check.adjusted_p_value:.3g}"
+        if slice_check.regressed:
+            reasons.failures.append(
+                f"{where} regresses beyond margin {rules.slices.margin:g}: {numbers}"
+            )
+        elif slice_check.difference < -rules.slices.margin:
+            reasons.notes.append(
+                f"note: {where} regresses beyond margin {rules.slices.margin:g} in the point "
+                f"estimate, but not significantly ({numbers})"
+            )
+    return len(judged)

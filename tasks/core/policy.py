@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from tasks.config import ConfirmationConfig, PolicyConfig
+from tasks.config import ConfirmationConfig, ConfirmationsConfig, PolicyConfig
 from tasks.core.signals import Signals
 
 Action = Literal["retrain", "none", "insufficient-data", "unconfirmed", "cooldown"]
@@ -214,14 +214,38 @@ def decide_retrain(
         last_retrain_as_of: as_of of the last run that retrained or promoted, if any.
     """
     breaches, reasons = find_breaches(signals, policy)
-    same_champion = [run for run in history if run.champion == champion]
-
-    rules = policy.confirmation
     breached: list[SignalName] = [
         name
         for name in ("drift", "prediction_drift", "performance")
         if breaches.get(name)  # type: ignore[arg-type]
     ]
+    same_champion = [run for run in history if run.champion == champion]
+    confirmed, notes = _confirm_breaches(breached, breaches, same_champion, policy.confirmation)
+    cooling, cooldown_note = _check_cooldown(breaches, policy.cooldown, as_of, last_retrain_as_of)
+    if breached and cooldown_note:
+        notes.append(cooldown_note)
+    else:
+        cooling = False
+    judged = breaches.drift is not None or breaches.performance is not None
+    return _decision(
+        _choose_action(bool(confirmed), bool(breached), cooling, judged),
+        notes + reasons,
+        breaches,
+        signals,
+        policy,
+        confirmed,
+        last_retrain_as_of,
+    )
+
+
+def _confirm_breaches(
+    breached: Sequence[SignalName],
+    breaches: Breaches,
+    same_champion: Sequence[PastRun],
+    rules: ConfirmationsConfig,
+) -> tuple[list[str], list[str]]:
+    """The breaches confirmed by enough earlier runs (a severe performance breach needs none),
+    and a note on each breach's confirmation."""
     confirmed: list[str] = []
     notes: list[str] = []
     for name in breached:
@@ -231,36 +255,55 @@ def decide_retrain(
         notes.append(note)
         if ok:
             confirmed.append(name)
+    return confirmed, notes
 
-    cooling = False
-    if breached and last_retrain_as_of is not None and as_of is not None:
-        elapsed = as_of - last_retrain_as_of
-        if elapsed < policy.cooldown:
-            if breaches.severe:
-                notes.append(
-                    f"cooldown skipped: severe breach, {_days(elapsed)} since the last retrain "
-                    f"or promotion (cooldown {_days(policy.cooldown)})"
-                )
-            else:
-                cooling = True
-                notes.append(
-                    f"cooldown: {_days(elapsed)} since the last retrain or promotion "
-                    f"< cooldown {_days(policy.cooldown)}; not retraining"
-                )
 
-    judged = breaches.drift is not None or breaches.performance is not None
-    action: Action
+def _check_cooldown(
+    breaches: Breaches,
+    cooldown: timedelta,
+    as_of: datetime | None,
+    last_retrain_as_of: datetime | None,
+) -> tuple[bool, str | None]:
+    """Whether the last retrain is too recent to retrain again (a severe breach skips the
+    cooldown), with the note that says so; (False, None) when no retrain is that recent."""
+    if last_retrain_as_of is None or as_of is None:
+        return False, None
+    elapsed = as_of - last_retrain_as_of
+    if elapsed >= cooldown:
+        return False, None
+    if breaches.severe:
+        return False, (
+            f"cooldown skipped: severe breach, {_days(elapsed)} since the last retrain "
+            f"or promotion (cooldown {_days(cooldown)})"
+        )
+    return True, (
+        f"cooldown: {_days(elapsed)} since the last retrain or promotion "
+        f"< cooldown {_days(cooldown)}; not retraining"
+    )
+
+
+def _choose_action(confirmed: bool, breached: bool, cooling: bool, judged: bool) -> Action:
     if confirmed and not cooling:
-        action = "retrain"
-    elif breached and cooling:
-        action = "cooldown"
-    elif breached:
-        action = "unconfirmed"
-    elif not judged:
-        action = "insufficient-data"
-    else:
-        action = "none"
+        return "retrain"
+    if breached and cooling:
+        return "cooldown"
+    if breached:
+        return "unconfirmed"
+    if not judged:
+        return "insufficient-data"
+    return "none"
 
+
+def _decision(
+    action: Action,
+    reasons: list[str],
+    breaches: Breaches,
+    signals: Signals,
+    policy: PolicyConfig,
+    confirmed: list[str],
+    last_retrain_as_of: datetime | None,
+) -> TriggerDecision:
+    """The decision record: the action with every number and threshold behind it."""
     performance = signals.performance
     labelled_period = (
         (performance.labelled_start, performance.labelled_end)
@@ -269,7 +312,7 @@ def decide_retrain(
     )
     return TriggerDecision(
         action=action,
-        reasons=tuple(notes + reasons),
+        reasons=tuple(reasons),
         breaches=breaches,
         drift_share=signals.drift_share if breaches.drift is not None else None,
         drift_threshold=policy.drift_threshold,

@@ -6,11 +6,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from tasks.core.numbers import format_number
 from tasks.steps.backtest import BacktestResult, StrategyResult
-
-
-def _value(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def summary_rows(result: BacktestResult) -> list[dict[str, Any]]:
@@ -97,7 +94,7 @@ def render_backtest(result: BacktestResult) -> str:
         for strategy in result.strategies:
             outcome = strategy.outcomes[index]
             mark = ("R" if outcome.retrained else "") + ("P" if outcome.promoted else "")
-            row[strategy.strategy] = f"{_value(outcome.metric)} {mark}".strip()
+            row[strategy.strategy] = f"{format_number(outcome.metric)} {mark}".strip()
         per_window.append(row)
     lines += _table(per_window)
     for strategy in result.strategies:

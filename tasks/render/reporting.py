@@ -5,16 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.core.gate import Comparison, improvement_shown
+from tasks.core.numbers import format_number
 from tasks.core.outcomes import MonitorResult
 from tasks.core.windows import Window
-
-
-def _score(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _number(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4g}"
 
 
 def verdict_in_words(comparison: Comparison) -> str:
@@ -105,7 +98,7 @@ def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
                 "measure": f"guard: {guard.name}",
                 "champion": guard.champion,
                 "challenger": guard.challenger,
-                "rule": f"{guard.rule} (limit {_number(guard.limit)})",
+                "rule": f"{guard.rule} (limit {format_number(guard.limit, 'general')})",
                 "result": "ok" if guard.passed else "FAIL",
             }
         )
@@ -117,7 +110,7 @@ def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
                 "challenger": check.challenger,
                 "rule": (
                     f"no significant regression beyond {comparison.rules.slices.margin:g} "
-                    f"(Holm p {_number(check.adjusted_p_value)})"
+                    f"(Holm p {format_number(check.adjusted_p_value, 'general')})"
                     if check.judged
                     else f"not judged: {check.note}"
                 ),
@@ -137,10 +130,10 @@ def render_comparison(comparison: Comparison) -> str:
     ]
     if comparison.champion:
         lines.append(
-            f"  champion   {comparison.champion.version}: {metric} {_score(comparison.champion.score)}"
+            f"  champion   {comparison.champion.version}: {metric} {format_number(comparison.champion.score)}"
         )
     lines.append(
-        f"  challenger {comparison.challenger.version}: {metric} {_score(comparison.challenger.score)}"
+        f"  challenger {comparison.challenger.version}: {metric} {format_number(comparison.challenger.score)}"
     )
     interval = comparison.interval
     if interval is not None:
@@ -182,7 +175,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return format_number(value, "general")
     return str(value).replace("|", "\\|")
 
 

@@ -35,7 +35,7 @@ from tasks.errors import AutoretrainError, ConfigError, DataError, ModelError, R
 from tasks.stores import data as data_module
 from tasks.stores.data import load_window
 from tasks.stores.registry import LocalRegistry
-from tests.conftest import DEMO_DATA, ROOT, merge, repo_config
+from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -96,7 +96,7 @@ class Workspace:
 
     def config(self) -> Path:
         base = merge(
-            repo_config(),
+            repo_raw_config(),
             {
                 "data": {"source": {"path": str(self.data)}},
                 "registry": {"path": str(self.registry)},

@@ -24,7 +24,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import DEMO_DATA, ROOT, merge, repo_config
+from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
 
 pytestmark = pytest.mark.server
 
@@ -92,7 +92,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     shutil.copy(ROOT / "prefect.yaml", project / "prefect.yaml")
     (project / "flows").symlink_to(ROOT / "flows")
     config = merge(
-        repo_config(),
+        repo_raw_config(),
         {
             "data": {"source": {"path": str(DEMO_DATA)}},
             "registry": {"path": str(base / "registry")},

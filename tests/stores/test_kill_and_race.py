@@ -18,8 +18,13 @@ import pytest
 import yaml
 
 from tasks.stores.registry import LocalRegistry
-from tests.conftest import DEMO_DATA, ROOT, merge, repo_config
-from tests.test_registry_crashes import MODEL_NAME, _assert_consistent, _config, _register_champion
+from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
+from tests.stores.test_registry_crashes import (
+    MODEL_NAME,
+    _assert_consistent,
+    _config,
+    _register_champion,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -56,7 +61,7 @@ def _workspace(tmp_path: Path, template: Path) -> Path:
     registry = tmp_path / "registry"
     shutil.copytree(template, registry)
     config = merge(
-        repo_config(),
+        repo_raw_config(),
         {
             "data": {"source": {"path": str(DEMO_DATA)}},
             "registry": {"path": str(registry)},
