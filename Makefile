@@ -29,7 +29,7 @@ test: lint
 
 # The inner loop: unit tests of the core, stores, adapters and steps (no flow runs, no server).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e and not server" tests/core tests/stores tests/adapters tests/steps tests/test_config.py
+	$(BIN)/python -m pytest -q -m "not e2e and not server" tests/core tests/stores tests/adapters tests/steps tests/render tests/test_config.py
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/cold_run.py

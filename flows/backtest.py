@@ -16,6 +16,7 @@ from tasks.errors import ConfigError
 from tasks.orchestration.artifacts import publish_backtest
 from tasks.orchestration.runtime import load_run_config
 from tasks.render.backtest_report import plot_backtest, render_backtest, write_csv
+from tasks.render.progress import replay_progress
 from tasks.steps.backtest import (
     STRATEGY_KINDS,
     BacktestResult,
@@ -58,11 +59,15 @@ def backtest_flow(
         parse_moment(end, "--end"),
     )
     output_dir = Path(output) if output else config.reports.path / config.name / "backtest"
+    names = list(strategies or STRATEGY_KINDS)
     results = []
-    for name in strategies or STRATEGY_KINDS:
-        strategy = Strategy.parse(name, every)
-        logger.info("replaying %s over %d windows", strategy.name, len(windows))
-        results.append(replay_strategy(config, strategy, windows, output_dir / "scratch"))
+    with replay_progress(names, len(windows)) as on_window:
+        for name in names:
+            strategy = Strategy.parse(name, every)
+            logger.info("replaying %s over %d windows", strategy.name, len(windows))
+            results.append(
+                replay_strategy(config, strategy, windows, output_dir / "scratch", on_window(name))
+            )
     result = BacktestResult(
         model_name=config.name,
         metric=config.policy.performance_metric.describe(),

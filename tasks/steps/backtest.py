@@ -9,6 +9,7 @@ before any retraining at the end of that window: what production would have seen
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -275,12 +276,16 @@ def replay_window(
 
 
 def replay_strategy(
-    config: Config, strategy: Strategy, windows: list[Window], scratch: Path
+    config: Config,
+    strategy: Strategy,
+    windows: list[Window],
+    scratch: Path,
+    on_window: Callable[[WindowOutcome], None] | None = None,
 ) -> StrategyResult:
     """Bootstrap a champion in a fresh scratch registry, then replay every window in order.
 
-    Calls the flows' task functions directly (`.fn`): one Prefect task run per step and window
-    would cost more than the work.
+    Calls the plain step functions, not the Prefect tasks: one task run per step and window
+    would cost more than the work. on_window is called after each window (progress).
     """
     config = scratch_config(config, scratch / strategy.name)
     champion = bootstrap_champion(config, windows[0])
@@ -290,4 +295,6 @@ def replay_strategy(
         outcome = replay_window(config, strategy, index, window, champion)
         outcomes.append(outcome)
         champion = registry.get_alias("champion") or champion
+        if on_window is not None:
+            on_window(outcome)
     return StrategyResult(strategy=strategy.name, outcomes=tuple(outcomes))
