@@ -102,42 +102,54 @@ class TriggerDecision:
 def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, list[str]]:
     """Judge each signal against its threshold and minimum rows; return the breaches and why."""
     reasons: list[str] = []
-    enough_rows = signals.current_rows >= policy.min_current_rows
+    drift, prediction_drift = _drift_breaches(signals, policy, reasons)
+    breach, severe = _performance_breach(signals, policy, reasons)
+    return Breaches(drift, prediction_drift, breach, severe), reasons
 
-    drift: bool | None = None
-    prediction_drift: bool | None = None
-    if not enough_rows:
+
+def _drift_breaches(
+    signals: Signals, policy: PolicyConfig, reasons: list[str]
+) -> tuple[bool | None, bool | None]:
+    """Data drift and prediction drift breaches (None: too few rows to judge), with reasons."""
+    if signals.current_rows < policy.min_current_rows:
         reasons.append(
             f"drift: insufficient data, {signals.current_rows} rows in the window "
             f"< min_current_rows {policy.min_current_rows}"
         )
+        return None, None
+    drift = signals.drift_share >= policy.drift_threshold
+    if drift:
+        reasons.append(
+            f"data drift: {signals.drift_share:.3f} of columns drifted >= drift_threshold "
+            f"{policy.drift_threshold:.3f} ({', '.join(signals.drifted_columns)})"
+        )
     else:
-        drift = signals.drift_share >= policy.drift_threshold
-        if drift:
-            reasons.append(
-                f"data drift: {signals.drift_share:.3f} of columns drifted >= drift_threshold "
-                f"{policy.drift_threshold:.3f} ({', '.join(signals.drifted_columns)})"
-            )
-        else:
-            reasons.append(
-                f"no data drift: {signals.drift_share:.3f} of columns drifted "
-                f"< drift_threshold {policy.drift_threshold:.3f}"
-            )
-        if not policy.retrain_on_drift and drift:
-            reasons[-1] += "; retrain_on_drift is off, so it alone does not retrain"
-            drift = False
-        column = signals.prediction_drift
-        if column is not None:
-            prediction_drift = column.drifted
-            verdict = "drifted" if column.drifted else "no drift"
-            reasons.append(
-                f"prediction drift: {verdict}, {column.method} {column.score:.4g} "
-                f"(threshold {column.threshold:g})"
-            )
-            if column.drifted and not policy.prediction_drift.retrain:
-                reasons[-1] += "; prediction_drift.retrain is off, so it alone does not retrain"
-                prediction_drift = False
+        reasons.append(
+            f"no data drift: {signals.drift_share:.3f} of columns drifted "
+            f"< drift_threshold {policy.drift_threshold:.3f}"
+        )
+    if not policy.retrain_on_drift and drift:
+        reasons[-1] += "; retrain_on_drift is off, so it alone does not retrain"
+        drift = False
+    column = signals.prediction_drift
+    if column is None:
+        return drift, None
+    prediction_drift = column.drifted
+    verdict = "drifted" if column.drifted else "no drift"
+    reasons.append(
+        f"prediction drift: {verdict}, {column.method} {column.score:.4g} "
+        f"(threshold {column.threshold:g})"
+    )
+    if column.drifted and not policy.prediction_drift.retrain:
+        reasons[-1] += "; prediction_drift.retrain is off, so it alone does not retrain"
+        prediction_drift = False
+    return drift, prediction_drift
 
+
+def _performance_breach(
+    signals: Signals, policy: PolicyConfig, reasons: list[str]
+) -> tuple[bool | None, bool]:
+    """The performance breach (None: too few labelled rows) and whether it is severe."""
     performance = signals.performance
     labelled = performance.labelled_rows if performance else 0
     period = (
@@ -145,34 +157,32 @@ def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, lis
         if performance and performance.labelled_start
         else ""
     )
-    breach: bool | None = None
-    severe = False
     if performance is None or labelled < policy.min_labelled_rows:
         reasons.append(
             f"performance: insufficient data, {labelled} labelled rows{period} "
             f"< min_labelled_rows {policy.min_labelled_rows} (unlabelled rows count for drift only)"
         )
+        return None, False
+    on = f"on {labelled} labelled rows{period}"
+    breach = performance.value < policy.performance_threshold
+    severe_threshold = policy.severe_performance_threshold
+    severe = severe_threshold is not None and performance.value < severe_threshold
+    if severe:
+        reasons.append(
+            f"severe performance breach: {performance.metric} {performance.value:.3f} "
+            f"< severe_performance_threshold {severe_threshold:.3f} {on}"
+        )
+    elif breach:
+        reasons.append(
+            f"performance: {performance.metric} {performance.value:.3f} "
+            f"< performance_threshold {policy.performance_threshold:.3f} {on}"
+        )
     else:
-        on = f"on {labelled} labelled rows{period}"
-        breach = performance.value < policy.performance_threshold
-        severe_threshold = policy.severe_performance_threshold
-        severe = severe_threshold is not None and performance.value < severe_threshold
-        if severe:
-            reasons.append(
-                f"severe performance breach: {performance.metric} {performance.value:.3f} "
-                f"< severe_performance_threshold {severe_threshold:.3f} {on}"
-            )
-        elif breach:
-            reasons.append(
-                f"performance: {performance.metric} {performance.value:.3f} "
-                f"< performance_threshold {policy.performance_threshold:.3f} {on}"
-            )
-        else:
-            reasons.append(
-                f"performance ok: {performance.metric} {performance.value:.3f} "
-                f">= performance_threshold {policy.performance_threshold:.3f} {on}"
-            )
-    return Breaches(drift, prediction_drift, breach, severe), reasons
+        reasons.append(
+            f"performance ok: {performance.metric} {performance.value:.3f} "
+            f">= performance_threshold {policy.performance_threshold:.3f} {on}"
+        )
+    return breach, severe
 
 
 def _confirm(

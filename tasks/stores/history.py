@@ -14,7 +14,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tasks.core.policy import PastRun, TriggerDecision
 from tasks.errors import RegistryError
@@ -83,8 +83,25 @@ def _unflag(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
+class MonitoringHistory(Protocol):
+    """What the monitor and the policy need of a monitoring history; a second backend (a
+    database server shared by workers) implements these five methods."""
+
+    def record(self, model_name: str, record: RunRecord) -> int: ...
+
+    def recent(
+        self, model_name: str, as_of: datetime, limit: int, min_spacing: timedelta = ...
+    ) -> list[PastRun]: ...
+
+    def last_retrain(self, model_name: str, as_of: datetime) -> datetime | None: ...
+
+    def count(self, model_name: str) -> int: ...
+
+    def rows(self, model_name: str) -> list[dict[str, Any]]: ...
+
+
 class MonitorHistory:
-    """The monitor runs of every model in one registry directory."""
+    """The monitor runs of every model in one registry directory (SQLite, WAL)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -198,6 +215,6 @@ class MonitorHistory:
         return [dict(row) for row in rows]
 
 
-def open_history(registry_path: Path) -> MonitorHistory:
+def open_history(registry_path: Path) -> MonitoringHistory:
     """The monitoring history kept next to the registry."""
     return MonitorHistory(Path(registry_path) / HISTORY_FILE)
