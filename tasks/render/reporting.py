@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.core.gate import Comparison, improvement_shown
+from tasks.core.gate import Comparison, GuardCheck, SliceCheck, improvement_shown
 from tasks.core.numbers import format_number
 from tasks.core.outcomes import MonitorResult
 from tasks.core.windows import Window
@@ -40,84 +40,105 @@ def verdict_in_words(comparison: Comparison) -> str:
 
 def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
     """The comparison as table rows: one per number, champion next to challenger and the rule."""
-    champion, challenger = comparison.champion, comparison.challenger
-    rows: list[dict[str, Any]] = [
-        {
-            "measure": comparison.rules.metric,
-            "champion": champion.score if champion else None,
-            "challenger": challenger.score,
-            "rule": f"challenger >= {comparison.rules.performance_threshold:.3f} (floor)",
-            "result": "ok"
-            if challenger.score is not None
-            and challenger.score >= comparison.rules.performance_threshold
-            else "FAIL",
-        }
+    return [
+        _floor_row(comparison),
+        *_test_rows(comparison),
+        *(_guard_row(guard) for guard in comparison.guards),
+        *(_slice_row(check, comparison.rules.slices.margin) for check in comparison.slices),
     ]
+
+
+def _row(measure: str, champion: Any, challenger: Any, rule: str, result: str) -> dict[str, Any]:
+    return {
+        "measure": measure,
+        "champion": champion,
+        "challenger": challenger,
+        "rule": rule,
+        "result": result,
+    }
+
+
+def _floor_row(comparison: Comparison) -> dict[str, Any]:
+    champion, challenger = comparison.champion, comparison.challenger
+    floor = comparison.rules.performance_threshold
+    return _row(
+        comparison.rules.metric,
+        champion.score if champion else None,
+        challenger.score,
+        f"challenger >= {floor:.3f} (floor)",
+        "ok" if challenger.score is not None and challenger.score >= floor else "FAIL",
+    )
+
+
+def _test_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """The primary interval (it decides) and the two paired tests (reported only)."""
+    rows = []
     interval = comparison.interval
     if interval is not None:
+        shown = improvement_shown(interval, comparison.rules.min_improvement)
         rows.append(
-            {
-                "measure": "difference (challenger - champion)",
-                "champion": None,
-                "challenger": interval.difference,
-                "rule": f"{interval.confidence:.0%} paired bootstrap interval "
+            _row(
+                "difference (challenger - champion)",
+                None,
+                interval.difference,
+                f"{interval.confidence:.0%} paired bootstrap interval "
                 f"[{interval.lower:+.4f}, {interval.upper:+.4f}]: lower bound >= "
                 f"{comparison.rules.min_improvement:.3f} ({interval.resamples} resamples, "
                 f"seed {interval.seed})",
-                "result": "ok"
-                if improvement_shown(interval, comparison.rules.min_improvement)
-                else "FAIL",
-            }
+                "ok" if shown else "FAIL",
+            )
         )
     if comparison.mcnemar is not None:
         test = comparison.mcnemar
         rows.append(
-            {
-                "measure": "McNemar (rows only one model gets right)",
-                "champion": test.champion_only_correct,
-                "challenger": test.challenger_only_correct,
-                "rule": f"reported: p = {test.p_value:.3g} ({test.method})",
-                "result": "info",
-            }
+            _row(
+                "McNemar (rows only one model gets right)",
+                test.champion_only_correct,
+                test.challenger_only_correct,
+                f"reported: p = {format_number(test.p_value, 'general')} ({test.method})",
+                "info",
+            )
         )
     if comparison.permutation is not None:
         permutation = comparison.permutation
         rows.append(
-            {
-                "measure": f"paired permutation test of {comparison.rules.metric}",
-                "champion": None,
-                "challenger": None,
-                "rule": f"reported: p = {permutation.p_value:.3g} "
+            _row(
+                f"paired permutation test of {comparison.rules.metric}",
+                None,
+                None,
+                f"reported: p = {format_number(permutation.p_value, 'general')} "
                 f"({permutation.permutations} permutations)",
-                "result": "info",
-            }
-        )
-    for guard in comparison.guards:
-        rows.append(
-            {
-                "measure": f"guard: {guard.name}",
-                "champion": guard.champion,
-                "challenger": guard.challenger,
-                "rule": f"{guard.rule} (limit {format_number(guard.limit, 'general')})",
-                "result": "ok" if guard.passed else "FAIL",
-            }
-        )
-    for check in comparison.slices:
-        rows.append(
-            {
-                "measure": f"slice {check.column}={check.value} ({check.rows} rows)",
-                "champion": check.champion,
-                "challenger": check.challenger,
-                "rule": (
-                    f"no significant regression beyond {comparison.rules.slices.margin:g} "
-                    f"(Holm p {format_number(check.adjusted_p_value, 'general')})"
-                    if check.judged
-                    else f"not judged: {check.note}"
-                ),
-                "result": "FAIL" if check.regressed else "ok" if check.judged else "skipped",
-            }
+                "info",
+            )
         )
     return rows
+
+
+def _guard_row(guard: GuardCheck) -> dict[str, Any]:
+    return _row(
+        f"guard: {guard.name}",
+        guard.champion,
+        guard.challenger,
+        f"{guard.rule} (limit {format_number(guard.limit, 'general')})",
+        "ok" if guard.passed else "FAIL",
+    )
+
+
+def _slice_row(check: SliceCheck, margin: float) -> dict[str, Any]:
+    rule = (
+        f"no significant regression beyond {margin:g} "
+        f"(Holm p {format_number(check.adjusted_p_value, 'general')})"
+        if check.judged
+        else f"not judged: {check.note}"
+    )
+    result = "FAIL" if check.regressed else "ok" if check.judged else "skipped"
+    return _row(
+        f"slice {check.column}={check.value} ({check.rows} rows)",
+        check.champion,
+        check.challenger,
+        rule,
+        result,
+    )
 
 
 def render_comparison(comparison: Comparison) -> str:
