@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,14 +35,9 @@ def measure_window(
     reference = registry.load_reference(
         champion_version, config.sampling.drift_rows, config.sampling.seed
     )
-    logged_column = config.data.prediction_column
-    if logged_column:
-        predictions = current[logged_column].to_numpy(dtype=object, copy=True)
-        missing = current[logged_column].isna().to_numpy()
-    else:
-        predictions = np.empty(len(current), dtype=object)
-        missing = np.ones(len(current), dtype=bool)
     prediction_drift = config.policy.prediction_drift.enabled
+    logged = config.data.prediction_column
+    missing = current[logged].isna().to_numpy() if logged else np.ones(len(current), dtype=bool)
     champion = registry.load_model(champion_version) if missing.any() or prediction_drift else None
     if champion is not None:
         check_known_labels(
@@ -50,14 +46,7 @@ def measure_window(
             f"champion {champion_version}",
             "current window",
         )
-    if missing.any():
-        predictions[missing] = predict_labels(champion, current[missing], config.data.features)
-    # One dtype for all predictions (logged and filled-in), as the label column has.
-    predictions = pd.Series(predictions).infer_objects().to_numpy()
-    if not logged_column:
-        source = "champion"
-    else:
-        source = "logged, champion where missing" if missing.any() else "logged"
+    predictions, source = _window_predictions(config, current, missing, champion)
     reference_predictions = (
         predict_labels(champion, reference, config.data.features) if prediction_drift else None
     )
@@ -80,6 +69,24 @@ def measure_window(
         f"{signals.performance.value:.3f}" if signals.performance else "n/a",
     )
     return signals
+
+
+def _window_predictions(
+    config: Config, current: pd.DataFrame, missing: np.ndarray, champion: Any
+) -> tuple[np.ndarray, str]:
+    """The window's predictions: the logged ones, the champion's where the log has none."""
+    logged = config.data.prediction_column
+    if logged:
+        predictions = current[logged].to_numpy(dtype=object, copy=True)
+    else:
+        predictions = np.empty(len(current), dtype=object)
+    if missing.any():
+        predictions[missing] = predict_labels(champion, current[missing], config.data.features)
+    # One dtype for all predictions (logged and filled-in), as the label column has.
+    predictions = pd.Series(predictions).infer_objects().to_numpy()
+    if not logged:
+        return predictions, "champion"
+    return predictions, "logged, champion where missing" if missing.any() else "logged"
 
 
 def decide_on_history(
