@@ -25,7 +25,7 @@ from tasks.core.outcomes import (
 from tasks.core.windows import plan_windows, resolve_as_of
 from tasks.errors import ModelError
 from tasks.orchestration.artifacts import publish_monitor_summary
-from tasks.orchestration.runtime import emit_model_event, load_run_config, resolve_mode
+from tasks.orchestration.runtime import RunMode, emit_model_event, load_run_config, resolve_mode
 from tasks.orchestration.tasks import decide_on_history, measure_window, record_run
 from tasks.render.reporting import render_comparison, render_summary
 from tasks.stores.registry import ModelRegistry, open_registry
@@ -33,7 +33,9 @@ from tasks.stores.registry import ModelRegistry, open_registry
 
 @flow(name="monitor", log_prints=True)
 def monitor_flow(
-    config_path: str = DEFAULT_CONFIG, as_of: str | None = None, mode: str | None = None
+    config_path: str = DEFAULT_CONFIG,
+    as_of: str | None = None,
+    mode: RunMode | None = None,
 ) -> MonitorResult:
     """Measure drift and performance of the current window, decide, and act on the decision.
 

@@ -16,7 +16,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from tasks.config import Config
 from tasks.core.metrics import score_predictions
-from tasks.core.signals import ColumnDrift, Performance, Signals
+from tasks.core.signals import ColumnDrift, Performance, PredictionSource, Signals
 from tasks.errors import DataError
 from tasks.stores.registry import sample_rows_of
 
@@ -139,7 +139,7 @@ def compute_signals(
     current: pd.DataFrame,
     reference: pd.DataFrame,
     predictions: np.ndarray,
-    prediction_source: str,
+    prediction_source: PredictionSource,
     report_dir: Path | None,
     reference_predictions: np.ndarray | None = None,
     timestamps: pd.Series | None = None,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
+
+PredictionSource = Literal["logged", "champion", "logged, champion where missing"]
+"""Where the window's predictions come from: the log, the champion, or both."""
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Performance:
     metric: str
     value: float
     labelled_rows: int
-    prediction_source: str  # "logged" or "champion"
+    prediction_source: PredictionSource
     labelled_start: str | None = None  # first and last timestamp of the labelled rows used
     labelled_end: str | None = None
 

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 EVENT_PREFIX = "autoretrain"
 Step = Literal["retrain", "promote"]
+RunMode = Literal["auto", "inline", "events"]
 
 
 class Busy(AutoretrainError):
@@ -72,7 +73,9 @@ def load_run_config(config_path: str) -> Config:
     return load_config(config_path)
 
 
-def resolve_mode(config: Config, override: str | None = None) -> Literal["inline", "events"]:
+def resolve_mode(
+    config: Config, override: RunMode | str | None = None
+) -> Literal["inline", "events"]:
     """The run mode: the flow parameter, else the config; 'auto' follows how the run started."""
     mode = override or config.orchestration.mode
     if mode not in ("auto", "inline", "events"):

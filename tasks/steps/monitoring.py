@@ -13,7 +13,7 @@ from tasks.adapters.evidently_report import compute_signals
 from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
 from tasks.core.policy import TriggerDecision, decide_retrain
-from tasks.core.signals import Signals
+from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
@@ -73,7 +73,7 @@ def measure_window(
 
 def _window_predictions(
     config: Config, current: pd.DataFrame, missing: np.ndarray, champion: Any
-) -> tuple[np.ndarray, str]:
+) -> tuple[np.ndarray, PredictionSource]:
     """The window's predictions: the logged ones, the champion's where the log has none."""
     logged = config.data.prediction_column
     if logged:
