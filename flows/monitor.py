@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.promote import promote_flow
@@ -18,6 +18,8 @@ from tasks.core.gate import Comparison
 from tasks.core.outcomes import (
     MonitorResult,
     MonitorStatus,
+    RetrainRequest,
+    describe_decision,
     monitor_events,
     status_after_retrain,
     status_without_retrain,
@@ -45,6 +47,7 @@ def monitor_flow(
             autoretrain.retrain.requested for the retrain deployment's trigger instead; auto
             (the default of orchestration.mode) is events in a deployment run, else inline.
     """
+    logger = get_run_logger()
     config = load_run_config(config_path)
     run_mode = resolve_mode(config, mode)
     moment = resolve_as_of(config, as_of)
@@ -53,28 +56,36 @@ def monitor_flow(
     bootstrap = bootstrap_champion(config_path, moment, registry)
     champion = _champion(registry)
 
-    signals = measure_window(config, plan.current, champion, _report_dir(config, moment))
+    report_dir = _report_dir(config, moment)
+    signals = measure_window(config, plan.current, champion, report_dir)
     decision = decide_on_history(config, signals, moment, champion)
+    logger.info("%s: %s", config.name, describe_decision(decision))
     context = {"config_path": config_path, "as_of": moment.isoformat()}
     for name, payload in monitor_events(decision, signals):
         emit_model_event(config, name, {**payload, **context})
 
     comparison: Comparison | None = None
+    request: RetrainRequest | None = None
     status: MonitorStatus
+    reason = f"monitor: {decision.trigger}"
     if not decision.retrain:
         status = status_without_retrain(decision, signals)
     elif run_mode == "events":
+        request = RetrainRequest("autoretrain.retrain.requested", _request_id(), reason)
         emit_model_event(
             config,
             "retrain.requested",
-            {**context, "reason": f"monitor: {decision.trigger}", "request_id": _request_id()},
+            {**context, "reason": reason, "request_id": request.request_id},
         )
+        logger.info("emitted %s (request %s): %s", request.event, request.request_id, reason)
         status = "retrain-requested"
     else:
-        retrained = retrain_flow(config_path, moment.isoformat(), f"monitor: {decision.trigger}")
+        retrained = retrain_flow(config_path, moment.isoformat(), reason)
         promoted = None
         if retrained.version is not None:
-            promoted = promote_flow(config_path, moment.isoformat(), retrained.version)
+            promoted = promote_flow(
+                config_path, moment.isoformat(), retrained.version, reason=reason
+            )
             comparison = promoted.comparison
         status = status_after_retrain(retrained.status, promoted.status if promoted else None)
     record_run(config, moment, champion, decision, status, bootstrapped=bootstrap is not None)
@@ -89,6 +100,7 @@ def monitor_flow(
         decision=decision,
         comparison=comparison,
         bootstrap=bootstrap,
+        retrain_request=request,
     )
     publish_monitor_summary(result)
     return result
@@ -109,7 +121,11 @@ def bootstrap_champion(
     comparison = None
     if started.version is not None:
         comparison = promote_flow(
-            config_path, moment.isoformat(), started.version, bootstrap=True
+            config_path,
+            moment.isoformat(),
+            started.version,
+            bootstrap=True,
+            reason="bootstrap: no champion yet",
         ).comparison
     if registry.get_alias("champion") is None:
         detail = render_comparison(comparison) if comparison else started.message
