@@ -24,11 +24,22 @@ from tasks.core.outcomes import (
     status_after_retrain,
     status_without_retrain,
 )
-from tasks.core.windows import plan_windows, resolve_as_of
+from tasks.core.retention import report_run_name
+from tasks.core.windows import fixed_as_of_warning, plan_windows, resolve_as_of
 from tasks.errors import ModelError
 from tasks.orchestration.artifacts import publish_monitor_summary
-from tasks.orchestration.runtime import emit_model_event, load_run_config, resolve_mode
-from tasks.orchestration.tasks import decide_on_history, measure_window, record_run
+from tasks.orchestration.runtime import (
+    emit_model_event,
+    is_deployment_run,
+    load_run_config,
+    resolve_mode,
+)
+from tasks.orchestration.tasks import (
+    decide_on_history,
+    measure_window,
+    prune_reports,
+    record_run,
+)
 from tasks.render.reporting import render_comparison, render_summary
 from tasks.stores.registry import ModelRegistry, open_registry
 
@@ -50,6 +61,8 @@ def monitor_flow(
     logger = get_run_logger()
     config = load_run_config(config_path)
     run_mode = resolve_mode(config, mode)
+    if warning := fixed_as_of_warning(config, as_of, is_deployment_run()):
+        logger.warning(warning)
     moment = resolve_as_of(config, as_of)
     plan = plan_windows(config, moment)
     registry = open_registry(config.registry.path, config.name)
@@ -89,6 +102,7 @@ def monitor_flow(
             comparison = promoted.comparison
         status = status_after_retrain(retrained.status, promoted.status if promoted else None)
     record_run(config, moment, champion, decision, status, bootstrapped=bootstrap is not None)
+    prune_reports(config, report_dir)
 
     result = MonitorResult(
         status=status,
@@ -145,8 +159,7 @@ def _champion(registry: ModelRegistry) -> str:
 
 def _report_dir(config: Config, moment: datetime) -> Path:
     """A directory per run for its HTML reports: the window's end, then the wall-clock time."""
-    run = f"{moment:%Y%m%dT%H%M}-run-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-    return config.reports.path / config.name / run
+    return config.reports.path / config.name / report_run_name(moment, datetime.now(UTC))
 
 
 def _request_id() -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 from prefect.artifacts import Artifact
@@ -11,6 +13,7 @@ from prefect.artifacts import Artifact
 from flows.monitor import monitor_flow
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
+from tasks.core.retention import report_run_name
 from tests.test_orchestration import _poll_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -67,16 +70,27 @@ def test_monitor_logs_its_decision_and_the_retrain_request_it_emits(
 
 
 def test_monitor_logs_a_decision_not_to_retrain_too(write_config, tmp_path, run_log):
+    reports = tmp_path / "reports"
     config_path = write_config(
         {
             "name": "chain-quiet",
             "registry": {"path": str(tmp_path / "registry")},
             "windows": {"as_of": "2012-10-01"},
             "policy": {"retrain_on_drift": False},
+            "reports": {"path": str(reports), "keep": 1},
         }
     )
+    older = reports / "chain-quiet" / report_run_name(datetime(2012, 7, 1), datetime(2026, 1, 1))
+    older.mkdir(parents=True)
+    (reports / "chain-quiet" / "backtest").mkdir()
 
     result = monitor_flow(str(config_path), mode="events")
+
+    # reports.keep 1: this run's reports stay, the older run's go, anything else is left alone.
+    (this_run,) = {Path(path).parent for path in result.signals.report_paths}
+    assert sorted(p.name for p in (reports / "chain-quiet").iterdir()) == sorted(
+        ["backtest", this_run.name]
+    )
 
     assert not result.decision.retrain and result.retrain_request is None
     assert any(

@@ -15,6 +15,7 @@ from tasks.steps import monitoring, promotion, training
 measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
 decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
 record_run = task(cache_policy=NO_CACHE)(monitoring.record_run)
+prune_reports = task(cache_policy=NO_CACHE)(monitoring.prune_reports)
 train_challenger = task(cache_policy=NO_CACHE)(training.train_challenger)
 adopt_model = task(cache_policy=NO_CACHE)(training.adopt_model)
 evaluate_on_holdout = task(cache_policy=NO_CACHE)(promotion.evaluate_on_holdout)
@@ -27,6 +28,7 @@ __all__ = [
     "evaluate_on_holdout",
     "measure_window",
     "promote_challenger",
+    "prune_reports",
     "record_approval",
     "record_run",
     "train_challenger",

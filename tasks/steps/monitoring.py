@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
 from tasks.stores.history import RunRecord, open_history
 from tasks.stores.registry import open_registry
+from tasks.stores.reports import prune_report_runs
 
 
 def measure_window(
@@ -125,3 +126,22 @@ def record_run(
             details={"bootstrapped": bootstrapped, "confirmed": list(decision.confirmed)},
         ),
     )
+
+
+def prune_reports(config: Config, current: Path | None) -> list[Path]:
+    """Apply reports.keep to this model's report run directories; keep all when it is null."""
+    keep = config.reports.keep
+    if keep is None:
+        return []
+    now = datetime.now(UTC).replace(tzinfo=None)  # run directories are named in UTC
+    deleted = prune_report_runs(config.reports.path / config.name, keep, now, current)
+    if deleted:
+        step_logger(__name__).info(
+            "reports.keep %s: deleted %d older report run(s) of %s, %s to %s",
+            keep if isinstance(keep, int) else f"{keep.days}d",
+            len(deleted),
+            config.name,
+            deleted[0].name,
+            deleted[-1].name,
+        )
+    return deleted
