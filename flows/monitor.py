@@ -36,6 +36,7 @@ from tasks.orchestration.runtime import (
 )
 from tasks.orchestration.tasks import (
     decide_on_history,
+    label_reports,
     measure_window,
     prune_reports,
     record_run,
@@ -73,6 +74,7 @@ def monitor_flow(
     signals = measure_window(config, plan.current, champion, report_dir)
     decision = decide_on_history(config, signals, moment, champion)
     logger.info("%s: %s", config.name, describe_decision(decision))
+    label_reports(config, plan.current, champion, signals, decision)
     context = {"config_path": config_path, "as_of": moment.isoformat()}
     for name, payload in monitor_events(decision, signals):
         emit_model_event(config, name, {**payload, **context})

@@ -6,6 +6,16 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 
+def format_score(value: float | None) -> str:
+    """A drift score or p-value for people: 4 significant digits, small ones in e-notation.
+
+    A p-value of 1.3e-11 is "1.3e-11", never "0.0" (rounding to decimals hides how strong it is).
+    """
+    if value is None:
+        return "n/a"
+    return f"{value:.4g}"
+
+
 @dataclass(frozen=True)
 class ColumnDrift:
     column: str

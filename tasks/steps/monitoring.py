@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.adapters.evidently_report import compute_signals
+from tasks.adapters.evidently_report import add_report_header, compute_signals
 from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
+from tasks.core.outcomes import describe_decision
 from tasks.core.policy import TriggerDecision, decide_retrain
-from tasks.core.signals import Signals
+from tasks.core.signals import Signals, format_score
 from tasks.core.windows import Window
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
@@ -145,3 +146,53 @@ def prune_reports(config: Config, current: Path | None) -> list[Path]:
             deleted[-1].name,
         )
     return deleted
+
+
+def label_reports(
+    config: Config, window: Window, champion: str, signals: Signals, decision: TriggerDecision
+) -> None:
+    """Put what each HTML report is about at its top: model, window, reference and decision."""
+    reference = f"champion {champion}'s training data, {signals.reference_rows:,} rows"
+    if signals.sampled:
+        reference += (
+            f" (drift tested on a seeded sample: {signals.drift_rows_current:,} current and "
+            f"{signals.drift_rows_reference:,} reference rows)"
+        )
+    facts = [
+        ("Model", config.name),
+        ("Window", f"{window}, {signals.current_rows:,} rows"),
+        ("Reference", reference),
+        ("Decision", describe_decision(decision).removeprefix("decision ")),
+        *[("", f"- {reason}") for reason in decision.reasons],
+    ]
+    performance = signals.performance
+    if performance is not None:
+        facts.append(
+            (
+                "Performance",
+                f"{performance.metric} {performance.value:.3f} (threshold "
+                f"{decision.performance_threshold:.3f}) on {performance.labelled_rows:,} labelled "
+                f"rows; predictions: {performance.prediction_source}",
+            )
+        )
+    tested = [(column.column, column) for column in signals.columns]
+    if signals.prediction_drift is not None:
+        tested.append(("champion's predictions", signals.prediction_drift))
+    drift_table = [
+        {
+            "column": name,
+            "method": column.method,
+            "score": format_score(column.score),
+            "threshold": format_score(column.threshold),
+            "drifted": "DRIFTED" if column.drifted else "ok",
+        }
+        for name, column in tested
+    ]
+    for report in signals.report_paths:
+        path = Path(report)
+        if path.stem == "drift":
+            title = f"{config.name}: data drift of {window} against champion {champion}"
+            add_report_header(path, title, facts, drift_table)
+        else:
+            title = f"{config.name}: performance of champion {champion} on {window}"
+            add_report_header(path, title, facts)
