@@ -71,8 +71,8 @@ def test_strategies_with_the_same_metrics_are_named_in_the_legend():
     assert labels == [
         "policy",
         "never",
-        "fixed-every-3 (same f1 (macro) as never in every window)",
-        "every-window (same f1 (macro) as policy in every window)",
+        "fixed-every-3 (= never in every window)",
+        "every-window (= policy in every window)",
     ]
     # Each line has its own style and marker, and lines drawn later are thinner: a line lying
     # on an earlier one stays visible on top of it.

@@ -164,7 +164,7 @@ def draw_backtest(result: BacktestResult) -> Any:
         y = [float("nan") if o.metric is None else o.metric for o in strategy.outcomes]
         label = strategy.strategy
         if strategy.strategy in same:
-            label += f" (same {result.metric} as {same[strategy.strategy]} in every window)"
+            label += f" (= {same[strategy.strategy]} in every window)"
         (line,) = metric_axes.plot(
             x,
             y,
@@ -189,7 +189,8 @@ def draw_backtest(result: BacktestResult) -> Any:
         f" (windows of {_step(result)})"
     )
     metric_axes.set_ylabel(result.metric)
-    metric_axes.legend(loc="best")
+    # Outside the axes: a legend inside would hide part of some line.
+    metric_axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     metric_axes.grid(alpha=0.3)
     event_axes.set_yticks(range(count), [s.strategy for s in result.strategies])
     event_axes.set_ylim(-0.5, count - 0.5)
