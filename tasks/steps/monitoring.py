@@ -11,7 +11,6 @@ import pandas as pd
 from tasks.adapters.evidently_report import add_report_header, compute_signals
 from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
-from tasks.core.outcomes import describe_decision
 from tasks.core.policy import TriggerDecision, decide_retrain
 from tasks.core.signals import Signals, format_score
 from tasks.core.windows import Window
@@ -162,7 +161,11 @@ def label_reports(
         ("Model", config.name),
         ("Window", f"{window}, {signals.current_rows:,} rows"),
         ("Reference", reference),
-        ("Decision", describe_decision(decision).removeprefix("decision ")),
+        # The reasons follow line by line: the decision line names only what triggered it.
+        (
+            "Decision",
+            f"RETRAIN: {decision.trigger}" if decision.retrain else decision.action.upper(),
+        ),
         *[("", f"- {reason}") for reason in decision.reasons],
     ]
     performance = signals.performance
