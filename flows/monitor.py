@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.promote import promote_flow
@@ -18,15 +18,30 @@ from tasks.core.gate import Comparison
 from tasks.core.outcomes import (
     MonitorResult,
     MonitorStatus,
+    RetrainRequest,
+    describe_decision,
     monitor_events,
     status_after_retrain,
     status_without_retrain,
 )
-from tasks.core.windows import plan_windows, resolve_as_of
+from tasks.core.retention import report_run_name
+from tasks.core.windows import fixed_as_of_warning, plan_windows, resolve_as_of
 from tasks.errors import ModelError
 from tasks.orchestration.artifacts import publish_monitor_summary
-from tasks.orchestration.runtime import RunMode, emit_model_event, load_run_config, resolve_mode
-from tasks.orchestration.tasks import decide_on_history, measure_window, record_run
+from tasks.orchestration.runtime import (
+    RunMode,
+    emit_model_event,
+    is_deployment_run,
+    load_run_config,
+    resolve_mode,
+)
+from tasks.orchestration.tasks import (
+    decide_on_history,
+    label_reports,
+    measure_window,
+    prune_reports,
+    record_run,
+)
 from tasks.render.reporting import render_comparison, render_summary
 from tasks.stores.registry import ModelRegistry, open_registry
 
@@ -47,39 +62,52 @@ def monitor_flow(
             autoretrain.retrain.requested for the retrain deployment's trigger instead; auto
             (the default of orchestration.mode) is events in a deployment run, else inline.
     """
+    logger = get_run_logger()
     config = load_run_config(config_path)
     run_mode = resolve_mode(config, mode)
+    if warning := fixed_as_of_warning(config, as_of, is_deployment_run()):
+        logger.warning(warning)
     moment = resolve_as_of(config, as_of)
     plan = plan_windows(config, moment)
     registry = open_registry(config.registry.path, config.name)
     bootstrap = bootstrap_champion(config_path, moment, registry)
     champion = _champion(registry)
 
-    signals = measure_window(config, plan.current, champion, _report_dir(config, moment))
+    report_dir = _report_dir(config, moment)
+    signals = measure_window(config, plan.current, champion, report_dir)
     decision = decide_on_history(config, signals, moment, champion)
+    logger.info("%s: %s", config.name, describe_decision(decision))
+    label_reports(config, plan.current, champion, signals, decision)
     context = {"config_path": config_path, "as_of": moment.isoformat()}
     for name, payload in monitor_events(decision, signals):
         emit_model_event(config, name, {**payload, **context})
 
     comparison: Comparison | None = None
+    request: RetrainRequest | None = None
     status: MonitorStatus
+    reason = f"monitor: {decision.trigger}"
     if not decision.retrain:
         status = status_without_retrain(decision, signals)
     elif run_mode == "events":
+        request = RetrainRequest("autoretrain.retrain.requested", _request_id(), reason)
         emit_model_event(
             config,
             "retrain.requested",
-            {**context, "reason": f"monitor: {decision.trigger}", "request_id": _request_id()},
+            {**context, "reason": reason, "request_id": request.request_id},
         )
+        logger.info("emitted %s (request %s): %s", request.event, request.request_id, reason)
         status = "retrain-requested"
     else:
-        retrained = retrain_flow(config_path, moment.isoformat(), f"monitor: {decision.trigger}")
+        retrained = retrain_flow(config_path, moment.isoformat(), reason)
         promoted = None
         if retrained.version is not None:
-            promoted = promote_flow(config_path, moment.isoformat(), retrained.version)
+            promoted = promote_flow(
+                config_path, moment.isoformat(), retrained.version, reason=reason
+            )
             comparison = promoted.comparison
         status = status_after_retrain(retrained.status, promoted.status if promoted else None)
     record_run(config, moment, champion, decision, status, bootstrapped=bootstrap is not None)
+    prune_reports(config, report_dir)
 
     result = MonitorResult(
         status=status,
@@ -91,6 +119,7 @@ def monitor_flow(
         decision=decision,
         comparison=comparison,
         bootstrap=bootstrap,
+        retrain_request=request,
     )
     publish_monitor_summary(result)
     return result
@@ -111,7 +140,11 @@ def bootstrap_champion(
     comparison = None
     if started.version is not None:
         comparison = promote_flow(
-            config_path, moment.isoformat(), started.version, bootstrap=True
+            config_path,
+            moment.isoformat(),
+            started.version,
+            bootstrap=True,
+            reason="bootstrap: no champion yet",
         ).comparison
     if registry.get_alias("champion") is None:
         detail = render_comparison(comparison) if comparison else started.message
@@ -131,8 +164,7 @@ def _champion(registry: ModelRegistry) -> str:
 
 def _report_dir(config: Config, moment: datetime) -> Path:
     """A directory per run for its HTML reports: the window's end, then the wall-clock time."""
-    run = f"{moment:%Y%m%dT%H%M}-run-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-    return config.reports.path / config.name / run
+    return config.reports.path / config.name / report_run_name(moment, datetime.now(UTC))
 
 
 def _request_id() -> str:

@@ -7,6 +7,7 @@ import sys
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.core.outcomes import describe_trigger
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
 from tasks.errors import RegistryError
 from tasks.orchestration.approval import request_approval
@@ -24,6 +25,8 @@ def promote_flow(
     as_of: str | None = None,
     challenger_version: str | None = None,
     bootstrap: bool = False,
+    reason: str = "requested",
+    request_id: str | None = None,
 ) -> PromotionOutcome:
     """Compare the challenger (default: the `challenger` alias) with the champion, then act on it.
 
@@ -36,7 +39,12 @@ def promote_flow(
             challenger are scored on the holdout that ends here, which neither trained on.
         challenger_version: Version to judge, like v0002; default the `challenger` alias.
         bootstrap: Judge the first model on the bootstrap holdout (there is no champion).
+        reason: Why the challenger was trained (the retrain's reason), for the log and the
+            outcome artifact.
+        request_id: Id of the retrain request behind the challenger (the monitor's flow run),
+            for the log and the outcome artifact.
     """
+    logger = get_run_logger()
     config = load_run_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
@@ -44,12 +52,14 @@ def promote_flow(
     challenger = challenger_version or registry.get_alias("challenger")
     if challenger is None:
         raise RegistryError("no challenger to promote: run the retrain flow first")
+    trigger = describe_trigger(reason, request_id)
+    logger.info("promotion of %s challenger %s %s", config.name, challenger, trigger)
     decided = registry.get_version(challenger).status
     if decided != "registered":
         # A challenger is judged once: a second event for it (at-least-once delivery) is a no-op.
         message = f"{challenger} was already judged (status {decided}); nothing to do"
-        get_run_logger().warning(message)
-        publish_step_outcome(config.name, "promote", "duplicate", message)
+        logger.warning(message)
+        publish_step_outcome(config.name, "promote", "duplicate", message, trigger)
         return PromotionOutcome(status="duplicate", comparison=None)
     try:
         with model_slot(config, "promote"):
@@ -61,8 +71,8 @@ def promote_flow(
                 comparison = record_approval(config, comparison.comparison_id, approval)
             status = promote_challenger(config, comparison.comparison_id)
     except Busy as busy:
-        get_run_logger().warning(str(busy))
-        publish_step_outcome(config.name, "promote", "dropped", str(busy))
+        logger.warning(str(busy))
+        publish_step_outcome(config.name, "promote", "dropped", str(busy), trigger)
         return PromotionOutcome(status="dropped", comparison=None)
     emit_model_event(
         config,
@@ -77,6 +87,9 @@ def promote_flow(
             "reasons": list(comparison.reasons),
         },
     )
+    message = f"{challenger}: {status} (verdict {comparison.verdict}, comparison {comparison.comparison_id})"
+    logger.info(message)
+    publish_step_outcome(config.name, "promote", status, message, trigger)
     return PromotionOutcome(status=status, comparison=comparison)
 
 

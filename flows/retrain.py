@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.core.outcomes import RetrainStatus
+from tasks.core.outcomes import RetrainStatus, describe_trigger
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
 from tasks.orchestration.artifacts import publish_step_outcome
 from tasks.orchestration.runtime import Busy, emit_model_event, load_run_config, model_slot
@@ -49,10 +49,12 @@ def retrain_flow(
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
     registry = open_registry(config.registry.path, config.name)
+    trigger = describe_trigger(reason, request_id)
+    logger.info("retrain of %s %s", config.name, trigger)
     if request_id and not registry.claim_request(f"retrain-{request_id}"):
         message = f"request {request_id} was already handled; not retraining twice for it"
         logger.warning(message)
-        publish_step_outcome(config.name, "retrain", "duplicate", message)
+        publish_step_outcome(config.name, "retrain", "duplicate", message, trigger)
         return RetrainOutcome("duplicate", None, message)
     try:
         with model_slot(config, "retrain"):
@@ -62,7 +64,7 @@ def retrain_flow(
                 record = train_challenger(config, plan.training, reason)
     except Busy as busy:
         logger.warning(str(busy))
-        publish_step_outcome(config.name, "retrain", "dropped", str(busy))
+        publish_step_outcome(config.name, "retrain", "dropped", str(busy), trigger)
         return RetrainOutcome("dropped", None, str(busy))
     emit_model_event(
         config,
@@ -75,10 +77,13 @@ def retrain_flow(
             "bootstrap": bootstrap,
             "training_window": record.training_window,
             "training_rows": record.training_rows,
+            # The promote deployment's trigger passes these on, so its run names the request.
+            **({"request_id": request_id} if request_id else {}),
         },
     )
     message = f"registered challenger {record.version}"
-    publish_step_outcome(config.name, "retrain", "registered", message)
+    logger.info("%s; emitted autoretrain.challenger.registered", message)
+    publish_step_outcome(config.name, "retrain", "registered", message, trigger)
     return RetrainOutcome("registered", record.version, message)
 
 

@@ -445,8 +445,31 @@ class RegistryConfig(Strict):
     path: Path
 
 
+def _parse_keep(value: Any) -> Any:
+    """A number keeps that many runs; a duration like 30d keeps the runs that young."""
+    if isinstance(value, bool):
+        raise ValueError("write a number of runs like 30 or a duration like 30d")
+    return value if isinstance(value, int) else parse_duration(value)
+
+
 class ReportsConfig(Strict):
     path: Path
+    keep: Annotated[int | timedelta | None, BeforeValidator(_parse_keep)] = Field(
+        default=None,
+        description="Retention of the monitor's HTML reports (about 7 MB a run), applied after "
+        "each monitor run to this model's run directories under path: a number keeps the "
+        "newest that many runs, a duration like 30d keeps the runs started within it; null "
+        "keeps everything.",
+    )
+
+    @field_validator("keep")
+    @classmethod
+    def _keep_positive(cls, value: int | timedelta | None) -> int | timedelta | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"must keep at least 1 run, not {value}")
+        if isinstance(value, timedelta) and value < timedelta(days=1):
+            raise ValueError(f"must keep at least 1d of runs, not {value}")
+        return value
 
 
 class Config(Strict):

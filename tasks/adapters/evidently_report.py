@@ -5,7 +5,9 @@ Evidently is imported inside the functions: importing it costs ~3 s and ~280 MB.
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from tasks.config import Config
 from tasks.core.metrics import score_predictions
+from tasks.core.numbers import format_number
 from tasks.core.signals import ColumnDrift, Performance, PredictionSource, Signals
 from tasks.errors import DataError
 from tasks.stores.registry import sample_rows_of
@@ -195,6 +198,8 @@ def compute_signals(
             _read_column_drift(drift_snapshot, prediction_metric) if prediction_metric else None
         )
         if report_dir is not None:
+            drift_metrics = [*column_metrics, *([prediction_metric] if prediction_metric else [])]
+            _show_exact_scores(drift_snapshot, drift_metrics)
             drift_path = report_dir / "drift.html"
             drift_snapshot.save_html(str(drift_path))
             paths.append(str(drift_path))
@@ -259,3 +264,90 @@ def _moment(timestamps: pd.Series | None, mask: np.ndarray, *, first: bool) -> s
     chosen = timestamps[mask]
     value = chosen.min() if first else chosen.max()
     return pd.Timestamp(value).isoformat(sep=" ", timespec="minutes")
+
+
+def _show_exact_scores(snapshot: Any, metrics: list[Any]) -> None:
+    """Write each ValueDrift score into its widget and test text with format_number.
+
+    Evidently rounds the score to 3 decimals in its counter ("Drift score: 0.0" for a p-value
+    of 4e-12) and to 2 in its test description; the HTML is rendered from these texts.
+    """
+    by_title: dict[str, str] = {}
+    for metric in metrics:
+        result = snapshot.metric_results[metric.metric_id]
+        shown = format_number(float(result.value), "general")
+        for widget in result.widget or []:
+            for counter in (widget.params or {}).get("counters", []):
+                label = counter.get("label")
+                if isinstance(label, str):
+                    counter["label"] = re.sub(r"Drift score: \S+$", f"Drift score: {shown}", label)
+        for test in result.tests or []:
+            by_title[test.name] = shown
+    # The tests section is rendered from widgets the snapshot built during run() (a private
+    # attribute): match its entries by test title. Should Evidently rename it, nothing changes.
+    for widget in getattr(snapshot, "_tests_widgets", None) or []:
+        for entry in (widget.params or {}).get("tests", []):
+            exact = by_title.get(entry.get("title"))
+            if exact is not None and isinstance(entry.get("description"), str):
+                entry["description"] = re.sub(
+                    r"Drift score is \S+?\.(?=\s|$)",
+                    f"Drift score is {exact}.",
+                    entry["description"],
+                )
+
+
+_HEADER_START = "<!-- autoretrain header -->"
+_HEADER_END = "<!-- /autoretrain header -->"
+_BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
+
+
+def add_report_header(
+    path: Path,
+    title: str,
+    facts: list[tuple[str, str]],
+    table: list[dict[str, str]] | None = None,
+) -> None:
+    """Put a first section into a saved Evidently HTML report: what it is about, in words.
+
+    facts are (label, text) lines such as the model, window, reference and decision; table, if
+    given, is shown under them. A header written before is replaced, so labelling is repeatable.
+    """
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(
+        re.escape(_HEADER_START) + ".*?" + re.escape(_HEADER_END), "", text, flags=re.DOTALL
+    )
+    cell = "padding:2px 12px 2px 0;text-align:left;vertical-align:top"
+    lines = [
+        _HEADER_START,
+        '<section id="autoretrain-header" style="font-family:system-ui,sans-serif;'
+        "font-size:14px;padding:16px 24px;border-bottom:2px solid #4d4d4d;background:#f6f6f6;"
+        'color:#222">',
+        f'<h2 style="margin:0 0 8px 0;font-size:20px">{html.escape(title)}</h2>',
+        '<table style="border-collapse:collapse">',
+    ]
+    for label, value in facts:
+        lines.append(
+            f'<tr><th style="{cell}">{html.escape(label)}</th>'
+            f'<td style="{cell}">{html.escape(value)}</td></tr>'
+        )
+    lines.append("</table>")
+    if table:
+        headers = list(table[0])
+        lines.append('<table style="border-collapse:collapse;margin-top:10px">')
+        lines.append(
+            "<tr>" + "".join(f'<th style="{cell}">{html.escape(h)}</th>' for h in headers) + "</tr>"
+        )
+        for row in table:
+            lines.append(
+                "<tr>"
+                + "".join(f'<td style="{cell}">{html.escape(row[h])}</td>' for h in headers)
+                + "</tr>"
+            )
+        lines.append("</table>")
+    lines += ["</section>", _HEADER_END]
+    header = "\n".join(lines)
+    body = _BODY.search(text)
+    # Not the page Evidently writes (no <body>): the header still comes first.
+    at = body.end() if body else 0
+    text = text[:at] + header + text[at:]
+    path.write_text(text, encoding="utf-8")

@@ -5,7 +5,7 @@ Pure values: the flows return them, the renderers print them, the Prefect layer 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from tasks.core.gate import Comparison
@@ -62,6 +62,37 @@ def status_after_retrain(
 
 
 @dataclass(frozen=True)
+class RetrainRequest:
+    """What a monitor run in events mode asked for: the request id and why.
+
+    The id is the monitor's flow run id (or a local one); the retrain and promote runs the
+    event starts carry it, so the chain can be followed from either end.
+    """
+
+    event: str
+    request_id: str
+    reason: str
+
+
+def describe_decision(decision: TriggerDecision) -> str:
+    """One log line: the trigger decision and, for a retrain, the confirmed breaches."""
+    if decision.retrain:
+        return f"decision RETRAIN: {decision.trigger}"
+    why = "; ".join(decision.reasons) or "no reason recorded"
+    return f"decision {decision.action.upper()}: {why}"
+
+
+def describe_trigger(reason: str, request_id: str | None) -> str:
+    """One line naming what started a retrain or promote run: the reason and the request id.
+
+    A request id is the flow run id of the monitor that asked for the retrain.
+    """
+    if request_id:
+        return f"triggered by request {request_id} (the monitor run's id): {reason}"
+    return f"triggered: {reason}"
+
+
+@dataclass(frozen=True)
 class MonitorResult:
     """What one monitor run found, decided and did."""
 
@@ -74,6 +105,7 @@ class MonitorResult:
     decision: TriggerDecision
     comparison: Comparison | None
     bootstrap: Comparison | None
+    retrain_request: RetrainRequest | None = None  # events mode: the request it emitted
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +118,7 @@ class MonitorResult:
             "decision": self.decision.to_dict(),
             "comparison": self.comparison.to_dict() if self.comparison else None,
             "bootstrap": self.bootstrap.to_dict() if self.bootstrap else None,
+            "retrain_request": asdict(self.retrain_request) if self.retrain_request else None,
         }
 
 

@@ -65,6 +65,18 @@ def resolve_as_of(config: Config, as_of: datetime | str | None = None) -> dateti
     return to_utc_naive(chosen)
 
 
+def fixed_as_of_warning(config: Config, as_of: str | None, scheduled: bool) -> str | None:
+    """A scheduled run whose window end is pinned by windows.as_of monitors the same window each
+    time: the warning to log, or None."""
+    if not scheduled or as_of is not None or config.windows.as_of is None:
+        return None
+    return (
+        f"windows.as_of is fixed at {config.windows.as_of:%Y-%m-%d %H:%M}: every scheduled run "
+        "monitors the same window. For production set windows.as_of: null (see "
+        "examples/production/config.yaml), or pass as_of: now"
+    )
+
+
 def plan_windows(config: Config, as_of: datetime) -> WindowPlan:
     """Lay out the current, holdout and training windows ending at as_of."""
     windows = config.windows

@@ -39,15 +39,21 @@ def publish_monitor_summary(result: MonitorResult) -> None:
     )
 
 
-def publish_step_outcome(model_name: str, step: str, status: str, message: str) -> None:
-    """What a retrain or promote run did when it made no comparison: registered, dropped, duplicate.
+def publish_step_outcome(
+    model_name: str, step: str, status: str, message: str, trigger: str | None = None
+) -> None:
+    """What a retrain or promote run did (registered, promoted, dropped, duplicate...) and what
+    started it (the trigger line: reason and request id).
 
     An artifact is written through the API before the run ends, unlike logs, which are shipped in
     the background: a person (and a test) sees why a run did nothing as soon as it finishes.
     """
+    lines = [f"**{step}: {status}**", "", message]
+    if trigger:
+        lines += ["", f"Trigger: {trigger}"]
     create_markdown_artifact(
         key=f"{model_name}-{step}-outcome",
-        markdown=f"**{step}: {status}**\n\n{message}",
+        markdown="\n".join(lines),
         description=f"{step} status: {status}",
     )
 

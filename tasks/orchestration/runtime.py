@@ -73,6 +73,11 @@ def load_run_config(config_path: str) -> Config:
     return load_config(config_path)
 
 
+def is_deployment_run() -> bool:
+    """Whether this flow run was started by a deployment (a schedule, a trigger, the UI)."""
+    return _deployment_id() is not None
+
+
 def resolve_mode(
     config: Config, override: RunMode | str | None = None
 ) -> Literal["inline", "events"]:

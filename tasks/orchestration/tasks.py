@@ -15,6 +15,8 @@ from tasks.steps import monitoring, promotion, training
 measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
 decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
 record_run = task(cache_policy=NO_CACHE)(monitoring.record_run)
+prune_reports = task(cache_policy=NO_CACHE)(monitoring.prune_reports)
+label_reports = task(cache_policy=NO_CACHE)(monitoring.label_reports)
 train_challenger = task(cache_policy=NO_CACHE)(training.train_challenger)
 adopt_model = task(cache_policy=NO_CACHE)(training.adopt_model)
 evaluate_on_holdout = task(cache_policy=NO_CACHE)(promotion.evaluate_on_holdout)
@@ -25,8 +27,10 @@ __all__ = [
     "adopt_model",
     "decide_on_history",
     "evaluate_on_holdout",
+    "label_reports",
     "measure_window",
     "promote_challenger",
+    "prune_reports",
     "record_approval",
     "record_run",
     "train_challenger",

@@ -79,8 +79,8 @@ def render_backtest(result: BacktestResult) -> str:
     """The terminal summary: the strategy table, per-window metrics, where the policy fired."""
     windows = result.windows
     lines = [
-        f"autoretrain backtest: {result.model_name}, {len(windows)} windows "
-        f"from {windows[0].start:%Y-%m-%d} to {windows[-1].end:%Y-%m-%d}",
+        f"autoretrain backtest: {result.model_name}, {len(windows)} windows of {_step(result)} "
+        f"(--step {_step(result)}) from {windows[0].start:%Y-%m-%d} to {windows[-1].end:%Y-%m-%d}",
         f"metric: {result.metric} of the champion on each window's labelled rows, "
         "before any retraining on it",
         "",
@@ -113,9 +113,34 @@ def write_csv(result: BacktestResult, path: Path) -> Path:
     return path
 
 
-def plot_backtest(result: BacktestResult, path: Path) -> Path:
-    """Top: the metric of each window per strategy. Bottom: when each strategy retrained (x) and
-    promoted (o), at the end of the window it had just seen."""
+# One look per strategy, drawn widest first: where two strategies have the same metric in a
+# window, the later (thinner, dashed, smaller marker) line stays visible on top of the earlier.
+_STYLES = (
+    {"linestyle": "-", "marker": "o", "linewidth": 4.0, "markersize": 9, "alpha": 0.55},
+    {"linestyle": "--", "marker": "s", "linewidth": 2.6, "markersize": 6},
+    {"linestyle": "-.", "marker": "^", "linewidth": 1.8, "markersize": 5},
+    {"linestyle": ":", "marker": "x", "linewidth": 1.4, "markersize": 7},
+)
+
+
+def same_metrics_as(result: BacktestResult) -> dict[str, str]:
+    """Strategies whose metric equals an earlier strategy's in every window: name -> earlier name.
+
+    Their lines coincide on the plot, so the legend says so.
+    """
+    same: dict[str, str] = {}
+    for index, strategy in enumerate(result.strategies):
+        for earlier in result.strategies[:index]:
+            if earlier.strategy not in same and [o.metric for o in earlier.outcomes] == [
+                o.metric for o in strategy.outcomes
+            ]:
+                same[strategy.strategy] = earlier.strategy
+                break
+    return same
+
+
+def draw_backtest(result: BacktestResult) -> Any:
+    """The backtest figure (see plot_backtest); the caller closes it."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -123,6 +148,7 @@ def plot_backtest(result: BacktestResult, path: Path) -> Path:
     from matplotlib.dates import date2num
 
     count = len(result.strategies)
+    same = same_metrics_as(result)
     figure, (metric_axes, event_axes) = plt.subplots(
         2,
         1,
@@ -133,8 +159,16 @@ def plot_backtest(result: BacktestResult, path: Path) -> Path:
     for row, strategy in enumerate(result.strategies):
         x = [date2num(o.window.start) for o in strategy.outcomes]
         y = [float("nan") if o.metric is None else o.metric for o in strategy.outcomes]
+        label = strategy.strategy
+        if strategy.strategy in same:
+            label += f" (= {same[strategy.strategy]} in every window)"
         (line,) = metric_axes.plot(
-            x, y, marker=".", drawstyle="steps-post", label=strategy.strategy
+            x,
+            y,
+            drawstyle="steps-post",
+            label=label,
+            zorder=2 + row,
+            **_STYLES[row % len(_STYLES)],  # type: ignore[arg-type]
         )
         retrained = [date2num(o.window.end) for o in strategy.outcomes if o.retrained]
         promoted = [date2num(o.window.end) for o in strategy.outcomes if o.promoted]
@@ -149,9 +183,11 @@ def plot_backtest(result: BacktestResult, path: Path) -> Path:
         )
     metric_axes.set_title(
         f"{result.model_name}: {result.metric} of each window before any retraining on it"
+        f" (windows of {_step(result)})"
     )
     metric_axes.set_ylabel(result.metric)
-    metric_axes.legend(loc="best")
+    # Outside the axes: a legend inside would hide part of some line.
+    metric_axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     metric_axes.grid(alpha=0.3)
     event_axes.set_yticks(range(count), [s.strategy for s in result.strategies])
     event_axes.set_ylim(-0.5, count - 0.5)
@@ -160,7 +196,26 @@ def plot_backtest(result: BacktestResult, path: Path) -> Path:
     event_axes.grid(axis="x", alpha=0.3)
     event_axes.xaxis_date()
     figure.autofmt_xdate()
+    return figure
+
+
+def plot_backtest(result: BacktestResult, path: Path) -> Path:
+    """Top: the metric of each window per strategy, each with its own line style and marker.
+    Bottom: when each strategy retrained (x) and promoted (o), at the end of the window it had
+    just seen."""
+    import matplotlib.pyplot as plt
+
+    figure = draw_backtest(result)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
     return path
+
+
+def _step(result: BacktestResult) -> str:
+    """The windows' length, as the --step that reproduces them (like 30d)."""
+    window = result.windows[0]
+    seconds = (window.end - window.start).total_seconds()
+    if seconds % 86400 == 0:
+        return f"{int(seconds // 86400)}d"
+    return f"{int(seconds // 3600)}h" if seconds % 3600 == 0 else f"{int(seconds)}s"

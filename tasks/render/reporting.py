@@ -289,6 +289,9 @@ def render_summary(result: MonitorResult) -> str:
         lines.append("performance n/a: no labelled rows in the window")
     lines.append(f"decision    {decision.action.upper()}")
     lines += [f"    - {reason}" for reason in decision.reasons]
+    if result.retrain_request:
+        request = result.retrain_request
+        lines.append(f"requested   {request.event}, request {request.request_id}: {request.reason}")
     if result.comparison:
         lines += ["", render_comparison(result.comparison)]
     lines += [

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tasks.adapters.evidently_report import compute_signals
+from tasks.adapters.evidently_report import add_report_header, compute_signals
 from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
+from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
@@ -19,6 +20,7 @@ from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
 from tasks.stores.history import RunRecord, open_history
 from tasks.stores.registry import open_registry
+from tasks.stores.reports import prune_report_runs
 
 
 def measure_window(
@@ -132,3 +134,76 @@ def record_run(
             details={"bootstrapped": bootstrapped, "confirmed": list(decision.confirmed)},
         ),
     )
+
+
+def prune_reports(config: Config, current: Path | None) -> list[Path]:
+    """Apply reports.keep to this model's report run directories; keep all when it is null."""
+    keep = config.reports.keep
+    if keep is None:
+        return []
+    now = datetime.now(UTC).replace(tzinfo=None)  # run directories are named in UTC
+    deleted = prune_report_runs(config.reports.path / config.name, keep, now, current)
+    if deleted:
+        step_logger(__name__).info(
+            "reports.keep %s: deleted %d older report run(s) of %s, %s to %s",
+            keep if isinstance(keep, int) else f"{keep.days}d",
+            len(deleted),
+            config.name,
+            deleted[0].name,
+            deleted[-1].name,
+        )
+    return deleted
+
+
+def label_reports(
+    config: Config, window: Window, champion: str, signals: Signals, decision: TriggerDecision
+) -> None:
+    """Put what each HTML report is about at its top: model, window, reference and decision."""
+    reference = f"champion {champion}'s training data, {signals.reference_rows:,} rows"
+    if signals.sampled:
+        reference += (
+            f" (drift tested on a seeded sample: {signals.drift_rows_current:,} current and "
+            f"{signals.drift_rows_reference:,} reference rows)"
+        )
+    facts = [
+        ("Model", config.name),
+        ("Window", f"{window}, {signals.current_rows:,} rows"),
+        ("Reference", reference),
+        # The reasons follow line by line: the decision line names only what triggered it.
+        (
+            "Decision",
+            f"RETRAIN: {decision.trigger}" if decision.retrain else decision.action.upper(),
+        ),
+        *[("", f"- {reason}") for reason in decision.reasons],
+    ]
+    performance = signals.performance
+    if performance is not None:
+        facts.append(
+            (
+                "Performance",
+                f"{performance.metric} {performance.value:.3f} (threshold "
+                f"{decision.performance_threshold:.3f}) on {performance.labelled_rows:,} labelled "
+                f"rows; predictions: {performance.prediction_source}",
+            )
+        )
+    tested = [(column.column, column) for column in signals.columns]
+    if signals.prediction_drift is not None:
+        tested.append(("champion's predictions", signals.prediction_drift))
+    drift_table = [
+        {
+            "column": name,
+            "method": column.method,
+            "score": format_number(column.score, "general"),
+            "threshold": format_number(column.threshold, "general"),
+            "drifted": "DRIFTED" if column.drifted else "ok",
+        }
+        for name, column in tested
+    ]
+    for report in signals.report_paths:
+        path = Path(report)
+        if path.stem == "drift":
+            title = f"{config.name}: data drift of {window} against champion {champion}"
+            add_report_header(path, title, facts, drift_table)
+        else:
+            title = f"{config.name}: performance of champion {champion} on {window}"
+            add_report_header(path, title, facts)

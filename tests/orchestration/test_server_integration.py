@@ -229,6 +229,7 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
     assert finished["state"]["type"] == "COMPLETED", _logs(server, monitor_run)
     summary = _artifacts(server, monitor_run)["seattle-weather-monitor-summary"]
     assert "status      retrain-requested" in summary["data"]
+    assert f"requested   autoretrain.retrain.requested, request {monitor_run}: " in summary["data"]
 
     # Nobody ran the retrain or promote deployments: their runs come from the triggers, with
     # parameters rendered from the events' payloads.
@@ -239,14 +240,20 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
     retrained = _final_state(server, retrain_runs[0]["id"])
     assert retrained["state"]["type"] == "COMPLETED", _logs(server, retrained["id"])
     outcome = _artifacts(server, retrained["id"])["seattle-weather-retrain-outcome"]
-    assert outcome["data"].endswith("registered challenger v0002")
+    assert "registered challenger v0002" in outcome["data"]
+    # Each run of the chain names the monitor run (request id) and the reason behind it.
+    trigger = f"Trigger: triggered by request {monitor_run} (the monitor run's id): monitor: "
+    assert trigger in outcome["data"]
 
     promote_runs = _wait_for(lambda: _runs_of(server, promote["id"]), 60, "a promote run")
     assert len(promote_runs) == 1
     assert promote_runs[0]["parameters"]["challenger_version"] == "v0002"
+    assert promote_runs[0]["parameters"]["request_id"] == monitor_run
+    assert "severe performance breach" in promote_runs[0]["parameters"]["reason"]
     promoted = _final_state(server, promote_runs[0]["id"])
     assert promoted["state"]["type"] == "COMPLETED", _logs(server, promoted["id"])
     artifacts = _artifacts(server, promoted["id"])
+    assert trigger in artifacts["seattle-weather-promote-outcome"]["data"]
     assert "PROMOTE" in artifacts["seattle-weather-comparison-verdict"]["data"]
     assert artifacts["seattle-weather-comparison"]["type"] == "table"
 

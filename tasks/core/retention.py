@@ -1,0 +1,41 @@
+"""Which monitor runs' report directories to delete under reports.keep: pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+# <window end>-run-<wall-clock start with microseconds>, e.g. 20140401T0000-run-20261126T060000123456
+_RUN_DIRECTORY = re.compile(r"^\d{8}T\d{4}-run-(\d{8}T\d{12})$")
+
+
+def report_run_name(as_of: datetime, started: datetime) -> str:
+    """The report directory of one monitor run: the window's end, then when the run started."""
+    return f"{as_of:%Y%m%dT%H%M}-run-{started:%Y%m%dT%H%M%S%f}"
+
+
+def run_started(name: str) -> datetime | None:
+    """When the run of a report directory started; None for a name no monitor run writes."""
+    match = _RUN_DIRECTORY.match(name)
+    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%S%f") if match else None
+
+
+def expired_runs(
+    names: Iterable[str], keep: int | timedelta, now: datetime, current: str | None = None
+) -> list[str]:
+    """The run directories reports.keep lets go, oldest first.
+
+    keep as a number keeps the newest that many runs; as a duration, the runs started within it
+    before now. Names that are not monitor runs (a backtest's output, a person's notes) are never
+    chosen, nor is the current run's.
+    """
+    runs = sorted(
+        ((started, name) for name in names if (started := run_started(name)) is not None),
+        reverse=True,
+    )
+    if isinstance(keep, int):
+        expired = [name for _, name in runs[keep:]]
+    else:
+        expired = [name for started, name in runs if started < now - keep]
+    return [name for name in reversed(expired) if name != current]
