@@ -14,7 +14,7 @@ from flows.monitor import monitor_flow
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 from tasks.core.retention import report_run_name
-from tests.test_orchestration import _poll_events
+from tests.orchestration.test_orchestration import _poll_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
