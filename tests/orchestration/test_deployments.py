@@ -12,7 +12,7 @@ import yaml
 
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 FLOWS = {"autoretrain-retrain": retrain_flow, "autoretrain-promote": promote_flow}
 

@@ -13,7 +13,7 @@ from tasks.core.windows import fixed_as_of_warning
 from tasks.errors import ConfigError
 from tasks.steps.monitoring import prune_reports
 from tasks.stores.reports import prune_report_runs
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 NOW = datetime(2026, 11, 26, 6, 0)
 
