@@ -5,10 +5,12 @@ Evidently is imported inside the functions: importing it costs ~3 s and ~280 MB.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +165,6 @@ def compute_signals(
     _check_not_empty_columns(reference, config.data.features, "champion's reference data")
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
-    paths: list[str] = []
     sampling = config.sampling
     # Predictions ride along as columns, so a sample keeps each row with its prediction.
     drift_current = sample_rows_of(
@@ -176,13 +177,31 @@ def compute_signals(
         sampling.drift_rows,
         sampling.seed,
     )
-    drift_prediction_pair = (
-        (drift_current[PREDICTION].to_numpy(), drift_reference[PREDICTION].to_numpy())
-        if reference_predictions is not None
-        else None
+    with _evidently_quiet():
+        columns, prediction_drift, drift_paths = _measure_drift(
+            config, drift_current, drift_reference, reference_predictions is not None, report_dir
+        )
+        performance, performance_paths = _measure_performance(
+            config, current, predictions, prediction_source, timestamps, report_dir
+        )
+    return Signals(
+        current_rows=len(current),
+        reference_rows=reference_total_rows or len(reference),
+        drift_share=sum(c.drifted for c in columns) / len(columns),
+        columns=columns,
+        performance=performance,
+        report_paths=(*drift_paths, *performance_paths),
+        prediction_drift=prediction_drift,
+        drift_rows_current=len(drift_current),
+        drift_rows_reference=len(drift_reference),
+        sample_seed=sampling.seed,
     )
+
+
+@contextlib.contextmanager
+def _evidently_quiet() -> Iterator[None]:
+    """Silence the warnings of Evidently's stack that are not ours to fix."""
     with warnings.catch_warnings():
-        # Evidently's stack emits deprecation noise that is not ours to fix.
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         # Evidently scores with sklearn's default zero_division; the value is the same as ours.
@@ -190,71 +209,81 @@ def compute_signals(
         # On a window with a single class its binary rates divide zero by zero (NaN in the
         # HTML report only: the signal's value comes from score_predictions).
         warnings.simplefilter("ignore", RuntimeWarning)
-        drift_snapshot, column_metrics, prediction_metric = _run_drift(
-            config, drift_current, drift_reference, drift_prediction_pair
-        )
-        columns = tuple(_read_column_drift(drift_snapshot, m) for m in column_metrics)
-        prediction_drift = (
-            _read_column_drift(drift_snapshot, prediction_metric) if prediction_metric else None
-        )
-        if report_dir is not None:
-            drift_metrics = [*column_metrics, *([prediction_metric] if prediction_metric else [])]
-            _show_exact_scores(drift_snapshot, drift_metrics)
-            drift_path = report_dir / "drift.html"
-            drift_snapshot.save_html(str(drift_path))
-            paths.append(str(drift_path))
+        yield
 
-        target = config.data.target_column
-        labelled_mask = current[target].notna().to_numpy()
-        performance = None
-        if labelled_mask.sum() > 0:
-            labelled = current[labelled_mask]
-            if (
-                labelled[target].nunique() < 2
-                and config.policy.performance_metric.average == "macro"
-            ):
-                logger.warning(
-                    "only one class among labelled rows; macro scores are of that class alone"
-                )
-            labelled_predictions = predictions[labelled_mask]
-            # The HTML is for people: a sample renders the same picture; the value below uses all rows.
-            shown = sample_rows_of(
-                labelled.assign(**{PREDICTION: labelled_predictions}),
-                sampling.drift_rows,
-                sampling.seed,
-            )
-            perf_snapshot = _run_performance(config, shown, shown[PREDICTION].to_numpy())
-            if perf_snapshot is not None and report_dir is not None:
-                performance_path = report_dir / "performance.html"
-                perf_snapshot.save_html(str(performance_path))
-                paths.append(str(performance_path))
-            performance = Performance(
-                metric=config.policy.performance_metric.describe(),
-                # The gate scores with the same function, so monitor and gate never disagree
-                # on what the metric means (Evidently's "macro" turns binary on two labels).
-                value=score_predictions(
-                    config.policy.performance_metric,
-                    labelled[target].to_numpy(),
-                    labelled_predictions,
-                ),
-                labelled_rows=int(labelled_mask.sum()),
-                prediction_source=prediction_source,
-                labelled_start=_moment(timestamps, labelled_mask, first=True),
-                labelled_end=_moment(timestamps, labelled_mask, first=False),
-            )
-    share = sum(c.drifted for c in columns) / len(columns)
-    return Signals(
-        current_rows=len(current),
-        reference_rows=reference_total_rows or len(reference),
-        drift_share=share,
-        columns=columns,
-        performance=performance,
-        report_paths=tuple(paths),
-        prediction_drift=prediction_drift,
-        drift_rows_current=len(drift_current),
-        drift_rows_reference=len(drift_reference),
-        sample_seed=sampling.seed,
+
+def _measure_drift(
+    config: Config,
+    drift_current: pd.DataFrame,
+    drift_reference: pd.DataFrame,
+    with_predictions: bool,
+    report_dir: Path | None,
+) -> tuple[tuple[ColumnDrift, ...], ColumnDrift | None, list[str]]:
+    """Per-column drift and prediction drift of the sampled rows; the drift report's path."""
+    prediction_pair = (
+        (drift_current[PREDICTION].to_numpy(), drift_reference[PREDICTION].to_numpy())
+        if with_predictions
+        else None
     )
+    snapshot, column_metrics, prediction_metric = _run_drift(
+        config, drift_current, drift_reference, prediction_pair
+    )
+    columns = tuple(_read_column_drift(snapshot, m) for m in column_metrics)
+    prediction_drift = (
+        _read_column_drift(snapshot, prediction_metric) if prediction_metric else None
+    )
+    if report_dir is None:
+        return columns, prediction_drift, []
+    _show_exact_scores(
+        snapshot, [*column_metrics, *([prediction_metric] if prediction_metric else [])]
+    )
+    path = report_dir / "drift.html"
+    snapshot.save_html(str(path))
+    return columns, prediction_drift, [str(path)]
+
+
+def _measure_performance(
+    config: Config,
+    current: pd.DataFrame,
+    predictions: np.ndarray,
+    prediction_source: PredictionSource,
+    timestamps: pd.Series | None,
+    report_dir: Path | None,
+) -> tuple[Performance | None, list[str]]:
+    """The metric on every labelled row (None without labels); the performance report's path."""
+    target = config.data.target_column
+    labelled_mask = current[target].notna().to_numpy()
+    if labelled_mask.sum() == 0:
+        return None, []
+    labelled = current[labelled_mask]
+    if labelled[target].nunique() < 2 and config.policy.performance_metric.average == "macro":
+        logger.warning("only one class among labelled rows; macro scores are of that class alone")
+    labelled_predictions = predictions[labelled_mask]
+    paths = []
+    # The HTML is for people: a sample renders the same picture; the value below uses all rows.
+    shown = sample_rows_of(
+        labelled.assign(**{PREDICTION: labelled_predictions}),
+        config.sampling.drift_rows,
+        config.sampling.seed,
+    )
+    snapshot = _run_performance(config, shown, shown[PREDICTION].to_numpy())
+    if snapshot is not None and report_dir is not None:
+        path = report_dir / "performance.html"
+        snapshot.save_html(str(path))
+        paths.append(str(path))
+    performance = Performance(
+        metric=config.policy.performance_metric.describe(),
+        # The gate scores with the same function, so monitor and gate never disagree on what
+        # the metric means (Evidently's "macro" turns binary on two labels).
+        value=score_predictions(
+            config.policy.performance_metric, labelled[target].to_numpy(), labelled_predictions
+        ),
+        labelled_rows=int(labelled_mask.sum()),
+        prediction_source=prediction_source,
+        labelled_start=_moment(timestamps, labelled_mask, first=True),
+        labelled_end=_moment(timestamps, labelled_mask, first=False),
+    )
+    return performance, paths
 
 
 def _moment(timestamps: pd.Series | None, mask: np.ndarray, *, first: bool) -> str | None:
