@@ -82,30 +82,12 @@ def monitor_flow(
     for name, payload in monitor_events(decision, signals):
         emit_model_event(config, name, {**payload, **context})
 
-    comparison: Comparison | None = None
-    request: RetrainRequest | None = None
-    status: MonitorStatus
-    reason = f"monitor: {decision.trigger}"
-    if not decision.retrain:
-        status = status_without_retrain(decision, signals)
-    elif run_mode == "events":
-        request = RetrainRequest("autoretrain.retrain.requested", _request_id(), reason)
-        emit_model_event(
-            config,
-            "retrain.requested",
-            {**context, "reason": reason, "request_id": request.request_id},
+    if decision.retrain:
+        status, comparison, request = request_retrain(
+            config, config_path, moment, f"monitor: {decision.trigger}", run_mode
         )
-        logger.info("emitted %s (request %s): %s", request.event, request.request_id, reason)
-        status = "retrain-requested"
     else:
-        retrained = retrain_flow(config_path, moment.isoformat(), reason)
-        promoted = None
-        if retrained.version is not None:
-            promoted = promote_flow(
-                config_path, moment.isoformat(), retrained.version, reason=reason
-            )
-            comparison = promoted.comparison
-        status = status_after_retrain(retrained.status, promoted.status if promoted else None)
+        status, comparison, request = status_without_retrain(decision, signals), None, None
     record_run(config, moment, champion, decision, status, bootstrapped=bootstrap is not None)
     prune_reports(config, report_dir)
 
@@ -123,6 +105,33 @@ def monitor_flow(
     )
     publish_monitor_summary(result)
     return result
+
+
+def request_retrain(
+    config: Config, config_path: str, moment: datetime, reason: str, run_mode: str
+) -> tuple[MonitorStatus, Comparison | None, RetrainRequest | None]:
+    """Retrain and promote as subflows (inline), or ask the retrain deployment (events)."""
+    if run_mode == "events":
+        request = RetrainRequest("autoretrain.retrain.requested", _request_id(), reason)
+        emit_model_event(
+            config,
+            "retrain.requested",
+            {
+                "config_path": config_path,
+                "as_of": moment.isoformat(),
+                "reason": reason,
+                "request_id": request.request_id,
+            },
+        )
+        get_run_logger().info(
+            "emitted %s (request %s): %s", request.event, request.request_id, reason
+        )
+        return "retrain-requested", None, request
+    retrained = retrain_flow(config_path, moment.isoformat(), reason)
+    if retrained.version is None:
+        return status_after_retrain(retrained.status, None), None, None
+    promoted = promote_flow(config_path, moment.isoformat(), retrained.version, reason=reason)
+    return status_after_retrain(retrained.status, promoted.status), promoted.comparison, None
 
 
 def bootstrap_champion(
