@@ -287,3 +287,63 @@ def test_a_reject_answer_rejects() -> None:
 
     assert isinstance(seen[0], UUID), seen
     assert (approval.approved, approval.reviewer, approval.note) == (False, "bob", "")
+
+
+# -- the first champion: asked only with promotion.approval.bootstrap ---------------------------
+
+
+def _fresh_registry_with_a_first_model(
+    write_config, tmp_path: Path, bootstrap: bool | None, timeout: str
+) -> tuple[Path, str]:
+    """Approval required; bootstrap None leaves the setting out (its default)."""
+    config_path = write_config(
+        {
+            "registry": {"path": str(tmp_path / "registry")},
+            "promotion": {
+                "approval": {"required": True, "bootstrap": bootstrap, "timeout": timeout}
+            },
+        }
+    )
+    first = retrain_flow(str(config_path), reason="bootstrap", bootstrap=True).version
+    assert first is not None
+    return config_path, first
+
+
+def test_by_default_the_first_champion_is_promoted_without_asking(write_config, tmp_path):
+    # Were it to pause, nobody answers and the 5 s timeout rejects: the test would fail, not hang.
+    config_path, first = _fresh_registry_with_a_first_model(write_config, tmp_path, None, "5s")
+
+    outcome = promote_flow(str(config_path), challenger_version=first, bootstrap=True)
+
+    assert outcome.status == "promoted"
+    assert outcome.comparison is not None and outcome.comparison.bootstrap
+    assert outcome.comparison.approval is None
+    registry = _registry(config_path)
+    assert registry.get_alias("champion") == first
+    line = [h for h in registry.history() if h.alias == "champion"][-1]
+    assert line.reason.endswith(
+        "; first champion, no approval asked (promotion.approval.bootstrap is off)"
+    )
+    assert _paused_run_ids() == []
+
+
+def test_with_approval_bootstrap_the_first_champion_waits_for_a_person(write_config, tmp_path):
+    config_path, first = _fresh_registry_with_a_first_model(write_config, tmp_path, True, "10min")
+    reviewer, seen = _answer_when_paused(
+        {"decision": "approve", "reviewer": "carol", "note": "first model"}
+    )
+
+    outcome = promote_flow(str(config_path), challenger_version=first, bootstrap=True)
+    reviewer.join(timeout=30)
+
+    assert isinstance(seen[0], UUID), seen
+    assert f"- **approve**: {first} becomes champion (the registry has none yet)." in seen[1]
+    assert "- **reject**: the registry stays without a champion;" in seen[1]
+    assert outcome.status == "promoted"
+    assert outcome.comparison is not None and outcome.comparison.approval is not None
+    assert outcome.comparison.approval.reviewer == "carol"
+    registry = _registry(config_path)
+    assert registry.get_alias("champion") == first
+    line = [h for h in registry.history() if h.alias == "champion"][-1]
+    assert (line.from_version, line.to_version, line.actor) == (None, first, "carol")
+    assert line.reason.endswith("approved by carol: first model")
