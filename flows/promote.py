@@ -65,7 +65,7 @@ def promote_flow(
         with model_slot(config, "promote"):
             comparison = evaluate_on_holdout(config, plan.holdout, challenger)
             publish_comparison(comparison)
-            if comparison.verdict == "promote" and comparison.rules.approval_required:
+            if comparison.needs_approval:
                 # The slot stays held while a person decides: one promotion at a time.
                 approval = request_approval(comparison)
                 comparison = record_approval(config, comparison.comparison_id, approval)

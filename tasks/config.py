@@ -350,6 +350,15 @@ class ApprovalConfig(Strict):
     """A person approves or rejects each promotion the gate allows, in the Prefect UI."""
 
     required: bool = False
+    bootstrap: bool = Field(
+        default=False,
+        description=(
+            "Also ask before the first champion, when the registry has none. Off by default: "
+            "that promotion replaces no model, its comparison has no champion to read, and the "
+            "first model was already chosen in `bootstrap`; the gate's floor still applies and "
+            "the alias history says no approval was asked."
+        ),
+    )
     timeout: Duration = Field(
         default=timedelta(hours=24), description="No answer within it rejects."
     )

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tasks.config import FileSourceConfig, SqlSourceConfig, load_config, parse_config
+from tasks.config import (
+    ApprovalConfig,
+    FileSourceConfig,
+    SqlSourceConfig,
+    load_config,
+    parse_config,
+)
 from tasks.errors import ConfigError
 from tests.helpers import REMOVE, REPO_ROOT, repo_config, repo_raw_config
 
@@ -52,6 +58,7 @@ def test_repo_config_loads_with_its_values() -> None:
     assert config.promotion.guards.log_loss == 0.25
     assert config.promotion.slices.columns == []
     assert config.promotion.approval.required is False
+    assert config.promotion.approval.bootstrap is False
     assert config.promotion.approval.timeout == timedelta(hours=24)
     assert config.bootstrap.training_start == datetime(2012, 1, 1)
     assert config.registry.path == REPO_ROOT / ".autoretrain" / "registry"
@@ -112,6 +119,10 @@ def test_unknown_key_names_its_path(changes: dict[str, Any], key_path: str) -> N
             ["promotion.guards.latency_ratio:", "greater than or equal to 1"],
         ),
         ({"promotion.approval.timeout": "0s"}, ["promotion.approval.timeout:", "at least 1s"]),
+        (
+            {"promotion.approval.bootstrap": "sometimes"},
+            ["promotion.approval.bootstrap:", "valid boolean"],
+        ),
         (
             {"policy.confirmation.min_spacing": "-1d"},
             ["policy.confirmation.min_spacing:", "not a duration"],
@@ -391,6 +402,14 @@ def test_bootstrap_model_path_is_resolved_from_the_config_directory(tmp_path: Pa
     config = load_config(_write_config(tmp_path / "project", raw))
 
     assert config.bootstrap.model_path == (tmp_path / "project").resolve() / "models" / "first.pkl"
+
+
+def test_approval_bootstrap_is_off_unless_set_and_says_why_in_its_description() -> None:
+    unset = repo_config({"promotion.approval.bootstrap": REMOVE})
+    assert unset.promotion.approval.bootstrap is False
+    assert repo_config({"promotion.approval.bootstrap": True}).promotion.approval.bootstrap is True
+    description = ApprovalConfig.model_fields["bootstrap"].description or ""
+    assert "first champion" in description and "replaces no model" in description
 
 
 def test_config_is_frozen() -> None:

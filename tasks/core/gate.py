@@ -101,6 +101,7 @@ class GateRules:
     guards: GuardRules = GuardRules()
     slices: SliceRules = SliceRules()
     approval_required: bool = False
+    approval_bootstrap: bool = False  # ask for the first champion too (no champion compared)
     approval_timeout_seconds: int = 86400
 
     @classmethod
@@ -132,6 +133,7 @@ class GateRules:
                 margin=promotion.slices.margin,
             ),
             approval_required=promotion.approval.required,
+            approval_bootstrap=promotion.approval.bootstrap,
             approval_timeout_seconds=int(promotion.approval.timeout.total_seconds()),
         )
 
@@ -147,6 +149,8 @@ class GateRules:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateRules:
         values = dict(data)
+        # Saved before approval.bootstrap existed: those asked for the first champion too.
+        values.setdefault("approval_bootstrap", True)
         values["guards"] = GuardRules(**values.get("guards", {}))
         slices = values.get("slices", {})
         values["slices"] = SliceRules(**{**slices, "columns": tuple(slices.get("columns", ()))})
@@ -219,6 +223,13 @@ class Comparison:
     @property
     def bootstrap(self) -> bool:
         return self.champion is None
+
+    @property
+    def needs_approval(self) -> bool:
+        """The gate allows the promotion and the rules ask a person before it happens."""
+        rules = self.rules
+        asked = rules.approval_required and (rules.approval_bootstrap or not self.bootstrap)
+        return self.verdict == "promote" and asked
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

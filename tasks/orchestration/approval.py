@@ -7,6 +7,7 @@ comparison (tasks/promotion.py reads it back from the registry).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from prefect import get_run_logger
 from prefect.client.orchestration import get_client
@@ -15,17 +16,26 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.states import Running
+from pydantic import Field
 
 from tasks.core.gate import Approval, Comparison
 from tasks.render.reporting import render_comparison_markdown
 
 
 class ApprovalInput(RunInput):
-    """The form a reviewer fills in to resume the paused promote run."""
+    """The form a reviewer fills in to resume the paused promote run.
 
-    approve: bool = False
-    reviewer: str = ""
-    note: str = ""
+    Decision and reviewer have no default: Prefect refuses a form (or a `resume_flow_run` call)
+    without them, so an untouched form cannot decide anything.
+    """
+
+    decision: Literal["approve", "reject"] = Field(
+        description="approve: the challenger becomes champion. reject: the champion stays."
+    )
+    reviewer: str = Field(
+        pattern=r"\S", description="Your name, recorded in the comparison and the alias history."
+    )
+    note: str = Field(default="", description="Why, for the record (optional).")
 
 
 def _poll_interval(timeout_seconds: int) -> int:
@@ -36,11 +46,7 @@ def request_approval(comparison: Comparison) -> Approval:
     """Pause until a person approves or rejects; no answer within the timeout rejects."""
     logger = get_run_logger()
     timeout = comparison.rules.approval_timeout_seconds
-    description = (
-        f"{render_comparison_markdown(comparison)}\n\n"
-        f"**Approve the promotion?** Set `approve` to true to promote, leave it false to reject. "
-        f"No answer within {timeout} s rejects."
-    )
+    description = f"{render_comparison_markdown(comparison)}\n\n{describe_choices(comparison)}"
     logger.info("waiting up to %d s for approval of %s", timeout, comparison.comparison_id)
     try:
         answer = pause_flow_run(
@@ -58,12 +64,27 @@ def request_approval(comparison: Comparison) -> Approval:
             note=f"no answer within the approval timeout of {timeout} s",
             decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-    logger.info("approval answer from %s: approve=%s", answer.reviewer, answer.approve)
+    logger.info("approval answer from %s: %s", answer.reviewer, answer.decision)
     return Approval(
-        approved=answer.approve,
-        reviewer=answer.reviewer.strip() or "(unnamed reviewer)",
+        approved=answer.decision == "approve",
+        reviewer=answer.reviewer.strip(),
         note=answer.note,
         decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def describe_choices(comparison: Comparison) -> str:
+    """What each answer of the form does to this comparison's models, in the form's words."""
+    challenger = comparison.challenger.version
+    champion = comparison.champion.version if comparison.champion else None
+    replaces = f"in place of {champion}" if champion else "(the registry has none yet)"
+    keeps = f"{champion} stays champion" if champion else "the registry stays without a champion"
+    return (
+        "**Choose a decision and give your name; both are required.**\n\n"
+        f"- **approve**: {challenger} becomes champion {replaces}.\n"
+        f"- **reject**: {keeps}; {challenger} is marked rejected and is not compared again.\n\n"
+        "Your name and note are recorded in the comparison and the alias history. "
+        f"No answer within {comparison.rules.approval_timeout_seconds} s rejects."
     )
 
 

@@ -114,15 +114,16 @@ def apply_verdict(registry: ModelRegistry, comparison_id: str) -> Literal["promo
             "run the promotion again"
         )
     approval = comparison.approval
-    approved = not comparison.rules.approval_required or (
-        approval is not None and approval.approved
-    )
+    # A recorded answer always counts, even where none was asked for: a "no" is never overruled.
+    approved = approval.approved if approval is not None else not comparison.needs_approval
     if comparison.verdict == "promote" and approved:
         reason = f"comparison {comparison_id}"
         if approval is not None:
             reason += f"; approved by {approval.reviewer}" + (
                 f": {approval.note}" if approval.note else ""
             )
+        elif comparison.rules.approval_required:
+            reason += "; first champion, no approval asked (promotion.approval.bootstrap is off)"
         registry.set_alias(
             "champion",
             challenger,

@@ -58,8 +58,10 @@ def _save_comparison(
     challenger_right: int = 90,
     rows: int = 100,
     approval_required: bool = False,
+    approval_bootstrap: bool = False,
     comparison_id: str = "c1",
     challenger: str = "v0002",
+    with_champion: bool = True,
 ) -> Comparison:
     truth = ["sun", "rain"] * (rows // 2)
     other = {"sun": "rain", "rain": "sun"}
@@ -80,8 +82,11 @@ def _save_comparison(
             min_holdout_rows=30,
             resamples=500,
             approval_required=approval_required,
+            approval_bootstrap=approval_bootstrap,
         ),
-        champion=ModelOutputs("v0001", WINDOW, False, predict(rows // 2)),
+        champion=ModelOutputs("v0001", WINDOW, False, predict(rows // 2))
+        if with_champion
+        else None,
         challenger=ModelOutputs(challenger, WINDOW, False, predict(challenger_right)),
     )
     registry.save_comparison(comparison_id, comparison.to_dict())
@@ -173,6 +178,73 @@ def test_approval_required_promotes_only_an_approved_comparison(
         assert (line.alias, line.action) == ("challenger", "reject")
         assert registry.get_alias("champion") == "v0001"
     assert line.reason == reason
+
+
+def _fresh(root: Path) -> LocalRegistry:
+    """No champion yet; v0001 is the first challenger (the bootstrap)."""
+    registry = LocalRegistry(root, MODEL_NAME)
+    _register(registry, 1)
+    registry.set_alias("challenger", "v0001", reason="bootstrap", action="register")
+    return registry
+
+
+@pytest.mark.parametrize(
+    ("approval_bootstrap", "status", "reason"),
+    [
+        (
+            False,
+            "promoted",
+            "comparison c1; first champion, no approval asked (promotion.approval.bootstrap is off)",
+        ),
+        (True, "rejected", "gate passed comparison c1, but no approval was recorded"),
+    ],
+    ids=["bootstrap-off", "bootstrap-on"],
+)
+def test_the_first_champion_needs_approval_only_with_approval_bootstrap(
+    tmp_path: Path, approval_bootstrap: bool, status: str, reason: str
+) -> None:
+    registry = _fresh(tmp_path)
+    comparison = _save_comparison(
+        registry,
+        challenger="v0001",
+        with_champion=False,
+        approval_required=True,
+        approval_bootstrap=approval_bootstrap,
+    )
+    assert comparison.verdict == "promote"
+    assert comparison.needs_approval is approval_bootstrap
+
+    assert apply_verdict(registry, "c1") == status
+
+    alias = "champion" if status == "promoted" else "challenger"
+    line = [h for h in registry.history() if h.alias == alias][-1]
+    assert line.reason == reason
+    assert registry.get_alias("champion") == ("v0001" if status == "promoted" else None)
+
+
+def test_a_recorded_no_rejects_even_where_no_approval_was_needed(tmp_path: Path) -> None:
+    registry = _fresh(tmp_path)
+    comparison = _save_comparison(
+        registry, challenger="v0001", with_champion=False, approval_required=True
+    )
+    assert not comparison.needs_approval
+    no = Approval(False, "bob", "wrong window", "2026-01-01T00:00:00+00:00")
+    registry.save_comparison("c1", {**comparison.to_dict(), "approval": no.__dict__})
+
+    assert apply_verdict(registry, "c1") == "rejected"
+    assert registry.get_alias("champion") is None
+
+
+def test_a_comparison_saved_before_approval_bootstrap_existed_still_asks(tmp_path: Path) -> None:
+    registry = _fresh(tmp_path)
+    saved = _save_comparison(
+        registry, challenger="v0001", with_champion=False, approval_required=True
+    ).to_dict()
+    del saved["rules"]["approval_bootstrap"]
+    registry.save_comparison("c1", saved)
+
+    assert apply_verdict(registry, "c1") == "rejected"
+    assert registry.history()[-1].reason.endswith("but no approval was recorded")
 
 
 # -- two processes promoting at once ------------------------------------------------------------
