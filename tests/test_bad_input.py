@@ -265,11 +265,19 @@ def version_of_another_model(ws: Workspace) -> None:
     path.write_text(json.dumps({**json.loads(path.read_text()), "model_name": "weather-a"}))
 
 
-def version_of_another_model_beside(ws: Workspace) -> None:
-    """v0002 beside the champion belongs to weather-a (named by a rollback or promotion)."""
-    version_of_another_model_beside_at(
-        model_directory(ws.registry, MODEL_NAME) / "versions", "weather-a"
+def _add_version_of(model_name: str, versions: Path) -> None:
+    """Copy v0001 as v0002 whose metadata names another model."""
+    shutil.copytree(versions / "v0001", versions / "v0002")
+    path = versions / "v0002" / "metadata.json"
+    record = json.loads(path.read_text())
+    path.write_text(
+        json.dumps({**record, "version": "v0002", "model_name": model_name, "status": "registered"})
     )
+
+
+def version_of_another_model_beside(ws: Workspace) -> None:
+    """v0002 beside the champion belongs to weather-a: a promotion or rollback must refuse it."""
+    _add_version_of("weather-a", model_directory(ws.registry, MODEL_NAME) / "versions")
 
 
 def registry_mixing_two_models(ws: Workspace) -> None:
@@ -279,16 +287,7 @@ def registry_mixing_two_models(ws: Workspace) -> None:
         entry.rename(ws.registry / entry.name)
     namespace.rmdir()
     (ws.registry / "models").rmdir()
-    version_of_another_model_beside_at(ws.registry / "versions", "weather-b")
-
-
-def version_of_another_model_beside_at(versions: Path, model_name: str) -> None:
-    shutil.copytree(versions / "v0001", versions / "v0002")
-    path = versions / "v0002" / "metadata.json"
-    record = json.loads(path.read_text())
-    path.write_text(
-        json.dumps({**record, "version": "v0002", "model_name": model_name, "status": "registered"})
-    )
+    _add_version_of("weather-b", ws.registry / "versions")
 
 
 def nothing(ws: Workspace) -> None:
