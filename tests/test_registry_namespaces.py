@@ -179,6 +179,20 @@ def test_rolling_back_from_a_champion_of_another_model_is_refused(tmp_path: Path
     assert snapshot(path) == before
 
 
+def test_rolling_back_from_a_champion_whose_metadata_is_unreadable_still_works(
+    tmp_path: Path,
+) -> None:
+    # "metadata of v0002 is unreadable ... roll back to another version": that advice holds.
+    path = tmp_path / "registry"
+    registry = _registry_of_a(path)
+    (registry.root / "versions" / "v0002" / "metadata.json").write_text("{")
+
+    assert LocalRegistry(path, A).rollback(reason="damaged") == ("v0002", "v0001")
+
+    assert registry.get_alias("champion") == "v0001"
+    assert registry.get_version("v0001").status == "champion"
+
+
 def test_verify_names_a_version_of_another_model(
     tmp_path: Path, write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -807,12 +807,18 @@ class LocalRegistry:
                 )
             if target == current:
                 raise RegistryError(f"{target} is already the champion")
-            self.get_version(current)  # never mark another model's version
+            try:
+                current_owner: str | None = self._read_metadata(current).model_name
+            except RegistryError:
+                current_owner = None  # unreadable: roll back from it all the same
+            if current_owner not in (None, self.model_name):
+                self.get_version(current)  # another model's champion: refuse, naming both
             self.load_model(target)  # refuse a target that would not load
             self._set_alias_locked(
                 "champion", target, reason=reason, action="rollback", actor=actor
             )
-        self.mark(current, "rolled-back")
+        if current_owner is not None:
+            self.mark(current, "rolled-back")
         self.mark(target, "champion")
         return current, target
 
