@@ -482,7 +482,11 @@ class ReportsConfig(Strict):
 
 
 class Config(Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Model name, kebab-case.")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        max_length=100,
+        description="Model name, kebab-case; the registry keeps each model under models/<name>/.",
+    )
     data: DataConfig
     model: ModelConfig
     policy: PolicyConfig

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.stores.registry import ModelRegistry
+from tasks.stores.registry import LocalRegistry, ModelRegistry
 
 
 def render_versions(registry: ModelRegistry) -> str:
@@ -44,3 +44,12 @@ def render_history(registry: ModelRegistry, last: int | None = None) -> str:
     if len(lines) == 1:
         lines.append("(no alias changes yet)")
     return "\n".join(lines)
+
+
+def render_models(registries: list[LocalRegistry]) -> str:
+    """The versions of every model in a registry, one table per model."""
+    if not registries:
+        return "(no models yet)"
+    return "\n\n".join(
+        f"model {registry.model_name}\n{render_versions(registry)}" for registry in registries
+    )

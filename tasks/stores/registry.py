@@ -1,12 +1,17 @@
-"""The model registry: versions, aliases, audit history and comparisons.
+"""The model registry: versions, aliases, audit history and comparisons, one namespace per model.
 
-The local implementation keeps everything in one directory:
+The local implementation keeps each model in its own directory under registry.path:
 
-    versions/v0001/model.pkl, reference.parquet, metadata.json
-    aliases.json           {"champion": "v0001", "challenger": "v0002"}
-    history.jsonl          one line per alias change, append-only
-    comparisons/<id>.json  champion-challenger comparisons
-    .lock                  serialises writers
+    models/<name>/versions/v0001/model.pkl, reference.parquet, metadata.json
+    models/<name>/aliases.json           {"champion": "v0001", "challenger": "v0002"}
+    models/<name>/history.jsonl          one line per alias change, append-only
+    models/<name>/comparisons/<id>.json  champion-challenger comparisons
+    models/<name>/requests/<id>          requests already handled
+    models/<name>/.lock                  serialises the model's writers
+    .lock                                serialises moving a registry into namespaces
+
+Models that share registry.path never see each other's versions, and a version whose
+metadata.json names another model is refused before any of its files is read.
 
 A version directory is written under a temporary name and renamed into place, and
 aliases.json is replaced atomically, so a crash never leaves a half-written version or
@@ -17,6 +22,13 @@ is the commit point, aliases.json the state derived from it. A writer killed bet
 leaves a history line whose alias change is missing; the next writer, or opening the
 registry, completes it (rolls it forward) under the lock. `verify()` (or
 `python -m tasks.cli.registry verify --config config.yaml`) lists whatever is still inconsistent.
+
+A registry written before namespaces (versions/, aliases.json, history.jsonl, ... at the top of
+registry.path) is moved into its model's namespace on first open, under the top-level lock: the
+entries are renamed into models/.migrating-<name>/, a "migrate" line is appended to its
+history, and the directory is renamed to models/<name>/ (the commit point). A crash in between
+leaves models/.migrating-<name>/, which the next open finishes. A top-level registry that holds
+versions of more than one model is refused, with the versions of each.
 """
 
 from __future__ import annotations
@@ -49,6 +61,12 @@ logger = logging.getLogger(__name__)
 ALIASES = ("champion", "challenger")
 STALE_STAGING_SECONDS = 3600
 VERSION_ID = re.compile(r"v\d{4,}")
+# The same rule as the config's name, with a length a directory name can always have.
+MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+MODELS_DIRECTORY = "models"
+MIGRATING_PREFIX = ".migrating-"
+# What a registry written before namespaces keeps at the top of registry.path.
+ROOT_LAYOUT_ENTRIES = ("versions", "comparisons", "requests", "aliases.json", "history.jsonl")
 
 
 @dataclass(frozen=True)
@@ -100,7 +118,12 @@ class RegistryCheck:
 
 
 class ModelRegistry(Protocol):
-    """What the flows need from a model store; LocalRegistry is the embedded default."""
+    """What the flows need from a model store; LocalRegistry is the embedded default.
+
+    A registry opened for one model sees only that model's versions, aliases and history.
+    """
+
+    model_name: str
 
     def register(
         self, model: Any, reference: pd.DataFrame, metadata: dict[str, Any]
@@ -203,28 +226,239 @@ def _actor() -> str:
         return "unknown"
 
 
+@contextlib.contextmanager
+def _lock_file(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _drop_partial_line(path: Path) -> None:
+    """Cut a last line without its newline: its write never finished, so it never committed."""
+    if not path.is_file():
+        return
+    content = path.read_bytes()
+    if content and not content.endswith(b"\n"):
+        keep = content.rfind(b"\n") + 1
+        logger.warning("dropping a half-written last line of %s", path)
+        with path.open("r+b") as out:
+            out.truncate(keep)
+            out.flush()
+            os.fsync(out.fileno())
+
+
+def _append_line(path: Path, entry: HistoryEntry) -> None:
+    with path.open("a") as out:
+        out.write(json.dumps(asdict(entry)) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def check_model_name(model_name: str) -> str:
+    """The model name, if it is safe as a directory name inside the registry; else RegistryError."""
+    if not isinstance(model_name, str) or not MODEL_NAME.fullmatch(model_name):
+        raise RegistryError(
+            f"{model_name!r} is not a model name: use lower-case letters, digits and '-', "
+            "starting with a letter or digit, at most 100 characters (the config's name)"
+        )
+    return model_name
+
+
+def model_directory(registry_path: Path, model_name: str) -> Path:
+    """Where the registry at registry_path keeps model_name's versions, aliases and history."""
+    return Path(registry_path) / MODELS_DIRECTORY / check_model_name(model_name)
+
+
+def list_models(registry_path: Path) -> list[str]:
+    """The models that have a namespace in the registry at registry_path, by name."""
+    models = Path(registry_path) / MODELS_DIRECTORY
+    if not models.is_dir():
+        return []
+    return sorted(p.name for p in models.iterdir() if p.is_dir() and MODEL_NAME.fullmatch(p.name))
+
+
+def _root_layout_entries(registry_path: Path) -> list[str]:
+    return [name for name in ROOT_LAYOUT_ENTRIES if os.path.lexists(registry_path / name)]
+
+
+def _interrupted_migrations(registry_path: Path) -> list[Path]:
+    models = registry_path / MODELS_DIRECTORY
+    if not models.is_dir():
+        return []
+    return sorted(models.glob(f"{MIGRATING_PREFIX}*"))
+
+
+def _owner_of_root_layout(registry_path: Path, opener: str) -> str:
+    """The one model the top-level versions belong to; RegistryError if they are mixed.
+
+    With no versions at all, the model opening the registry takes what is there.
+    """
+    owners: dict[str, list[str]] = {}
+    unreadable: list[str] = []
+    versions = registry_path / "versions"
+    directories = sorted(
+        (p for p in versions.glob("v[0-9]*") if VERSION_ID.fullmatch(p.name)),
+        key=lambda p: int(p.name[1:]),
+    )
+    for directory in directories:
+        try:
+            owner = json.loads((directory / "metadata.json").read_text())["model_name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            unreadable.append(directory.name)
+            continue
+        owners.setdefault(str(owner), []).append(directory.name)
+    if unreadable:
+        raise RegistryError(
+            f"the registry at {registry_path} keeps its versions at the top (the layout before "
+            f"one namespace per model), and the metadata.json of {', '.join(unreadable)} is "
+            "unreadable, so it cannot tell which model they belong to; restore those files from "
+            "a backup and run again"
+        )
+    if len(owners) > 1:
+        listed = "; ".join(
+            f"'{name}': {', '.join(found)}" for name, found in sorted(owners.items())
+        )
+        aliases = _read_root_aliases(registry_path)
+        raise RegistryError(
+            f"the registry at {registry_path} mixes versions of {len(owners)} models in one "
+            f"directory (they shared registry.path before each model had its own namespace): "
+            f"{listed}. Its aliases.json ({aliases}), history.jsonl and comparisons are shared "
+            "by them, so autoretrain will not guess whose they are and changes nothing. "
+            "To separate them, with no run in progress: for each model NAME, "
+            f"`mkdir -p {registry_path}/{MODELS_DIRECTORY}/NAME/versions` and move its versions "
+            "listed here into it; move aliases.json, history.jsonl, comparisons/ and requests/ "
+            f"into {registry_path}/{MODELS_DIRECTORY}/NAME/ of the model whose version the "
+            "champion alias names and remove the lines of the other models' versions from that "
+            "history.jsonl; the other models bootstrap a champion of their own on their next "
+            "monitor run. Then run `python -m tasks.cli.registry verify --config CONFIG` for "
+            "each model's config."
+        )
+    if not owners:
+        return opener
+    return check_model_name(next(iter(owners)))
+
+
+def _read_root_aliases(registry_path: Path) -> str:
+    try:
+        aliases = json.loads((registry_path / "aliases.json").read_text())
+    except (OSError, ValueError):
+        return "missing or unreadable"
+    if not isinstance(aliases, dict):
+        return "unreadable"
+    return (
+        ", ".join(f"{alias} -> {version}" for alias, version in sorted(aliases.items())) or "empty"
+    )
+
+
+def migrate_root_layout(registry_path: Path, opener: str) -> str | None:
+    """Move a registry written before namespaces into its model's namespace; the model's name.
+
+    Nothing to move returns None. Runs under the registry's top-level lock, which writers of
+    the layout before namespaces took too; an interrupted move is finished first.
+    """
+    registry_path = Path(registry_path)
+    # Entries move from the top to models/.migrating-<name>/ to models/<name>/: looking in that
+    # order, a registry with neither is one whose move (if any) is complete.
+    if not _root_layout_entries(registry_path) and not _interrupted_migrations(registry_path):
+        return None
+    with _lock_file(registry_path / ".lock"):
+        interrupted = _interrupted_migrations(registry_path)
+        if interrupted:
+            staging = interrupted[0]
+            owner = check_model_name(staging.name.removeprefix(MIGRATING_PREFIX))
+            logger.warning("finishing the interrupted move of %s into its namespace", owner)
+        elif _root_layout_entries(registry_path):
+            owner = _owner_of_root_layout(registry_path, opener)
+            target = model_directory(registry_path, owner)
+            if target.exists():
+                raise RegistryError(
+                    f"the registry at {registry_path} holds versions of '{owner}' both at its "
+                    f"top (the layout before namespaces) and in {target}; an older autoretrain "
+                    f"wrote to it after the move. Move the top-level versions, aliases.json and "
+                    f"history.jsonl aside and merge them by hand; {target} is the current one"
+                )
+            staging = registry_path / MODELS_DIRECTORY / f"{MIGRATING_PREFIX}{owner}"
+            staging.parent.mkdir(exist_ok=True)
+            staging.mkdir()
+            _fsync_path(staging.parent)
+        else:
+            return None
+        _finish_migration(registry_path, staging, owner)
+        return owner
+
+
+def _finish_migration(registry_path: Path, staging: Path, owner: str) -> None:
+    """Move what is left at the top into staging, record the move, commit it by a rename."""
+    for name in ROOT_LAYOUT_ENTRIES:
+        source = registry_path / name
+        if not os.path.lexists(source):
+            continue
+        if os.path.lexists(staging / name):
+            raise RegistryError(
+                f"{source} and {staging / name} both exist: something wrote to the top of the "
+                f"registry while it was being moved into {owner}'s namespace; merge them by hand"
+            )
+        os.rename(source, staging / name)
+    _fsync_path(staging)
+    _fsync_path(registry_path)
+    history = staging / "history.jsonl"
+    _drop_partial_line(history)
+    lines = history.read_text().splitlines() if history.is_file() else []
+    last_action = None
+    champion: str | None = None
+    for line in lines:
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            entry = json.loads(line)
+            last_action = entry.get("action")
+            if entry.get("alias") == "champion":
+                champion = entry.get("to_version")
+    if last_action != "migrate":  # a move killed after this line was appended already has it
+        _append_line(
+            history,
+            HistoryEntry(
+                _now(),
+                "migrate",
+                "champion",
+                champion,
+                champion,
+                f"moved from the top of {registry_path} into {MODELS_DIRECTORY}/{owner}/ "
+                "(one namespace per model)",
+                _actor(),
+            ),
+        )
+    for directory in ("versions", "comparisons"):
+        (staging / directory).mkdir(exist_ok=True)
+    os.rename(staging, model_directory(registry_path, owner))
+    _fsync_path(staging.parent)
+    logger.warning(
+        "moved the registry at %s into %s's namespace (%s)",
+        registry_path,
+        owner,
+        model_directory(registry_path, owner),
+    )
+
+
 class LocalRegistry:
     """A registry on the local file system (the embedded default)."""
 
-    def __init__(self, root: Path, model_name: str) -> None:
-        self.root = Path(root)
-        self.model_name = model_name
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "versions").mkdir(exist_ok=True)
+    def __init__(self, path: Path, model_name: str) -> None:
+        self.path = Path(path)
+        self.model_name = check_model_name(model_name)
+        self.root = model_directory(self.path, model_name)
+        self.path.mkdir(parents=True, exist_ok=True)
+        migrate_root_layout(self.path, model_name)
+        (self.root / "versions").mkdir(parents=True, exist_ok=True)
         (self.root / "comparisons").mkdir(exist_ok=True)
         self._clean_temporary()
         with self._locked():
             self._recover_locked(on_open=True)
 
     # -- locking -----------------------------------------------------------------
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with (self.root / ".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return _lock_file(self.root / ".lock")
 
     def _clean_temporary(self) -> None:
         """Remove leftovers of writers that died mid-write; they were never visible."""
@@ -265,7 +499,7 @@ class LocalRegistry:
             current = aliases.get(alias)
             if last is None or last.to_version == current or last.from_version != current:
                 continue
-            if last.to_version is not None and not (self._version_dir(last.to_version)).is_dir():
+            if last.to_version is not None and not self._is_own_version(last.to_version):
                 continue
             # The history line was written, the alias not: the writer died in between.
             logger.warning(
@@ -295,19 +529,15 @@ class LocalRegistry:
             )
         self._recover_statuses(champion, entries)
 
+    def _is_own_version(self, version: str) -> bool:
+        try:
+            self.get_version(version)
+        except RegistryError:
+            return False
+        return True
+
     def _drop_partial_history_line(self) -> None:
-        path = self.root / "history.jsonl"
-        if not path.is_file():
-            return
-        content = path.read_bytes()
-        if content and not content.endswith(b"\n"):
-            # Its alias write never started: the line was never committed.
-            keep = content.rfind(b"\n") + 1
-            logger.warning("dropping a half-written last line of %s", path)
-            with path.open("r+b") as out:
-                out.truncate(keep)
-                out.flush()
-                os.fsync(out.fileno())
+        _drop_partial_line(self.root / "history.jsonl")
 
     def _recover_statuses(self, champion: str | None, entries: list[HistoryEntry]) -> None:
         """Statuses follow the champion alias (a writer may die between alias and mark)."""
@@ -376,6 +606,18 @@ class LocalRegistry:
         return record
 
     def get_version(self, version: str) -> ModelVersion:
+        """A version's metadata; RegistryError if it is missing, unreadable or another model's."""
+        record = self._read_metadata(version)
+        if record.model_name != self.model_name:
+            raise RegistryError(
+                f"version {version} in {self.root} belongs to model '{record.model_name}', not "
+                f"to '{self.model_name}' (the config's name): refusing to use another model's "
+                f"version. Move it back to {self.path / MODELS_DIRECTORY / record.model_name}, "
+                "or check the name in the config"
+            )
+        return record
+
+    def _read_metadata(self, version: str) -> ModelVersion:
         path = self._version_dir(version) / "metadata.json"
         if not path.is_file():
             raise RegistryError(f"no model version {version} in {self.root}")
@@ -529,10 +771,7 @@ class LocalRegistry:
         entry = HistoryEntry(_now(), action, alias, current, version, reason, actor or _actor())
         # History first, then the alias: the fsynced history line commits the change. A crash
         # in between leaves a line whose alias write is missing; _recover_locked completes it.
-        with (self.root / "history.jsonl").open("a") as out:
-            out.write(json.dumps(asdict(entry)) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
+        _append_line(self.root / "history.jsonl", entry)
         _write_json_atomic(self.root / "aliases.json", aliases)
 
     def history(self) -> list[HistoryEntry]:
@@ -568,20 +807,29 @@ class LocalRegistry:
                 )
             if target == current:
                 raise RegistryError(f"{target} is already the champion")
+            try:
+                current_owner: str | None = self._read_metadata(current).model_name
+            except RegistryError:
+                current_owner = None  # unreadable: roll back from it all the same
+            if current_owner not in (None, self.model_name):
+                self.get_version(current)  # another model's champion: refuse, naming both
             self.load_model(target)  # refuse a target that would not load
             self._set_alias_locked(
                 "champion", target, reason=reason, action="rollback", actor=actor
             )
-        self.mark(current, "rolled-back")
+        if current_owner is not None:
+            self.mark(current, "rolled-back")
         self.mark(target, "champion")
         return current, target
 
     def _previous_champion(self, current: str) -> str | None:
         for entry in reversed(self.history()):
             # Skip rollbacks, so a second rollback goes further back instead of undoing the first.
+            # A line that moved nothing (the migrate line) is no promotion either.
             if (
                 entry.alias == "champion"
                 and entry.to_version == current
+                and entry.from_version != current
                 and entry.action != "rollback"
             ):
                 return entry.from_version
@@ -613,6 +861,7 @@ class LocalRegistry:
         problems: list[str] = []
         notes: list[str] = []
         versions: dict[str, ModelVersion] = {}
+        foreign: dict[str, str] = {}
         for directory in sorted((self.root / "versions").iterdir()):
             if directory.name.startswith(".tmp-"):
                 notes.append(
@@ -623,9 +872,17 @@ class LocalRegistry:
                 problems.append(f"versions/{directory.name} is not a version id")
                 continue
             try:
-                record = self.get_version(directory.name)
+                record = self._read_metadata(directory.name)
             except RegistryError as error:
                 problems.append(str(error))
+                continue
+            if record.model_name != self.model_name:
+                problems.append(
+                    f"versions/{directory.name} belongs to model '{record.model_name}', not to "
+                    f"'{self.model_name}' (the config's name); move it back to "
+                    f"{self.path / MODELS_DIRECTORY / record.model_name}"
+                )
+                foreign[directory.name] = record.model_name
                 continue
             versions[record.version] = record
             if record.version != directory.name:
@@ -639,6 +896,8 @@ class LocalRegistry:
         for alias, version in sorted(aliases.items()):
             if alias not in ALIASES:
                 problems.append(f"aliases.json has an unknown alias '{alias}'")
+            elif version in foreign:
+                problems.append(f"{alias} points at {version}, a version of '{foreign[version]}'")
             elif version not in versions:
                 problems.append(f"{alias} points at {version}, which is not a registered version")
         replayed: dict[str, str | None] = {}

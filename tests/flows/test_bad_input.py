@@ -7,6 +7,7 @@ Add a case by adding a row: an id, what to break, what to run, and the message e
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -34,7 +35,7 @@ from tasks.core.windows import Window, resolve_as_of
 from tasks.errors import AutoretrainError, ConfigError, DataError, ModelError, RegistryError
 from tasks.stores import data as data_module
 from tasks.stores.data import load_window
-from tasks.stores.registry import LocalRegistry
+from tasks.stores.registry import LocalRegistry, model_directory
 from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -116,7 +117,7 @@ class Workspace:
             self.rewrite_year(year, change)
 
     def version_file(self, name: str) -> Path:
-        return self.registry / "versions" / "v0001" / name
+        return model_directory(self.registry, MODEL_NAME) / "versions" / "v0001" / name
 
 
 @pytest.fixture
@@ -256,7 +257,38 @@ def metadata_damaged(ws: Workspace) -> None:
 
 
 def aliases_damaged(ws: Workspace) -> None:
-    (ws.registry / "aliases.json").write_text('{"champion": ')
+    (model_directory(ws.registry, MODEL_NAME) / "aliases.json").write_text('{"champion": ')
+
+
+def version_of_another_model(ws: Workspace) -> None:
+    """The champion's metadata names another model: copied in by hand, or left by a shared path."""
+    path = ws.version_file("metadata.json")
+    path.write_text(json.dumps({**json.loads(path.read_text()), "model_name": "weather-a"}))
+
+
+def _add_version_of(model_name: str, versions: Path) -> None:
+    """Copy v0001 as v0002 whose metadata names another model."""
+    shutil.copytree(versions / "v0001", versions / "v0002")
+    path = versions / "v0002" / "metadata.json"
+    record = json.loads(path.read_text())
+    path.write_text(
+        json.dumps({**record, "version": "v0002", "model_name": model_name, "status": "registered"})
+    )
+
+
+def version_of_another_model_beside(ws: Workspace) -> None:
+    """v0002 beside the champion belongs to weather-a: a promotion or rollback must refuse it."""
+    _add_version_of("weather-a", model_directory(ws.registry, MODEL_NAME) / "versions")
+
+
+def registry_mixing_two_models(ws: Workspace) -> None:
+    """The layout before namespaces, shared by two models: weather-b's v0002 beside v0001."""
+    namespace = model_directory(ws.registry, MODEL_NAME)
+    for entry in namespace.iterdir():
+        entry.rename(ws.registry / entry.name)
+    namespace.rmdir()
+    (ws.registry / "models").rmdir()
+    _add_version_of("weather-b", ws.registry / "versions")
 
 
 def nothing(ws: Workspace) -> None:
@@ -305,6 +337,13 @@ def config_with(overrides: dict[str, Any]) -> Callable[[Workspace], Any]:
     def run(ws: Workspace) -> Any:
         ws.overrides = merge(ws.overrides, overrides)
         return load_config(ws.config())
+
+    return run
+
+
+def rollback_to(version: str) -> Callable[[Workspace], Any]:
+    def run(ws: Workspace) -> Any:
+        return rollback_flow(str(ws.config()), to_version=version, reason="test")
 
     return run
 
@@ -575,6 +614,45 @@ CASES = [
         monitor,
         RegistryError,
         ("aliases.json is unreadable", "tasks.cli.registry verify"),
+    ),
+    Case(
+        "registry-champion-of-another-model",
+        version_of_another_model,
+        monitor,
+        RegistryError,
+        ("version v0001", "belongs to model 'weather-a', not to 'seattle-weather'"),
+    ),
+    Case(
+        "registry-promote-another-models-version",
+        version_of_another_model_beside,
+        promote_version("v0002"),
+        RegistryError,
+        ("version v0002", "belongs to model 'weather-a', not to 'seattle-weather'"),
+    ),
+    Case(
+        "registry-rollback-to-another-models-version",
+        version_of_another_model_beside,
+        rollback_to("v0002"),
+        RegistryError,
+        ("version v0002", "belongs to model 'weather-a', not to 'seattle-weather'"),
+    ),
+    Case(
+        "registry-mixing-two-models",
+        registry_mixing_two_models,
+        monitor,
+        RegistryError,
+        (
+            "mixes versions of 2 models",
+            "'seattle-weather': v0001; 'weather-b': v0002",
+            "models/NAME/versions",
+        ),
+    ),
+    Case(
+        "config-name-escapes-registry",
+        nothing,
+        config_with({"name": "../weather-a"}),
+        ConfigError,
+        ("name: String should match pattern",),
     ),
     Case(
         "event-version-escapes-registry",

@@ -276,4 +276,4 @@ def test_own_data_in_sqlite_with_other_column_names_and_an_adopted_model(write_c
     assert judged and {s.column for s in judged} == {"region"}
     assert sum(s.rows for s in result.comparison.slices) == result.comparison.holdout_rows
     assert not any(s.regressed for s in judged)
-    assert json.loads((tmp_path / "registry" / "aliases.json").read_text()) == {"champion": "v0002"}
+    assert json.loads((registry.root / "aliases.json").read_text()) == {"champion": "v0002"}

@@ -24,6 +24,7 @@ import httpx
 import pytest
 import yaml
 
+from tasks.stores.registry import model_directory
 from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
 
 pytestmark = pytest.mark.server
@@ -257,7 +258,11 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
     assert "PROMOTE" in artifacts["seattle-weather-comparison-verdict"]["data"]
     assert artifacts["seattle-weather-comparison"]["type"] == "table"
 
-    aliases = yaml.safe_load((server.project.parent / "registry" / "aliases.json").read_text())
+    aliases = yaml.safe_load(
+        (
+            model_directory(server.project.parent / "registry", "seattle-weather") / "aliases.json"
+        ).read_text()
+    )
     assert aliases == {"champion": "v0002"}
 
 
@@ -296,7 +301,7 @@ def _slot_holder(server: Server) -> Iterator[subprocess.Popen[str]]:
 
 def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server) -> None:
     retrain = _deployment(server, "retrain", "autoretrain-retrain")
-    versions = server.project.parent / "registry" / "versions"
+    versions = model_directory(server.project.parent / "registry", "seattle-weather") / "versions"
     before = sorted(p.name for p in versions.iterdir())
 
     with _slot_holder(server) as holder:

@@ -294,7 +294,7 @@ def test_two_processes_swapping_at_once_leave_exactly_one_champion(
 ) -> None:
     registry = _setup(tmp_path / f"round-{round_number}")
 
-    outcomes = _race(_swap_worker, registry.root, ["v0002", "v0003"])
+    outcomes = _race(_swap_worker, registry.path, ["v0002", "v0003"])
 
     winners = [version for version, outcome in outcomes.items() if outcome == "promoted"]
     assert len(winners) == 1, outcomes
@@ -312,7 +312,7 @@ def test_two_promote_runs_of_the_same_comparison_promote_once(tmp_path: Path) ->
     _save_comparison(registry, comparison_id="first")
     _save_comparison(registry, comparison_id="second")
 
-    outcomes = _race(_verdict_worker, registry.root, ["first", "second"])
+    outcomes = _race(_verdict_worker, registry.path, ["first", "second"])
 
     assert sorted(outcomes.values()).count("promoted") == 1, outcomes
     assert registry.get_alias("champion") == "v0002"

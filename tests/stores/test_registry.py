@@ -426,10 +426,11 @@ def test_list_and_history_show_what_a_rollback_needs(
     _promote(registry, "v0001")
     _promote(registry, "v0002", reason="comparison c2")
     registry.rollback(reason="bad predictions", actor="oncall")
-    config = write_config({"registry": {"path": str(registry.root)}})
+    config = write_config({"registry": {"path": str(registry.path)}})
 
     assert registry_main(["list", "--config", str(config)]) == 0
-    listed = capsys.readouterr().out.splitlines()
+    header, *listed = capsys.readouterr().out.splitlines()
+    assert header == f"model {MODEL_NAME} in {registry.path}"
     assert listed[0].split()[:5] == ["version", "status", "alias", "created", "(UTC)"]
     assert listed[1].split()[:2] == ["v0001", "champion"]
     assert listed[1].split()[2] == "champion"  # the alias column
@@ -437,7 +438,8 @@ def test_list_and_history_show_what_a_rollback_needs(
     assert "2012-01-01 .. 2012-01-07" in listed[2] and listed[2].endswith("6  test")
 
     assert registry_main(["history", "--last", "2", "--config", str(config)]) == 0
-    history = capsys.readouterr().out.splitlines()
+    header, *history = capsys.readouterr().out.splitlines()
+    assert header == f"model {MODEL_NAME} in {registry.path}"
     assert len(history) == 3  # the header and the last two changes
     assert history[1].split()[2:7] == ["promote", "champion", "v0001", "->", "v0002"]
     assert history[1].endswith("comparison c2")

@@ -22,7 +22,7 @@ from tasks.config import Config
 from tasks.core.windows import Window, plan_windows
 from tasks.steps import promotion, training
 from tasks.stores.data import load_window
-from tasks.stores.registry import LocalRegistry
+from tasks.stores.registry import LocalRegistry, model_directory
 from tests.helpers import repo_config
 
 MODEL_NAME = "seattle-weather"
@@ -188,6 +188,61 @@ def test_killed_at_every_write_step_of_retrain_and_promote_the_registry_stays_co
     assert outcomes[-1] == "v0002"
 
 
+def _root_layout_copy(template: Path, root: Path) -> None:
+    """A copy of the template in the layout before namespaces: its model's entries at the top."""
+    shutil.copytree(
+        model_directory(template, MODEL_NAME), root, ignore=shutil.ignore_patterns(".lock")
+    )
+
+
+@pytest.mark.usefixtures("no_prefect_logger")
+def test_killed_at_every_step_of_moving_a_registry_into_its_namespace(
+    template: Path, tmp_path: Path, die_at_step: Callable[[int], None]
+) -> None:
+    probe = tmp_path / "probe"
+    _root_layout_copy(template, probe)
+    entries = LocalRegistry(template, MODEL_NAME).history()
+    counter = {"calls": 0}
+    originals = {name: getattr(os, name) for name in ("rename", "replace", "fsync")}
+
+    def count_the_steps() -> None:
+        def counting(name: str) -> Callable[..., Any]:
+            def count(*args: Any, **kwargs: Any) -> Any:
+                counter["calls"] += 1
+                return originals[name](*args, **kwargs)
+
+            return count
+
+        for name in originals:
+            setattr(os, name, counting(name))
+        LocalRegistry(probe, MODEL_NAME)
+        (tmp_path / "steps").write_text(str(counter["calls"]))
+
+    assert _in_child(count_the_steps) == 0
+    steps = int((tmp_path / "steps").read_text())
+    assert steps >= 7  # a rename per entry, the fsyncs, the migrate line, the commit rename
+
+    for step in range(1, steps + 1):
+        root = tmp_path / f"step-{step}"
+        _root_layout_copy(template, root)
+
+        code = _in_child(
+            lambda root=root, step=step: (die_at_step(step), LocalRegistry(root, MODEL_NAME))
+        )
+
+        assert code == CRASHED, f"step {step} of {steps} did not crash the child"
+        registry = _assert_consistent(root)  # opening finishes the move
+        assert registry.get_alias("champion") == "v0001"
+        assert sorted(p.name for p in root.iterdir()) == [".lock", "models"], f"step {step}"
+        assert registry.history()[:-1] == entries
+        assert [e.action for e in registry.history()].count("migrate") == 1, f"step {step}"
+    print(f"{steps} write steps of the move, each survived")
+    # A run after the last crash point trusts the moved registry and completes the loop.
+    config = _config(root)
+    assert retrain_and_promote(config) in {"promoted", "rejected"}
+    _assert_consistent(root)
+
+
 def test_alias_change_interrupted_after_its_history_line_is_completed_on_open(
     template: Path, tmp_path: Path, die_at_step: Callable[[int], None]
 ) -> None:
@@ -213,7 +268,7 @@ def test_alias_change_interrupted_after_its_history_line_is_completed_on_open(
         )
 
     assert _in_child(promote) == CRASHED
-    assert json.loads((root / "aliases.json").read_text()) == {"champion": "v0001"}
+    assert json.loads((registry.root / "aliases.json").read_text()) == {"champion": "v0001"}
     assert len(registry.history()) == history_lines + 1
 
     reopened = _assert_consistent(root)
@@ -226,13 +281,14 @@ def test_half_written_history_line_is_dropped_on_open(template: Path, tmp_path: 
     root = tmp_path / "registry"
     shutil.copytree(template, root)
     entries = LocalRegistry(root, MODEL_NAME).history()
-    with (root / "history.jsonl").open("a") as out:
+    history = model_directory(root, MODEL_NAME) / "history.jsonl"
+    with history.open("a") as out:
         out.write('{"at": "2026-01-01T00:00:00+00:00", "action": "prom')
 
     registry = _assert_consistent(root)
 
     assert registry.history() == entries
-    assert (root / "history.jsonl").read_bytes().endswith(b"\n")
+    assert history.read_bytes().endswith(b"\n")
 
 
 def test_challenger_left_pointing_at_the_champion_is_dropped_on_open(
@@ -240,7 +296,7 @@ def test_challenger_left_pointing_at_the_champion_is_dropped_on_open(
 ) -> None:
     root = tmp_path / "registry"
     shutil.copytree(template, root)
-    aliases = root / "aliases.json"
+    aliases = model_directory(root, MODEL_NAME) / "aliases.json"
     # A promotion died after moving the champion alias, before clearing the challenger.
     LocalRegistry(root, MODEL_NAME).set_alias("challenger", "v0001", reason="x", action="register")
 
@@ -303,7 +359,7 @@ def test_verify_reports_what_a_crash_cannot_explain(
 ) -> None:
     root = tmp_path / "registry"
     shutil.copytree(template, root)
-    damage(root)
+    damage(model_directory(root, MODEL_NAME))
 
     check = LocalRegistry(root, MODEL_NAME).verify()
 
@@ -322,7 +378,7 @@ def test_verify_cli_says_consistent(
 ) -> None:
     root = tmp_path / "registry"
     shutil.copytree(template, root)
-    (root / "versions" / ".tmp-abandoned").mkdir()
+    (model_directory(root, MODEL_NAME) / "versions" / ".tmp-abandoned").mkdir()
     config = write_config({"registry": {"path": str(root)}})
 
     assert registry_main(["verify", "--config", str(config)]) == 0
