@@ -195,7 +195,6 @@ def _root_layout_copy(template: Path, root: Path) -> None:
     )
 
 
-@pytest.mark.usefixtures("no_prefect_logger")
 def test_killed_at_every_step_of_moving_a_registry_into_its_namespace(
     template: Path, tmp_path: Path, die_at_step: Callable[[int], None]
 ) -> None:
