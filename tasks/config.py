@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from tasks.errors import ConfigError
+from tasks.secrets import BlockReader, SecretValue, read_secret_blocks
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|min|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -54,10 +55,24 @@ class FileSourceConfig(Strict):
 
 class SqlSourceConfig(Strict):
     kind: Literal["sql"]
-    url: str = Field(
-        description="SQLAlchemy URL; a relative sqlite path is relative to config.yaml."
+    url: SecretValue = Field(
+        description="SQLAlchemy URL; a relative sqlite path is relative to config.yaml. A URL "
+        "with a password is given as ${ENV_VAR} (expanded when the config loads; $$ is a "
+        "literal $) or as {secret: block-name} (a Prefect Secret block read at run time), "
+        "never in plain text; it is masked in every log, message and artifact."
     )
     table: str
+
+    @field_validator("url")
+    @classmethod
+    def _no_plain_text_password(cls, value: SecretValue) -> SecretValue:
+        if not value.from_reference and value.holds_url_password():
+            raise ValueError(
+                "holds a password in plain text, and config.yaml is committed and deployed: "
+                "give the URL as ${VARIABLE} (an environment variable) or as "
+                "{secret: block-name} (a Prefect Secret block)"
+            )
+        return value
 
 
 class ReadRetryConfig(Strict):
@@ -540,12 +555,13 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     source = config.data.source
     if isinstance(source, FileSourceConfig):
         source = source.model_copy(update={"path": _resolve(base, source.path)})
-    elif source.url.startswith("sqlite:///") and not source.url.startswith("sqlite:////"):
-        relative = source.url.removeprefix("sqlite:///")
-        if relative and relative != ":memory:":
-            source = source.model_copy(
-                update={"url": f"sqlite:///{_resolve(base, Path(relative))}"}
-            )
+    elif source.url.resolved:
+        url = source.url.reveal()
+        relative = url.removeprefix("sqlite:///")
+        is_relative = url.startswith("sqlite:///") and not url.startswith("sqlite:////")
+        if is_relative and relative and relative != ":memory:":
+            resolved = source.url.with_value(f"sqlite:///{_resolve(base, Path(relative))}")
+            source = source.model_copy(update={"url": resolved})
     bootstrap = config.bootstrap
     if bootstrap.model_path is not None:
         bootstrap = bootstrap.model_copy(
@@ -565,8 +581,17 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     )
 
 
-def parse_config(raw: Any, base_dir: Path, origin: Path | None = None) -> Config:
-    """Validate a parsed YAML mapping; relative paths are taken from base_dir."""
+def parse_config(
+    raw: Any,
+    base_dir: Path,
+    origin: Path | None = None,
+    read_secret_block: BlockReader | None = None,
+) -> Config:
+    """Validate a parsed YAML mapping; relative paths are taken from base_dir.
+
+    ${VARIABLE} references are expanded from the environment here; {secret: name} references
+    are read with read_secret_block (the flows pass Prefect's), or left unread without it.
+    """
     origin = origin or base_dir / "config.yaml"
     if not isinstance(raw, dict):
         raise ConfigError(
@@ -576,11 +601,16 @@ def parse_config(raw: Any, base_dir: Path, origin: Path | None = None) -> Config
         config = Config.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_format_validation_error(error, origin)) from None
+    if read_secret_block is not None:
+        config = read_secret_blocks(config, read_secret_block, str(origin))
     return _resolve_paths(config, base_dir)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate config.yaml; raise ConfigError naming the key path on any problem."""
+def load_config(path: str | Path, read_secret_block: BlockReader | None = None) -> Config:
+    """Read and validate config.yaml; raise ConfigError naming the key path on any problem.
+
+    read_secret_block reads the Prefect Secret blocks the config names (see parse_config).
+    """
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise ConfigError(f"config file not found: {path} (pass --config PATH or create it)")
@@ -588,4 +618,4 @@ def load_config(path: str | Path) -> Config:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    return parse_config(raw, path.parent, path)
+    return parse_config(raw, path.parent, path, read_secret_block)

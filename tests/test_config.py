@@ -393,7 +393,9 @@ def test_relative_sqlite_url_is_resolved_from_the_config_directory(
     config = load_config(_write_config(tmp_path / "project", raw))
 
     assert isinstance(config.data.source, SqlSourceConfig)
-    assert config.data.source.url == expected.format(project=(tmp_path / "project").resolve())
+    assert config.data.source.url.reveal() == expected.format(
+        project=(tmp_path / "project").resolve()
+    )
 
 
 def test_bootstrap_model_path_is_resolved_from_the_config_directory(tmp_path: Path) -> None:

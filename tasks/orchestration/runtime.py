@@ -17,6 +17,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from tasks.config import Config, load_config
 from tasks.errors import AutoretrainError, ConfigError
+from tasks.orchestration.secrets import read_secret_block
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +69,12 @@ def check_config_path(config_path: str) -> None:
 
 
 def load_run_config(config_path: str) -> Config:
-    """Every flow's first step: check where the config comes from, then load and validate it."""
+    """Every flow's first step: check where the config comes from, then load and validate it.
+
+    Its {secret: name} references are read from Prefect Secret blocks here, on the worker.
+    """
     check_config_path(config_path)
-    return load_config(config_path)
+    return load_config(config_path, read_secret_block)
 
 
 def is_deployment_run() -> bool:

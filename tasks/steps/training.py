@@ -16,7 +16,7 @@ from tasks.core.metrics import score_predictions
 from tasks.core.windows import Window
 from tasks.errors import ModelError
 from tasks.steps.logs import step_logger
-from tasks.stores.data import load_window
+from tasks.stores.data import load_window, make_source
 from tasks.stores.registry import ModelVersion, fingerprint_frame, open_registry
 
 
@@ -72,6 +72,7 @@ def _lineage(
         "source": source,
         "reason": reason,
         "features": list(data.features),
+        "data_source": make_source(data).describe(),  # credentials masked
     }
 
 

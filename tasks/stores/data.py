@@ -147,7 +147,12 @@ class FileLogSource:
 
 
 class SqlLogSource:
-    """A table reached through SQLAlchemy; the time range is filtered in the database."""
+    """A table reached through SQLAlchemy; the time range is filtered in the database.
+
+    The URL may carry a password (or be a secret as a whole): it goes only to create_engine;
+    describe() shows where it came from, and SQLAlchemy's messages are redacted before they
+    reach an exception or a log.
+    """
 
     def __init__(self, config: SqlSourceConfig, timestamp_column: str) -> None:
         self.url = config.url
@@ -155,14 +160,33 @@ class SqlLogSource:
         self.timestamp_column = timestamp_column
 
     def describe(self) -> str:
+        if self.url.from_reference:
+            return f"table '{self.table}' at data.source.url (from {self.url.origin})"
         from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
 
-        return f"table '{self.table}' at {make_url(self.url).render_as_string(hide_password=True)}"
+        try:
+            shown = make_url(self.url.reveal()).render_as_string(hide_password=True)
+        except ArgumentError:
+            shown = "data.source.url (not a SQLAlchemy URL)"
+        return f"table '{self.table}' at {shown}"
 
     def read(self, columns: list[str], window: Window) -> pd.DataFrame:
         import sqlalchemy as sa
 
-        engine = sa.create_engine(self.url)
+        try:
+            engine = sa.create_engine(self.url.reveal())
+        except (sa.exc.NoSuchModuleError, ImportError) as error:
+            raise DataError(
+                f"cannot use data.source.url from {self.url.origin}: "
+                f"{self.url.redact(str(error))} (install the database's driver, or check the "
+                "URL's scheme)"
+            ) from None
+        except sa.exc.ArgumentError as error:
+            raise DataError(
+                f"data.source.url from {self.url.origin} is not a SQLAlchemy URL like "
+                f"postgresql+psycopg://user:password@host/db ({self.url.redact(str(error))})"
+            ) from None
         try:
             with engine.connect() as connection:
                 inspector = sa.inspect(connection)
@@ -180,9 +204,14 @@ class SqlLogSource:
                 return pd.read_sql(query, connection)
         except (sa.exc.OperationalError, sa.exc.DisconnectionError, sa.exc.TimeoutError) as error:
             # A dropped connection, a locked or busy database: may pass on the next attempt.
-            raise TransientReadError(f"{type(error).__name__}: {error}") from error
+            # `from None`: a traceback must not print SQLAlchemy's unredacted message.
+            raise TransientReadError(
+                f"{type(error).__name__}: {self.url.redact(str(error))}"
+            ) from None
         except sa.exc.SQLAlchemyError as error:
-            raise DataError(f"cannot read {self.describe()}: {error}") from None
+            raise DataError(
+                f"cannot read {self.describe()}: {self.url.redact(str(error))}"
+            ) from None
         finally:
             engine.dispose()
 

@@ -89,6 +89,7 @@ class ModelVersion:
     features: list[str] = field(default_factory=list)
     status: str = "registered"
     reference_sha256: str = ""  # empty in versions registered before it was recorded
+    data_source: str = ""  # where the training rows were read, credentials masked; "" before
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -90,6 +90,20 @@ def test_rollback_script_restores_the_previous_champion(write_config, tmp_path):
             {"data": {"target_column": "temp_max"}},
             "cannot be both a feature and the timestamp, target or prediction column",
         ),
+        (
+            {
+                "data": {
+                    "source": {
+                        "kind": "sql",
+                        "url": "${AUTORETRAIN_UNSET_URL}",
+                        "table": "log",
+                        "path": None,
+                        "format": None,
+                    }
+                }
+            },
+            "data.source.url: environment variable AUTORETRAIN_UNSET_URL is not set",
+        ),
     ],
 )
 def test_bad_config_fails_fast_with_the_key_and_touches_nothing(
