@@ -37,7 +37,7 @@ from tasks.config import SqlSourceConfig
 from tasks.errors import DataError
 from tasks.orchestration.runtime import load_run_config
 from tasks.render.reporting import render_summary
-from tests.conftest import DEMO_DATA
+from tests.helpers import DEMO_DATA
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
