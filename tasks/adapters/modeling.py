@@ -36,9 +36,11 @@ def build_model(config: Config) -> Pipeline:
         numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
         transformers.append(("numerical", numeric, config.data.numerical_features))
     if config.data.categorical_features:
+        # Dense one-hot output: HistGradientBoosting, GaussianNB, LDA and others refuse sparse
+        # input, and categorical features have few levels, so the dense block stays small.
         categorical = make_pipeline(
             SimpleImputer(strategy="constant", fill_value="(missing)"),
-            OneHotEncoder(handle_unknown="ignore"),
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
         )
         transformers.append(("categorical", categorical, config.data.categorical_features))
     preprocess = ColumnTransformer(transformers, remainder="drop")
