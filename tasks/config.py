@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from tasks.errors import ConfigError
 
@@ -173,6 +175,75 @@ class ModelConfig(Strict):
                 "(a subclass of sklearn.base.ClassifierMixin)"
             )
         return value
+
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "estimator" in info.data:  # else the estimator's own error is reported
+            _check_estimator_params(info.data["estimator"], value)
+        return value
+
+
+# "The 'n_estimators' parameter of RandomForestClassifier must be ... Got 'many' instead."
+_SKLEARN_PARAM_ERROR = re.compile(
+    r"^The '(?P<name>[^']+)' parameter of (?P<owner>\S+) must be (?P<allowed>.*)\. "
+    r"Got (?P<value>.*) instead\.$",
+    re.DOTALL,
+)
+
+
+def _param_error(name: str | None, message: str) -> PydanticCustomError:
+    """An error located at model.params.<name> (model.params when no single name is to blame)."""
+    return PydanticCustomError("model_param", "{message}", {"param": name, "message": message})
+
+
+def _check_estimator_params(estimator: str, params: dict[str, Any]) -> None:
+    """Construct the estimator with params and let it validate them, as fit would, without data."""
+    module_name, _, class_name = estimator.rpartition(".")
+    estimator_class = getattr(importlib.import_module(module_name), class_name)
+    accepted = inspect.signature(estimator_class).parameters.values()
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted):
+        names = sorted(p.name for p in accepted)
+        for name in params:
+            if name not in names:
+                raise _param_error(
+                    name, f"not a parameter of {class_name} (it takes: {', '.join(names)})"
+                )
+    required = [
+        p.name
+        for p in accepted
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in params
+    ]
+    if required:
+        raise _param_error(
+            required[0],
+            f"{class_name} requires it (no default); an estimator object cannot be written in "
+            "config.yaml: choose another estimator, or a class of yours that builds it, listed "
+            "in model.allowed_modules",
+        )
+    try:
+        instance = estimator_class(**params)
+    except Exception as error:  # a constructor can fail in any way; name it and stop
+        raise _param_error(None, f"{class_name}({_call_text(params)}) fails: {error}") from None
+    if not hasattr(instance, "_parameter_constraints"):
+        return  # an estimator without scikit-learn's declared constraints checks them in fit
+    try:
+        instance._validate_params()  # what scikit-learn's fit runs first
+    except (ValueError, TypeError) as error:
+        match = _SKLEARN_PARAM_ERROR.match(str(error))
+        if match is None:
+            raise _param_error(None, str(error)) from None
+        raise _param_error(
+            match.group("name"),
+            f"must be {match.group('allowed')} for {match.group('owner')}, "
+            f"got {match.group('value')}",
+        ) from None
+
+
+def _call_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in params.items())
 
 
 MetricName = Literal["f1", "precision", "recall", "accuracy"]
@@ -492,6 +563,8 @@ def _format_validation_error(error: ValidationError, path: Path) -> str:
             message = "required key is missing"
         elif item["type"] == "literal_error":
             message = f"{message}, got {item.get('input')!r}"
+        elif item["type"] == "model_param" and item.get("ctx", {}).get("param"):
+            location = f"{location}.{item['ctx']['param']}"
         lines.append(f"  {location or '(top level)'}: {message}")
     return "\n".join(lines)
 

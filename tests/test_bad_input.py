@@ -398,8 +398,15 @@ CASES = [
         "config-params-do-not-fit",
         nothing,
         retrain_with({"model": {"params": {"n_trees": 3}}}),
-        ModelError,
-        ("model.params do not fit", "n_trees"),
+        ConfigError,
+        ("model.params.n_trees: not a parameter of RandomForestClassifier", "n_estimators"),
+    ),
+    Case(
+        "config-param-bad-value",
+        nothing,
+        retrain_with({"model": {"params": {"n_estimators": "many"}}}),
+        ConfigError,
+        ("model.params.n_estimators: must be an int", "got 'many'"),
     ),
     # data
     Case(

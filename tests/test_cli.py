@@ -90,6 +90,10 @@ def test_rollback_script_restores_the_previous_champion(write_config, tmp_path):
             {"data": {"target_column": "temp_max"}},
             "cannot be both a feature and the timestamp, target or prediction column",
         ),
+        (
+            {"model": {"params": {"n_estimators": "many"}}},
+            "model.params.n_estimators: must be an int in the range [1, inf)",
+        ),
     ],
 )
 def test_bad_config_fails_fast_with_the_key_and_touches_nothing(

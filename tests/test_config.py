@@ -240,7 +240,7 @@ def test_inconsistent_config_is_rejected(changes: dict[str, Any], fragments: lis
 
 
 def test_allowed_modules_extend_the_estimator_allow_list() -> None:
-    changes = {"model.estimator": "tests.helpers.TrustedClassifier"}
+    changes = {"model.estimator": "tests.helpers.TrustedClassifier", "model.params": {}}
     assert "module 'tests.helpers' is not allowed" in _config_error(changes)
 
     config = repo_config({**changes, "model.allowed_modules": ["tests"]})
@@ -253,6 +253,66 @@ def test_allowed_modules_must_be_module_names() -> None:
 
     assert "model.allowed_modules:" in message
     assert "are not module names" in message
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragments"),
+    [
+        (
+            {"model.params": {"n_estimators": "many"}},
+            ["  model.params.n_estimators: ", "RandomForestClassifier", "int", "'many'"],
+        ),
+        (
+            {"model.params": {"n_estimators": 10, "criterion": "ginny"}},
+            ["  model.params.criterion: ", "'gini'", "'ginny'"],
+        ),
+        (
+            {"model.params": {"n_trees": 100}},
+            [
+                "  model.params.n_trees: ",
+                "not a parameter of RandomForestClassifier",
+                "n_estimators",
+            ],
+        ),
+        (
+            {
+                "model.estimator": "sklearn.linear_model.LogisticRegression",
+                "model.params": {"C": -1},
+            },
+            ["  model.params.C: ", "LogisticRegression", "-1"],
+        ),
+        (
+            {"model.estimator": "sklearn.multiclass.OneVsRestClassifier", "model.params": {}},
+            ["  model.params.estimator: ", "OneVsRestClassifier requires it"],
+        ),
+    ],
+    ids=["wrong-type", "wrong-choice", "unknown-name", "out-of-range", "missing-required"],
+)
+def test_bad_model_params_are_rejected_when_the_config_loads(
+    changes: dict[str, Any], fragments: list[str]
+) -> None:
+    message = _config_error(changes)
+
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_valid_model_params_are_kept_as_written() -> None:
+    config = repo_config({"model.params": {"n_estimators": 5, "class_weight": "balanced"}})
+
+    assert config.model.params == {"n_estimators": 5, "class_weight": "balanced"}
+
+
+def test_params_of_a_trusted_estimator_are_checked_too() -> None:
+    changes = {
+        "model.estimator": "tests.helpers.TrustedClassifier",
+        "model.allowed_modules": ["tests"],
+    }
+
+    assert repo_config({**changes, "model.params": {"strategy": "prior"}}).model.params
+    assert "  model.params.colour: not a parameter" in _config_error(
+        {**changes, "model.params": {"colour": "blue"}}
+    )
 
 
 def test_binary_metric_with_pos_label_is_accepted() -> None:
