@@ -616,13 +616,77 @@ def parse_config(raw: Any, base_dir: Path, origin: Path | None = None) -> Config
     return _resolve_paths(config, base_dir)
 
 
+def _read_text(path: Path) -> str:
+    """The file's text, which must be UTF-8 (a byte order mark is allowed)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+    save_as = "save it as UTF-8 (in most editors: Save As, encoding UTF-8)"
+    # NUL is valid UTF-8, but in a text file it means UTF-16 (or not a text file at all).
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data:
+        raise ConfigError(f"{path}: not UTF-8 text (it looks like UTF-16); {save_as}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {data[error.start]:#04x} on line {line}); {save_as}"
+        ) from None
+
+
+def _check_duplicate_keys(node: yaml.Node, where: str, seen: set[int]) -> None:
+    """Refuse a key written twice in one mapping, at any depth: YAML lets the later one win."""
+    if id(node) in seen:  # an alias to a node already checked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_duplicate_keys(item, f"{where}[{index}]", seen)
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    lines: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: its keys may be overridden
+            _check_duplicate_keys(value_node, where, seen)
+            continue
+        key = (key_node.tag, key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        name = f"{where}.{key_node.value}" if where else str(key_node.value)
+        if key is not None and key in lines:
+            raise ConfigError(
+                f"key '{name}' is written twice (lines {lines[key]} and "
+                f"{key_node.start_mark.line + 1}): YAML would silently keep the later one; "
+                "delete one of them"
+            )
+        if key is not None:
+            lines[key] = key_node.start_mark.line + 1
+        _check_duplicate_keys(value_node, name, seen)
+
+
+def _parse_yaml(text: str) -> Any:
+    """Parse YAML like yaml.safe_load, refusing duplicate keys."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_duplicate_keys(node, "", set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate config.yaml; raise ConfigError naming the key path on any problem."""
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise ConfigError(f"config file not found: {path} (pass --config PATH or create it)")
+    text = _read_text(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = _parse_yaml(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     return parse_config(raw, path.parent, path)

@@ -313,6 +313,26 @@ def missing_config(ws: Workspace) -> Any:
     return monitor_flow(str(ws.root / "no-such-config.yaml"))
 
 
+def monitor_config_saved_as(encoding: str) -> Callable[[Workspace], Any]:
+    def run(ws: Workspace) -> Any:
+        path = ws.config()
+        path.write_bytes(path.read_text(encoding="utf-8").encode(encoding))
+        return monitor_flow(str(path))
+
+    return run
+
+
+def monitor_config_with_line_after(line: str, added: str) -> Callable[[Workspace], Any]:
+    def run(ws: Workspace) -> Any:
+        path = ws.config()
+        text = path.read_text(encoding="utf-8")
+        assert f"\n{line}\n" in text
+        path.write_text(text.replace(f"\n{line}\n", f"\n{line}\n{added}\n", 1))
+        return monitor_flow(str(path))
+
+    return run
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -386,6 +406,22 @@ CASES = [
         config_with({"windows": {"current": "3 months"}}),
         ConfigError,
         ("windows.current:", "write it like 90d"),
+    ),
+    Case(
+        "config-saved-as-utf16",
+        nothing,
+        monitor_config_saved_as("utf-16"),
+        ConfigError,
+        ("not UTF-8 text (it looks like UTF-16)", "save it as UTF-8"),
+    ),
+    Case(
+        "config-duplicate-key",
+        nothing,
+        monitor_config_with_line_after(
+            "  performance_threshold: 0.45", "  performance_threshold: 0.9"
+        ),
+        ConfigError,
+        ("key 'policy.performance_threshold' is written twice (lines", "delete one of them"),
     ),
     Case(
         "config-bad-as-of",

@@ -108,3 +108,28 @@ def test_bad_config_fails_fast_with_the_key_and_touches_nothing(
     assert not (tmp_path / "registry").exists()
     # Failed before any Prefect server started: the temporary server would create its database.
     assert not (tmp_path / "home" / "prefect.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "expected"),
+    [
+        (lambda text: text.encode("utf-16"), "not UTF-8 text (it looks like UTF-16)"),
+        (
+            lambda text: (text + "name: another-model\n").encode(),
+            "key 'name' is written twice (lines 1 and ",
+        ),
+    ],
+    ids=["utf-16", "duplicate-key"],
+)
+def test_unreadable_config_text_fails_fast_with_exit_2(write_config, tmp_path, rewrite, expected):
+    config_path = write_config({"registry": {"path": "registry"}})
+    config_path.write_bytes(rewrite(config_path.read_text(encoding="utf-8")))
+
+    run = _run("monitor.py", "--config", str(config_path), cwd=tmp_path, home=tmp_path / "home")
+
+    assert run.returncode == 2
+    assert run.stderr.startswith("error: ")
+    assert expected in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "registry").exists()
+    assert not (tmp_path / "home" / "prefect.db").exists()
