@@ -729,6 +729,38 @@ def test_cli_exits_2_with_the_message_and_changes_nothing(
     assert snapshot(workspace.registry) == before
 
 
+def _closed_port() -> int:
+    """A local port nothing listens on: bound, read, then released."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_cli_with_an_unreachable_prefect_api_exits_2_in_one_line(workspace: Workspace) -> None:
+    # The likeliest mistake after stopping `prefect server start`: PREFECT_API_URL still set.
+    url = f"http://127.0.0.1:{_closed_port()}/api"
+    config_path = workspace.config()
+    before = snapshot(workspace.registry)
+
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "flows" / "monitor.py"), "--config", str(config_path)],
+        env={**os.environ, "PREFECT_API_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"error: cannot reach the Prefect API at {url} (PREFECT_API_URL): start that server "
+        "(prefect server start), or unset PREFECT_API_URL to run with a temporary local one"
+    ]
+    assert snapshot(workspace.registry) == before
+
+
 def test_as_of_resolution_rejects_garbage_without_a_flow() -> None:
     with pytest.raises(ConfigError, match="is not an ISO date"):
         resolve_as_of(load_config(ROOT / "config.yaml"), "tomorrow")

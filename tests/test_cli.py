@@ -14,13 +14,18 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.e2e
 
 
-def _run(script: str, *args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["PREFECT_HOME"] = str(home)  # a fresh Prefect home: a cold start, like a new machine
+def _run(
+    script: str, *args: str, cwd: Path, home: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    environment["PREFECT_HOME"] = str(
+        home
+    )  # a fresh Prefect home: a cold start, like a new machine
+    environment.update(env or {})
     return subprocess.run(
         [sys.executable, str(ROOT / "flows" / script), *args],
         cwd=cwd,
-        env=env,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=300,
@@ -133,3 +138,30 @@ def test_unreadable_config_text_fails_fast_with_exit_2(write_config, tmp_path, r
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "registry").exists()
     assert not (tmp_path / "home" / "prefect.db").exists()
+
+
+def test_temporary_server_that_does_not_start_in_time_is_one_line_and_exit_2(
+    write_config, tmp_path
+):
+    # 0 s stands for a machine too busy to start the server within the (user's) timeout.
+    config_path = write_config({"registry": {"path": "registry"}})
+    too_short = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0"}
+
+    run = _run(
+        "monitor.py",
+        "--config",
+        str(config_path),
+        cwd=tmp_path,
+        home=tmp_path / "home",
+        env=too_short,
+    )
+
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: the temporary Prefect server did not start within 0 s; the machine may be busy: "
+        "raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS and try again, or start a server "
+        "(prefect server start) and set PREFECT_API_URL"
+    ]
+    assert not (tmp_path / "registry").exists()

@@ -1,0 +1,88 @@
+"""Runs from a terminal: a patient temporary server, and Prefect failures in one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from tasks.orchestration.local import EPHEMERAL_STARTUP_TIMEOUT_SECONDS, describe_prefect_failure
+from tests.conftest import ROOT
+
+# What a script does: import Prefect (flows/*.py do at the top), then run_cli runs the call.
+_PRINT_TIMEOUT_IN_RUN_CLI = """
+import flows.monitor
+from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as timeout
+from tasks.cli.common import run_cli
+raise SystemExit(run_cli(sys.argv[1], timeout.value, str))
+"""
+
+
+def _timeout_seen_by_a_script(**env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    run = subprocess.run(
+        [sys.executable, "-c", f"import sys{_PRINT_TIMEOUT_IN_RUN_CLI}", str(ROOT / "config.yaml")],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout.strip()
+
+
+def test_a_script_waits_longer_for_the_temporary_server_than_prefects_default() -> None:
+    assert _timeout_seen_by_a_script() == str(EPHEMERAL_STARTUP_TIMEOUT_SECONDS)
+    assert EPHEMERAL_STARTUP_TIMEOUT_SECONDS > 20  # Prefect's default
+
+
+def test_a_startup_timeout_the_user_set_is_kept() -> None:
+    assert _timeout_seen_by_a_script(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="45") == "45"
+
+
+def test_a_server_that_did_not_start_is_one_line_with_the_fix() -> None:
+    error = RuntimeError(
+        "Timed out while attempting to connect to ephemeral Prefect API server. "
+        "Ephemeral server process exited with code 1. stdout: ...\nstderr: ..."
+    )
+
+    message = describe_prefect_failure(error)
+
+    assert message is not None
+    assert "\n" not in message
+    assert message.startswith("the temporary Prefect server did not start within")
+    assert "exited with code 1" in message
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in message
+
+
+def test_an_unreachable_api_names_the_url_without_credentials() -> None:
+    try:
+        try:
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        except httpx.ConnectError as refused:
+            raise RuntimeError("Failed to reach API at http://127.0.0.1:9/api/") from refused
+    except RuntimeError as caught:
+        error = caught
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://me:secret@127.0.0.1:9/api"}):
+        message = describe_prefect_failure(error)
+
+    assert message is not None
+    assert "\n" not in message
+    assert "cannot reach the Prefect API at http://127.0.0.1:9/api (PREFECT_API_URL)" in message
+    assert "unset PREFECT_API_URL" in message
+    assert "secret" not in message
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ValueError("a bug"), RuntimeError("something else"), KeyError("weather")],
+    ids=["value-error", "other-runtime-error", "key-error"],
+)
+def test_other_errors_are_not_mistaken_for_prefect_failures(error: Exception) -> None:
+    assert describe_prefect_failure(error) is None
