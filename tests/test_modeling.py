@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.utils.discovery import all_estimators
 
 from tasks.adapters.modeling import fit_model, predict_labels, predict_true_class_probability
+from tasks.config import SKLEARN_ESTIMATOR_MODULES
+from tasks.errors import AutoretrainError, ConfigError, ModelError
 from tasks.stores.registry import LocalRegistry, fingerprint_frame
 from tests.helpers import repo_config
 
@@ -129,3 +133,59 @@ def test_one_hot_output_is_dense_so_dense_only_estimators_work() -> None:
 
     assert isinstance(transformed, np.ndarray)
     assert transformed.shape == (10, len(NUMERICAL) + len(REGIONS) + 1 + len(WEEKDAYS))
+
+
+def _allowed_sklearn_classifiers() -> list[str]:
+    paths = []
+    for name, estimator_class in all_estimators(type_filter="classifier"):
+        public_module = estimator_class.__module__.split("._")[0]  # sklearn.ensemble._forest
+        if public_module in SKLEARN_ESTIMATOR_MODULES:
+            paths.append(f"{public_module}.{name}")
+    return sorted(paths)
+
+
+# Allowed classifiers that cannot run from a config alone, and the error that says so.
+NOT_FROM_A_CONFIG_ALONE: dict[str, tuple[type[AutoretrainError], str]] = {
+    # meta-estimators: their inner estimator is an object, which YAML cannot hold
+    "sklearn.ensemble.StackingClassifier": (ConfigError, "model.params.estimators: "),
+    "sklearn.ensemble.VotingClassifier": (ConfigError, "model.params.estimators: "),
+    "sklearn.multiclass.OneVsOneClassifier": (ConfigError, "model.params.estimator: "),
+    "sklearn.multiclass.OneVsRestClassifier": (ConfigError, "model.params.estimator: "),
+    "sklearn.multiclass.OutputCodeClassifier": (ConfigError, "model.params.estimator: "),
+    "sklearn.semi_supervised.SelfTrainingClassifier": (ConfigError, "model.params.estimator: "),
+    # data-dependent: one-hot columns are collinear (needs reg_param); no neighbour in radius
+    "sklearn.discriminant_analysis.QuadraticDiscriminantAnalysis": (ModelError, "failed to train"),
+    "sklearn.neighbors.RadiusNeighborsClassifier": (ModelError, "failed to predict"),
+}
+
+
+def test_the_allow_list_sweep_finds_the_common_classifiers() -> None:
+    found = _allowed_sklearn_classifiers()
+
+    assert {estimator for estimator, _ in COMMON_CLASSIFIERS} <= set(found)
+    assert set(NOT_FROM_A_CONFIG_ALONE) <= set(found)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")  # e.g. LDA's "Variables are collinear"
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # deprecated classes and defaults
+@pytest.mark.parametrize("estimator", _allowed_sklearn_classifiers())
+def test_every_allowed_classifier_trains_on_mixed_columns_or_says_why_not(estimator: str) -> None:
+    changes = {
+        "model.estimator": estimator,
+        "model.params": {},
+        "data.target_column": "label",
+        "data.numerical_features": NUMERICAL,
+        "data.categorical_features": CATEGORICAL,
+    }
+    expected = NOT_FROM_A_CONFIG_ALONE.get(estimator)
+    if expected is None:
+        config = repo_config(changes)
+        predicted = predict_labels(fit_model(config, _frame()), _frame(10), config.data.features)
+        assert set(predicted) <= {"warm", "cold"}
+        return
+
+    error, fragment = expected
+    with pytest.raises(error, match=re.escape(fragment)):
+        config = repo_config(changes)
+        predict_labels(fit_model(config, _frame()), _frame(10), config.data.features)
