@@ -14,24 +14,34 @@ from tasks.orchestration.local import EPHEMERAL_STARTUP_TIMEOUT_SECONDS, describ
 from tests.conftest import ROOT
 
 # What a script does: import Prefect (flows/*.py do at the top), then run_cli runs the call.
-_PRINT_TIMEOUT_IN_RUN_CLI = """
+_SCRIPT = """
+import sys
 import flows.monitor
 from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as timeout
 from tasks.cli.common import run_cli
-raise SystemExit(run_cli(sys.argv[1], timeout.value, str))
+
+def server_did_not_start():
+    raise RuntimeError("Timed out while attempting to connect to ephemeral Prefect API server.")
+
+call = server_did_not_start if sys.argv[2] == "fail" else timeout.value
+raise SystemExit(run_cli(sys.argv[1], call, str))
 """
 
 
-def _timeout_seen_by_a_script(**env: str) -> str:
+def _script(call: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    run = subprocess.run(
-        [sys.executable, "-c", f"import sys{_PRINT_TIMEOUT_IN_RUN_CLI}", str(ROOT / "config.yaml")],
+    return subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(ROOT / "config.yaml"), call],
         env={**clean, **env},
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def _timeout_seen_by_a_script(**env: str) -> str:
+    run = _script("print-timeout", **env)
     assert run.returncode == 0, run.stderr[-3000:]
     return run.stdout.strip()
 
@@ -43,6 +53,18 @@ def test_a_script_waits_longer_for_the_temporary_server_than_prefects_default() 
 
 def test_a_startup_timeout_the_user_set_is_kept() -> None:
     assert _timeout_seen_by_a_script(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="45") == "45"
+
+
+def test_a_script_whose_server_did_not_start_names_the_timeout_it_waited() -> None:
+    run = _script("fail")
+
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"error: the temporary Prefect server did not start within "
+        f"{EPHEMERAL_STARTUP_TIMEOUT_SECONDS} s; the machine may be busy: raise "
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS and try again, or start a server "
+        "(prefect server start) and set PREFECT_API_URL"
+    ]
 
 
 def test_a_server_that_did_not_start_is_one_line_with_the_fix() -> None:

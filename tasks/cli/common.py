@@ -37,18 +37,18 @@ def run_cli(config_path: str, call: Callable[[], Any], render: Callable[[Any], s
     A Prefect server that cannot be reached or started is reported in one line, exit 2.
     """
     prepare_environment()
-    try:
-        load_config(config_path)
-        with local_run_settings():
+    with local_run_settings():  # also while describing a failure: it names the timeout used
+        try:
+            load_config(config_path)
             result = call()
-    except AutoretrainError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:
-        problem = describe_prefect_failure(error)
-        if problem is None:
-            raise  # a bug: keep its traceback
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        except AutoretrainError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except Exception as error:
+            problem = describe_prefect_failure(error)
+            if problem is None:
+                raise  # a bug: keep its traceback
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     print(render(result))
     return 0
