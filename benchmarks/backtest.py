@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flows.backtest import backtest_flow  # noqa: E402
+from tasks.orchestration.local import local_run_settings  # noqa: E402
 from tasks.steps.backtest import BacktestResult  # noqa: E402
 
 ROWS_PER_DAY = 50
@@ -199,7 +200,10 @@ def concept_change(work: Path) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory(prefix="autoretrain-backtest-") as scratch:
+    with (
+        local_run_settings(),  # a busy machine starts the temporary server slowly
+        tempfile.TemporaryDirectory(prefix="autoretrain-backtest-") as scratch,
+    ):
         work = Path(scratch)
         rows = demo(work) + stationary(work) + concept_change(work)
     headers = list(rows[0])

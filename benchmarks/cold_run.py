@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from tasks.orchestration.local import EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 TRIVIAL_FLOW = """
 from prefect import flow
@@ -37,6 +39,9 @@ def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(home)
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    # The trivial flow gets the patient server start that flows/*.py scripts get, so that both
+    # survive a busy machine (Prefect's own 20 s timed out under two test suites).
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = str(EPHEMERAL_STARTUP_TIMEOUT_SECONDS)
     return env
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from tasks.errors import ConfigError
 from tasks.secrets import BlockReader, SecretValue, read_secret_blocks
@@ -188,6 +190,75 @@ class ModelConfig(Strict):
                 "(a subclass of sklearn.base.ClassifierMixin)"
             )
         return value
+
+    @field_validator("params")
+    @classmethod
+    def _check_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "estimator" in info.data:  # else the estimator's own error is reported
+            _check_estimator_params(info.data["estimator"], value)
+        return value
+
+
+# "The 'n_estimators' parameter of RandomForestClassifier must be ... Got 'many' instead."
+_SKLEARN_PARAM_ERROR = re.compile(
+    r"^The '(?P<name>[^']+)' parameter of (?P<owner>\S+) must be (?P<allowed>.*)\. "
+    r"Got (?P<value>.*) instead\.$",
+    re.DOTALL,
+)
+
+
+def _param_error(name: str | None, message: str) -> PydanticCustomError:
+    """An error located at model.params.<name> (model.params when no single name is to blame)."""
+    return PydanticCustomError("model_param", "{message}", {"param": name, "message": message})
+
+
+def _check_estimator_params(estimator: str, params: dict[str, Any]) -> None:
+    """Construct the estimator with params and let it validate them, as fit would, without data."""
+    module_name, _, class_name = estimator.rpartition(".")
+    estimator_class = getattr(importlib.import_module(module_name), class_name)
+    accepted = inspect.signature(estimator_class).parameters.values()
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted):
+        names = sorted(p.name for p in accepted)
+        for name in params:
+            if name not in names:
+                raise _param_error(
+                    name, f"not a parameter of {class_name} (it takes: {', '.join(names)})"
+                )
+    required = [
+        p.name
+        for p in accepted
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in params
+    ]
+    if required:
+        raise _param_error(
+            required[0],
+            f"{class_name} requires it (no default); an estimator object cannot be written in "
+            "config.yaml: choose another estimator, or a class of yours that builds it, listed "
+            "in model.allowed_modules",
+        )
+    try:
+        instance = estimator_class(**params)
+    except Exception as error:  # a constructor can fail in any way; name it and stop
+        raise _param_error(None, f"{class_name}({_call_text(params)}) fails: {error}") from None
+    if not hasattr(instance, "_parameter_constraints"):
+        return  # an estimator without scikit-learn's declared constraints checks them in fit
+    try:
+        instance._validate_params()  # what scikit-learn's fit runs first
+    except (ValueError, TypeError) as error:
+        match = _SKLEARN_PARAM_ERROR.match(str(error))
+        if match is None:
+            raise _param_error(None, str(error)) from None
+        raise _param_error(
+            match.group("name"),
+            f"must be {match.group('allowed')} for {match.group('owner')}, "
+            f"got {match.group('value')}",
+        ) from None
+
+
+def _call_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in params.items())
 
 
 MetricName = Literal["f1", "precision", "recall", "accuracy"]
@@ -543,6 +614,8 @@ def _format_validation_error(error: ValidationError, path: Path) -> str:
             message = "required key is missing"
         elif item["type"] == "literal_error":
             message = f"{message}, got {item.get('input')!r}"
+        elif item["type"] == "model_param" and item.get("ctx", {}).get("param"):
+            location = f"{location}.{item['ctx']['param']}"
         lines.append(f"  {location or '(top level)'}: {message}")
     return "\n".join(lines)
 
@@ -606,6 +679,67 @@ def parse_config(
     return _resolve_paths(config, base_dir)
 
 
+def _read_text(path: Path) -> str:
+    """The file's text, which must be UTF-8 (a byte order mark is allowed)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+    save_as = "save it as UTF-8 (in most editors: Save As, encoding UTF-8)"
+    # NUL is valid UTF-8, but in a text file it means UTF-16 (or not a text file at all).
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data:
+        raise ConfigError(f"{path}: not UTF-8 text (it looks like UTF-16); {save_as}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {data[error.start]:#04x} on line {line}); {save_as}"
+        ) from None
+
+
+def _check_duplicate_keys(node: yaml.Node, where: str, seen: set[int]) -> None:
+    """Refuse a key written twice in one mapping, at any depth: YAML lets the later one win."""
+    if id(node) in seen:  # an alias to a node already checked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_duplicate_keys(item, f"{where}[{index}]", seen)
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    lines: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: its keys may be overridden
+            _check_duplicate_keys(value_node, where, seen)
+            continue
+        key = (key_node.tag, key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
+        name = f"{where}.{key_node.value}" if where else str(key_node.value)
+        if key is not None and key in lines:
+            raise ConfigError(
+                f"key '{name}' is written twice (lines {lines[key]} and "
+                f"{key_node.start_mark.line + 1}): YAML would silently keep the later one; "
+                "delete one of them"
+            )
+        if key is not None:
+            lines[key] = key_node.start_mark.line + 1
+        _check_duplicate_keys(value_node, name, seen)
+
+
+def _parse_yaml(text: str) -> Any:
+    """Parse YAML like yaml.safe_load, refusing duplicate keys."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_duplicate_keys(node, "", set())
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_config(path: str | Path, read_secret_block: BlockReader | None = None) -> Config:
     """Read and validate config.yaml; raise ConfigError naming the key path on any problem.
 
@@ -614,8 +748,11 @@ def load_config(path: str | Path, read_secret_block: BlockReader | None = None) 
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise ConfigError(f"config file not found: {path} (pass --config PATH or create it)")
+    text = _read_text(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = _parse_yaml(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     return parse_config(raw, path.parent, path, read_secret_block)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -251,7 +252,7 @@ def test_inconsistent_config_is_rejected(changes: dict[str, Any], fragments: lis
 
 
 def test_allowed_modules_extend_the_estimator_allow_list() -> None:
-    changes = {"model.estimator": "tests.helpers.TrustedClassifier"}
+    changes = {"model.estimator": "tests.helpers.TrustedClassifier", "model.params": {}}
     assert "module 'tests.helpers' is not allowed" in _config_error(changes)
 
     config = repo_config({**changes, "model.allowed_modules": ["tests"]})
@@ -264,6 +265,66 @@ def test_allowed_modules_must_be_module_names() -> None:
 
     assert "model.allowed_modules:" in message
     assert "are not module names" in message
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragments"),
+    [
+        (
+            {"model.params": {"n_estimators": "many"}},
+            ["  model.params.n_estimators: ", "RandomForestClassifier", "int", "'many'"],
+        ),
+        (
+            {"model.params": {"n_estimators": 10, "criterion": "ginny"}},
+            ["  model.params.criterion: ", "'gini'", "'ginny'"],
+        ),
+        (
+            {"model.params": {"n_trees": 100}},
+            [
+                "  model.params.n_trees: ",
+                "not a parameter of RandomForestClassifier",
+                "n_estimators",
+            ],
+        ),
+        (
+            {
+                "model.estimator": "sklearn.linear_model.LogisticRegression",
+                "model.params": {"C": -1},
+            },
+            ["  model.params.C: ", "LogisticRegression", "-1"],
+        ),
+        (
+            {"model.estimator": "sklearn.multiclass.OneVsRestClassifier", "model.params": {}},
+            ["  model.params.estimator: ", "OneVsRestClassifier requires it"],
+        ),
+    ],
+    ids=["wrong-type", "wrong-choice", "unknown-name", "out-of-range", "missing-required"],
+)
+def test_bad_model_params_are_rejected_when_the_config_loads(
+    changes: dict[str, Any], fragments: list[str]
+) -> None:
+    message = _config_error(changes)
+
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_valid_model_params_are_kept_as_written() -> None:
+    config = repo_config({"model.params": {"n_estimators": 5, "class_weight": "balanced"}})
+
+    assert config.model.params == {"n_estimators": 5, "class_weight": "balanced"}
+
+
+def test_params_of_a_trusted_estimator_are_checked_too() -> None:
+    changes = {
+        "model.estimator": "tests.helpers.TrustedClassifier",
+        "model.allowed_modules": ["tests"],
+    }
+
+    assert repo_config({**changes, "model.params": {"strategy": "prior"}}).model.params
+    assert "  model.params.colour: not a parameter" in _config_error(
+        {**changes, "model.params": {"colour": "blue"}}
+    )
 
 
 def test_binary_metric_with_pos_label_is_accepted() -> None:
@@ -325,6 +386,80 @@ def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
         load_config(path)
 
     assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "cp1252"])
+def test_config_not_in_utf8_is_reported(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "config.yaml"
+    text = (REPO_ROOT / "config.yaml").read_text(encoding="utf-8")
+    path.write_bytes(f"# météo de Seattle\n{text}".encode(encoding))
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: not UTF-8 text")
+    assert "save it as UTF-8" in message
+
+
+def test_config_in_utf8_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    text = (REPO_ROOT / "config.yaml").read_text(encoding="utf-8")
+    path.write_bytes(f"# météo\n{text}".encode("utf-8-sig"))
+
+    assert load_config(path).name == "seattle-weather"
+
+
+def test_duplicate_key_names_its_path_and_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    text = (REPO_ROOT / "config.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("  performance_threshold:"))
+    lines.insert(first + 3, "  performance_threshold: 0.9     # pasted from another model")
+    path.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    assert "'policy.performance_threshold'" in message
+    assert f"lines {first + 1} and {first + 4}" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line_numbers"),
+    [
+        ("name: a\nname: b\n", "'name'", "lines 1 and 2"),
+        ("data:\n  source: {kind: files, kind: sql}\n", "'data.source.kind'", "lines 2 and 2"),
+        ("a:\n  - {x: 1}\n  - {y: 1, y: 2}\n", "'a[1].y'", "lines 3 and 3"),
+        ("1: one\n1: uno\n", "'1'", "lines 1 and 2"),
+    ],
+    ids=["top-level", "flow-mapping", "inside-a-list", "non-string-key"],
+)
+def test_duplicate_keys_are_rejected_at_any_level(
+    tmp_path: Path, text: str, key: str, line_numbers: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+
+    with pytest.raises(ConfigError, match="is written twice") as caught:
+        load_config(path)
+
+    assert key in str(caught.value)
+    assert line_numbers in str(caught.value)
+
+
+def test_keys_a_yaml_merge_brings_in_may_be_overridden(tmp_path: Path) -> None:
+    # `<<: *defaults` then a key of its own is how YAML overrides a shared block: not a duplicate.
+    path = tmp_path / "config.yaml"
+    text = (REPO_ROOT / "config.yaml").read_text(encoding="utf-8")
+    merge = "  confirmation:\n    <<: {drift: {breaches: 1, runs: 1}}\n"
+    path.write_text(re.sub(r"  confirmation:[^\n]*\n", merge, text, count=1))
+
+    config = load_config(path)
+
+    assert config.policy.confirmation.drift.runs == 3  # the block's own key wins
 
 
 @pytest.mark.parametrize(

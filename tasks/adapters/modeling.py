@@ -13,7 +13,8 @@ from sklearn.base import ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.utils import get_tags
 
 from tasks.config import Config
 from tasks.errors import DataError, ModelError
@@ -32,12 +33,17 @@ def build_model(config: Config) -> Pipeline:
         raise ModelError(f"model.estimator {config.model.estimator} is not a classifier")
     transformers: list[tuple[str, Any, list[str]]] = []
     if config.data.numerical_features:
-        numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+        # Count models (MultinomialNB, ComplementNB, ...) refuse negative input: scale to [0, 1].
+        positive_only = get_tags(estimator).input_tags.positive_only
+        scaler = MinMaxScaler(clip=True) if positive_only else StandardScaler()
+        numeric = make_pipeline(SimpleImputer(strategy="median"), scaler)
         transformers.append(("numerical", numeric, config.data.numerical_features))
     if config.data.categorical_features:
+        # Dense one-hot output: HistGradientBoosting, GaussianNB, LDA and others refuse sparse
+        # input, and categorical features have few levels, so the dense block stays small.
         categorical = make_pipeline(
             SimpleImputer(strategy="constant", fill_value="(missing)"),
-            OneHotEncoder(handle_unknown="ignore"),
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
         )
         transformers.append(("categorical", categorical, config.data.categorical_features))
     preprocess = ColumnTransformer(transformers, remainder="drop")
@@ -69,7 +75,13 @@ def fit_model(config: Config, training: pd.DataFrame) -> Pipeline:
             "fix the data, or remove them from the features in the config"
         )
     model = clone(build_model(config))
-    model.fit(labelled[config.data.features], labelled[target])
+    try:
+        model.fit(labelled[config.data.features], labelled[target])
+    except Exception as error:  # a user's estimator can fail in any way; name it and stop
+        raise ModelError(
+            f"{config.model.estimator} failed to train on {len(labelled)} rows: "
+            f"{type(error).__name__}: {error} (check model.params, or choose another estimator)"
+        ) from error
     logger.info("fitted %s on %d rows", config.model.estimator, len(labelled))
     return model
 

@@ -352,6 +352,26 @@ def missing_config(ws: Workspace) -> Any:
     return monitor_flow(str(ws.root / "no-such-config.yaml"))
 
 
+def monitor_config_saved_as(encoding: str) -> Callable[[Workspace], Any]:
+    def run(ws: Workspace) -> Any:
+        path = ws.config()
+        path.write_bytes(path.read_text(encoding="utf-8").encode(encoding))
+        return monitor_flow(str(path))
+
+    return run
+
+
+def monitor_config_with_line_after(line: str, added: str) -> Callable[[Workspace], Any]:
+    def run(ws: Workspace) -> Any:
+        path = ws.config()
+        text = path.read_text(encoding="utf-8")
+        assert f"\n{line}\n" in text
+        path.write_text(text.replace(f"\n{line}\n", f"\n{line}\n{added}\n", 1))
+        return monitor_flow(str(path))
+
+    return run
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -427,6 +447,22 @@ CASES = [
         ("windows.current:", "write it like 90d"),
     ),
     Case(
+        "config-saved-as-utf16",
+        nothing,
+        monitor_config_saved_as("utf-16"),
+        ConfigError,
+        ("not UTF-8 text (it looks like UTF-16)", "save it as UTF-8"),
+    ),
+    Case(
+        "config-duplicate-key",
+        nothing,
+        monitor_config_with_line_after(
+            "  performance_threshold: 0.45", "  performance_threshold: 0.9"
+        ),
+        ConfigError,
+        ("key 'policy.performance_threshold' is written twice (lines", "delete one of them"),
+    ),
+    Case(
         "config-bad-as-of",
         nothing,
         monitor_at("first of april"),
@@ -437,8 +473,15 @@ CASES = [
         "config-params-do-not-fit",
         nothing,
         retrain_with({"model": {"params": {"n_trees": 3}}}),
-        ModelError,
-        ("model.params do not fit", "n_trees"),
+        ConfigError,
+        ("model.params.n_trees: not a parameter of RandomForestClassifier", "n_estimators"),
+    ),
+    Case(
+        "config-param-bad-value",
+        nothing,
+        retrain_with({"model": {"params": {"n_estimators": "many"}}}),
+        ConfigError,
+        ("model.params.n_estimators: must be an int", "got 'many'"),
     ),
     # data
     Case(
@@ -761,6 +804,38 @@ def test_cli_exits_2_with_the_message_and_changes_nothing(
 
     assert run.returncode == 2, run.stderr[-3000:]
     assert expected in run.stderr
+    assert snapshot(workspace.registry) == before
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on: bound, read, then released."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_cli_with_an_unreachable_prefect_api_exits_2_in_one_line(workspace: Workspace) -> None:
+    # The likeliest mistake after stopping `prefect server start`: PREFECT_API_URL still set.
+    url = f"http://127.0.0.1:{_closed_port()}/api"
+    config_path = workspace.config()
+    before = snapshot(workspace.registry)
+
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "flows" / "monitor.py"), "--config", str(config_path)],
+        env={**os.environ, "PREFECT_API_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"error: cannot reach the Prefect API at {url} (PREFECT_API_URL): start that server "
+        "(prefect server start), or unset PREFECT_API_URL to run with a temporary local one"
+    ]
     assert snapshot(workspace.registry) == before
 
 

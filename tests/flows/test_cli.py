@@ -14,13 +14,18 @@ from tests.helpers import ROOT
 pytestmark = pytest.mark.e2e
 
 
-def _run(script: str, *args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["PREFECT_HOME"] = str(home)  # a fresh Prefect home: a cold start, like a new machine
+def _run(
+    script: str, *args: str, cwd: Path, home: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    environment["PREFECT_HOME"] = str(
+        home
+    )  # a fresh Prefect home: a cold start, like a new machine
+    environment.update(env or {})
     return subprocess.run(
         [sys.executable, str(ROOT / "flows" / script), *args],
         cwd=cwd,
-        env=env,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=300,
@@ -104,6 +109,10 @@ def test_rollback_script_restores_the_previous_champion(write_config, tmp_path):
             },
             "data.source.url: environment variable AUTORETRAIN_UNSET_URL is not set",
         ),
+        (
+            {"model": {"params": {"n_estimators": "many"}}},
+            "model.params.n_estimators: must be an int in the range [1, inf)",
+        ),
     ],
 )
 def test_bad_config_fails_fast_with_the_key_and_touches_nothing(
@@ -118,3 +127,55 @@ def test_bad_config_fails_fast_with_the_key_and_touches_nothing(
     assert not (tmp_path / "registry").exists()
     # Failed before any Prefect server started: the temporary server would create its database.
     assert not (tmp_path / "home" / "prefect.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "expected"),
+    [
+        (lambda text: text.encode("utf-16"), "not UTF-8 text (it looks like UTF-16)"),
+        (
+            lambda text: (text + "name: another-model\n").encode(),
+            "key 'name' is written twice (lines 1 and ",
+        ),
+    ],
+    ids=["utf-16", "duplicate-key"],
+)
+def test_unreadable_config_text_fails_fast_with_exit_2(write_config, tmp_path, rewrite, expected):
+    config_path = write_config({"registry": {"path": "registry"}})
+    config_path.write_bytes(rewrite(config_path.read_text(encoding="utf-8")))
+
+    run = _run("monitor.py", "--config", str(config_path), cwd=tmp_path, home=tmp_path / "home")
+
+    assert run.returncode == 2
+    assert run.stderr.startswith("error: ")
+    assert expected in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "registry").exists()
+    assert not (tmp_path / "home" / "prefect.db").exists()
+
+
+def test_temporary_server_that_does_not_start_in_time_is_one_line_and_exit_2(
+    write_config, tmp_path
+):
+    # 0 s stands for a machine too busy to start the server within the (user's) timeout.
+    config_path = write_config({"registry": {"path": "registry"}})
+    too_short = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0"}
+
+    run = _run(
+        "monitor.py",
+        "--config",
+        str(config_path),
+        cwd=tmp_path,
+        home=tmp_path / "home",
+        env=too_short,
+    )
+
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: the temporary Prefect server did not start within 0 s; the machine may be busy: "
+        "raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS and try again, or start a server "
+        "(prefect server start) and set PREFECT_API_URL"
+    ]
+    assert not (tmp_path / "registry").exists()

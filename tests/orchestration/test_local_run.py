@@ -1,0 +1,110 @@
+"""Runs from a terminal: a patient temporary server, and Prefect failures in one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from tasks.orchestration.local import EPHEMERAL_STARTUP_TIMEOUT_SECONDS, describe_prefect_failure
+from tests.helpers import ROOT
+
+# What a script does: import Prefect (flows/*.py do at the top), then run_cli runs the call.
+_SCRIPT = """
+import sys
+import flows.monitor
+from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as timeout
+from tasks.cli.common import run_cli
+
+def server_did_not_start():
+    raise RuntimeError("Timed out while attempting to connect to ephemeral Prefect API server.")
+
+call = server_did_not_start if sys.argv[2] == "fail" else timeout.value
+raise SystemExit(run_cli(sys.argv[1], call, str))
+"""
+
+
+def _script(call: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return subprocess.run(
+        [sys.executable, "-c", _SCRIPT, str(ROOT / "config.yaml"), call],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _timeout_seen_by_a_script(**env: str) -> str:
+    run = _script("print-timeout", **env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout.strip()
+
+
+def test_a_script_waits_longer_for_the_temporary_server_than_prefects_default() -> None:
+    assert _timeout_seen_by_a_script() == str(EPHEMERAL_STARTUP_TIMEOUT_SECONDS)
+    assert EPHEMERAL_STARTUP_TIMEOUT_SECONDS > 20  # Prefect's default
+
+
+def test_a_startup_timeout_the_user_set_is_kept() -> None:
+    assert _timeout_seen_by_a_script(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="45") == "45"
+
+
+def test_a_script_whose_server_did_not_start_names_the_timeout_it_waited() -> None:
+    run = _script("fail")
+
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"error: the temporary Prefect server did not start within "
+        f"{EPHEMERAL_STARTUP_TIMEOUT_SECONDS} s; the machine may be busy: raise "
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS and try again, or start a server "
+        "(prefect server start) and set PREFECT_API_URL"
+    ]
+
+
+def test_a_server_that_did_not_start_is_one_line_with_the_fix() -> None:
+    error = RuntimeError(
+        "Timed out while attempting to connect to ephemeral Prefect API server. "
+        "Ephemeral server process exited with code 1. stdout: ...\nstderr: ..."
+    )
+
+    message = describe_prefect_failure(error)
+
+    assert message is not None
+    assert "\n" not in message
+    assert message.startswith("the temporary Prefect server did not start within")
+    assert "exited with code 1" in message
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in message
+
+
+def test_an_unreachable_api_names_the_url_without_credentials() -> None:
+    try:
+        try:
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        except httpx.ConnectError as refused:
+            raise RuntimeError("Failed to reach API at http://127.0.0.1:9/api/") from refused
+    except RuntimeError as caught:
+        error = caught
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://me:secret@127.0.0.1:9/api"}):
+        message = describe_prefect_failure(error)
+
+    assert message is not None
+    assert "\n" not in message
+    assert "cannot reach the Prefect API at http://127.0.0.1:9/api (PREFECT_API_URL)" in message
+    assert "unset PREFECT_API_URL" in message
+    assert "secret" not in message
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ValueError("a bug"), RuntimeError("something else"), KeyError("weather")],
+    ids=["value-error", "other-runtime-error", "key-error"],
+)
+def test_other_errors_are_not_mistaken_for_prefect_failures(error: Exception) -> None:
+    assert describe_prefect_failure(error) is None
