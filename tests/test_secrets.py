@@ -128,14 +128,16 @@ def test_only_secret_fields_expand_never_keys_or_other_values(monkeypatch):
     config = repo_config(
         {
             "data.source": {"kind": "sql", "url": "${URL}", "table": "${TABLE}"},
-            "model.params": {"${TABLE}": "${TABLE}"},
+            "model.params": {"criterion": "gini", "n_estimators": 10},
         }
     )
 
     assert isinstance(config.data.source, SqlSourceConfig)
     assert config.data.source.url.reveal().endswith("log.db")
     assert config.data.source.table == "${TABLE}"
-    assert config.model.params == {"${TABLE}": "${TABLE}"}
+    # A key is never expanded: model.params (checked against the estimator) names it as written.
+    with pytest.raises(ConfigError, match=r"model\.params\.\$\{TABLE\}: not a parameter"):
+        repo_config({"model.params": {"${TABLE}": "x"}})
 
 
 # --- {secret: block-name} references ------------------------------------------------------
