@@ -54,3 +54,20 @@ def repo_config(changes: dict[str, Any] | None = None, base_dir: Path = REPO_ROO
 
 class TrustedClassifier(DummyClassifier):
     """A classifier outside scikit-learn's modules, for the allow-list tests."""
+
+
+def demo_log_in_sqlite(directory: Path, table: str = "weather_log") -> str:
+    """Write the demo's production log (data/seattle/*.parquet) to a SQLite file; its URL."""
+    import pandas as pd
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{directory / 'warehouse.db'}"
+    log = pd.concat(
+        [pd.read_parquet(f) for f in sorted(DEMO_DATA.glob("*.parquet"))], ignore_index=True
+    )
+    engine = sa.create_engine(url)
+    try:
+        log.to_sql(table, engine, index=False)
+    finally:
+        engine.dispose()
+    return url

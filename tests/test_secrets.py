@@ -7,9 +7,7 @@ import pickle
 from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
 import pytest
-import sqlalchemy as sa
 import yaml
 from pydantic import BaseModel
 
@@ -24,7 +22,7 @@ from tasks.secrets import (
     read_secret_blocks,
 )
 from tasks.stores.data import SqlLogSource, load_window
-from tests.helpers import DEMO_DATA, repo_config, repo_raw_config
+from tests.helpers import demo_log_in_sqlite, repo_config, repo_raw_config
 
 JANUARY_2013 = Window(datetime(2013, 1, 1), datetime(2013, 2, 1))
 TOKEN = "tok-3f9a1c7e5b"  # stands for a password: it must never appear in any output
@@ -47,16 +45,7 @@ def secret_database(tmp_path: Path) -> str:
     """The demo log in SQLite at a path that holds TOKEN: the URL as a whole is the secret."""
     directory = tmp_path / f"vault-{TOKEN}"
     directory.mkdir()
-    url = f"sqlite:///{directory / 'warehouse.db'}"
-    log = pd.concat(
-        [pd.read_parquet(f) for f in sorted(DEMO_DATA.glob("*.parquet"))], ignore_index=True
-    )
-    engine = sa.create_engine(url)
-    try:
-        log.to_sql("weather_log", engine, index=False)
-    finally:
-        engine.dispose()
-    return url
+    return demo_log_in_sqlite(directory)
 
 
 # --- ${VARIABLE} expansion ------------------------------------------------------------------

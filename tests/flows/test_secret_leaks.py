@@ -16,9 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 import pytest
-import sqlalchemy as sa
 from prefect.blocks.system import Secret
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -37,7 +35,7 @@ from tasks.config import SqlSourceConfig
 from tasks.errors import DataError
 from tasks.orchestration.runtime import load_run_config
 from tasks.render.reporting import render_summary
-from tests.helpers import DEMO_DATA
+from tests.helpers import demo_log_in_sqlite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -51,16 +49,7 @@ def warehouse(tmp_path: Path) -> str:
     """The demo's production log (data/seattle/*.parquet) as a SQLite table; its URL."""
     directory = tmp_path / f"vault-{TOKEN}"
     directory.mkdir()
-    url = f"sqlite:///{directory / 'warehouse.db'}"
-    log = pd.concat(
-        [pd.read_parquet(f) for f in sorted(DEMO_DATA.glob("*.parquet"))], ignore_index=True
-    )
-    engine = sa.create_engine(url)
-    try:
-        log.to_sql("weather_log", engine, index=False)
-    finally:
-        engine.dispose()
-    return url
+    return demo_log_in_sqlite(directory)
 
 
 def _write(write_config, tmp_path: Path, name: str, url: object, table: str) -> Path:
