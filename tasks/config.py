@@ -50,20 +50,26 @@ class Strict(BaseModel):
 
 
 class FileSourceConfig(Strict):
-    kind: Literal["files"] = "files"
+    kind: Literal["files"] = Field(
+        default="files", description="files: a directory of Parquet or CSV files."
+    )
     path: Path = Field(description="Directory of Parquet or CSV files, relative to config.yaml.")
-    format: Literal["parquet", "csv"] = "parquet"
+    format: Literal["parquet", "csv"] = Field(
+        default="parquet", description="File format of every file in the directory."
+    )
 
 
 class SqlSourceConfig(Strict):
-    kind: Literal["sql"]
+    kind: Literal["sql"] = Field(
+        description="sql: a table behind any SQLAlchemy URL (tested on SQLite)."
+    )
     url: SecretValue = Field(
         description="SQLAlchemy URL; a relative sqlite path is relative to config.yaml. A URL "
         "with a password is given as ${ENV_VAR} (expanded when the config loads; $$ is a "
         "literal $) or as {secret: block-name} (a Prefect Secret block read at run time), "
         "never in plain text; it is masked in every log, message and artifact."
     )
-    table: str
+    table: str = Field(description="Table holding the production log.")
 
     @field_validator("url")
     @classmethod
@@ -87,12 +93,29 @@ class ReadRetryConfig(Strict):
 
 
 class DataConfig(Strict):
-    source: FileSourceConfig | SqlSourceConfig = Field(discriminator="kind")
-    read_retries: ReadRetryConfig = ReadRetryConfig()
-    timestamp_column: str
-    target_column: str
-    numerical_features: list[str] = []
-    categorical_features: list[str] = []
+    source: FileSourceConfig | SqlSourceConfig = Field(
+        discriminator="kind",
+        description="Where the production log is read from: {kind: files, path, format} or "
+        "{kind: sql, url, table}.",
+    )
+    read_retries: ReadRetryConfig = Field(
+        default=ReadRetryConfig(),
+        description="Transient read errors (dropped connection, locked database, I/O error) "
+        "are retried, waiting backoff_seconds, then twice that, and so on.",
+    )
+    timestamp_column: str = Field(description="Time of each row.")
+    target_column: str = Field(
+        description="The label; null until it arrives (such rows count for drift only)."
+    )
+    numerical_features: list[str] = Field(
+        default=[],
+        description="Numeric feature columns: median imputation and scaling, numeric drift tests.",
+    )
+    categorical_features: list[str] = Field(
+        default=[],
+        description="Categorical feature columns: constant imputation and one-hot encoding "
+        "(unknown categories ignored), categorical drift tests.",
+    )
     prediction_column: str | None = Field(
         default=None, description="Logged prediction of the serving model, if the log has one."
     )
@@ -150,7 +173,9 @@ class ModelConfig(Strict):
         "to scikit-learn's estimator modules, e.g. [xgboost, lightgbm].",
     )
     estimator: str = Field(description="Import path of a scikit-learn style classifier.")
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = Field(
+        default={}, description="Keyword arguments of the estimator, e.g. {n_estimators: 100}."
+    )
 
     @field_validator("allowed_modules")
     @classmethod
@@ -265,12 +290,14 @@ MetricName = Literal["f1", "precision", "recall", "accuracy"]
 
 
 class MetricConfig(Strict):
-    name: MetricName = "f1"
+    name: MetricName = Field(default="f1", description="The metric the loop decides on.")
     average: Literal["binary", "macro"] = Field(
         default="macro",
         description="binary: the score of pos_label; macro: unweighted mean over classes.",
     )
-    pos_label: str | int | bool | None = None
+    pos_label: str | int | bool | None = Field(
+        default=None, description="The positive class; required with average binary, else null."
+    )
 
     @model_validator(mode="after")
     def _check_average(self) -> MetricConfig:
@@ -290,7 +317,9 @@ class MetricConfig(Strict):
 
 class ColumnDriftConfig(Strict):
     method: str | None = Field(default=None, description="Evidently drift method, e.g. ks, psi.")
-    threshold: float | None = None
+    threshold: float | None = Field(
+        default=None, description="Threshold of that method; null: Evidently's default."
+    )
 
 
 def _non_negative(value: timedelta) -> timedelta:
@@ -317,9 +346,18 @@ class ConfirmationConfig(Strict):
 
 
 class ConfirmationsConfig(Strict):
-    drift: ConfirmationConfig = ConfirmationConfig(breaches=2, runs=3)
-    prediction_drift: ConfirmationConfig = ConfirmationConfig(breaches=2, runs=3)
-    performance: ConfirmationConfig = ConfirmationConfig(breaches=2, runs=3)
+    drift: ConfirmationConfig = Field(
+        default=ConfirmationConfig(breaches=2, runs=3),
+        description="M of the last N runs for a data drift breach.",
+    )
+    prediction_drift: ConfirmationConfig = Field(
+        default=ConfirmationConfig(breaches=2, runs=3),
+        description="M of the last N runs for a prediction drift breach.",
+    )
+    performance: ConfirmationConfig = Field(
+        default=ConfirmationConfig(breaches=2, runs=3),
+        description="M of the last N runs for a performance breach.",
+    )
     min_spacing: Annotated[Duration, AfterValidator(_non_negative)] = Field(
         default=timedelta(0),
         description="Only earlier runs at least this far apart (in as_of time) count: with "
@@ -331,15 +369,27 @@ class ConfirmationsConfig(Strict):
 class PredictionDriftConfig(Strict):
     """Drift of the champion's predictions on the window vs on its own reference data."""
 
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True, description="Test the drift of the champion's predicted labels."
+    )
     method: str | None = Field(default=None, description="None: Evidently's default choice.")
-    threshold: float | None = None
+    threshold: float | None = Field(
+        default=None, description="Threshold of that method; null: Evidently's default."
+    )
     retrain: bool = Field(default=False, description="Whether prediction drift alone retrains.")
 
 
 class PolicyConfig(Strict):
-    performance_metric: MetricConfig = MetricConfig()
-    performance_threshold: float = Field(ge=0, le=1)
+    performance_metric: MetricConfig = Field(
+        default=MetricConfig(),
+        description="The metric scored on labelled rows, by monitor and gate alike.",
+    )
+    performance_threshold: float = Field(
+        ge=0,
+        le=1,
+        description="Retrain when the metric on the window's labelled rows falls below it; also "
+        "the floor every challenger must reach.",
+    )
     severe_performance_threshold: float | None = Field(
         default=None,
         ge=0,
@@ -350,12 +400,32 @@ class PolicyConfig(Strict):
         gt=0, le=1, description="Dataset drift when the share of drifted columns reaches it."
     )
     drift_method: str | None = Field(default=None, description="None: Evidently's default choice.")
-    column_drift: dict[str, ColumnDriftConfig] = {}
-    retrain_on_drift: bool = True
-    prediction_drift: PredictionDriftConfig = PredictionDriftConfig()
-    min_labelled_rows: int = Field(default=30, ge=1)
-    min_current_rows: int = Field(default=30, ge=1)
-    confirmation: ConfirmationsConfig = ConfirmationsConfig()
+    column_drift: dict[str, ColumnDriftConfig] = Field(
+        default={},
+        description="Drift method and threshold per column, e.g. "
+        "{wind: {method: psi, threshold: 0.2}}; columns must be features.",
+    )
+    retrain_on_drift: bool = Field(default=True, description="Whether drift alone retrains.")
+    prediction_drift: PredictionDriftConfig = Field(
+        default=PredictionDriftConfig(),
+        description="Drift test of the champion's predicted labels (window vs its reference).",
+    )
+    min_labelled_rows: int = Field(
+        default=30,
+        ge=1,
+        description="Fewer labelled rows in the window: performance is insufficient data, "
+        "not a breach.",
+    )
+    min_current_rows: int = Field(
+        default=30,
+        ge=1,
+        description="Fewer rows in the window: drift is insufficient data, not a breach.",
+    )
+    confirmation: ConfirmationsConfig = Field(
+        default=ConfirmationsConfig(),
+        description="How many recent monitor runs of the same champion must show a breach "
+        "before it counts.",
+    )
     cooldown: Annotated[Duration, AfterValidator(_non_negative)] = Field(
         default=timedelta(days=30),
         description="No retrain within this time after the last retrain or promotion.",
@@ -386,9 +456,13 @@ class WindowsConfig(Strict):
     as_of: datetime | None = Field(
         default=None, description="End of the monitored window; None means now (UTC)."
     )
-    current: Duration
-    training: Duration
-    holdout: Duration
+    current: Duration = Field(description="Monitored window: [as_of - current, as_of).")
+    training: Duration = Field(
+        description="A challenger trains on the span right before the holdout."
+    )
+    holdout: Duration = Field(
+        description="Most recent span, scored by both models, trained on by neither."
+    )
 
     @field_validator("current", "training", "holdout")
     @classmethod
@@ -427,15 +501,26 @@ class GuardsConfig(Strict):
 class SlicesConfig(Strict):
     """Per value of these categorical columns, no slice may regress beyond margin."""
 
-    columns: list[str] = []
+    columns: list[str] = Field(
+        default=[],
+        description="Categorical features to slice by (listed in data.categorical_features); "
+        "asked for but none judged rejects.",
+    )
     min_rows: int = Field(default=30, ge=1, description="Smaller slices are listed, not judged.")
-    margin: float = Field(default=0.05, ge=0, le=1)
+    margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A slice blocks when its drop beyond this is significant (Holm-adjusted).",
+    )
 
 
 class ApprovalConfig(Strict):
     """A person approves or rejects each promotion the gate allows, in the Prefect UI."""
 
-    required: bool = False
+    required: bool = Field(
+        default=False, description="A person approves in the Prefect UI before the swap."
+    )
     bootstrap: bool = Field(
         default=False,
         description=(
@@ -458,23 +543,50 @@ class ApprovalConfig(Strict):
 
 
 class PromotionConfig(Strict):
-    min_improvement: float = Field(default=0.0, ge=0, le=1)
-    min_holdout_rows: int = Field(default=30, ge=1)
+    min_improvement: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="The lower bound of the interval of challenger - champion must reach it.",
+    )
+    min_holdout_rows: int = Field(
+        default=30,
+        ge=1,
+        description="Fewer labelled holdout rows: verdict insufficient-evidence.",
+    )
     confidence: float = Field(
         default=0.95, gt=0.5, lt=1, description="Level of the paired bootstrap interval."
     )
-    resamples: int = Field(default=2000, ge=100, le=100_000)
+    resamples: int = Field(
+        default=2000,
+        ge=100,
+        le=100_000,
+        description="Bootstrap resamples, also the permutations of the paired test.",
+    )
     seed: int = Field(default=0, ge=0, description="Seed of bootstrap and permutations.")
-    guards: GuardsConfig = GuardsConfig()
-    slices: SlicesConfig = SlicesConfig()
-    approval: ApprovalConfig = ApprovalConfig()
+    guards: GuardsConfig = Field(
+        default=GuardsConfig(),
+        description="Non-inferiority margins on point estimates; null turns a guard off.",
+    )
+    slices: SlicesConfig = Field(
+        default=SlicesConfig(),
+        description="Per-slice comparison of the primary metric, Holm-controlled.",
+    )
+    approval: ApprovalConfig = Field(
+        default=ApprovalConfig(), description="Human approval of a promotion the gate allows."
+    )
 
 
 class BootstrapConfig(Strict):
     """How the first champion comes to be when the registry has none."""
 
-    training_start: datetime | None = None
-    training_end: datetime | None = None
+    training_start: datetime | None = Field(
+        default=None, description="Start of the first champion's training span."
+    )
+    training_end: datetime | None = Field(
+        default=None,
+        description="End of that span; the holdout that validates it follows right after.",
+    )
     model_path: Path | None = Field(
         default=None, description="An existing pickled model to adopt instead of training one."
     )
@@ -532,12 +644,14 @@ class SamplingConfig(Strict):
         description="Drift is tested on at most this many rows per side (null: all rows). "
         "Performance is always scored on every labelled row.",
     )
-    seed: int = 0
+    seed: int = Field(default=0, description="Seed of the drift samples.")
 
 
 class RegistryConfig(Strict):
-    kind: Literal["local"] = "local"
-    path: Path
+    kind: Literal["local"] = Field(
+        default="local", description="local: a directory on a file system that supports flock."
+    )
+    path: Path = Field(description="Where versions, aliases, comparisons and history go.")
 
 
 def _parse_keep(value: Any) -> Any:
@@ -548,7 +662,7 @@ def _parse_keep(value: Any) -> Any:
 
 
 class ReportsConfig(Strict):
-    path: Path
+    path: Path = Field(description="Where the Evidently HTML reports go.")
     keep: Annotated[int | timedelta | None, BeforeValidator(_parse_keep)] = Field(
         default=None,
         description="Retention of the monitor's HTML reports (about 7 MB a run), applied after "
@@ -573,16 +687,27 @@ class Config(Strict):
         max_length=100,
         description="Model name, kebab-case; the registry keeps each model under models/<name>/.",
     )
-    data: DataConfig
-    model: ModelConfig
-    policy: PolicyConfig
-    windows: WindowsConfig
-    promotion: PromotionConfig = PromotionConfig()
-    bootstrap: BootstrapConfig = BootstrapConfig()
-    sampling: SamplingConfig = SamplingConfig()
-    orchestration: OrchestrationConfig = OrchestrationConfig()
-    registry: RegistryConfig
-    reports: ReportsConfig
+    data: DataConfig = Field(description="The production log: where it is and its columns.")
+    model: ModelConfig = Field(description="The estimator a challenger is trained with.")
+    policy: PolicyConfig = Field(description="When monitoring says to retrain.")
+    windows: WindowsConfig = Field(description="The monitored, holdout and training spans.")
+    promotion: PromotionConfig = Field(
+        default=PromotionConfig(),
+        description="The gate: champion and challenger on the same holdout rows.",
+    )
+    bootstrap: BootstrapConfig = Field(
+        default=BootstrapConfig(),
+        description="How the first champion comes to be when the registry has none.",
+    )
+    sampling: SamplingConfig = Field(
+        default=SamplingConfig(), description="Bounds on the rows Evidently's drift tests see."
+    )
+    orchestration: OrchestrationConfig = Field(
+        default=OrchestrationConfig(),
+        description="How retrain and promote run, and what a concurrent request does.",
+    )
+    registry: RegistryConfig = Field(description="The model registry.")
+    reports: ReportsConfig = Field(description="The Evidently HTML reports.")
 
     @model_validator(mode="after")
     def _check_drift_columns(self) -> Config:
