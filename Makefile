@@ -1,5 +1,5 @@
-# The two commands of the README: `make demo` and `make test`. Both create .venv and install the
-# project with the pinned versions of constraints.txt first.
+# The two commands of the README: `make demo` and `make test` (lint, the docs build, pytest).
+# Both create .venv and install the project with the pinned versions of constraints.txt first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -19,10 +19,11 @@ demo: $(STAMP)
 	$(BIN)/python flows/monitor.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check flows tasks tests benchmarks
-	$(BIN)/ruff format --check flows tasks tests benchmarks
+	$(BIN)/ruff check flows tasks tests benchmarks docs/hooks
+	$(BIN)/ruff format --check flows tasks tests benchmarks docs/hooks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 test: lint
 	$(BIN)/python -m pytest
