@@ -1,0 +1,427 @@
+"""The docs site: the generated configuration reference, and every documented command.
+
+Commands are taken from the fenced ```bash / ```console blocks of README.md and docs/ (and from
+inline code that starts with `.venv/bin/` or `make `), then run through a shell the way a reader
+would after `make install`: from the project directory, with `.venv/bin` NOT on PATH. The quick
+registry commands run for real on a temporary registry; flows, benchmarks and long-running
+servers are checked with `--help` (the executable resolves, the script exists and parses the
+documented options); `make` targets with `make -n`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import subprocess
+import sys
+import types
+import typing
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from pydantic import BaseModel, Field
+from sklearn.tree import DecisionTreeClassifier
+
+from tasks.config import Config
+from tasks.stores.registry import LocalRegistry, fingerprint_frame
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DOCS = REPO_ROOT / "docs"
+DOC_FILES = sorted([REPO_ROOT / "README.md", *DOCS.rglob("*.md")])
+HOOK_PATH = DOCS / "hooks" / "config_reference.py"
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+SHELL_FENCES = {"bash", "sh", "shell", "console"}
+# Registry commands are quick and harmless on a temporary registry: run them for real.
+RUN_FOR_REAL = re.compile(r"^\.venv/bin/python -m tasks\.cli\.registry ")
+TIMEOUT = 120
+
+
+def load_hook() -> types.ModuleType:
+    """docs/hooks/config_reference.py, imported the way mkdocs imports a hook."""
+    spec = importlib.util.spec_from_file_location("config_reference_hook", HOOK_PATH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------------------------------------
+# The configuration reference
+
+
+def _nested_models(annotation: Any) -> Iterator[tuple[str, type[BaseModel]]]:
+    """Models inside an annotation, with the key segment they add ('' or '<column>.')."""
+    origin = typing.get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield "", annotation
+    elif origin is dict:
+        for suffix, model in _nested_models(typing.get_args(annotation)[1]):
+            yield f"<column>.{suffix}", model
+    elif origin in (typing.Union, types.UnionType, list):
+        for argument in typing.get_args(annotation):
+            yield from _nested_models(argument)
+
+
+def config_fields(
+    model: type[BaseModel] = Config, prefix: str = ""
+) -> Iterator[tuple[str, str, Any]]:
+    """(key path, model.field, FieldInfo) of every field reachable from the root Config."""
+    for name, info in model.model_fields.items():
+        path = f"{prefix}{name}"
+        yield path, f"{model.__name__}.{name}", info
+        for suffix, nested in _nested_models(info.annotation):
+            yield from config_fields(nested, f"{path}.{suffix}")
+
+
+def test_every_config_field_has_a_description() -> None:
+    fields = list(config_fields())
+    missing = sorted({owner for _, owner, info in fields if not (info.description or "").strip()})
+    assert len(fields) > 80  # the walk reaches the nested models, not only the top level
+    assert missing == [], f"add Field(description=...) to {missing}"
+
+
+def test_the_generated_reference_lists_every_key_path() -> None:
+    page = load_hook().render_reference()
+    paths = {path for path, _, _ in config_fields()}
+    assert {"data.source.url", "policy.column_drift.<column>.threshold"} <= paths
+    absent = sorted(path for path in paths if f"`{path}`" not in page)
+    assert absent == [], f"the configuration reference misses {absent}"
+
+
+def test_the_reference_shows_nested_defaults_and_demo_values() -> None:
+    rows = {row.path: row for row in load_hook().walk(Config)}
+    # ConfirmationsConfig's default instance is 2 of 3, not ConfirmationConfig's own 1 of 1
+    assert rows["policy.confirmation.drift.breaches"].default == "`2`"
+    assert rows["policy.confirmation.drift.runs"].default == "`3`"
+    assert rows["policy.cooldown"].default == "`30d`"
+    assert rows["orchestration.mode"].allowed == "`auto`, `inline`, `events`"
+    assert rows["windows.current"].default == "required"
+    page = load_hook().render_reference()
+    assert "| `policy.cooldown` | duration |" in page and "| `120d` |" in page  # demo value
+    sql_url = next(line for line in page.splitlines() if line.startswith("| `data.source.url`"))
+    assert "(kind: sql)" in sql_url
+
+
+def test_a_field_without_a_description_stops_the_reference() -> None:
+    hook = load_hook()
+
+    class Inner(BaseModel):
+        documented: int = Field(default=1, description="Has one.")
+        undocumented: int = 2
+
+    class Outer(BaseModel):
+        inner: Inner = Field(default=Inner(), description="Nested.")
+
+    with pytest.raises(hook.MissingDescriptionError, match=r"Inner\.undocumented"):
+        hook.walk(Outer)
+
+
+def test_the_configuration_page_keeps_its_marker() -> None:
+    hook = load_hook()
+    source = (DOCS / hook.PAGE).read_text()
+    assert source.count(hook.MARKER) == 1
+
+
+def test_mkdocs_builds_the_site_strictly_with_the_generated_reference(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    result = subprocess.run(
+        [str(VENV_BIN / "mkdocs"), "build", "--strict", "--quiet", "--site-dir", str(site)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    html = (site / "configuration" / "index.html").read_text()
+    assert "policy.confirmation.min_spacing" in html
+    assert load_hook().MARKER not in html  # the marker was replaced
+
+
+# ---------------------------------------------------------------------------------------------
+# Documented commands
+
+
+@dataclass(frozen=True)
+class DocCommand:
+    source: str  # file:line
+    line: str  # the command as written
+
+
+def extract_commands(markdown: str, name: str = "doc") -> list[DocCommand]:
+    """Shell lines of fenced bash/console blocks, and inline `.venv/bin/...` or `make ...`."""
+    commands = []
+    fence: str | None = None
+    pending = ""
+    for number, raw in enumerate(markdown.splitlines(), start=1):
+        stripped = raw.strip()
+        if stripped.startswith("```"):
+            fence = None if fence is not None else (stripped[3:].strip().split() or [""])[0]
+            continue
+        if fence is None:
+            for code in re.findall(r"(?<!`)`([^`]+)`(?!`)", raw):
+                if code.startswith((".venv/bin/", "make ")):
+                    commands.append(DocCommand(f"{name}:{number}", code))
+            continue
+        if fence not in SHELL_FENCES:
+            continue
+        if fence == "console":
+            if not (stripped.startswith("$ ") or pending):
+                continue
+            stripped = stripped.removeprefix("$ ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1].rstrip() + " "
+            continue
+        commands.append(DocCommand(f"{name}:{number}", pending + stripped))
+        pending = ""
+    return commands
+
+
+def documented_commands() -> list[DocCommand]:
+    commands = []
+    for path in DOC_FILES:
+        commands += extract_commands(path.read_text(), str(path.relative_to(REPO_ROOT)))
+    return commands
+
+
+def reader_environment(home: Path) -> dict[str, str]:
+    """A shell after `make install`: .venv/bin not on PATH, no Prefect server configured."""
+    path = [
+        entry
+        for entry in os.environ.get("PATH", "").split(os.pathsep)
+        if entry and Path(entry).resolve() != VENV_BIN.resolve() and ".venv" not in entry
+    ]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PREFECT_", "VIRTUAL_ENV", "AUTORETRAIN_"))
+    }
+    return {
+        **env,
+        "PATH": os.pathsep.join(path),
+        "PREFECT_HOME": str(home / "prefect-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "NO_MKDOCS_2_WARNING": "1",
+    }
+
+
+def make_project(root: Path) -> Path:
+    """A copy of the project directory: links to the repo, its own config and registry."""
+    root.mkdir(parents=True, exist_ok=True)
+    for entry in REPO_ROOT.iterdir():
+        if entry.name not in {"config.yaml", ".autoretrain", ".git", "build"}:
+            (root / entry.name).symlink_to(entry)
+    (root / "config.yaml").write_text((REPO_ROOT / "config.yaml").read_text())
+    registry_path = yaml.safe_load((root / "config.yaml").read_text())["registry"]["path"]
+    registry = LocalRegistry(root / registry_path, "seattle-weather")
+    reference = pd.read_parquet(REPO_ROOT / "data" / "seattle" / "weather-2012.parquet").dropna()
+    features = ["precipitation", "temp_max", "temp_min", "wind"]
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(
+        reference[features], reference["weather"]
+    )
+    record = registry.register(
+        model,
+        reference,
+        {
+            "estimator": "sklearn.tree.DecisionTreeClassifier",
+            "params": {"max_depth": 3, "random_state": 0},
+            "training_window": {"start": "2012-01-01T00:00:00", "end": "2013-01-01T00:00:00"},
+            "training_rows": len(reference),
+            "data_fingerprint": fingerprint_frame(reference),
+            "metrics": {},
+            "code_version": "test",
+            "source": "trained",
+            "reason": "docs test",
+            "features": features,
+        },
+    )
+    registry.set_alias("champion", record.version, reason="docs test", action="promote")
+    registry.mark(record.version, "champion")
+    return root
+
+
+def _run(argv: list[str] | str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        argv,
+        shell=isinstance(argv, str),
+        executable="/bin/bash" if isinstance(argv, str) else None,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def _script_of(tokens: list[str], project: Path) -> Path | None:
+    """The Python file a `python SCRIPT` or `python -m MODULE` command runs."""
+    if len(tokens) < 2:
+        return None
+    if tokens[1] == "-m":
+        spec = importlib.util.find_spec(tokens[2])
+        return Path(spec.origin) if spec and spec.origin else None
+    return project / tokens[1]
+
+
+def check_command(command: DocCommand, project: Path, env: dict[str, str]) -> str | None:
+    """None when the documented line runs as written; else what is wrong with it."""
+    where = f"{command.source}: `{command.line}`"
+    try:
+        tokens = shlex.split(command.line, comments=True)
+    except ValueError as error:
+        return f"{where}: not a shell line ({error})"
+    while tokens and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", tokens[0]):
+        tokens = tokens[1:]  # VAR=value prefixes
+    if not tokens:
+        return f"{where}: no command"
+    program = tokens[0]
+    if program == "export":
+        result = _run(command.line, project, env)
+        return None if result.returncode == 0 else f"{where}: exit {result.returncode}"
+    resolved = _run(f"command -v {shlex.quote(program)}", project, env)
+    if resolved.returncode != 0:
+        return f"{where}: `{program}` is not found from the project directory after make install"
+    if program == "make":
+        result = _run(["make", "-n", *tokens[1:]], project, env)
+        return None if result.returncode == 0 else f"{where}: {result.stderr.strip()}"
+    if RUN_FOR_REAL.match(command.line):
+        result = _run(command.line, project, env)
+        if result.returncode != 0:
+            return f"{where}: exit {result.returncode}: {result.stderr.strip()}"
+        return None
+    if Path(program).name.startswith("python"):
+        script = _script_of(tokens, project)
+        if script is None or not script.is_file():
+            return f"{where}: no such script or module"
+        if "parse_args(" not in script.read_text():  # --help would run it: only compile it
+            compiled = _run([program, "-m", "py_compile", str(script)], project, env)
+            if compiled.returncode != 0:
+                return f"{where}: does not compile: {compiled.stderr.strip()}"
+            extra = tokens[3:] if tokens[1] == "-m" else tokens[2:]
+            return f"{where}: takes no arguments, documented with {extra}" if extra else None
+    # Everything else, servers and flows included: the documented line with --help appended
+    # parses its options and exits 0 without doing the work.
+    result = _run([*tokens, "--help"], project, env)
+    if result.returncode != 0:
+        return f"{where}: `--help` exits {result.returncode}: {result.stderr.strip()[-500:]}"
+    options = [token.split("=")[0] for token in tokens[1:] if token.startswith("--")]
+    unknown = [
+        option
+        for option in options
+        if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", result.stdout)
+    ]
+    return f"{where}: options not in its --help: {unknown}" if unknown else None
+
+
+WRONG_COMMANDS = [
+    ("prefect server start", "not found"),  # Prefect lives in .venv/bin
+    ("mkdocs serve", "not found"),
+    (".venv/bin/python flows/no_such_flow.py --config config.yaml", "no such script"),
+    (".venv/bin/python -m tasks.no_such_module", "no such script"),
+    (".venv/bin/python flows/monitor.py --as-of 2014-07-01 --no-such-option", "not in its --help"),
+    (".venv/bin/prefect server begin", "exits"),
+    (".venv/bin/prefect server start --no-such-option 1", "not in its --help"),
+    (".venv/bin/python -m tasks.cli.registry listing --config config.yaml", "exit 2"),
+    (".venv/bin/python benchmarks/backtest.py --step 30d", "takes no arguments"),
+    ("make no-such-target", "No rule"),
+]
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
+    """The result of check_command for every documented and every wrong example line.
+
+    Each check starts a Python or Prefect process (2-7 s on a busy machine): run them a few at
+    a time, once, and let the tests below read the results.
+    """
+    base = tmp_path_factory.mktemp("reader")
+    project, env = make_project(base / "project"), reader_environment(base)
+    commands = documented_commands() + [
+        DocCommand("example.md:1", line) for line, _ in WRONG_COMMANDS
+    ]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = pool.map(lambda command: check_command(command, project, env), commands)
+        return {command.line: result for command, result in zip(commands, results, strict=True)}
+
+
+def test_the_docs_document_the_commands_a_reader_needs() -> None:
+    lines = [command.line for command in documented_commands()]
+    for expected in (
+        "make demo",
+        "make test",
+        ".venv/bin/prefect server start",
+        ".venv/bin/prefect worker start --pool autoretrain",
+        ".venv/bin/python -m tasks.cli.registry list --config config.yaml",
+    ):
+        assert any(line.startswith(expected) for line in lines), expected
+    assert any(line.startswith("PREFECT_UI_API_URL=") for line in lines)
+    assert any("flows/backtest.py" in line and "--step 30d" in line for line in lines)
+
+
+@pytest.mark.parametrize("command", documented_commands(), ids=lambda c: f"{c.source} {c.line}")
+def test_a_documented_command_runs_as_written(
+    command: DocCommand, checked: dict[str, str | None]
+) -> None:
+    assert checked[command.line] is None
+
+
+@pytest.mark.parametrize(("line", "problem"), WRONG_COMMANDS)
+def test_a_wrong_documented_command_is_caught(
+    line: str, problem: str, checked: dict[str, str | None]
+) -> None:
+    found = checked[line]
+    assert found is not None and problem in found, found
+
+
+def test_commands_are_taken_from_shell_blocks_and_inline_code_only() -> None:
+    markdown = "\n".join(
+        [
+            "Run `.venv/bin/python flows/monitor.py --help` or `python flows/monitor.py` (prose).",
+            "```bash",
+            "# a comment",
+            "export A=1        # trailing comment",
+            ".venv/bin/prefect deploy \\",
+            "  --all",
+            "```",
+            "```text",
+            "not a command",
+            "```",
+            "```console",
+            "$ make demo",
+            "output line",
+            "```",
+        ]
+    )
+    lines = [command.line for command in extract_commands(markdown)]
+    assert lines == [
+        ".venv/bin/python flows/monitor.py --help",
+        "export A=1        # trailing comment",
+        ".venv/bin/prefect deploy --all",
+        "make demo",
+    ]
+
+
+def test_the_tests_the_docs_cite_exist() -> None:
+    cited = set()
+    for path in DOC_FILES:
+        cited |= set(re.findall(r"(tests/test_\w+\.py)(?:::(\w+))?", path.read_text()))
+    assert len(cited) > 10
+    missing = []
+    for file, name in sorted(cited):
+        source = REPO_ROOT / file
+        if not source.is_file():
+            missing.append(file)
+        elif name and not re.search(rf"^def {name}", source.read_text(), re.MULTILINE):
+            missing.append(f"{file}::{name}")
+    assert missing == [], f"the docs cite tests that do not exist: {missing}"
