@@ -415,7 +415,7 @@ def test_commands_are_taken_from_shell_blocks_and_inline_code_only() -> None:
 def test_the_tests_the_docs_cite_exist() -> None:
     cited = set()
     for path in DOC_FILES:
-        cited |= set(re.findall(r"(tests/test_\w+\.py)(?:::(\w+))?", path.read_text()))
+        cited |= set(re.findall(r"(tests/(?:\w+/)?test_\w+\.py)(?:::(\w+))?", path.read_text()))
     assert len(cited) > 10
     missing = []
     for file, name in sorted(cited):
