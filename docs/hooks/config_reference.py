@@ -128,6 +128,10 @@ def describe_allowed(annotation: Any, info: FieldInfo) -> str:
             bound = getattr(constraint, name, None)
             if bound is not None:
                 parts.append(f"{symbol} {bound}")
+        for name, label in (("min_length", "at least"), ("max_length", "at most")):
+            length = getattr(constraint, name, None)
+            if length is not None:
+                parts.append(f"{label} {length} characters")
         pattern = getattr(constraint, "pattern", None)
         if pattern is not None:
             parts.append(f"matches `{pattern}`")
