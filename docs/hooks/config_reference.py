@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from tasks.config import Config
+from tasks.secrets import SecretValue
 
 MARKER = "<!-- configuration-reference -->"
 PAGE = "configuration.md"
@@ -90,7 +91,9 @@ def describe_type(annotation: Any) -> str:
     names = []
     for option in options:
         origin = typing.get_origin(option)
-        if option is timedelta:
+        if option is SecretValue:
+            names.append("string, `${VARIABLE}` or `{secret: block-name}`")
+        elif option is timedelta:
             names.append("duration")
         elif option is datetime:
             names.append("date-time")
