@@ -174,7 +174,9 @@ class ModelConfig(Strict):
     )
     estimator: str = Field(description="Import path of a scikit-learn style classifier.")
     params: dict[str, Any] = Field(
-        default={}, description="Keyword arguments of the estimator, e.g. {n_estimators: 100}."
+        default={},
+        description="Keyword arguments of the estimator, e.g. {n_estimators: 100}; checked "
+        "against the estimator when the config loads.",
     )
 
     @field_validator("allowed_modules")
