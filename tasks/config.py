@@ -736,7 +736,7 @@ def _format_validation_error(error: ValidationError, path: Path) -> str:
         location = location.replace(".files.", ".").replace(".sql.", ".")
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see the config reference in README.md)"
+            message = "unknown key (check the spelling; see docs/configuration.md)"
         elif item["type"] == "missing":
             message = "required key is missing"
         elif item["type"] == "literal_error":
