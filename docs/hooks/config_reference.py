@@ -212,7 +212,7 @@ def render_reference(demo_config: Path = DEMO_CONFIG) -> str:
     out = []
     for top, section in sections.items():
         head = section[0]
-        out.append(f"## `{top}`\n\n{head.description}\n")
+        out.append(f"## `{top}`\n\n{_prose(head.description)}\n")
         out.append(
             "| key | type | allowed | default | demo `config.yaml` | meaning |\n"
             "|---|---|---|---|---|---|"
@@ -232,9 +232,18 @@ def render_reference(demo_config: Path = DEMO_CONFIG) -> str:
     return "\n".join(out)
 
 
+def _prose(text: str) -> str:
+    """Description text as markdown: outside code spans, <name> stays text, not an HTML tag."""
+    parts = text.split("`")
+    return "`".join(
+        part if index % 2 else part.replace("<", "&lt;").replace(">", "&gt;")
+        for index, part in enumerate(parts)
+    )
+
+
 def _cell(text: str) -> str:
     """Text safe inside a markdown table cell: one line, pipes outside code spans escaped."""
-    parts = text.replace("\n", " ").split("`")
+    parts = _prose(text.replace("\n", " ")).split("`")
     return "`".join(
         part if index % 2 else part.replace("|", "\\|") for index, part in enumerate(parts)
     )
