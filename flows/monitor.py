@@ -26,7 +26,12 @@ from tasks.core.windows import plan_windows, resolve_as_of
 from tasks.errors import ModelError
 from tasks.orchestration.artifacts import publish_monitor_summary
 from tasks.orchestration.runtime import emit_model_event, load_run_config, resolve_mode
-from tasks.orchestration.tasks import decide_on_history, measure_window, record_run
+from tasks.orchestration.tasks import (
+    decide_on_history,
+    measure_window,
+    record_dashboard,
+    record_run,
+)
 from tasks.render.reporting import render_comparison, render_summary
 from tasks.stores.registry import ModelRegistry, open_registry
 
@@ -78,6 +83,7 @@ def monitor_flow(
             comparison = promoted.comparison
         status = status_after_retrain(retrained.status, promoted.status if promoted else None)
     record_run(config, moment, champion, decision, status, bootstrapped=bootstrap is not None)
+    dashboard = record_dashboard(config, moment, champion, signals, decision, status)
 
     result = MonitorResult(
         status=status,
@@ -89,6 +95,7 @@ def monitor_flow(
         decision=decision,
         comparison=comparison,
         bootstrap=bootstrap,
+        dashboard=dashboard,
     )
     publish_monitor_summary(result)
     return result

@@ -74,6 +74,7 @@ class MonitorResult:
     decision: TriggerDecision
     comparison: Comparison | None
     bootstrap: Comparison | None
+    dashboard: str | None = None  # where the run went in the Evidently workspace, or the problem
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +87,7 @@ class MonitorResult:
             "decision": self.decision.to_dict(),
             "comparison": self.comparison.to_dict() if self.comparison else None,
             "bootstrap": self.bootstrap.to_dict() if self.bootstrap else None,
+            "dashboard": self.dashboard,
         }
 
 
