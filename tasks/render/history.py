@@ -72,7 +72,8 @@ def render_monitoring_history(view: HistoryView) -> str:
 
 
 def plot_monitoring_history(view: HistoryView, path: Path) -> Path:
-    """Top: the metric of each run against its threshold, with retrains (x) and promotions (o).
+    """Top: the metric of each run against its threshold; x where a retrain's challenger was
+    rejected, o where it was promoted.
     Bottom: the share of drifted columns against the drift threshold."""
     import matplotlib
 
@@ -92,23 +93,25 @@ def plot_monitoring_history(view: HistoryView, path: Path) -> Path:
     metric_axes.axhline(
         view.performance_threshold, color="tab:red", linestyle="--", label="retrain threshold"
     )
-    for key, marker, label in (("retrained", "x", "retrained"), ("promoted", "o", "promoted")):
-        chosen = [
-            (moment, value)
-            for moment, value, row in zip(moments, performance, view.rows, strict=True)
-            if row[key]
-        ]
-        if chosen:
+    rejected = [bool(row["retrained"]) and not row["promoted"] for row in view.rows]
+    promoted = [bool(row["promoted"]) for row in view.rows]
+    for chosen, label, style in (
+        (rejected, "retrained, challenger rejected", {"marker": "x", "color": "black"}),
+        (
+            promoted,
+            "retrained, challenger promoted",
+            {"marker": "o", "facecolors": "none", "edgecolors": "tab:green"},
+        ),
+    ):
+        points = [(m, v) for m, v, keep in zip(moments, performance, chosen, strict=True) if keep]
+        if points:
             metric_axes.scatter(
-                [moment for moment, _ in chosen],
-                [value for _, value in chosen],
-                marker=marker,
-                s=90,
-                facecolors="none" if marker == "o" else None,
-                edgecolors="tab:green" if marker == "o" else None,
-                color=None if marker == "o" else "black",
+                [m for m, _ in points],
+                [v for _, v in points],
+                s=110,
                 label=label,
                 zorder=3,
+                **style,
             )
     metric_axes.set_ylabel(view.metric)
     metric_axes.set_title(f"{view.model_name}: monitoring history ({len(view.rows)} runs)")
