@@ -11,11 +11,9 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,9 @@ import pytest
 import yaml
 
 from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
+from tests.processes import free_port as _free_port
+from tests.processes import stop_process as _stop
+from tests.processes import wait_for as _wait_for
 
 pytestmark = pytest.mark.server
 
@@ -36,37 +37,6 @@ class Server:
     url: str
     env: dict[str, str]
     project: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[Any], first: int) -> None:
-    """Stop a process group we started: first signal, then SIGKILL after a grace period."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, first)
-        process.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def _wait_for(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 1.0
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
