@@ -84,7 +84,7 @@ def record_dashboard(
             error,
         )
         return f"NOT updated: {type(error).__name__}: {error} (the decision stands)"
-    return f"project '{written.project}' in {written.workspace} (evidently ui --workspace {path})"
+    return f"project '{written.project}' (see it: evidently ui --workspace {written.workspace})"
 
 
 def backtest_project(config: Config) -> str:

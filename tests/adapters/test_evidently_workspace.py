@@ -191,7 +191,6 @@ def test_record_dashboard_writes_the_models_project(tmp_path: Path) -> None:
     line = record_dashboard(config, datetime(2014, 4, 1), "v0001", signals, decision, "promoted")
 
     assert line == (
-        f"project 'seattle-weather' in {tmp_path / 'workspace'} "
-        f"(evidently ui --workspace {tmp_path / 'workspace'})"
+        f"project 'seattle-weather' (see it: evidently ui --workspace {tmp_path / 'workspace'})"
     )
     assert len(_snapshots(tmp_path / "workspace")) == 1
