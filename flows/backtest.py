@@ -26,6 +26,7 @@ from tasks.steps.backtest import (
     plan_backtest,
     replay_strategy,
 )
+from tasks.steps.dashboards import workspace_path
 
 
 @flow(name="backtest", log_prints=True)
@@ -37,6 +38,7 @@ def backtest_flow(
     end: str | None = None,
     output: str | None = None,
     strategies: list[str] | None = None,
+    workspace: bool = False,
 ) -> BacktestResult:
     """Replay every strategy on the same windows; return their per-window outcomes.
 
@@ -50,6 +52,8 @@ def backtest_flow(
         output: Directory of the CSV, PNG and scratch registries; default
             <reports.path>/<name>/backtest.
         strategies: Strategies to replay (policy, every-window, fixed, never); default all.
+        workspace: Also write the policy's replay into the project "<name> (backtest)" of the
+            Evidently workspace <reports.path>/workspace (replacing an earlier replay).
     """
     logger = get_run_logger()
     config = load_run_config(config_path)
@@ -61,13 +65,16 @@ def backtest_flow(
     )
     output_dir = Path(output) if output else config.reports.path / config.name / "backtest"
     names = list(strategies or STRATEGY_KINDS)
+    dashboards = workspace_path(config) if workspace else None
     results = []
     with replay_progress(names, len(windows)) as on_window:
         for name in names:
             strategy = Strategy.parse(name, every)
             logger.info("replaying %s over %d windows", strategy.name, len(windows))
             results.append(
-                replay_strategy(config, strategy, windows, output_dir / "scratch", on_window(name))
+                replay_strategy(
+                    config, strategy, windows, output_dir / "scratch", on_window(name), dashboards
+                )
             )
     result = BacktestResult(
         model_name=config.name,
@@ -107,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=STRATEGY_KINDS,
         help="replay only these strategies (repeatable; default: all four)",
     )
+    parser.add_argument(
+        "--workspace",
+        action="store_true",
+        help="also write the policy's replay to the Evidently workspace <reports.path>/workspace, "
+        "project '<name> (backtest)'",
+    )
     args = parser.parse_args(argv)
     if args.every < 1:
         parser.error("--every must be 1 or more")
@@ -118,7 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(
         args.config,
         lambda: backtest_flow(
-            args.config, args.step, args.every, args.start, args.end, args.output, args.strategy
+            args.config,
+            args.step,
+            args.every,
+            args.start,
+            args.end,
+            args.output,
+            args.strategy,
+            args.workspace,
         ),
         lambda result: f"{render_backtest(result)}\n\noutputs in {result.output_dir}",
     )

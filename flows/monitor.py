@@ -40,6 +40,7 @@ from tasks.orchestration.tasks import (
     label_reports,
     measure_window,
     prune_reports,
+    record_dashboard,
     record_run,
 )
 from tasks.render.reporting import render_comparison, render_summary
@@ -90,6 +91,7 @@ def monitor_flow(
         status, comparison, request = status_without_retrain(decision, signals), None, None
     record_run(config, moment, champion, decision, status, bootstrapped=bootstrap is not None)
     prune_reports(config, report_dir)
+    dashboard = record_dashboard(config, moment, champion, signals, decision, status)
 
     result = MonitorResult(
         status=status,
@@ -102,6 +104,7 @@ def monitor_flow(
         comparison=comparison,
         bootstrap=bootstrap,
         retrain_request=request,
+        dashboard=dashboard,
     )
     publish_monitor_summary(result)
     return result

@@ -7,7 +7,7 @@ import sys
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.core.outcomes import describe_trigger
+from tasks.core.outcomes import comparison_summary, describe_trigger
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
 from tasks.errors import RegistryError
 from tasks.orchestration.approval import request_approval
@@ -85,6 +85,7 @@ def promote_flow(
             "champion": comparison.champion.version if comparison.champion else "none",
             "difference": comparison.difference,
             "reasons": list(comparison.reasons),
+            "summary": comparison_summary(comparison),
         },
     )
     message = f"{challenger}: {status} (verdict {comparison.verdict}, comparison {comparison.comparison_id})"

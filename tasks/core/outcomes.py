@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from tasks.core.gate import Comparison
+from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision
 from tasks.core.signals import Signals
 from tasks.core.windows import Window
@@ -106,6 +107,7 @@ class MonitorResult:
     comparison: Comparison | None
     bootstrap: Comparison | None
     retrain_request: RetrainRequest | None = None  # events mode: the request it emitted
+    dashboard: str | None = None  # where the run went in the Evidently workspace, or the problem
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,41 +121,104 @@ class MonitorResult:
             "comparison": self.comparison.to_dict() if self.comparison else None,
             "bootstrap": self.bootstrap.to_dict() if self.bootstrap else None,
             "retrain_request": asdict(self.retrain_request) if self.retrain_request else None,
+            "dashboard": self.dashboard,
         }
 
 
 def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[str, dict[str, Any]]]:
-    """The events a monitor run reports (name, payload): what it found, with the key numbers."""
+    """The events a monitor run reports (name, payload): what it found, with the key numbers.
+
+    Each payload says whether the breach is confirmed by the history (alerts notify on confirmed
+    drift only) and carries a one-line summary in words for notifications.
+    """
     events: list[tuple[str, dict[str, Any]]] = []
     common = {"decision": decision.action, "reasons": list(decision.reasons)}
     breaches = decision.breaches
     if breaches.drift:
+        drifted = signals.drifted_columns
         events.append(
             (
                 "drift.detected",
                 {
                     **common,
+                    "confirmed": "drift" in decision.confirmed,
                     "drift_share": decision.drift_share,
                     "drift_threshold": decision.drift_threshold,
-                    "drifted_columns": signals.drifted_columns,
+                    "drifted_columns": drifted,
+                    "summary": (
+                        f"share of drifted columns {format_number(decision.drift_share)} >= "
+                        f"threshold {format_number(decision.drift_threshold)} "
+                        f"({', '.join(drifted) or 'none'}); decision {decision.action}"
+                    ),
                 },
             )
         )
     if breaches.prediction_drift:
         events.append(
-            ("prediction-drift.detected", {**common, "score": decision.prediction_drift_score})
+            (
+                "prediction-drift.detected",
+                {
+                    **common,
+                    "confirmed": "prediction_drift" in decision.confirmed,
+                    "score": decision.prediction_drift_score,
+                    "summary": (
+                        f"prediction drift score "
+                        f"{format_number(decision.prediction_drift_score, 'general')}; "
+                        f"decision {decision.action}"
+                    ),
+                },
+            )
         )
     if breaches.performance:
+        severe = " (severe)" if breaches.severe else ""
         events.append(
             (
                 "performance.degraded",
                 {
                     **common,
+                    "confirmed": "performance" in decision.confirmed,
                     "performance": decision.performance,
                     "performance_threshold": decision.performance_threshold,
                     "severe": breaches.severe,
                     "labelled_rows": decision.labelled_rows,
+                    "summary": (
+                        f"{_metric_of(signals)} {format_number(decision.performance)} < threshold "
+                        f"{format_number(decision.performance_threshold)}{severe} on "
+                        f"{decision.labelled_rows} labelled rows; decision {decision.action}"
+                    ),
                 },
             )
         )
     return events
+
+
+def _metric_of(signals: Signals) -> str:
+    return signals.performance.metric if signals.performance else "performance"
+
+
+def comparison_summary(comparison: Comparison) -> str:
+    """The comparison's verdict and key numbers in one line, for notifications."""
+    rules = comparison.rules
+    challenger = (
+        f"challenger {comparison.challenger.version} {format_number(comparison.challenger.score)}"
+    )
+    if comparison.champion is None:
+        against = "no champion yet (bootstrap)"
+    else:
+        against = (
+            f"champion {comparison.champion.version} {format_number(comparison.champion.score)}"
+        )
+    line = (
+        f"{comparison.verdict}: {rules.metric} {challenger} vs {against} on "
+        f"{comparison.holdout_rows} holdout rows"
+    )
+    if comparison.difference is not None:
+        line += f", difference {format_number(comparison.difference)}"
+    if comparison.interval is not None:
+        interval = comparison.interval
+        line += (
+            f" ({interval.confidence:.0%} interval {format_number(interval.lower)} .. "
+            f"{format_number(interval.upper)}; needs lower bound >= "
+            f"{format_number(rules.min_improvement)})"
+        )
+    return line

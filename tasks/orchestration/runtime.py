@@ -39,10 +39,15 @@ def model_resource(config: Config) -> dict[str, str]:
 
 
 def emit_model_event(config: Config, name: str, payload: dict[str, Any]) -> None:
-    """Emit autoretrain.<name> about the config's model, e.g. retrain.requested."""
-    event = emit_event(
-        event=f"{EVENT_PREFIX}.{name}", resource=model_resource(config), payload=payload
-    )
+    """Emit autoretrain.<name> about the config's model, e.g. retrain.requested.
+
+    A payload's `confirmed` flag is also a resource label (autoretrain.confirmed: true/false):
+    automation triggers match labels, not payloads, so alerts can ask for confirmed breaches.
+    """
+    resource = model_resource(config)
+    if isinstance(payload.get("confirmed"), bool):
+        resource["autoretrain.confirmed"] = str(payload["confirmed"]).lower()
+    event = emit_event(event=f"{EVENT_PREFIX}.{name}", resource=resource, payload=payload)
     logger.info("emitted %s.%s (%s)", EVENT_PREFIX, name, event.id if event else "not sent")
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.steps import monitoring, promotion, training
+from tasks.steps import dashboards, monitoring, promotion, training
 
 measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
 decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
 record_run = task(cache_policy=NO_CACHE)(monitoring.record_run)
 prune_reports = task(cache_policy=NO_CACHE)(monitoring.prune_reports)
 label_reports = task(cache_policy=NO_CACHE)(monitoring.label_reports)
+record_dashboard = task(cache_policy=NO_CACHE)(dashboards.record_dashboard)
 train_challenger = task(cache_policy=NO_CACHE)(training.train_challenger)
 adopt_model = task(cache_policy=NO_CACHE)(training.adopt_model)
 evaluate_on_holdout = task(cache_policy=NO_CACHE)(promotion.evaluate_on_holdout)
@@ -32,6 +33,7 @@ __all__ = [
     "promote_challenger",
     "prune_reports",
     "record_approval",
+    "record_dashboard",
     "record_run",
     "train_challenger",
 ]

@@ -299,4 +299,6 @@ def render_summary(result: MonitorResult) -> str:
         f"status      {result.status}; champion {result.champion_before} -> {result.champion_after}",
         *[f"report      {path}" for path in signals.report_paths],
     ]
+    if result.dashboard:
+        lines.append(f"dashboard   {result.dashboard}")
     return "\n".join(lines)

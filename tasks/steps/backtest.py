@@ -22,8 +22,10 @@ from tasks.adapters.modeling import predict_labels
 from tasks.config import Config, parse_duration
 from tasks.core.metrics import score_predictions
 from tasks.core.policy import TriggerDecision
+from tasks.core.signals import Signals
 from tasks.core.windows import Window, plan_bootstrap, plan_windows, to_utc_naive
 from tasks.errors import ConfigError, DataError, ModelError
+from tasks.steps.dashboards import record_dashboard, reset_backtest_dashboard
 from tasks.steps.monitoring import decide_on_history, measure_window, record_run
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
 from tasks.steps.training import adopt_model, train_challenger
@@ -239,11 +241,20 @@ def retrain_and_promote(config: Config, as_of: datetime, reason: str) -> bool:
 
 
 def replay_window(
-    config: Config, strategy: Strategy, index: int, window: Window, champion: str
+    config: Config,
+    strategy: Strategy,
+    index: int,
+    window: Window,
+    champion: str,
+    workspace: Path | None = None,
 ) -> WindowOutcome:
-    """Score the window, let the strategy decide at its end, retrain and promote if it says so."""
+    """Score the window, let the strategy decide at its end, retrain and promote if it says so.
+
+    With workspace, the policy's monitor runs also go to the model's backtest project there.
+    """
     metric, labelled_rows = score_window(config, window, champion)
     decision: TriggerDecision | None = None
+    signals: Signals | None = None
     action: str
     if strategy.kind == "policy":
         # The monitor looks at its configured current window ending here, as in production.
@@ -262,6 +273,17 @@ def replay_window(
     if decision is not None:
         status = "promoted" if promoted else ("rejected" if retrain else action)
         record_run(config, window.end, champion, decision, status)
+        if workspace is not None and signals is not None:
+            record_dashboard(
+                config,
+                window.end,
+                champion,
+                signals,
+                decision,
+                status,
+                workspace=workspace,
+                backtest=True,
+            )
     return WindowOutcome(
         index=index,
         window=window,
@@ -281,18 +303,25 @@ def replay_strategy(
     windows: list[Window],
     scratch: Path,
     on_window: Callable[[WindowOutcome], None] | None = None,
+    workspace: Path | None = None,
 ) -> StrategyResult:
     """Bootstrap a champion in a fresh scratch registry, then replay every window in order.
 
     Calls the plain step functions, not the Prefect tasks: one task run per step and window
-    would cost more than the work. on_window is called after each window (progress).
+    would cost more than the work. on_window is called after each window (progress). With
+    workspace, the policy's replay replaces the model's backtest project in that Evidently
+    workspace (the other strategies have no monitor runs to show).
     """
+    if workspace is not None and strategy.kind == "policy":
+        reset_backtest_dashboard(config, workspace)
+    else:
+        workspace = None
     config = scratch_config(config, scratch / strategy.name)
     champion = bootstrap_champion(config, windows[0])
     registry = open_registry(config.registry.path, config.name)
     outcomes = []
     for index, window in enumerate(windows):
-        outcome = replay_window(config, strategy, index, window, champion)
+        outcome = replay_window(config, strategy, index, window, champion, workspace)
         outcomes.append(outcome)
         champion = registry.get_alias("champion") or champion
         if on_window is not None:

@@ -20,8 +20,10 @@ from flows.rollback import rollback_flow
 from tasks.adapters.modeling import fit_model
 from tasks.config import load_config
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
+from tasks.render.reporting import render_summary
 from tasks.stores.data import load_window
 from tasks.stores.demo import build_production_log
+from tasks.stores.history import open_history
 from tasks.stores.registry import LocalRegistry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -156,6 +158,30 @@ def test_healthy_window_triggers_nothing(write_config, tmp_path):
     registry = _registry(config_path)
     assert [v.version for v in registry.list_versions()] == ["v0001"]
     assert registry.get_alias("champion") == "v0001"
+
+
+def test_a_broken_dashboard_is_reported_and_the_decision_stands(write_config, tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "workspace").write_text("a file where the Evidently workspace should be")
+    config_path = write_config(
+        {
+            "registry": {"path": str(tmp_path / "registry")},
+            "reports": {"path": str(reports)},
+            "policy": {"performance_threshold": 0.35},
+            "windows": {"as_of": "2016-01-01", "current": "365d", "holdout": "365d"},
+            "bootstrap": {"training_start": "2014-01-01", "training_end": "2015-01-01"},
+        }
+    )
+
+    result = monitor_flow(str(config_path))
+
+    assert result.status == "healthy"
+    assert result.dashboard is not None and result.dashboard.startswith("NOT updated: ")
+    assert "dashboard   NOT updated: " in render_summary(result)
+    assert "(the decision stands)" in render_summary(result)
+    rows = open_history(tmp_path / "registry").rows("seattle-weather")
+    assert [row["status"] for row in rows] == ["healthy"]
 
 
 def _register_shuffled_challenger(config_path: Path) -> str:

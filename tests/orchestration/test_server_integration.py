@@ -8,24 +8,31 @@ loop through the API. Every process it starts is stopped by PID, also on failure
 from __future__ import annotations
 
 import contextlib
+import http.server
+import json
 import os
 import shutil
 import signal
-import socket
+import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 import yaml
 
+from tasks.core.numbers import format_number
 from tasks.stores.registry import model_directory
+from tests.browser import chromium, require_chromium, save_screenshot
 from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
+from tests.processes import free_port as _free_port
+from tests.processes import stop_process as _stop
+from tests.processes import wait_for as _wait_for
 
 pytestmark = pytest.mark.server
 
@@ -37,37 +44,6 @@ class Server:
     url: str
     env: dict[str, str]
     project: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[Any], first: int) -> None:
-    """Stop a process group we started: first signal, then SIGKILL after a grace period."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, first)
-        process.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def _wait_for(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 1.0
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
@@ -91,6 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     project.mkdir()
     # The project as a user has it: the real prefect.yaml and flows, their own config.yaml.
     shutil.copy(ROOT / "prefect.yaml", project / "prefect.yaml")
+    shutil.copy(ROOT / "automations.yaml", project / "automations.yaml")
     (project / "flows").symlink_to(ROOT / "flows")
     config = merge(
         repo_raw_config(),
@@ -111,6 +88,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             "PREFECT_HOME": str(base / "prefect-home"),
             "PREFECT_API_URL": url,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # The UI of a server on another port than 4200 must be told where its API is.
+            "PREFECT_UI_API_URL": url,
             "PREFECT_WORKER_QUERY_SECONDS": "2",  # the default 10 s poll only slows the test
             # The server frees expired concurrency leases this often (default 15 s).
             "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
@@ -268,6 +247,7 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
 
 HOLD_SLOT = """
 import sys
+import threading
 from tasks.config import load_config
 from tasks.orchestration.runtime import model_slot
 
@@ -333,3 +313,177 @@ def test_a_killed_run_frees_its_slot_when_the_lease_runs_out(server: Server) -> 
         "the killed run's slot to be freed when its 60 s lease ran out",
         interval=2,
     )
+
+
+# Alerts: the automations of automations.yaml, applied with the documented command, notify a
+# local HTTP receiver through a custom-webhook block. These run last: they apply automations.
+
+ALERTS_MODEL = "seattle-alerts"
+CREATE_BLOCK = """
+import sys
+import threading
+from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+CustomWebhookNotificationBlock(
+    name="autoretrain", url=sys.argv[2], json_data={"subject": "{{subject}}", "body": "{{body}}"}
+).save(sys.argv[1], overwrite=True)
+"""
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, str]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        type(self).received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+
+@contextlib.contextmanager
+def _receiver() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """An HTTP receiver on 127.0.0.1 that keeps every JSON body POSTed to it."""
+    _Receiver.received = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _python(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=server.project,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def _messages(received: list[dict[str, str]], fragment: str) -> list[dict[str, str]]:
+    return [message for message in received if fragment in message["subject"]]
+
+
+def test_alerts_reach_the_receiver_for_degraded_promoted_and_failed_runs(server: Server) -> None:
+    """Degraded and promoted notifications carry the model, the numbers and the run's link; a
+    failed run sends its own; a block that cannot deliver fails no flow run (notifications are
+    sent by the server's automations, never by the flows)."""
+    base = server.project.parent
+    config = merge(
+        yaml.safe_load((server.project / "config.yaml").read_text()),
+        {"name": ALERTS_MODEL, "registry": {"path": str(base / "alerts-registry")}},
+    )
+    (server.project / "alerts.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    # A second copy of the automations notifies through a block nobody listens to.
+    dead_file = base / "dead-automations.yaml"
+    text = (ROOT / "automations.yaml").read_text()
+    dead_file.write_text(text.replace("  - name: autoretrain-", "  - name: dead-autoretrain-"))
+    monitor = _deployment(server, "monitor", "autoretrain-monitor")
+    promote = _deployment(server, "promote", "autoretrain-promote")
+
+    with _receiver() as (hook, received):
+        dead = f"http://127.0.0.1:{_free_port()}/nobody-listens"
+        for block, url in (("autoretrain-alerts", hook), ("autoretrain-dead-end", dead)):
+            created = _python(server, "-c", CREATE_BLOCK, block, url)
+            assert created.returncode == 0, created.stderr
+        # Earlier tests emitted degraded and promoted events on this server: no automation yet,
+        # so nobody was told.
+        assert received == []
+        # The documented command, from the project directory; then the dead-end copy.
+        apply = ("-m", "tasks.cli.alerts", "apply", "--block")
+        for arguments in (
+            (*apply, "custom-webhook/autoretrain-alerts"),
+            (*apply, "custom-webhook/autoretrain-dead-end", "--file", str(dead_file)),
+            (*apply, "custom-webhook/autoretrain-alerts"),  # again: replaces, does not double
+        ):
+            applied = _python(server, *arguments)
+            assert applied.returncode == 0, applied.stderr
+            assert "6 automations notify through" in applied.stdout
+        assert len(_api(server, "POST", "/automations/filter")) == 2 + 12
+
+        run = _run_deployment(server, monitor["id"], {"config_path": "alerts.yaml"})
+        assert _final_state(server, run)["state"]["type"] == "COMPLETED", _logs(server, run)
+        promote_run = _wait_for(
+            lambda: [
+                r
+                for r in _runs_of(server, promote["id"])
+                if r["parameters"].get("config_path") == "alerts.yaml"
+            ],
+            120,
+            "the promote run of the alerts model",
+        )[0]
+        promoted = _final_state(server, promote_run["id"])
+        assert promoted["state"]["type"] == "COMPLETED", _logs(server, promote_run["id"])
+        failed = _run_deployment(server, monitor["id"], {"config_path": "missing.yaml"})
+        assert _final_state(server, failed)["state"]["type"] == "FAILED"
+
+        _wait_for(
+            lambda: (
+                _messages(received, "performance degraded")
+                and len(_messages(received, "promoted")) == 2
+                and _messages(received, "Failed")
+            ),
+            90,
+            "the degraded, promoted and failed-run notifications",
+        )
+
+    history = sqlite3.connect(base / "alerts-registry" / "history.sqlite")
+    performance = history.execute("SELECT performance FROM monitor_runs").fetchone()[0]
+    ui = server.url.removesuffix("/api")
+    (degraded,) = _messages(received, "performance degraded")
+    assert degraded["subject"] == f"autoretrain: {ALERTS_MODEL} performance degraded"
+    assert f"Model {ALERTS_MODEL}: performance degraded." in degraded["body"]
+    assert f"f1 (macro) {format_number(performance)} < threshold 0.450 (severe)" in degraded["body"]
+    assert f"Run: {ui}/runs/flow-run/{run}" in degraded["body"]
+    # The first run bootstrapped v0001 (a promotion too), then the event chain promoted v0002.
+    promotions = {message["subject"]: message for message in _messages(received, "promoted")}
+    assert sorted(promotions) == [
+        f"autoretrain: {ALERTS_MODEL} promoted v0001",
+        f"autoretrain: {ALERTS_MODEL} promoted v0002",
+    ]
+    bootstrap = promotions[f"autoretrain: {ALERTS_MODEL} promoted v0001"]
+    assert "vs no champion yet (bootstrap)" in bootstrap["body"]
+    promotion = promotions[f"autoretrain: {ALERTS_MODEL} promoted v0002"]
+    assert "challenger v0002 promoted over champion v0001" in promotion["body"]
+    assert "promote: f1 (macro) challenger v0002 " in promotion["body"]
+    assert "holdout rows, difference " in promotion["body"]
+    assert f"Run: {ui}/runs/flow-run/{promote_run['id']}" in promotion["body"]
+    (failure,) = _messages(received, "Failed")
+    assert "of deployment autoretrain-monitor ended Failed" in failure["body"]
+    assert "Config: missing.yaml" in failure["body"]
+    assert f"Run: {ui}/runs/flow-run/{failed}" in failure["body"]
+    # A first run has no history, so its drift is not confirmed: no drift notification.
+    assert _messages(received, "drift") == []
+    assert len(received) == 4, [message["subject"] for message in received]
+
+
+def test_prefect_ui_shows_the_comparison_artifact(server: Server, tmp_path: Path) -> None:
+    """The comparison table of the alerts model's promotion, as a person sees it in the UI."""
+    require_chromium()
+    key = f"{ALERTS_MODEL}-comparison"
+    (artifact,) = _api(
+        server, "POST", "/artifacts/latest/filter", artifacts={"key": {"any_": [key]}}
+    )
+    ui = server.url.removesuffix("/api")
+
+    with chromium() as driver:
+        driver.set_window_size(1800, 900)  # the table's every column, for the docs' screenshot
+        driver.get(f"{ui}/artifacts/artifact/{artifact['latest_id']}")
+        _wait_for(
+            lambda: "challenger" in driver.execute_script("return document.body.innerText"),
+            90,
+            "the artifact page to show the comparison table",
+            interval=2,
+        )
+        text = driver.execute_script("return document.body.innerText")
+        save_screenshot(driver, tmp_path / "prefect-comparison-artifact.png")
+    assert key in text and "Can't connect to Server API" not in text

@@ -1,0 +1,196 @@
+"""The Evidently workspace writer: snapshots the dashboard can plot, safe beside other writers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tasks.adapters.evidently_workspace import (
+    PANEL_TITLES,
+    WindowPoint,
+    add_window_point,
+    remove_project,
+)
+from tasks.core.policy import Breaches, TriggerDecision
+from tasks.core.signals import ColumnDrift, Performance, Signals
+from tasks.steps.dashboards import record_dashboard, window_point
+from tests.helpers import repo_config
+
+FEATURES = ["temp_max", "wind"]
+
+
+def _point(day: int, performance: float | None = 0.6, promoted: bool = False) -> WindowPoint:
+    return WindowPoint(
+        as_of=datetime(2014, 1, 1) + timedelta(days=day),
+        status="promoted" if promoted else "healthy",
+        champion="v0001",
+        drift_share=0.5,
+        drift_threshold=0.5,
+        column_scores={"temp_max": 0.03, "wind": 0.4},
+        performance=performance,
+        performance_threshold=0.45,
+        current_rows=90,
+        labelled_rows=0 if performance is None else 60,
+        retrained=promoted,
+        promoted=promoted,
+    )
+
+
+def _add(workspace: Path, point: WindowPoint, project: str = "model-a") -> None:
+    add_window_point(workspace, project, "a test project", "f1 (macro)", FEATURES, point)
+
+
+def _snapshots(workspace: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(workspace.glob("*/snapshots/*.json"))]
+
+
+def _series(snapshot: dict) -> dict[str, float]:
+    """The MeanValue results of a snapshot by their column, as the UI's data series read them."""
+    found = {}
+    for result in snapshot["metric_results"].values():
+        metric = result["metric_value_location"]["metric"]
+        assert metric["params"]["type"] == "evidently:metric_v2:MeanValue"
+        found[metric["params"]["column"]] = result["value"]
+    return found
+
+
+def test_every_panel_series_finds_its_value_in_the_snapshot(tmp_path: Path) -> None:
+    _add(tmp_path, _point(0))
+    _add(tmp_path, _point(30, promoted=True))
+
+    from evidently.ui.workspace import Workspace
+
+    workspace = Workspace.create(str(tmp_path))
+    (project,) = workspace.search_project("model-a")
+    dashboard = project.dashboard.model()
+    assert [panel.title for panel in dashboard.panels] == list(PANEL_TITLES)
+    snapshots = _snapshots(tmp_path)
+    assert sorted(s["timestamp"][:10] for s in snapshots) == ["2014-01-01", "2014-01-31"]
+    for snapshot in snapshots:
+        values = _series(snapshot)
+        for panel in dashboard.panels:
+            for series in panel.values:
+                assert series.metric == "evidently:metric_v2:MeanValue"
+                assert series.metric_labels["column"] in values, (panel.title, series)
+    latest = _series(max(snapshots, key=lambda s: s["timestamp"]))
+    assert latest["promoted"] == 1.0 and latest["retrained"] == 1.0
+    assert latest["drift_score__wind"] == pytest.approx(0.4)
+    assert latest["performance"] == pytest.approx(0.6)
+
+
+def test_a_window_without_labels_leaves_the_metric_out_not_zero(tmp_path: Path) -> None:
+    _add(tmp_path, _point(0, performance=None))
+
+    (snapshot,) = _snapshots(tmp_path)
+    values = _series(snapshot)
+    assert "performance" not in values
+    assert values["labelled_rows"] == 0.0 and values["performance_threshold"] == 0.45
+
+
+def _write_points(workspace: str, worker: int) -> None:
+    for day in range(2):
+        _add(Path(workspace), _point(10 * worker + day))
+
+
+def test_concurrent_writers_share_one_project_and_lose_no_snapshot(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")  # spawn re-imports Evidently: ~20 s each
+    workers = [context.Process(target=_write_points, args=(str(tmp_path), w)) for w in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=240)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+
+    projects = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(projects) == 1  # the lock made the second writer find the first one's project
+    assert len(_snapshots(tmp_path)) == 6
+    dashboard = json.loads((projects[0] / "dashboard.json").read_text())
+    assert len(dashboard["panels"]) == len(PANEL_TITLES)
+
+
+def test_remove_project_clears_a_replay(tmp_path: Path) -> None:
+    _add(tmp_path, _point(0), project="model-a (backtest)")
+    _add(tmp_path, _point(0), project="model-a")
+
+    assert remove_project(tmp_path, "model-a (backtest)") == 1
+    assert remove_project(tmp_path / "missing", "model-a") == 0
+    assert len(_snapshots(tmp_path)) == 1
+
+
+def _signals_and_decision() -> tuple[Signals, TriggerDecision]:
+    signals = Signals(
+        current_rows=90,
+        reference_rows=300,
+        drift_share=0.5,
+        columns=(ColumnDrift("temp_max", "K-S p_value", 0.01, 0.05, True),),
+        performance=Performance("f1 (macro)", 0.3, 80, "champion"),
+    )
+    decision = TriggerDecision(
+        action="retrain",
+        reasons=("because",),
+        breaches=Breaches(drift=True, prediction_drift=None, performance=True, severe=True),
+        drift_share=0.5,
+        drift_threshold=0.5,
+        prediction_drift_score=None,
+        performance=0.3,
+        performance_threshold=0.45,
+        severe_performance_threshold=0.2,
+        labelled_rows=80,
+        labelled_period=None,
+        current_rows=90,
+        confirmed=("performance",),
+        last_retrain_as_of=None,
+    )
+    return signals, decision
+
+
+def test_window_point_holds_the_numbers_the_decision_was_made_on() -> None:
+    signals, decision = _signals_and_decision()
+
+    point = window_point(datetime(2014, 4, 1), "v0001", signals, decision, "promoted")
+
+    assert point.values() == {
+        "drift_threshold": 0.5,
+        "performance_threshold": 0.45,
+        "current_rows": 90.0,
+        "labelled_rows": 80.0,
+        "retrained": 1.0,
+        "promoted": 1.0,
+        "drift_share": 0.5,
+        "performance": 0.3,
+        "drift_score__temp_max": 0.01,
+    }
+
+
+def test_a_dashboard_problem_is_reported_never_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the workspace should be")
+    signals, decision = _signals_and_decision()
+    config = repo_config({"reports.path": str(tmp_path)})
+
+    with caplog.at_level(logging.WARNING):
+        line = record_dashboard(
+            config, datetime(2014, 4, 1), "v0001", signals, decision, "promoted", workspace=blocked
+        )
+
+    assert line.startswith("NOT updated: ") and line.endswith("(the decision stands)")
+    assert "could not add this run to the Evidently workspace" in caplog.text
+
+
+def test_record_dashboard_writes_the_models_project(tmp_path: Path) -> None:
+    signals, decision = _signals_and_decision()
+    config = repo_config({"reports.path": str(tmp_path)})
+
+    line = record_dashboard(config, datetime(2014, 4, 1), "v0001", signals, decision, "promoted")
+
+    assert line == (
+        f"project 'seattle-weather' (see it: evidently ui --workspace {tmp_path / 'workspace'})"
+    )
+    assert len(_snapshots(tmp_path / "workspace")) == 1
