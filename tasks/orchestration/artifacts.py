@@ -8,7 +8,7 @@ from tasks.core.gate import Comparison
 from tasks.render.backtest_report import summary_rows
 from tasks.render.reporting import (
     MonitorResult,
-    comparison_rows,
+    comparison_table,
     render_comparison_markdown,
     render_summary,
 )
@@ -20,7 +20,7 @@ def publish_comparison(comparison: Comparison) -> None:
     key = f"{comparison.model_name}-comparison"
     create_table_artifact(
         key=key,
-        table=comparison_rows(comparison),
+        table=comparison_table(comparison),
         description=f"Champion-challenger comparison: verdict {comparison.verdict.upper()}",
     )
     create_markdown_artifact(

@@ -193,11 +193,21 @@ def render_comparison(comparison: Comparison) -> str:
 
 
 def _cell(value: Any) -> str:
+    """A value as markdown table text: rounded numbers; a leading > or < is not a blockquote."""
     if value is None:
         return ""
     if isinstance(value, float):
         return format_number(value, "general")
-    return str(value).replace("|", "\\|")
+    text = str(value).replace("|", "\\|")
+    return "\\" + text if text.startswith((">", "<")) else text
+
+
+def comparison_table(comparison: Comparison) -> list[dict[str, str]]:
+    """The comparison's rows as a Prefect table artifact shows them: the UI renders each cell as
+    markdown, so numbers come rounded and rules like '>= champion' keep their '>'."""
+    return [
+        {key: _cell(value) for key, value in row.items()} for row in comparison_rows(comparison)
+    ]
 
 
 def render_comparison_markdown(comparison: Comparison) -> str:
