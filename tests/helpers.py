@@ -71,3 +71,27 @@ def demo_log_in_sqlite(directory: Path, table: str = "weather_log") -> str:
     finally:
         engine.dispose()
     return url
+
+
+def make_decision(**changes: Any) -> Any:
+    """A TriggerDecision for tests: a retrain on a drift and severe performance breach, with
+    `changes` to any field (breaches given as a Breaches)."""
+    from tasks.core.policy import Breaches, TriggerDecision
+
+    values: dict[str, Any] = {
+        "action": "retrain",
+        "reasons": ("because",),
+        "breaches": Breaches(drift=True, prediction_drift=None, performance=True, severe=True),
+        "drift_share": 0.5,
+        "drift_threshold": 0.5,
+        "prediction_drift_score": None,
+        "performance": 0.3,
+        "performance_threshold": 0.45,
+        "severe_performance_threshold": 0.2,
+        "labelled_rows": 80,
+        "labelled_period": None,
+        "current_rows": 90,
+        "confirmed": ("performance",),
+        "last_retrain_as_of": None,
+    }
+    return TriggerDecision(**{**values, **changes})

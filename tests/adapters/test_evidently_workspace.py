@@ -16,10 +16,10 @@ from tasks.adapters.evidently_workspace import (
     add_window_point,
     remove_project,
 )
-from tasks.core.policy import Breaches, TriggerDecision
+from tasks.core.policy import TriggerDecision
 from tasks.core.signals import ColumnDrift, Performance, Signals
 from tasks.steps.dashboards import record_dashboard, window_point
-from tests.helpers import repo_config
+from tests.helpers import make_decision, repo_config
 
 FEATURES = ["temp_max", "wind"]
 
@@ -130,22 +130,7 @@ def _signals_and_decision() -> tuple[Signals, TriggerDecision]:
         columns=(ColumnDrift("temp_max", "K-S p_value", 0.01, 0.05, True),),
         performance=Performance("f1 (macro)", 0.3, 80, "champion"),
     )
-    decision = TriggerDecision(
-        action="retrain",
-        reasons=("because",),
-        breaches=Breaches(drift=True, prediction_drift=None, performance=True, severe=True),
-        drift_share=0.5,
-        drift_threshold=0.5,
-        prediction_drift_score=None,
-        performance=0.3,
-        performance_threshold=0.45,
-        severe_performance_threshold=0.2,
-        labelled_rows=80,
-        labelled_period=None,
-        current_rows=90,
-        confirmed=("performance",),
-        last_retrain_as_of=None,
-    )
+    decision = make_decision()
     return signals, decision
 
 

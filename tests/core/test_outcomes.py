@@ -7,6 +7,7 @@ from tasks.core.outcomes import comparison_summary, monitor_events
 from tasks.core.policy import Breaches, TriggerDecision
 from tasks.core.signals import ColumnDrift, Performance, Signals
 from tasks.core.statistics import BootstrapInterval
+from tests.helpers import make_decision
 
 SIGNALS = Signals(
     90,
@@ -21,21 +22,13 @@ SIGNALS = Signals(
 
 
 def _decision(confirmed: tuple[str, ...], severe: bool) -> TriggerDecision:
-    return TriggerDecision(
+    return make_decision(
         action="retrain" if confirmed else "unconfirmed",
         reasons=("...",),
         breaches=Breaches(drift=True, prediction_drift=None, performance=True, severe=severe),
-        drift_share=0.5,
-        drift_threshold=0.5,
-        prediction_drift_score=None,
         performance=0.1412,
-        performance_threshold=0.45,
-        severe_performance_threshold=0.2,
         labelled_rows=89,
-        labelled_period=None,
-        current_rows=90,
         confirmed=confirmed,
-        last_retrain_as_of=None,
     )
 
 

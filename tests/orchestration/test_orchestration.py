@@ -18,6 +18,7 @@ from flows.retrain import retrain_flow
 from tasks.config import load_config
 from tasks.errors import AutoretrainError
 from tasks.stores.registry import LocalRegistry
+from tests.helpers import make_decision
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -211,21 +212,10 @@ def test_monitor_events_report_only_judged_breaches():
     signals = Signals(90, 300, 0.5, columns, Performance("f1 (macro)", 0.3, 80, "champion"))
 
     def decision(breaches: Breaches) -> TriggerDecision:
-        return TriggerDecision(
-            action="retrain",
+        return make_decision(
             reasons=("...",),
             breaches=breaches,
-            drift_share=0.5,
-            drift_threshold=0.5,
-            prediction_drift_score=None,
-            performance=0.3,
-            performance_threshold=0.45,
-            severe_performance_threshold=0.2,
-            labelled_rows=80,
-            labelled_period=None,
-            current_rows=90,
             confirmed=(),
-            last_retrain_as_of=None,
         )
 
     both = monitor_events(decision(Breaches(True, None, True, False)), signals)

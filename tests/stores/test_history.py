@@ -11,26 +11,18 @@ import pytest
 
 from tasks.core.policy import Breaches, TriggerDecision
 from tasks.stores.history import HISTORY_FILE, MonitorHistory, RunRecord, open_history
+from tests.helpers import make_decision
 
 START = datetime(2014, 1, 1)
 
 
 def _decision(action: str = "none", *, drift: bool | None = False) -> TriggerDecision:
-    return TriggerDecision(
-        action=action,  # type: ignore[arg-type]
-        reasons=("because",),
+    return make_decision(  # type: ignore[no-any-return]
+        action=action,
         breaches=Breaches(drift=drift, prediction_drift=None, performance=False, severe=False),
-        drift_share=0.5,
-        drift_threshold=0.5,
-        prediction_drift_score=None,
         performance=0.7,
-        performance_threshold=0.45,
         severe_performance_threshold=None,
-        labelled_rows=80,
-        labelled_period=None,
-        current_rows=90,
         confirmed=(),
-        last_retrain_as_of=None,
     )
 
 
