@@ -182,7 +182,7 @@ def label_reports(
             (
                 "Performance",
                 f"{performance.metric} {performance.value:.3f} (threshold "
-                f"{decision.performance_threshold:.3f}) on {performance.labelled_rows:,} labelled "
+                f"{decision.performance_threshold:.3f}, {decision.direction}) on {performance.labelled_rows:,} labelled "
                 f"rows; predictions: {performance.prediction_source}",
             )
         )
