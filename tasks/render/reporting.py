@@ -323,6 +323,13 @@ def render_summary(result: MonitorResult) -> str:
             f"predictions {column.method} score {column.score:.4g} (threshold {column.threshold:g}) "
             f"{'DRIFTED' if column.drifted else 'ok'} (champion's outputs vs on its reference)"
         )
+    if signals.target_drift:
+        column = signals.target_drift
+        lines.append(
+            f"target      {column.column}: {column.method} score {column.score:.4g} (threshold "
+            f"{column.threshold:g}) {'DRIFTED' if column.drifted else 'ok'} (labelled rows vs "
+            "the reference's; reported, it does not trigger on its own)"
+        )
     if signals.performance:
         performance = signals.performance
         lines.append(

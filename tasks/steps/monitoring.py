@@ -189,6 +189,8 @@ def label_reports(
     tested = [(column.column, column) for column in signals.columns]
     if signals.prediction_drift is not None:
         tested.append(("champion's predictions", signals.prediction_drift))
+    if signals.target_drift is not None:
+        tested.append((f"target {signals.target_drift.column} (reported)", signals.target_drift))
     drift_table = [
         {
             "column": name,
