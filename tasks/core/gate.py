@@ -954,8 +954,8 @@ def _judge_regression(
     reasons.failures.extend(slice_problems)
     judged = _slice_reasons(rules, slices, reasons)
     multiplicity = (
-        f"1 primary comparison (paired bootstrap of per-row losses, {rules.confidence:.0%}; "
-        f"improvement = {rules.direction.split()[0]} {rules.metric} is better); a sign-flip "
+        f"1 primary comparison (paired bootstrap of per-row losses, {rules.confidence:.0%}, "
+        f"of the improvement in {rules.metric}, {rules.direction}); a sign-flip "
         f"permutation test reported; {len(guards)} guard checks on point estimates with fixed "
         "non-inferiority margins (no error-rate control); "
         f"{judged} slice comparisons, Holm-controlled at family-wise alpha "
