@@ -115,6 +115,11 @@ class BacktestResult:
     windows: tuple[Window, ...]
     strategies: tuple[StrategyResult, ...] = field(default_factory=tuple)
     output_dir: Path | None = None
+    higher_is_better: bool = True  # False for error metrics (mae, rmse, mape, pinball)
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
 
     def get(self, name: str) -> StrategyResult:
         for result in self.strategies:
