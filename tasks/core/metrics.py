@@ -57,10 +57,13 @@ def as_numbers(values: Sequence[Any] | np.ndarray, what: str) -> np.ndarray:
     if array.dtype.kind in "biuf":
         numbers = array.astype(np.float64)
     else:
+        series = pd.Series(array, dtype=object)
         try:
-            numbers = np.asarray(pd.to_numeric(pd.Series(array, dtype=object)), dtype=np.float64)
+            numbers = np.asarray(pd.to_numeric(series), dtype=np.float64)
         except (TypeError, ValueError):
-            examples = sorted({str(v) for v in array[:1000]})[:5]
+            coerced = pd.to_numeric(series, errors="coerce")
+            not_numbers = series[coerced.isna() & series.notna()]
+            examples = sorted({str(v) for v in not_numbers.head(1000)})[:5]
             raise DataError(
                 f"the {what} must be numbers for a regression metric, found values like "
                 f"{examples}: a regressor needs a numeric target (use a classifier and f1 for "
