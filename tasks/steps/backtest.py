@@ -215,7 +215,8 @@ def bootstrap_champion(config: Config, first_window: Window) -> str:
         raise ModelError(
             "the first model failed the promotion gate in the backtest: "
             + "; ".join(comparison.reasons)
-            + ". Lower policy.performance_threshold, or check the bootstrap window."
+            + ". Loosen policy.performance_threshold (lower it for f1/accuracy/r2, raise it "
+            "for error metrics like mae), or check the bootstrap window."
         )
     return record.version
 

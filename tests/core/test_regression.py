@@ -19,6 +19,7 @@ from tasks.core.gate import (
     compare_models,
 )
 from tasks.core.metrics import score_predictions
+from tasks.core.outcomes import monitor_events
 from tasks.core.policy import decide_retrain
 from tasks.core.regression import (
     error_summary,
@@ -124,6 +125,8 @@ def test_error_above_the_threshold_is_a_breach_and_says_lower_is_better() -> Non
         "performance: mae 3.400 > performance_threshold 3.000 (lower is better) on 85 labelled rows"
     ) in decision.reasons
     assert decision.trigger == "performance breach: 3.400 > 3.000 (lower is better)"
+    events = dict(monitor_events(decision, _signals(3.4)))
+    assert events["performance.degraded"]["direction"] == "lower is better"
 
 
 def test_error_below_the_threshold_is_healthy() -> None:
