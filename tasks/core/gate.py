@@ -199,9 +199,10 @@ class GateRules:
         """The required improvement with where it comes from, in words."""
         text = f"min_improvement {self.min_improvement:.3f}"
         if self.min_relative_improvement is not None and champion_score is not None:
-            text += (
-                f", min_relative_improvement {self.min_relative_improvement:g} x champion "
-                f"{champion_score:.4g} = {self.min_relative_improvement * abs(champion_score):.4g}"
+            text = (
+                f"{self.required_improvement(champion_score):.4g} (the larger of {text} and "
+                f"min_relative_improvement {self.min_relative_improvement:g} x champion "
+                f"{champion_score:.4g} = {self.min_relative_improvement * abs(champion_score):.4g})"
             )
         return text
 

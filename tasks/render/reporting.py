@@ -30,7 +30,6 @@ def verdict_in_words(comparison: Comparison) -> str:
         )
     if comparison.verdict == "promote" and interval is not None:
         champion_score = comparison.champion.score if comparison.champion else None
-        required = rules.required_improvement(champion_score)
         better = (
             f"better by {interval.difference:+.3f} {metric}"
             if rules.higher_is_better
@@ -39,8 +38,8 @@ def verdict_in_words(comparison: Comparison) -> str:
         return (
             f"Promote {challenger} over {champion}: on the same {comparison.holdout_rows} rows it is "
             f"{better}, and with {interval.confidence:.0%} confidence by at least "
-            f"{interval.lower:+.4g} (required {required:.4g}: "
-            f"{rules.describe_required(champion_score)}); no guard or slice regresses."
+            f"{interval.lower:+.4g} (required: {rules.describe_required(champion_score)}); "
+            "no guard or slice regresses."
         )
     first = comparison.reasons[0] if comparison.reasons else "no reason recorded"
     return f"Keep {champion or 'no champion'}; reject {challenger}: {first}."
@@ -103,8 +102,8 @@ def _test_rows(comparison: Comparison) -> list[dict[str, Any]]:
                 interval.difference,
                 f"{interval.confidence:.0%} paired bootstrap interval "
                 f"[{interval.lower:+.4g}, {interval.upper:+.4g}]: lower bound >= "
-                f"{required:.4g} ({rules.describe_required(champion_score)}; "
-                f"{interval.resamples} resamples, seed {interval.seed})",
+                f"{rules.describe_required(champion_score)} ({interval.resamples} resamples, "
+                f"seed {interval.seed})",
                 "ok" if shown else "FAIL",
             )
         )
