@@ -82,6 +82,7 @@ def backtest_flow(
         windows=tuple(windows),
         strategies=tuple(results),
         output_dir=output_dir,
+        higher_is_better=config.policy.performance_metric.higher_is_better,
     )
     write_csv(result, output_dir / "backtest.csv")
     plot_backtest(result, output_dir / "backtest.png")

@@ -162,7 +162,9 @@ def bootstrap_champion(
         detail = render_comparison(comparison) if comparison else started.message
         raise ModelError(
             f"the first model did not become champion, so there is nothing to monitor:\n{detail}\n"
-            "Lower policy.performance_threshold, or check the bootstrap window and the labels."
+            "Loosen policy.performance_threshold (the worst acceptable value: lower it for "
+            "f1/accuracy/r2, raise it for error metrics like mae), or check the bootstrap "
+            "window and the labels."
         )
     return comparison
 

@@ -172,7 +172,10 @@ class ModelConfig(Strict):
         description="Modules (and their submodules) trusted for model.estimator, in addition "
         "to scikit-learn's estimator modules, e.g. [xgboost, lightgbm].",
     )
-    estimator: str = Field(description="Import path of a scikit-learn style classifier.")
+    estimator: str = Field(
+        description="Import path of a scikit-learn style classifier or regressor; a regressor "
+        "needs a regression metric in policy.performance_metric (mae, rmse, mape, r2, pinball)."
+    )
     params: dict[str, Any] = Field(
         default={},
         description="Keyword arguments of the estimator, e.g. {n_estimators: 100}; checked "
@@ -208,15 +211,19 @@ class ModelConfig(Strict):
             raise ValueError(f"cannot import module '{module_name}': {error}") from None
         if not hasattr(module, class_name):
             raise ValueError(f"module '{module_name}' has no '{class_name}'")
-        from sklearn.base import ClassifierMixin
-
-        candidate = getattr(module, class_name)
-        if not (isinstance(candidate, type) and issubclass(candidate, ClassifierMixin)):
+        if estimator_kind(getattr(module, class_name)) is None:
             raise ValueError(
-                f"'{value}' is not a scikit-learn style classifier class "
-                "(a subclass of sklearn.base.ClassifierMixin)"
+                f"'{value}' is not a scikit-learn style classifier or regressor class "
+                "(a subclass of sklearn.base.ClassifierMixin or RegressorMixin)"
             )
         return value
+
+    @property
+    def kind(self) -> Literal["classifier", "regressor"]:
+        """Whether model.estimator predicts classes or numbers."""
+        module_name, _, class_name = self.estimator.rpartition(".")
+        kind = estimator_kind(getattr(importlib.import_module(module_name), class_name))
+        return kind or "classifier"
 
     @field_validator("params")
     @classmethod
@@ -288,33 +295,113 @@ def _call_text(params: dict[str, Any]) -> str:
     return ", ".join(f"{name}={value!r}" for name, value in params.items())
 
 
-MetricName = Literal["f1", "precision", "recall", "accuracy"]
+def estimator_kind(candidate: Any) -> Literal["classifier", "regressor"] | None:
+    """'classifier' or 'regressor' for a scikit-learn style estimator class; None otherwise."""
+    from sklearn.base import ClassifierMixin, RegressorMixin
+
+    if not isinstance(candidate, type):
+        return None
+    if issubclass(candidate, ClassifierMixin):
+        return "classifier"
+    if issubclass(candidate, RegressorMixin):
+        return "regressor"
+    return None
+
+
+MetricName = Literal[
+    "f1", "precision", "recall", "accuracy", "mae", "rmse", "mape", "r2", "pinball"
+]
+CLASSIFICATION_METRICS = ("f1", "precision", "recall", "accuracy")
+REGRESSION_METRICS = ("mae", "rmse", "mape", "r2", "pinball")
+# Error metrics: lower is better, zero is perfect. Every other metric is better when higher.
+ERROR_METRICS = ("mae", "rmse", "mape", "pinball")
 
 
 class MetricConfig(Strict):
-    name: MetricName = Field(default="f1", description="The metric the loop decides on.")
+    name: MetricName = Field(
+        default="f1",
+        description="Classifiers: f1, precision, recall, accuracy (higher is better). "
+        "Regressors: mae, rmse, mape, pinball (errors: lower is better) and r2 (higher is "
+        "better, at most 1). performance_threshold is always the worst acceptable value.",
+    )
     average: Literal["binary", "macro"] = Field(
         default="macro",
-        description="binary: the score of pos_label; macro: unweighted mean over classes.",
+        description="Classifiers: binary scores pos_label; macro is the unweighted mean over "
+        "classes. Not used by regression metrics.",
     )
     pos_label: str | int | bool | None = Field(
         default=None, description="The positive class; required with average binary, else null."
     )
+    floor: float | None = Field(
+        default=None,
+        gt=0,
+        description="mape only (required there): the smallest |target| used as a row's "
+        "denominator, in the target's units, so near-zero targets do not blow the error up. "
+        "A row's error is |y - prediction| / max(|y|, floor); mape is a fraction (0.1 = 10%).",
+    )
+    quantile: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="pinball only (required there): the quantile the model predicts, e.g. 0.9.",
+    )
 
     @model_validator(mode="after")
     def _check_average(self) -> MetricConfig:
+        if self.is_regression:
+            if self.average != "macro" or self.pos_label is not None:
+                raise ValueError(f"average and pos_label are for classifiers, not {self.name}")
+            if (self.name == "mape") != (self.floor is not None):
+                raise ValueError(
+                    "mape needs floor (the smallest |target| used as denominator, e.g. 1.0)"
+                    if self.name == "mape"
+                    else "floor is only used with mape"
+                )
+            if (self.name == "pinball") != (self.quantile is not None):
+                raise ValueError(
+                    "pinball needs quantile (the quantile the model predicts, e.g. 0.9)"
+                    if self.name == "pinball"
+                    else "quantile is only used with pinball"
+                )
+            return self
+        if self.floor is not None or self.quantile is not None:
+            raise ValueError(f"floor and quantile are for regression metrics, not {self.name}")
         if self.average == "binary" and self.pos_label is None:
             raise ValueError("average 'binary' needs pos_label (the positive class)")
         if self.average == "macro" and self.pos_label is not None:
             raise ValueError("pos_label is only used with average 'binary'")
         return self
 
+    @property
+    def is_regression(self) -> bool:
+        return self.name in REGRESSION_METRICS
+
+    @property
+    def higher_is_better(self) -> bool:
+        """False for error metrics (mae, rmse, mape, pinball): lower is better."""
+        return self.name not in ERROR_METRICS
+
+    @property
+    def direction(self) -> str:
+        """Which way is better, in words: 'higher is better' or 'lower is better'."""
+        return "higher is better" if self.higher_is_better else "lower is better"
+
     def describe(self) -> str:
         if self.name == "accuracy":
             return "accuracy"
+        if self.name == "mape":
+            return f"mape (floor {self.floor:g})"
+        if self.name == "pinball":
+            return f"pinball (quantile {self.quantile:g})"
+        if self.is_regression:
+            return self.name
         if self.average == "binary":
             return f"{self.name} (class {self.pos_label!r})"
         return f"{self.name} (macro)"
+
+    def worse(self, value: float, threshold: float) -> bool:
+        """Whether value is worse than threshold, in this metric's direction."""
+        return value < threshold if self.higher_is_better else value > threshold
 
 
 class ColumnDriftConfig(Strict):
@@ -387,16 +474,14 @@ class PolicyConfig(Strict):
         description="The metric scored on labelled rows, by monitor and gate alike.",
     )
     performance_threshold: float = Field(
-        ge=0,
-        le=1,
-        description="Retrain when the metric on the window's labelled rows falls below it; also "
-        "the floor every challenger must reach.",
+        description="The worst acceptable value of the metric: retrain when a score falls "
+        "below it (f1, precision, recall, accuracy, r2: higher is better) or rises above it "
+        "(mae, rmse, mape, pinball: errors, lower is better). Also the challenger's floor."
     )
     severe_performance_threshold: float | None = Field(
         default=None,
-        ge=0,
-        le=1,
-        description="Below it, a performance breach skips confirmation and cooldown.",
+        description="A second, worse value (below performance_threshold; above it for error "
+        "metrics): a breach beyond it skips confirmation and cooldown.",
     )
     drift_threshold: float = Field(
         gt=0, le=1, description="Dataset drift when the share of drifted columns reaches it."
@@ -433,13 +518,28 @@ class PolicyConfig(Strict):
         description="No retrain within this time after the last retrain or promotion.",
     )
 
+    @field_validator("performance_threshold", "severe_performance_threshold")
+    @classmethod
+    def _check_threshold_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        metric = info.data.get("performance_metric")
+        if value is None or metric is None:
+            return value
+        if metric.name != "r2" and value < 0:
+            raise ValueError(f"Input should be greater than or equal to 0 for {metric.name}")
+        if metric.higher_is_better and value > 1:
+            raise ValueError(f"Input should be less than or equal to 1 for {metric.name}")
+        return value
+
     @model_validator(mode="after")
     def _check_severe(self) -> PolicyConfig:
         severe = self.severe_performance_threshold
-        if severe is not None and severe >= self.performance_threshold:
+        metric = self.performance_metric
+        if severe is not None and not metric.worse(severe, self.performance_threshold):
+            side = "below" if metric.higher_is_better else "above"
             raise ValueError(
-                f"severe_performance_threshold ({severe}) must be below performance_threshold "
-                f"({self.performance_threshold}): it is the second, lower threshold"
+                f"severe_performance_threshold ({severe}) must be {side} performance_threshold "
+                f"({self.performance_threshold}): it is the second, worse threshold for "
+                f"{metric.describe()} ({metric.direction})"
             )
         return self
 
@@ -498,6 +598,31 @@ class GuardsConfig(Strict):
     model_size_ratio: float | None = Field(
         default=3.0, ge=1, description="Challenger pickled size <= this times the champion's."
     )
+    # Regressors only (the classification guards above are not applied to regressors).
+    second_error: float | None = Field(
+        default=0.05,
+        ge=0,
+        description="Regressors: largest relative rise of a second error metric (rmse when "
+        "the primary metric is not rmse, mae when it is): challenger <= champion x (1 + this).",
+    )
+    bias: float | None = Field(
+        default=0.10,
+        ge=0,
+        description="Regressors: the challenger's |mean error| (prediction - target) may "
+        "exceed the champion's by at most this fraction of the champion's MAE.",
+    )
+    tail_error: float | None = Field(
+        default=0.10,
+        ge=0,
+        description="Regressors: largest relative rise of the tail_quantile of absolute "
+        "error: challenger <= champion x (1 + this).",
+    )
+    tail_quantile: float = Field(
+        default=0.9,
+        gt=0,
+        lt=1,
+        description="Regressors: the quantile of |error| tail_error checks.",
+    )
 
 
 class SlicesConfig(Strict):
@@ -548,8 +673,17 @@ class PromotionConfig(Strict):
     min_improvement: float = Field(
         default=0.0,
         ge=0,
-        le=1,
-        description="The lower bound of the interval of challenger - champion must reach it.",
+        description="The improvement the interval's lower bound must reach, in the metric's "
+        "own units, measured in its better direction: for f1 0.02 means +0.02 f1; for mae 0.5 "
+        "means 0.5 lower MAE (target units). At most 1 for classification metrics and r2.",
+    )
+    min_relative_improvement: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="Also (or instead) a relative improvement: the lower bound must reach this "
+        "fraction of the champion's value, e.g. 0.02 = 2% lower MAE. null: off. When both are "
+        "given, both must be reached.",
     )
     min_holdout_rows: int = Field(
         default=30,
@@ -712,6 +846,30 @@ class Config(Strict):
     reports: ReportsConfig = Field(description="The Evidently HTML reports.")
 
     @model_validator(mode="after")
+    def _check_metric_fits_estimator(self) -> Config:
+        metric = self.policy.performance_metric
+        kind = self.model.kind
+        if kind == "regressor" and not metric.is_regression:
+            raise ValueError(
+                f"policy.performance_metric.name: '{metric.name}' is a classification metric, but "
+                f"model.estimator {self.model.estimator} is a regressor: use one of "
+                f"{', '.join(REGRESSION_METRICS)}"
+            )
+        if kind == "classifier" and metric.is_regression:
+            raise ValueError(
+                f"policy.performance_metric.name: '{metric.name}' is a regression metric, but "
+                f"model.estimator {self.model.estimator} is a classifier: use one of "
+                f"{', '.join(CLASSIFICATION_METRICS)}"
+            )
+        bounded = not metric.is_regression or metric.name == "r2"
+        if bounded and self.promotion.min_improvement > 1:
+            raise ValueError(
+                f"promotion.min_improvement: {self.promotion.min_improvement} is above 1, the "
+                f"most {metric.describe()} can improve"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_drift_columns(self) -> Config:
         unknown = sorted(set(self.policy.column_drift) - set(self.data.features))
         if unknown:
@@ -743,6 +901,9 @@ def _format_validation_error(error: ValidationError, path: Path) -> str:
             message = f"{message}, got {item.get('input')!r}"
         elif item["type"] == "model_param" and item.get("ctx", {}).get("param"):
             location = f"{location}.{item['ctx']['param']}"
+        named = re.match(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", message, re.DOTALL)
+        if not location and named:  # a check across sections names the key it is about
+            location, message = named.group(1), named.group(2)
         lines.append(f"  {location or '(top level)'}: {message}")
     return "\n".join(lines)
 

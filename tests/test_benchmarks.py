@@ -47,18 +47,26 @@ def test_million_rows_prints_speed_agreement_and_history() -> None:
 
 
 def test_gate_power_prints_the_promotion_rates_of_both_gates() -> None:
-    out = _run("gate_power.py", "--simulations", "20", "--resamples", "200")
-
-    rows = re.findall(
-        r"^\| ([\d,]+) \| (0\.\d\d) \| ([\d.]+)% \| ([\d.]+)% \| ([\d.]+)% \| ([\d.]+)% \|$",
-        out,
-        re.M,
+    out = _run(
+        "gate_power.py",
+        "--simulations",
+        "20",
+        "--resamples",
+        "200",
+        "--regression-simulations",
+        "20",
     )
-    assert len(rows) == 9
-    for _, _, ours_equal, point_equal, ours_better, point_better in rows:
-        # A lower confidence bound never clears a margin its point estimate misses.
-        assert float(ours_equal) <= float(point_equal)
-        assert float(ours_better) <= float(point_better)
+    classification, regression = out.split("regression (mae):")
+
+    row = r"^\| ([\d,]+) \| (0\.\d\d) \| ([\d.]+)% \| ([\d.]+)% \| ([\d.]+)% \| ([\d.]+)% \|$"
+    for table in (classification, regression):
+        rows = re.findall(row, table, re.M)
+        assert len(rows) == 9
+        for _, _, ours_equal, point_equal, ours_better, point_better in rows:
+            # A lower confidence bound never clears a margin its point estimate misses.
+            assert float(ours_equal) <= float(point_equal)
+            assert float(ours_better) <= float(point_better)
+    assert "(2.0% of the champion's MAE)" in regression
 
 
 def test_cold_run_times_the_demo_next_to_a_trivial_flow() -> None:

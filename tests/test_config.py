@@ -103,7 +103,7 @@ def test_unknown_key_names_its_path(changes: dict[str, Any], key_path: str) -> N
             {"policy.performance_metric.name": "auc"},
             [
                 "policy.performance_metric.name:",
-                "'f1', 'precision', 'recall' or 'accuracy'",
+                "'f1', 'precision', 'recall', 'accuracy', 'mae', 'rmse', 'mape', 'r2' or 'pinball'",
                 "'auc'",
             ],
         ),
@@ -174,10 +174,6 @@ def test_sql_source_without_table_names_the_table_key() -> None:
         ),
         # Importing runs code: a module outside the allow-list is never imported.
         ("os.system", ["model.estimator:", "module 'os' is not allowed", "model.allowed_modules"]),
-        (
-            "sklearn.ensemble.RandomForestRegressor",
-            ["model.estimator:", "is not a scikit-learn style classifier class"],
-        ),
         (
             "sklearn.tree.export_text",
             ["model.estimator:", "is not a scikit-learn style classifier"],
@@ -554,3 +550,90 @@ def test_config_is_frozen() -> None:
 
     with pytest.raises(ValueError, match="frozen"):
         config.policy.drift_threshold = 0.9  # type: ignore[misc]
+
+
+REGRESSOR = {
+    "model.estimator": "sklearn.ensemble.RandomForestRegressor",
+    "model.params": {"n_estimators": 10},
+    "policy.performance_metric": {"name": "mae"},
+    "policy.performance_threshold": 3.0,
+    "policy.severe_performance_threshold": 6.0,
+}
+
+
+def test_regressor_config_loads_with_its_direction() -> None:
+    config = repo_config({**REGRESSOR, "promotion.min_improvement": 0.5})
+
+    assert config.model.kind == "regressor"
+    assert config.policy.performance_metric.higher_is_better is False
+    assert config.policy.performance_metric.direction == "lower is better"
+    assert config.promotion.min_improvement == 0.5
+    assert config.promotion.guards.second_error == 0.05
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragments"),
+    [
+        (
+            {"model.estimator": "sklearn.ensemble.RandomForestRegressor"},
+            [
+                "policy.performance_metric.name: 'f1' is a classification metric",
+                "RandomForestRegressor is a regressor: use one of mae, rmse, mape, r2, pinball",
+            ],
+        ),
+        (
+            {
+                "policy.performance_metric": {"name": "rmse"},
+                "policy.performance_threshold": 3.0,
+                "policy.severe_performance_threshold": None,
+            },
+            [
+                "policy.performance_metric.name: 'rmse' is a regression metric",
+                "RandomForestClassifier is a classifier: use one of f1, precision",
+            ],
+        ),
+        (
+            {**REGRESSOR, "policy.performance_metric": {"name": "mape"}},
+            ["policy.performance_metric:", "mape needs floor"],
+        ),
+        (
+            {**REGRESSOR, "policy.performance_metric": {"name": "pinball"}},
+            ["policy.performance_metric:", "pinball needs quantile"],
+        ),
+        (
+            {**REGRESSOR, "policy.performance_metric": {"name": "mae", "pos_label": 1}},
+            ["policy.performance_metric:", "average and pos_label are for classifiers"],
+        ),
+        (
+            {**REGRESSOR, "policy.performance_threshold": -1.0},
+            ["policy.performance_threshold:", "greater than or equal to 0 for mae"],
+        ),
+        (
+            {**REGRESSOR, "policy.severe_performance_threshold": 2.0},
+            [
+                "policy:",
+                "severe_performance_threshold (2.0) must be above performance_threshold (3.0)",
+                "(lower is better)",
+            ],
+        ),
+        (
+            {**REGRESSOR, "promotion.min_relative_improvement": 1.5},
+            ["promotion.min_relative_improvement:", "less than 1"],
+        ),
+        (
+            {"promotion.min_improvement": 1.5},
+            ["promotion.min_improvement: 1.5 is above 1"],
+        ),
+        (
+            {"policy.performance_metric": {"name": "f1", "floor": 1.0}},
+            ["policy.performance_metric:", "floor and quantile are for regression metrics"],
+        ),
+    ],
+)
+def test_metric_and_estimator_mismatches_name_the_key(
+    changes: dict[str, Any], fragments: list[str]
+) -> None:
+    message = _config_error(changes)
+
+    for fragment in fragments:
+        assert fragment in message, message

@@ -11,6 +11,7 @@ import logging
 import re
 import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from tasks.stores.registry import sample_rows_of
 logger = logging.getLogger(__name__)
 
 PREDICTION = "__prediction__"
+TARGET = "__target__"  # a regressor's target, tested for drift beside the features
 
 
 def _check_not_empty_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
@@ -69,8 +71,9 @@ def _run_drift(
     current: pd.DataFrame,
     reference: pd.DataFrame,
     prediction_pair: tuple[np.ndarray, np.ndarray] | None,
-) -> tuple[Any, list[Any], Any | None]:
-    """Drift of each feature and, given (current, reference) predictions, of the predictions."""
+) -> tuple[Any, list[Any], Any | None, Any | None]:
+    """Drift of each feature and, given (current, reference) predictions, of the predictions;
+    for a regressor with labelled rows, of the target too."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
 
@@ -88,27 +91,56 @@ def _run_drift(
                 threshold=override.threshold if override else None,
             )
         )
+    numerical = list(data.numerical_features)
+    regression = policy.performance_metric.is_regression
     prediction_metric = None
     if prediction_pair is not None:
-        # Predicted labels are categories, whatever their type.
-        current_frame = current_frame.assign(**{PREDICTION: prediction_pair[0].astype(str)})
-        reference_frame = reference_frame.assign(**{PREDICTION: prediction_pair[1].astype(str)})
-        categorical.append(PREDICTION)
         settings = policy.prediction_drift
+        if regression:
+            # A regressor's predictions are numbers: Evidently's numeric methods (K-S, Wasserstein).
+            current_frame = current_frame.assign(
+                **{PREDICTION: prediction_pair[0].astype(np.float64)}
+            )
+            reference_frame = reference_frame.assign(
+                **{PREDICTION: prediction_pair[1].astype(np.float64)}
+            )
+            numerical.append(PREDICTION)
+        else:
+            # Predicted labels are categories, whatever their type.
+            current_frame = current_frame.assign(**{PREDICTION: prediction_pair[0].astype(str)})
+            reference_frame = reference_frame.assign(**{PREDICTION: prediction_pair[1].astype(str)})
+            categorical.append(PREDICTION)
         prediction_metric = ValueDrift(
             column=PREDICTION, method=settings.method, threshold=settings.threshold
         )
-    definition = DataDefinition(
-        numerical_columns=data.numerical_features, categorical_columns=categorical
-    )
-    extra = [prediction_metric] if prediction_metric is not None else []
+    target_metric = None
+    if regression and _has_labels(current, reference, data.target_column):
+        # The target's own drift: labelled current rows against the reference's targets.
+        target = data.target_column
+        current_frame = current_frame.assign(
+            **{TARGET: pd.to_numeric(current[target], errors="coerce").to_numpy()}
+        )
+        reference_frame = reference_frame.assign(
+            **{TARGET: pd.to_numeric(reference[target], errors="coerce").to_numpy()}
+        )
+        numerical.append(TARGET)
+        target_metric = ValueDrift(column=TARGET, method=policy.drift_method)
+    definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
+    extra = [m for m in (prediction_metric, target_metric) if m is not None]
     # No DriftedColumnsCount: it tests every column again; the share is counted from these.
     report = Report([*column_metrics, *extra], include_tests=True)
     snapshot = report.run(
         Dataset.from_pandas(current_frame, data_definition=definition),
         Dataset.from_pandas(reference_frame, data_definition=definition),
     )
-    return snapshot, column_metrics, prediction_metric
+    return snapshot, column_metrics, prediction_metric, target_metric
+
+
+def _has_labels(current: pd.DataFrame, reference: pd.DataFrame, target: str) -> bool:
+    """Enough labelled rows on both sides for the target's drift test (at least 2 each)."""
+    if target not in current or target not in reference:
+        return False
+    return bool(current[target].notna().sum() >= 2 and reference[target].notna().sum() >= 2)
 
 
 def _read_column_drift(snapshot: Any, metric: Any) -> ColumnDrift:
@@ -124,10 +156,33 @@ def _read_column_drift(snapshot: Any, metric: Any) -> ColumnDrift:
     )
 
 
+def _run_regression(config: Config, labelled: pd.DataFrame, predictions: np.ndarray) -> Any | None:
+    """Evidently's regression report (errors, predicted vs actual) of the labelled rows."""
+    from evidently import DataDefinition, Dataset, Regression, Report
+    from evidently.presets import RegressionPreset
+
+    target = config.data.target_column
+    frame = pd.DataFrame(
+        {
+            target: pd.to_numeric(labelled[target], errors="coerce").to_numpy(dtype=np.float64),
+            PREDICTION: np.asarray(predictions, dtype=np.float64),
+        }
+    ).dropna()
+    if len(frame) < 2:
+        return None
+    definition = DataDefinition(regression=[Regression(target=target, prediction=PREDICTION)])
+    # RegressionPreset(include_tests=False) fails in 0.7.23 (KeyError when rendering): keep tests.
+    return Report([RegressionPreset()]).run(
+        Dataset.from_pandas(frame, data_definition=definition), None
+    )
+
+
 def _run_performance(config: Config, labelled: pd.DataFrame, predictions: np.ndarray) -> Any | None:
     """Evidently's classification report of the labelled rows; None when it cannot render one."""
     from evidently import DataDefinition, Dataset, Report
 
+    if config.policy.performance_metric.is_regression:
+        return _run_regression(config, labelled, predictions)
     target = config.data.target_column
     frame = pd.DataFrame({target: labelled[target].to_numpy(), PREDICTION: predictions})
     labels = sorted(set(frame[target]) | set(frame[PREDICTION]), key=str)
@@ -178,7 +233,7 @@ def compute_signals(
         sampling.seed,
     )
     with _evidently_quiet():
-        columns, prediction_drift, drift_paths = _measure_drift(
+        columns, prediction_drift, target_drift, drift_paths = _measure_drift(
             config, drift_current, drift_reference, reference_predictions is not None, report_dir
         )
         performance, performance_paths = _measure_performance(
@@ -192,6 +247,7 @@ def compute_signals(
         performance=performance,
         report_paths=(*drift_paths, *performance_paths),
         prediction_drift=prediction_drift,
+        target_drift=target_drift,
         drift_rows_current=len(drift_current),
         drift_rows_reference=len(drift_reference),
         sample_seed=sampling.seed,
@@ -218,28 +274,34 @@ def _measure_drift(
     drift_reference: pd.DataFrame,
     with_predictions: bool,
     report_dir: Path | None,
-) -> tuple[tuple[ColumnDrift, ...], ColumnDrift | None, list[str]]:
-    """Per-column drift and prediction drift of the sampled rows; the drift report's path."""
+) -> tuple[tuple[ColumnDrift, ...], ColumnDrift | None, ColumnDrift | None, list[str]]:
+    """Per-column drift, prediction drift and (regressors) target drift of the sampled rows;
+    the drift report's path."""
     prediction_pair = (
         (drift_current[PREDICTION].to_numpy(), drift_reference[PREDICTION].to_numpy())
         if with_predictions
         else None
     )
-    snapshot, column_metrics, prediction_metric = _run_drift(
+    snapshot, column_metrics, prediction_metric, target_metric = _run_drift(
         config, drift_current, drift_reference, prediction_pair
     )
     columns = tuple(_read_column_drift(snapshot, m) for m in column_metrics)
     prediction_drift = (
         _read_column_drift(snapshot, prediction_metric) if prediction_metric else None
     )
+    target_drift = None
+    if target_metric is not None:
+        drift = _read_column_drift(snapshot, target_metric)
+        target_drift = replace(drift, column=config.data.target_column)
     if report_dir is None:
-        return columns, prediction_drift, []
+        return columns, prediction_drift, target_drift, []
     _show_exact_scores(
-        snapshot, [*column_metrics, *([prediction_metric] if prediction_metric else [])]
+        snapshot,
+        [*column_metrics, *(m for m in (prediction_metric, target_metric) if m is not None)],
     )
     path = report_dir / "drift.html"
     snapshot.save_html(str(path))
-    return columns, prediction_drift, [str(path)]
+    return columns, prediction_drift, target_drift, [str(path)]
 
 
 def _measure_performance(
@@ -256,7 +318,8 @@ def _measure_performance(
     if labelled_mask.sum() == 0:
         return None, []
     labelled = current[labelled_mask]
-    if labelled[target].nunique() < 2 and config.policy.performance_metric.average == "macro":
+    metric = config.policy.performance_metric
+    if labelled[target].nunique() < 2 and metric.average == "macro" and not metric.is_regression:
         logger.warning("only one class among labelled rows; macro scores are of that class alone")
     labelled_predictions = predictions[labelled_mask]
     paths = []

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import ClassifierMixin, clone
+from sklearn.base import ClassifierMixin, RegressorMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -17,6 +17,7 @@ from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 from sklearn.utils import get_tags
 
 from tasks.config import Config
+from tasks.core.metrics import as_numbers
 from tasks.errors import DataError, ModelError
 
 logger = logging.getLogger(__name__)
@@ -29,8 +30,10 @@ def build_model(config: Config) -> Pipeline:
         estimator = estimator_class(**config.model.params)
     except TypeError as error:
         raise ModelError(f"model.params do not fit {config.model.estimator}: {error}") from None
-    if not isinstance(estimator, ClassifierMixin):
-        raise ModelError(f"model.estimator {config.model.estimator} is not a classifier")
+    if not isinstance(estimator, ClassifierMixin | RegressorMixin):
+        raise ModelError(
+            f"model.estimator {config.model.estimator} is neither a classifier nor a regressor"
+        )
     transformers: list[tuple[str, Any, list[str]]] = []
     if config.data.numerical_features:
         # Count models (MultinomialNB, ComplementNB, ...) refuse negative input: scale to [0, 1].
@@ -62,6 +65,8 @@ def fit_model(config: Config, training: pd.DataFrame) -> Pipeline:
     """Fit a fresh pipeline on labelled training rows."""
     target = config.data.target_column
     labelled = training[training[target].notna()]
+    if config.policy.performance_metric.is_regression:
+        return _fit_regressor(config, labelled)
     classes = labelled[target].nunique()
     if classes < 2:
         raise ModelError(
@@ -82,6 +87,27 @@ def fit_model(config: Config, training: pd.DataFrame) -> Pipeline:
             f"{config.model.estimator} failed to train on {len(labelled)} rows: "
             f"{type(error).__name__}: {error} (check model.params, or choose another estimator)"
         ) from error
+    logger.info("fitted %s on %d rows", config.model.estimator, len(labelled))
+    return model
+
+
+def _fit_regressor(config: Config, labelled: pd.DataFrame) -> Pipeline:
+    """Fit a regressor on a numeric target with at least two distinct values."""
+    target = config.data.target_column
+    values = as_numbers(labelled[target].to_numpy(), f"target column '{target}'")
+    if len(np.unique(values)) < 2:
+        raise ModelError(
+            f"cannot train a regressor on {len(labelled)} labelled rows whose '{target}' takes "
+            "fewer than 2 values: widen windows.training or check the target"
+        )
+    empty = [c for c in config.data.features if labelled[c].isna().all()]
+    if empty:
+        raise DataError(
+            f"feature columns {empty} are empty in all {len(labelled)} labelled training rows: "
+            "fix the data, or remove them from the features in the config"
+        )
+    model = clone(build_model(config))
+    model.fit(labelled[config.data.features], values)
     logger.info("fitted %s on %d rows", config.model.estimator, len(labelled))
     return model
 

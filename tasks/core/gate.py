@@ -16,6 +16,16 @@ import numpy as np
 
 from tasks.config import Config, MetricConfig
 from tasks.core.metrics import score_predictions
+from tasks.core.regression import (
+    PairedErrors,
+    error_regression_p_value,
+    error_summary,
+    pair_errors,
+    paired_error_bootstrap,
+    regression_scores,
+    sign_flip_test,
+    tail_name,
+)
 from tasks.core.statistics import (
     BootstrapInterval,
     McNemarResult,
@@ -65,6 +75,8 @@ class Contender:
     latency_ms_per_1k_rows: float | None = None
     model_size_bytes: int | None = None
     per_class_f1: dict[str, float] = field(default_factory=dict)
+    # Regressors: mae, rmse, bias (mean of prediction - target) and the tail of |error|.
+    errors: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,10 @@ class GuardRules:
     log_loss: float | None = None
     latency_ratio: float | None = None
     model_size_ratio: float | None = None
+    second_error: float | None = None  # regressors: relative rise of rmse (mae for rmse)
+    bias: float | None = None  # regressors: |bias| rise, as a fraction of the champion's mae
+    tail_error: float | None = None  # regressors: relative rise of the tail of |error|
+    tail_quantile: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,18 @@ class GateRules:
     approval_required: bool = False
     approval_bootstrap: bool = False  # ask for the first champion too (no champion compared)
     approval_timeout_seconds: int = 86400
+    higher_is_better: bool = True  # False for error metrics (mae, rmse, mape, pinball)
+    min_relative_improvement: float | None = None
+    floor: float | None = None  # mape
+    quantile: float | None = None  # pinball
+
+    @property
+    def regression(self) -> bool:
+        return self.metric_config().is_regression
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
 
     @classmethod
     def from_config(cls, config: Config) -> GateRules:
@@ -126,6 +154,10 @@ class GateRules:
                 log_loss=guards.log_loss,
                 latency_ratio=guards.latency_ratio,
                 model_size_ratio=guards.model_size_ratio,
+                second_error=guards.second_error,
+                bias=guards.bias,
+                tail_error=guards.tail_error,
+                tail_quantile=guards.tail_quantile,
             ),
             slices=SliceRules(
                 columns=tuple(promotion.slices.columns),
@@ -135,16 +167,44 @@ class GateRules:
             approval_required=promotion.approval.required,
             approval_bootstrap=promotion.approval.bootstrap,
             approval_timeout_seconds=int(promotion.approval.timeout.total_seconds()),
+            higher_is_better=metric.higher_is_better,
+            min_relative_improvement=promotion.min_relative_improvement,
+            floor=metric.floor,
+            quantile=metric.quantile,
         )
 
     def metric_config(self, name: str | None = None) -> MetricConfig:
+        name = name or self.metric_name
+        if name in ("mae", "rmse", "mape", "r2", "pinball"):
+            return MetricConfig.model_validate(
+                {
+                    "name": name,
+                    "floor": self.floor if name == "mape" else None,
+                    "quantile": self.quantile if name == "pinball" else None,
+                }
+            )
         return MetricConfig.model_validate(
-            {
-                "name": name or self.metric_name,
-                "average": self.average,
-                "pos_label": self.pos_label,
-            }
+            {"name": name, "average": self.average, "pos_label": self.pos_label}
         )
+
+    def required_improvement(self, champion_score: float | None) -> float:
+        """The improvement the interval's lower bound must reach: min_improvement, and
+        min_relative_improvement times the champion's value when that is set."""
+        required = self.min_improvement
+        if self.min_relative_improvement is not None and champion_score is not None:
+            required = max(required, self.min_relative_improvement * abs(champion_score))
+        return required
+
+    def describe_required(self, champion_score: float | None) -> str:
+        """The required improvement with where it comes from, in words."""
+        text = f"min_improvement {self.min_improvement:.3f}"
+        if self.min_relative_improvement is not None and champion_score is not None:
+            text = (
+                f"{self.required_improvement(champion_score):.4g} (the larger of {text} and "
+                f"min_relative_improvement {self.min_relative_improvement:g} x champion "
+                f"{champion_score:.4g} = {self.min_relative_improvement * abs(champion_score):.4g})"
+            )
+        return text
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateRules:
@@ -285,6 +345,7 @@ def _contender(
     score: float | None,
     recall: float | None = None,
     per_class_f1: dict[str, float] | None = None,
+    errors: dict[str, float] | None = None,
 ) -> Contender:
     log_loss = None
     if outputs.true_class_probability is not None and len(outputs.true_class_probability):
@@ -299,6 +360,7 @@ def _contender(
         latency_ms_per_1k_rows=_finite(outputs.latency_ms_per_1k_rows),
         model_size_bytes=outputs.model_size_bytes,
         per_class_f1=per_class_f1 or {},
+        errors=errors or {},
     )
 
 
@@ -339,7 +401,45 @@ def _guard_no_higher(
 def check_guards(
     rules: GateRules, champion: Contender, challenger: Contender, class_rows: dict[str, int]
 ) -> tuple[GuardCheck, ...]:
-    """Non-inferiority of the challenger on each guard metric that is on (point estimates)."""
+    """Non-inferiority of the challenger on each guard metric that is on (point estimates).
+
+    Classifiers: recall, per-class F1, log loss. Regressors: a second error metric, the bias
+    and the tail of |error|. Both: latency and size.
+    """
+    guards = rules.guards
+    checks = (
+        _regression_guards(rules, champion, challenger)
+        if rules.regression
+        else _classification_guards(rules, champion, challenger, class_rows)
+    )
+    if guards.latency_ratio is not None:
+        base = champion.latency_ms_per_1k_rows
+        checks.append(
+            _guard_no_higher(
+                "latency ms per 1k rows",
+                base,
+                challenger.latency_ms_per_1k_rows,
+                None if base is None else base * guards.latency_ratio,
+                f"<= {guards.latency_ratio:g} x champion",
+            )
+        )
+    if guards.model_size_ratio is not None:
+        size = champion.model_size_bytes
+        checks.append(
+            _guard_no_higher(
+                "model size bytes",
+                None if size is None else float(size),
+                None if challenger.model_size_bytes is None else float(challenger.model_size_bytes),
+                None if size is None else size * guards.model_size_ratio,
+                f"<= {guards.model_size_ratio:g} x champion",
+            )
+        )
+    return tuple(checks)
+
+
+def _classification_guards(
+    rules: GateRules, champion: Contender, challenger: Contender, class_rows: dict[str, int]
+) -> list[GuardCheck]:
     guards = rules.guards
     checks: list[GuardCheck] = []
     recall_name = rules.metric_config("recall").describe()
@@ -369,29 +469,52 @@ def check_guards(
                 f"<= champion + {guards.log_loss:g}",
             )
         )
-    if guards.latency_ratio is not None:
-        base = champion.latency_ms_per_1k_rows
+    return checks
+
+
+def _regression_guards(
+    rules: GateRules, champion: Contender, challenger: Contender
+) -> list[GuardCheck]:
+    """Errors are lower-is-better: each limit is the champion's value plus the allowed rise."""
+    guards = rules.guards
+    checks: list[GuardCheck] = []
+    mine, theirs = challenger.errors, champion.errors
+    if guards.second_error is not None:
+        name = "mae" if rules.metric_name == "rmse" else "rmse"
+        base = theirs.get(name)
         checks.append(
             _guard_no_higher(
-                "latency ms per 1k rows",
+                f"{name} (second error metric, lower is better)",
                 base,
-                challenger.latency_ms_per_1k_rows,
-                None if base is None else base * guards.latency_ratio,
-                f"<= {guards.latency_ratio:g} x champion",
+                mine.get(name),
+                None if base is None else base * (1 + guards.second_error),
+                f"<= champion x (1 + {guards.second_error:g})",
             )
         )
-    if guards.model_size_ratio is not None:
-        size = champion.model_size_bytes
+    if guards.bias is not None:
+        bias, mae = theirs.get("bias"), theirs.get("mae")
         checks.append(
             _guard_no_higher(
-                "model size bytes",
-                None if size is None else float(size),
-                None if challenger.model_size_bytes is None else float(challenger.model_size_bytes),
-                None if size is None else size * guards.model_size_ratio,
-                f"<= {guards.model_size_ratio:g} x champion",
+                "|bias| (mean of prediction - target, lower is better)",
+                None if bias is None else abs(bias),
+                None if mine.get("bias") is None else abs(mine["bias"]),
+                None if bias is None or mae is None else abs(bias) + guards.bias * mae,
+                f"<= champion's + {guards.bias:g} x champion's mae",
             )
         )
-    return tuple(checks)
+    if guards.tail_error is not None:
+        name = tail_name(guards.tail_quantile)
+        base = theirs.get(name)
+        checks.append(
+            _guard_no_higher(
+                f"{name} (lower is better)",
+                base,
+                mine.get(name),
+                None if base is None else base * (1 + guards.tail_error),
+                f"<= champion x (1 + {guards.tail_error:g})",
+            )
+        )
+    return checks
 
 
 def _guard_reason(check: GuardCheck) -> str:
@@ -447,14 +570,8 @@ def check_slices(
                 checks.append(SliceCheck(column, value, rows, judged=False, note="too few rows"))
                 continue
             try:
-                paired = pair_rows(y[mask], a[mask], b[mask])
-                champion_score, challenger_score = metric_scores(metric, paired)
-                p_value = regression_p_value(
-                    metric,
-                    paired,
-                    margin=slices.margin,
-                    resamples=rules.resamples,
-                    seed=rules.seed + 1 + len(checks),
+                champion_score, challenger_score, difference, p_value = _judge_slice(
+                    metric, rules, (y[mask], a[mask], b[mask]), seed=rules.seed + 1 + len(checks)
                 )
             except AutoretrainError as error:
                 checks.append(SliceCheck(column, value, rows, judged=False, note=str(error)))
@@ -469,7 +586,7 @@ def check_slices(
                     judged=True,
                     champion=champion_score,
                     challenger=challenger_score,
-                    difference=challenger_score - champion_score,
+                    difference=difference,
                     p_value=p_value,
                 )
             )
@@ -486,6 +603,46 @@ def check_slices(
             "(lower promotion.slices.min_rows or use a longer holdout)"
         )
     return tuple(checks), problems
+
+
+def slice_margin(rules: GateRules, champion_score: float | None) -> float:
+    """The slice margin in the metric's units: as configured for classifiers and r2, a fraction
+    of the champion's slice error for error metrics (0.05: 5% higher error)."""
+    if rules.higher_is_better or champion_score is None:
+        return rules.slices.margin
+    return rules.slices.margin * abs(champion_score)
+
+
+def _judge_slice(
+    metric: MetricConfig,
+    rules: GateRules,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    seed: int,
+) -> tuple[float, float, float, float]:
+    """Champion's and challenger's metric on one slice, the improvement (positive: the
+    challenger is better) and the one-sided p-value of a regression beyond the margin."""
+    if metric.is_regression:
+        errors = pair_errors(metric, *rows)
+        champion_score, challenger_score = regression_scores(metric, errors)
+        improvement = (
+            challenger_score - champion_score
+            if metric.higher_is_better
+            else champion_score - challenger_score
+        )
+        p_value = error_regression_p_value(
+            metric,
+            errors,
+            margin=slice_margin(rules, champion_score),
+            resamples=rules.resamples,
+            seed=seed,
+        )
+        return champion_score, challenger_score, improvement, p_value
+    paired = pair_rows(list(rows[0]), list(rows[1]), list(rows[2]))
+    champion_score, challenger_score = metric_scores(metric, paired)
+    p_value = regression_p_value(
+        metric, paired, margin=rules.slices.margin, resamples=rules.resamples, seed=seed
+    )
+    return champion_score, challenger_score, challenger_score - champion_score, p_value
 
 
 @dataclass
@@ -505,7 +662,7 @@ class _HeadToHead:
     """What comparing a scored challenger with a scored champion row by row found."""
 
     interval: BootstrapInterval
-    mcnemar: McNemarResult
+    mcnemar: McNemarResult | None  # None for regressors
     permutation: PermutationResult
     guards: tuple[GuardCheck, ...]
     slices: tuple[SliceCheck, ...]
@@ -538,7 +695,24 @@ def compare_models(
     _check_floor(rules, challenger_score, reasons)
 
     paired: PairedRows | None = None
-    if (
+    both_scored = (
+        champion is not None
+        and champion_score is not None
+        and challenger_score is not None
+        and champion.predictions is not None
+        and challenger.predictions is not None
+    )
+    champion_record: Contender | None
+    if metric.is_regression:
+        challenger_record = _contender(
+            challenger, challenger_score, errors=_errors(rules, y_true, challenger)
+        )
+        champion_record = (
+            _contender(champion, champion_score, errors=_errors(rules, y_true, champion))
+            if champion
+            else None
+        )
+    elif (
         champion is not None
         and champion_score is not None
         and challenger_score is not None
@@ -553,7 +727,7 @@ def compare_models(
             challenger_recall,
             _per_class_f1(paired, paired.challenger),
         )
-        champion_record: Contender | None = _contender(
+        champion_record = _contender(
             champion, champion_score, champion_recall, _per_class_f1(paired, paired.champion)
         )
     else:
@@ -567,6 +741,27 @@ def compare_models(
         reasons.failures.append(
             "champion could not be scored on the holdout: nothing to compare against"
         )
+    elif (
+        metric.is_regression
+        and both_scored
+        and champion_record is not None
+        and champion.predictions is not None
+        and challenger.predictions is not None
+        and challenger_score is not None
+    ):
+        head_to_head = _judge_regression(
+            rules,
+            y_true,
+            (champion.predictions, challenger.predictions),
+            (champion_score, challenger_score),
+            (champion_record, challenger_record),
+            slice_values,
+            reasons,
+        )
+        if champion.trained_on_holdout:
+            reasons.notes.append(
+                "note: the champion trained on part of the holdout, which favours the champion"
+            )
     elif (
         paired is not None
         and champion_record is not None
@@ -635,11 +830,13 @@ def _check_floor(rules: GateRules, challenger_score: float | None, reasons: _Rea
     if challenger_score is None:
         reasons.failures.append("challenger could not be scored on the holdout")
         return
-    passed = challenger_score >= rules.performance_threshold
+    metric = rules.metric_config()
+    passed = not metric.worse(challenger_score, rules.performance_threshold)
+    better, worse = (">=", "<") if rules.higher_is_better else ("<=", ">")
     reasons.add(
         passed,
-        f"challenger {rules.metric} {challenger_score:.3f} {'>=' if passed else '<'} "
-        f"performance_threshold {rules.performance_threshold:.3f}",
+        f"challenger {rules.metric} {challenger_score:.3f} {better if passed else worse} "
+        f"performance_threshold {rules.performance_threshold:.3f} ({rules.direction})",
     )
 
 
@@ -695,19 +892,84 @@ def _check_improvement(
     scores: tuple[float, float],
     reasons: _Reasons,
 ) -> None:
-    """The primary rule: the interval's lower bound must reach min_improvement (and be > 0)."""
-    line = (
-        f"challenger - champion = {scores[1]:.3f} - {scores[0]:.3f} = "
-        f"{interval.difference:+.3f}, {rules.confidence:.0%} paired bootstrap interval "
-        f"[{interval.lower:+.3f}, {interval.upper:+.3f}]"
+    """The primary rule: the interval's lower bound must reach the required improvement (> 0)."""
+    if rules.higher_is_better:
+        line = (
+            f"challenger - champion = {scores[1]:.3f} - {scores[0]:.3f} = "
+            f"{interval.difference:+.3f}"
+        )
+    else:
+        line = (
+            f"improvement = champion {rules.metric} - challenger's = {scores[0]:.4g} - "
+            f"{scores[1]:.4g} = {interval.difference:+.4g} ({rules.direction})"
+        )
+    bounds = ".3f" if rules.higher_is_better else ".4g"
+    line += (
+        f", {rules.confidence:.0%} paired bootstrap interval "
+        f"[{interval.lower:+{bounds}}, {interval.upper:+{bounds}}]"
     )
-    if improvement_shown(interval, rules.min_improvement):
-        reasons.passes.append(f"{line}: lower bound >= min_improvement {rules.min_improvement:.3f}")
+    required = rules.required_improvement(scores[0])
+    if improvement_shown(interval, required):
+        reasons.passes.append(f"{line}: lower bound >= {rules.describe_required(scores[0])}")
     else:
         reasons.failures.append(
-            f"{line}: lower bound below min_improvement {rules.min_improvement:.3f} "
+            f"{line}: lower bound below {rules.describe_required(scores[0])} "
             "(or not above 0), so the improvement is not shown"
         )
+
+
+def _errors(rules: GateRules, y_true: Sequence[Any], outputs: ModelOutputs) -> dict[str, float]:
+    """A regressor's error summary on the holdout; empty when it has no usable predictions."""
+    if outputs.predictions is None or len(y_true) == 0:
+        return {}
+    try:
+        summary = error_summary(y_true, outputs.predictions, rules.guards.tail_quantile)
+    except AutoretrainError:
+        return {}
+    return {key: value for key, value in summary.items() if math.isfinite(value)}
+
+
+def _judge_regression(
+    rules: GateRules,
+    y_true: Sequence[Any],
+    predictions: tuple[Sequence[Any], Sequence[Any]],
+    scores: tuple[float, float],
+    records: tuple[Contender, Contender],
+    slice_values: dict[str, Sequence[Any]] | None,
+    reasons: _Reasons,
+) -> _HeadToHead:
+    """The improvement's paired interval and sign-flip test on per-row losses, guards, slices.
+
+    predictions, scores and records are (champion's, challenger's).
+    """
+    metric = rules.metric_config()
+    errors: PairedErrors = pair_errors(metric, y_true, *predictions)
+    interval = paired_error_bootstrap(
+        metric, errors, confidence=rules.confidence, resamples=rules.resamples, seed=rules.seed
+    )
+    _check_improvement(rules, interval, scores, reasons)
+    guards = check_guards(rules, *records, {})
+    for check in guards:
+        reasons.add(check.passed, _guard_reason(check))
+    slices, slice_problems = check_slices(metric, rules, y_true, *predictions, slice_values or {})
+    reasons.failures.extend(slice_problems)
+    judged = _slice_reasons(rules, slices, reasons)
+    multiplicity = (
+        f"1 primary comparison (paired bootstrap of per-row losses, {rules.confidence:.0%}, "
+        f"of the improvement in {rules.metric}, {rules.direction}); a sign-flip "
+        f"permutation test reported; {len(guards)} guard checks on point estimates with fixed "
+        "non-inferiority margins (no error-rate control); "
+        f"{judged} slice comparisons, Holm-controlled at family-wise alpha "
+        f"{1 - rules.confidence:.2g}; {len(slices) - judged} slices not judged"
+    )
+    return _HeadToHead(
+        interval=interval,
+        mcnemar=None,
+        permutation=sign_flip_test(metric, errors, permutations=rules.resamples, seed=rules.seed),
+        guards=guards,
+        slices=slices,
+        multiplicity=multiplicity,
+    )
 
 
 def _slice_reasons(rules: GateRules, slices: Sequence[SliceCheck], reasons: _Reasons) -> int:
@@ -717,12 +979,13 @@ def _slice_reasons(rules: GateRules, slices: Sequence[SliceCheck], reasons: _Rea
         if slice_check.difference is None or slice_check.adjusted_p_value is None:
             continue  # judged slices always have both; this narrows the types
         where = f"slice {slice_check.column}={slice_check.value} ({slice_check.rows} rows)"
-        numbers = f"difference {slice_check.difference:+.3f}, Holm-adjusted p {slice_check.adjusted_p_value:.3g}"
+        label = "difference" if rules.higher_is_better else f"improvement ({rules.direction})"
+        numbers = f"{label} {slice_check.difference:+.4g}, Holm-adjusted p {slice_check.adjusted_p_value:.3g}"
         if slice_check.regressed:
             reasons.failures.append(
                 f"{where} regresses beyond margin {rules.slices.margin:g}: {numbers}"
             )
-        elif slice_check.difference < -rules.slices.margin:
+        elif slice_check.difference < -slice_margin(rules, slice_check.champion):
             reasons.notes.append(
                 f"note: {where} regresses beyond margin {rules.slices.margin:g} in the point "
                 f"estimate, but not significantly ({numbers})"

@@ -179,6 +179,7 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
                     "confirmed": "performance" in decision.confirmed,
                     "performance": decision.performance,
                     "performance_threshold": decision.performance_threshold,
+                    "direction": decision.direction,
                     "severe": breaches.severe,
                     "labelled_rows": decision.labelled_rows,
                     "summary": (

@@ -68,6 +68,13 @@ class TriggerDecision:
     current_rows: int
     confirmed: tuple[str, ...]
     last_retrain_as_of: datetime | None
+    # False for error metrics (mae, rmse, mape, pinball): a breach is a value above the threshold.
+    higher_is_better: bool = True
+
+    @property
+    def direction(self) -> str:
+        """Which way the performance metric is better, in words."""
+        return "higher is better" if self.higher_is_better else "lower is better"
 
     @property
     def retrain(self) -> bool:
@@ -82,7 +89,10 @@ class TriggerDecision:
                 severe = self.breaches.severe and self.severe_performance_threshold is not None
                 limit = self.severe_performance_threshold if severe else self.performance_threshold
                 kind = "severe performance breach" if severe else "performance breach"
-                parts.append(f"{kind}: {self.performance:.3f} < {limit:.3f}")
+                worse = "<" if self.higher_is_better else ">"
+                parts.append(
+                    f"{kind}: {self.performance:.3f} {worse} {limit:.3f} ({self.direction})"
+                )
             elif name == "drift" and self.drift_share is not None:
                 parts.append(
                     f"data drift: share {self.drift_share:.2f} >= {self.drift_threshold:.2f}"
@@ -164,23 +174,27 @@ def _performance_breach(
         )
         return None, False
     on = f"on {labelled} labelled rows{period}"
-    breach = performance.value < policy.performance_threshold
+    metric = policy.performance_metric
+    value, threshold = performance.value, policy.performance_threshold
+    worse, better = ("<", ">=") if metric.higher_is_better else (">", "<=")
+    direction = f"({metric.direction})"
+    breach = metric.worse(value, threshold)
     severe_threshold = policy.severe_performance_threshold
-    severe = severe_threshold is not None and performance.value < severe_threshold
+    severe = severe_threshold is not None and metric.worse(value, severe_threshold)
     if severe:
         reasons.append(
-            f"severe performance breach: {performance.metric} {performance.value:.3f} "
-            f"< severe_performance_threshold {severe_threshold:.3f} {on}"
+            f"severe performance breach: {performance.metric} {value:.3f} {worse} "
+            f"severe_performance_threshold {severe_threshold:.3f} {direction} {on}"
         )
     elif breach:
         reasons.append(
-            f"performance: {performance.metric} {performance.value:.3f} "
-            f"< performance_threshold {policy.performance_threshold:.3f} {on}"
+            f"performance: {performance.metric} {value:.3f} {worse} "
+            f"performance_threshold {threshold:.3f} {direction} {on}"
         )
     else:
         reasons.append(
-            f"performance ok: {performance.metric} {performance.value:.3f} "
-            f">= performance_threshold {policy.performance_threshold:.3f} {on}"
+            f"performance ok: {performance.metric} {value:.3f} {better} "
+            f"performance_threshold {threshold:.3f} {direction} {on}"
         )
     return breach, severe
 
@@ -335,6 +349,7 @@ def _decision(
         current_rows=signals.current_rows,
         confirmed=tuple(confirmed),
         last_retrain_as_of=last_retrain_as_of,
+        higher_is_better=policy.performance_metric.higher_is_better,
     )
 
 

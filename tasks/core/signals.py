@@ -39,6 +39,8 @@ class Signals:
     performance: Performance | None
     report_paths: tuple[str, ...] = ()
     prediction_drift: ColumnDrift | None = None  # the champion's outputs: window vs reference
+    # Regressors: the target of the labelled window rows vs the reference's (reported only).
+    target_drift: ColumnDrift | None = None
     # Rows the drift tests used per side: fewer than current_rows/reference_rows when sampled.
     drift_rows_current: int | None = None
     drift_rows_reference: int | None = None

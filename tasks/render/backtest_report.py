@@ -21,7 +21,9 @@ def summary_rows(result: BacktestResult) -> list[dict[str, Any]]:
         rows.append(
             {
                 "strategy": strategy.strategy,
-                f"mean {result.metric}": None if mean is None else round(mean, 4),
+                f"mean {result.metric} ({result.direction})": None
+                if mean is None
+                else round(mean, 4),
                 "vs every-window": None
                 if mean is None or not reference
                 else round(mean / reference, 4),
@@ -81,8 +83,10 @@ def render_backtest(result: BacktestResult) -> str:
     lines = [
         f"autoretrain backtest: {result.model_name}, {len(windows)} windows of {_step(result)} "
         f"(--step {_step(result)}) from {windows[0].start:%Y-%m-%d} to {windows[-1].end:%Y-%m-%d}",
-        f"metric: {result.metric} of the champion on each window's labelled rows, "
-        "before any retraining on it",
+        f"metric: {result.metric} ({result.direction}) of the champion on each window's "
+        "labelled rows, before any retraining on it; vs every-window is the mean over "
+        "every-window's mean ("
+        + ("above 1 is better)" if result.higher_is_better else "below 1 is better)"),
         "",
         *_table(summary_rows(result)),
         "",
@@ -185,7 +189,7 @@ def draw_backtest(result: BacktestResult) -> Any:
         f"{result.model_name}: {result.metric} of each window before any retraining on it"
         f" (windows of {_step(result)})"
     )
-    metric_axes.set_ylabel(result.metric)
+    metric_axes.set_ylabel(f"{result.metric} ({result.direction})")
     # Outside the axes: a legend inside would hide part of some line.
     metric_axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     metric_axes.grid(alpha=0.3)

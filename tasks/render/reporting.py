@@ -22,17 +22,24 @@ def verdict_in_words(comparison: Comparison) -> str:
             f"(at least {comparison.rules.min_holdout_rows} needed), so {challenger} is not "
             f"promoted and {champion or 'no model'} stays champion."
         )
+    rules = comparison.rules
     if comparison.verdict == "promote" and champion is None:
         return (
-            f"Promote {challenger} as the first champion (bootstrap): it passes the "
-            f"{metric} floor of {comparison.rules.performance_threshold:.3f}."
+            f"Promote {challenger} as the first champion (bootstrap): it reaches the worst "
+            f"acceptable {metric} of {rules.performance_threshold:.3f} ({rules.direction})."
         )
     if comparison.verdict == "promote" and interval is not None:
+        champion_score = comparison.champion.score if comparison.champion else None
+        better = (
+            f"better by {interval.difference:+.3f} {metric}"
+            if rules.higher_is_better
+            else f"{interval.difference:.4g} lower in {metric} ({rules.direction})"
+        )
         return (
             f"Promote {challenger} over {champion}: on the same {comparison.holdout_rows} rows it is "
-            f"better by {interval.difference:+.3f} {metric}, and with {interval.confidence:.0%} "
-            f"confidence by at least {interval.lower:+.3f} (min_improvement "
-            f"{comparison.rules.min_improvement:.3f}); no guard or slice regresses."
+            f"{better}, and with {interval.confidence:.0%} confidence by at least "
+            f"{interval.lower:+.4g} (required: {rules.describe_required(champion_score)}); "
+            "no guard or slice regresses."
         )
     first = comparison.reasons[0] if comparison.reasons else "no reason recorded"
     return f"Keep {champion or 'no champion'}; reject {challenger}: {first}."
@@ -60,30 +67,42 @@ def _row(measure: str, champion: Any, challenger: Any, rule: str, result: str) -
 
 def _floor_row(comparison: Comparison) -> dict[str, Any]:
     champion, challenger = comparison.champion, comparison.challenger
-    floor = comparison.rules.performance_threshold
+    rules = comparison.rules
+    floor = rules.performance_threshold
+    score = challenger.score
+    passed = score is not None and not rules.metric_config().worse(score, floor)
+    side = ">=" if rules.higher_is_better else "<="
     return _row(
-        comparison.rules.metric,
+        f"{rules.metric} ({rules.direction})",
         champion.score if champion else None,
-        challenger.score,
-        f"challenger >= {floor:.3f} (floor)",
-        "ok" if challenger.score is not None and challenger.score >= floor else "FAIL",
+        score,
+        f"challenger {side} {floor:.3f} (worst acceptable: performance_threshold)",
+        "ok" if passed else "FAIL",
     )
 
 
 def _test_rows(comparison: Comparison) -> list[dict[str, Any]]:
-    """The primary interval (it decides) and the two paired tests (reported only)."""
+    """The primary interval (it decides) and the paired tests (reported only)."""
     rows = []
+    rules = comparison.rules
     interval = comparison.interval
     if interval is not None:
-        shown = improvement_shown(interval, comparison.rules.min_improvement)
+        champion_score = comparison.champion.score if comparison.champion else None
+        required = rules.required_improvement(champion_score)
+        shown = improvement_shown(interval, required)
+        measure = (
+            "difference (challenger - champion)"
+            if rules.higher_is_better
+            else f"improvement (champion - challenger {rules.metric_name}; {rules.direction})"
+        )
         rows.append(
             _row(
-                "difference (challenger - champion)",
+                measure,
                 None,
                 interval.difference,
                 f"{interval.confidence:.0%} paired bootstrap interval "
-                f"[{interval.lower:+.4f}, {interval.upper:+.4f}]: lower bound >= "
-                f"{comparison.rules.min_improvement:.3f} ({interval.resamples} resamples, "
+                f"[{interval.lower:+.4g}, {interval.upper:+.4g}]: lower bound >= "
+                f"{rules.describe_required(champion_score)} ({interval.resamples} resamples, "
                 f"seed {interval.seed})",
                 "ok" if shown else "FAIL",
             )
@@ -101,9 +120,14 @@ def _test_rows(comparison: Comparison) -> list[dict[str, Any]]:
         )
     if comparison.permutation is not None:
         permutation = comparison.permutation
+        name = (
+            f"paired permutation test of {rules.metric}"
+            if not rules.regression
+            else f"sign-flip permutation test of per-row {rules.metric_name} losses"
+        )
         rows.append(
             _row(
-                f"paired permutation test of {comparison.rules.metric}",
+                name,
                 None,
                 None,
                 f"reported: p = {format_number(permutation.p_value, 'general')} "
@@ -149,6 +173,7 @@ def render_comparison(comparison: Comparison) -> str:
         f"Comparison {comparison.comparison_id}",
         f"  holdout    {holdout} ({comparison.holdout_rows} labelled rows, used by neither for training)",
     ]
+    metric = f"{metric} ({comparison.rules.direction})"
     if comparison.champion:
         lines.append(
             f"  champion   {comparison.champion.version}: {metric} {format_number(comparison.champion.score)}"
@@ -156,14 +181,28 @@ def render_comparison(comparison: Comparison) -> str:
     lines.append(
         f"  challenger {comparison.challenger.version}: {metric} {format_number(comparison.challenger.score)}"
     )
+    rules = comparison.rules
     interval = comparison.interval
     if interval is not None:
-        lines.append(
-            f"  difference {interval.difference:+.3f}, {interval.confidence:.0%} interval "
-            f"[{interval.lower:+.3f}, {interval.upper:+.3f}] (paired bootstrap, "
-            f"{interval.resamples} resamples, seed {interval.seed}; min_improvement "
-            f"{comparison.rules.min_improvement:.3f})"
+        champion_score = comparison.champion.score if comparison.champion else None
+        label = (
+            "difference"
+            if rules.higher_is_better
+            else f"improvement (champion - challenger, {rules.direction})"
         )
+        lines.append(
+            f"  {label} {interval.difference:+.4g}, {interval.confidence:.0%} interval "
+            f"[{interval.lower:+.4g}, {interval.upper:+.4g}] (paired bootstrap, "
+            f"{interval.resamples} resamples, seed {interval.seed}; "
+            f"{rules.describe_required(champion_score)})"
+        )
+    for contender in (comparison.champion, comparison.challenger):
+        if contender is not None and contender.errors:
+            errors = ", ".join(
+                f"{name} {format_number(value, 'general')}"
+                for name, value in contender.errors.items()
+            )
+            lines.append(f"  errors     {contender.version}: {errors}")
     if comparison.mcnemar is not None:
         test = comparison.mcnemar
         lines.append(
@@ -171,9 +210,14 @@ def render_comparison(comparison: Comparison) -> str:
             f"right {test.challenger_only_correct}: p = {test.p_value:.3g} ({test.method})"
         )
     if comparison.permutation is not None:
+        kind = (
+            "sign-flip permutations of per-row losses"
+            if rules.regression
+            else "paired permutations"
+        )
         lines.append(
             f"  permutation p = {comparison.permutation.p_value:.3g} "
-            f"({comparison.permutation.permutations} paired permutations of {metric})"
+            f"({comparison.permutation.permutations} {kind} of {metric})"
         )
     if comparison.multiplicity:
         lines.append(f"  tests      {comparison.multiplicity}")
@@ -288,12 +332,19 @@ def render_summary(result: MonitorResult) -> str:
             f"predictions {column.method} score {column.score:.4g} (threshold {column.threshold:g}) "
             f"{'DRIFTED' if column.drifted else 'ok'} (champion's outputs vs on its reference)"
         )
+    if signals.target_drift:
+        column = signals.target_drift
+        lines.append(
+            f"target      {column.column}: {column.method} score {column.score:.4g} (threshold "
+            f"{column.threshold:g}) {'DRIFTED' if column.drifted else 'ok'} (labelled rows vs "
+            "the reference's; reported, it does not trigger on its own)"
+        )
     if signals.performance:
         performance = signals.performance
         lines.append(
             f"performance {performance.metric} {performance.value:.3f} (threshold "
-            f"{decision.performance_threshold:.3f}) on {performance.labelled_rows} labelled rows, "
-            f"predictions: {performance.prediction_source}"
+            f"{decision.performance_threshold:.3f}, {decision.direction}) on "
+            f"{performance.labelled_rows} labelled rows, predictions: {performance.prediction_source}"
         )
     else:
         lines.append("performance n/a: no labelled rows in the window")

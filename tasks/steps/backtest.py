@@ -117,6 +117,11 @@ class BacktestResult:
     windows: tuple[Window, ...]
     strategies: tuple[StrategyResult, ...] = field(default_factory=tuple)
     output_dir: Path | None = None
+    higher_is_better: bool = True  # False for error metrics (mae, rmse, mape, pinball)
+
+    @property
+    def direction(self) -> str:
+        return "higher is better" if self.higher_is_better else "lower is better"
 
     def get(self, name: str) -> StrategyResult:
         for result in self.strategies:
@@ -212,7 +217,8 @@ def bootstrap_champion(config: Config, first_window: Window) -> str:
         raise ModelError(
             "the first model failed the promotion gate in the backtest: "
             + "; ".join(comparison.reasons)
-            + ". Lower policy.performance_threshold, or check the bootstrap window."
+            + ". Loosen policy.performance_threshold (lower it for f1/accuracy/r2, raise it "
+            "for error metrics like mae), or check the bootstrap window."
         )
     return record.version
 

@@ -182,13 +182,15 @@ def label_reports(
             (
                 "Performance",
                 f"{performance.metric} {performance.value:.3f} (threshold "
-                f"{decision.performance_threshold:.3f}) on {performance.labelled_rows:,} labelled "
+                f"{decision.performance_threshold:.3f}, {decision.direction}) on {performance.labelled_rows:,} labelled "
                 f"rows; predictions: {performance.prediction_source}",
             )
         )
     tested = [(column.column, column) for column in signals.columns]
     if signals.prediction_drift is not None:
         tested.append(("champion's predictions", signals.prediction_drift))
+    if signals.target_drift is not None:
+        tested.append((f"target {signals.target_drift.column} (reported)", signals.target_drift))
     drift_table = [
         {
             "column": name,

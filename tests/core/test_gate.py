@@ -131,7 +131,10 @@ def test_clearly_better_challenger_is_promoted_with_every_number_recorded() -> N
     )
     assert comparison.permutation is not None and comparison.permutation.p_value < 0.01
     assert [g.passed for g in comparison.guards] == [True] * 6
-    assert comparison.reasons[0] == "challenger accuracy 0.800 >= performance_threshold 0.450"
+    assert (
+        comparison.reasons[0]
+        == "challenger accuracy 0.800 >= performance_threshold 0.450 (higher is better)"
+    )
     assert comparison.reasons[1].startswith(
         "challenger - champion = 0.800 - 0.500 = +0.300, 95% paired bootstrap interval [+0."
     )
@@ -206,7 +209,10 @@ def test_challenger_below_the_floor_is_rejected_even_when_better() -> None:
     comparison = _compare(truth, challenger, champion)
 
     assert comparison.verdict == "reject"
-    assert comparison.reasons[0] == "challenger accuracy 0.400 < performance_threshold 0.450"
+    assert (
+        comparison.reasons[0]
+        == "challenger accuracy 0.400 < performance_threshold 0.450 (higher is better)"
+    )
 
 
 @pytest.mark.parametrize("rows", [0, 29])
@@ -291,7 +297,7 @@ def test_bootstrap_challenger_above_the_floor_is_promoted() -> None:
     assert comparison.bootstrap
     assert comparison.interval is None and comparison.guards == ()
     assert comparison.reasons == (
-        "challenger accuracy 0.568 >= performance_threshold 0.450",
+        "challenger accuracy 0.568 >= performance_threshold 0.450 (higher is better)",
         "no champion yet: the first model needs only the floor (bootstrap)",
     )
 
@@ -303,7 +309,10 @@ def test_bootstrap_challenger_below_the_floor_is_rejected() -> None:
 
     assert comparison.verdict == "reject"
     assert comparison.bootstrap
-    assert comparison.reasons[0] == "challenger accuracy 0.341 < performance_threshold 0.450"
+    assert (
+        comparison.reasons[0]
+        == "challenger accuracy 0.341 < performance_threshold 0.450 (higher is better)"
+    )
 
 
 @pytest.mark.parametrize(

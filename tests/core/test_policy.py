@@ -126,7 +126,7 @@ def test_healthy_signals_do_not_retrain() -> None:
     assert not decision.retrain
     assert decision.reasons == (
         "no data drift: 0.250 of columns drifted < drift_threshold 0.500",
-        "performance ok: f1 (macro) 0.800 >= performance_threshold 0.600 on 85 labelled rows "
+        "performance ok: f1 (macro) 0.800 >= performance_threshold 0.600 (higher is better) on 85 labelled rows "
         "from 2014-01-01 00:00 to 2014-03-20 00:00",
     )
     assert decision.drift_share == 0.25
@@ -144,10 +144,10 @@ def test_performance_breach_retrains() -> None:
         "performance breach confirmed: 1 of the last 1 runs of this champion (needs 1 of 1)"
     )
     assert (
-        "f1 (macro) 0.420 < performance_threshold 0.600 on 85 labelled rows"
+        "f1 (macro) 0.420 < performance_threshold 0.600 (higher is better) on 85 labelled rows"
         in (decision.reasons[-1])
     )
-    assert decision.trigger == "performance breach: 0.420 < 0.600"
+    assert decision.trigger == "performance breach: 0.420 < 0.600 (higher is better)"
 
 
 def test_drift_breach_retrains_and_names_the_columns() -> None:
@@ -384,7 +384,7 @@ def test_severe_breach_skips_confirmation() -> None:
     assert decision.breaches.severe
     assert "severe performance breach: confirmation skipped" in decision.reasons
     # The trigger names what retrains, not the first of the notes.
-    assert decision.trigger == "severe performance breach: 0.290 < 0.300"
+    assert decision.trigger == "severe performance breach: 0.290 < 0.300 (higher is better)"
 
 
 @pytest.mark.parametrize(("value", "severe"), [(0.3, False), (0.2999, True)])

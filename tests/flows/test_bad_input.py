@@ -160,6 +160,11 @@ def text_in_one_file(ws: Workspace) -> None:
     ws.rewrite_year(2014, lambda f: as_text(f).astype({"temp_max": str}))
 
 
+def text_in_training_target(ws: Workspace) -> None:
+    as_text = _set_rows("temp_max", "warm", "2013-10-01", "2013-10-03")
+    ws.rewrite_all(lambda f: as_text(f).astype({"temp_max": str}))
+
+
 def empty_current_column(ws: Workspace) -> None:
     ws.rewrite_year(2014, lambda f: f.assign(wind=float("nan")))
 
@@ -370,6 +375,21 @@ def monitor_config_with_line_after(line: str, added: str) -> Callable[[Workspace
         return monitor_flow(str(path))
 
     return run
+
+
+# The demo log with a regressor of temp_max (the merge removes keys set to None).
+REGRESSOR: dict[str, Any] = {
+    "model": {"estimator": "sklearn.linear_model.Ridge", "params": None},
+    "data": {
+        "target_column": "temp_max",
+        "numerical_features": ["precipitation", "temp_min", "wind"],
+    },
+    "policy": {
+        "performance_metric": {"name": "mae", "average": None},
+        "performance_threshold": 3.0,
+        "severe_performance_threshold": None,
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -710,6 +730,60 @@ CASES = [
         promote_version("v0099"),
         RegistryError,
         ("no model version v0099",),
+    ),
+    # regressors
+    Case(
+        "config-regressor-with-f1",
+        nothing,
+        config_with({"model": {"estimator": "sklearn.linear_model.Ridge", "params": None}}),
+        ConfigError,
+        (
+            "policy.performance_metric.name: 'f1' is a classification metric",
+            "sklearn.linear_model.Ridge is a regressor: use one of mae, rmse",
+        ),
+    ),
+    Case(
+        "config-classifier-with-rmse",
+        nothing,
+        config_with(
+            {
+                "policy": {
+                    "performance_metric": {"name": "rmse"},
+                    "performance_threshold": 3.0,
+                    "severe_performance_threshold": None,
+                }
+            }
+        ),
+        ConfigError,
+        ("'rmse' is a regression metric", "RandomForestClassifier is a classifier"),
+    ),
+    Case(
+        "config-mape-without-floor",
+        nothing,
+        config_with(merge(REGRESSOR, {"policy": {"performance_metric": {"name": "mape"}}})),
+        ConfigError,
+        ("policy.performance_metric:", "mape needs floor"),
+    ),
+    Case(
+        "config-error-severe-threshold-below",
+        nothing,
+        config_with(merge(REGRESSOR, {"policy": {"severe_performance_threshold": 2.0}})),
+        ConfigError,
+        ("must be above performance_threshold", "(lower is better)"),
+    ),
+    Case(
+        "data-regressor-with-a-text-target",
+        nothing,
+        retrain_with(merge(REGRESSOR, {"data": {"target_column": "weather"}})),
+        DataError,
+        ("target column 'weather' must be numbers", "needs a numeric target"),
+    ),
+    Case(
+        "data-text-in-a-regression-target",
+        text_in_training_target,
+        retrain_with(REGRESSOR),
+        DataError,
+        ("target column 'temp_max' must be numbers", "'warm'"),
     ),
 ]
 
