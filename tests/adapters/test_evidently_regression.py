@@ -18,7 +18,8 @@ REGRESSOR = {
         "target_column": "temp_max",
         "numerical_features": ["precipitation", "temp_min", "wind"],
     },
-    "model": {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0}},
+    # params: None drops the demo's forest parameters (the merge removes keys set to None).
+    "model": {"estimator": "sklearn.linear_model.Ridge", "params": None},
     "policy": {
         "performance_metric": {"name": "mae"},
         "performance_threshold": 3.0,
