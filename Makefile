@@ -28,9 +28,10 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-# The inner loop: unit tests of the core, stores, adapters and steps (no flow runs, no server).
+# The inner loop: unit tests of the core, stores, adapters, steps and render (no flow runs, no
+# server, no multi-process or crash-loop tests).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e and not server" tests/core tests/stores tests/adapters tests/steps tests/render tests/test_config.py
+	$(BIN)/python -m pytest -q -m "not e2e and not server and not slow" tests/core tests/stores tests/adapters tests/steps tests/render tests/test_config.py
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/cold_run.py

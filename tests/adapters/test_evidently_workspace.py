@@ -97,6 +97,7 @@ def _write_points(workspace: str, worker: int) -> None:
         _add(Path(workspace), _point(10 * worker + day))
 
 
+@pytest.mark.slow
 def test_concurrent_writers_share_one_project_and_lose_no_snapshot(tmp_path: Path) -> None:
     context = multiprocessing.get_context("fork")  # spawn re-imports Evidently: ~20 s each
     workers = [context.Process(target=_write_points, args=(str(tmp_path), w)) for w in range(3)]

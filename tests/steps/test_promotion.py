@@ -288,6 +288,7 @@ def _race(target: Any, root: Path, arguments: list[str]) -> dict[str, str]:
     return outcomes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("round_number", range(2))
 def test_two_processes_swapping_at_once_leave_exactly_one_champion(
     tmp_path: Path, round_number: int
@@ -307,6 +308,7 @@ def test_two_processes_swapping_at_once_leave_exactly_one_champion(
     ]
 
 
+@pytest.mark.slow
 def test_two_promote_runs_of_the_same_comparison_promote_once(tmp_path: Path) -> None:
     registry = _setup(tmp_path)
     _save_comparison(registry, comparison_id="first")

@@ -114,6 +114,7 @@ def _write_many(path: str, worker: int, count: int) -> None:
         history.record("m", _record(worker * 1000 + index))
 
 
+@pytest.mark.slow
 def test_concurrent_writers_in_separate_processes_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / HISTORY_FILE
     MonitorHistory(path)

@@ -158,6 +158,7 @@ def _assert_consistent(root: Path) -> LocalRegistry:
     return registry
 
 
+@pytest.mark.slow
 def test_killed_at_every_write_step_of_retrain_and_promote_the_registry_stays_consistent(
     template: Path, tmp_path: Path, die_at_step: Callable[[int], None]
 ) -> None:
