@@ -73,12 +73,7 @@ def fit_model(config: Config, training: pd.DataFrame) -> Pipeline:
             f"cannot train on {len(labelled)} labelled rows with {classes} class(es) of '{target}': "
             "widen windows.training or check the labels"
         )
-    empty = [c for c in config.data.features if labelled[c].isna().all()]
-    if empty:
-        raise DataError(
-            f"feature columns {empty} are empty in all {len(labelled)} labelled training rows: "
-            "fix the data, or remove them from the features in the config"
-        )
+    _check_features_not_empty(config, labelled)
     model = clone(build_model(config))
     try:
         model.fit(labelled[config.data.features], labelled[target])
@@ -91,6 +86,16 @@ def fit_model(config: Config, training: pd.DataFrame) -> Pipeline:
     return model
 
 
+def _check_features_not_empty(config: Config, labelled: pd.DataFrame) -> None:
+    """A feature column with no value in any labelled row cannot be learned from."""
+    empty = [c for c in config.data.features if labelled[c].isna().all()]
+    if empty:
+        raise DataError(
+            f"feature columns {empty} are empty in all {len(labelled)} labelled training rows: "
+            "fix the data, or remove them from the features in the config"
+        )
+
+
 def _fit_regressor(config: Config, labelled: pd.DataFrame) -> Pipeline:
     """Fit a regressor on a numeric target with at least two distinct values."""
     target = config.data.target_column
@@ -100,12 +105,7 @@ def _fit_regressor(config: Config, labelled: pd.DataFrame) -> Pipeline:
             f"cannot train a regressor on {len(labelled)} labelled rows whose '{target}' takes "
             "fewer than 2 values: widen windows.training or check the target"
         )
-    empty = [c for c in config.data.features if labelled[c].isna().all()]
-    if empty:
-        raise DataError(
-            f"feature columns {empty} are empty in all {len(labelled)} labelled training rows: "
-            "fix the data, or remove them from the features in the config"
-        )
+    _check_features_not_empty(config, labelled)
     model = clone(build_model(config))
     model.fit(labelled[config.data.features], values)
     logger.info("fitted %s on %d rows", config.model.estimator, len(labelled))
