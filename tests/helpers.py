@@ -54,3 +54,13 @@ def repo_config(changes: dict[str, Any] | None = None, base_dir: Path = REPO_ROO
 
 class TrustedClassifier(DummyClassifier):
     """A classifier outside scikit-learn's modules, for the allow-list tests."""
+
+
+class HangingClassifier(DummyClassifier):
+    """A classifier whose fit never ends (in short sleeps, so a timeout can interrupt it)."""
+
+    def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+        import time
+
+        while True:
+            time.sleep(0.05)
