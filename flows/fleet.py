@@ -86,12 +86,12 @@ def fleet_flow(fleet_path: str = DEFAULT_FLEET, as_of: str | None = None) -> Fle
         settings.runner,
         settings.max_parallel,
     )
-    if ready and settings.runner == "dask":
-        fan_out = run_on_dask(monitor_model, ready, as_of, settings)
-        rows.update(fan_out.rows)
-        fan_out_seconds = fan_out.seconds
-    elif ready:
-        fan_out = run_on_deployments(ready, as_of, settings)
+    if ready:
+        fan_out = (
+            run_on_dask(monitor_model, ready, as_of, settings)
+            if settings.runner == "dask"
+            else run_on_deployments(ready, as_of, settings)
+        )
         rows.update(fan_out.rows)
         fan_out_seconds = fan_out.seconds
     ordered = tuple(rows[member.name] for member in fleet.members)
