@@ -34,6 +34,7 @@ def test_the_local_cluster_has_one_single_threaded_process_per_core_up_to_max_pa
     assert kwargs["threads_per_worker"] == 1 and kwargs["processes"] is True
     # The workers talk to this run's Prefect API, not to a temporary server of their own.
     assert kwargs["env"] == {"PREFECT_API_URL": API}
+    assert "evidently" in kwargs["preload"]  # paid once per worker, as it starts
 
 
 def test_a_dask_address_connects_to_that_cluster_instead_of_starting_one() -> None:
