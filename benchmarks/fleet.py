@@ -163,6 +163,9 @@ def fleet_run(fleet_path: Path, home: Path, measure_memory: bool = False) -> dic
     if not match:
         sys.exit(f"no fleet summary in the output:\n{output[-3000:]}")
     ran, total, errors, _, models_seconds = match.groups()
+    for line in output.splitlines():  # what went wrong, in the benchmark's own output
+        if re.match(r"^demo-\d+\s", line) and " error " in line:
+            print(f"error row: {' '.join(line.split())}")
     actions = re.findall(
         r"^demo-\d+\s.*?\s(promoted|rejected|healthy|drift-noted|unconfirmed|cooldown|insufficient-data|error)\s",
         output,
@@ -183,8 +186,6 @@ def fleet_run(fleet_path: Path, home: Path, measure_memory: bool = False) -> dic
 def compare_with_separate_runs(models: int, scratch: Path) -> None:
     fleet_path = write_fleet(scratch / "fleet", models, dask_workers=None, max_parallel=4)
     fleet = fleet_run(fleet_path, scratch / "home-fleet")
-    if fleet["errors"]:
-        print(fleet["output"][-3000:])
     separate_fleet = load_fleet(write_fleet(scratch / "separate", models))
     separate = 0.0
     for member in separate_fleet.ready:
