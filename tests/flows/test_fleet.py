@@ -153,3 +153,31 @@ def test_a_bad_fleet_file_exits_2_before_any_work(
 
     assert main(["--fleet", str(path)]) == 2
     assert "max_paralel: unknown key" in capsys.readouterr().err
+
+
+def test_dask_address_runs_the_models_on_that_existing_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from distributed import LocalCluster
+
+    api_url = str(get_client(sync_client=True).api_url)
+    # The "existing" cluster: its workers know the Prefect API, as a real cluster's must.
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        env={"PREFECT_API_URL": api_url},
+    ) as cluster:
+        fleet_path = _write_fleet(
+            tmp_path, "fleet-on-address", {"model-x": {}}, dask_address=cluster.scheduler_address
+        )
+        code = main(["--fleet", str(fleet_path)])
+        ran_here = [
+            entry for entry in cluster.scheduler.transition_log if "monitor_model" in str(entry[0])
+        ]
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert _champion(tmp_path, "model-x") is not None
+    assert ran_here, "the model did not run on the cluster at dask_address"
