@@ -193,6 +193,7 @@ def test_deploy_accepts_prefect_yaml_with_schedule_and_triggers(server: Server) 
         "autoretrain-promote",
         "autoretrain-loop",
         "autoretrain-rollback",
+        "autoretrain-fleet",
     }
     automations = _api(server, "POST", "/automations/filter")
     expected = {a["trigger"]["expect"][0] for a in automations}
