@@ -95,3 +95,13 @@ def make_decision(**changes: Any) -> Any:
         "last_retrain_as_of": None,
     }
     return TriggerDecision(**{**values, **changes})
+
+
+class HangingClassifier(DummyClassifier):
+    """A classifier whose fit never ends (in short sleeps, so a timeout can interrupt it)."""
+
+    def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+        import time
+
+        while True:
+            time.sleep(0.05)

@@ -193,6 +193,7 @@ def test_deploy_accepts_prefect_yaml_with_schedule_and_triggers(server: Server) 
         "autoretrain-promote",
         "autoretrain-loop",
         "autoretrain-rollback",
+        "autoretrain-fleet",
     }
     automations = _api(server, "POST", "/automations/filter")
     expected = {a["trigger"]["expect"][0] for a in automations}
@@ -245,6 +246,7 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
     assert aliases == {"champion": "v0002"}
 
 
+SLOT = "autoretrain-retrain-seattle-weather"  # the retrain slot of the test model
 HOLD_SLOT = """
 import sys
 import threading
@@ -259,28 +261,49 @@ with model_slot(load_config("config.yaml"), "retrain"):
 
 @contextlib.contextmanager
 def _slot_holder(server: Server) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding the model's retrain slot, as a running retrain does."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_SLOT],
-        cwd=server.project,
-        env=server.env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    """Another process holding the model's retrain slot, as a running retrain does.
+
+    Its stderr goes to a file that a failure quotes; whatever happens in the test, the holder
+    is asked to let go first (stdin closed), so one failed test does not leave the slot taken
+    for the next one until the lease runs out.
+    """
+    errors = server.project.parent / "logs" / "slot-holder.err"
+    with errors.open("w") as stderr:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_SLOT],
+            cwd=server.project,
+            env=server.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        )
+    assert holder.stdin is not None and holder.stdout is not None
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        said = holder.stdout.readline().strip()
+        assert said == "held", f"the slot holder said {said!r}:\n{errors.read_text()[-3000:]}"
         yield holder
-        assert holder.stdin is not None
         holder.stdin.close()  # let it release the slot and exit
         holder.wait(timeout=30)
     finally:
+        if holder.poll() is None and not holder.stdin.closed:
+            holder.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                holder.wait(timeout=30)
         _stop(holder, signal.SIGKILL)
+
+
+def _slot_is_free(server: Server, name: str) -> bool:
+    try:
+        return _api(server, "GET", f"/v2/concurrency_limits/{name}")["active_slots"] == 0
+    except httpx.HTTPStatusError as error:  # not created yet: nobody holds it
+        return error.response.status_code == 404
 
 
 def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server) -> None:
     retrain = _deployment(server, "retrain", "autoretrain-retrain")
+    _wait_for(lambda: _slot_is_free(server, SLOT), 120, "the retrain slot to be free", interval=2)
     versions = model_directory(server.project.parent / "registry", "seattle-weather") / "versions"
     before = sorted(p.name for p in versions.iterdir())
 
@@ -299,7 +322,8 @@ def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server
 
 
 def test_a_killed_run_frees_its_slot_when_the_lease_runs_out(server: Server) -> None:
-    name = "autoretrain-retrain-seattle-weather"
+    name = SLOT
+    _wait_for(lambda: _slot_is_free(server, name), 120, "the retrain slot to be free", interval=2)
     with _slot_holder(server) as holder:
         os.killpg(holder.pid, signal.SIGKILL)  # no exit handler runs: the slot is not released
         holder.wait(timeout=30)
