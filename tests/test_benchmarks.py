@@ -78,7 +78,7 @@ def test_cold_run_times_the_demo_next_to_a_trivial_flow() -> None:
 
 
 def test_fleet_compares_with_separate_runs_and_worker_counts_and_measures_memory() -> None:
-    # Five fleet runs and two cold monitor runs: over 600 s at load average 8 on 2 cores.
+    # Several fleet runs and two cold monitor runs in turn: over 600 s at load average 8.
     out = _run("fleet.py", "--models", "2", "--memory-models", "2", timeout=1800)
 
     fleet_row = r"^\| one `flows/fleet.py` \(dask, 2 workers\) \| [\d.]+ \| 2/2 \| 0 \| \d+ \|$"
