@@ -543,6 +543,11 @@ def _project_copy(directory: Path, config: dict[str, Any]) -> Path:
     return directory
 
 
+def _runs_requested_by(server: Server, deployment_id: str, request_id: str) -> list[dict[str, Any]]:
+    runs = _runs_of(server, deployment_id)
+    return [run for run in runs if run["parameters"].get("request_id") == request_id]
+
+
 def _worker_logs_say(server: Server, run_id: str, worker: str) -> bool:
     return f"Worker '{worker}' submitting flow run '{run_id}'" in _logs(server, run_id)
 
@@ -604,10 +609,20 @@ def test_two_workers_in_separate_directories_run_the_chain(
         assert finished["state"]["type"] == "COMPLETED", _logs(server, monitor_run)
         summary = _artifacts(server, monitor_run)[f"{TWO_WORKERS_MODEL}-monitor-summary"]
         assert "status      retrain-requested" in summary["data"]
-        retrain_run = _wait_for(lambda: _runs_of(server, retrain["id"]), 60, "a retrain run")[0]
+        # Earlier tests ran these deployments too (a deployment keeps its id when redeployed):
+        # the runs of this chain are those that name the monitor run as their request.
+        retrain_runs = _wait_for(
+            lambda: _runs_requested_by(server, retrain["id"], monitor_run), 60, "a retrain run"
+        )
+        assert len(retrain_runs) == 1
+        retrain_run = retrain_runs[0]
         retrained = _final_state(server, retrain_run["id"])
         assert retrained["state"]["type"] == "COMPLETED", _logs(server, retrain_run["id"])
-        promote_run = _wait_for(lambda: _runs_of(server, promote["id"]), 60, "a promote run")[0]
+        promote_runs = _wait_for(
+            lambda: _runs_requested_by(server, promote["id"], monitor_run), 60, "a promote run"
+        )
+        assert len(promote_runs) == 1
+        promote_run = promote_runs[0]
         promoted = _final_state(server, promote_run["id"])
         assert promoted["state"]["type"] == "COMPLETED", _logs(server, promote_run["id"])
         verdict = _artifacts(server, promote_run["id"])[f"{TWO_WORKERS_MODEL}-comparison-verdict"]
