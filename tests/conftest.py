@@ -55,3 +55,28 @@ def postgres() -> Iterator[Postgres]:
     """
     with throwaway_postgres(require_postgres()) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def mlflow_server() -> Iterator[Any]:
+    """One real `mlflow server` (SQLite backend, artifacts in a temporary directory)."""
+    from tests.registry_backends import mlflow_server_running
+
+    with mlflow_server_running() as server:
+        yield server
+
+
+@pytest.fixture(
+    params=[
+        "local",
+        pytest.param("mlflow", marks=[pytest.mark.mlflow, pytest.mark.slow]),
+    ]
+)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A registry backend for one fresh model: the local directory, or the MLflow server."""
+    from tests.registry_backends import LocalBackend, MlflowBackend, fresh_model_name
+
+    if request.param == "local":
+        return LocalBackend(tmp_path / "registry", "seattle-weather")
+    server = request.getfixturevalue("mlflow_server")
+    return MlflowBackend(server, tmp_path / "registry", fresh_model_name())

@@ -225,7 +225,7 @@ def bootstrap_champion(config: Config, first_window: Window) -> str:
 
 def score_window(config: Config, window: Window, champion: str) -> tuple[float | None, int]:
     """The champion's metric on the labelled rows of window, and how many there were."""
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     labelled = load_window(config, window, labelled_only=True)
     if len(labelled) == 0:
         return None, 0
@@ -324,7 +324,7 @@ def replay_strategy(
         workspace = None
     config = scratch_config(config, scratch / strategy.name)
     champion = bootstrap_champion(config, windows[0])
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     outcomes = []
     for index, window in enumerate(windows):
         outcome = replay_window(config, strategy, index, window, champion, workspace)
