@@ -35,15 +35,18 @@ class MlflowServer:
     artifacts: Path
 
 
-def start_mlflow_server(directory: Path) -> tuple[subprocess.Popen[Any], MlflowServer]:
-    """Start `mlflow server` on a free port of 127.0.0.1 and wait until it is healthy."""
+def start_mlflow_server(
+    directory: Path, backend_store_uri: str | None = None
+) -> tuple[subprocess.Popen[Any], MlflowServer]:
+    """Start `mlflow server` on a free port of 127.0.0.1 and wait until it is healthy; its
+    backend store is SQLite in directory unless backend_store_uri names another database."""
     port = free_port()
     artifacts = directory / "artifacts"
     command = [
         str(Path(sys.executable).parent / "mlflow"),
         "server",
         "--backend-store-uri",
-        f"sqlite:///{directory / 'mlflow.db'}",
+        backend_store_uri or f"sqlite:///{directory / 'mlflow.db'}",
         "--artifacts-destination",
         str(artifacts),
         "--host",
@@ -82,10 +85,10 @@ def start_mlflow_server(directory: Path) -> tuple[subprocess.Popen[Any], MlflowS
 
 
 @contextlib.contextmanager
-def mlflow_server_running() -> Iterator[MlflowServer]:
+def mlflow_server_running(backend_store_uri: str | None = None) -> Iterator[MlflowServer]:
     """An MLflow server in a temporary directory, for as long as the context lasts."""
     with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-server-") as directory:
-        process, server = start_mlflow_server(Path(directory))
+        process, server = start_mlflow_server(Path(directory), backend_store_uri)
         try:
             yield server
         finally:

@@ -28,13 +28,14 @@ import pytest
 import yaml
 
 from tasks.core.numbers import format_number
-from tasks.stores.registry import model_directory, open_registry
+from tasks.stores.registry import model_directory
 from tests.browser import chromium, require_chromium, save_screenshot
 from tests.helpers import DEMO_DATA, ROOT, demo_log_to_sql, merge, repo_raw_config
 from tests.postgres import Postgres
 from tests.processes import free_port as _free_port
 from tests.processes import stop_process as _stop
 from tests.processes import wait_for as _wait_for
+from tests.registry_backends import MLFLOW_ENVIRONMENT, mlflow_server_running
 
 pytestmark = pytest.mark.server
 
@@ -517,21 +518,6 @@ WORKERS = {
 }
 
 
-def shared_registry(base: Path) -> dict[str, Any]:
-    """The registry both workers use.
-
-    TODO(issue-13a): the MLflow registry (kind mlflow, tracking_uri of an MLflow server whose
-    backend store is PostgreSQL); until then, one local directory both copies point at.
-    """
-    return {"path": str(base / "shared-registry")}
-
-
-def champion_version(config: dict[str, Any]) -> str | None:
-    """The champion alias, read back from the registry both workers used."""
-    registry = open_registry(Path(config["registry"]["path"]), config["name"])
-    return registry.get_alias("champion")
-
-
 def _project_copy(directory: Path, config: dict[str, Any]) -> Path:
     """A project directory of its own: prefect.yaml, the flows (copied, not linked), config."""
     directory.mkdir()
@@ -556,33 +542,82 @@ def _files_under(directory: Path) -> set[str]:
     return {str(path.relative_to(directory)) for path in directory.rglob("*") if path.is_file()}
 
 
+def _aliases_in_postgres(postgres: Postgres, database: str) -> dict[str, str]:
+    """The registered-model aliases as MLflow's backend store keeps them: alias -> version."""
+    rows = postgres.psql(
+        database,
+        "SELECT alias, version FROM registered_model_aliases "
+        f"WHERE name = '{TWO_WORKERS_MODEL}' ORDER BY alias",
+    )
+    return dict(line.split("|") for line in rows.split())
+
+
 def test_two_workers_in_separate_directories_run_the_chain(
     server: Server, postgres: Postgres, tmp_path: Path
 ) -> None:
     """The monitor deployment on worker A, retrain and promote on worker B, each in its own copy
-    of the project with its own PREFECT_HOME; the log is a PostgreSQL table, the registry is
-    the only thing they share."""
+    of the project with its own PREFECT_HOME. They share no file: the log is a PostgreSQL table,
+    the registry is MLflow's (an `mlflow server` whose backend store is PostgreSQL)."""
     warehouse = postgres.url(postgres.create_database("warehouse"))
     demo_log_to_sql(warehouse)
-    config = merge(
-        repo_raw_config(),
-        {
-            "name": TWO_WORKERS_MODEL,
-            "registry": shared_registry(tmp_path),
-            "reports": {"path": "reports"},  # in each copy: nobody else writes there
-            "orchestration": {"on_busy": "drop"},
-        },
-    )
-    config["data"]["source"] = {"kind": "sql", "url": warehouse, "table": "weather_log"}
-    copies = {worker: _project_copy(tmp_path / worker, config) for worker in WORKERS}
+    mlflow_database = postgres.create_database("mlflow")
+    with mlflow_server_running(postgres.url(mlflow_database)) as mlflow:
+        config = merge(
+            repo_raw_config(),
+            {
+                "name": TWO_WORKERS_MODEL,
+                # path: the lock and the monitoring history, in each copy
+                "registry": {"kind": "mlflow", "tracking_uri": mlflow.uri},
+                "reports": {"path": "reports"},  # in each copy: nobody else writes there
+                "orchestration": {"on_busy": "drop"},
+            },
+        )
+        config["data"]["source"] = {"kind": "sql", "url": warehouse, "table": "weather_log"}
+        assert not Path(config["registry"]["path"]).is_absolute()
+        copies = {worker: _project_copy(tmp_path / worker, config) for worker in WORKERS}
+        runs = _run_the_chain_on_two_workers(server, copies, tmp_path)
+        # The champion alias moved in MLflow: v0001 bootstrapped by the monitor on worker A,
+        # then v0002 registered and promoted on worker B.
+        assert _aliases_in_postgres(postgres, mlflow_database) == {"champion": "2"}
+        artifacts = _files_under(mlflow.artifacts)
+
+    files = {worker: _files_under(copy) for worker, copy in copies.items()}
+    # The models went to MLflow's artifact store, not into either copy.
+    assert sum(name.endswith("MLmodel") for name in artifacts) == 2
+    for worker in WORKERS:
+        assert not [name for name in files[worker] if name.endswith(("MLmodel", ".pkl"))]
+    # Each run wrote only in its own directory: the monitor's reports are in A's copy alone.
+    assert any(name.startswith(f"reports/{TWO_WORKERS_MODEL}/") for name in files["worker-a"])
+    assert not any(name.startswith("reports/") for name in files["worker-b"])
+    # Which worker ran which run: the worker's own log line on each run (logs arrive late).
+    for run_id, worker in runs.items():
+        _wait_for(
+            lambda run_id=run_id, worker=worker: _worker_logs_say(server, run_id, worker),
+            60,
+            f"the log line of {worker} submitting run {run_id}",
+        )
+        other = "worker-b" if worker == "worker-a" else "worker-a"
+        assert not _worker_logs_say(server, run_id, other)
+
+
+def _run_the_chain_on_two_workers(
+    server: Server, copies: dict[str, Path], logs: Path
+) -> dict[str, str]:
+    """Deploy from each copy onto its pool, start its worker there, run the monitor deployment
+    and wait for the chain it triggers; stop the workers. The worker each run should be on."""
     envs = {
-        worker: {**server.env, "PREFECT_HOME": str(copy / ".prefect"), "PWD": str(copy)}
+        worker: {
+            **server.env,
+            **MLFLOW_ENVIRONMENT,
+            "PREFECT_HOME": str(copy / ".prefect"),
+            "PWD": str(copy),
+        }
         for worker, copy in copies.items()
     }
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for worker, (pool, deployments) in WORKERS.items():
-            handle = Server(server.url, envs[worker], copies[worker], postgres, server.database)
+            handle = Server(server.url, envs[worker], copies[worker], server.postgres, "")
             created = _cli(handle, "work-pool", "create", pool, "--type", "process")
             assert created.returncode == 0, created.stderr
             for name in deployments:  # one at a time: with several names, --pool is ignored
@@ -593,7 +628,7 @@ def test_two_workers_in_separate_directories_run_the_chain(
                     [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--name", worker],
                     cwd=copies[worker],
                     env=envs[worker],
-                    stdout=(tmp_path / f"{worker}.log").open("wb"),
+                    stdout=(logs / f"{worker}.log").open("wb"),
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
@@ -615,39 +650,19 @@ def test_two_workers_in_separate_directories_run_the_chain(
             lambda: _runs_requested_by(server, retrain["id"], monitor_run), 60, "a retrain run"
         )
         assert len(retrain_runs) == 1
-        retrain_run = retrain_runs[0]
-        retrained = _final_state(server, retrain_run["id"])
-        assert retrained["state"]["type"] == "COMPLETED", _logs(server, retrain_run["id"])
+        retrained = _final_state(server, retrain_runs[0]["id"])
+        assert retrained["state"]["type"] == "COMPLETED", _logs(server, retrained["id"])
+        outcome = _artifacts(server, retrained["id"])[f"{TWO_WORKERS_MODEL}-retrain-outcome"]
+        assert "registered challenger v0002" in outcome["data"]
         promote_runs = _wait_for(
             lambda: _runs_requested_by(server, promote["id"], monitor_run), 60, "a promote run"
         )
         assert len(promote_runs) == 1
-        promote_run = promote_runs[0]
-        promoted = _final_state(server, promote_run["id"])
-        assert promoted["state"]["type"] == "COMPLETED", _logs(server, promote_run["id"])
-        verdict = _artifacts(server, promote_run["id"])[f"{TWO_WORKERS_MODEL}-comparison-verdict"]
+        promoted = _final_state(server, promote_runs[0]["id"])
+        assert promoted["state"]["type"] == "COMPLETED", _logs(server, promoted["id"])
+        verdict = _artifacts(server, promoted["id"])[f"{TWO_WORKERS_MODEL}-comparison-verdict"]
         assert "PROMOTE" in verdict["data"]
-
-        # Which worker ran which run: the worker's own log line on each run (logs arrive late).
-        ran_on = {
-            monitor_run: "worker-a",
-            retrain_run["id"]: "worker-b",
-            promote_run["id"]: "worker-b",
-        }
-        for run_id, worker in ran_on.items():
-            _wait_for(
-                lambda run_id=run_id, worker=worker: _worker_logs_say(server, run_id, worker),
-                60,
-                f"the log line of {worker} submitting run {run_id}",
-            )
-            other = "worker-b" if worker == "worker-a" else "worker-a"
-            assert not _worker_logs_say(server, run_id, other)
     finally:
         for process in reversed(processes):
             _stop(process, signal.SIGINT)
-
-    assert champion_version(config) == "v0002"  # bootstrapped v0001, then promoted v0002
-    # Each run wrote only in its own directory: the monitor's reports are in A's copy alone.
-    files = {worker: _files_under(copy) for worker, copy in copies.items()}
-    assert any(name.startswith(f"reports/{TWO_WORKERS_MODEL}/") for name in files["worker-a"])
-    assert not any(name.startswith("reports/") for name in files["worker-b"])
+    return {monitor_run: "worker-a", retrained["id"]: "worker-b", promoted["id"]: "worker-b"}
