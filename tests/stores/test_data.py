@@ -70,7 +70,9 @@ def _write_table(
         engine.dispose()
 
 
-SQL_DATABASES = ["sqlite", "postgresql"]
+# PostgreSQL's cases start the session's throwaway cluster (a process): marked slow, like the
+# other tests that start processes (make test runs them, make test-fast not).
+SQL_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
 
 
 def _write_sql(
@@ -321,6 +323,7 @@ def test_missing_sql_table_is_refused(
     assert "check data.source.table" in message
 
 
+@pytest.mark.slow
 def test_postgresql_timestamptz_is_compared_in_utc_whatever_the_session_time_zone(
     demo_log: pd.DataFrame, postgres: Postgres
 ) -> None:
@@ -351,6 +354,7 @@ def test_postgresql_timestamptz_is_compared_in_utc_whatever_the_session_time_zon
     pd.testing.assert_frame_equal(frame, _expected(demo_log, JANUARY_2013))
 
 
+@pytest.mark.slow
 def test_postgresql_naive_timestamps_are_read_as_written(
     demo_log: pd.DataFrame, postgres: Postgres
 ) -> None:
