@@ -193,13 +193,16 @@ def plan_backtest(
 
 def scratch_config(config: Config, directory: Path) -> Config:
     """The config with its registry, history and reports in a scratch directory; the champion's
-    own predictions are scored (a logged prediction column belongs to the real production model)."""
+    own predictions are scored (a logged prediction column belongs to the real production model).
+    The scratch registry is always a local one: a replay never touches an MLflow server's model."""
     if directory.exists():
         shutil.rmtree(directory)
     return config.model_copy(
         update={
             "data": config.data.model_copy(update={"prediction_column": None}),
-            "registry": config.registry.model_copy(update={"path": directory / "registry"}),
+            "registry": config.registry.model_copy(
+                update={"kind": "local", "tracking_uri": None, "path": directory / "registry"}
+            ),
             "reports": config.reports.model_copy(update={"path": directory / "reports"}),
         }
     )

@@ -89,3 +89,21 @@ def test_the_demo_loop_promotes_in_mlflow_and_a_server_loads_the_champion(
     assert registry_main(["history", "--last", "1", "--config", str(config_path)]) == 0
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.split()[2:8] == ["rollback", "champion", "v0002", "->", "v0001", "on-call"]
+
+
+def test_an_unreachable_server_stops_the_monitor_with_exit_2_before_any_work(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.monitor import main as monitor_main
+    from tests.processes import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    state = tmp_path / "state"
+    config_path = write_config(
+        {"registry": {"kind": "mlflow", "tracking_uri": uri, "path": str(state)}}
+    )
+
+    assert monitor_main(["--config", str(config_path)]) == 2
+
+    assert f"cannot reach the MLflow tracking server at {uri}" in capsys.readouterr().err
+    assert not (state / "history.sqlite").exists()  # no monitor run was recorded

@@ -275,3 +275,40 @@ def test_the_reference_sample_is_seeded(registry: MlflowRegistry) -> None:
 
     assert len(first) == 7
     pd.testing.assert_frame_equal(first, registry.load_reference("v0001", sample_rows=7, seed=3))
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_a_challenger_left_pointing_at_the_champion_is_dropped_on_open(
+    registry: MlflowRegistry, backend: MlflowBackend
+) -> None:
+    _register(registry)
+    registry.set_alias("challenger", "v0001", reason="trained", action="register")
+    _promote(registry, "v0001")  # a promotion killed before it cleared the challenger alias
+
+    reopened = backend.open()
+
+    assert backend.stored_aliases() == {"champion": "v0001"}
+    last = reopened.history()[-1]
+    assert (last.action, last.alias, last.from_version, last.to_version) == (
+        "recover",
+        "challenger",
+        "v0001",
+        None,
+    )
+    assert reopened.get_version("v0001").status == "champion"
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_concurrent_registers_get_distinct_versions(backend: MlflowBackend) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        records = list(pool.map(lambda offset: _register(backend.open(), offset), [0.0, 0.1, 0.2]))
+
+    assert sorted(r.version for r in records) == ["v0001", "v0002", "v0003"]
+    listed = backend.open().list_versions()
+    assert {v.version: v.data_fingerprint for v in listed} == {
+        r.version: r.data_fingerprint for r in records
+    }
