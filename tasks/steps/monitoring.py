@@ -31,7 +31,7 @@ def measure_window(
     Evidently's HTML reports go to report_dir (none when it is None). Predictions are the
     logged ones where the log has them; the champion predicts the rest.
     """
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     current = load_window(config, window)
     # The champion's reference sample is drawn once and kept with the version.
     reference = registry.load_reference(

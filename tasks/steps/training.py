@@ -85,7 +85,7 @@ def train_challenger(config: Config, window: Window, reason: str) -> ModelVersio
             f"no labelled rows to train on in {window}: check windows.training and the data's dates"
         )
     model = fit_model(config, training)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     record = registry.register(
         model,
         reference_frame(config, training),
@@ -110,7 +110,7 @@ def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -
     training = load_window(config, window, labelled_only=True)
     if len(training) == 0:
         raise ModelError(f"no labelled rows in the adopted model's reference window {window}")
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     record = registry.register(
         model,
         reference_frame(config, training),
