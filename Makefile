@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(BIN)/python flows/monitor.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check flows tasks tests benchmarks docs/hooks
-	$(BIN)/ruff format --check flows tasks tests benchmarks docs/hooks
+	$(BIN)/ruff check flows tasks tests benchmarks docs/hooks examples
+	$(BIN)/ruff format --check flows tasks tests benchmarks docs/hooks examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site

@@ -30,6 +30,9 @@ def _seatbelts_config(tmp_path: Path) -> Path:
     raw["data"]["source"]["path"] = str(REPO_ROOT / "data" / "seatbelts")
     raw["registry"]["path"] = str(tmp_path / "registry")
     raw["reports"]["path"] = str(tmp_path / "reports")
+    # As write_config does: the timed latency guard can reject a better challenger at random on
+    # a loaded machine; its rule is tested on fixed numbers (tests/core/test_gate.py).
+    raw["promotion"].setdefault("guards", {})["latency_ratio"] = 1000
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
