@@ -817,6 +817,23 @@ class ReportsConfig(Strict):
         return value
 
 
+class TrainingConfig(Strict):
+    """Which rows a challenger trains on when a confirmed breach starts its retrain."""
+
+    change_aware: bool = Field(
+        default=True,
+        description="After a confirmed breach, train on the labelled rows since the estimated "
+        "start of the change (from the breach streak in the monitoring history) when there are "
+        "at least min_rows; else on windows.training. The choice is recorded in the lineage.",
+    )
+    min_rows: int = Field(
+        default=100,
+        ge=1,
+        description="Fewest labelled rows since the change to train on them instead of the "
+        "configured span.",
+    )
+
+
 class Config(Strict):
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]*$",
@@ -827,6 +844,10 @@ class Config(Strict):
     model: ModelConfig = Field(description="The estimator a challenger is trained with.")
     policy: PolicyConfig = Field(description="When monitoring says to retrain.")
     windows: WindowsConfig = Field(description="The monitored, holdout and training spans.")
+    training: TrainingConfig = Field(
+        default=TrainingConfig(),
+        description="Change-aware training windows: what a breach-started retrain trains on.",
+    )
     promotion: PromotionConfig = Field(
         default=PromotionConfig(),
         description="The gate: champion and challenger on the same holdout rows.",

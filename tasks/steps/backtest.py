@@ -28,7 +28,7 @@ from tasks.errors import ConfigError, DataError, ModelError
 from tasks.steps.dashboards import record_dashboard, reset_backtest_dashboard
 from tasks.steps.monitoring import decide_on_history, measure_window, record_run
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
-from tasks.steps.training import adopt_model, train_challenger
+from tasks.steps.training import adopt_model, plan_training, train_challenger
 from tasks.stores.data import load_window, make_source
 from tasks.stores.registry import open_registry
 
@@ -238,11 +238,22 @@ def score_window(config: Config, window: Window, champion: str) -> tuple[float |
     return value, len(labelled)
 
 
-def retrain_and_promote(config: Config, as_of: datetime, reason: str) -> bool:
-    """What the retrain and promote flows do at as_of; True when the challenger was promoted."""
+def retrain_and_promote(
+    config: Config,
+    as_of: datetime,
+    reason: str,
+    breaches: tuple[str, ...] = (),
+    champion: str | None = None,
+) -> bool:
+    """What the retrain and promote flows do at as_of; True when the challenger was promoted.
+
+    breaches: the confirmed breaches that started the retrain (the change-aware training window
+    is estimated from their streak); empty for a scheduled retrain.
+    """
     plan = plan_windows(config, as_of)
-    record = train_challenger(config, plan.training, reason)
-    comparison = evaluate_on_holdout(config, plan.holdout, record.version)
+    choice = plan_training(config, plan, breaches, champion)
+    record = train_challenger(config, choice.training, reason, choice)
+    comparison = evaluate_on_holdout(config, choice.holdout, record.version)
     return promote_challenger(config, comparison.comparison_id) == "promoted"
 
 
@@ -275,7 +286,13 @@ def replay_window(
     promoted = False
     if retrain:
         reason = decision.trigger if decision else f"{strategy.name} schedule"
-        promoted = retrain_and_promote(config, window.end, f"backtest: {reason}")
+        promoted = retrain_and_promote(
+            config,
+            window.end,
+            f"backtest: {reason}",
+            decision.confirmed if decision else (),
+            champion,
+        )
     if decision is not None:
         status = "promoted" if promoted else ("rejected" if retrain else action)
         record_run(config, window.end, champion, decision, status)

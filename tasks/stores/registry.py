@@ -90,6 +90,10 @@ class ModelVersion:
     status: str = "registered"
     reference_sha256: str = ""  # empty in versions registered before it was recorded
     data_source: str = ""  # where the training rows were read, credentials masked; "" before
+    # Change-aware training: which span was chosen and why (empty: the configured span, or
+    # registered before it was recorded); holdout_window is set when the choice moved it.
+    training_choice: dict[str, Any] = field(default_factory=dict)
+    holdout_window: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
