@@ -59,9 +59,11 @@ def retrain_flow(
     try:
         with model_slot(config, "retrain"):
             if bootstrap and config.bootstrap.model_path is not None:
-                record = adopt_model(config, config.bootstrap.model_path, plan.training, reason)
+                record = adopt_model(
+                    config, config.bootstrap.model_path, plan.training, reason, plan.holdout
+                )
             else:
-                record = train_challenger(config, plan.training, reason)
+                record = train_challenger(config, plan.training, reason, plan.holdout)
     except Busy as busy:
         logger.warning(str(busy))
         publish_step_outcome(config.name, "retrain", "dropped", str(busy), trigger)

@@ -15,6 +15,7 @@ from tasks.config import Config
 from tasks.core.metrics import score_predictions
 from tasks.core.windows import Window
 from tasks.errors import ModelError
+from tasks.steps.estimation import calibrate_on_holdout
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window, make_source
 from tasks.stores.registry import ModelVersion, fingerprint_frame, open_registry
@@ -76,8 +77,11 @@ def _lineage(
     }
 
 
-def train_challenger(config: Config, window: Window, reason: str) -> ModelVersion:
-    """Fit a model on the labelled rows of window and register it as the challenger."""
+def train_challenger(
+    config: Config, window: Window, reason: str, holdout: Window | None = None
+) -> ModelVersion:
+    """Fit a model on the labelled rows of window and register it as the challenger, with its
+    probabilities' calibration on the labelled rows of holdout (for the label-free estimate)."""
     logger = step_logger(__name__)
     training = load_window(config, window, labelled_only=True)
     if len(training) == 0:
@@ -85,11 +89,14 @@ def train_challenger(config: Config, window: Window, reason: str) -> ModelVersio
             f"no labelled rows to train on in {window}: check windows.training and the data's dates"
         )
     model = fit_model(config, training)
+    calibration, note = calibrate_on_holdout(config, model, holdout)
+    logger.info(note)
     registry = open_registry(config.registry.path, config.name)
     record = registry.register(
         model,
         reference_frame(config, training),
         _lineage(config, model, training, window, source="trained", reason=reason),
+        calibration.to_dict() if calibration else None,
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     logger.info(
@@ -98,8 +105,11 @@ def train_challenger(config: Config, window: Window, reason: str) -> ModelVersio
     return record
 
 
-def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -> ModelVersion:
-    """Register an existing pickled model as the challenger, with window as its reference data."""
+def adopt_model(
+    config: Config, model_path: Path, window: Window, reason: str, holdout: Window | None = None
+) -> ModelVersion:
+    """Register an existing pickled model as the challenger, with window as its reference data
+    and its calibration on the labelled rows of holdout."""
     if not model_path.is_file():
         raise ModelError(f"bootstrap.model_path not found: {model_path}")
     try:
@@ -110,6 +120,8 @@ def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -
     training = load_window(config, window, labelled_only=True)
     if len(training) == 0:
         raise ModelError(f"no labelled rows in the adopted model's reference window {window}")
+    calibration, note = calibrate_on_holdout(config, model, holdout)
+    step_logger(__name__).info(note)
     registry = open_registry(config.registry.path, config.name)
     record = registry.register(
         model,
@@ -117,6 +129,7 @@ def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -
         _lineage(
             config, model, training, window, source=f"adopted from {model_path}", reason=reason
         ),
+        calibration.to_dict() if calibration else None,
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     return record
