@@ -65,7 +65,9 @@ def retrain_flow(
     try:
         with model_slot(config, "retrain"):
             if bootstrap and config.bootstrap.model_path is not None:
-                record = adopt_model(config, config.bootstrap.model_path, plan.training, reason)
+                record = adopt_model(
+                    config, config.bootstrap.model_path, plan.training, reason, plan.holdout
+                )
             else:
                 choice = (
                     configured_span(plan, "bootstrap: the bootstrap training span")
@@ -74,7 +76,7 @@ def retrain_flow(
                         config, plan, parse_breaches(breaches), registry.get_alias("champion")
                     )
                 )
-                record = train_challenger(config, choice.training, reason, choice)
+                record = train_challenger(config, choice.training, reason, choice=choice)
     except Busy as busy:
         logger.warning(str(busy))
         publish_step_outcome(config.name, "retrain", "dropped", str(busy), trigger)

@@ -26,6 +26,7 @@ from tasks.core.signals import Signals
 from tasks.core.windows import Window, plan_bootstrap, plan_windows, to_utc_naive
 from tasks.errors import ConfigError, DataError, ModelError
 from tasks.steps.dashboards import record_dashboard, reset_backtest_dashboard
+from tasks.steps.estimation import estimate_window
 from tasks.steps.monitoring import decide_on_history, measure_window, record_run
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
 from tasks.steps.training import adopt_model, plan_training, train_challenger
@@ -80,6 +81,9 @@ class WindowOutcome:
     retrained: bool
     promoted: bool
     reasons: tuple[str, ...] = ()
+    # The champion's metric on every row of the window estimated without labels (CBPE); None:
+    # no estimate (a regressor, no predict_proba, no calibration, estimate disabled).
+    estimate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,16 @@ class StrategyResult:
     def mean_metric(self) -> float | None:
         values = [o.metric for o in self.outcomes if o.metric is not None]
         return fmean(values) if values else None
+
+    @property
+    def estimate_error(self) -> float | None:
+        """Mean |estimate - realised metric| over the windows that have both."""
+        errors = [
+            abs(o.estimate - o.metric)
+            for o in self.outcomes
+            if o.estimate is not None and o.metric is not None
+        ]
+        return fmean(errors) if errors else None
 
     @property
     def retrains(self) -> int:
@@ -209,9 +223,11 @@ def bootstrap_champion(config: Config, first_window: Window) -> str:
     """Make the first champion as the monitor flow does when the registry is empty."""
     plan = plan_bootstrap(config, first_window.start)
     if config.bootstrap.model_path is not None and config.bootstrap.training_start is not None:
-        record = adopt_model(config, config.bootstrap.model_path, plan.training, "bootstrap")
+        record = adopt_model(
+            config, config.bootstrap.model_path, plan.training, "bootstrap", plan.holdout
+        )
     else:
-        record = train_challenger(config, plan.training, "bootstrap: no champion yet")
+        record = train_challenger(config, plan.training, "bootstrap: no champion yet", plan.holdout)
     comparison = evaluate_on_holdout(config, plan.holdout, record.version)
     if promote_challenger(config, comparison.comparison_id) != "promoted":
         raise ModelError(
@@ -238,6 +254,21 @@ def score_window(config: Config, window: Window, champion: str) -> tuple[float |
     return value, len(labelled)
 
 
+def estimate_in_window(config: Config, window: Window, champion: str) -> float | None:
+    """The champion's metric on every row of window estimated without labels, or None."""
+    if (
+        not config.policy.estimated_performance.enabled
+        or config.policy.performance_metric.is_regression
+    ):
+        return None
+    registry = open_registry(config.registry.path, config.name)
+    rows = load_window(config, window)
+    if len(rows) == 0:
+        return None
+    estimate, _ = estimate_window(config, registry, champion, registry.load_model(champion), rows)
+    return estimate.value if estimate else None
+
+
 def retrain_and_promote(
     config: Config,
     as_of: datetime,
@@ -252,7 +283,7 @@ def retrain_and_promote(
     """
     plan = plan_windows(config, as_of)
     choice = plan_training(config, plan, breaches, champion)
-    record = train_challenger(config, choice.training, reason, choice)
+    record = train_challenger(config, choice.training, reason, choice=choice)
     comparison = evaluate_on_holdout(config, choice.holdout, record.version)
     return promote_challenger(config, comparison.comparison_id) == "promoted"
 
@@ -270,6 +301,7 @@ def replay_window(
     With workspace, the policy's monitor runs also go to the model's backtest project there.
     """
     metric, labelled_rows = score_window(config, window, champion)
+    estimate = estimate_in_window(config, window, champion)
     decision: TriggerDecision | None = None
     signals: Signals | None = None
     action: str
@@ -317,6 +349,7 @@ def replay_window(
         retrained=retrain,
         promoted=promoted,
         reasons=decision.reasons if decision else (),
+        estimate=estimate,
     )
 
 

@@ -22,6 +22,7 @@ from tasks.core.change import (
 from tasks.core.metrics import score_predictions
 from tasks.core.windows import Window, WindowPlan
 from tasks.errors import ModelError
+from tasks.steps.estimation import calibrate_on_holdout
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window, make_source
 from tasks.stores.history import open_history
@@ -122,29 +123,42 @@ def _lineage(
 
 
 def train_challenger(
-    config: Config, window: Window, reason: str, choice: TrainingChoice | None = None
+    config: Config,
+    window: Window,
+    reason: str,
+    holdout: Window | None = None,
+    choice: TrainingChoice | None = None,
 ) -> ModelVersion:
-    """Fit a model on the labelled rows of window and register it as the challenger.
+    """Fit a model on the labelled rows of window and register it as the challenger, with its
+    probabilities' calibration on the labelled rows of holdout (for the label-free estimate).
 
-    With choice (plan_training's), it trains on choice.training and records the choice, and the
-    holdout the gate must judge on when the choice moved it, in the lineage.
+    With choice (plan_training's), it trains on choice.training, calibrates on choice.holdout
+    and records the choice, and the holdout the gate must judge on when the choice moved it, in
+    the lineage.
     """
     logger = step_logger(__name__)
     if choice is not None:
-        window = choice.training
+        window, holdout = choice.training, choice.holdout
     training = load_window(config, window, labelled_only=True)
     if len(training) == 0:
         raise ModelError(
             f"no labelled rows to train on in {window}: check windows.training and the data's dates"
         )
     model = fit_model(config, training)
+    calibration, note = calibrate_on_holdout(config, model, holdout)
+    logger.info(note)
     registry = open_registry(config.registry.path, config.name)
     lineage = _lineage(config, model, training, window, source="trained", reason=reason)
     if choice is not None:
         lineage["training_choice"] = choice.to_dict()
         if choice.chosen == "since-change-split":
             lineage["holdout_window"] = choice.holdout.to_dict()
-    record = registry.register(model, reference_frame(config, training), lineage)
+    record = registry.register(
+        model,
+        reference_frame(config, training),
+        lineage,
+        calibration.to_dict() if calibration else None,
+    )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     logger.info(
         "registered %s as challenger: %d rows from %s", record.version, len(training), window
@@ -152,8 +166,11 @@ def train_challenger(
     return record
 
 
-def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -> ModelVersion:
-    """Register an existing pickled model as the challenger, with window as its reference data."""
+def adopt_model(
+    config: Config, model_path: Path, window: Window, reason: str, holdout: Window | None = None
+) -> ModelVersion:
+    """Register an existing pickled model as the challenger, with window as its reference data
+    and its calibration on the labelled rows of holdout."""
     if not model_path.is_file():
         raise ModelError(f"bootstrap.model_path not found: {model_path}")
     try:
@@ -164,6 +181,8 @@ def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -
     training = load_window(config, window, labelled_only=True)
     if len(training) == 0:
         raise ModelError(f"no labelled rows in the adopted model's reference window {window}")
+    calibration, note = calibrate_on_holdout(config, model, holdout)
+    step_logger(__name__).info(note)
     registry = open_registry(config.registry.path, config.name)
     record = registry.register(
         model,
@@ -171,6 +190,7 @@ def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -
         _lineage(
             config, model, training, window, source=f"adopted from {model_path}", reason=reason
         ),
+        calibration.to_dict() if calibration else None,
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     return record

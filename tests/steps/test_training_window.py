@@ -76,7 +76,7 @@ def test_a_breach_streak_moves_training_to_the_rows_since_the_change(tmp_path: P
     assert choice.training_rows == 80
     assert choice.change is not None and choice.change.streak_runs == 4
 
-    record = train_challenger(config, choice.training, "monitor: performance breach", choice)
+    record = train_challenger(config, choice.training, "monitor: performance breach", choice=choice)
     stored = open_registry(config.registry.path, config.name).get_version(record.version)
     assert stored.training_rows == 80
     assert stored.training_window == choice.training.to_dict()
@@ -91,7 +91,7 @@ def test_a_change_inside_the_holdout_records_the_moved_holdout(tmp_path: Path) -
     _record(config, 90, True)
 
     choice = plan_training(config, plan_windows(config, AS_OF), ("performance",), "v0001")
-    record = train_challenger(config, choice.training, "monitor", choice)
+    record = train_challenger(config, choice.training, "monitor", choice=choice)
 
     assert choice.chosen == "since-change-split"  # 60 rows since day 85: 30 train, 30 judge
     stored = open_registry(config.registry.path, config.name).get_version(record.version)
