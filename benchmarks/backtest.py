@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from flows.backtest import backtest_flow  # noqa: E402
 from tasks.config import load_config  # noqa: E402
+from tasks.errors import AutoretrainError  # noqa: E402
 from tasks.orchestration.local import local_run_settings  # noqa: E402
 from tasks.steps.backtest import BacktestResult, StrategyResult  # noqa: E402
 
@@ -205,21 +206,25 @@ def sea_covariate(work: Path, toy: bool) -> Log:
 
 
 def _bootstrap_error(
-    frame: pd.DataFrame, features: list[str], target: str, train_end: int, model: Any
+    frame: pd.DataFrame,
+    features: list[str],
+    target: str,
+    train_end: int,
+    holdout_end: int,
+    model: Any,
 ) -> float:
-    """The model's MAE within the bootstrap span (fit on its first three quarters, scored on
-    the last): the error of the first regime, the scale the error thresholds use."""
+    """MAE of the first champion (the bootstrap span's model) on its own holdout: the scale the
+    error thresholds use, so the first champion always passes its floor."""
     from sklearn.metrics import mean_absolute_error
 
-    cut = train_end * 3 // 4
-    train, later = frame.iloc[:cut], frame.iloc[cut:train_end]
+    train, holdout = frame.iloc[:train_end], frame.iloc[train_end:holdout_end]
     model.fit(train[features], train[target])
-    return float(mean_absolute_error(later[target], model.predict(later[features])))
+    return float(mean_absolute_error(holdout[target], model.predict(holdout[features])))
 
 
 def _regression_sections(scale: float, min_rows: int) -> dict[str, Any]:
     """One rule for every real regression log (not tuned per log): retrain when the MAE passes
-    1.5x the model's error within the bootstrap span, severe at 3x; promote on a 2% lower MAE."""
+    1.5x the first champion's MAE on its holdout, severe at 3x; promote on a 2% lower MAE."""
     return {
         "policy": {
             "performance_metric": {"name": "mae"},
@@ -262,6 +267,7 @@ def trump_approval(work: Path, toy: bool) -> Log:
         features,
         "approval",
         int((frame["day"] < train_end).sum()),
+        int((frame["day"] < train_end + timedelta(days=60)).sum()),
         Ridge(alpha=1.0),
     )
     overrides = {
@@ -309,6 +315,7 @@ def elec_demand(work: Path, toy: bool) -> Log:
         features,
         "demand",
         int((frame["time"] < train_end).sum()),
+        int((frame["time"] < train_end + timedelta(days=14)).sum()),
         RandomForestRegressor(**params),
     )
     overrides = {
@@ -546,6 +553,8 @@ def _format(value: float | None) -> str:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
     headers = list(rows[0])
     widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in headers]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
@@ -554,7 +563,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(
             "| "
             + " | ".join(str(row[h]).ljust(w) for h, w in zip(headers, widths, strict=True))
-            + " |"
+            + " |",
+            flush=True,
         )
 
 
@@ -574,14 +584,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown log(s) {', '.join(unknown)}: choose from {', '.join(LOGS)}")
     rows: list[dict[str, Any]] = []
     schedules: list[dict[str, Any]] = []
+    failed: list[str] = []
     with (
         local_run_settings(),  # a busy machine starts the temporary server slowly
         tempfile.TemporaryDirectory(prefix="autoretrain-backtest-") as scratch,
     ):
         work = Path(scratch)
         for name in names:
-            log = LOGS[name](work, args.toy)
-            rows += measure(log, work, args.grid)
+            try:
+                log = LOGS[name](work, args.toy)
+                measured = measure(log, work, args.grid)
+            except AutoretrainError as error:  # one log's failure must not lose the others
+                print(f"\n{name}: FAILED: {error}", flush=True)
+                failed.append(name)
+                continue
+            rows += measured
+            print_table(measured)  # as it comes: a long run's finished logs survive a crash
             if name == "demo" and not args.toy:
                 schedules = demo_schedules(log, work)
     print(
@@ -592,7 +610,9 @@ def main(argv: list[str] | None = None) -> int:
     if schedules:
         print("\ndemo, the fixed schedules bracketing the policy's retrains, and never:")
         print_table(schedules)
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
