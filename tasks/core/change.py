@@ -197,8 +197,9 @@ def choose_training_window(
         "configured-span",
         plan.training,
         plan.holdout,
-        f"only {len(times)} labelled rows {since} < training.min_rows {min_rows} + "
-        f"promotion.min_holdout_rows {min_holdout_rows}: the configured span",
+        f"only {len(times)} labelled rows {since}, {before_holdout} before the holdout: too "
+        f"few to train on training.min_rows {min_rows} and judge on the later half (at least "
+        f"promotion.min_holdout_rows {min_holdout_rows}); the configured span",
         change,
         len(times),
         None,

@@ -145,7 +145,19 @@ def test_too_few_rows_since_the_change_keep_the_configured_span() -> None:
     assert choice.chosen == "configured-span"
     assert choice.training == plan.training and choice.holdout == plan.holdout
     assert "only 96 labelled rows" in choice.reason
-    assert "training.min_rows 100 + promotion.min_holdout_rows 30" in choice.reason
+    assert "too few to train on training.min_rows 100" in choice.reason
+    assert "promotion.min_holdout_rows 30" in choice.reason
+
+
+def test_enough_rows_in_all_but_too_few_for_half_of_them_keep_the_configured_span() -> None:
+    # 150 rows since the change, all inside the holdout: the later half (75) would leave 75 < 100.
+    plan = _plan(100)
+    times = [T0 + 93 * DAY + k * timedelta(minutes=60) for k in range(150)]
+
+    choice = choose_training_window(plan, _change(93), times, 100, 30)
+
+    assert choice.chosen == "configured-span"
+    assert "only 150 labelled rows" in choice.reason and "0 before the holdout" in choice.reason
 
 
 def test_a_change_before_the_configured_span_or_none_keeps_it() -> None:
