@@ -85,7 +85,12 @@ def monitor_flow(
 
     if decision.retrain:
         status, comparison, request = request_retrain(
-            config, config_path, moment, f"monitor: {decision.trigger}", run_mode
+            config,
+            config_path,
+            moment,
+            f"monitor: {decision.trigger}",
+            run_mode,
+            ",".join(decision.confirmed),
         )
     else:
         status, comparison, request = status_without_retrain(decision, signals), None, None
@@ -111,7 +116,12 @@ def monitor_flow(
 
 
 def request_retrain(
-    config: Config, config_path: str, moment: datetime, reason: str, run_mode: str
+    config: Config,
+    config_path: str,
+    moment: datetime,
+    reason: str,
+    run_mode: str,
+    breaches: str = "",
 ) -> tuple[MonitorStatus, Comparison | None, RetrainRequest | None]:
     """Retrain and promote as subflows (inline), or ask the retrain deployment (events)."""
     if run_mode == "events":
@@ -124,13 +134,14 @@ def request_retrain(
                 "as_of": moment.isoformat(),
                 "reason": reason,
                 "request_id": request.request_id,
+                "breaches": breaches or "none",
             },
         )
         get_run_logger().info(
             "emitted %s (request %s): %s", request.event, request.request_id, reason
         )
         return "retrain-requested", None, request
-    retrained = retrain_flow(config_path, moment.isoformat(), reason)
+    retrained = retrain_flow(config_path, moment.isoformat(), reason, breaches=breaches)
     if retrained.version is None:
         return status_after_retrain(retrained.status, None), None, None
     promoted = promote_flow(config_path, moment.isoformat(), retrained.version, reason=reason)

@@ -8,7 +8,7 @@ from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.core.outcomes import comparison_summary, describe_trigger
-from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
+from tasks.core.windows import Window, plan_bootstrap, plan_windows, resolve_as_of
 from tasks.errors import RegistryError
 from tasks.orchestration.approval import request_approval
 from tasks.orchestration.artifacts import publish_comparison, publish_step_outcome
@@ -63,7 +63,10 @@ def promote_flow(
         return PromotionOutcome(status="duplicate", comparison=None)
     try:
         with model_slot(config, "promote"):
-            comparison = evaluate_on_holdout(config, plan.holdout, challenger)
+            # A change-aware challenger may have moved the holdout to rows after the change.
+            holdout_window = registry.get_version(challenger).holdout_window
+            holdout = Window.from_dict(holdout_window) if holdout_window else plan.holdout
+            comparison = evaluate_on_holdout(config, holdout, challenger)
             publish_comparison(comparison)
             if comparison.needs_approval:
                 # The slot stays held while a person decides: one promotion at a time.

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.core.change import configured_span, parse_breaches
 from tasks.core.outcomes import RetrainStatus, describe_trigger
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
 from tasks.orchestration.artifacts import publish_step_outcome
 from tasks.orchestration.runtime import Busy, emit_model_event, load_run_config, model_slot
-from tasks.orchestration.tasks import adopt_model, train_challenger
+from tasks.orchestration.tasks import adopt_model, plan_training, train_challenger
 from tasks.stores.registry import open_registry
 
 
@@ -30,6 +31,7 @@ def retrain_flow(
     reason: str = "requested",
     bootstrap: bool = False,
     request_id: str | None = None,
+    breaches: str = "",
 ) -> RetrainOutcome:
     """Train (or, when bootstrapping from bootstrap.model_path, adopt) a challenger.
 
@@ -43,6 +45,10 @@ def retrain_flow(
             bootstrap.model_path) instead of the most recent one.
         request_id: Id of the request that asked for this retrain (the monitor's flow run);
             a second run with the same id does nothing, so a re-delivered event is harmless.
+        breaches: The confirmed breaches that started the retrain, like "performance,drift"
+            (the monitor passes them; "" or "none" for a manual retrain). With
+            training.change_aware, the challenger then trains on the rows since the change
+            their streak points to, when there are training.min_rows of them.
     """
     logger = get_run_logger()
     config = load_run_config(config_path)
@@ -59,9 +65,18 @@ def retrain_flow(
     try:
         with model_slot(config, "retrain"):
             if bootstrap and config.bootstrap.model_path is not None:
-                record = adopt_model(config, config.bootstrap.model_path, plan.training, reason)
+                record = adopt_model(
+                    config, config.bootstrap.model_path, plan.training, reason, plan.holdout
+                )
             else:
-                record = train_challenger(config, plan.training, reason)
+                choice = (
+                    configured_span(plan, "bootstrap: the bootstrap training span")
+                    if bootstrap
+                    else plan_training(
+                        config, plan, parse_breaches(breaches), registry.get_alias("champion")
+                    )
+                )
+                record = train_challenger(config, choice.training, reason, choice=choice)
     except Busy as busy:
         logger.warning(str(busy))
         publish_step_outcome(config.name, "retrain", "dropped", str(busy), trigger)

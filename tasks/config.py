@@ -447,6 +447,10 @@ class ConfirmationsConfig(Strict):
         default=ConfirmationConfig(breaches=2, runs=3),
         description="M of the last N runs for a performance breach.",
     )
+    estimated_performance: ConfirmationConfig = Field(
+        default=ConfirmationConfig(breaches=2, runs=3),
+        description="M of the last N runs for an estimated performance breach.",
+    )
     min_spacing: Annotated[Duration, AfterValidator(_non_negative)] = Field(
         default=timedelta(0),
         description="Only earlier runs at least this far apart (in as_of time) count: with "
@@ -466,6 +470,22 @@ class PredictionDriftConfig(Strict):
         default=None, description="Threshold of that method; null: Evidently's default."
     )
     retrain: bool = Field(default=False, description="Whether prediction drift alone retrains.")
+
+
+class EstimatedPerformanceConfig(Strict):
+    """The champion's performance estimated without labels (CBPE) from its probabilities,
+    calibrated on its holdout when it was registered. Classifiers with predict_proba only."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Estimate the metric on every window, labelled or not, and report it next "
+        "to the realised one.",
+    )
+    retrain: bool = Field(
+        default=True,
+        description="Whether a confirmed estimated performance breach (the estimate worse than "
+        "performance_threshold, on a window not every row of which is labelled) alone retrains.",
+    )
 
 
 class PolicyConfig(Strict):
@@ -492,7 +512,22 @@ class PolicyConfig(Strict):
         description="Drift method and threshold per column, e.g. "
         "{wind: {method: psi, threshold: 0.2}}; columns must be features.",
     )
-    retrain_on_drift: bool = Field(default=True, description="Whether drift alone retrains.")
+    retrain_on_drift: bool | Literal["when-harmful"] = Field(
+        default=True,
+        description="Whether confirmed data drift alone retrains: true, false, or when-harmful "
+        "(only when the estimated performance has dropped by more than harm_margin from the "
+        "champion's holdout score, or breaches performance_threshold).",
+    )
+    harm_margin: float = Field(
+        default=0.05,
+        ge=0,
+        description="with retrain_on_drift: when-harmful, the drop of the estimated metric "
+        "below the champion's holdout score (in the metric's units) that makes drift harmful.",
+    )
+    estimated_performance: EstimatedPerformanceConfig = Field(
+        default=EstimatedPerformanceConfig(),
+        description="Label-free performance estimate (CBPE) and its breach signal.",
+    )
     prediction_drift: PredictionDriftConfig = Field(
         default=PredictionDriftConfig(),
         description="Drift test of the champion's predicted labels (window vs its reference).",
@@ -543,6 +578,15 @@ class PolicyConfig(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_harm_needs_estimate(self) -> PolicyConfig:
+        if self.retrain_on_drift == "when-harmful" and not self.estimated_performance.enabled:
+            raise ValueError(
+                "retrain_on_drift: when-harmful judges harm by the estimated performance: set "
+                "estimated_performance.enabled: true, or retrain_on_drift: true or false"
+            )
+        return self
+
     @property
     def history_runs(self) -> int:
         """How many recent monitor runs the confirmation rules look at."""
@@ -551,6 +595,7 @@ class PolicyConfig(Strict):
             confirmation.drift.runs,
             confirmation.prediction_drift.runs,
             confirmation.performance.runs,
+            confirmation.estimated_performance.runs,
         )
 
 
@@ -853,6 +898,23 @@ class ReportsConfig(Strict):
         return value
 
 
+class TrainingConfig(Strict):
+    """Which rows a challenger trains on when a confirmed breach starts its retrain."""
+
+    change_aware: bool = Field(
+        default=True,
+        description="After a confirmed breach, train on the labelled rows since the estimated "
+        "start of the change (from the breach streak in the monitoring history) when there are "
+        "at least min_rows; else on windows.training. The choice is recorded in the lineage.",
+    )
+    min_rows: int = Field(
+        default=100,
+        ge=1,
+        description="Fewest labelled rows since the change to train on them instead of the "
+        "configured span.",
+    )
+
+
 class Config(Strict):
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]*$",
@@ -863,6 +925,10 @@ class Config(Strict):
     model: ModelConfig = Field(description="The estimator a challenger is trained with.")
     policy: PolicyConfig = Field(description="When monitoring says to retrain.")
     windows: WindowsConfig = Field(description="The monitored, holdout and training spans.")
+    training: TrainingConfig = Field(
+        default=TrainingConfig(),
+        description="Change-aware training windows: what a breach-started retrain trains on.",
+    )
     promotion: PromotionConfig = Field(
         default=PromotionConfig(),
         description="The gate: champion and challenger on the same holdout rows.",

@@ -131,6 +131,9 @@ class Backend:
     def reference_file(self, version: str) -> Path:
         raise NotImplementedError
 
+    def calibration_file(self, version: str) -> Path:
+        raise NotImplementedError
+
     def stored_model_sha256(self, version: str) -> str:
         """The digest of the model as stored, computed from the stored files themselves."""
         raise NotImplementedError
@@ -174,6 +177,9 @@ class LocalBackend(Backend):
     def reference_file(self, version: str) -> Path:
         return self._version_dir(version) / "reference.parquet"
 
+    def calibration_file(self, version: str) -> Path:
+        return self._version_dir(version) / "calibration.json"
+
     missing_model_message = "model file of v0001 is missing"
     unstorable_model_message = "lambda"
 
@@ -215,6 +221,9 @@ class MlflowBackend(Backend):
 
     def reference_file(self, version: str) -> Path:
         return self.run_directory(version) / "reference" / "reference.parquet"
+
+    def calibration_file(self, version: str) -> Path:
+        return self.run_directory(version) / "calibration" / "calibration.json"
 
     missing_model_message = r"model of v0001 \(its files\) does not match its registered SHA-256"
     unstorable_model_message = "predict"

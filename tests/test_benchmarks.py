@@ -90,3 +90,34 @@ def test_fleet_compares_with_separate_runs_and_worker_counts_and_measures_memory
     assert re.search(r"^speed-up from 1 to 2 workers on the models: \d+\.\d\dx$", out, re.M)
     memory = re.search(r"^\| 2 \| 2 \| 0 \| [\d.]+ \| (\d+\.\d\d) \|$", out, re.M)
     assert memory and float(memory.group(1)) > 0  # the sampler saw the process tree
+
+
+def test_backtest_prints_every_log_against_every_window() -> None:
+    out = _run("backtest.py", "--toy", timeout=1800)  # 5 min at load average 8
+
+    rows = {
+        cells[0]: cells
+        for line in out.splitlines()
+        if line.startswith("| ") and not line.startswith("| log")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    assert set(rows) == {
+        "demo",
+        "trump-approval",
+        "elec-demand",
+        "sea-stationary",
+        "sea-abrupt",
+        "sea-covariate",
+    }
+    for cells in rows.values():
+        assert cells[2] == "defaults"
+        assert re.fullmatch(r"\d+\.\d%", cells[6]), cells  # policy as % of every-window
+        policy_retrains, every_retrains = (int(n) for n in cells[7].split(" / "))
+        assert policy_retrains <= every_retrains == int(cells[3])
+    # Regressors have no label-free estimate; the classifiers' is compared with the realised one.
+    assert rows["trump-approval"][9] == rows["elec-demand"][9] == "n/a"
+    assert re.fullmatch(r"0\.\d{3} \(8 all windows\)", rows["sea-covariate"][9])
+    assert rows["sea-stationary"][10] == "0.0 retrains per 20 windows"
+    # The abrupt change: with the change-aware window a challenger is promoted one window after
+    # the first breached window (the configured span would still be mostly old rows).
+    assert re.search(r"first promotion after window \d+: \d+ windows from the change, 1 after", out)

@@ -333,7 +333,8 @@ WRONG_COMMANDS = [
     (".venv/bin/prefect server begin", "exits"),
     (".venv/bin/prefect server start --no-such-option 1", "not in its --help"),
     (".venv/bin/python -m tasks.cli.registry listing --config config.yaml", "exit 2"),
-    (".venv/bin/python benchmarks/backtest.py --step 30d", "takes no arguments"),
+    (".venv/bin/python benchmarks/backtest.py --step 30d", "not in its --help"),
+    (".venv/bin/python tasks/core/windows.py --step 30d", "takes no arguments"),
     ("make no-such-target", "No rule"),
 ]
 

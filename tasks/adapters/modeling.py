@@ -194,3 +194,20 @@ def check_known_labels(model: Any, labels: pd.Series, model_name: str, where: st
         model_name,
     )
     return new_classes
+
+
+def predict_probabilities(
+    model: Any, frame: pd.DataFrame, features: list[str]
+) -> tuple[list[Any], np.ndarray] | None:
+    """The model's classes and its probabilities for every row (one column per class, in the
+    order of classes); None when the model has no predict_proba."""
+    if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
+        return None
+    try:
+        probabilities = np.asarray(model.predict_proba(frame[features]), dtype=np.float64)
+        classes = list(model.classes_)
+    except Exception as error:  # a user's model can fail in any way; name it and stop
+        raise ModelError(
+            f"the model failed to predict probabilities: {type(error).__name__}: {error}"
+        ) from error
+    return classes, probabilities

@@ -2,7 +2,11 @@
 
 Guards, in the order they are applied:
 1. minimum samples: a signal from too few rows is "not judged", never a breach;
-2. breaches: data drift, prediction drift (each only when configured to retrain), performance;
+2. breaches: data drift (only when configured to retrain; with `when-harmful`, only when the
+   estimated performance dropped more than harm_margin from the champion's holdout score or
+   breaches), prediction drift (only when configured to retrain), performance, estimated
+   performance (the label-free estimate; judged only while some rows of the window await
+   their labels: once every row is labelled the realised metric decides);
 3. confirmation: a breach counts when seen in M of the last N runs of the same champion
    (this run included), separately per signal; a severe performance breach skips it;
 4. cooldown: no retrain within `cooldown` of the last retrain or promotion, unless severe.
@@ -20,7 +24,13 @@ from tasks.config import ConfirmationConfig, ConfirmationsConfig, PolicyConfig
 from tasks.core.signals import Signals
 
 Action = Literal["retrain", "none", "insufficient-data", "unconfirmed", "cooldown"]
-SignalName = Literal["drift", "prediction_drift", "performance"]
+SignalName = Literal["drift", "prediction_drift", "performance", "estimated_performance"]
+SIGNAL_NAMES: tuple[SignalName, ...] = (
+    "drift",
+    "prediction_drift",
+    "performance",
+    "estimated_performance",
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,7 @@ class PastRun:
     performance_breach: bool | None
     retrained: bool
     promoted: bool
+    estimated_performance_breach: bool | None = None  # None also for runs before the estimate
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class Breaches:
     prediction_drift: bool | None
     performance: bool | None
     severe: bool
+    estimated_performance: bool | None = None
 
     def get(self, name: SignalName) -> bool | None:
         value: bool | None = getattr(self, name)
@@ -70,6 +82,12 @@ class TriggerDecision:
     last_retrain_as_of: datetime | None
     # False for error metrics (mae, rmse, mape, pinball): a breach is a value above the threshold.
     higher_is_better: bool = True
+    # The label-free estimate of the metric on the whole window and the champion's holdout
+    # score it is compared with (None: no estimate); harm of the drift with when-harmful.
+    estimated_performance: float | None = None
+    holdout_score: float | None = None
+    harm_margin: float | None = None
+    drift_harmful: bool | None = None
 
     @property
     def direction(self) -> str:
@@ -93,6 +111,12 @@ class TriggerDecision:
                 parts.append(
                     f"{kind}: {self.performance:.3f} {worse} {limit:.3f} ({self.direction})"
                 )
+            elif name == "estimated_performance" and self.estimated_performance is not None:
+                worse = "<" if self.higher_is_better else ">"
+                parts.append(
+                    f"estimated performance breach: {self.estimated_performance:.3f} {worse} "
+                    f"{self.performance_threshold:.3f} ({self.direction}, no labels needed)"
+                )
             elif name == "drift" and self.drift_share is not None:
                 parts.append(
                     f"data drift: share {self.drift_share:.2f} >= {self.drift_threshold:.2f}"
@@ -112,9 +136,86 @@ class TriggerDecision:
 def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, list[str]]:
     """Judge each signal against its threshold and minimum rows; return the breaches and why."""
     reasons: list[str] = []
+    estimate_reasons: list[str] = []
+    estimated = _estimated_breach(signals, policy, estimate_reasons)
     drift, prediction_drift = _drift_breaches(signals, policy, reasons)
     breach, severe = _performance_breach(signals, policy, reasons)
-    return Breaches(drift, prediction_drift, breach, severe), reasons
+    reasons.extend(estimate_reasons)
+    return Breaches(drift, prediction_drift, breach, severe, estimated), reasons
+
+
+def judge_harm(signals: Signals, policy: PolicyConfig) -> tuple[bool | None, str]:
+    """Whether the estimate says the drift hurts: dropped more than harm_margin below the
+    champion's holdout score, or worse than performance_threshold. None: no estimate to judge by."""
+    estimate = signals.estimate
+    if estimate is None:
+        return None, (
+            f"harm cannot be judged without a performance estimate "
+            f"({signals.estimate_note or 'none was computed'}), so drift retrains as with "
+            "retrain_on_drift: true"
+        )
+    metric = policy.performance_metric
+    drop = (
+        estimate.holdout_score - estimate.value
+        if metric.higher_is_better
+        else estimate.value - estimate.holdout_score
+    )
+    breach = metric.worse(estimate.value, policy.performance_threshold)
+    harmful = drop > policy.harm_margin or breach
+    numbers = (
+        f"estimated {estimate.metric} {estimate.value:.3f}, {drop:+.3f} below the champion's "
+        f"holdout score {estimate.holdout_score:.3f} (harm_margin {policy.harm_margin:.3f})"
+    )
+    if breach:
+        worse = "<" if metric.higher_is_better else ">"
+        return True, (
+            f"harmful: {numbers}; the estimate {worse} performance_threshold "
+            f"{policy.performance_threshold:.3f}"
+        )
+    if harmful:
+        return True, f"harmful: {numbers}"
+    return False, f"not harmful: {numbers}, so it alone does not retrain"
+
+
+def _estimated_breach(signals: Signals, policy: PolicyConfig, reasons: list[str]) -> bool | None:
+    """The estimated performance breach (None: not judged), with its reason."""
+    if not policy.estimated_performance.enabled:
+        return None
+    estimate = signals.estimate
+    if estimate is None:
+        if signals.estimate_note:
+            reasons.append(f"no performance estimate: {signals.estimate_note}")
+        return None
+    if estimate.rows < policy.min_current_rows:
+        reasons.append(
+            f"estimated performance: insufficient data, {estimate.rows} rows "
+            f"< min_current_rows {policy.min_current_rows}"
+        )
+        return None
+    metric = policy.performance_metric
+    worse, better = ("<", ">=") if metric.higher_is_better else (">", "<=")
+    breach = metric.worse(estimate.value, policy.performance_threshold)
+    performance = signals.performance
+    labelled = performance.labelled_rows if performance else 0
+    numbers = (
+        f"{estimate.metric} {estimate.value:.3f} {worse if breach else better} "
+        f"performance_threshold {policy.performance_threshold:.3f} ({metric.direction}), "
+        f"estimated on {estimate.rows} rows ({labelled} labelled)"
+    )
+    if labelled >= max(signals.current_rows, policy.min_labelled_rows):
+        reasons.append(
+            f"estimated performance {numbers}: reported only, every row of the window is "
+            "labelled, so the realised metric decides"
+        )
+        return None
+    if not breach:
+        reasons.append(f"estimated performance ok: {numbers}")
+        return False
+    reasons.append(f"estimated performance breach: {numbers}")
+    if not policy.estimated_performance.retrain:
+        reasons[-1] += "; estimated_performance.retrain is off, so it alone does not retrain"
+        return False
+    return True
 
 
 def _drift_breaches(
@@ -138,9 +239,13 @@ def _drift_breaches(
             f"no data drift: {signals.drift_share:.3f} of columns drifted "
             f"< drift_threshold {policy.drift_threshold:.3f}"
         )
-    if not policy.retrain_on_drift and drift:
+    if policy.retrain_on_drift is False and drift:
         reasons[-1] += "; retrain_on_drift is off, so it alone does not retrain"
         drift = False
+    elif policy.retrain_on_drift == "when-harmful" and drift:
+        harmful, note = judge_harm(signals, policy)
+        reasons[-1] += f"; retrain_on_drift when-harmful: {note}"
+        drift = harmful is not False
     column = signals.prediction_drift
     if column is None:
         return drift, None
@@ -238,11 +343,7 @@ def decide_retrain(
         last_retrain_as_of: as_of of the last run that retrained or promoted, if any.
     """
     breaches, reasons = find_breaches(signals, policy)
-    breached: list[SignalName] = [
-        name
-        for name in ("drift", "prediction_drift", "performance")
-        if breaches.get(name)  # type: ignore[arg-type]
-    ]
+    breached: list[SignalName] = [name for name in SIGNAL_NAMES if breaches.get(name)]
     same_champion = [run for run in history if run.champion == champion]
     confirmed, notes = _confirm_breaches(breached, breaches, same_champion, policy.confirmation)
     cooling, cooldown_note = _check_cooldown(breaches, policy.cooldown, as_of, last_retrain_as_of)
@@ -250,7 +351,10 @@ def decide_retrain(
         notes.append(cooldown_note)
     else:
         cooling = False
-    judged = breaches.drift is not None or breaches.performance is not None
+    judged = any(
+        value is not None
+        for value in (breaches.drift, breaches.performance, breaches.estimated_performance)
+    )
     return _decision(
         _choose_action(bool(confirmed), bool(breached), cooling, judged),
         notes + reasons,
@@ -329,6 +433,12 @@ def _decision(
 ) -> TriggerDecision:
     """The decision record: the action with every number and threshold behind it."""
     performance = signals.performance
+    estimate = signals.estimate
+    harmful = (
+        judge_harm(signals, policy)[0]
+        if policy.retrain_on_drift == "when-harmful" and signals.drift_share > 0
+        else None
+    )
     labelled_period = (
         (performance.labelled_start, performance.labelled_end)
         if performance and performance.labelled_start and performance.labelled_end
@@ -350,6 +460,10 @@ def _decision(
         confirmed=tuple(confirmed),
         last_retrain_as_of=last_retrain_as_of,
         higher_is_better=policy.performance_metric.higher_is_better,
+        estimated_performance=estimate.value if estimate else None,
+        holdout_score=estimate.holdout_score if estimate else None,
+        harm_margin=policy.harm_margin if policy.retrain_on_drift == "when-harmful" else None,
+        drift_harmful=harmful,
     )
 
 

@@ -29,6 +29,17 @@ class Performance:
 
 
 @dataclass(frozen=True)
+class EstimatedPerformance:
+    """The champion's metric on the window estimated from its calibrated probabilities (CBPE),
+    on every row, labelled or not; holdout_score is its realised metric on its holdout."""
+
+    metric: str
+    value: float
+    rows: int
+    holdout_score: float
+
+
+@dataclass(frozen=True)
 class Signals:
     """Signals of one monitoring run over the current window."""
 
@@ -45,6 +56,9 @@ class Signals:
     drift_rows_current: int | None = None
     drift_rows_reference: int | None = None
     sample_seed: int | None = None
+    estimate: EstimatedPerformance | None = None
+    # Why there is no estimate (a regressor, no predict_proba, no stored calibration), else None.
+    estimate_note: str | None = None
 
     @property
     def sampled(self) -> bool:

@@ -18,6 +18,7 @@ record_run = task(cache_policy=NO_CACHE)(monitoring.record_run)
 prune_reports = task(cache_policy=NO_CACHE)(monitoring.prune_reports)
 label_reports = task(cache_policy=NO_CACHE)(monitoring.label_reports)
 record_dashboard = task(cache_policy=NO_CACHE)(dashboards.record_dashboard)
+plan_training = task(cache_policy=NO_CACHE)(training.plan_training)
 train_challenger = task(cache_policy=NO_CACHE)(training.train_challenger)
 adopt_model = task(cache_policy=NO_CACHE)(training.adopt_model)
 evaluate_on_holdout = task(cache_policy=NO_CACHE)(promotion.evaluate_on_holdout)
@@ -30,6 +31,7 @@ __all__ = [
     "evaluate_on_holdout",
     "label_reports",
     "measure_window",
+    "plan_training",
     "promote_challenger",
     "prune_reports",
     "record_approval",

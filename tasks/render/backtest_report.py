@@ -11,7 +11,8 @@ from tasks.steps.backtest import BacktestResult, StrategyResult
 
 
 def summary_rows(result: BacktestResult) -> list[dict[str, Any]]:
-    """One row per strategy: mean metric, share of the every-window mean, retrains, promotions."""
+    """One row per strategy: mean metric, share of the every-window mean, retrains, promotions,
+    and the label-free estimate's mean error."""
     reference = next(
         (s.mean_metric for s in result.strategies if s.strategy == "every-window"), None
     )
@@ -30,6 +31,10 @@ def summary_rows(result: BacktestResult) -> list[dict[str, Any]]:
                 "retrains": strategy.retrains,
                 "promotions": strategy.promotions,
                 "windows": len(strategy.outcomes),
+                # mean |label-free estimate - realised metric| over the windows with both
+                "estimate error": None
+                if strategy.estimate_error is None
+                else round(strategy.estimate_error, 4),
             }
         )
     return rows
@@ -48,6 +53,7 @@ def window_rows(result: BacktestResult) -> list[dict[str, Any]]:
                     "end": outcome.window.end.isoformat(),
                     "champion": outcome.champion,
                     "metric": outcome.metric,
+                    "estimate": outcome.estimate,
                     "labelled_rows": outcome.labelled_rows,
                     "action": outcome.action,
                     "retrained": outcome.retrained,

@@ -7,6 +7,7 @@ from typing import Any
 from tasks.core.gate import Comparison, GuardCheck, SliceCheck, improvement_shown
 from tasks.core.numbers import format_number
 from tasks.core.outcomes import MonitorResult
+from tasks.core.signals import Signals
 from tasks.core.windows import Window
 
 
@@ -297,6 +298,21 @@ def render_comparison_markdown(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
+def describe_estimate(signals: Signals) -> str:
+    """The label-free estimate next to the realised metric, or why there is none."""
+    estimate = signals.estimate
+    if estimate is None:
+        return f"n/a: {signals.estimate_note}" if signals.estimate_note else "n/a: not computed"
+    line = (
+        f"{estimate.metric} {estimate.value:.3f} on all {estimate.rows} rows, from the champion's "
+        f"calibrated confidence (no labels needed; its holdout score {estimate.holdout_score:.3f})"
+    )
+    if signals.performance is not None:
+        difference = estimate.value - signals.performance.value
+        line += f"; {difference:+.3f} vs the realised value on the labelled rows"
+    return line
+
+
 def render_summary(result: MonitorResult) -> str:
     """The monitor run summary printed on the terminal and stored as a markdown artifact."""
     signals, decision = result.signals, result.decision
@@ -348,6 +364,7 @@ def render_summary(result: MonitorResult) -> str:
         )
     else:
         lines.append("performance n/a: no labelled rows in the window")
+    lines.append(f"estimated   {describe_estimate(signals)}")
     lines.append(f"decision    {decision.action.upper()}")
     lines += [f"    - {reason}" for reason in decision.reasons]
     if result.retrain_request:

@@ -26,9 +26,10 @@ from tasks.core.signals import Signals
 from tasks.core.windows import Window, plan_bootstrap, plan_windows, to_utc_naive
 from tasks.errors import ConfigError, DataError, ModelError
 from tasks.steps.dashboards import record_dashboard, reset_backtest_dashboard
+from tasks.steps.estimation import estimate_window
 from tasks.steps.monitoring import decide_on_history, measure_window, record_run
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
-from tasks.steps.training import adopt_model, train_challenger
+from tasks.steps.training import adopt_model, plan_training, train_challenger
 from tasks.stores.data import load_window, make_source
 from tasks.stores.registry import open_registry
 
@@ -80,6 +81,9 @@ class WindowOutcome:
     retrained: bool
     promoted: bool
     reasons: tuple[str, ...] = ()
+    # The champion's metric on every row of the window estimated without labels (CBPE); None:
+    # no estimate (a regressor, no predict_proba, no calibration, estimate disabled).
+    estimate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,16 @@ class StrategyResult:
     def mean_metric(self) -> float | None:
         values = [o.metric for o in self.outcomes if o.metric is not None]
         return fmean(values) if values else None
+
+    @property
+    def estimate_error(self) -> float | None:
+        """Mean |estimate - realised metric| over the windows that have both."""
+        errors = [
+            abs(o.estimate - o.metric)
+            for o in self.outcomes
+            if o.estimate is not None and o.metric is not None
+        ]
+        return fmean(errors) if errors else None
 
     @property
     def retrains(self) -> int:
@@ -212,9 +226,11 @@ def bootstrap_champion(config: Config, first_window: Window) -> str:
     """Make the first champion as the monitor flow does when the registry is empty."""
     plan = plan_bootstrap(config, first_window.start)
     if config.bootstrap.model_path is not None and config.bootstrap.training_start is not None:
-        record = adopt_model(config, config.bootstrap.model_path, plan.training, "bootstrap")
+        record = adopt_model(
+            config, config.bootstrap.model_path, plan.training, "bootstrap", plan.holdout
+        )
     else:
-        record = train_challenger(config, plan.training, "bootstrap: no champion yet")
+        record = train_challenger(config, plan.training, "bootstrap: no champion yet", plan.holdout)
     comparison = evaluate_on_holdout(config, plan.holdout, record.version)
     if promote_challenger(config, comparison.comparison_id) != "promoted":
         raise ModelError(
@@ -241,11 +257,37 @@ def score_window(config: Config, window: Window, champion: str) -> tuple[float |
     return value, len(labelled)
 
 
-def retrain_and_promote(config: Config, as_of: datetime, reason: str) -> bool:
-    """What the retrain and promote flows do at as_of; True when the challenger was promoted."""
+def estimate_in_window(config: Config, window: Window, champion: str) -> float | None:
+    """The champion's metric on every row of window estimated without labels, or None."""
+    if (
+        not config.policy.estimated_performance.enabled
+        or config.policy.performance_metric.is_regression
+    ):
+        return None
+    registry = open_registry(config.registry, config.name)
+    rows = load_window(config, window)
+    if len(rows) == 0:
+        return None
+    estimate, _ = estimate_window(config, registry, champion, registry.load_model(champion), rows)
+    return estimate.value if estimate else None
+
+
+def retrain_and_promote(
+    config: Config,
+    as_of: datetime,
+    reason: str,
+    breaches: tuple[str, ...] = (),
+    champion: str | None = None,
+) -> bool:
+    """What the retrain and promote flows do at as_of; True when the challenger was promoted.
+
+    breaches: the confirmed breaches that started the retrain (the change-aware training window
+    is estimated from their streak); empty for a scheduled retrain.
+    """
     plan = plan_windows(config, as_of)
-    record = train_challenger(config, plan.training, reason)
-    comparison = evaluate_on_holdout(config, plan.holdout, record.version)
+    choice = plan_training(config, plan, breaches, champion)
+    record = train_challenger(config, choice.training, reason, choice=choice)
+    comparison = evaluate_on_holdout(config, choice.holdout, record.version)
     return promote_challenger(config, comparison.comparison_id) == "promoted"
 
 
@@ -262,6 +304,7 @@ def replay_window(
     With workspace, the policy's monitor runs also go to the model's backtest project there.
     """
     metric, labelled_rows = score_window(config, window, champion)
+    estimate = estimate_in_window(config, window, champion)
     decision: TriggerDecision | None = None
     signals: Signals | None = None
     action: str
@@ -278,7 +321,13 @@ def replay_window(
     promoted = False
     if retrain:
         reason = decision.trigger if decision else f"{strategy.name} schedule"
-        promoted = retrain_and_promote(config, window.end, f"backtest: {reason}")
+        promoted = retrain_and_promote(
+            config,
+            window.end,
+            f"backtest: {reason}",
+            decision.confirmed if decision else (),
+            champion,
+        )
     if decision is not None:
         status = "promoted" if promoted else ("rejected" if retrain else action)
         record_run(config, window.end, champion, decision, status)
@@ -303,6 +352,7 @@ def replay_window(
         retrained=retrain,
         promoted=promoted,
         reasons=decision.reasons if decision else (),
+        estimate=estimate,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
+from tasks.steps.estimation import estimate_window, log_estimate
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
 from tasks.stores.history import RunRecord, open_history
@@ -26,10 +28,12 @@ from tasks.stores.reports import prune_report_runs
 def measure_window(
     config: Config, window: Window, champion_version: str, report_dir: Path | None
 ) -> Signals:
-    """Measure drift, prediction drift and performance of window for the champion.
+    """Measure drift, prediction drift, performance and estimated performance of window for
+    the champion.
 
     Evidently's HTML reports go to report_dir (none when it is None). Predictions are the
-    logged ones where the log has them; the champion predicts the rest.
+    logged ones where the log has them; the champion predicts the rest. The estimate uses the
+    champion's own predictions and calibrated probabilities on every row.
     """
     registry = open_registry(config.registry, config.name)
     current = load_window(config, window)
@@ -40,7 +44,16 @@ def measure_window(
     prediction_drift = config.policy.prediction_drift.enabled
     logged = config.data.prediction_column
     missing = current[logged].isna().to_numpy() if logged else np.ones(len(current), dtype=bool)
-    champion = registry.load_model(champion_version) if missing.any() or prediction_drift else None
+    estimating = (
+        config.policy.estimated_performance.enabled
+        and not config.policy.performance_metric.is_regression
+        and len(current) > 0
+    )
+    champion = (
+        registry.load_model(champion_version)
+        if missing.any() or prediction_drift or estimating
+        else None
+    )
     if champion is not None:
         check_known_labels(
             champion,
@@ -63,6 +76,9 @@ def measure_window(
         timestamps=current[config.data.timestamp_column],
         reference_total_rows=registry.get_version(champion_version).training_rows,
     )
+    estimate, note = estimate_window(config, registry, champion_version, champion, current)
+    log_estimate(estimate, note)
+    signals = replace(signals, estimate=estimate, estimate_note=note)
     step_logger(__name__).info(
         "window %s: %d rows, drift share %.2f, performance %s",
         window,
@@ -186,6 +202,17 @@ def label_reports(
                 f"rows; predictions: {performance.prediction_source}",
             )
         )
+    if signals.estimate is not None:
+        estimate = signals.estimate
+        facts.append(
+            (
+                "Estimated performance",
+                f"{estimate.metric} {estimate.value:.3f} on all {estimate.rows:,} rows, no labels "
+                f"needed (champion's holdout score {estimate.holdout_score:.3f})",
+            )
+        )
+    elif signals.estimate_note:
+        facts.append(("Estimated performance", f"none: {signals.estimate_note}"))
     tested = [(column.column, column) for column in signals.columns]
     if signals.prediction_drift is not None:
         tested.append(("champion's predictions", signals.prediction_drift))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import subprocess
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,19 @@ import pandas as pd
 
 from tasks.adapters.modeling import fit_model, predict_labels
 from tasks.config import Config
+from tasks.core.change import (
+    TrainingChoice,
+    choose_training_window,
+    configured_span,
+    estimate_change_start,
+)
 from tasks.core.metrics import score_predictions
-from tasks.core.windows import Window
+from tasks.core.windows import Window, WindowPlan
 from tasks.errors import ModelError
+from tasks.steps.estimation import calibrate_on_holdout
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window, make_source
+from tasks.stores.history import open_history
 from tasks.stores.registry import ModelVersion, fingerprint_frame, open_registry
 
 
@@ -52,6 +61,43 @@ def reference_frame(config: Config, training: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+# Enough earlier runs to find where any realistic breach streak began.
+CHANGE_HISTORY_RUNS = 100
+
+
+def plan_training(
+    config: Config, plan: WindowPlan, breaches: Sequence[str], champion: str | None
+) -> TrainingChoice:
+    """Where the challenger trains and the gate judges: since the estimated change when a
+    confirmed breach started the retrain and training.change_aware is on, else the plan's spans.
+
+    Args:
+        breaches: the confirmed breaches that started the retrain (empty: manual or scheduled).
+        champion: the champion whose breach streak is read from the monitoring history.
+    """
+    if not config.training.change_aware or not breaches:
+        why = (
+            "training.change_aware is off"
+            if breaches
+            else "no confirmed breach started this retrain"
+        )
+        return configured_span(plan, why)
+    earlier = open_history(config.registry.path).recent(
+        config.name, plan.as_of, CHANGE_HISTORY_RUNS
+    )
+    change = estimate_change_start(plan.as_of, config.windows.current, earlier, breaches, champion)
+    times: list[Any] = []
+    if change is not None and change.start > plan.training.start:
+        column = config.data.timestamp_column
+        rows = load_window(config, Window(change.start, plan.as_of), labelled_only=True)
+        times = pd.to_datetime(rows[column], utc=True).dt.tz_localize(None).tolist()
+    choice = choose_training_window(
+        plan, change, times, config.training.min_rows, config.promotion.min_holdout_rows
+    )
+    step_logger(__name__).info("training window: %s, %s", choice.chosen, choice.reason)
+    return choice
+
+
 def _lineage(
     config: Config, model: Any, training: pd.DataFrame, window: Window, *, source: str, reason: str
 ) -> dict[str, Any]:
@@ -76,20 +122,42 @@ def _lineage(
     }
 
 
-def train_challenger(config: Config, window: Window, reason: str) -> ModelVersion:
-    """Fit a model on the labelled rows of window and register it as the challenger."""
+def train_challenger(
+    config: Config,
+    window: Window,
+    reason: str,
+    holdout: Window | None = None,
+    choice: TrainingChoice | None = None,
+) -> ModelVersion:
+    """Fit a model on the labelled rows of window and register it as the challenger, with its
+    probabilities' calibration on the labelled rows of holdout (for the label-free estimate).
+
+    With choice (plan_training's), it trains on choice.training, calibrates on choice.holdout
+    and records the choice, and the holdout the gate must judge on when the choice moved it, in
+    the lineage.
+    """
     logger = step_logger(__name__)
+    if choice is not None:
+        window, holdout = choice.training, choice.holdout
     training = load_window(config, window, labelled_only=True)
     if len(training) == 0:
         raise ModelError(
             f"no labelled rows to train on in {window}: check windows.training and the data's dates"
         )
     model = fit_model(config, training)
+    calibration, note = calibrate_on_holdout(config, model, holdout)
+    logger.info(note)
     registry = open_registry(config.registry, config.name)
+    lineage = _lineage(config, model, training, window, source="trained", reason=reason)
+    if choice is not None:
+        lineage["training_choice"] = choice.to_dict()
+        if choice.chosen == "since-change-split":
+            lineage["holdout_window"] = choice.holdout.to_dict()
     record = registry.register(
         model,
         reference_frame(config, training),
-        _lineage(config, model, training, window, source="trained", reason=reason),
+        lineage,
+        calibration.to_dict() if calibration else None,
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     logger.info(
@@ -98,8 +166,11 @@ def train_challenger(config: Config, window: Window, reason: str) -> ModelVersio
     return record
 
 
-def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -> ModelVersion:
-    """Register an existing pickled model as the challenger, with window as its reference data."""
+def adopt_model(
+    config: Config, model_path: Path, window: Window, reason: str, holdout: Window | None = None
+) -> ModelVersion:
+    """Register an existing pickled model as the challenger, with window as its reference data
+    and its calibration on the labelled rows of holdout."""
     if not model_path.is_file():
         raise ModelError(f"bootstrap.model_path not found: {model_path}")
     try:
@@ -110,6 +181,8 @@ def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -
     training = load_window(config, window, labelled_only=True)
     if len(training) == 0:
         raise ModelError(f"no labelled rows in the adopted model's reference window {window}")
+    calibration, note = calibrate_on_holdout(config, model, holdout)
+    step_logger(__name__).info(note)
     registry = open_registry(config.registry, config.name)
     record = registry.register(
         model,
@@ -117,6 +190,7 @@ def adopt_model(config: Config, model_path: Path, window: Window, reason: str) -
         _lineage(
             config, model, training, window, source=f"adopted from {model_path}", reason=reason
         ),
+        calibration.to_dict() if calibration else None,
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     return record

@@ -3,6 +3,10 @@
 WAL mode lets readers run while one writer writes; a busy timeout makes overlapping monitor
 runs wait for each other's (short, single-statement) transactions instead of failing. The index
 on (model_name, as_of, id) keeps "the last N runs" and "the last retrain" fast as the table grows.
+
+Columns added after the first release (the label-free estimate and its breach) are added to an
+older file when it is opened (ALTER TABLE ... ADD COLUMN); its earlier rows keep NULL there,
+which the policy reads as "not judged".
 """
 
 from __future__ import annotations
@@ -42,12 +46,25 @@ CREATE TABLE IF NOT EXISTS monitor_runs (
     status TEXT NOT NULL,
     retrained INTEGER NOT NULL,
     promoted INTEGER NOT NULL,
-    details TEXT NOT NULL
+    details TEXT NOT NULL,
+    estimated_performance REAL,
+    estimated_performance_breach INTEGER
 );
 CREATE INDEX IF NOT EXISTS monitor_runs_recent ON monitor_runs (model_name, as_of, id);
 CREATE INDEX IF NOT EXISTS monitor_runs_retrains ON monitor_runs (model_name, as_of)
     WHERE retrained = 1 OR promoted = 1;
 """
+
+
+# Columns a file written before them lacks: name -> SQL type, added on open.
+_ADDED_COLUMNS = {"estimated_performance": "REAL", "estimated_performance_breach": "INTEGER"}
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(monitor_runs)")}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name not in present:
+            connection.execute(f"ALTER TABLE monitor_runs ADD COLUMN {name} {kind}")
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,7 @@ def _past_run(row: tuple[Any, ...]) -> PastRun:
         performance_breach=_unflag(row[4]),
         retrained=bool(row[5]),
         promoted=bool(row[6]),
+        estimated_performance_breach=_unflag(row[7]),
     )
 
 
@@ -110,6 +128,7 @@ class MonitorHistory:
             with self._connect() as connection:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.executescript(_SCHEMA)
+                _add_missing_columns(connection)
         except sqlite3.Error as error:
             raise RegistryError(
                 f"cannot open the monitoring history {self.path}: {error} "
@@ -148,14 +167,17 @@ class MonitorHistory:
             int(record.retrained),
             int(record.promoted),
             json.dumps({"reasons": list(decision.reasons), **record.details}, default=str),
+            decision.estimated_performance,
+            _flag(breaches.estimated_performance),
         )
         with self._connect() as connection:
             cursor = connection.execute(
                 "INSERT INTO monitor_runs (model_name, as_of, recorded_at, champion, drift_breach,"
                 " prediction_drift_breach, performance_breach, severe, drift_share,"
                 " prediction_drift_score, performance, labelled_rows, current_rows, decision,"
-                " status, retrained, promoted, details)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " status, retrained, promoted, details, estimated_performance,"
+                " estimated_performance_breach)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             return int(cursor.lastrowid or 0)
@@ -168,7 +190,8 @@ class MonitorHistory:
         overlapping windows the runs returned look at different rows."""
         query = (
             "SELECT as_of, champion, drift_breach, prediction_drift_breach,"
-            " performance_breach, retrained, promoted FROM monitor_runs"
+            " performance_breach, retrained, promoted, estimated_performance_breach"
+            " FROM monitor_runs"
             " WHERE model_name = ? AND as_of <= ? ORDER BY as_of DESC, id DESC LIMIT ?"
         )
         with self._connect() as connection:

@@ -59,6 +59,7 @@ from tasks.config import MLFLOW_SCHEMES
 from tasks.errors import AutoretrainError, ModelError, RegistryError
 from tasks.stores.registry import (
     ALIASES,
+    CALIBRATION_FILE,
     HistoryEntry,
     ModelVersion,
     RegistryCheck,
@@ -237,9 +238,14 @@ class MlflowRegistry:
 
     # -- versions ----------------------------------------------------------------------
     def register(
-        self, model: Any, reference: pd.DataFrame, metadata: dict[str, Any]
+        self,
+        model: Any,
+        reference: pd.DataFrame,
+        metadata: dict[str, Any],
+        calibration: dict[str, Any] | None = None,
     ) -> ModelVersion:
-        """Log model, reference data and lineage on a run, then register it as a new version.
+        """Log model, reference data, lineage and (if any) the calibration on a run, then
+        register it as a new version.
 
         The version is created last, in one call with its tags: a writer that dies before it
         leaves a run that no version points at (never read), not a half-written version.
@@ -266,12 +272,16 @@ class MlflowRegistry:
             reference.to_parquet(staging / "reference.parquet", index=False)
             model_sha256 = tree_sha256(staging / "model")
             reference_sha256 = _sha256(staging / "reference.parquet")
+            calibration_path = staging / CALIBRATION_FILE
+            if calibration is not None:
+                calibration_path.write_text(json.dumps(calibration, indent=2, sort_keys=True))
             record = ModelVersion(
                 version="v0000",
                 model_name=self.model_name,
                 created_at=_now(),
                 model_sha256=model_sha256,
                 reference_sha256=reference_sha256,
+                calibration_sha256=_sha256(calibration_path) if calibration is not None else "",
                 **metadata,
             )
             with self._calling("logging the version's run"):
@@ -295,6 +305,8 @@ class MlflowRegistry:
                 self.client.log_metric(run_id, "training_rows", record.training_rows)
                 self.client.log_artifacts(run_id, str(staging / "model"), "model")
                 self.client.log_artifact(run_id, str(staging / "reference.parquet"), "reference")
+                if calibration is not None:
+                    self.client.log_artifact(run_id, str(calibration_path), "calibration")
                 self.client.set_terminated(run_id)
         with self._locked():
             self._ensure_registered()
@@ -441,6 +453,34 @@ class MlflowRegistry:
                 )
             frame = pd.read_parquet(path)
         return sample_rows_of(frame, sample_rows, seed)
+
+    def load_calibration(self, version: str) -> dict[str, Any] | None:
+        """A version's calibration after checking its SHA-256; None when it was registered
+        without one."""
+        found = self._model_version(version)
+        record = self._record(found)
+        if not record.calibration_sha256:
+            return None
+        uri = f"runs:/{found.run_id}/calibration/{CALIBRATION_FILE}"
+        with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
+            try:
+                path = self._download(uri, Path(scratch), f"calibration of {version} is")
+            except ModelError as error:
+                raise RegistryError(str(error)) from None
+            if _sha256(path) != record.calibration_sha256:
+                raise RegistryError(
+                    f"calibration of {version} does not match its registered SHA-256; refusing "
+                    "to use it. Restore the file or roll back to another version."
+                )
+            try:
+                data = json.loads(path.read_text())
+            except ValueError as error:
+                raise RegistryError(
+                    f"calibration of {version} is not valid JSON: {error}"
+                ) from None
+        if not isinstance(data, dict):
+            raise RegistryError(f"calibration of {version} is not a JSON object")
+        return data
 
     # -- aliases and history -----------------------------------------------------------
     def _state(self) -> tuple[dict[str, str], list[HistoryEntry]]:
@@ -770,10 +810,11 @@ class MlflowRegistry:
                 self.load_model(record.version)
             except AutoretrainError as error:
                 problems.append(str(error))
-            try:
-                self.load_reference(record.version)
-            except AutoretrainError as error:
-                problems.append(str(error))
+            for load in (self.load_reference, self.load_calibration):
+                try:
+                    load(record.version)
+                except AutoretrainError as error:
+                    problems.append(str(error))
         with self._locked():
             try:
                 aliases, entries = self._state()

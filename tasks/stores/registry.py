@@ -2,7 +2,9 @@
 
 The local implementation keeps each model in its own directory under registry.path:
 
-    models/<name>/versions/v0001/model.pkl, reference.parquet, metadata.json
+    models/<name>/versions/v0001/model.pkl, reference.parquet, metadata.json,
+                                   calibration.json (classifiers: the probabilities' calibration
+                                   on the holdout, for the label-free estimate; optional)
     models/<name>/aliases.json           {"champion": "v0001", "challenger": "v0002"}
     models/<name>/history.jsonl          one line per alias change, append-only
     models/<name>/comparisons/<id>.json  champion-challenger comparisons
@@ -60,6 +62,7 @@ from tasks.errors import AutoretrainError, ModelError, RegistryError
 logger = logging.getLogger(__name__)
 
 ALIASES = ("champion", "challenger")
+CALIBRATION_FILE = "calibration.json"
 STALE_STAGING_SECONDS = 3600
 VERSION_ID = re.compile(r"v\d{4,}")
 # The same rule as the config's name, with a length a directory name can always have.
@@ -91,6 +94,13 @@ class ModelVersion:
     status: str = "registered"
     reference_sha256: str = ""  # empty in versions registered before it was recorded
     data_source: str = ""  # where the training rows were read, credentials masked; "" before
+    # SHA-256 of calibration.json; "" when the version has none (a regressor, a model without
+    # predict_proba, no labelled holdout rows, or registered before calibrations were kept).
+    calibration_sha256: str = ""
+    # Change-aware training: which span was chosen and why (empty: the configured span, or
+    # registered before it was recorded); holdout_window is set when the choice moved it.
+    training_choice: dict[str, Any] = field(default_factory=dict)
+    holdout_window: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,8 +138,14 @@ class ModelRegistry(Protocol):
     model_name: str
 
     def register(
-        self, model: Any, reference: pd.DataFrame, metadata: dict[str, Any]
+        self,
+        model: Any,
+        reference: pd.DataFrame,
+        metadata: dict[str, Any],
+        calibration: dict[str, Any] | None = None,
     ) -> ModelVersion: ...
+
+    def load_calibration(self, version: str) -> dict[str, Any] | None: ...
 
     def get_version(self, version: str) -> ModelVersion: ...
 
@@ -579,15 +595,26 @@ class LocalRegistry:
         return f"v{max(numbers, default=0) + 1:04d}"
 
     def register(
-        self, model: Any, reference: pd.DataFrame, metadata: dict[str, Any]
+        self,
+        model: Any,
+        reference: pd.DataFrame,
+        metadata: dict[str, Any],
+        calibration: dict[str, Any] | None = None,
     ) -> ModelVersion:
-        """Store model, reference data and metadata as a new version, all or nothing."""
+        """Store model, reference data, metadata and (if any) the calibration as a new
+        version, all or nothing."""
         staging = Path(tempfile.mkdtemp(dir=self.root / "versions", prefix=".tmp-"))
         try:
             with (staging / "model.pkl").open("wb") as out:
                 pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
             reference.to_parquet(staging / "reference.parquet", index=False)
-            for name in ("model.pkl", "reference.parquet"):
+            files = ["model.pkl", "reference.parquet"]
+            if calibration is not None:
+                (staging / CALIBRATION_FILE).write_text(
+                    json.dumps(calibration, indent=2, sort_keys=True)
+                )
+                files.append(CALIBRATION_FILE)
+            for name in files:
                 _fsync_path(staging / name)
             with self._locked():
                 version = self._next_version()  # under the lock: concurrent writers never share one
@@ -597,6 +624,9 @@ class LocalRegistry:
                     created_at=_now(),
                     model_sha256=_sha256(staging / "model.pkl"),
                     reference_sha256=_sha256(staging / "reference.parquet"),
+                    calibration_sha256=(
+                        _sha256(staging / CALIBRATION_FILE) if calibration is not None else ""
+                    ),
                     **metadata,
                 )
                 (staging / "metadata.json").write_text(json.dumps(record.to_dict(), indent=2))
@@ -662,6 +692,30 @@ class LocalRegistry:
                 return pickle.load(handle)
         except Exception as error:
             raise ModelError(f"cannot load model file of {version}: {error}") from None
+
+    def load_calibration(self, version: str) -> dict[str, Any] | None:
+        """A version's calibration after checking its SHA-256; None when it was registered
+        without one."""
+        record = self.get_version(version)
+        if not record.calibration_sha256:
+            return None
+        path = self._version_dir(version) / CALIBRATION_FILE
+        if not path.is_file():
+            raise RegistryError(f"calibration of {version} is missing: {path}")
+        actual = _sha256(path)
+        if actual != record.calibration_sha256:
+            raise RegistryError(
+                f"calibration of {version} does not match its registered SHA-256 "
+                f"({actual[:12]} != {record.calibration_sha256[:12]}); refusing to use it. "
+                "Restore the file or roll back to another version."
+            )
+        try:
+            data = json.loads(path.read_text())
+        except ValueError as error:
+            raise RegistryError(f"calibration of {version} is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise RegistryError(f"calibration of {version} is not a JSON object")
+        return data
 
     def load_reference(
         self, version: str, sample_rows: int | None = None, seed: int = 0
@@ -952,6 +1006,12 @@ class LocalRegistry:
             problems.append(f"reference data of {record.version} is missing")
         elif record.reference_sha256 and _sha256(reference) != record.reference_sha256:
             problems.append(f"reference data of {record.version} does not match its SHA-256")
+        if record.calibration_sha256:
+            calibration = directory / CALIBRATION_FILE
+            if not calibration.is_file():
+                problems.append(f"calibration of {record.version} is missing")
+            elif _sha256(calibration) != record.calibration_sha256:
+                problems.append(f"calibration of {record.version} does not match its SHA-256")
         return problems
 
     # -- comparisons -----------------------------------------------------------------

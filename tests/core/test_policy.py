@@ -486,5 +486,6 @@ def test_decision_to_dict_holds_the_numbers() -> None:
         "prediction_drift": None,
         "performance": True,
         "severe": False,
+        "estimated_performance": None,
     }
     assert data["last_retrain_as_of"] == NOW.isoformat()

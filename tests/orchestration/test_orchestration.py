@@ -79,6 +79,9 @@ def test_events_mode_requests_a_retrain_instead_of_running_it(write_config, tmp_
     assert requested["config_path"] == str(config_path)
     assert requested["as_of"] == "2014-04-01T00:00:00"
     assert requested["request_id"]
+    # The retrain deployment passes them on: its change-aware window reads their streak.
+    assert requested["breaches"] == ",".join(result.decision.confirmed)
+    assert requested["breaches"]
     assert by_name["autoretrain.drift.detected"]["drifted_columns"] == ["temp_max", "temp_min"]
     assert by_name["autoretrain.performance.degraded"]["performance"] < 0.45
     # The bootstrap ran inline and said so with events too.

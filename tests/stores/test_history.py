@@ -133,3 +133,64 @@ def test_concurrent_writers_in_separate_processes_lose_nothing(tmp_path: Path) -
     assert sorted({row["as_of"] for row in rows}) == sorted(
         (START + timedelta(days=w * 1000 + i)).isoformat() for w in range(4) for i in range(50)
     )
+
+
+def test_the_estimate_and_its_breach_round_trip(tmp_path: Path) -> None:
+    history = open_history(tmp_path)
+    decision = make_decision(
+        action="retrain",
+        breaches=Breaches(
+            drift=False,
+            prediction_drift=None,
+            performance=None,
+            severe=False,
+            estimated_performance=True,
+        ),
+        performance=None,
+        severe_performance_threshold=None,
+        confirmed=("estimated_performance",),
+        estimated_performance=0.41,
+    )
+    history.record(
+        "m",
+        RunRecord(START, "v0001", decision, "rejected", retrained=True, promoted=False, details={}),
+    )
+
+    (run,) = history.recent("m", START + timedelta(days=1), limit=3)
+    (row,) = history.rows("m")
+
+    assert run.estimated_performance_breach is True
+    assert row["estimated_performance"] == 0.41
+    assert row["estimated_performance_breach"] == 1
+
+
+def test_a_file_from_before_the_estimate_gains_its_columns(tmp_path: Path) -> None:
+    # the table as it was before the estimate, with one run in it
+    path = tmp_path / HISTORY_FILE
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "CREATE TABLE monitor_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, model_name TEXT "
+            "NOT NULL, as_of TEXT NOT NULL, recorded_at TEXT NOT NULL, champion TEXT, "
+            "drift_breach INTEGER, prediction_drift_breach INTEGER, performance_breach INTEGER, "
+            "severe INTEGER NOT NULL, drift_share REAL, prediction_drift_score REAL, performance "
+            "REAL, labelled_rows INTEGER NOT NULL, current_rows INTEGER NOT NULL, decision TEXT "
+            "NOT NULL, status TEXT NOT NULL, retrained INTEGER NOT NULL, promoted INTEGER NOT "
+            "NULL, details TEXT NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO monitor_runs (model_name, as_of, recorded_at, champion, drift_breach,"
+            " severe, labelled_rows, current_rows, decision, status, retrained, promoted,"
+            " details) VALUES ('m', ?, ?, 'v0001', 1, 0, 90, 90, 'none', 'healthy', 0, 0, '{}')",
+            (START.isoformat(), START.isoformat()),
+        )
+    connection.close()
+
+    history = open_history(tmp_path)
+    history.record("m", _record(1))
+    open_history(tmp_path)  # opening again adds nothing twice
+
+    old, new = history.recent("m", START + timedelta(days=2), limit=5)[::-1]
+    assert old.drift_breach is True
+    assert old.estimated_performance_breach is None  # not judged before the estimate existed
+    assert new.estimated_performance_breach is None
+    assert [row["estimated_performance"] for row in history.rows("m")] == [None, None]

@@ -5,6 +5,8 @@ Every test that takes `backend` runs on the local registry and on a real MLflow 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -468,3 +470,50 @@ def test_list_of_a_missing_registry_names_the_config_key(
 
     assert registry_main(["list", "--config", str(config)]) == 2
     assert "no registry at" in capsys.readouterr().err
+
+
+# -- calibration ---------------------------------------------------------------------------------
+
+CALIBRATION = {
+    "classes": ["rain", "sun"],
+    "curves": [{"label": "sun", "x": [0.0, 1.0], "y": [0.1, 0.9]}],
+    "metric": "f1 (macro)",
+    "holdout_score": 0.8,
+    "holdout_rows": 40,
+}
+
+
+def test_calibration_is_stored_with_its_version_and_checked(
+    registry: ModelRegistry, backend: Backend
+) -> None:
+    reference = _reference()
+    record = registry.register(_model(reference), reference, _metadata(reference), CALIBRATION)
+    path = backend.calibration_file(record.version)
+
+    assert registry.load_calibration(record.version) == CALIBRATION
+    assert record.calibration_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert registry.get_version(record.version).calibration_sha256 == record.calibration_sha256
+    assert registry.verify().ok
+
+    path.write_text(json.dumps({**CALIBRATION, "holdout_score": 0.99}))
+
+    with pytest.raises(RegistryError, match="calibration of v0001 does not match its registered"):
+        registry.load_calibration(record.version)
+    assert any(
+        "calibration of v0001 does not match its" in problem
+        for problem in registry.verify().problems
+    )
+    path.unlink()
+    with pytest.raises(RegistryError, match="calibration of v0001 is missing"):
+        registry.load_calibration(record.version)
+
+
+def test_a_version_without_calibration_has_none(tmp_path: Path) -> None:
+    registry = LocalRegistry(tmp_path, MODEL_NAME)
+    reference = _reference()
+    record = registry.register(_model(reference), reference, _metadata(reference))
+
+    assert record.calibration_sha256 == ""
+    assert registry.load_calibration(record.version) is None
+    assert not (registry.root / "versions" / record.version / "calibration.json").exists()
+    assert registry.verify().ok

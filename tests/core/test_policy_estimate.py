@@ -1,0 +1,292 @@
+"""The policy's use of the label-free estimate: its own breach signal and drift gated on harm."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from tasks.config import PolicyConfig
+from tasks.core.policy import PastRun, decide_retrain
+from tasks.core.signals import ColumnDrift, EstimatedPerformance, Performance, Signals
+
+NOW = datetime(2014, 4, 1)
+ONE_OF_ONE = {"breaches": 1, "runs": 1}
+FEATURES = ("a", "b")
+
+
+def _policy(**changes: Any) -> PolicyConfig:
+    values: dict[str, Any] = {
+        "performance_threshold": 0.6,
+        "drift_threshold": 0.5,
+        "min_labelled_rows": 30,
+        "min_current_rows": 30,
+        "confirmation": {
+            "drift": ONE_OF_ONE,
+            "prediction_drift": ONE_OF_ONE,
+            "performance": ONE_OF_ONE,
+            "estimated_performance": ONE_OF_ONE,
+        },
+        "cooldown": "0d",
+    }
+    return PolicyConfig(**{**values, **changes})
+
+
+def _signals(
+    *,
+    estimate: float | None,
+    holdout: float = 0.8,
+    drifted: bool = False,
+    labelled_rows: int = 0,
+    performance: float = 0.8,
+    current_rows: int = 90,
+    note: str | None = None,
+) -> Signals:
+    columns = tuple(
+        ColumnDrift(name, "K-S p_value", 0.01 if drifted else 0.4, 0.05, drifted)
+        for name in FEATURES
+    )
+    return Signals(
+        current_rows=current_rows,
+        reference_rows=300,
+        drift_share=1.0 if drifted else 0.0,
+        columns=columns,
+        performance=Performance("f1 (macro)", performance, labelled_rows, "champion")
+        if labelled_rows
+        else None,
+        estimate=None
+        if estimate is None
+        else EstimatedPerformance("f1 (macro)", estimate, current_rows, holdout),
+        estimate_note=note,
+    )
+
+
+def _decide(signals: Signals, policy: PolicyConfig, history: list[PastRun] | None = None):
+    return decide_retrain(signals, policy, history or [], as_of=NOW, champion="v0001")
+
+
+def _past(days_ago: int, estimated: bool | None) -> PastRun:
+    return PastRun(
+        as_of=NOW - timedelta(days=days_ago),
+        champion="v0001",
+        drift_breach=False,
+        prediction_drift_breach=None,
+        performance_breach=None,
+        retrained=False,
+        promoted=False,
+        estimated_performance_breach=estimated,
+    )
+
+
+# -- the estimated performance breach ----------------------------------------------------------
+
+
+def test_an_estimated_breach_retrains_before_any_label_arrives() -> None:
+    decision = _decide(_signals(estimate=0.5), _policy())
+
+    assert decision.action == "retrain"
+    assert decision.confirmed == ("estimated_performance",)
+    assert decision.breaches.performance is None  # no labels: realised performance not judged
+    assert decision.estimated_performance == 0.5
+    assert (
+        "estimated performance breach: f1 (macro) 0.500 < performance_threshold 0.600 "
+        "(higher is better), estimated on 90 rows (0 labelled)"
+    ) in decision.reasons
+    assert decision.trigger == (
+        "estimated performance breach: 0.500 < 0.600 (higher is better, no labels needed)"
+    )
+
+
+def test_an_estimate_above_the_threshold_is_no_breach() -> None:
+    decision = _decide(_signals(estimate=0.7), _policy())
+
+    assert decision.action == "none"
+    assert decision.breaches.estimated_performance is False
+    assert any(
+        r.startswith("estimated performance ok: f1 (macro) 0.700 >=") for r in decision.reasons
+    )
+
+
+def test_the_estimated_breach_has_its_own_confirmation() -> None:
+    policy = _policy(
+        confirmation={
+            "drift": ONE_OF_ONE,
+            "performance": ONE_OF_ONE,
+            "estimated_performance": {"breaches": 2, "runs": 3},
+        }
+    )
+
+    first = _decide(_signals(estimate=0.5), policy, [_past(30, False), _past(60, None)])
+    second = _decide(_signals(estimate=0.5), policy, [_past(30, True), _past(60, False)])
+
+    assert first.action == "unconfirmed"
+    assert (
+        "estimated performance breach not confirmed yet: 1 of the last 3 runs" in first.reasons[0]
+    )
+    assert second.action == "retrain"
+    assert second.reasons[0].startswith("estimated performance breach confirmed: 2 of the last 3")
+
+
+def test_a_fully_labelled_window_is_decided_by_the_realised_metric() -> None:
+    decision = _decide(_signals(estimate=0.5, labelled_rows=90, performance=0.7), _policy())
+
+    assert decision.action == "none"
+    assert decision.breaches.estimated_performance is None
+    assert decision.estimated_performance == 0.5  # still reported
+    assert any(
+        "reported only, every row of the window is labelled, so the realised metric decides" in r
+        for r in decision.reasons
+    )
+
+
+def test_with_some_labels_still_missing_the_estimate_is_judged() -> None:
+    decision = _decide(_signals(estimate=0.5, labelled_rows=40, performance=0.7), _policy())
+
+    assert decision.breaches.performance is False
+    assert decision.breaches.estimated_performance is True
+    assert decision.action == "retrain"
+
+
+def test_estimated_breach_can_be_reported_without_retraining() -> None:
+    decision = _decide(_signals(estimate=0.5), _policy(estimated_performance={"retrain": False}))
+
+    assert decision.action == "none"
+    assert any(
+        r.endswith("estimated_performance.retrain is off, so it alone does not retrain")
+        for r in decision.reasons
+    )
+
+
+def test_an_estimate_on_too_few_rows_is_insufficient_data() -> None:
+    decision = _decide(_signals(estimate=0.1, current_rows=10), _policy())
+
+    assert decision.action == "insufficient-data"
+    assert (
+        "estimated performance: insufficient data, 10 rows < min_current_rows 30"
+        in decision.reasons
+    )
+
+
+def test_no_estimate_is_said_in_the_reasons_and_changes_nothing_else() -> None:
+    note = "the champion is a regressor: performance is estimated for classifiers only"
+    decision = _decide(_signals(estimate=None, note=note, labelled_rows=90), _policy())
+
+    assert decision.action == "none"
+    assert f"no performance estimate: {note}" in decision.reasons
+    assert decision.breaches.estimated_performance is None
+
+
+def test_a_disabled_estimate_is_neither_judged_nor_mentioned() -> None:
+    decision = _decide(
+        _signals(estimate=0.1, labelled_rows=90), _policy(estimated_performance={"enabled": False})
+    )
+
+    assert decision.breaches.estimated_performance is None
+    assert not any("estimate" in r for r in decision.reasons)
+
+
+# -- retrain_on_drift: when-harmful ------------------------------------------------------------
+
+
+def test_harmless_drift_does_not_retrain_when_harmful_is_asked() -> None:
+    decision = _decide(
+        _signals(estimate=0.78, drifted=True), _policy(retrain_on_drift="when-harmful")
+    )
+
+    assert decision.action == "none"
+    assert decision.breaches.drift is False
+    assert decision.drift_harmful is False
+    assert decision.harm_margin == 0.05
+    assert decision.holdout_score == 0.8
+    drift_reason = next(r for r in decision.reasons if r.startswith("data drift"))
+    assert drift_reason.endswith(
+        "retrain_on_drift when-harmful: not harmful: estimated f1 (macro) 0.780, +0.020 below "
+        "the champion's holdout score 0.800 (harm_margin 0.050), so it alone does not retrain"
+    )
+
+
+def test_drift_with_an_estimate_dropped_beyond_the_margin_retrains() -> None:
+    decision = _decide(
+        _signals(estimate=0.70, drifted=True), _policy(retrain_on_drift="when-harmful")
+    )
+
+    assert decision.action == "retrain"
+    assert decision.confirmed == ("drift",)
+    assert decision.drift_harmful is True
+    assert any(
+        "when-harmful: harmful: estimated f1 (macro) 0.700, +0.100 below" in r
+        for r in decision.reasons
+    )
+
+
+def test_drift_with_an_estimate_below_the_threshold_is_harmful_whatever_the_margin() -> None:
+    decision = _decide(
+        _signals(estimate=0.55, holdout=0.56, drifted=True, labelled_rows=90),
+        _policy(retrain_on_drift="when-harmful", harm_margin=0.5),
+    )
+
+    assert decision.breaches.drift is True
+    assert any("the estimate < performance_threshold 0.600" in r for r in decision.reasons)
+
+
+def test_drift_retrains_as_before_when_harm_cannot_be_judged() -> None:
+    decision = _decide(
+        _signals(estimate=None, drifted=True, note="the champion has no predict_proba"),
+        _policy(retrain_on_drift="when-harmful"),
+    )
+
+    assert decision.action == "retrain"
+    assert any(
+        "harm cannot be judged without a performance estimate (the champion has no "
+        "predict_proba), so drift retrains as with retrain_on_drift: true" in r
+        for r in decision.reasons
+    )
+
+
+@pytest.mark.parametrize(("setting", "retrains"), [(True, True), (False, False)])
+def test_true_and_false_ignore_the_estimate(setting: bool, retrains: bool) -> None:
+    decision = _decide(_signals(estimate=0.79, drifted=True), _policy(retrain_on_drift=setting))
+
+    assert decision.retrain is retrains
+    assert decision.drift_harmful is None
+    assert not any("harm" in r for r in decision.reasons)
+
+
+def test_error_metrics_measure_the_drop_upwards() -> None:
+    policy = PolicyConfig(
+        performance_metric={"name": "mae"},
+        performance_threshold=10.0,
+        drift_threshold=0.5,
+        retrain_on_drift="when-harmful",
+        harm_margin=1.0,
+        confirmation={"drift": ONE_OF_ONE},
+    )
+    signals = _signals(estimate=None, drifted=True)
+    worse = Signals(**{**signals.__dict__, "estimate": EstimatedPerformance("mae", 6.5, 90, 5.0)})
+
+    decision = _decide(worse, policy)
+
+    assert decision.drift_harmful is True
+    assert any(
+        "estimated mae 6.500, +1.500 below the champion's holdout score 5.000" in r
+        for r in decision.reasons
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"retrain_on_drift": "sometimes"}, "when-harmful"),
+        ({"harm_margin": -0.1}, "greater than or equal to 0"),
+        (
+            {"retrain_on_drift": "when-harmful", "estimated_performance": {"enabled": False}},
+            "when-harmful judges harm by the estimated performance",
+        ),
+        ({"estimated_performance": {"retrian": True}}, "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_estimate_settings_are_refused(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        _policy(**changes)

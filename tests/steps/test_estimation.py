@@ -1,0 +1,115 @@
+"""The label-free estimate on the demo log: calibrated at registration, estimated per window."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tasks.core.estimate import Calibration
+from tasks.core.windows import Window
+from tasks.steps.backtest import score_window
+from tasks.steps.estimation import estimate_window
+from tasks.steps.monitoring import measure_window
+from tasks.steps.training import train_challenger
+from tasks.stores.data import load_window
+from tasks.stores.registry import open_registry
+from tests.helpers import repo_config
+
+TRAINING = Window(datetime(2012, 1, 1), datetime(2013, 1, 1))
+HOLDOUT = Window(datetime(2013, 1, 1), datetime(2013, 4, 1))
+LATER = Window(datetime(2012, 7, 1), datetime(2012, 10, 1))  # before the labelling change
+
+
+def _config(tmp_path: Path, **changes: object):
+    return repo_config({"registry.path": str(tmp_path / "registry"), **changes})
+
+
+def test_a_trained_version_keeps_its_holdout_calibration(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+
+    record = train_challenger(config, TRAINING, "test", HOLDOUT)
+    registry = open_registry(config.registry.path, config.name)
+    calibration = Calibration.from_dict(registry.load_calibration(record.version) or {})
+    holdout_score, holdout_rows = score_window(config, HOLDOUT, record.version)
+
+    assert calibration.holdout_rows == holdout_rows > 80
+    assert calibration.holdout_score == pytest.approx(holdout_score)
+    assert calibration.metric == "f1 (macro)"
+    assert set(calibration.classes) == {"drizzle", "fog", "rain", "snow", "sun"}
+
+
+def test_the_estimate_is_computed_on_every_row_and_reported_by_the_monitor(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    record = train_challenger(config, TRAINING, "test", HOLDOUT)
+
+    signals = measure_window(config, LATER, record.version, None)
+
+    assert signals.estimate is not None
+    assert signals.estimate_note is None
+    assert signals.estimate.rows == signals.current_rows == 92
+    assert signals.estimate.metric == "f1 (macro)"
+    assert 0.0 < signals.estimate.value < 1.0
+
+
+def test_a_version_without_calibration_has_no_estimate_and_says_why(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    record = train_challenger(config, TRAINING, "test")  # no holdout: nothing to calibrate on
+    registry = open_registry(config.registry.path, config.name)
+    rows = load_window(config, LATER)
+
+    estimate, note = estimate_window(
+        config, registry, record.version, registry.load_model(record.version), rows
+    )
+
+    assert estimate is None
+    assert note is not None
+    assert note.startswith(f"{record.version} was registered without a calibration")
+
+
+def test_a_model_without_predict_proba_has_no_estimate(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        **{"model.estimator": "sklearn.linear_model.RidgeClassifier", "model.params": {}},
+    )
+    record = train_challenger(config, TRAINING, "test", HOLDOUT)
+
+    signals = measure_window(config, LATER, record.version, None)
+
+    assert open_registry(config.registry.path, config.name).load_calibration(record.version) is None
+    assert signals.estimate is None
+    assert signals.estimate_note == (
+        f"{record.version} was registered without a calibration (no predict_proba, no labelled "
+        "holdout rows, or registered before calibrations were kept); its successors will have one"
+    )
+
+
+def test_regressors_have_no_estimate(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    regression = config.model_copy(
+        update={
+            "policy": config.policy.model_copy(
+                update={
+                    "performance_metric": config.policy.performance_metric.model_copy(
+                        update={"name": "mae", "average": "macro"}
+                    )
+                }
+            )
+        }
+    )
+    classifier = train_challenger(config, TRAINING, "test", HOLDOUT)
+    registry = open_registry(config.registry.path, config.name)
+
+    estimate, note = estimate_window(
+        regression,
+        registry,
+        classifier.version,
+        registry.load_model(classifier.version),
+        load_window(config, LATER),
+    )
+
+    assert estimate is None
+    assert (
+        note == "performance is estimated for classifiers only (the metric is a regression metric)"
+    )
