@@ -278,7 +278,7 @@ def test_error_metrics_measure_the_drop_upwards() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"retrain_on_drift": "sometimes"}, "when-harmful"),
+        ({"retrain_on_drift": "sometimes"}, "must be true, false or when-harmful, got 'sometimes'"),
         ({"harm_margin": -0.1}, "greater than or equal to 0"),
         (
             {"retrain_on_drift": "when-harmful", "estimated_performance": {"enabled": False}},

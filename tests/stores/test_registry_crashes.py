@@ -62,6 +62,7 @@ def _copy_of(registry: LocalRegistry, version: str) -> tuple[Any, Any, dict[str,
         "created_at",
         "model_sha256",
         "reference_sha256",
+        "calibration_sha256",
         "status",
     }
     metadata = {
