@@ -98,6 +98,10 @@ def _row(scenario: str, result: BacktestResult, name: str, note: str = "") -> di
         "mean metric": "n/a" if mean is None else f"{mean:.4f}",
         "retrains": strategy.retrains,
         "promotions": strategy.promotions,
+        # mean |label-free estimate - realised metric| over the windows (n/a: no estimate)
+        "estimate error": "n/a"
+        if strategy.estimate_error is None
+        else f"{strategy.estimate_error:.3f}",
         "note": note,
     }
 

@@ -4,7 +4,8 @@ A classifier's probabilities, once calibrated, say how likely each row is of eac
 over a window's rows by predicted class they give the expected confusion matrix:
 `matrix[true, predicted] = sum of p(true) over the rows predicted as that class`, and from it the
 configured metric (accuracy, f1, precision, recall; binary or macro) on rows whose labels have
-not arrived. The estimate holds while the relation between features and labels stays as it was
+not arrived. Macro averages the classes the window is expected to hold, as the realised metric
+averages the labels present (see metric_from_confusion). The estimate holds while the relation between features and labels stays as it was
 on the holdout (covariate shift); it cannot see concept drift.
 
 Calibration follows NannyML 0.13.1's CBPE, the reference implementation (a test checks the two
@@ -275,10 +276,20 @@ def expected_confusion_matrix(
 
 
 def metric_from_confusion(
-    metric: MetricConfig, classes: Sequence[Any], matrix: np.ndarray
+    metric: MetricConfig,
+    classes: Sequence[Any],
+    matrix: np.ndarray,
+    occurrence: np.ndarray | None = None,
 ) -> float:
-    """The metric of an (expected) confusion matrix: binary scores pos_label, macro averages
-    the model's classes (a class it predicts nowhere scores 0, as in NannyML)."""
+    """The metric of an (expected) confusion matrix: binary scores pos_label; macro averages
+    the classes the window holds, as the realised metric does (scikit-learn's macro over the
+    labels present in truth or predictions).
+
+    A class predicted somewhere always counts; one predicted nowhere scores 0 and counts with
+    the probability that it occurs among the true labels at all (`occurrence`, per class; None:
+    it counts fully, NannyML's mean over all the model's classes). Both agree when every class
+    is predicted in the window.
+    """
     if metric.is_regression:
         raise DataError(
             f"{metric.name} is a regression metric: performance is estimated for classifiers only"
@@ -296,11 +307,12 @@ def metric_from_confusion(
                 f"{[str(c) for c in labels]}; check policy.performance_metric.pos_label "
                 "(its type too: 1 is not '1')"
             )
-        chosen = [labels.index(metric.pos_label)]
-    else:
-        chosen = list(range(len(labels)))
-    scores = [_class_score(metric.name, matrix, column) for column in chosen]
-    return float(np.mean(scores))
+        return _class_score(metric.name, matrix, labels.index(metric.pos_label))
+    scores = np.array([_class_score(metric.name, matrix, column) for column in range(len(labels))])
+    predicted = matrix.sum(axis=0) > 0
+    weights = np.ones(len(labels)) if occurrence is None else np.asarray(occurrence, dtype=float)
+    weights = np.where(predicted, 1.0, weights)
+    return float((scores * weights).sum() / weights.sum())
 
 
 def _class_score(name: str, matrix: np.ndarray, column: int) -> float:
@@ -325,7 +337,12 @@ def estimate_metric(
     """The metric expected on rows with these probabilities and predictions, no labels needed."""
     if len(predicted) == 0:
         raise DataError("cannot estimate performance on zero rows")
-    matrix = expected_confusion_matrix(
-        calibration.classes, calibrate(calibration, probabilities), predicted
-    )
-    return metric_from_confusion(metric, calibration.classes, matrix)
+    calibrated = calibrate(calibration, probabilities)
+    matrix = expected_confusion_matrix(calibration.classes, calibrated, predicted)
+    return metric_from_confusion(metric, calibration.classes, matrix, occurrence(calibrated))
+
+
+def occurrence(calibrated: np.ndarray) -> np.ndarray:
+    """Per class, the probability that at least one row is of it: 1 - prod(1 - p)."""
+    with np.errstate(divide="ignore"):
+        return 1.0 - np.exp(np.log1p(-np.clip(calibrated, 0.0, 1.0)).sum(axis=0))
