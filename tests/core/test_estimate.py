@@ -210,3 +210,21 @@ def test_binary_metric_needs_its_positive_class_among_the_model_classes() -> Non
 def test_regression_metrics_have_no_estimate() -> None:
     with pytest.raises(DataError, match="classifiers only"):
         metric_from_confusion(MetricConfig(name="mae"), (0, 1), np.eye(2))
+
+
+def test_an_underconfident_near_perfect_model_is_calibrated() -> None:
+    # the classes are perfectly separated, but the model only says 0.7 / 0.3 (an average of
+    # trees does that): NannyML's ROC AUC > 0.999 shortcut would leave it uncalibrated
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, 400)
+    scores = np.where(truth == 1, rng.uniform(0.6, 0.8, 400), rng.uniform(0.2, 0.4, 400))
+    probabilities = np.column_stack([1 - scores, scores])
+    predicted = (scores > 0.5).astype(int)
+
+    calibration = fit_calibration(
+        (0, 1), probabilities, truth, metric="accuracy", holdout_score=1.0
+    )
+
+    assert calibration.curves[0].calibrated
+    assert estimate_metric(ACCURACY, calibration, probabilities, predicted) == pytest.approx(1.0)
+    assert estimate_metric(ACCURACY, _identity((0, 1)), probabilities, predicted) < 0.75
