@@ -70,7 +70,7 @@ def monitor_flow(
         logger.warning(warning)
     moment = resolve_as_of(config, as_of)
     plan = plan_windows(config, moment)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     bootstrap = bootstrap_champion(config_path, moment, registry)
     champion = _champion(registry)
 

@@ -48,7 +48,7 @@ def promote_flow(
     config = load_run_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     challenger = challenger_version or registry.get_alias("challenger")
     if challenger is None:
         raise RegistryError("no challenger to promote: run the retrain flow first")

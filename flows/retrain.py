@@ -48,7 +48,7 @@ def retrain_flow(
     config = load_run_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     trigger = describe_trigger(reason, request_id)
     logger.info("retrain of %s %s", config.name, trigger)
     if request_id and not registry.claim_request(f"retrain-{request_id}"):

@@ -28,7 +28,7 @@ def rollback_flow(
         actor: Who; recorded in the alias history (default: the user running it).
     """
     config = load_run_config(config_path)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     before, after = registry.rollback(to_version=to_version, reason=reason, actor=actor)
     who = registry.history()[-1].actor
     message = f"champion of {config.name}: {before} -> {after} (rollback by {who}: {reason})"

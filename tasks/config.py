@@ -839,11 +839,47 @@ class SamplingConfig(Strict):
     seed: int = Field(default=0, description="Seed of the drift samples.")
 
 
+# The tracking URI schemes whose servers have a model registry (MLflow's file store has none).
+MLFLOW_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks")
+
+
 class RegistryConfig(Strict):
-    kind: Literal["local"] = Field(
-        default="local", description="local: a directory on a file system that supports flock."
+    kind: Literal["local", "mlflow"] = Field(
+        default="local",
+        description="local: a directory on a file system that supports flock; mlflow: the "
+        "model registry of an MLflow tracking server (install with `pip install .[mlflow]`).",
     )
-    path: Path = Field(description="Where versions, aliases, comparisons and history go.")
+    path: Path = Field(
+        description="Where versions, aliases, comparisons and history go (kind local); with "
+        "kind mlflow, where the monitoring history and the lock that serialises this "
+        "machine's writers go."
+    )
+    tracking_uri: str | None = Field(
+        default=None,
+        description="kind mlflow: the MLflow tracking URI, like http://127.0.0.1:5000 "
+        "(http, https, or a database URI such as sqlite:///mlflow.db or postgresql://...); "
+        "the model registry is the tracking server's.",
+    )
+
+    @model_validator(mode="after")
+    def _tracking_uri_for_mlflow(self) -> RegistryConfig:
+        if self.kind == "mlflow" and not self.tracking_uri:
+            raise ValueError(
+                "kind mlflow needs tracking_uri, the MLflow tracking server's URI, like "
+                "http://127.0.0.1:5000"
+            )
+        scheme = self.tracking_uri.split(":", 1)[0].split("+")[0] if self.tracking_uri else ""
+        if self.kind == "mlflow" and scheme not in MLFLOW_SCHEMES:
+            raise ValueError(
+                f"tracking_uri {self.tracking_uri!r} is not an MLflow tracking URI with a model "
+                f"registry: use one of the schemes {', '.join(MLFLOW_SCHEMES)}, like "
+                "http://127.0.0.1:5000"
+            )
+        if self.kind == "local" and self.tracking_uri:
+            raise ValueError(
+                "tracking_uri is only for kind mlflow: set kind: mlflow or remove tracking_uri"
+            )
+        return self
 
 
 def _parse_keep(value: Any) -> Any:

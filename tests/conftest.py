@@ -1,4 +1,5 @@
-"""Shared fixtures: a Prefect test server for flow tests and configs written to tmp_path."""
+"""Shared fixtures: a Prefect test server for flow tests, configs written to tmp_path, and a
+throwaway PostgreSQL cluster."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from tests.helpers import DEMO_DATA, merge, repo_raw_config
+from tests.postgres import Postgres, require_postgres, throwaway_postgres
 
 
 @pytest.fixture
@@ -43,3 +45,38 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One throwaway PostgreSQL cluster for the session; each test creates its own database.
+
+    Skips saying what to install when PostgreSQL is missing, fails instead in CI.
+    """
+    with throwaway_postgres(require_postgres()) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def mlflow_server() -> Iterator[Any]:
+    """One real `mlflow server` (SQLite backend, artifacts in a temporary directory)."""
+    from tests.registry_backends import mlflow_server_running
+
+    with mlflow_server_running() as server:
+        yield server
+
+
+@pytest.fixture(
+    params=[
+        "local",
+        pytest.param("mlflow", marks=[pytest.mark.mlflow, pytest.mark.slow]),
+    ]
+)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A registry backend for one fresh model: the local directory, or the MLflow server."""
+    from tests.registry_backends import LocalBackend, MlflowBackend, fresh_model_name
+
+    if request.param == "local":
+        return LocalBackend(tmp_path / "registry", "seattle-weather")
+    server = request.getfixturevalue("mlflow_server")
+    return MlflowBackend(server, tmp_path / "registry", fresh_model_name())

@@ -58,10 +58,16 @@ class TrustedClassifier(DummyClassifier):
 
 def demo_log_in_sqlite(directory: Path, table: str = "weather_log") -> str:
     """Write the demo's production log (data/seattle/*.parquet) to a SQLite file; its URL."""
+    url = f"sqlite:///{directory / 'warehouse.db'}"
+    demo_log_to_sql(url, table)
+    return url
+
+
+def demo_log_to_sql(url: str, table: str = "weather_log") -> None:
+    """Write the demo's production log (data/seattle/*.parquet) to a table of a SQL database."""
     import pandas as pd
     import sqlalchemy as sa
 
-    url = f"sqlite:///{directory / 'warehouse.db'}"
     log = pd.concat(
         [pd.read_parquet(f) for f in sorted(DEMO_DATA.glob("*.parquet"))], ignore_index=True
     )
@@ -70,7 +76,6 @@ def demo_log_in_sqlite(directory: Path, table: str = "weather_log") -> str:
         log.to_sql(table, engine, index=False)
     finally:
         engine.dispose()
-    return url
 
 
 def make_decision(**changes: Any) -> Any:
@@ -95,3 +100,13 @@ def make_decision(**changes: Any) -> Any:
         "last_retrain_as_of": None,
     }
     return TriggerDecision(**{**values, **changes})
+
+
+class HangingClassifier(DummyClassifier):
+    """A classifier whose fit never ends (in short sleeps, so a timeout can interrupt it)."""
+
+    def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+        import time
+
+        while True:
+            time.sleep(0.05)

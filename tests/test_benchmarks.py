@@ -17,12 +17,12 @@ from tests.helpers import ROOT
 pytestmark = pytest.mark.e2e
 
 
-def _run(script: str, *args: str) -> str:
+def _run(script: str, *args: str, timeout: float = 600) -> str:
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / script), *args],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -75,3 +75,18 @@ def test_cold_run_times_the_demo_next_to_a_trivial_flow() -> None:
     assert re.search(r"^trivial flow, cold\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M), out
     assert re.search(r"^monitor\.py on the demo, cold\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M)
     assert re.search(r"^share of the cold run that a trivial flow already costs: \d+%$", out, re.M)
+
+
+def test_fleet_compares_with_separate_runs_and_worker_counts_and_measures_memory() -> None:
+    # Several fleet runs and two cold monitor runs in turn: over 600 s at load average 8.
+    out = _run("fleet.py", "--models", "2", "--memory-models", "2", timeout=1800)
+
+    fleet_row = r"^\| one `flows/fleet.py` \(dask, 2 workers\) \| [\d.]+ \| 2/2 \| 0 \| \d+ \|$"
+    assert re.search(fleet_row, out, re.M), out
+    assert re.search(r"^\| 2 x `flows/monitor.py`, in turn \| [\d.]+ \| 2/2 \| 0 \| \|$", out, re.M)
+    assert re.search(r"^speed-up of the fleet: \d+\.\d\dx$", out, re.M)
+    # Monitor only, every model with a champion: both worker counts run both models.
+    assert len(re.findall(r"^\| [12] \| [\d.]+ \| [\d.]+ \| 0 \|$", out, re.M)) == 2
+    assert re.search(r"^speed-up from 1 to 2 workers on the models: \d+\.\d\dx$", out, re.M)
+    memory = re.search(r"^\| 2 \| 2 \| 0 \| [\d.]+ \| (\d+\.\d\d) \|$", out, re.M)
+    assert memory and float(memory.group(1)) > 0  # the sampler saw the process tree

@@ -9,7 +9,14 @@ from tasks.cli.common import DEFAULT_CONFIG
 from tasks.config import load_config
 from tasks.errors import AutoretrainError, RegistryError
 from tasks.render.registry import render_history, render_models, render_versions
-from tasks.stores.registry import LocalRegistry, list_models
+from tasks.stores.registry import list_models, open_registry
+
+
+def list_mlflow_models(tracking_uri: str) -> list[str]:
+    """The models autoretrain manages on an MLflow server (imports MLflow only when used)."""
+    from tasks.stores.mlflow_registry import list_mlflow_models as listed
+
+    return listed(tracking_uri)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,22 +37,35 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        if not config.registry.path.is_dir():
-            raise RegistryError(f"no registry at {config.registry.path} (check registry.path)")
-        registry = LocalRegistry(config.registry.path, config.name)
+        settings = config.registry
+        if settings.kind == "mlflow":
+            where = str(settings.tracking_uri)
+            registry = open_registry(settings, config.name)
+            models = list_mlflow_models(where)
+            if config.name not in models and not (args.command == "list" and args.all):
+                raise RegistryError(
+                    f"no registered model '{config.name}' in the MLflow registry at {where}: run "
+                    "the monitor flow first (it registers the first champion), or check the "
+                    "config's name and registry.tracking_uri"
+                )
+        else:
+            where = str(settings.path)
+            if not settings.path.is_dir():
+                raise RegistryError(f"no registry at {settings.path} (check registry.path)")
+            registry = open_registry(settings, config.name)
+            models = list_models(settings.path)
         if args.command == "list" and args.all:
-            models = list_models(config.registry.path)
-            print(render_models([LocalRegistry(config.registry.path, name) for name in models]))
+            print(render_models([open_registry(settings, name) for name in models]))
             return 0
-        others = [n for n in list_models(config.registry.path) if n != config.name]
+        others = [n for n in models if n != config.name]
         if args.command == "list":
-            print(f"model {config.name} in {config.registry.path}")
+            print(f"model {config.name} in {where}")
             print(render_versions(registry))
             if others:
                 print(f"other models in this registry: {', '.join(others)} (list --all)")
             return 0
         if args.command == "history":
-            print(f"model {config.name} in {config.registry.path}")
+            print(f"model {config.name} in {where}")
             print(render_history(registry, args.last))
             return 0
         check = registry.verify()
@@ -57,8 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     for problem in check.problems:
         print(f"problem: {problem}")
     print(
-        f"model {config.name} in registry {config.registry.path}: "
-        f"{'consistent' if check.ok else 'INCONSISTENT'}"
+        f"model {config.name} in registry {where}: {'consistent' if check.ok else 'INCONSISTENT'}"
     )
     return 0 if check.ok else 2
 

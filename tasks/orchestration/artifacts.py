@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from tasks.core.fleet import row_from_result
 from tasks.core.gate import Comparison
 from tasks.render.backtest_report import summary_rows
 from tasks.render.reporting import (
@@ -31,12 +32,22 @@ def publish_comparison(comparison: Comparison) -> None:
 
 
 def publish_monitor_summary(result: MonitorResult) -> None:
-    """The monitor run's summary as a markdown artifact."""
+    """The monitor run's summary as a markdown artifact, and its numbers as a one-row table
+    (a fleet that ran the monitor as a deployment reads its row from it)."""
     create_markdown_artifact(
         key=f"{result.model_name}-monitor-summary",
         markdown=f"```\n{render_summary(result)}\n```",
         description=f"Monitor status: {result.status}",
     )
+    create_table_artifact(
+        key=monitor_row_key(result.model_name),
+        table=[row_from_result(result, config_path="", duration_seconds=0).to_dict()],
+        description=f"Monitor status: {result.status}",
+    )
+
+
+def monitor_row_key(model_name: str) -> str:
+    return f"{model_name}-monitor-row"
 
 
 def publish_step_outcome(

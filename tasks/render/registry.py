@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.stores.registry import LocalRegistry, ModelRegistry
+from tasks.stores.registry import ModelRegistry
 
 
 def render_versions(registry: ModelRegistry) -> str:
@@ -46,7 +46,7 @@ def render_history(registry: ModelRegistry, last: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def render_models(registries: list[LocalRegistry]) -> str:
+def render_models(registries: list[ModelRegistry]) -> str:
     """The versions of every model in a registry, one table per model."""
     if not registries:
         return "(no models yet)"

@@ -207,13 +207,16 @@ def plan_backtest(
 
 def scratch_config(config: Config, directory: Path) -> Config:
     """The config with its registry, history and reports in a scratch directory; the champion's
-    own predictions are scored (a logged prediction column belongs to the real production model)."""
+    own predictions are scored (a logged prediction column belongs to the real production model).
+    The scratch registry is always a local one: a replay never touches an MLflow server's model."""
     if directory.exists():
         shutil.rmtree(directory)
     return config.model_copy(
         update={
             "data": config.data.model_copy(update={"prediction_column": None}),
-            "registry": config.registry.model_copy(update={"path": directory / "registry"}),
+            "registry": config.registry.model_copy(
+                update={"kind": "local", "tracking_uri": None, "path": directory / "registry"}
+            ),
             "reports": config.reports.model_copy(update={"path": directory / "reports"}),
         }
     )
@@ -241,7 +244,7 @@ def bootstrap_champion(config: Config, first_window: Window) -> str:
 
 def score_window(config: Config, window: Window, champion: str) -> tuple[float | None, int]:
     """The champion's metric on the labelled rows of window, and how many there were."""
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     labelled = load_window(config, window, labelled_only=True)
     if len(labelled) == 0:
         return None, 0
@@ -261,7 +264,7 @@ def estimate_in_window(config: Config, window: Window, champion: str) -> float |
         or config.policy.performance_metric.is_regression
     ):
         return None
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     rows = load_window(config, window)
     if len(rows) == 0:
         return None
@@ -357,7 +360,7 @@ def replay_strategy(
         workspace = None
     config = scratch_config(config, scratch / strategy.name)
     champion = bootstrap_champion(config, windows[0])
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     outcomes = []
     for index, window in enumerate(windows):
         outcome = replay_window(config, strategy, index, window, champion, workspace)

@@ -35,7 +35,7 @@ def measure_window(
     logged ones where the log has them; the champion predicts the rest. The estimate uses the
     champion's own predictions and calibrated probabilities on every row.
     """
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     current = load_window(config, window)
     # The champion's reference sample is drawn once and kept with the version.
     reference = registry.load_reference(

@@ -57,7 +57,7 @@ def collect_outputs(
 def evaluate_on_holdout(config: Config, holdout: Window, challenger_version: str) -> Comparison:
     """Score champion and challenger on the same labelled holdout rows; save the comparison."""
     logger = step_logger(__name__)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     frame = load_window(config, holdout, labelled_only=True)
     champion_version = registry.get_alias("champion")
     challenger = collect_outputs(registry, challenger_version, config, frame, holdout)
@@ -87,7 +87,7 @@ def evaluate_on_holdout(config: Config, holdout: Window, challenger_version: str
 
 def record_approval(config: Config, comparison_id: str, approval: Approval) -> Comparison:
     """Add a reviewer's answer to the saved comparison, which stays the one source of truth."""
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     comparison = Comparison.from_dict(registry.load_comparison(comparison_id))
     if comparison.approval is not None:
         raise RegistryError(
@@ -153,7 +153,7 @@ def apply_verdict(registry: ModelRegistry, comparison_id: str) -> Literal["promo
 
 def promote_challenger(config: Config, comparison_id: str) -> Literal["promoted", "rejected"]:
     """Act on the saved comparison's verdict: promote (if the champion is unchanged) or reject."""
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     status = apply_verdict(registry, comparison_id)
     step_logger(__name__).info("comparison %s: %s", comparison_id, status)
     return status

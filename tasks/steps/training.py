@@ -91,7 +91,7 @@ def train_challenger(
     model = fit_model(config, training)
     calibration, note = calibrate_on_holdout(config, model, holdout)
     logger.info(note)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     record = registry.register(
         model,
         reference_frame(config, training),
@@ -122,7 +122,7 @@ def adopt_model(
         raise ModelError(f"no labelled rows in the adopted model's reference window {window}")
     calibration, note = calibrate_on_holdout(config, model, holdout)
     step_logger(__name__).info(note)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     record = registry.register(
         model,
         reference_frame(config, training),

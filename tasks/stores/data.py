@@ -194,13 +194,18 @@ class SqlLogSource:
                     raise DataError(
                         f"no table '{self.table}' in {self.describe()} (check data.source.table)"
                     )
-                present = [c["name"] for c in inspector.get_columns(self.table)]
-                missing = [c for c in columns if c not in present]
+                types = {c["name"]: c["type"] for c in inspector.get_columns(self.table)}
+                missing = [c for c in columns if c not in types]
                 if missing:
-                    raise DataError(_missing_columns_message(missing, present, self.describe()))
+                    raise DataError(_missing_columns_message(missing, list(types), self.describe()))
+                start, end = window.start, window.end
+                if getattr(types[self.timestamp_column], "timezone", False):
+                    # A naive bound against a `timestamp with time zone` column is taken in
+                    # the session's time zone: say that the window is in UTC.
+                    start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
                 table = sa.table(self.table, *(sa.column(c) for c in columns))
                 ts = table.c[self.timestamp_column]
-                query = sa.select(*table.c).where(ts >= window.start, ts < window.end)
+                query = sa.select(*table.c).where(ts >= start, ts < end)
                 return pd.read_sql(query, connection)
         except (sa.exc.OperationalError, sa.exc.DisconnectionError, sa.exc.TimeoutError) as error:
             # A dropped connection, a locked or busy database: may pass on the next attempt.

@@ -56,6 +56,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from tasks.config import RegistryConfig
 from tasks.errors import AutoretrainError, ModelError, RegistryError
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ class ModelRegistry(Protocol):
 
     def history(self) -> list[HistoryEntry]: ...
 
-    def save_comparison(self, comparison_id: str, comparison: dict[str, Any]) -> Path: ...
+    def save_comparison(self, comparison_id: str, comparison: dict[str, Any]) -> Path | str: ...
 
     def load_comparison(self, comparison_id: str) -> dict[str, Any]: ...
 
@@ -178,6 +179,8 @@ class ModelRegistry(Protocol):
     ) -> tuple[str, str]: ...
 
     def claim_request(self, request_id: str) -> bool: ...
+
+    def verify(self) -> RegistryCheck: ...
 
 
 def _now() -> str:
@@ -1025,6 +1028,19 @@ class LocalRegistry:
         return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
-def open_registry(path: Path, model_name: str) -> ModelRegistry:
-    """The registry the config points at."""
-    return LocalRegistry(path, model_name)
+def open_registry(settings: RegistryConfig | Path, model_name: str) -> ModelRegistry:
+    """The registry the config's registry section points at (a bare path: a local one)."""
+    if isinstance(settings, Path):
+        return LocalRegistry(settings, model_name)
+    if settings.kind == "mlflow":
+        try:
+            from tasks.stores.mlflow_registry import MlflowRegistry
+        except ImportError as error:
+            raise RegistryError(
+                f"registry.kind mlflow needs the MLflow client ({error}): install it with "
+                "`pip install .[mlflow]`"
+            ) from None
+        if not settings.tracking_uri:
+            raise RegistryError("registry.kind mlflow needs registry.tracking_uri")
+        return MlflowRegistry(settings.path, model_name, settings.tracking_uri)
+    return LocalRegistry(settings.path, model_name)

@@ -45,3 +45,18 @@ def test_promote_trigger_passes_on_the_request_and_reason_of_the_retrain():
     assert rendered["request_id"] == "monitor-run-7"
     assert rendered["reason"] == "monitor: drift"
     assert rendered["challenger_version"] == "v0002"
+
+
+def test_the_fleet_deployment_runs_the_fleet_flow_on_the_shipped_fleet_file_daily():
+    from flows.fleet import fleet_flow
+    from tasks.fleet_config import load_fleet
+
+    deployment = _deployments()["autoretrain-fleet"]
+    path, _, name = deployment["entrypoint"].partition(":")
+    assert (ROOT / path).is_file() and name == "fleet_flow"
+    accepted = inspect.signature(fleet_flow.fn).parameters
+    assert set(deployment["parameters"]) <= set(accepted)
+    fleet = load_fleet(ROOT / deployment["parameters"]["fleet_path"])
+    assert fleet.ready and not [m for m in fleet.members if m.error]
+    (schedule,) = deployment["schedules"]
+    assert schedule["cron"] and schedule["active"] is True

@@ -178,14 +178,13 @@ def test_queue_waits_for_the_running_retrain_then_runs(write_config, tmp_path):
 
 
 def test_queue_gives_up_after_queue_timeout_with_the_fix_in_the_message(write_config, tmp_path):
+    model = {"name": "queue-timeout", "registry": {"path": str(tmp_path / "registry")}}
+    # The first retrain, with the slot free, waits as long as it needs: on a busy machine even
+    # a free slot can take more than 2 s to be granted.
+    retrain_flow(str(write_config(model)))
     config_path = write_config(
-        {
-            "name": "queue-timeout",
-            "registry": {"path": str(tmp_path / "registry")},
-            "orchestration": {"on_busy": "queue", "queue_timeout": "2s"},
-        }
+        {**model, "orchestration": {"on_busy": "queue", "queue_timeout": "2s"}}
     )
-    retrain_flow(str(config_path))
 
     with (
         concurrency("autoretrain-retrain-queue-timeout", occupy=1, strict=True),

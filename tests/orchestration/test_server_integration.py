@@ -1,8 +1,9 @@
-"""The deployments on a real Prefect server: schedule, event chain, concurrency.
+"""The deployments on a real Prefect server: schedule, event chain, concurrency, two workers.
 
-Starts `prefect server start` on 127.0.0.1 with a temporary PREFECT_HOME, creates the work pool,
-runs `prefect deploy --all` on the project's own prefect.yaml, starts a worker, and drives the
-loop through the API. Every process it starts is stopped by PID, also on failure.
+Starts `prefect server start` on 127.0.0.1 with a temporary PREFECT_HOME and its database in a
+throwaway PostgreSQL cluster, creates the work pool, runs `prefect deploy --all` on the
+project's own prefect.yaml, starts a worker, and drives the loop through the API. Every process
+it starts is stopped by PID, also on failure.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ import yaml
 from tasks.core.numbers import format_number
 from tasks.stores.registry import model_directory
 from tests.browser import chromium, require_chromium, save_screenshot
-from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
+from tests.helpers import DEMO_DATA, ROOT, demo_log_to_sql, merge, repo_raw_config
+from tests.postgres import Postgres
 from tests.processes import free_port as _free_port
 from tests.processes import stop_process as _stop
 from tests.processes import wait_for as _wait_for
+from tests.registry_backends import MLFLOW_ENVIRONMENT, mlflow_server_running
 
 pytestmark = pytest.mark.server
 
@@ -44,6 +47,8 @@ class Server:
     url: str
     env: dict[str, str]
     project: Path
+    postgres: Postgres
+    database: str  # the server's database in the cluster
 
 
 def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,9 +65,10 @@ def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A real Prefect server, the work pool, the deployments and a worker."""
+def server(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iterator[Server]:
+    """A real Prefect server on PostgreSQL, the work pool, the deployments and a worker."""
     base = tmp_path_factory.mktemp("server")
+    database = postgres.create_database("prefect")
     project = base / "project"
     project.mkdir()
     # The project as a user has it: the real prefect.yaml and flows, their own config.yaml.
@@ -87,6 +93,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         {
             "PREFECT_HOME": str(base / "prefect-home"),
             "PREFECT_API_URL": url,
+            # Only the server reads it: workers and flows talk to the API.
+            "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(database, driver="asyncpg"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             # The UI of a server on another port than 4200 must be told where its API is.
             "PREFECT_UI_API_URL": url,
@@ -110,7 +118,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
         processes.append((server_process, signal.SIGTERM))
         _wait_for(lambda: _healthy(url), 90, "the Prefect server to answer /health")
-        handle = Server(url, env, project)
+        handle = Server(url, env, project, postgres, database)
         created = _cli(handle, "work-pool", "create", "autoretrain", "--type", "process")
         assert created.returncode == 0, created.stderr
         deployed = _cli(handle, "deploy", "--all")
@@ -193,6 +201,7 @@ def test_deploy_accepts_prefect_yaml_with_schedule_and_triggers(server: Server) 
         "autoretrain-promote",
         "autoretrain-loop",
         "autoretrain-rollback",
+        "autoretrain-fleet",
     }
     automations = _api(server, "POST", "/automations/filter")
     expected = {a["trigger"]["expect"][0] for a in automations}
@@ -245,6 +254,18 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
     assert aliases == {"champion": "v0002"}
 
 
+def test_the_server_keeps_its_runs_in_postgresql(server: Server) -> None:
+    """The runs the API returns are the rows of the PostgreSQL database; no SQLite file."""
+    through_api = {str(run["id"]) for run in _api(server, "POST", "/flow_runs/filter")}
+    in_postgres = set(server.postgres.psql(server.database, "SELECT id FROM flow_run").split())
+
+    # At least the runs the scheduler made for the monitor's cron schedule (and the chain's).
+    assert len(through_api) >= 1
+    assert in_postgres == through_api
+    assert list((server.project.parent / "prefect-home").glob("*.db")) == []
+
+
+SLOT = "autoretrain-retrain-seattle-weather"  # the retrain slot of the test model
 HOLD_SLOT = """
 import sys
 import threading
@@ -259,28 +280,49 @@ with model_slot(load_config("config.yaml"), "retrain"):
 
 @contextlib.contextmanager
 def _slot_holder(server: Server) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding the model's retrain slot, as a running retrain does."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_SLOT],
-        cwd=server.project,
-        env=server.env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    """Another process holding the model's retrain slot, as a running retrain does.
+
+    Its stderr goes to a file that a failure quotes; whatever happens in the test, the holder
+    is asked to let go first (stdin closed), so one failed test does not leave the slot taken
+    for the next one until the lease runs out.
+    """
+    errors = server.project.parent / "logs" / "slot-holder.err"
+    with errors.open("w") as stderr:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD_SLOT],
+            cwd=server.project,
+            env=server.env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        )
+    assert holder.stdin is not None and holder.stdout is not None
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        said = holder.stdout.readline().strip()
+        assert said == "held", f"the slot holder said {said!r}:\n{errors.read_text()[-3000:]}"
         yield holder
-        assert holder.stdin is not None
         holder.stdin.close()  # let it release the slot and exit
         holder.wait(timeout=30)
     finally:
+        if holder.poll() is None and not holder.stdin.closed:
+            holder.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                holder.wait(timeout=30)
         _stop(holder, signal.SIGKILL)
+
+
+def _slot_is_free(server: Server, name: str) -> bool:
+    try:
+        return _api(server, "GET", f"/v2/concurrency_limits/{name}")["active_slots"] == 0
+    except httpx.HTTPStatusError as error:  # not created yet: nobody holds it
+        return error.response.status_code == 404
 
 
 def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server) -> None:
     retrain = _deployment(server, "retrain", "autoretrain-retrain")
+    _wait_for(lambda: _slot_is_free(server, SLOT), 120, "the retrain slot to be free", interval=2)
     versions = model_directory(server.project.parent / "registry", "seattle-weather") / "versions"
     before = sorted(p.name for p in versions.iterdir())
 
@@ -299,7 +341,8 @@ def test_a_second_retrain_while_one_runs_is_dropped_as_configured(server: Server
 
 
 def test_a_killed_run_frees_its_slot_when_the_lease_runs_out(server: Server) -> None:
-    name = "autoretrain-retrain-seattle-weather"
+    name = SLOT
+    _wait_for(lambda: _slot_is_free(server, name), 120, "the retrain slot to be free", interval=2)
     with _slot_holder(server) as holder:
         os.killpg(holder.pid, signal.SIGKILL)  # no exit handler runs: the slot is not released
         holder.wait(timeout=30)
@@ -487,3 +530,164 @@ def test_prefect_ui_shows_the_comparison_artifact(server: Server, tmp_path: Path
         text = driver.execute_script("return document.body.innerText")
         save_screenshot(driver, tmp_path / "prefect-comparison-artifact.png")
     assert key in text and "Can't connect to Server API" not in text
+
+
+# Two workers, two working directories, nothing shared but the servers. This runs last: it
+# deploys the monitor, retrain and promote deployments again, onto two other work pools.
+
+TWO_WORKERS_MODEL = "seattle-two-workers"
+WORKERS = {
+    # worker: (work pool, deployments it runs)
+    "worker-a": ("autoretrain-monitoring", ("autoretrain-monitor",)),
+    "worker-b": ("autoretrain-training", ("autoretrain-retrain", "autoretrain-promote")),
+}
+
+
+def _project_copy(directory: Path, config: dict[str, Any]) -> Path:
+    """A project directory of its own: prefect.yaml, the flows (copied, not linked), config."""
+    directory.mkdir()
+    shutil.copy(ROOT / "prefect.yaml", directory / "prefect.yaml")
+    shutil.copytree(
+        ROOT / "flows", directory / "flows", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (directory / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return directory
+
+
+def _runs_requested_by(server: Server, deployment_id: str, request_id: str) -> list[dict[str, Any]]:
+    runs = _runs_of(server, deployment_id)
+    return [run for run in runs if run["parameters"].get("request_id") == request_id]
+
+
+def _worker_logs_say(server: Server, run_id: str, worker: str) -> bool:
+    return f"Worker '{worker}' submitting flow run '{run_id}'" in _logs(server, run_id)
+
+
+def _files_under(directory: Path) -> set[str]:
+    return {str(path.relative_to(directory)) for path in directory.rglob("*") if path.is_file()}
+
+
+def _aliases_in_postgres(postgres: Postgres, database: str) -> dict[str, str]:
+    """The registered-model aliases as MLflow's backend store keeps them: alias -> version."""
+    rows = postgres.psql(
+        database,
+        "SELECT alias, version FROM registered_model_aliases "
+        f"WHERE name = '{TWO_WORKERS_MODEL}' ORDER BY alias",
+    )
+    return dict(line.split("|") for line in rows.split())
+
+
+def test_two_workers_in_separate_directories_run_the_chain(
+    server: Server, postgres: Postgres, tmp_path: Path
+) -> None:
+    """The monitor deployment on worker A, retrain and promote on worker B, each in its own copy
+    of the project with its own PREFECT_HOME. They share no file: the log is a PostgreSQL table,
+    the registry is MLflow's (an `mlflow server` whose backend store is PostgreSQL)."""
+    warehouse = postgres.url(postgres.create_database("warehouse"))
+    demo_log_to_sql(warehouse)
+    mlflow_database = postgres.create_database("mlflow")
+    with mlflow_server_running(postgres.url(mlflow_database)) as mlflow:
+        config = merge(
+            repo_raw_config(),
+            {
+                "name": TWO_WORKERS_MODEL,
+                # path: the lock and the monitoring history, in each copy
+                "registry": {"kind": "mlflow", "tracking_uri": mlflow.uri},
+                "reports": {"path": "reports"},  # in each copy: nobody else writes there
+                "orchestration": {"on_busy": "drop"},
+            },
+        )
+        config["data"]["source"] = {"kind": "sql", "url": warehouse, "table": "weather_log"}
+        assert not Path(config["registry"]["path"]).is_absolute()
+        copies = {worker: _project_copy(tmp_path / worker, config) for worker in WORKERS}
+        runs = _run_the_chain_on_two_workers(server, copies, tmp_path)
+        # The champion alias moved in MLflow: v0001 bootstrapped by the monitor on worker A,
+        # then v0002 registered and promoted on worker B.
+        assert _aliases_in_postgres(postgres, mlflow_database) == {"champion": "2"}
+        artifacts = _files_under(mlflow.artifacts)
+
+    files = {worker: _files_under(copy) for worker, copy in copies.items()}
+    # The models went to MLflow's artifact store, not into either copy.
+    assert sum(name.endswith("MLmodel") for name in artifacts) == 2
+    for worker in WORKERS:
+        assert not [name for name in files[worker] if name.endswith(("MLmodel", ".pkl"))]
+    # Each run wrote only in its own directory: the monitor's reports are in A's copy alone.
+    assert any(name.startswith(f"reports/{TWO_WORKERS_MODEL}/") for name in files["worker-a"])
+    assert not any(name.startswith("reports/") for name in files["worker-b"])
+    # Which worker ran which run: the worker's own log line on each run (logs arrive late).
+    for run_id, worker in runs.items():
+        _wait_for(
+            lambda run_id=run_id, worker=worker: _worker_logs_say(server, run_id, worker),
+            60,
+            f"the log line of {worker} submitting run {run_id}",
+        )
+        other = "worker-b" if worker == "worker-a" else "worker-a"
+        assert not _worker_logs_say(server, run_id, other)
+
+
+def _run_the_chain_on_two_workers(
+    server: Server, copies: dict[str, Path], logs: Path
+) -> dict[str, str]:
+    """Deploy from each copy onto its pool, start its worker there, run the monitor deployment
+    and wait for the chain it triggers; stop the workers. The worker each run should be on."""
+    envs = {
+        worker: {
+            **server.env,
+            **MLFLOW_ENVIRONMENT,
+            "PREFECT_HOME": str(copy / ".prefect"),
+            "PWD": str(copy),
+        }
+        for worker, copy in copies.items()
+    }
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for worker, (pool, deployments) in WORKERS.items():
+            handle = Server(server.url, envs[worker], copies[worker], server.postgres, "")
+            created = _cli(handle, "work-pool", "create", pool, "--type", "process")
+            assert created.returncode == 0, created.stderr
+            for name in deployments:  # one at a time: with several names, --pool is ignored
+                deployed = _cli(handle, "deploy", "--name", name, "--pool", pool)
+                assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+            processes.append(
+                subprocess.Popen(
+                    [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--name", worker],
+                    cwd=copies[worker],
+                    env=envs[worker],
+                    stdout=(logs / f"{worker}.log").open("wb"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        monitor = _deployment(server, "monitor", "autoretrain-monitor")
+        retrain = _deployment(server, "retrain", "autoretrain-retrain")
+        promote = _deployment(server, "promote", "autoretrain-promote")
+        assert monitor["work_pool_name"] == "autoretrain-monitoring"
+        assert retrain["work_pool_name"] == promote["work_pool_name"] == "autoretrain-training"
+
+        monitor_run = _run_deployment(server, monitor["id"], {})
+        finished = _final_state(server, monitor_run)
+        assert finished["state"]["type"] == "COMPLETED", _logs(server, monitor_run)
+        summary = _artifacts(server, monitor_run)[f"{TWO_WORKERS_MODEL}-monitor-summary"]
+        assert "status      retrain-requested" in summary["data"]
+        # Earlier tests ran these deployments too (a deployment keeps its id when redeployed):
+        # the runs of this chain are those that name the monitor run as their request.
+        retrain_runs = _wait_for(
+            lambda: _runs_requested_by(server, retrain["id"], monitor_run), 60, "a retrain run"
+        )
+        assert len(retrain_runs) == 1
+        retrained = _final_state(server, retrain_runs[0]["id"])
+        assert retrained["state"]["type"] == "COMPLETED", _logs(server, retrained["id"])
+        outcome = _artifacts(server, retrained["id"])[f"{TWO_WORKERS_MODEL}-retrain-outcome"]
+        assert "registered challenger v0002" in outcome["data"]
+        promote_runs = _wait_for(
+            lambda: _runs_requested_by(server, promote["id"], monitor_run), 60, "a promote run"
+        )
+        assert len(promote_runs) == 1
+        promoted = _final_state(server, promote_runs[0]["id"])
+        assert promoted["state"]["type"] == "COMPLETED", _logs(server, promoted["id"])
+        verdict = _artifacts(server, promoted["id"])[f"{TWO_WORKERS_MODEL}-comparison-verdict"]
+        assert "PROMOTE" in verdict["data"]
+    finally:
+        for process in reversed(processes):
+            _stop(process, signal.SIGINT)
+    return {monitor_run: "worker-a", retrained["id"]: "worker-b", promoted["id"]: "worker-b"}

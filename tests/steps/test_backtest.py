@@ -105,3 +105,20 @@ def test_cli_refuses_bad_options_before_any_work(
 def test_unknown_strategy_names_the_choices() -> None:
     with pytest.raises(ConfigError, match="choose from policy, never, fixed, every-window"):
         Strategy.parse("sometimes")
+
+
+def test_the_replay_registry_is_a_local_scratch_one_even_with_an_mlflow_registry(
+    tmp_path: Path,
+) -> None:
+    from tasks.steps.backtest import scratch_config
+    from tests.helpers import repo_config
+
+    config = repo_config(
+        {"registry.kind": "mlflow", "registry.tracking_uri": "http://127.0.0.1:5000"}
+    )
+
+    scratch = scratch_config(config, tmp_path / "replay")
+
+    assert (scratch.registry.kind, scratch.registry.tracking_uri) == ("local", None)
+    assert scratch.registry.path == tmp_path / "replay" / "registry"
+    assert config.registry.kind == "mlflow"  # the run's own config is untouched

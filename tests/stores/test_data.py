@@ -1,4 +1,5 @@
-"""Reading windows of the production log from Parquet, CSV and SQL, on the bundled demo data."""
+"""Reading windows of the production log from Parquet, CSV and SQL (SQLite and a throwaway
+PostgreSQL), on the bundled demo data."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tasks.errors import DataError
 from tasks.stores import data as data_module
 from tasks.stores.data import load_window
 from tests.helpers import DEMO_DATA, repo_config
+from tests.postgres import Postgres
 
 JANUARY_2013 = Window(datetime(2013, 1, 1), datetime(2013, 2, 1))
 NEW_YEAR_2013 = Window(datetime(2012, 12, 15), datetime(2013, 1, 15))  # spans two files
@@ -54,11 +56,34 @@ def _write_csvs(log: pd.DataFrame, directory: Path) -> None:
 
 def _write_sqlite(log: pd.DataFrame, path: Path, table: str = "weather_log") -> str:
     url = f"sqlite:///{path}"
+    _write_table(log, url, table)
+    return url
+
+
+def _write_table(
+    log: pd.DataFrame, url: str, table: str = "weather_log", dtype: dict[str, Any] | None = None
+) -> None:
     engine = sa.create_engine(url)
     try:
-        log.to_sql(table, engine, index=False)
+        log.to_sql(table, engine, index=False, dtype=dtype)
     finally:
         engine.dispose()
+
+
+# PostgreSQL's cases start the session's throwaway cluster (a process): marked slow, like the
+# other tests that start processes (make test runs them, make test-fast not).
+SQL_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+def _write_sql(
+    database: str, log: pd.DataFrame, request: pytest.FixtureRequest, tmp_path: Path
+) -> str:
+    """The demo log as table weather_log in a new SQLite file or PostgreSQL database; its URL."""
+    if database == "sqlite":
+        return _write_sqlite(log, tmp_path / "log.db")
+    postgres: Postgres = request.getfixturevalue("postgres")
+    url = postgres.url(postgres.create_database("log"))
+    _write_table(log, url)
     return url
 
 
@@ -127,11 +152,16 @@ def test_csv_directory_gives_the_same_frame_as_parquet(
     pd.testing.assert_frame_equal(from_csv, from_parquet)
 
 
+@pytest.mark.parametrize("database", SQL_DATABASES)
 @pytest.mark.parametrize("labelled_only", [False, True])
-def test_sqlite_table_gives_the_same_rows_as_parquet(
-    demo_log: pd.DataFrame, tmp_path: Path, labelled_only: bool
+def test_sql_table_gives_the_same_rows_as_parquet(
+    demo_log: pd.DataFrame,
+    tmp_path: Path,
+    labelled_only: bool,
+    database: str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    url = _write_sqlite(demo_log, tmp_path / "log.db")
+    url = _write_sql(database, demo_log, request, tmp_path)
     window = Window(datetime(2012, 11, 1), datetime(2013, 3, 1))
 
     from_sql = load_window(_sql_config(url), window, labelled_only=labelled_only)
@@ -168,9 +198,9 @@ def test_timezone_aware_parquet_timestamps_are_compared_in_utc(
     pd.testing.assert_frame_equal(frame, _expected(demo_log, JANUARY_2013))
 
 
-@pytest.mark.parametrize("source", ["parquet", "csv", "sql"])
+@pytest.mark.parametrize("source", ["parquet", "csv", *SQL_DATABASES])
 def test_missing_column_names_the_column_and_the_fix(
-    demo_log: pd.DataFrame, tmp_path: Path, source: str
+    demo_log: pd.DataFrame, tmp_path: Path, source: str, request: pytest.FixtureRequest
 ) -> None:
     changes = {"data.numerical_features": ["precipitation", "humidity"]}
     if source == "parquet":
@@ -179,7 +209,7 @@ def test_missing_column_names_the_column_and_the_fix(
         _write_csvs(demo_log, tmp_path / "csv")
         config = _files_config(tmp_path / "csv", "csv", changes)
     else:
-        url = _write_sqlite(demo_log, tmp_path / "log.db")
+        url = _write_sql(source, demo_log, request, tmp_path)
         config = repo_config(
             {"data.source": {"kind": "sql", "url": url, "table": "weather_log"}, **changes}
         )
@@ -279,15 +309,63 @@ def test_directory_without_files_of_the_format_names_the_path(
     assert "data.source.format" in message
 
 
-def test_missing_sql_table_is_refused(demo_log: pd.DataFrame, tmp_path: Path) -> None:
-    url = _write_sqlite(demo_log, tmp_path / "log.db")
+@pytest.mark.parametrize("database", SQL_DATABASES)
+def test_missing_sql_table_is_refused(
+    demo_log: pd.DataFrame, tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    url = _write_sql(database, demo_log, request, tmp_path)
 
     with pytest.raises(DataError) as caught:
         load_window(_sql_config(url, table="weather"), JANUARY_2013)
 
     message = str(caught.value)
-    assert message.startswith("no table 'weather' in table 'weather' at sqlite:///")
+    assert message.startswith(f"no table 'weather' in table 'weather' at {url}")
     assert "check data.source.table" in message
+
+
+@pytest.mark.slow
+def test_postgresql_timestamptz_is_compared_in_utc_whatever_the_session_time_zone(
+    demo_log: pd.DataFrame, postgres: Postgres
+) -> None:
+    """A `timestamp with time zone` column, read by a session in another time zone: the window's
+    bounds are UTC, and so are the timestamps that come back (naive, like every source's)."""
+    database = postgres.create_database("aware", time_zone="America/Los_Angeles")
+    url = postgres.url(database)
+    aware = demo_log.assign(timestamp=demo_log["timestamp"].dt.tz_localize("UTC"))
+    _write_table(aware, url, dtype={"timestamp": sa.TIMESTAMP(timezone=True)})
+    assert (
+        postgres.psql(
+            database,
+            "SELECT data_type FROM information_schema.columns "
+            "WHERE table_name = 'weather_log' AND column_name = 'timestamp'",
+        ).strip()
+        == "timestamp with time zone"
+    )
+    # The session really is in Los Angeles: UTC midnight of 2013-01-01 is 16:00 the day before.
+    first = postgres.psql(
+        database,
+        "SELECT min(timestamp) FROM weather_log WHERE timestamp >= '2013-01-01 00:00:00+00'",
+    )
+    assert first.strip() == "2012-12-31 16:00:00-08"
+
+    frame = load_window(_sql_config(url), JANUARY_2013)
+
+    assert frame["timestamp"].dt.tz is None
+    pd.testing.assert_frame_equal(frame, _expected(demo_log, JANUARY_2013))
+
+
+@pytest.mark.slow
+def test_postgresql_naive_timestamps_are_read_as_written(
+    demo_log: pd.DataFrame, postgres: Postgres
+) -> None:
+    """A `timestamp without time zone` column does not move with the session's time zone."""
+    database = postgres.create_database("naive", time_zone="America/New_York")
+    url = postgres.url(database)
+    _write_table(demo_log, url)
+
+    frame = load_window(_sql_config(url), NEW_YEAR_2013)
+
+    pd.testing.assert_frame_equal(frame, _expected(demo_log, NEW_YEAR_2013))
 
 
 class FlakySource:

@@ -1,4 +1,7 @@
-"""The local model registry: versions, integrity checks, aliases, history and rollback."""
+"""The registry contract: versions, integrity checks, aliases, history and rollback.
+
+Every test that takes `backend` runs on the local registry and on a real MLflow server.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ from tasks.errors import ModelError, RegistryError
 from tasks.stores.registry import (
     STALE_STAGING_SECONDS,
     LocalRegistry,
+    ModelRegistry,
     ModelVersion,
     fingerprint_frame,
 )
+from tests.registry_backends import Backend
 
 MODEL_NAME = "seattle-weather"
 
@@ -58,17 +63,17 @@ def _metadata(reference: pd.DataFrame, reason: str = "test") -> dict[str, Any]:
     }
 
 
-def _register(registry: LocalRegistry, offset: float = 0.0) -> ModelVersion:
+def _register(registry: ModelRegistry, offset: float = 0.0) -> ModelVersion:
     reference = _reference(offset)
     return registry.register(_model(reference), reference, _metadata(reference))
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> LocalRegistry:
-    return LocalRegistry(tmp_path / "registry", MODEL_NAME)
+def registry(backend: Backend) -> ModelRegistry:
+    return backend.open()
 
 
-def _promote(registry: LocalRegistry, version: str, reason: str = "better") -> None:
+def _promote(registry: ModelRegistry, version: str, reason: str = "better") -> None:
     registry.set_alias(
         "champion",
         version,
@@ -78,7 +83,7 @@ def _promote(registry: LocalRegistry, version: str, reason: str = "better") -> N
     )
 
 
-def _snapshot(registry: LocalRegistry) -> dict[str, Any]:
+def _snapshot(registry: ModelRegistry) -> dict[str, Any]:
     """Everything an alias change could touch."""
     return {
         "aliases": {alias: registry.get_alias(alias) for alias in ("champion", "challenger")},
@@ -87,18 +92,19 @@ def _snapshot(registry: LocalRegistry) -> dict[str, Any]:
     }
 
 
-def test_register_stores_model_reference_and_metadata(registry: LocalRegistry) -> None:
+def test_register_stores_model_reference_and_metadata(
+    registry: ModelRegistry, backend: Backend
+) -> None:
     reference = _reference()
     model = _model(reference)
 
     record = registry.register(model, reference, _metadata(reference))
 
     assert record.version == "v0001"
-    assert record.model_name == MODEL_NAME
+    assert record.model_name == backend.model_name
     assert record.status == "registered"
     assert record.training_rows == 6
-    model_file = registry.root / "versions" / "v0001" / "model.pkl"
-    assert record.model_sha256 == hashlib.sha256(model_file.read_bytes()).hexdigest()
+    assert record.model_sha256 == backend.stored_model_sha256("v0001")
     assert registry.get_version("v0001") == record
     assert registry.list_versions() == [record]
     loaded = registry.load_model("v0001")
@@ -107,33 +113,33 @@ def test_register_stores_model_reference_and_metadata(registry: LocalRegistry) -
     pd.testing.assert_frame_equal(registry.load_reference("v0001"), reference)
 
 
-def test_register_refuses_metadata_it_does_not_know(registry: LocalRegistry) -> None:
+def test_register_refuses_metadata_it_does_not_know(registry: ModelRegistry) -> None:
     reference = _reference()
 
     with pytest.raises(TypeError, match="colour"):
         registry.register(_model(reference), reference, {**_metadata(reference), "colour": "red"})
 
     assert registry.list_versions() == []
-    assert list((registry.root / "versions").iterdir()) == []
+    assert _register(registry).version == "v0001"
 
 
-def test_version_ids_increase(registry: LocalRegistry) -> None:
+def test_version_ids_increase(registry: ModelRegistry) -> None:
     versions = [_register(registry, offset).version for offset in (0.0, 0.1, 0.2)]
 
     assert versions == ["v0001", "v0002", "v0003"]
     assert [v.version for v in registry.list_versions()] == versions
 
 
-def test_version_ids_continue_after_reopening(tmp_path: Path) -> None:
-    _register(LocalRegistry(tmp_path, MODEL_NAME))
+def test_version_ids_continue_after_reopening(backend: Backend) -> None:
+    _register(backend.open())
 
-    record = _register(LocalRegistry(tmp_path, MODEL_NAME))
+    record = _register(backend.open())
 
     assert record.version == "v0002"
 
 
 @pytest.mark.parametrize("version", ["1", "v1", "v001", "../v0001", "v0001/..", "champion"])
-def test_invalid_version_id_is_rejected(registry: LocalRegistry, version: str) -> None:
+def test_invalid_version_id_is_rejected(registry: ModelRegistry, version: str) -> None:
     _register(registry)
 
     with pytest.raises(RegistryError, match="is not a version id"):
@@ -142,16 +148,18 @@ def test_invalid_version_id_is_rejected(registry: LocalRegistry, version: str) -
         registry.load_model(version)
 
 
-def test_unknown_version_is_reported(registry: LocalRegistry) -> None:
+def test_unknown_version_is_reported(registry: ModelRegistry) -> None:
     with pytest.raises(RegistryError, match=r"no model version v0007 in .*registry"):
         registry.get_version("v0007")
 
 
-def test_tampered_model_file_is_refused_and_champion_kept(registry: LocalRegistry) -> None:
+def test_tampered_model_file_is_refused_and_champion_kept(
+    registry: ModelRegistry, backend: Backend
+) -> None:
     record = _register(registry)
     _promote(registry, record.version)
     before = _snapshot(registry)
-    model_file = registry.root / "versions" / "v0001" / "model.pkl"
+    model_file = backend.model_file("v0001")
     model_file.write_bytes(model_file.read_bytes() + b"\x00")
 
     with pytest.raises(ModelError, match="does not match its registered SHA-256") as caught:
@@ -163,26 +171,28 @@ def test_tampered_model_file_is_refused_and_champion_kept(registry: LocalRegistr
     assert registry.get_alias("champion") == "v0001"
 
 
-def test_missing_model_file_is_reported(registry: LocalRegistry) -> None:
+def test_missing_model_file_is_reported(registry: ModelRegistry, backend: Backend) -> None:
     _register(registry)
-    model_file = registry.root / "versions" / "v0001" / "model.pkl"
+    model_file = backend.model_file("v0001")
     model_file.unlink()
 
-    with pytest.raises(ModelError, match="model file of v0001 is missing") as caught:
+    with pytest.raises(ModelError, match=backend.missing_model_message) as caught:
         registry.load_model("v0001")
 
-    assert str(model_file) in str(caught.value)
+    assert backend.missing_model_names(model_file) in str(caught.value)
 
 
-def test_missing_reference_data_is_reported(registry: LocalRegistry) -> None:
+def test_missing_reference_data_is_reported(registry: ModelRegistry, backend: Backend) -> None:
     _register(registry)
-    (registry.root / "versions" / "v0001" / "reference.parquet").unlink()
+    backend.reference_file("v0001").unlink()
 
     with pytest.raises(RegistryError, match="reference data of v0001 is missing"):
         registry.load_reference("v0001")
 
 
-def test_set_alias_points_the_alias_and_records_history(registry: LocalRegistry) -> None:
+def test_set_alias_points_the_alias_and_records_history(
+    registry: ModelRegistry, backend: Backend
+) -> None:
     first, second = _register(registry).version, _register(registry, 0.1).version
 
     registry.set_alias("challenger", first, reason="trained", action="register")
@@ -202,10 +212,10 @@ def test_set_alias_points_the_alias_and_records_history(registry: LocalRegistry)
         ("promote", "champion", first, second, "comparison x"),
     ]
     assert all(h.actor and h.at for h in registry.history())
-    assert json.loads((registry.root / "aliases.json").read_text()) == {"champion": second}
+    assert backend.stored_aliases() == {"champion": second}
 
 
-def test_alias_of_an_unknown_version_is_refused(registry: LocalRegistry) -> None:
+def test_alias_of_an_unknown_version_is_refused(registry: ModelRegistry) -> None:
     _register(registry)
 
     with pytest.raises(RegistryError, match="no model version v0002"):
@@ -215,7 +225,7 @@ def test_alias_of_an_unknown_version_is_refused(registry: LocalRegistry) -> None
     assert registry.history() == []
 
 
-def test_unknown_alias_is_refused(registry: LocalRegistry) -> None:
+def test_unknown_alias_is_refused(registry: ModelRegistry) -> None:
     _register(registry)
 
     with pytest.raises(RegistryError, match="unknown alias 'production'"):
@@ -226,7 +236,7 @@ def test_unknown_alias_is_refused(registry: LocalRegistry) -> None:
 
 @pytest.mark.parametrize("expected", ["v0002", None], ids=["other-version", "no-champion"])
 def test_compare_and_swap_with_a_wrong_expected_changes_nothing(
-    registry: LocalRegistry, expected: str | None
+    registry: ModelRegistry, expected: str | None
 ) -> None:
     for offset in (0.0, 0.1, 0.2):
         _register(registry, offset)
@@ -240,7 +250,7 @@ def test_compare_and_swap_with_a_wrong_expected_changes_nothing(
 
 
 def test_compare_and_swap_with_the_right_expected_changes_the_alias(
-    registry: LocalRegistry,
+    registry: ModelRegistry,
 ) -> None:
     _register(registry)
     _register(registry, 0.1)
@@ -251,7 +261,7 @@ def test_compare_and_swap_with_the_right_expected_changes_the_alias(
     assert registry.get_alias("champion") == "v0002"
 
 
-def test_rollback_restores_the_previous_champion(registry: LocalRegistry) -> None:
+def test_rollback_restores_the_previous_champion(registry: ModelRegistry) -> None:
     _register(registry)
     _register(registry, 0.1)
     _promote(registry, "v0001")
@@ -274,7 +284,7 @@ def test_rollback_restores_the_previous_champion(registry: LocalRegistry) -> Non
 
 
 def test_second_rollback_goes_further_back_then_stops_at_the_first(
-    registry: LocalRegistry,
+    registry: ModelRegistry,
 ) -> None:
     for offset in (0.0, 0.1, 0.2):
         _register(registry, offset)
@@ -290,7 +300,7 @@ def test_second_rollback_goes_further_back_then_stops_at_the_first(
     assert [h.action for h in registry.history()] == ["promote"] * 3 + ["rollback"] * 2
 
 
-def test_rollback_to_an_explicit_version(registry: LocalRegistry) -> None:
+def test_rollback_to_an_explicit_version(registry: ModelRegistry) -> None:
     for offset in (0.0, 0.1, 0.2):
         _register(registry, offset)
     for version in ("v0001", "v0002", "v0003"):
@@ -300,7 +310,7 @@ def test_rollback_to_an_explicit_version(registry: LocalRegistry) -> None:
     assert registry.get_alias("champion") == "v0001"
 
 
-def test_rollback_to_the_current_champion_is_refused(registry: LocalRegistry) -> None:
+def test_rollback_to_the_current_champion_is_refused(registry: ModelRegistry) -> None:
     _register(registry)
     _promote(registry, "v0001")
 
@@ -308,7 +318,7 @@ def test_rollback_to_the_current_champion_is_refused(registry: LocalRegistry) ->
         registry.rollback(to_version="v0001", reason="x")
 
 
-def test_rollback_without_a_champion_is_refused(registry: LocalRegistry) -> None:
+def test_rollback_without_a_champion_is_refused(registry: ModelRegistry) -> None:
     _register(registry)
 
     with pytest.raises(RegistryError, match="there is no champion to roll back"):
@@ -317,7 +327,7 @@ def test_rollback_without_a_champion_is_refused(registry: LocalRegistry) -> None
     assert registry.history() == []
 
 
-def test_rollback_of_the_first_champion_is_refused(registry: LocalRegistry) -> None:
+def test_rollback_of_the_first_champion_is_refused(registry: ModelRegistry) -> None:
     _register(registry)
     _promote(registry, "v0001")
     before = _snapshot(registry)
@@ -328,13 +338,13 @@ def test_rollback_of_the_first_champion_is_refused(registry: LocalRegistry) -> N
     assert _snapshot(registry) == before
 
 
-def test_rollback_to_a_tampered_model_is_refused(registry: LocalRegistry) -> None:
+def test_rollback_to_a_tampered_model_is_refused(registry: ModelRegistry, backend: Backend) -> None:
     _register(registry)
     _register(registry, 0.1)
     _promote(registry, "v0001")
     _promote(registry, "v0002")
     before = _snapshot(registry)
-    (registry.root / "versions" / "v0001" / "model.pkl").write_bytes(b"not a model")
+    backend.model_file("v0001").write_bytes(b"not a model")
 
     with pytest.raises(ModelError, match="SHA-256"):
         registry.rollback(reason="x")
@@ -343,7 +353,9 @@ def test_rollback_to_a_tampered_model_is_refused(registry: LocalRegistry) -> Non
 
 
 @pytest.mark.parametrize("failing", ["model", "reference"])
-def test_failed_register_leaves_no_version_behind(registry: LocalRegistry, failing: str) -> None:
+def test_failed_register_leaves_no_version_behind(
+    registry: ModelRegistry, backend: Backend, failing: str
+) -> None:
     _register(registry)
     reference = _reference()
     model: Any = _model(reference)
@@ -352,10 +364,11 @@ def test_failed_register_leaves_no_version_behind(registry: LocalRegistry, faili
     else:  # the model is written, then the reference data fails to convert to Parquet
         reference = reference.assign(wind=[1.5, "calm", 2.0, 3.0, 4.0, 5.0])
 
-    with pytest.raises(Exception, match="lambda" if failing == "model" else "calm"):
+    # A lambda cannot be pickled (local); it has no predict for the signature (MLflow).
+    expected = "calm" if failing == "reference" else backend.unstorable_model_message
+    with pytest.raises(Exception, match=expected):
         registry.register(model, reference, _metadata(_reference()))
 
-    assert sorted(p.name for p in (registry.root / "versions").iterdir()) == ["v0001"]
     assert [v.version for v in registry.list_versions()] == ["v0001"]
     assert _register(registry, 0.1).version == "v0002"
 
@@ -377,7 +390,7 @@ def test_stale_staging_directory_is_cleaned_on_open_and_a_young_one_kept(tmp_pat
     assert registry.list_versions() == []  # neither is ever read as a version
 
 
-def test_mark_records_a_status(registry: LocalRegistry) -> None:
+def test_mark_records_a_status(registry: ModelRegistry) -> None:
     _register(registry)
 
     registry.mark("v0001", "rejected")
@@ -386,20 +399,22 @@ def test_mark_records_a_status(registry: LocalRegistry) -> None:
     assert registry.load_model("v0001") is not None  # the model file is untouched
 
 
-def test_comparisons_round_trip_and_ids_are_checked(registry: LocalRegistry) -> None:
+def test_comparisons_round_trip_and_ids_are_checked(registry: ModelRegistry) -> None:
     comparison = {"verdict": "reject", "reasons": ["insufficient evidence"]}
 
-    path = registry.save_comparison("20240101t000000-v0002-vs-v0001", comparison)
+    registry.save_comparison("20240101t000000-v0002-vs-v0001", comparison)
 
-    assert path.parent == registry.root / "comparisons"
     assert registry.load_comparison("20240101t000000-v0002-vs-v0001") == comparison
+    approved = {**comparison, "approval": {"reviewer": "ana"}}
+    registry.save_comparison("20240101t000000-v0002-vs-v0001", approved)  # saved again: replaced
+    assert registry.load_comparison("20240101t000000-v0002-vs-v0001") == approved
     with pytest.raises(RegistryError, match="comparison nothing-here not found"):
         registry.load_comparison("nothing-here")
     with pytest.raises(RegistryError, match="is not a comparison id"):
         registry.save_comparison("../escape", comparison)
 
 
-def test_rollback_records_who_and_why(registry: LocalRegistry) -> None:
+def test_rollback_records_who_and_why(registry: ModelRegistry) -> None:
     _register(registry)
     _register(registry, 0.1)
     _promote(registry, "v0001")
@@ -417,7 +432,8 @@ def test_rollback_records_who_and_why(registry: LocalRegistry) -> None:
 
 
 def test_list_and_history_show_what_a_rollback_needs(
-    registry: LocalRegistry,
+    registry: ModelRegistry,
+    backend: Backend,
     write_config: Callable[..., Path],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -426,11 +442,11 @@ def test_list_and_history_show_what_a_rollback_needs(
     _promote(registry, "v0001")
     _promote(registry, "v0002", reason="comparison c2")
     registry.rollback(reason="bad predictions", actor="oncall")
-    config = write_config({"registry": {"path": str(registry.path)}})
+    config = write_config(backend.config_overrides())
 
     assert registry_main(["list", "--config", str(config)]) == 0
     header, *listed = capsys.readouterr().out.splitlines()
-    assert header == f"model {MODEL_NAME} in {registry.path}"
+    assert header == f"model {backend.model_name} in {backend.where}"
     assert listed[0].split()[:5] == ["version", "status", "alias", "created", "(UTC)"]
     assert listed[1].split()[:2] == ["v0001", "champion"]
     assert listed[1].split()[2] == "champion"  # the alias column
@@ -439,7 +455,7 @@ def test_list_and_history_show_what_a_rollback_needs(
 
     assert registry_main(["history", "--last", "2", "--config", str(config)]) == 0
     header, *history = capsys.readouterr().out.splitlines()
-    assert header == f"model {MODEL_NAME} in {registry.path}"
+    assert header == f"model {backend.model_name} in {backend.where}"
     assert len(history) == 3  # the header and the last two changes
     assert history[1].split()[2:7] == ["promote", "champion", "v0001", "->", "v0002"]
     assert history[1].endswith("comparison c2")
@@ -485,6 +501,18 @@ def test_calibration_is_stored_with_its_version_and_checked(tmp_path: Path) -> N
     path.unlink()
     with pytest.raises(RegistryError, match="calibration of v0001 is missing"):
         registry.load_calibration(record.version)
+
+
+def test_calibration_round_trips_on_every_backend(backend: Backend) -> None:
+    registry = backend.open()
+    reference = _reference()
+    with_one = registry.register(_model(reference), reference, _metadata(reference), CALIBRATION)
+    without = registry.register(_model(reference), reference, _metadata(reference))
+
+    assert registry.load_calibration(with_one.version) == CALIBRATION
+    assert registry.get_version(with_one.version).calibration_sha256 == with_one.calibration_sha256
+    assert len(with_one.calibration_sha256) == 64
+    assert registry.load_calibration(without.version) is None
 
 
 def test_a_version_without_calibration_has_none(tmp_path: Path) -> None:

@@ -1,0 +1,141 @@
+"""fleet: monitor many models in one run, spread over Dask workers or the work pool's workers, and
+print one summary table. One model's failure is one error row; the others complete."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.cli.common import prepare_environment
+from tasks.core.fleet import FleetRow, FleetSummary, error_row, row_from_result
+from tasks.errors import AutoretrainError
+from tasks.fleet_config import Fleet, load_fleet
+from tasks.orchestration.fleet import publish_fleet_summary, run_on_dask, run_on_deployments
+from tasks.orchestration.runtime import check_config_path
+from tasks.render.fleet import render_fleet_summary, write_fleet_csv
+
+DEFAULT_FLEET = os.environ.get("AUTORETRAIN_FLEET", "examples/fleet/fleet.yaml")
+
+
+def describe_error(error: BaseException) -> str:
+    """A model's error for its row: the project's own errors say what to fix; others name their type."""
+    if isinstance(error, AutoretrainError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+@task(name="monitor-model", task_run_name="monitor-{name}", cache_policy=NO_CACHE)
+def monitor_model(name: str, config_path: str, as_of: str | None = None) -> FleetRow:
+    """Run one model's monitor flow (retrain and promote inline, in their slots); never raise.
+
+    Runs on a Dask worker: the worker process keeps its imports (Evidently, scikit-learn) and
+    its Prefect client from one model to the next.
+    """
+    # Imported here, in the worker: a Prefect flow object is pickled by value, and its function
+    # would arrive without the module globals its annotations name (RunMode).
+    from flows.monitor import monitor_flow
+
+    started = time.perf_counter()
+    try:
+        result = monitor_flow(config_path, as_of, "inline")
+    except Exception as error:
+        get_run_logger().error("%s: %s", name, describe_error(error))
+        return error_row(name, config_path, describe_error(error), time.perf_counter() - started)
+    return row_from_result(result, config_path, time.perf_counter() - started)
+
+
+def load_run_fleet(fleet_path: str) -> Fleet:
+    """The fleet flow's first step: check where the fleet file comes from, then load it."""
+    check_config_path(fleet_path)
+    return load_fleet(fleet_path)
+
+
+@flow(name="fleet", log_prints=True)
+def fleet_flow(fleet_path: str = DEFAULT_FLEET, as_of: str | None = None) -> FleetSummary:
+    """Monitor every model of the fleet file and publish one summary table.
+
+    Args:
+        fleet_path: Path of the fleet file, relative to the working directory (a deployment
+            run accepts only a fleet file inside the project).
+        as_of: ISO time every model's current window ends at; default each config's
+            windows.as_of, else now.
+    """
+    logger = get_run_logger()
+    started = time.perf_counter()
+    fleet = load_run_fleet(fleet_path)
+    settings = fleet.config
+    rows: dict[str, FleetRow] = {
+        member.name: error_row(member.name, member.source, member.error or "")
+        for member in fleet.members
+        if member.error is not None
+    }
+    ready = list(fleet.ready)
+    fan_out_seconds = None
+    logger.info(
+        "fleet %s: %d models (%d ready), runner %s, max_parallel %d",
+        settings.name,
+        len(fleet.members),
+        len(ready),
+        settings.runner,
+        settings.max_parallel,
+    )
+    if ready:
+        fan_out = (
+            run_on_dask(monitor_model, ready, as_of, settings)
+            if settings.runner == "dask"
+            else run_on_deployments(ready, as_of, settings)
+        )
+        rows.update(fan_out.rows)
+        fan_out_seconds = fan_out.seconds
+    ordered = tuple(rows[member.name] for member in fleet.members)
+    csv_path = fleet.output_dir / f"summary-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.csv"
+    write_fleet_csv(ordered, csv_path)
+    summary = FleetSummary(
+        fleet_name=settings.name,
+        runner=settings.runner,
+        rows=ordered,
+        duration_seconds=round(time.perf_counter() - started, 2),
+        fan_out_seconds=fan_out_seconds,
+        csv_path=str(csv_path),
+    )
+    publish_fleet_summary(summary)
+    for row in summary.errors:
+        logger.error("%s: %s", row.model, row.error)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--fleet",
+        default=DEFAULT_FLEET,
+        help="path of the fleet file (default: %(default)s, or $AUTORETRAIN_FLEET)",
+    )
+    parser.add_argument(
+        "--as-of", help="ISO time every window ends at (default: each config's windows.as_of)"
+    )
+    args = parser.parse_args(argv)
+    prepare_environment()
+    try:
+        load_fleet(Path(args.fleet))  # a bad fleet file fails in a second, before any server
+        summary = fleet_flow(args.fleet, args.as_of)
+    except AutoretrainError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(render_fleet_summary(summary))
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    # Run the module's own copy, not __main__'s, so Dask workers unpickle monitor_model by
+    # its import path (flows.fleet) instead of receiving it by value.
+    from flows.fleet import main as fleet_main
+
+    sys.exit(fleet_main())

@@ -1,0 +1,283 @@
+"""Spreading a fleet's models over Dask workers or a work pool's workers, with bounded fan-out,
+and the fleet's artifact."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from prefect import Task
+from prefect.artifacts import create_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.states import State
+
+from tasks.core.fleet import FleetRow, FleetSummary, error_row
+from tasks.fleet_config import FleetConfig, FleetMember
+from tasks.orchestration.artifacts import monitor_row_key
+from tasks.render.fleet import fleet_table_rows
+
+logger = logging.getLogger(__name__)
+
+# How long the fleet still waits for a model after its model_timeout: the task's own timeout
+# cuts Python code, but a model stuck inside a C call only notices once the call returns.
+TIMEOUT_GRACE_SECONDS = 60.0
+POLL_SECONDS = 1.0
+# What every model needs: Evidently (~3 s, ~280 MB) and the flows with Prefect and scikit-learn.
+WORKER_PRELOAD = ("evidently", "flows.monitor")
+
+
+def local_cluster_kwargs(
+    settings: FleetConfig, api_url: str, cores: int | None = None
+) -> dict[str, Any]:
+    """A local cluster sized to the machine: one single-threaded worker process per core, at
+    most max_parallel (each process pays the imports once, as it starts, then runs one model
+    at a time).
+
+    The workers get this run's API URL: without it, each would start a temporary Prefect
+    server of its own when the fleet runs on one.
+    """
+    available = cores or os.cpu_count() or 1
+    workers = settings.dask_workers or max(1, min(available, settings.max_parallel))
+    # dashboard on a free port: two fleets on one machine would both want 8787
+    return {
+        "n_workers": workers,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": ":0",
+        "env": {"PREFECT_API_URL": api_url},
+        # Imported once per worker process as it starts, beside the others, not by its first model.
+        "preload": list(WORKER_PRELOAD),
+    }
+
+
+def dask_task_runner(settings: FleetConfig) -> Any:
+    """The DaskTaskRunner of the fleet file: its dask_address, else a local cluster.
+
+    The workers of a cluster at dask_address need PREFECT_API_URL (and the project) of their own.
+    """
+    from prefect_dask import DaskTaskRunner  # imports distributed: only fleets on Dask pay it
+
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    api_url = str(get_client(sync_client=True).api_url)
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs=local_cluster_kwargs(settings, api_url),
+    )
+
+
+@dataclass
+class _Running:
+    member: FleetMember
+    future: Any  # PrefectDaskFuture
+    submitted: float
+
+
+def _row_of(item: _Running) -> FleetRow:
+    """The row of a finished model: its own row, or an error row from its failed state."""
+    member, elapsed = item.member, time.monotonic() - item.submitted
+    config_path = member.config_path or member.source
+    try:
+        state = item.future.wrapped_future.result()
+    except Exception as error:  # the worker died, the cluster lost the task...
+        return error_row(member.name, config_path, f"{type(error).__name__}: {error}", elapsed)
+    if isinstance(state, State) and state.is_completed():
+        row = state.result(raise_on_failure=False)
+        if isinstance(row, FleetRow):
+            return row
+        return error_row(member.name, config_path, f"no summary row: {row!r}", elapsed)
+    message = state.message if isinstance(state, State) else repr(state)
+    return error_row(member.name, config_path, message or "failed", elapsed)
+
+
+def _overdue_row(item: _Running, settings: FleetConfig) -> FleetRow:
+    return error_row(
+        item.member.name,
+        item.member.config_path or item.member.source,
+        f"no answer within model_timeout ({settings.model_timeout}) plus "
+        f"{TIMEOUT_GRACE_SECONDS:.0f} s: the fleet stopped waiting for it (its worker may "
+        "still be busy with it)",
+        time.monotonic() - item.submitted,
+    )
+
+
+def _slots(runner: Any, max_parallel: int) -> int:
+    """Models in flight: max_parallel, and never more than the cluster's threads, so a
+    submitted model starts at once and its timeout counts from its start."""
+    threads = sum(runner.client.nthreads().values())
+    return max(1, min(max_parallel, threads)) if threads else max_parallel
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """The rows of the models a runner ran, and the wall time from the first model's start to
+    the last one's end (the workers' start-up excluded)."""
+
+    rows: dict[str, FleetRow]
+    seconds: float
+
+
+def run_on_dask(
+    monitor_model: Task[..., FleetRow],
+    members: list[FleetMember],
+    as_of: str | None,
+    settings: FleetConfig,
+    runner_factory: Callable[[FleetConfig], Any] = dask_task_runner,
+) -> FanOut:
+    """Run monitor_model once per member on a DaskTaskRunner, at most max_parallel at a time.
+
+    A model's failure or timeout becomes its error row; the others go on.
+    """
+    import distributed
+
+    timeout = settings.model_timeout.total_seconds()
+    task = monitor_model.with_options(timeout_seconds=timeout)
+    rows: dict[str, FleetRow] = {}
+    queue = list(members)
+    with runner_factory(settings) as runner, runner.client.as_current():
+        slots = _slots(runner, settings.max_parallel)
+        started = time.monotonic()
+        logger.info("fleet: %d models, %d at a time", len(members), slots)
+        running: dict[str, _Running] = {}
+        while queue or running:
+            while queue and len(running) < slots:
+                member = queue.pop(0)
+                future = runner.submit(
+                    task,
+                    parameters={
+                        "name": member.name,
+                        "config_path": member.config_path,
+                        "as_of": as_of,
+                    },
+                )
+                running[member.name] = _Running(member, future, time.monotonic())
+            futures = [item.future.wrapped_future for item in running.values()]
+            with contextlib.suppress(TimeoutError):  # nothing finished within the poll
+                distributed.wait(futures, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            for name, item in list(running.items()):
+                if item.future.wrapped_future.done():
+                    rows[name] = _row_of(item)
+                    del running[name]
+                elif time.monotonic() - item.submitted > timeout + TIMEOUT_GRACE_SECONDS:
+                    item.future.wrapped_future.cancel()
+                    rows[name] = _overdue_row(item, settings)
+                    del running[name]
+        return FanOut(rows, round(time.monotonic() - started, 2))
+
+
+def _row_of_run(member: FleetMember, flow_run: Any, waited: float) -> FleetRow:
+    """The row of a monitor deployment's run: the row its monitor published, or its error."""
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    config_path = member.config_path or member.source
+    state = flow_run.state
+    if state is None or not state.is_final():
+        name = state.name if state else "unknown"
+        return error_row(
+            member.name,
+            config_path,
+            f"flow run {flow_run.name} ({flow_run.id}) still {name} after model_timeout: "
+            "cancelled (is a worker of the pool running?)",
+            waited,
+        )
+    duration = flow_run.total_run_time.total_seconds() if flow_run.total_run_time else waited
+    if not state.is_completed():
+        return error_row(member.name, config_path, state.message or state.name, duration)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[monitor_row_key(member.name)]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]),
+            )
+        )
+    if not artifacts:
+        return error_row(
+            member.name, config_path, f"flow run {flow_run.id} completed without a monitor row"
+        )
+    data: Any = artifacts[0].data
+    (row,) = json.loads(data) if isinstance(data, str) else data
+    return replace(FleetRow(**row), config_path=config_path, duration_seconds=round(duration, 2))
+
+
+def _cancel(flow_run_id: Any) -> None:
+    from prefect.states import Cancelling
+
+    with contextlib.suppress(Exception), get_client(sync_client=True) as client:
+        client.set_flow_run_state(flow_run_id, Cancelling(), force=True)
+
+
+def _run_deployment_for(member: FleetMember, as_of: str | None, settings: FleetConfig) -> FleetRow:
+    from prefect.deployments import run_deployment
+
+    started = time.monotonic()
+    parameters: dict[str, Any] = {
+        # Absolute: the worker runs from its own directory (the project's, on its machine).
+        "config_path": str(Path(member.config_path or member.source).resolve()),
+        "mode": "inline",
+    }
+    if as_of is not None:
+        parameters["as_of"] = as_of
+    try:
+        flow_run: Any = run_deployment(  # sync here: this thread runs no event loop
+            settings.deployment,
+            parameters=parameters,
+            timeout=settings.model_timeout.total_seconds(),
+            poll_interval=2,
+            flow_run_name=f"fleet-{settings.name}-{member.name}",
+        )
+    except Exception as error:  # no such deployment, server unreachable...
+        message = f"could not run deployment {settings.deployment}: {type(error).__name__}: {error}"
+        return error_row(member.name, member.config_path or "", message)
+    row = _row_of_run(member, flow_run, time.monotonic() - started)
+    if flow_run.state is None or not flow_run.state.is_final():
+        _cancel(flow_run.id)
+    return row
+
+
+def run_on_deployments(
+    members: list[FleetMember], as_of: str | None, settings: FleetConfig
+) -> FanOut:
+    """Start one run of the monitor deployment per member, at most max_parallel at a time, and
+    wait for them: the work pool's workers, on however many machines, do the work."""
+    started = time.monotonic()
+    rows: dict[str, FleetRow] = {}
+    with ThreadPoolExecutor(max_workers=settings.max_parallel) as pool:
+        # Each thread gets the flow run's context, so the runs are linked to the fleet's run.
+        futures = {
+            pool.submit(
+                contextvars.copy_context().run, _run_deployment_for, member, as_of, settings
+            ): member
+            for member in members
+        }
+        for future, member in futures.items():
+            try:
+                rows[member.name] = future.result()
+            except Exception as error:
+                rows[member.name] = error_row(
+                    member.name, member.config_path or "", f"{type(error).__name__}: {error}"
+                )
+    return FanOut(rows, round(time.monotonic() - started, 2))
+
+
+def publish_fleet_summary(summary: FleetSummary) -> None:
+    """The fleet's table as a table artifact: one row per model, errors in full."""
+    failed = len(summary.errors)
+    create_table_artifact(
+        key=f"{summary.fleet_name}-fleet-summary",
+        table=fleet_table_rows(summary),
+        description=f"Fleet {summary.fleet_name}: {len(summary.rows) - failed} of "
+        f"{len(summary.rows)} models ran, {failed} with an error",
+    )

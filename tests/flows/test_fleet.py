@@ -1,0 +1,183 @@
+"""The fleet on a real Dask LocalCluster (worker processes): one broken or hanging model is one
+error row, the others complete, the exit code says so, and the summary reaches the terminal, a
+table artifact and a CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prefect.artifacts import Artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+from flows.fleet import main
+from tasks.stores.registry import LocalRegistry
+from tests.helpers import DEMO_DATA, repo_raw_config
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
+
+
+def _defaults(tmp_path: Path) -> dict[str, Any]:
+    raw = repo_raw_config()
+    del raw["name"]
+    raw["data"]["source"]["path"] = str(DEMO_DATA)
+    raw["registry"]["path"] = str(tmp_path / "registry")
+    raw["reports"]["path"] = str(tmp_path / "reports")
+    # Prediction latency is timed: on a busy machine its guard can reject by chance.
+    raw["promotion"]["guards"]["latency_ratio"] = None
+    return raw
+
+
+def _write_fleet(
+    tmp_path: Path, name: str, models: dict[str, dict[str, Any]], **settings: Any
+) -> Path:
+    for model, overrides in models.items():
+        (tmp_path / "models").mkdir(exist_ok=True)
+        (tmp_path / "models" / f"{model}.yaml").write_text(
+            yaml.safe_dump({"name": model, **overrides}, sort_keys=False)
+        )
+    fleet = {"name": name, "models": ["models/*.yaml"], "defaults": _defaults(tmp_path), **settings}
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(fleet, sort_keys=False))
+    return path
+
+
+def _champion(tmp_path: Path, model: str) -> str | None:
+    return LocalRegistry(tmp_path / "registry", model).get_alias("champion")
+
+
+def _lines(output: str) -> dict[str, str]:
+    return {line.split()[0]: line for line in output.splitlines() if line.startswith("model-")}
+
+
+def test_a_fleet_with_a_broken_model_runs_the_others_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet_path = _write_fleet(
+        tmp_path,
+        "fleet-broken-one",
+        {
+            "model-a": {},
+            "model-b": {"windows": {"as_of": "2013-10-01"}},
+            "model-c": {"data": {"source": {"path": str(tmp_path / "no-such-data")}}},
+        },
+        max_parallel=2,
+        dask_workers=2,
+    )
+
+    code = main(["--fleet", str(fleet_path)])
+
+    out = capsys.readouterr().out
+    assert code == 2, out
+    assert _champion(tmp_path, "model-a") is not None
+    assert _champion(tmp_path, "model-b") is not None
+    assert _champion(tmp_path, "model-c") is None
+    lines = _lines(out)
+    assert set(lines) == {"model-a", "model-b", "model-c"}
+    assert " error " in lines["model-c"] and "no-such-data" in lines["model-c"]
+    assert " error " not in lines["model-a"] and " error " not in lines["model-b"]
+    assert "[2013-07-03 00:00, 2013-10-01 00:00)" in lines["model-b"]
+    assert "fleet fleet-broken-one (dask): 2 of 3 models ran, 1 with an error" in out
+
+    # The same table as a Prefect table artifact, the error in full.
+    artifact = Artifact.get("fleet-broken-one-fleet-summary")
+    assert artifact is not None
+    table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    by_model = {row["model"]: row for row in table}
+    assert set(by_model) == {"model-a", "model-b", "model-c"}
+    assert by_model["model-a"]["error"] == "" and by_model["model-c"]["action"] == "error"
+    assert "no-such-data" in by_model["model-c"]["error"]
+
+    # ... and as a CSV, every field.
+    (csv_path,) = (tmp_path / ".autoretrain" / "fleet" / "fleet-broken-one").glob("summary-*.csv")
+    with csv_path.open() as handle:
+        rows = {row["model"]: row for row in csv.DictReader(handle)}
+    assert rows["model-a"]["champion_after"] == _champion(tmp_path, "model-a")
+    assert rows["model-c"]["error"] and not rows["model-a"]["error"]
+
+
+def _task_runs_named(prefix: str, flow_run_names: list[str]) -> list[Any]:
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=prefix)), limit=50
+        )
+    return [run for run in runs if run.name in flow_run_names]
+
+
+def test_a_hanging_model_is_cut_by_its_timeout_and_max_parallel_bounds_the_fan_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hanging = {
+        "model": {
+            "allowed_modules": ["tests.helpers"],
+            "estimator": "tests.helpers.HangingClassifier",
+            "params": {},
+        }
+    }
+    fleet_path = _write_fleet(
+        tmp_path,
+        "fleet-hanging-one",
+        {"model-hangs": hanging, "model-ok": {}},
+        max_parallel=1,
+        dask_workers=2,
+        model_timeout="120s",  # the other model needs ~10-25 s on a busy machine,
+    )
+
+    code = main(["--fleet", str(fleet_path)])
+
+    out = capsys.readouterr().out
+    assert code == 2, out
+    lines = _lines(out)
+    assert " error " in lines["model-hangs"] and "timeout" in lines["model-hangs"].lower()
+    assert " error " not in lines["model-ok"]
+    assert _champion(tmp_path, "model-ok") is not None
+
+    # max_parallel 1 on two workers: the two models' task runs never overlapped.
+    runs = _task_runs_named("monitor-model-", ["monitor-model-hangs", "monitor-model-ok"])
+    assert len(runs) == 2, [run.name for run in runs]
+    first, second = sorted(runs, key=lambda run: run.start_time)
+    assert first.end_time is not None and second.start_time is not None
+    assert first.end_time <= second.start_time
+
+
+def test_a_bad_fleet_file_exits_2_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump({"models": ["*.yaml"], "max_paralel": 2}))
+
+    assert main(["--fleet", str(path)]) == 2
+    assert "max_paralel: unknown key" in capsys.readouterr().err
+
+
+def test_dask_address_runs_the_models_on_that_existing_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from distributed import LocalCluster
+
+    api_url = str(get_client(sync_client=True).api_url)
+    # The "existing" cluster: its workers know the Prefect API, as a real cluster's must.
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        env={"PREFECT_API_URL": api_url},
+    ) as cluster:
+        fleet_path = _write_fleet(
+            tmp_path, "fleet-on-address", {"model-x": {}}, dask_address=cluster.scheduler_address
+        )
+        code = main(["--fleet", str(fleet_path)])
+        ran_here = [
+            entry for entry in cluster.scheduler.transition_log if "monitor_model" in str(entry[0])
+        ]
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert _champion(tmp_path, "model-x") is not None
+    assert ran_here, "the model did not run on the cluster at dask_address"

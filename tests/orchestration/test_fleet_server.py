@@ -1,0 +1,170 @@
+"""runner: deployments on a real Prefect server with two workers: the fleet starts one run of the
+monitor deployment per model, bounded by max_parallel, and reads each model's row back.
+
+Each worker takes one flow run at a time (--limit 1), so two models in flight at once run on
+the two workers. Every process the test starts is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tasks.stores.registry import LocalRegistry
+from tests.helpers import DEMO_DATA, ROOT, repo_raw_config
+from tests.orchestration.test_server_integration import (
+    BIN,
+    Server,
+    _api,
+    _cli,
+    _free_port,
+    _healthy,
+    _stop,
+    _wait_for,
+)
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture(scope="module")
+def pool_of_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, list[Path]]]:
+    """A real server, the project's deployments and two process workers of one run each."""
+    import os
+
+    base = tmp_path_factory.mktemp("fleet-server")
+    project = base / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "prefect.yaml", project / "prefect.yaml")
+    (project / "flows").symlink_to(ROOT / "flows")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        {
+            "PREFECT_HOME": str(base / "prefect-home"),
+            "PREFECT_API_URL": url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_WORKER_QUERY_SECONDS": "2",
+            "OMP_NUM_THREADS": "1",
+            "PWD": str(project),
+        }
+    )
+    logs = base / "logs"
+    logs.mkdir()
+    processes: list[tuple[subprocess.Popen[bytes], int]] = []
+    worker_logs = [logs / "worker-1.log", logs / "worker-2.log"]
+    try:
+        server_process = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=env,
+            stdout=(logs / "server.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append((server_process, signal.SIGTERM))
+        _wait_for(lambda: _healthy(url), 90, "the Prefect server to answer /health")
+        handle = Server(url, env, project)
+        created = _cli(handle, "work-pool", "create", "autoretrain", "--type", "process")
+        assert created.returncode == 0, created.stderr
+        deployed = _cli(handle, "deploy", "--all")
+        assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+        for log in worker_logs:
+            worker = subprocess.Popen(
+                [str(BIN / "prefect"), "worker", "start", "--pool", "autoretrain", "--limit", "1"],
+                cwd=project,
+                env=env,
+                stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            processes.append((worker, signal.SIGINT))
+        yield handle, worker_logs
+    finally:
+        for process, first in reversed(processes):
+            _stop(process, first)
+
+
+def _write_fleet(server: Server, base: Path) -> Path:
+    fleet_dir = server.project / "fleet"
+    (fleet_dir / "models").mkdir(parents=True)
+    defaults = repo_raw_config()
+    del defaults["name"]
+    defaults["data"]["source"]["path"] = str(DEMO_DATA)
+    defaults["registry"]["path"] = str(base / "registry")
+    defaults["reports"]["path"] = str(base / "reports")
+    defaults["promotion"]["guards"]["latency_ratio"] = None  # timed: chance on a busy machine
+    models: dict[str, dict[str, Any]] = {
+        "pool-a": {},
+        "pool-b": {"windows": {"as_of": "2013-10-01"}},
+        "pool-c": {"data": {"source": {"path": str(base / "no-such-data")}}},
+    }
+    for name, overrides in models.items():
+        (fleet_dir / "models" / f"{name}.yaml").write_text(
+            yaml.safe_dump({"name": name, **overrides})
+        )
+    fleet = {
+        "name": "pool-fleet",
+        "models": ["models/*.yaml"],
+        "defaults": defaults,
+        "runner": "deployments",
+        "deployment": "monitor/autoretrain-loop",
+        "max_parallel": 2,
+        "model_timeout": "10min",
+    }
+    path = fleet_dir / "fleet.yaml"
+    path.write_text(yaml.safe_dump(fleet, sort_keys=False))
+    return path
+
+
+def test_runner_deployments_spreads_the_models_over_the_pool_and_reads_their_rows(
+    pool_of_two: tuple[Server, list[Path]], tmp_path: Path
+) -> None:
+    server, worker_logs = pool_of_two
+    fleet_path = _write_fleet(server, tmp_path)
+
+    finished = subprocess.run(
+        [sys.executable, str(ROOT / "flows" / "fleet.py"), "--fleet", str(fleet_path)],
+        cwd=server.project,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+    out = finished.stdout
+    assert finished.returncode == 2, out[-3000:] + finished.stderr[-3000:]
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("pool-")}
+    assert set(lines) == {"pool-a", "pool-b", "pool-c"}
+    assert " error " in lines["pool-c"] and "no-such-data" in lines["pool-c"]
+    for model in ("pool-a", "pool-b"):
+        champion = LocalRegistry(tmp_path / "registry", model).get_alias("champion")
+        assert champion is not None
+        # The row read back from the run's artifact: window, numbers and the champion.
+        assert " error " not in lines[model] and f"-> {champion}" in lines[model]
+    assert "fleet pool-fleet (deployments): 2 of 3 models ran, 1 with an error" in out
+
+    loop = _api(server, "GET", "/deployments/name/monitor/autoretrain-loop")
+    runs = _api(
+        server, "POST", "/flow_runs/filter", flow_runs={"deployment_id": {"any_": [loop["id"]]}}
+    )
+    assert sorted(run["name"] for run in runs) == [
+        "fleet-pool-fleet-pool-a",
+        "fleet-pool-fleet-pool-b",
+        "fleet-pool-fleet-pool-c",
+    ]
+    # One run at a time per worker, two models in flight: both workers ran some of them.
+    ran_by = [
+        {run["name"] for run in runs if str(run["id"]) in log.read_text(errors="replace")}
+        for log in worker_logs
+    ]
+    assert all(ran_by), ran_by

@@ -1,0 +1,171 @@
+"""The fleet file: strict keys with key-path errors, configs by list and glob, defaults merged
+under each model's config, and broken members as errors instead of exceptions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tasks.config import load_config
+from tasks.errors import ConfigError
+from tasks.fleet_config import FleetConfig, deep_merge, load_fleet
+from tests.helpers import DEMO_DATA, ROOT, repo_raw_config
+
+
+def _write(path: Path, content: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+def _shared_defaults() -> dict[str, Any]:
+    """The demo config without its name: what a fleet's models share."""
+    raw = repo_raw_config()
+    del raw["name"]
+    raw["data"]["source"]["path"] = str(DEMO_DATA)
+    raw["registry"]["path"] = "state/registry"  # relative: to the fleet file
+    raw["reports"]["path"] = "state/reports"
+    return raw
+
+
+@pytest.fixture
+def fleet_dir(tmp_path: Path) -> Path:
+    _write(tmp_path / "models" / "north.yaml", {"name": "north"})
+    _write(
+        tmp_path / "models" / "south.yaml",
+        {"name": "south", "windows": {"as_of": "2013-10-01"}, "policy": {"drift_threshold": 0.3}},
+    )
+    return tmp_path
+
+
+def test_members_come_from_the_glob_with_defaults_merged_under_each_config(fleet_dir: Path):
+    fleet_path = _write(
+        fleet_dir / "fleet.yaml", {"models": ["models/*.yaml"], "defaults": _shared_defaults()}
+    )
+
+    fleet = load_fleet(fleet_path)
+
+    assert [member.name for member in fleet.members] == ["north", "south"]
+    assert all(member.error is None for member in fleet.members)
+    north, south = (load_config(member.config_path or "") for member in fleet.members)
+    # The model's own keys win, key by key; the rest comes from the defaults.
+    assert south.policy.drift_threshold == 0.3
+    assert north.policy.drift_threshold == 0.5
+    assert south.policy.performance_threshold == north.policy.performance_threshold == 0.45
+    assert str(south.windows.as_of) == "2013-10-01 00:00:00"
+    # Relative paths of the defaults are taken from the fleet file's directory.
+    assert north.registry.path == fleet_dir / "state" / "registry"
+    assert north.data.source.path == DEMO_DATA  # type: ignore[union-attr]
+
+
+def test_a_merged_config_reads_back_as_the_config_it_was_merged_into(fleet_dir: Path):
+    defaults = _shared_defaults()
+    fleet = load_fleet(
+        _write(fleet_dir / "fleet.yaml", {"models": ["models/north.yaml"], "defaults": defaults})
+    )
+    direct = deep_merge(
+        defaults, {"name": "north", "registry": {"path": str(fleet_dir / "state/registry")}}
+    )
+    direct["reports"]["path"] = str(fleet_dir / "state" / "reports")
+    expected = _write(fleet_dir / "direct.yaml", direct)
+
+    (member,) = fleet.members
+    assert load_config(member.config_path or "") == load_config(expected)
+
+
+def test_a_broken_or_missing_config_is_an_error_member_and_the_rest_are_ready(fleet_dir: Path):
+    _write(fleet_dir / "models" / "typo.yaml", {"name": "typo", "polcy": {}})
+    fleet_path = _write(
+        fleet_dir / "fleet.yaml",
+        {"models": ["models/*.yaml", "missing.yaml"], "defaults": _shared_defaults()},
+    )
+
+    fleet = load_fleet(fleet_path)
+
+    errors = {member.name: member.error for member in fleet.members if member.error}
+    assert [member.name for member in fleet.ready] == ["north", "south"]
+    assert set(errors) == {"typo", "missing"}
+    assert "polcy: unknown key" in (errors["typo"] or "")
+    assert "model config not found" in (errors["missing"] or "")
+
+
+def test_two_configs_with_one_model_name_keep_the_first_and_name_the_clash(fleet_dir: Path):
+    _write(fleet_dir / "models" / "zz-copy.yaml", {"name": "north"})
+    fleet = load_fleet(
+        _write(
+            fleet_dir / "fleet.yaml", {"models": ["models/*.yaml"], "defaults": _shared_defaults()}
+        )
+    )
+
+    clash = [member for member in fleet.members if member.error]
+    assert [member.source for member in clash] == [str(fleet_dir / "models" / "zz-copy.yaml")]
+    assert "model name 'north' is already used by" in (clash[0].error or "")
+
+
+def test_a_glob_that_matches_nothing_is_an_error_of_the_fleet_file(tmp_path: Path):
+    fleet_path = _write(tmp_path / "fleet.yaml", {"models": ["nowhere/*.yaml"]})
+    with pytest.raises(ConfigError, match=r"models entry 'nowhere/\*\.yaml' matches no file"):
+        load_fleet(fleet_path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"models": ["a.yaml"], "runer": "dask"}, "runer: unknown key"),
+        (
+            {"models": ["a.yaml"], "runner": "ray"},
+            "runner: Input should be 'dask' or 'deployments'",
+        ),
+        ({"models": []}, "models: List should have at least 1 item"),
+        ({}, "models: required key is missing"),
+        ({"models": ["a.yaml"], "max_parallel": 0}, "max_parallel: Input should be greater"),
+        (
+            {"models": ["a.yaml"], "model_timeout": "soon"},
+            "model_timeout: 'soon' is not a duration",
+        ),
+        ({"models": ["a.yaml"], "deployment": "loop"}, "deployment: String should match pattern"),
+        (["a.yaml"], "expected a mapping of keys at the top level, got list"),
+    ],
+)
+def test_a_bad_fleet_file_names_the_key_path(tmp_path: Path, content: Any, message: str):
+    fleet_path = _write(tmp_path / "fleet.yaml", content)
+    with pytest.raises(ConfigError) as raised:
+        load_fleet(fleet_path)
+    assert message in str(raised.value)
+    assert str(fleet_path) in str(raised.value)
+
+
+def test_every_fleet_key_is_described():
+    undescribed = [
+        name for name, field in FleetConfig.model_fields.items() if not field.description
+    ]
+    assert undescribed == []
+
+
+def test_the_shipped_demo_fleet_has_three_ready_models():
+    fleet = load_fleet(ROOT / "examples" / "fleet" / "fleet.yaml")
+    assert [member.name for member in fleet.ready] == [
+        "seattle-2013q3",
+        "seattle-2014q1",
+        "seattle-2015q1",
+    ]
+    assert fleet.config.runner == "dask"
+
+
+def test_a_model_with_its_own_estimator_takes_none_of_the_default_params(fleet_dir: Path):
+    _write(
+        fleet_dir / "models" / "linear.yaml",
+        {"name": "linear", "model": {"estimator": "sklearn.linear_model.LogisticRegression"}},
+    )
+    fleet = load_fleet(
+        _write(
+            fleet_dir / "fleet.yaml", {"models": ["models/*.yaml"], "defaults": _shared_defaults()}
+        )
+    )
+
+    configs = {member.name: load_config(member.config_path or "") for member in fleet.members}
+    assert configs["linear"].model.params == {}
+    assert configs["north"].model.params["n_estimators"] == 100
