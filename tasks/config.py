@@ -578,6 +578,17 @@ class PolicyConfig(Strict):
             )
         return self
 
+    @field_validator("retrain_on_drift", mode="before")
+    @classmethod
+    def _check_retrain_on_drift(cls, value: Any) -> Any:
+        if value is True or value is False or value == "when-harmful":
+            return value
+        raise PydanticCustomError(
+            "retrain_on_drift",
+            "must be true, false or when-harmful, got {value}",
+            {"value": repr(value)},
+        )
+
     @model_validator(mode="after")
     def _check_harm_needs_estimate(self) -> PolicyConfig:
         if self.retrain_on_drift == "when-harmful" and not self.estimated_performance.enabled:

@@ -190,6 +190,28 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
                 },
             )
         )
+    if breaches.estimated_performance and decision.estimated_performance is not None:
+        worse = "<" if decision.higher_is_better else ">"
+        events.append(
+            (
+                "performance.estimate-degraded",
+                {
+                    **common,
+                    "confirmed": "estimated_performance" in decision.confirmed,
+                    "estimated_performance": decision.estimated_performance,
+                    "performance_threshold": decision.performance_threshold,
+                    "direction": decision.direction,
+                    "holdout_score": decision.holdout_score,
+                    "summary": (
+                        f"estimated {signals.estimate.metric if signals.estimate else 'metric'} "
+                        f"{format_number(decision.estimated_performance)} {worse} threshold "
+                        f"{format_number(decision.performance_threshold)} on {signals.current_rows} "
+                        f"rows, before their labels (label-free estimate); decision "
+                        f"{decision.action}"
+                    ),
+                },
+            )
+        )
     return events
 
 

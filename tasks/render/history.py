@@ -40,7 +40,8 @@ def _flag(row: dict[str, Any]) -> str:
 
 
 def render_monitoring_history(view: HistoryView) -> str:
-    """One line per monitor run, oldest first: window end, rows, drift, metric, decision, status."""
+    """One line per monitor run, oldest first: window end, rows, drift, metric, its label-free
+    estimate, decision, status."""
     lines = [
         f"monitoring history of {view.model_name}: {len(view.rows)} runs; {view.metric} "
         f"threshold {format_number(view.performance_threshold)}, drift share threshold "
@@ -49,7 +50,7 @@ def render_monitoring_history(view: HistoryView) -> str:
     ]
     header = (
         f"{'as of (window end)':<19} {'champion':<8} {'rows':>6} {'labelled':>8} "
-        f"{'drift':>7} {view.metric:>12}  {'decision':<18} {'status':<18} R/P"
+        f"{'drift':>7} {view.metric:>12} {'estimated':>9}  {'decision':<18} {'status':<18} R/P"
     )
     lines += [header, "-" * len(header)]
     for row in view.rows:
@@ -57,12 +58,16 @@ def render_monitoring_history(view: HistoryView) -> str:
         performance = format_number(row["performance"])
         if row["performance_breach"]:
             performance += "!"
+        estimated = format_number(row.get("estimated_performance"))
+        if row.get("estimated_performance_breach"):
+            estimated += "!"
         drift = format_number(row["drift_share"], "score")
         if row["drift_breach"]:
             drift += "!"
         lines.append(
             f"{as_of:<19} {row['champion'] or '-':<8} {row['current_rows']:>6} "
-            f"{row['labelled_rows']:>8} {drift:>7} {performance:>12}  {row['decision']:<18} "
+            f"{row['labelled_rows']:>8} {drift:>7} {performance:>12} {estimated:>9}  "
+            f"{row['decision']:<18} "
             f"{row['status']:<18} {_flag(row)}".rstrip()
         )
     if not view.rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tasks.adapters.modeling import predict_labels, predict_probabilities
@@ -59,9 +60,15 @@ def estimate_window(
     version: str,
     model: Any,
     current: pd.DataFrame,
+    predicted: np.ndarray | None = None,
 ) -> tuple[EstimatedPerformance | None, str | None]:
     """The champion's metric on every row of current, estimated from its calibrated
-    probabilities; or None and why there is no estimate."""
+    probabilities; or None and why there is no estimate.
+
+    Args:
+        predicted: the champion's own predictions of current's rows, when already made
+            (logged predictions are not the champion's: pass None and it predicts).
+    """
     metric = config.policy.performance_metric
     if not config.policy.estimated_performance.enabled:
         return None, None
@@ -77,10 +84,10 @@ def estimate_window(
     calibration = Calibration.from_dict(stored)
     if len(current) == 0:
         return None, "the window has no rows"
-    predicted = predict_probabilities(model, current, config.data.features)
-    if predicted is None:
+    output = predict_probabilities(model, current, config.data.features)
+    if output is None:
         return None, NO_PROBABILITIES_NOTE
-    classes, probabilities = predicted
+    classes, probabilities = output
     if [str(c) for c in classes] != [str(c) for c in calibration.classes]:
         raise DataError(
             f"the calibration of {version} is for classes {list(calibration.classes)}, but the "
@@ -90,7 +97,7 @@ def estimate_window(
         metric,
         calibration,
         probabilities,
-        predict_labels(model, current, config.data.features),
+        predict_labels(model, current, config.data.features) if predicted is None else predicted,
     )
     return EstimatedPerformance(
         metric=metric.describe(),

@@ -76,7 +76,14 @@ def measure_window(
         timestamps=current[config.data.timestamp_column],
         reference_total_rows=registry.get_version(champion_version).training_rows,
     )
-    estimate, note = estimate_window(config, registry, champion_version, champion, current)
+    estimate, note = estimate_window(
+        config,
+        registry,
+        champion_version,
+        champion,
+        current,
+        predictions if source == "champion" else None,  # logged ones may be another model's
+    )
     log_estimate(estimate, note)
     signals = replace(signals, estimate=estimate, estimate_note=note)
     step_logger(__name__).info(

@@ -9,7 +9,9 @@ What goes where, for a model NAME (the config's name, also the registered model'
     its tags autoretrain.history.NNNNNN   the alias history, one JSON entry per change (who, why)
     experiment autoretrain-NAME           one run per version: the model (scikit-learn flavour,
                                           signature, input example) under model/, the reference
-                                          data under reference/, the lineage under lineage/, the
+                                          data under reference/, the calibration of its
+                                          probabilities (if any) under calibration/, the
+                                          lineage under lineage/, the
                                           training metrics and the estimator's params; one run per
                                           comparison (comparison.json and its numbers as metrics)
     the experiment's tags                 autoretrain.request.ID: retrain requests already handled
@@ -433,30 +435,8 @@ class MlflowRegistry:
             except Exception as error:
                 raise ModelError(f"cannot load model of {version}: {error}") from None
 
-    def load_reference(
-        self, version: str, sample_rows: int | None = None, seed: int = 0
-    ) -> pd.DataFrame:
-        """The version's reference data (SHA-256 checked); with sample_rows, a seeded sample."""
-        found = self._model_version(version)
-        record = self._record(found)
-        uri = f"runs:/{found.run_id}/reference/reference.parquet"
-        with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
-            try:
-                path = self._download(uri, Path(scratch), f"reference data of {version} is")
-            except ModelError as error:
-                raise RegistryError(str(error)) from None
-            if record.reference_sha256 and _sha256(path) != record.reference_sha256:
-                raise RegistryError(
-                    f"reference data of {version} does not match its registered SHA-256; "
-                    "refusing to measure drift against it. Restore the file or roll back to "
-                    "another version."
-                )
-            frame = pd.read_parquet(path)
-        return sample_rows_of(frame, sample_rows, seed)
-
     def load_calibration(self, version: str) -> dict[str, Any] | None:
-        """A version's calibration after checking its SHA-256; None when it was registered
-        without one."""
+        """The version's calibration (SHA-256 checked); None when it was registered without."""
         found = self._model_version(version)
         record = self._record(found)
         if not record.calibration_sha256:
@@ -481,6 +461,27 @@ class MlflowRegistry:
         if not isinstance(data, dict):
             raise RegistryError(f"calibration of {version} is not a JSON object")
         return data
+
+    def load_reference(
+        self, version: str, sample_rows: int | None = None, seed: int = 0
+    ) -> pd.DataFrame:
+        """The version's reference data (SHA-256 checked); with sample_rows, a seeded sample."""
+        found = self._model_version(version)
+        record = self._record(found)
+        uri = f"runs:/{found.run_id}/reference/reference.parquet"
+        with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
+            try:
+                path = self._download(uri, Path(scratch), f"reference data of {version} is")
+            except ModelError as error:
+                raise RegistryError(str(error)) from None
+            if record.reference_sha256 and _sha256(path) != record.reference_sha256:
+                raise RegistryError(
+                    f"reference data of {version} does not match its registered SHA-256; "
+                    "refusing to measure drift against it. Restore the file or roll back to "
+                    "another version."
+                )
+            frame = pd.read_parquet(path)
+        return sample_rows_of(frame, sample_rows, seed)
 
     # -- aliases and history -----------------------------------------------------------
     def _state(self) -> tuple[dict[str, str], list[HistoryEntry]]:

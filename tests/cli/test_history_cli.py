@@ -66,7 +66,9 @@ def test_show_prints_every_run_oldest_first_with_breaches_and_actions(
     lines = [line for line in out.splitlines() if line.startswith("2014-")]
     assert [line[:10] for line in lines] == ["2014-01-01", "2014-01-31", "2014-03-02", "2014-04-01"]
     assert "4 runs; f1 (macro) threshold 0.450, drift share threshold 0.500" in out
-    assert lines[0].split()[-3:] == ["0.710", "none", "healthy"]
+    # the metric, then its label-free estimate (none recorded for these runs)
+    assert lines[0].split()[-4:] == ["0.710", "n/a", "none", "healthy"]
+    assert "f1 (macro) estimated  decision" in out
     assert "n/a" in lines[1] and "insufficient-data" in lines[1]
     # A breach is marked with !, a retrain with R and a promotion with P.
     assert "0.750!" in lines[2] and "0.400!" in lines[2] and lines[2].endswith(" R")
@@ -129,3 +131,29 @@ def test_plot_of_an_unknown_model_is_a_clear_error(
     assert code == 2
     assert "no runs of nobody to plot" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_estimate_and_its_breach_are_shown_next_to_the_metric() -> None:
+    from tasks.render.history import HistoryView, render_monitoring_history
+
+    row = {
+        "as_of": "2014-05-01T00:00:00",
+        "champion": "v0002",
+        "current_rows": 90,
+        "labelled_rows": 0,
+        "drift_share": 0.25,
+        "drift_breach": 0,
+        "performance": None,
+        "performance_breach": None,
+        "estimated_performance": 0.412,
+        "estimated_performance_breach": 1,
+        "decision": "retrain",
+        "status": "promoted",
+        "retrained": 1,
+        "promoted": 1,
+    }
+
+    text = render_monitoring_history(HistoryView("m", "f1 (macro)", 0.45, 0.5, [row]))
+
+    (line,) = [line for line in text.splitlines() if line.startswith("2014-")]
+    assert line.split()[5:9] == ["0.250", "n/a", "0.412!", "retrain"]

@@ -15,6 +15,7 @@ from tasks.core.estimate import (
     fit_calibration,
     metric_from_confusion,
 )
+from tasks.core.metrics import score_predictions
 from tasks.errors import DataError
 
 MACRO_F1 = MetricConfig(name="f1", average="macro")
@@ -67,14 +68,31 @@ def test_certain_probabilities_give_the_realised_metric() -> None:
     assert value == pytest.approx(0.75)
 
 
-def test_a_class_predicted_nowhere_scores_zero_in_the_macro_mean() -> None:
+def test_a_class_predicted_nowhere_counts_with_the_probability_it_occurs() -> None:
     classes = ("rain", "sun", "fog")
     probabilities = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1]])
 
     value = estimate_metric(MACRO_F1, _identity(classes), probabilities, ["rain", "sun"])
+    every_class = metric_from_confusion(
+        MACRO_F1, classes, expected_confusion_matrix(classes, probabilities, ["rain", "sun"])
+    )
 
-    # rain: TP 0.8, FP 0.2, FN 0.1; sun likewise; fog: TP 0 -> 0
-    assert value == pytest.approx((2 * 0.8 / (0.8 + 0.15)) / 3)
+    # rain: TP 0.8, FP 0.2, FN 0.1, f1 0.8 / 0.95; sun likewise; fog: TP 0, f1 0, and it
+    # occurs in the window with probability 1 - 0.9 * 0.9 = 0.19
+    assert value == pytest.approx((2 * 0.8 / 0.95) / (2 + 0.19))
+    assert every_class == pytest.approx((2 * 0.8 / 0.95) / 3)  # NannyML's mean over all classes
+
+
+def test_macro_averages_the_classes_present_as_the_realised_metric_does() -> None:
+    # a three-class model on a window of two classes, certain and right but for one row
+    classes = ("rain", "sun", "fog")
+    truth = ["rain", "rain", "sun", "sun", "sun"]
+    predicted = ["rain", "sun", "sun", "sun", "sun"]
+    probabilities = np.eye(3)[[classes.index(label) for label in truth]]
+
+    value = estimate_metric(MACRO_F1, _identity(classes), probabilities, predicted)
+
+    assert value == pytest.approx(score_predictions(MACRO_F1, truth, predicted))
 
 
 def test_multiclass_calibration_renormalises_rows() -> None:
@@ -192,3 +210,21 @@ def test_binary_metric_needs_its_positive_class_among_the_model_classes() -> Non
 def test_regression_metrics_have_no_estimate() -> None:
     with pytest.raises(DataError, match="classifiers only"):
         metric_from_confusion(MetricConfig(name="mae"), (0, 1), np.eye(2))
+
+
+def test_an_underconfident_near_perfect_model_is_calibrated() -> None:
+    # the classes are perfectly separated, but the model only says 0.7 / 0.3 (an average of
+    # trees does that): NannyML's ROC AUC > 0.999 shortcut would leave it uncalibrated
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 2, 400)
+    scores = np.where(truth == 1, rng.uniform(0.6, 0.8, 400), rng.uniform(0.2, 0.4, 400))
+    probabilities = np.column_stack([1 - scores, scores])
+    predicted = (scores > 0.5).astype(int)
+
+    calibration = fit_calibration(
+        (0, 1), probabilities, truth, metric="accuracy", holdout_score=1.0
+    )
+
+    assert calibration.curves[0].calibrated
+    assert estimate_metric(ACCURACY, calibration, probabilities, predicted) == pytest.approx(1.0)
+    assert estimate_metric(ACCURACY, _identity((0, 1)), probabilities, predicted) < 0.75

@@ -278,7 +278,7 @@ def test_error_metrics_measure_the_drop_upwards() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"retrain_on_drift": "sometimes"}, "when-harmful"),
+        ({"retrain_on_drift": "sometimes"}, "must be true, false or when-harmful, got 'sometimes'"),
         ({"harm_margin": -0.1}, "greater than or equal to 0"),
         (
             {"retrain_on_drift": "when-harmful", "estimated_performance": {"enabled": False}},
@@ -290,3 +290,13 @@ def test_error_metrics_measure_the_drop_upwards() -> None:
 def test_bad_estimate_settings_are_refused(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         _policy(**changes)
+
+
+def test_harm_is_judged_only_for_drift_that_reached_the_threshold() -> None:
+    decision = _decide(
+        _signals(estimate=0.5, drifted=False), _policy(retrain_on_drift="when-harmful")
+    )
+
+    assert decision.drift_harmful is None
+    assert not any("harm" in r for r in decision.reasons)
+    assert decision.confirmed == ("estimated_performance",)  # the estimate still breaches

@@ -228,3 +228,31 @@ def test_monitor_events_report_only_judged_breaches():
     assert both[0][1]["drifted_columns"] == ["a"] and both[1][1]["labelled_rows"] == 80
     assert [name for name, _ in performance_not_judged] == ["drift.detected"]
     assert healthy == []
+
+
+def test_an_estimated_breach_is_reported_as_its_own_event():
+    from tasks.core.outcomes import monitor_events
+    from tasks.core.policy import Breaches
+    from tasks.core.signals import EstimatedPerformance, Signals
+
+    signals = Signals(
+        90, 300, 0.0, (), None, estimate=EstimatedPerformance("f1 (macro)", 0.41, 90, 0.8)
+    )
+    decision = make_decision(
+        action="retrain",
+        breaches=Breaches(False, None, None, False, estimated_performance=True),
+        performance=None,
+        confirmed=("estimated_performance",),
+        estimated_performance=0.41,
+        holdout_score=0.8,
+    )
+
+    ((name, payload),) = monitor_events(decision, signals)
+
+    assert name == "performance.estimate-degraded"
+    assert payload["confirmed"] is True
+    assert payload["estimated_performance"] == 0.41
+    assert payload["summary"] == (
+        "estimated f1 (macro) 0.410 < threshold 0.450 on 90 rows, before their labels "
+        "(label-free estimate); decision retrain"
+    )

@@ -30,7 +30,7 @@ def test_a_trained_version_keeps_its_holdout_calibration(tmp_path: Path) -> None
     config = _config(tmp_path)
 
     record = train_challenger(config, TRAINING, "test", HOLDOUT)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     calibration = Calibration.from_dict(registry.load_calibration(record.version) or {})
     holdout_score, holdout_rows = score_window(config, HOLDOUT, record.version)
 
@@ -56,7 +56,7 @@ def test_the_estimate_is_computed_on_every_row_and_reported_by_the_monitor(tmp_p
 def test_a_version_without_calibration_has_no_estimate_and_says_why(tmp_path: Path) -> None:
     config = _config(tmp_path)
     record = train_challenger(config, TRAINING, "test")  # no holdout: nothing to calibrate on
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
     rows = load_window(config, LATER)
 
     estimate, note = estimate_window(
@@ -77,7 +77,7 @@ def test_a_model_without_predict_proba_has_no_estimate(tmp_path: Path) -> None:
 
     signals = measure_window(config, LATER, record.version, None)
 
-    assert open_registry(config.registry.path, config.name).load_calibration(record.version) is None
+    assert open_registry(config.registry, config.name).load_calibration(record.version) is None
     assert signals.estimate is None
     assert signals.estimate_note == (
         f"{record.version} was registered without a calibration (no predict_proba, no labelled "
@@ -99,7 +99,7 @@ def test_regressors_have_no_estimate(tmp_path: Path) -> None:
         }
     )
     classifier = train_challenger(config, TRAINING, "test", HOLDOUT)
-    registry = open_registry(config.registry.path, config.name)
+    registry = open_registry(config.registry, config.name)
 
     estimate, note = estimate_window(
         regression,

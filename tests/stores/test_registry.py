@@ -508,6 +508,18 @@ def test_calibration_is_stored_with_its_version_and_checked(
         registry.load_calibration(record.version)
 
 
+def test_calibration_round_trips_on_every_backend(backend: Backend) -> None:
+    registry = backend.open()
+    reference = _reference()
+    with_one = registry.register(_model(reference), reference, _metadata(reference), CALIBRATION)
+    without = registry.register(_model(reference), reference, _metadata(reference))
+
+    assert registry.load_calibration(with_one.version) == CALIBRATION
+    assert registry.get_version(with_one.version).calibration_sha256 == with_one.calibration_sha256
+    assert len(with_one.calibration_sha256) == 64
+    assert registry.load_calibration(without.version) is None
+
+
 def test_a_version_without_calibration_has_none(tmp_path: Path) -> None:
     registry = LocalRegistry(tmp_path, MODEL_NAME)
     reference = _reference()

@@ -1,0 +1,173 @@
+"""The estimate agrees with NannyML's CBPE (0.13.1, the reference implementation) within 0.01.
+
+NannyML is not a dependency (it pulls FLAML, XGBoost, LightGBM, NCCL and cloud storage clients,
+about 1 GB): its estimates on the seeded frames below are kept in
+tests/data/nannyml_cbpe.json. With the optional extra installed
+(`pip install -c constraints.txt -e '.[nannyml]'`), `test_the_recorded_numbers_are_nannyml_s`
+recomputes them with NannyML; `python -m tests.core.test_estimate_nannyml` rewrites the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks.config import MetricConfig
+from tasks.core.estimate import estimate_metric, fit_calibration
+
+RECORDED = Path(__file__).resolve().parent.parent / "data" / "nannyml_cbpe.json"
+REFERENCE_ROWS = 3000
+CHUNK_ROWS = 1000
+CHUNKS = 4
+METRICS = ("f1", "precision", "recall", "accuracy")
+TOLERANCE = 0.01
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def make_frames(classes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Reference and analysis frames of a miscalibrated model (its probabilities are flatter
+    than the truth's); the analysis side has covariate shift (its scores move)."""
+    rng = np.random.default_rng(7 + classes)
+
+    def frame(rows: int, shift: float) -> pd.DataFrame:
+        logits = rng.normal(0.0, 1.2, size=(rows, classes))
+        logits[:, 0] += shift
+        model = _softmax(logits)
+        truth = _softmax(1.6 * logits)
+        labels = np.array([rng.choice(classes, p=row) for row in truth])
+        data = pd.DataFrame(model, columns=[f"p{c}" for c in range(classes)])
+        data["y_pred"] = model.argmax(axis=1)
+        data["y_true"] = labels
+        return data
+
+    return frame(REFERENCE_ROWS, 0.0), frame(CHUNK_ROWS * CHUNKS, 0.8)
+
+
+def _digest(*frames: pd.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for data in frames:
+        digest.update(np.ascontiguousarray(data.to_numpy(dtype=np.float64)).tobytes())
+    return digest.hexdigest()
+
+
+def _metric(name: str, classes: int) -> MetricConfig:
+    if classes == 2 and name != "accuracy":
+        return MetricConfig(name=name, average="binary", pos_label=1)  # type: ignore[arg-type]
+    return MetricConfig(name=name)  # type: ignore[arg-type]
+
+
+def ours(classes: int) -> dict[str, list[float]]:
+    """Our estimate of each metric on each analysis chunk, calibrated on the reference."""
+    reference, analysis = make_frames(classes)
+    columns = [f"p{c}" for c in range(classes)]
+    calibration = fit_calibration(
+        list(range(classes)),
+        reference[columns].to_numpy(),
+        reference["y_true"].to_numpy(),
+        metric="test",
+        holdout_score=0.0,
+    )
+    result: dict[str, list[float]] = {}
+    for name in METRICS:
+        result[name] = [
+            estimate_metric(
+                _metric(name, classes),
+                calibration,
+                chunk[columns].to_numpy(),
+                chunk["y_pred"].to_numpy(),
+            )
+            for chunk in (
+                analysis.iloc[start : start + CHUNK_ROWS]
+                for start in range(0, len(analysis), CHUNK_ROWS)
+            )
+        ]
+    return result
+
+
+def nannyml_estimates(classes: int) -> dict[str, list[float]]:
+    """NannyML's CBPE on the same frames and chunks (needs the optional extra)."""
+    os.environ["NML_DISABLE_USAGE_LOGGING"] = "1"  # it reports usage over the network otherwise
+    import nannyml
+
+    reference, analysis = make_frames(classes)
+    columns = [f"p{c}" for c in range(classes)]
+    estimator = nannyml.CBPE(
+        y_pred_proba=columns[1] if classes == 2 else dict(enumerate(columns)),
+        y_pred="y_pred",
+        y_true="y_true",
+        metrics=list(METRICS),
+        chunk_size=CHUNK_ROWS,
+        problem_type="classification_binary" if classes == 2 else "classification_multiclass",
+    )
+    with warnings.catch_warnings():
+        # a handful of 1,000-row chunks is what this comparison needs
+        warnings.filterwarnings("ignore", "The resulting number of chunks is too low")
+        estimator.fit(reference)
+        table = estimator.estimate(analysis).filter(period="analysis").to_df()
+    return {name: [float(v) for v in table[(name, "value")]] for name in METRICS}
+
+
+def _recorded() -> dict[str, Any]:
+    return json.loads(RECORDED.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_the_estimate_agrees_with_nannyml(classes: int) -> None:
+    recorded = _recorded()[str(classes)]
+    reference, analysis = make_frames(classes)
+    assert _digest(reference, analysis) == recorded["inputs_sha256"], (
+        "the seeded frames changed (numpy's random stream?): rerun "
+        "`python -m tests.core.test_estimate_nannyml` with the nannyml extra installed"
+    )
+
+    mine = ours(classes)
+
+    for name in METRICS:
+        assert len(mine[name]) == len(recorded[name]) == CHUNKS
+        for index, (value, reference_value) in enumerate(
+            zip(mine[name], recorded[name], strict=True)
+        ):
+            assert abs(value - reference_value) <= TOLERANCE, (name, index, value, reference_value)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_the_recorded_numbers_are_nannyml_s(classes: int) -> None:
+    pytest.importorskip(
+        "nannyml", reason="the optional extra: pip install -c constraints.txt -e '.[nannyml]'"
+    )
+    live = nannyml_estimates(classes)
+
+    recorded = _recorded()[str(classes)]
+    mine = ours(classes)
+
+    for name in METRICS:
+        assert live[name] == pytest.approx(recorded[name], abs=1e-12)
+        assert mine[name] == pytest.approx(live[name], abs=TOLERANCE)
+
+
+def record() -> None:
+    """Rewrite tests/data/nannyml_cbpe.json from NannyML (needs the optional extra)."""
+    data = {}
+    for classes in (2, 3):
+        reference, analysis = make_frames(classes)
+        data[str(classes)] = {
+            "inputs_sha256": _digest(reference, analysis),
+            **nannyml_estimates(classes),
+        }
+    RECORDED.write_text(json.dumps(data, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    record()
