@@ -47,8 +47,10 @@ class Server:
     url: str
     env: dict[str, str]
     project: Path
-    postgres: Postgres
-    database: str  # the server's database in the cluster
+    # The PostgreSQL cluster and database of the server's own state; None: a SQLite server
+    # (tests/orchestration/test_fleet_server.py starts one of those).
+    postgres: Postgres | None = None
+    database: str = ""
 
 
 def _cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
@@ -257,6 +259,7 @@ def test_monitor_deployment_chains_retrain_and_promote_through_events(server: Se
 def test_the_server_keeps_its_runs_in_postgresql(server: Server) -> None:
     """The runs the API returns are the rows of the PostgreSQL database; no SQLite file."""
     through_api = {str(run["id"]) for run in _api(server, "POST", "/flow_runs/filter")}
+    assert server.postgres is not None
     in_postgres = set(server.postgres.psql(server.database, "SELECT id FROM flow_run").split())
 
     # At least the runs the scheduler made for the monitor's cron schedule (and the chain's).
