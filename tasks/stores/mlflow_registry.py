@@ -221,22 +221,48 @@ class MlflowRegistry:
         """Whether the registered model exists (the first registration creates it)."""
         return self._registered() is not None
 
+    @staticmethod
+    def _exists_already(error: Exception) -> bool:
+        return getattr(error, "error_code", "") == "RESOURCE_ALREADY_EXISTS"
+
     def _ensure_registered(self) -> None:
+        from mlflow.exceptions import MlflowException
+
         if self._registered() is None:
             with self._calling(f"creating registered model '{self.model_name}'"):
-                self.client.create_registered_model(
-                    self.model_name,
-                    tags={f"{TAG}managed": "true"},
-                    description=f"Managed by autoretrain: versions, aliases and their history "
-                    f"(tags {HISTORY_TAG}*); runs in experiment {self.experiment_name}.",
-                )
+                try:
+                    self.client.create_registered_model(
+                        self.model_name,
+                        tags={f"{TAG}managed": "true"},
+                        description=f"Managed by autoretrain: versions, aliases and their "
+                        f"history (tags {HISTORY_TAG}*); runs in experiment "
+                        f"{self.experiment_name}.",
+                    )
+                except MlflowException as error:
+                    if not self._exists_already(error):  # another machine created it first
+                        raise
 
     def _experiment_id(self) -> str:
+        """The model's experiment, created on first use; a writer that loses the race to
+        create it (another thread or machine) reads the winner's."""
+        from mlflow.exceptions import MlflowException
+
         with self._calling(f"reading experiment {self.experiment_name}"):
             experiment = self.client.get_experiment_by_name(self.experiment_name)
             if experiment is not None:
                 return str(experiment.experiment_id)
-            return str(self.client.create_experiment(self.experiment_name))
+            try:
+                return str(self.client.create_experiment(self.experiment_name))
+            except MlflowException as error:
+                if not self._exists_already(error):
+                    raise
+            experiment = self.client.get_experiment_by_name(self.experiment_name)
+            if experiment is None:
+                raise RegistryError(
+                    f"experiment {self.experiment_name} was created and is gone again in the "
+                    f"{self.location}: was it deleted by hand?"
+                )
+            return str(experiment.experiment_id)
 
     # -- versions ----------------------------------------------------------------------
     def register(

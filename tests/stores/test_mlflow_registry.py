@@ -312,3 +312,33 @@ def test_concurrent_registers_get_distinct_versions(backend: MlflowBackend) -> N
     assert {v.version: v.data_fingerprint for v in listed} == {
         r.version: r.data_fingerprint for r in records
     }
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_a_writer_that_loses_the_race_to_create_the_experiment_uses_the_winners(
+    backend: MlflowBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = backend.open()
+    assert isinstance(registry, MlflowRegistry)
+    # Another writer creates the experiment between this one's lookup and its create.
+    winner = registry.client.create_experiment(registry.experiment_name)
+    monkeypatch.setattr(registry.client, "get_experiment_by_name", _none_then(registry.client))
+
+    record = _register(registry)
+
+    run = registry.client.get_run(
+        registry.client.get_model_version(registry.model_name, "1").run_id
+    )
+    assert record.version == "v0001" and run.info.experiment_id == winner
+
+
+def _none_then(client: Any) -> Callable[[str], Any]:
+    """get_experiment_by_name that answers None the first time (the lookup before the race)."""
+    real, calls = client.get_experiment_by_name, []
+
+    def lookup(name: str) -> Any:
+        calls.append(name)
+        return None if len(calls) == 1 else real(name)
+
+    return lookup
