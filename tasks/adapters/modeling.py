@@ -148,13 +148,7 @@ def predict_true_class_probability(
     """
     if not hasattr(model, "predict_proba") or len(frame) == 0:
         return None
-    try:
-        probabilities = np.asarray(model.predict_proba(frame[features]), dtype=np.float64)
-        classes = list(model.classes_)
-    except Exception as error:  # a user's model can fail in any way; name it and stop
-        raise ModelError(
-            f"the model failed to predict probabilities: {type(error).__name__}: {error}"
-        ) from error
+    classes, probabilities = _predict_proba(model, frame, features)
     positions = pd.Index(classes).get_indexer(pd.Index(y_true))
     known = positions >= 0
     result = np.zeros(len(y_true))
@@ -203,6 +197,13 @@ def predict_probabilities(
     order of classes); None when the model has no predict_proba."""
     if not hasattr(model, "predict_proba") or not hasattr(model, "classes_"):
         return None
+    return _predict_proba(model, frame, features)
+
+
+def _predict_proba(
+    model: Any, frame: pd.DataFrame, features: list[str]
+) -> tuple[list[Any], np.ndarray]:
+    """The model's classes and probabilities; any failure of a user's model as a ModelError."""
     try:
         probabilities = np.asarray(model.predict_proba(frame[features]), dtype=np.float64)
         classes = list(model.classes_)
