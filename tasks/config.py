@@ -513,16 +513,18 @@ class PolicyConfig(Strict):
         "{wind: {method: psi, threshold: 0.2}}; columns must be features.",
     )
     retrain_on_drift: bool | Literal["when-harmful"] = Field(
-        default=True,
-        description="Whether confirmed data drift alone retrains: true, false, or when-harmful "
-        "(only when the estimated performance has dropped by more than harm_margin from the "
-        "champion's holdout score, or breaches performance_threshold).",
+        default="when-harmful",
+        description="Whether confirmed data drift alone retrains: when-harmful (only when the "
+        "champion's metric has dropped more than harm_margin below its holdout score, or breaches "
+        "performance_threshold: the realised metric judges from min_labelled_rows labelled rows "
+        "on, the label-free estimate while fewer labels have arrived), true, or false.",
     )
     harm_margin: float = Field(
         default=0.05,
         ge=0,
-        description="with retrain_on_drift: when-harmful, the drop of the estimated metric "
-        "below the champion's holdout score (in the metric's units) that makes drift harmful.",
+        description="with retrain_on_drift: when-harmful, the drop of the metric (estimated or "
+        "realised) below the champion's holdout score (in the metric's units) that makes drift "
+        "harmful.",
     )
     estimated_performance: EstimatedPerformanceConfig = Field(
         default=EstimatedPerformanceConfig(),
@@ -588,15 +590,6 @@ class PolicyConfig(Strict):
             "must be true, false or when-harmful, got {value}",
             {"value": repr(value)},
         )
-
-    @model_validator(mode="after")
-    def _check_harm_needs_estimate(self) -> PolicyConfig:
-        if self.retrain_on_drift == "when-harmful" and not self.estimated_performance.enabled:
-            raise ValueError(
-                "retrain_on_drift: when-harmful judges harm by the estimated performance: set "
-                "estimated_performance.enabled: true, or retrain_on_drift: true or false"
-            )
-        return self
 
     @property
     def history_runs(self) -> int:

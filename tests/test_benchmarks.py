@@ -95,12 +95,17 @@ def test_fleet_compares_with_separate_runs_and_worker_counts_and_measures_memory
 def test_backtest_prints_every_log_against_every_window() -> None:
     out = _run("backtest.py", "--toy", timeout=1800)  # 5 min at load average 8
 
-    rows = {
-        cells[0]: cells
+    lines = [
+        [c.strip() for c in line.strip("|").split("|")]
         for line in out.splitlines()
         if line.startswith("| ") and not line.startswith("| log")
-        for cells in [[c.strip() for c in line.strip("|").split("|")]]
-    }
+    ]
+    rows = {cells[0]: cells for cells in lines if cells[2] == "defaults"}
+    # The real logs also show the calendar that spends the targets' budget: every 3rd window.
+    calendars = {cells[0]: cells for cells in lines if cells[2] == "calendar: every 3rd window"}
+    assert set(calendars) == {"demo", "trump-approval", "elec-demand"}
+    for cells in calendars.values():
+        assert int(cells[7].split(" / ")[0]) == int(cells[3]) // 3
     assert set(rows) == {
         "demo",
         "trump-approval",

@@ -18,6 +18,11 @@ from tasks.config import MetricConfig
 from tasks.errors import DataError
 
 
+def holdout_metric_key(metric: MetricConfig) -> str:
+    """The key of a version's realised metric on its holdout in its lineage's metrics."""
+    return f"holdout_{metric.describe()}"
+
+
 def score_predictions(
     metric: MetricConfig, y_true: Sequence[Any] | np.ndarray, y_pred: Sequence[Any] | np.ndarray
 ) -> float:

@@ -2,9 +2,10 @@
 
 Guards, in the order they are applied:
 1. minimum samples: a signal from too few rows is "not judged", never a breach;
-2. breaches: data drift (only when configured to retrain; with `when-harmful`, only when the
-   estimated performance dropped more than harm_margin from the champion's holdout score or
-   breaches), prediction drift (only when configured to retrain), performance, estimated
+2. breaches: data drift (only when configured to retrain; with `when-harmful`, the default,
+   only when the champion's metric dropped more than harm_margin below its holdout score or
+   breaches: the realised metric judges from min_labelled_rows labelled rows on, the label-free
+   estimate while fewer labels have arrived), prediction drift (only when configured to retrain), performance, estimated
    performance (the label-free estimate; judged only while some rows of the window await
    their labels: once every row is labelled the realised metric decides);
 3. confirmation: a breach counts when seen in M of the last N runs of the same champion
@@ -82,8 +83,9 @@ class TriggerDecision:
     last_retrain_as_of: datetime | None
     # False for error metrics (mae, rmse, mape, pinball): a breach is a value above the threshold.
     higher_is_better: bool = True
-    # The label-free estimate of the metric on the whole window and the champion's holdout
-    # score it is compared with (None: no estimate); harm of the drift with when-harmful.
+    # The label-free estimate of the metric on the whole window (None: no estimate), the
+    # champion's realised metric on its holdout (None: not on record) and, with when-harmful,
+    # whether the drift was judged harmful.
     estimated_performance: float | None = None
     holdout_score: float | None = None
     harm_margin: float | None = None
@@ -145,36 +147,57 @@ def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, lis
 
 
 def judge_harm(signals: Signals, policy: PolicyConfig) -> tuple[bool | None, str]:
-    """Whether the estimate says the drift hurts: dropped more than harm_margin below the
-    champion's holdout score, or worse than performance_threshold. None: no estimate to judge by."""
-    estimate = signals.estimate
-    if estimate is None:
-        return None, (
-            f"harm cannot be judged without a performance estimate "
-            f"({signals.estimate_note or 'none was computed'}), so drift retrains as with "
-            "retrain_on_drift: true"
-        )
+    """Whether the drift hurts the champion: its metric dropped more than harm_margin below its
+    own holdout score, or is worse than performance_threshold. The realised metric judges when
+    at least min_labelled_rows rows of the window are labelled (labels are the truth; the
+    estimate cannot see a change of the labelling), the label-free estimate while fewer are.
+    None: neither can judge, so drift retrains as with retrain_on_drift: true."""
+    judged = _harm_evidence(signals, policy)
+    if isinstance(judged, str):
+        return None, f"harm cannot be judged ({judged}), so drift retrains as with true"
+    kind, value, holdout_score = judged
     metric = policy.performance_metric
-    drop = (
-        estimate.holdout_score - estimate.value
-        if metric.higher_is_better
-        else estimate.value - estimate.holdout_score
-    )
-    breach = metric.worse(estimate.value, policy.performance_threshold)
-    harmful = drop > policy.harm_margin or breach
+    drop = holdout_score - value if metric.higher_is_better else value - holdout_score
+    breach = metric.worse(value, policy.performance_threshold)
+    side = "worse" if drop > 0 else "better"
     numbers = (
-        f"estimated {estimate.metric} {estimate.value:.3f}, {drop:+.3f} below the champion's "
-        f"holdout score {estimate.holdout_score:.3f} (harm_margin {policy.harm_margin:.3f})"
+        f"{kind} {metric.describe()} {value:.3f}, {abs(drop):.3f} {side} than the champion's "
+        f"holdout score {holdout_score:.3f} ({metric.direction}; harm_margin "
+        f"{policy.harm_margin:.3f})"
     )
     if breach:
         worse = "<" if metric.higher_is_better else ">"
         return True, (
-            f"harmful: {numbers}; the estimate {worse} performance_threshold "
+            f"harmful: {numbers}; it is {worse} performance_threshold "
             f"{policy.performance_threshold:.3f}"
         )
-    if harmful:
+    if drop > policy.harm_margin:
         return True, f"harmful: {numbers}"
     return False, f"not harmful: {numbers}, so it alone does not retrain"
+
+
+def _harm_evidence(signals: Signals, policy: PolicyConfig) -> tuple[str, float, float] | str:
+    """Which metric judges the harm of drift ("realised" on at least min_labelled_rows labelled
+    rows, else "estimated"), its value and the champion's holdout score; or why none can."""
+    estimate = signals.estimate
+    performance = signals.performance
+    labelled = performance.labelled_rows if performance else 0
+    holdout_score = signals.holdout_score
+    if holdout_score is None and estimate is not None:
+        holdout_score = estimate.holdout_score
+    if performance is not None and labelled >= policy.min_labelled_rows:
+        if holdout_score is None:
+            return (
+                "the champion has no holdout score on record (registered before it was kept, "
+                "or without labelled holdout rows)"
+            )
+        return "realised", performance.value, holdout_score
+    if estimate is not None:
+        return "estimated", estimate.value, estimate.holdout_score
+    return (
+        f"no performance estimate ({signals.estimate_note or 'none was computed'}) and "
+        f"{labelled} labelled rows < min_labelled_rows {policy.min_labelled_rows}"
+    )
 
 
 def _estimated_breach(signals: Signals, policy: PolicyConfig, reasons: list[str]) -> bool | None:
@@ -464,7 +487,11 @@ def _decision(
         last_retrain_as_of=last_retrain_as_of,
         higher_is_better=policy.performance_metric.higher_is_better,
         estimated_performance=estimate.value if estimate else None,
-        holdout_score=estimate.holdout_score if estimate else None,
+        holdout_score=(
+            signals.holdout_score
+            if signals.holdout_score is not None
+            else (estimate.holdout_score if estimate else None)
+        ),
         harm_margin=policy.harm_margin if policy.retrain_on_drift == "when-harmful" else None,
         drift_harmful=harmful,
     )

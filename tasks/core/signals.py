@@ -59,6 +59,9 @@ class Signals:
     estimate: EstimatedPerformance | None = None
     # Why there is no estimate (a regressor, no predict_proba, no stored calibration), else None.
     estimate_note: str | None = None
+    # The champion's realised metric on its own holdout, recorded at registration (None: a
+    # version registered before it was kept, or without labelled holdout rows).
+    holdout_score: float | None = None
 
     @property
     def sampled(self) -> bool:

@@ -1,8 +1,9 @@
-"""The label-free performance estimate: calibrating a new version on its holdout, and
-estimating the champion's metric on a window from its calibrated probabilities (CBPE)."""
+"""The label-free performance estimate: scoring and calibrating a new version on its holdout,
+and estimating the champion's metric on a window from its calibrated probabilities (CBPE)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,35 +24,53 @@ REGRESSOR_NOTE = "performance is estimated for classifiers only (the metric is a
 NO_PROBABILITIES_NOTE = "the model has no predict_proba, so its confidence cannot be estimated"
 
 
-def calibrate_on_holdout(
-    config: Config, model: Any, holdout: Window | None
-) -> tuple[Calibration | None, str]:
-    """The model's calibration on the labelled rows of its holdout (None, and why, when there
-    is none to fit), with its realised score there."""
+@dataclass(frozen=True)
+class HoldoutFit:
+    """What a new version's holdout says about it: its realised metric on the labelled rows
+    (None: no holdout or no labelled rows), the calibration of its probabilities there (None
+    for a regressor, a model without predict_proba, or the estimate turned off), and why."""
+
+    score: float | None
+    calibration: Calibration | None
+    note: str
+
+
+def fit_on_holdout(config: Config, model: Any, holdout: Window | None) -> HoldoutFit:
+    """Score the model on the labelled rows of its holdout (every model: the policy judges the
+    harm of drift against it) and calibrate its probabilities there (for the estimate)."""
     metric = config.policy.performance_metric
-    if not config.policy.estimated_performance.enabled:
-        return None, "no calibration: policy.estimated_performance.enabled is false"
-    if metric.is_regression:
-        return None, f"no calibration: {REGRESSOR_NOTE}"
     if holdout is None:
-        return None, "no calibration: no holdout window to calibrate on"
+        return HoldoutFit(None, None, "no holdout score or calibration: no holdout window")
     rows = load_window(config, holdout, labelled_only=True)
     if len(rows) == 0:
-        return None, f"no calibration: no labelled rows in the holdout {holdout}"
-    predicted = predict_probabilities(model, rows, config.data.features)
-    if predicted is None:
-        return None, f"no calibration: {NO_PROBABILITIES_NOTE}"
-    classes, probabilities = predicted
-    if len(classes) < 2:
-        return None, f"no calibration: the model knows {len(classes)} class"
+        return HoldoutFit(
+            None,
+            None,
+            f"no holdout score or calibration: no labelled rows in the holdout {holdout}",
+        )
     truth = rows[config.data.target_column].tolist()
     score = score_predictions(
         metric, truth, predict_labels(model, rows, config.data.features).tolist()
     )
+    scored = f"holdout score {score:.3f} on {len(rows)} labelled rows of {holdout}"
+    if not config.policy.estimated_performance.enabled:
+        return HoldoutFit(
+            score, None, f"{scored}; no calibration: policy.estimated_performance.enabled is false"
+        )
+    if metric.is_regression:
+        return HoldoutFit(score, None, f"{scored}; no calibration: {REGRESSOR_NOTE}")
+    predicted = predict_probabilities(model, rows, config.data.features)
+    if predicted is None:
+        return HoldoutFit(score, None, f"{scored}; no calibration: {NO_PROBABILITIES_NOTE}")
+    classes, probabilities = predicted
+    if len(classes) < 2:
+        return HoldoutFit(
+            score, None, f"{scored}; no calibration: the model knows {len(classes)} class"
+        )
     calibration = fit_calibration(
         classes, probabilities, truth, metric=metric.describe(), holdout_score=score
     )
-    return calibration, f"{calibration.describe()} {holdout}, holdout score {score:.3f}"
+    return HoldoutFit(score, calibration, f"{scored}; {calibration.describe()}")
 
 
 def estimate_window(

@@ -13,6 +13,7 @@ import pandas as pd
 from tasks.adapters.evidently_report import add_report_header, compute_signals
 from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
+from tasks.core.metrics import holdout_metric_key
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
 from tasks.core.signals import PredictionSource, Signals
@@ -41,6 +42,7 @@ def measure_window(
     reference = registry.load_reference(
         champion_version, config.sampling.drift_rows, config.sampling.seed
     )
+    record = registry.get_version(champion_version)
     prediction_drift = config.policy.prediction_drift.enabled
     logged = config.data.prediction_column
     missing = current[logged].isna().to_numpy() if logged else np.ones(len(current), dtype=bool)
@@ -74,7 +76,7 @@ def measure_window(
         report_dir,
         reference_predictions=reference_predictions,
         timestamps=current[config.data.timestamp_column],
-        reference_total_rows=registry.get_version(champion_version).training_rows,
+        reference_total_rows=record.training_rows,
     )
     estimate, note = estimate_window(
         config,
@@ -85,7 +87,8 @@ def measure_window(
         predictions if source == "champion" else None,  # logged ones may be another model's
     )
     log_estimate(estimate, note)
-    signals = replace(signals, estimate=estimate, estimate_note=note)
+    holdout_score = record.metrics.get(holdout_metric_key(config.policy.performance_metric))
+    signals = replace(signals, estimate=estimate, estimate_note=note, holdout_score=holdout_score)
     step_logger(__name__).info(
         "window %s: %d rows, drift share %.2f, performance %s",
         window,

@@ -19,10 +19,10 @@ from tasks.core.change import (
     configured_span,
     estimate_change_start,
 )
-from tasks.core.metrics import score_predictions
+from tasks.core.metrics import holdout_metric_key, score_predictions
 from tasks.core.windows import Window, WindowPlan
 from tasks.errors import ModelError
-from tasks.steps.estimation import calibrate_on_holdout
+from tasks.steps.estimation import HoldoutFit, fit_on_holdout
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window, make_source
 from tasks.stores.history import open_history
@@ -99,21 +99,32 @@ def plan_training(
 
 
 def _lineage(
-    config: Config, model: Any, training: pd.DataFrame, window: Window, *, source: str, reason: str
+    config: Config,
+    model: Any,
+    training: pd.DataFrame,
+    window: Window,
+    fit: HoldoutFit,
+    *,
+    source: str,
+    reason: str,
 ) -> dict[str, Any]:
     data = config.data
+    metric = config.policy.performance_metric
     score = score_predictions(
-        config.policy.performance_metric,
+        metric,
         training[data.target_column].tolist(),
         predict_labels(model, training, data.features).tolist(),
     )
+    metrics = {f"training_{metric.describe()}": round(score, 6)}
+    if fit.score is not None:  # what the policy measures the harm of drift against
+        metrics[holdout_metric_key(metric)] = round(fit.score, 6)
     return {
         "estimator": config.model.estimator,
         "params": dict(config.model.params),
         "training_window": window.to_dict(),
         "training_rows": len(training),
         "data_fingerprint": fingerprint_frame(reference_frame(config, training)),
-        "metrics": {f"training_{config.policy.performance_metric.describe()}": round(score, 6)},
+        "metrics": metrics,
         "code_version": code_version(),
         "source": source,
         "reason": reason,
@@ -145,10 +156,10 @@ def train_challenger(
             f"no labelled rows to train on in {window}: check windows.training and the data's dates"
         )
     model = fit_model(config, training)
-    calibration, note = calibrate_on_holdout(config, model, holdout)
-    logger.info(note)
+    fit = fit_on_holdout(config, model, holdout)
+    logger.info(fit.note)
     registry = open_registry(config.registry, config.name)
-    lineage = _lineage(config, model, training, window, source="trained", reason=reason)
+    lineage = _lineage(config, model, training, window, fit, source="trained", reason=reason)
     if choice is not None:
         lineage["training_choice"] = choice.to_dict()
         if choice.chosen == "since-change-split":
@@ -157,7 +168,7 @@ def train_challenger(
         model,
         reference_frame(config, training),
         lineage,
-        calibration.to_dict() if calibration else None,
+        fit.calibration.to_dict() if fit.calibration else None,
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     logger.info(
@@ -181,16 +192,22 @@ def adopt_model(
     training = load_window(config, window, labelled_only=True)
     if len(training) == 0:
         raise ModelError(f"no labelled rows in the adopted model's reference window {window}")
-    calibration, note = calibrate_on_holdout(config, model, holdout)
-    step_logger(__name__).info(note)
+    fit = fit_on_holdout(config, model, holdout)
+    step_logger(__name__).info(fit.note)
     registry = open_registry(config.registry, config.name)
     record = registry.register(
         model,
         reference_frame(config, training),
         _lineage(
-            config, model, training, window, source=f"adopted from {model_path}", reason=reason
+            config,
+            model,
+            training,
+            window,
+            fit,
+            source=f"adopted from {model_path}",
+            reason=reason,
         ),
-        calibration.to_dict() if calibration else None,
+        fit.calibration.to_dict() if fit.calibration else None,
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     return record

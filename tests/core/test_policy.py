@@ -35,6 +35,7 @@ def _policy(**changes: Any) -> PolicyConfig:
             "performance": ONE_OF_ONE,
         },
         "cooldown": "0d",
+        "retrain_on_drift": True,  # drift alone retrains; when-harmful: test_policy_estimate.py
     }
     return PolicyConfig(**{**values, **changes})
 

@@ -30,6 +30,7 @@ def _policy(**changes: Any) -> PolicyConfig:
             "estimated_performance": ONE_OF_ONE,
         },
         "cooldown": "0d",
+        "retrain_on_drift": True,  # the tests of when-harmful ask for it
     }
     return PolicyConfig(**{**values, **changes})
 
@@ -43,6 +44,7 @@ def _signals(
     performance: float = 0.8,
     current_rows: int = 90,
     note: str | None = None,
+    holdout_score: float | None = None,
 ) -> Signals:
     columns = tuple(
         ColumnDrift(name, "K-S p_value", 0.01 if drifted else 0.4, 0.05, drifted)
@@ -60,6 +62,7 @@ def _signals(
         if estimate is None
         else EstimatedPerformance("f1 (macro)", estimate, current_rows, holdout),
         estimate_note=note,
+        holdout_score=holdout_score,
     )
 
 
@@ -202,8 +205,9 @@ def test_harmless_drift_does_not_retrain_when_harmful_is_asked() -> None:
     assert decision.holdout_score == 0.8
     drift_reason = next(r for r in decision.reasons if r.startswith("data drift"))
     assert drift_reason.endswith(
-        "retrain_on_drift when-harmful: not harmful: estimated f1 (macro) 0.780, +0.020 below "
-        "the champion's holdout score 0.800 (harm_margin 0.050), so it alone does not retrain"
+        "retrain_on_drift when-harmful: not harmful: estimated f1 (macro) 0.780, 0.020 worse than "
+        "the champion's holdout score 0.800 (higher is better; harm_margin 0.050), so it alone "
+        "does not retrain"
     )
 
 
@@ -216,19 +220,23 @@ def test_drift_with_an_estimate_dropped_beyond_the_margin_retrains() -> None:
     assert decision.confirmed == ("drift",)
     assert decision.drift_harmful is True
     assert any(
-        "when-harmful: harmful: estimated f1 (macro) 0.700, +0.100 below" in r
+        "when-harmful: harmful: estimated f1 (macro) 0.700, 0.100 worse than" in r
         for r in decision.reasons
     )
 
 
 def test_drift_with_an_estimate_below_the_threshold_is_harmful_whatever_the_margin() -> None:
-    decision = _decide(
-        _signals(estimate=0.55, holdout=0.56, drifted=True, labelled_rows=90),
+    decision = _decide(  # 20 labelled rows < min_labelled_rows 30: the estimate judges
+        _signals(estimate=0.55, holdout=0.56, drifted=True, labelled_rows=20),
         _policy(retrain_on_drift="when-harmful", harm_margin=0.5),
     )
 
     assert decision.breaches.drift is True
-    assert any("the estimate < performance_threshold 0.600" in r for r in decision.reasons)
+    assert any(
+        "harmful: estimated f1 (macro) 0.550, 0.010 worse than the champion's holdout score 0.560 "
+        "(higher is better; harm_margin 0.500); it is < performance_threshold 0.600" in r
+        for r in decision.reasons
+    )
 
 
 def test_drift_retrains_as_before_when_harm_cannot_be_judged() -> None:
@@ -239,8 +247,8 @@ def test_drift_retrains_as_before_when_harm_cannot_be_judged() -> None:
 
     assert decision.action == "retrain"
     assert any(
-        "harm cannot be judged without a performance estimate (the champion has no "
-        "predict_proba), so drift retrains as with retrain_on_drift: true" in r
+        "harm cannot be judged (no performance estimate (the champion has no predict_proba) "
+        "and 0 labelled rows < min_labelled_rows 30), so drift retrains as with true" in r
         for r in decision.reasons
     )
 
@@ -270,7 +278,8 @@ def test_error_metrics_measure_the_drop_upwards() -> None:
 
     assert decision.drift_harmful is True
     assert any(
-        "estimated mae 6.500, +1.500 below the champion's holdout score 5.000" in r
+        "estimated mae 6.500, 1.500 worse than the champion's holdout score 5.000 (lower is better"
+        in r
         for r in decision.reasons
     )
 
@@ -280,10 +289,6 @@ def test_error_metrics_measure_the_drop_upwards() -> None:
     [
         ({"retrain_on_drift": "sometimes"}, "must be true, false or when-harmful, got 'sometimes'"),
         ({"harm_margin": -0.1}, "greater than or equal to 0"),
-        (
-            {"retrain_on_drift": "when-harmful", "estimated_performance": {"enabled": False}},
-            "when-harmful judges harm by the estimated performance",
-        ),
         ({"estimated_performance": {"retrian": True}}, "Extra inputs are not permitted"),
     ],
 )
@@ -300,3 +305,86 @@ def test_harm_is_judged_only_for_drift_that_reached_the_threshold() -> None:
     assert decision.drift_harmful is None
     assert not any("harm" in r for r in decision.reasons)
     assert decision.confirmed == ("estimated_performance",)  # the estimate still breaches
+
+
+# -- harm judged by the realised metric once enough labels are in ---------------------------
+
+
+@pytest.mark.parametrize("labelled", [30, 90])  # min_labelled_rows 30, every row
+def test_enough_labels_judge_harm_by_the_realised_metric_not_the_estimate(labelled: int) -> None:
+    harmless = _decide(  # the estimate says hurt, the labels say fine: the labels win
+        _signals(estimate=0.60, drifted=True, labelled_rows=labelled, performance=0.79),
+        _policy(retrain_on_drift="when-harmful"),
+    )
+    harmful = _decide(
+        _signals(estimate=0.79, drifted=True, labelled_rows=labelled, performance=0.70),
+        _policy(retrain_on_drift="when-harmful"),
+    )
+
+    assert harmless.drift_harmful is False
+    assert harmless.action == "none"
+    assert any(
+        "not harmful: realised f1 (macro) 0.790, 0.010 worse than the champion's holdout score 0.800"
+        in r
+        for r in harmless.reasons
+    )
+    assert harmful.drift_harmful is True
+    assert harmful.action == "retrain"
+    assert any("harmful: realised f1 (macro) 0.700, 0.100 worse than" in r for r in harmful.reasons)
+
+
+def test_a_regressor_without_an_estimate_is_judged_by_its_labelled_rows() -> None:
+    policy = PolicyConfig(
+        performance_metric={"name": "mae"},
+        performance_threshold=10.0,
+        drift_threshold=0.5,
+        retrain_on_drift="when-harmful",
+        harm_margin=1.0,
+        min_labelled_rows=30,
+        confirmation={"drift": ONE_OF_ONE},
+    )
+    base = _signals(estimate=None, drifted=True, labelled_rows=40, holdout_score=5.0)
+
+    def with_mae(value: float) -> Signals:
+        return Signals(
+            **{**base.__dict__, "performance": Performance("mae", value, 40, "champion")}
+        )
+
+    steady, hurt = _decide(with_mae(5.5), policy), _decide(with_mae(6.2), policy)
+
+    assert steady.drift_harmful is False
+    assert steady.action == "none"
+    assert steady.holdout_score == 5.0
+    assert any(
+        "not harmful: realised mae 5.500, 0.500 worse than the champion's holdout score 5.000 "
+        "(lower is better; harm_margin 1.000)" in r
+        for r in steady.reasons
+    )
+    assert hurt.drift_harmful is True
+    assert hurt.action == "retrain"
+
+
+def test_without_a_holdout_score_on_record_labelled_drift_retrains_as_with_true() -> None:
+    decision = _decide(
+        _signals(estimate=None, drifted=True, labelled_rows=90, note="a regressor"),
+        _policy(retrain_on_drift="when-harmful"),
+    )
+
+    assert decision.action == "retrain"
+    assert decision.drift_harmful is None
+    assert any(
+        "harm cannot be judged (the champion has no holdout score on record" in r
+        for r in decision.reasons
+    )
+
+
+def test_when_harmful_works_with_the_estimate_turned_off() -> None:
+    decision = _decide(
+        _signals(
+            estimate=None, drifted=True, labelled_rows=90, performance=0.78, holdout_score=0.8
+        ),
+        _policy(retrain_on_drift="when-harmful", estimated_performance={"enabled": False}),
+    )
+
+    assert decision.drift_harmful is False
+    assert decision.action == "none"

@@ -46,13 +46,15 @@ def test_monitor_script_runs_the_loop_then_finds_nothing_new_to_promote(write_co
     assert "status      promoted; champion v0001 -> v0002" in first.stdout
     assert (tmp_path / "reports" / "seattle-weather").is_dir()
 
-    # Same window again: the new champion was promoted 0 days ago (in as_of time), so the
-    # cooldown keeps the policy from retraining a copy of it.
+    # Same window again: every column drifted against the new champion's reference (its
+    # training rows), but it scores its own holdout's f1 here, so with when-harmful (the
+    # default) the drift does not hurt it and nothing is retrained.
     second = _run("monitor.py", "--config", str(config_path), cwd=elsewhere, home=tmp_path / "home")
 
     assert second.returncode == 0, second.stderr[-3000:]
     assert "No champion was registered" not in second.stdout
-    assert "decision    COOLDOWN" in second.stdout
+    assert "decision    NONE" in second.stdout
+    assert "retrain_on_drift when-harmful: not harmful: realised f1 (macro)" in second.stdout
     assert "champion v0002 -> v0002" in second.stdout
 
 

@@ -114,7 +114,11 @@ def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, 
 
 
 def test_a_second_run_right_after_a_promotion_is_held_by_the_cooldown(write_config, tmp_path):
-    config_path = write_config({"registry": {"path": str(tmp_path / "registry")}})
+    # retrain_on_drift: true, so the drift alone would retrain (the default, when-harmful,
+    # finds it harmless: tests/flows/test_cli.py) and the cooldown is what holds it.
+    config_path = write_config(
+        {"registry": {"path": str(tmp_path / "registry")}, "policy": {"retrain_on_drift": True}}
+    )
     assert monitor_flow(str(config_path)).status == "promoted"
 
     second = monitor_flow(str(config_path))

@@ -40,6 +40,29 @@ def test_a_trained_version_keeps_its_holdout_calibration(tmp_path: Path) -> None
     assert set(calibration.classes) == {"drizzle", "fog", "rain", "snow", "sun"}
 
 
+def test_every_version_records_its_holdout_score_and_the_monitor_passes_it_on(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    record = train_challenger(config, TRAINING, "test", HOLDOUT)
+    holdout_score, _ = score_window(config, HOLDOUT, record.version)
+
+    signals = measure_window(config, LATER, record.version, None)
+
+    assert record.metrics["holdout_f1 (macro)"] == pytest.approx(holdout_score, abs=1e-6)
+    assert signals.holdout_score == record.metrics["holdout_f1 (macro)"]
+
+
+def test_a_version_without_a_holdout_has_no_holdout_score(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    record = train_challenger(config, TRAINING, "test")
+
+    signals = measure_window(config, LATER, record.version, None)
+
+    assert set(record.metrics) == {"training_f1 (macro)"}
+    assert signals.holdout_score is None
+
+
 def test_the_estimate_is_computed_on_every_row_and_reported_by_the_monitor(tmp_path: Path) -> None:
     config = _config(tmp_path)
     record = train_challenger(config, TRAINING, "test", HOLDOUT)
@@ -113,3 +136,25 @@ def test_regressors_have_no_estimate(tmp_path: Path) -> None:
     assert (
         note == "performance is estimated for classifiers only (the metric is a regression metric)"
     )
+
+
+def test_a_regressor_records_its_holdout_error_without_a_calibration(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        **{
+            "data.target_column": "temp_max",
+            "data.numerical_features": ["precipitation", "temp_min", "wind"],
+            "data.categorical_features": [],
+            "model.estimator": "sklearn.linear_model.Ridge",
+            "model.params": {},
+            "policy.performance_metric": {"name": "mae"},
+            "policy.performance_threshold": 5.0,
+            "policy.severe_performance_threshold": None,
+        },
+    )
+    record = train_challenger(config, TRAINING, "test", HOLDOUT)
+    holdout_error, _ = score_window(config, HOLDOUT, record.version)
+
+    assert record.metrics["holdout_mae"] == pytest.approx(holdout_error, abs=1e-6)
+    assert 0 < record.metrics["holdout_mae"] < 5
+    assert open_registry(config.registry, config.name).load_calibration(record.version) is None
