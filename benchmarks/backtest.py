@@ -14,7 +14,7 @@ same bootstrapped champion (`tasks.steps.backtest`). Logs (nothing is downloaded
   sampled closer to the decision boundary (pure covariate drift).
 
 `--grid` also replays the policy with each combination of policy.retrain_on_drift and
-training.change_aware; `--toy` replays a few windows of each log (tests/test_benchmarks.py).
+training.change_aware, and with policy.performance_drop 0.5 and off; `--toy` replays a few windows of each log (tests/test_benchmarks.py).
 The numbers and the targets they are checked against are in docs/backtest.md.
 """
 
@@ -378,12 +378,33 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "change_aware": False,
     },
     "drift: when-harmful, change-aware": {"retrain_on_drift": "when-harmful", "change_aware": True},
+    "drift: when-harmful, change-aware, performance_drop 0.5": {
+        "retrain_on_drift": "when-harmful",
+        "change_aware": True,
+        "performance_drop": 0.5,
+    },
+    "drift: when-harmful, change-aware, performance_drop off": {
+        "retrain_on_drift": "when-harmful",
+        "change_aware": True,
+        "performance_drop": None,
+    },
 }
+DROP = 0.25  # config.yaml's performance_drop: the variants that do not set their own
+
+
+def _settings(config: Any) -> dict[str, Any]:
+    """The variant settings of a loaded config."""
+    return {
+        "retrain_on_drift": config.policy.retrain_on_drift,
+        "change_aware": config.training.change_aware,
+        "performance_drop": config.policy.performance_drop,
+    }
 
 
 def _variant_config(log: Log, name: str, settings: dict[str, Any]) -> Path:
     config = yaml.safe_load(log.config.read_text())
     config["policy"]["retrain_on_drift"] = settings["retrain_on_drift"]
+    config["policy"]["performance_drop"] = settings.get("performance_drop", DROP)
     config["training"] = {**config.get("training", {}), "change_aware": settings["change_aware"]}
     path = log.config.with_name(f"config-{_slug(name)}.yaml")
     path.write_text(yaml.safe_dump(config, sort_keys=False, default_flow_style=None))
@@ -478,13 +499,10 @@ def measure(log: Log, work: Path, grid: bool) -> list[dict[str, Any]]:
     every = baselines.get("every-window")
     variants: dict[str, Path] = {"defaults": log.config}
     if grid:  # the variant with the config's own settings is marked, not replayed twice
-        current = {
-            "retrain_on_drift": config.policy.retrain_on_drift,
-            "change_aware": config.training.change_aware,
-        }
+        current = _settings(config)
         variants = {
-            name + (" (default)" if settings == current else ""): _variant_config(
-                log, name, settings
+            name + (" (default)" if {"performance_drop": DROP, **settings} == current else ""): (
+                _variant_config(log, name, settings)
             )
             for name, settings in VARIANTS.items()
         }

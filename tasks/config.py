@@ -503,6 +503,15 @@ class PolicyConfig(Strict):
         description="A second, worse value (below performance_threshold; above it for error "
         "metrics): a breach beyond it skips confirmation and cooldown.",
     )
+    performance_drop: float | None = Field(
+        default=0.25,
+        gt=0,
+        description="Also a performance breach when the metric on the labelled rows is worse "
+        "than the champion's own holdout score by more than this share of it (0.25: an error "
+        "1.25x the holdout's, a score 0.75x of it), so the bar follows each champion rather "
+        "than only the fixed performance_threshold; null: off. Not judged for a champion without a holdout "
+        "score on record or with a holdout score of 0.",
+    )
     drift_threshold: float = Field(
         gt=0, le=1, description="Dataset drift when the share of drifted columns reaches it."
     )

@@ -5,7 +5,9 @@ Guards, in the order they are applied:
 2. breaches: data drift (only when configured to retrain; with `when-harmful`, the default,
    only when the champion's metric dropped more than harm_margin below its holdout score or
    breaches: the realised metric judges from min_labelled_rows labelled rows on, the label-free
-   estimate while fewer labels have arrived), prediction drift (only when configured to retrain), performance, estimated
+   estimate while fewer labels have arrived), prediction drift (only when configured to
+   retrain), performance (worse than performance_threshold, or, with performance_drop, worse
+   than the champion's own holdout score by more than that share of it), estimated
    performance (the label-free estimate; judged only while some rows of the window await
    their labels: once every row is labelled the realised metric decides);
 3. confirmation: a breach counts when seen in M of the last N runs of the same champion
@@ -90,6 +92,9 @@ class TriggerDecision:
     holdout_score: float | None = None
     harm_margin: float | None = None
     drift_harmful: bool | None = None
+    # The worst metric within performance_drop of the champion's holdout score (None: off or
+    # no holdout score on record): below it (above, for errors) is a performance breach too.
+    performance_drop_limit: float | None = None
 
     @property
     def direction(self) -> str:
@@ -107,9 +112,19 @@ class TriggerDecision:
         for name in self.confirmed:
             if name == "performance" and self.performance is not None:
                 severe = self.breaches.severe and self.severe_performance_threshold is not None
-                limit = self.severe_performance_threshold if severe else self.performance_threshold
+                limit = (
+                    self.severe_performance_threshold
+                    if severe and self.severe_performance_threshold is not None
+                    else self.performance_threshold
+                )
                 kind = "severe performance breach" if severe else "performance breach"
                 worse = "<" if self.higher_is_better else ">"
+                crossed = (
+                    self.performance < limit if self.higher_is_better else self.performance > limit
+                )
+                if not crossed and self.performance_drop_limit is not None:
+                    limit = self.performance_drop_limit  # the drop from the holdout score fired
+                    kind = "performance breach (performance_drop from the holdout score)"
                 parts.append(
                     f"{kind}: {self.performance:.3f} {worse} {limit:.3f} ({self.direction})"
                 )
@@ -309,6 +324,8 @@ def _performance_breach(
     breach = metric.worse(value, threshold)
     severe_threshold = policy.severe_performance_threshold
     severe = severe_threshold is not None and metric.worse(value, severe_threshold)
+    drop_limit = performance_drop_limit(policy, signals.holdout_score)
+    dropped = drop_limit is not None and metric.worse(value, drop_limit)
     if severe:
         reasons.append(
             f"severe performance breach: {performance.metric} {value:.3f} {worse} "
@@ -319,12 +336,36 @@ def _performance_breach(
             f"performance: {performance.metric} {value:.3f} {worse} "
             f"performance_threshold {threshold:.3f} {direction} {on}"
         )
+    elif dropped and drop_limit is not None:
+        reasons.append(
+            f"performance: {performance.metric} {value:.3f} {worse} {drop_limit:.3f}, more than "
+            f"performance_drop {policy.performance_drop:.0%} worse than the champion's holdout "
+            f"score {signals.holdout_score:.3f} {direction} {on} (performance_threshold "
+            f"{threshold:.3f} not crossed)"
+        )
     else:
         reasons.append(
             f"performance ok: {performance.metric} {value:.3f} {better} "
             f"performance_threshold {threshold:.3f} {direction} {on}"
         )
-    return breach, severe
+        if drop_limit is not None:
+            reasons[-1] += (
+                f"; within performance_drop {policy.performance_drop:.0%} of the champion's "
+                f"holdout score {signals.holdout_score:.3f} (limit {drop_limit:.3f})"
+            )
+    return breach or dropped, severe
+
+
+def performance_drop_limit(policy: PolicyConfig, holdout_score: float | None) -> float | None:
+    """The worst metric within performance_drop of the champion's holdout score (None: off, no
+    score on record, or a score of 0, from which no share can be taken)."""
+    drop = policy.performance_drop
+    if drop is None or holdout_score is None or holdout_score == 0:
+        return None
+    change = drop * abs(holdout_score)
+    if policy.performance_metric.higher_is_better:
+        return holdout_score - change
+    return holdout_score + change
 
 
 def _confirm(
@@ -494,6 +535,7 @@ def _decision(
         ),
         harm_margin=policy.harm_margin if policy.retrain_on_drift == "when-harmful" else None,
         drift_harmful=harmful,
+        performance_drop_limit=performance_drop_limit(policy, signals.holdout_score),
     )
 
 

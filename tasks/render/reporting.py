@@ -357,9 +357,15 @@ def render_summary(result: MonitorResult) -> str:
         )
     if signals.performance:
         performance = signals.performance
+        drop = (
+            f", or {decision.performance_drop_limit:.3f} from the champion's holdout score "
+            f"{decision.holdout_score:.3f}"
+            if decision.performance_drop_limit is not None and decision.holdout_score is not None
+            else ""
+        )
         lines.append(
             f"performance {performance.metric} {performance.value:.3f} (threshold "
-            f"{decision.performance_threshold:.3f}, {decision.direction}) on "
+            f"{decision.performance_threshold:.3f}{drop}, {decision.direction}) on "
             f"{performance.labelled_rows} labelled rows, predictions: {performance.prediction_source}"
         )
     else:

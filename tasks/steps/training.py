@@ -103,10 +103,10 @@ def _lineage(
     model: Any,
     training: pd.DataFrame,
     window: Window,
-    fit: HoldoutFit,
     *,
     source: str,
     reason: str,
+    fit: HoldoutFit | None = None,
 ) -> dict[str, Any]:
     data = config.data
     metric = config.policy.performance_metric
@@ -116,7 +116,7 @@ def _lineage(
         predict_labels(model, training, data.features).tolist(),
     )
     metrics = {f"training_{metric.describe()}": round(score, 6)}
-    if fit.score is not None:  # what the policy measures the harm of drift against
+    if fit is not None and fit.score is not None:  # what the policy measures drops against
         metrics[holdout_metric_key(metric)] = round(fit.score, 6)
     return {
         "estimator": config.model.estimator,
@@ -159,7 +159,7 @@ def train_challenger(
     fit = fit_on_holdout(config, model, holdout)
     logger.info(fit.note)
     registry = open_registry(config.registry, config.name)
-    lineage = _lineage(config, model, training, window, fit, source="trained", reason=reason)
+    lineage = _lineage(config, model, training, window, source="trained", reason=reason, fit=fit)
     if choice is not None:
         lineage["training_choice"] = choice.to_dict()
         if choice.chosen == "since-change-split":
@@ -203,9 +203,9 @@ def adopt_model(
             model,
             training,
             window,
-            fit,
             source=f"adopted from {model_path}",
             reason=reason,
+            fit=fit,
         ),
         fit.calibration.to_dict() if fit.calibration else None,
     )

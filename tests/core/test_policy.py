@@ -490,3 +490,86 @@ def test_decision_to_dict_holds_the_numbers() -> None:
         "estimated_performance": None,
     }
     assert data["last_retrain_as_of"] == NOW.isoformat()
+
+
+# -- performance_drop: the bar follows each champion's own holdout score -------------------------
+
+
+def _with_holdout(signals: Signals, holdout_score: float | None) -> Signals:
+    return replace(signals, holdout_score=holdout_score)
+
+
+def test_a_drop_from_the_holdout_score_breaches_above_the_fixed_threshold() -> None:
+    # f1 0.70 clears performance_threshold 0.6, but the champion scored 0.96 on its holdout:
+    # more than 25% worse (limit 0.72).
+    signals = _with_holdout(_signals(performance=0.70), 0.96)
+
+    decision = _decide(signals, _policy(performance_drop=0.25))
+
+    assert decision.action == "retrain"
+    assert decision.confirmed == ("performance",)
+    assert decision.performance_drop_limit == pytest.approx(0.72)
+    assert (
+        "performance: f1 (macro) 0.700 < 0.720, more than performance_drop 25% worse than the "
+        "champion's holdout score 0.960 (higher is better) on 85 labelled rows from 2014-01-01 "
+        "00:00 to 2014-03-20 00:00 (performance_threshold 0.600 not crossed)"
+    ) in decision.reasons
+    assert decision.trigger == (
+        "performance breach (performance_drop from the holdout score): 0.700 < 0.720 "
+        "(higher is better)"
+    )
+
+
+def test_within_the_drop_the_reason_gives_the_limit() -> None:
+    decision = _decide(_with_holdout(_signals(performance=0.80), 0.96), _policy())
+
+    assert decision.action == "none"
+    assert any(
+        r.endswith(
+            "; within performance_drop 25% of the champion's holdout score 0.960 (limit 0.720)"
+        )
+        for r in decision.reasons
+    )
+
+
+def test_an_error_metric_breaches_at_the_holdout_error_times_one_plus_the_drop() -> None:
+    policy = PolicyConfig(
+        performance_metric={"name": "mae"},
+        performance_threshold=10.0,
+        drift_threshold=0.5,
+        min_labelled_rows=30,
+        confirmation={"performance": ONE_OF_ONE},
+        cooldown="0d",
+    )  # performance_drop defaults to 0.25: above 1.25x the holdout's error
+    base = _with_holdout(_signals(), 2.0)
+
+    def with_mae(value: float) -> Signals:
+        return replace(base, performance=Performance("mae", value, 85, "champion"))
+
+    assert _decide(with_mae(2.4), policy).action == "none"
+    breached = _decide(with_mae(2.6), policy)
+    assert breached.action == "retrain"
+    assert breached.performance_drop_limit == pytest.approx(2.5)
+    assert any(r.startswith("performance: mae 2.600 > 2.500, more than") for r in breached.reasons)
+
+
+@pytest.mark.parametrize(
+    ("drop", "holdout_score"),
+    [(None, 0.95), (0.25, None), (0.25, 0.0)],
+    ids=["off", "no holdout score on record", "a holdout score of 0"],
+)
+def test_no_drop_is_judged_without_a_setting_or_a_usable_holdout_score(
+    drop: float | None, holdout_score: float | None
+) -> None:
+    decision = _decide(
+        _with_holdout(_signals(performance=0.70), holdout_score), _policy(performance_drop=drop)
+    )
+
+    assert decision.action == "none"
+    assert decision.performance_drop_limit is None
+    assert not any("performance_drop" in r for r in decision.reasons)
+
+
+def test_performance_drop_must_be_positive() -> None:
+    with pytest.raises(ValidationError, match="performance_drop"):
+        _policy(performance_drop=0)

@@ -98,6 +98,10 @@ def test_regressor_is_monitored_retrained_promoted_and_rolled_back(tmp_path):
     ]
     summary = render_summary(result)
     assert "performance mae " in summary and "lower is better" in summary
+    # The bar that follows the champion: 1.25x its own holdout error (performance_drop 0.25).
+    holdout, limit = result.decision.holdout_score, result.decision.performance_drop_limit
+    assert holdout is not None and limit == pytest.approx(1.25 * holdout)
+    assert f"or {limit:.3f} from the champion's holdout score {holdout:.3f}" in summary
     assert "improvement (champion - challenger, lower is better)" in summary
     report_names = sorted(Path(p).name for p in result.signals.report_paths)
     assert report_names == ["drift.html", "performance.html"]
