@@ -262,15 +262,21 @@ def test_true_and_false_ignore_the_estimate(setting: bool, retrains: bool) -> No
     assert not any("harm" in r for r in decision.reasons)
 
 
-def test_error_metrics_measure_the_drop_upwards() -> None:
-    policy = PolicyConfig(
+def _mae_policy() -> PolicyConfig:
+    """An error metric (lower is better) with when-harmful and a harm_margin of 1.0."""
+    return PolicyConfig(
         performance_metric={"name": "mae"},
         performance_threshold=10.0,
         drift_threshold=0.5,
         retrain_on_drift="when-harmful",
         harm_margin=1.0,
+        min_labelled_rows=30,
         confirmation={"drift": ONE_OF_ONE},
     )
+
+
+def test_error_metrics_measure_the_drop_upwards() -> None:
+    policy = _mae_policy()
     signals = _signals(estimate=None, drifted=True)
     worse = Signals(**{**signals.__dict__, "estimate": EstimatedPerformance("mae", 6.5, 90, 5.0)})
 
@@ -334,15 +340,7 @@ def test_enough_labels_judge_harm_by_the_realised_metric_not_the_estimate(labell
 
 
 def test_a_regressor_without_an_estimate_is_judged_by_its_labelled_rows() -> None:
-    policy = PolicyConfig(
-        performance_metric={"name": "mae"},
-        performance_threshold=10.0,
-        drift_threshold=0.5,
-        retrain_on_drift="when-harmful",
-        harm_margin=1.0,
-        min_labelled_rows=30,
-        confirmation={"drift": ONE_OF_ONE},
-    )
+    policy = _mae_policy()
     base = _signals(estimate=None, drifted=True, labelled_rows=40, holdout_score=5.0)
 
     def with_mae(value: float) -> Signals:
