@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tasks.errors import ConfigError
-from tasks.secrets import BlockReader, SecretValue, read_secret_blocks
+from tasks.secrets import BlockReader, SecretValue, mask_url_password, read_secret_blocks
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|min|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -873,7 +873,8 @@ class RegistryConfig(Strict):
         scheme = self.tracking_uri.split(":", 1)[0].split("+")[0] if self.tracking_uri else ""
         if self.kind == "mlflow" and scheme not in MLFLOW_SCHEMES:
             raise ValueError(
-                f"tracking_uri {self.tracking_uri!r} is not an MLflow tracking URI with a model "
+                f"tracking_uri {mask_url_password(self.tracking_uri or '')!r} is not an MLflow "
+                "tracking URI with a model "
                 f"registry: use one of the schemes {', '.join(MLFLOW_SCHEMES)}, like "
                 "http://127.0.0.1:5000"
             )

@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
@@ -35,6 +35,30 @@ def _url_password(text: str) -> str | None:
         return urlsplit(text).password
     except ValueError:  # not a URL (e.g. a bad port): there is no password to find
         return None
+
+
+def mask_url_password(url: str) -> str:
+    """The URL with the password of its user:password@ part masked, for messages; any other
+    text as it is."""
+    password = _url_password(url)
+    if not password:
+        return url
+    parts = urlsplit(url)
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
+
+
+def redact_url_password(text: str, url: str) -> str:
+    """text with the URL's password masked wherever it occurs (a library's error message may
+    quote the URL, or the password alone, percent-encoded or not)."""
+    password = _url_password(url)
+    if not password:
+        return text
+    text = text.replace(url, mask_url_password(url))
+    for fragment in sorted({password, unquote(password)}, key=len, reverse=True):
+        text = text.replace(fragment, MASK)
+    return text
 
 
 class SecretBlockError(LookupError):

@@ -19,7 +19,9 @@ from tasks.secrets import (
     SecretBlockError,
     SecretValue,
     expand_environment,
+    mask_url_password,
     read_secret_blocks,
+    redact_url_password,
 )
 from tasks.stores.data import SqlLogSource, load_window
 from tests.helpers import demo_log_in_sqlite, repo_config, repo_raw_config
@@ -329,3 +331,29 @@ def test_a_plain_url_in_the_config_is_still_shown_without_password(secret_databa
     source = SqlLogSource(SqlSourceConfig(kind="sql", url=secret_database, table="t"), "ts")
 
     assert source.describe() == f"table 't' at {secret_database}"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://alice:pw@mlflow:5000/x", "http://alice:**********@mlflow:5000/x"),
+        ("https://alice:p%40ss@host", "https://alice:**********@host"),
+        ("http://alice@host:5000", "http://alice@host:5000"),  # no password: as it is
+        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+        ("databricks", "databricks"),
+    ],
+)
+def test_a_url_is_shown_with_its_password_masked(url: str, shown: str) -> None:
+    assert mask_url_password(url) == shown
+
+
+def test_a_library_message_loses_the_url_s_password_in_any_spelling() -> None:
+    url = "http://alice:p%40ss@mlflow:5000"
+    message = f"GET {url}/api failed; password p@ss or p%40ss rejected"
+
+    redacted = redact_url_password(message, url)
+
+    assert redacted == (
+        f"GET http://alice:{MASK}@mlflow:5000/api failed; password {MASK} or {MASK} rejected"
+    )
+    assert redact_url_password("no url here", "http://127.0.0.1:5000") == "no url here"

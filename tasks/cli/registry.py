@@ -9,6 +9,7 @@ from tasks.cli.common import DEFAULT_CONFIG
 from tasks.config import load_config
 from tasks.errors import AutoretrainError, RegistryError
 from tasks.render.registry import render_history, render_models, render_versions
+from tasks.secrets import mask_url_password
 from tasks.stores.registry import list_models, open_registry
 
 
@@ -39,9 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         settings = config.registry
         if settings.kind == "mlflow":
-            where = str(settings.tracking_uri)
+            uri = str(settings.tracking_uri)
+            where = mask_url_password(uri)  # shown; the URI itself goes only to MLflow
             registry = open_registry(settings, config.name)
-            models = list_mlflow_models(where)
+            models = list_mlflow_models(uri)
             if config.name not in models and not (args.command == "list" and args.all):
                 raise RegistryError(
                     f"no registered model '{config.name}' in the MLflow registry at {where}: run "

@@ -59,6 +59,7 @@ import pandas as pd
 
 from tasks.config import MLFLOW_SCHEMES
 from tasks.errors import AutoretrainError, ModelError, RegistryError
+from tasks.secrets import mask_url_password, redact_url_password
 from tasks.stores.registry import (
     ALIASES,
     CALIBRATION_FILE,
@@ -96,7 +97,8 @@ def check_tracking_uri(uri: str) -> str:
     scheme = urllib.parse.urlparse(uri).scheme.split("+")[0]
     if scheme not in MLFLOW_SCHEMES:
         raise RegistryError(
-            f"registry.tracking_uri {uri!r} is not an MLflow tracking URI with a model registry: "
+            f"registry.tracking_uri {mask_url_password(uri)!r} is not an MLflow tracking URI "
+            "with a model registry: "
             f"use one of the schemes {', '.join(MLFLOW_SCHEMES)}, like http://127.0.0.1:5000"
         )
     return uri
@@ -145,6 +147,7 @@ class MlflowRegistry:
         self.path = Path(path)
         self.model_name = check_model_name(model_name)
         self.tracking_uri = check_tracking_uri(tracking_uri)
+        self.shown_uri = mask_url_password(tracking_uri)  # for messages: no password
         self.experiment_name = f"autoretrain-{model_name}"
         self._check_reachable()
         from mlflow import MlflowClient
@@ -155,12 +158,12 @@ class MlflowRegistry:
             self._recover_locked(on_open=True)
 
     def __repr__(self) -> str:
-        return f"MlflowRegistry({self.tracking_uri!r}, {self.model_name!r})"
+        return f"MlflowRegistry({self.shown_uri!r}, {self.model_name!r})"
 
     @property
     def location(self) -> str:
         """Where the model lives, for messages."""
-        return f"MLflow registry {self.tracking_uri} (registered model '{self.model_name}')"
+        return f"MLflow registry {self.shown_uri} (registered model '{self.model_name}')"
 
     # -- connection and errors -------------------------------------------------------
     def _check_reachable(self) -> None:
@@ -176,8 +179,9 @@ class MlflowRegistry:
             problem = f"HTTP {error.code}"
         except (OSError, ValueError) as error:
             problem = str(getattr(error, "reason", error))
+        problem = redact_url_password(problem, self.tracking_uri)
         raise RegistryError(
-            f"cannot reach the MLflow tracking server at {self.tracking_uri} ({problem}): start "
+            f"cannot reach the MLflow tracking server at {self.shown_uri} ({problem}): start "
             "it (see the MLflow page of the docs: `mlflow server --host 127.0.0.1 --port 5000 "
             "...`) or fix registry.tracking_uri"
         )
@@ -193,6 +197,7 @@ class MlflowRegistry:
             raise
         except (MlflowException, OSError) as error:
             message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+            message = redact_url_password(message, self.tracking_uri)
             raise RegistryError(
                 f"{what} failed in the {self.location}: {message}. Check that the server "
                 "is up (`python -m tasks.cli.registry verify`) and registry.tracking_uri"
@@ -822,7 +827,7 @@ class MlflowRegistry:
         if not self.exists():
             raise RegistryError(
                 f"no registered model '{self.model_name}' in the MLflow registry at "
-                f"{self.tracking_uri}: run the monitor flow first (it registers the first "
+                f"{self.shown_uri}: run the monitor flow first (it registers the first "
                 "champion), or check the config's name and registry.tracking_uri"
             )
         versions: dict[str, ModelVersion] = {}
@@ -898,6 +903,7 @@ def list_mlflow_models(tracking_uri: str) -> list[str]:
         found = client.search_registered_models(max_results=1000)
     except Exception as error:
         raise RegistryError(
-            f"listing the models of the MLflow registry at {tracking_uri} failed: {error}"
+            f"listing the models of the MLflow registry at {mask_url_password(tracking_uri)} "
+            f"failed: {redact_url_password(str(error), tracking_uri)}"
         ) from None
     return sorted(m.name for m in found if (m.tags or {}).get(f"{TAG}managed") == "true")

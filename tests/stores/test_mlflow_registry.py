@@ -92,6 +92,39 @@ def test_an_unreachable_server_is_a_clear_error_and_exit_2(
         )
 
 
+def test_a_password_in_the_tracking_uri_is_never_shown(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()  # nothing listens there
+    uri = f"http://alice:s3cr%40t@127.0.0.1:{port}"
+    config = write_config(
+        {"registry": {"kind": "mlflow", "tracking_uri": uri, "path": str(tmp_path / "r")}}
+    )
+
+    assert registry_main(["verify", "--config", str(config)]) == 2
+    error = capsys.readouterr().err
+    with pytest.raises(RegistryError) as raised:
+        open_registry(
+            RegistryConfig(kind="mlflow", path=tmp_path / "r", tracking_uri=uri), "some-model"
+        )
+
+    shown = f"http://alice:**********@127.0.0.1:{port}"
+    for message in (error, str(raised.value)):
+        assert "s3cr" not in message
+        assert f"cannot reach the MLflow tracking server at {shown}" in message
+
+
+def test_a_bad_tracking_uri_is_refused_without_showing_its_password(
+    write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config({"registry": {"kind": "mlflow", "tracking_uri": "ftp://bob:hunter2@h"}})
+
+    assert registry_main(["list", "--config", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert "tracking_uri 'ftp://bob:**********@h' is not an MLflow tracking URI" in error
+    assert "hunter2" not in error
+
+
 @pytest.mark.mlflow
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["list", "history", "verify"])
