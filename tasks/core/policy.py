@@ -197,9 +197,7 @@ def _harm_evidence(signals: Signals, policy: PolicyConfig) -> tuple[str, float, 
     estimate = signals.estimate
     performance = signals.performance
     labelled = performance.labelled_rows if performance else 0
-    holdout_score = signals.holdout_score
-    if holdout_score is None and estimate is not None:
-        holdout_score = estimate.holdout_score
+    holdout_score = signals.champion_holdout_score
     if performance is not None and labelled >= policy.min_labelled_rows:
         if holdout_score is None:
             return (
@@ -528,11 +526,7 @@ def _decision(
         last_retrain_as_of=last_retrain_as_of,
         higher_is_better=policy.performance_metric.higher_is_better,
         estimated_performance=estimate.value if estimate else None,
-        holdout_score=(
-            signals.holdout_score
-            if signals.holdout_score is not None
-            else (estimate.holdout_score if estimate else None)
-        ),
+        holdout_score=signals.champion_holdout_score,
         harm_margin=policy.harm_margin if policy.retrain_on_drift == "when-harmful" else None,
         drift_harmful=harmful,
         performance_drop_limit=performance_drop_limit(policy, signals.holdout_score),

@@ -70,6 +70,14 @@ class Signals:
         ) < self.reference_rows
 
     @property
+    def champion_holdout_score(self) -> float | None:
+        """The champion's holdout score: the one recorded at registration, else the one its
+        calibration keeps (None: neither)."""
+        if self.holdout_score is not None:
+            return self.holdout_score
+        return self.estimate.holdout_score if self.estimate else None
+
+    @property
     def drifted_columns(self) -> list[str]:
         return [c.column for c in self.columns if c.drifted]
 

@@ -677,21 +677,37 @@ class LocalRegistry:
     def load_model(self, version: str) -> Any:
         """Load a version's model after checking its SHA-256 against the registered one."""
         record = self.get_version(version)
-        path = self._version_dir(version) / "model.pkl"
-        if not path.is_file():
-            raise ModelError(f"model file of {version} is missing: {path}")
-        actual = _sha256(path)
-        if actual != record.model_sha256:
-            raise ModelError(
-                f"model file of {version} does not match its registered SHA-256 "
-                f"({actual[:12]} != {record.model_sha256[:12]}); refusing to load it. "
-                "Restore the file or roll back to another version."
-            )
+        path = self._checked_file(
+            version, "model.pkl", record.model_sha256, "model file", "load", ModelError
+        )
         try:
             with path.open("rb") as handle:
                 return pickle.load(handle)
         except Exception as error:
             raise ModelError(f"cannot load model file of {version}: {error}") from None
+
+    def _checked_file(
+        self,
+        version: str,
+        name: str,
+        expected: str,
+        what: str,
+        verb: str,
+        error: type[AutoretrainError],
+    ) -> Path:
+        """A version's file, present and matching its registered SHA-256; else error, naming
+        what the file is and what was refused (to load it, to use it)."""
+        path = self._version_dir(version) / name
+        if not path.is_file():
+            raise error(f"{what} of {version} is missing: {path}")
+        actual = _sha256(path)
+        if actual != expected:
+            raise error(
+                f"{what} of {version} does not match its registered SHA-256 "
+                f"({actual[:12]} != {expected[:12]}); refusing to {verb} it. "
+                "Restore the file or roll back to another version."
+            )
+        return path
 
     def load_calibration(self, version: str) -> dict[str, Any] | None:
         """A version's calibration after checking its SHA-256; None when it was registered
@@ -699,16 +715,14 @@ class LocalRegistry:
         record = self.get_version(version)
         if not record.calibration_sha256:
             return None
-        path = self._version_dir(version) / CALIBRATION_FILE
-        if not path.is_file():
-            raise RegistryError(f"calibration of {version} is missing: {path}")
-        actual = _sha256(path)
-        if actual != record.calibration_sha256:
-            raise RegistryError(
-                f"calibration of {version} does not match its registered SHA-256 "
-                f"({actual[:12]} != {record.calibration_sha256[:12]}); refusing to use it. "
-                "Restore the file or roll back to another version."
-            )
+        path = self._checked_file(
+            version,
+            CALIBRATION_FILE,
+            record.calibration_sha256,
+            "calibration",
+            "use",
+            RegistryError,
+        )
         try:
             data = json.loads(path.read_text())
         except ValueError as error:

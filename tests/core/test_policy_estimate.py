@@ -9,8 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from tasks.config import PolicyConfig
-from tasks.core.policy import PastRun, decide_retrain
+from tasks.core.policy import SIGNAL_NAMES, PastRun, decide_retrain
 from tasks.core.signals import ColumnDrift, EstimatedPerformance, Performance, Signals
+from tests.core.test_policy import _policy as policy_with_guards_off
 
 NOW = datetime(2014, 4, 1)
 ONE_OF_ONE = {"breaches": 1, "runs": 1}
@@ -18,21 +19,10 @@ FEATURES = ("a", "b")
 
 
 def _policy(**changes: Any) -> PolicyConfig:
-    values: dict[str, Any] = {
-        "performance_threshold": 0.6,
-        "drift_threshold": 0.5,
-        "min_labelled_rows": 30,
-        "min_current_rows": 30,
-        "confirmation": {
-            "drift": ONE_OF_ONE,
-            "prediction_drift": ONE_OF_ONE,
-            "performance": ONE_OF_ONE,
-            "estimated_performance": ONE_OF_ONE,
-        },
-        "cooldown": "0d",
-        "retrain_on_drift": True,  # the tests of when-harmful ask for it
-    }
-    return PolicyConfig(**{**values, **changes})
+    """test_policy's policy (every history guard off, drift alone retrains), with the estimate's
+    confirmation 1 of 1 too; the tests of when-harmful ask for it."""
+    confirmation = {name: ONE_OF_ONE for name in SIGNAL_NAMES}
+    return policy_with_guards_off(**{"confirmation": confirmation, **changes})
 
 
 def _signals(

@@ -8,7 +8,6 @@ the two workers. Every process the test starts is stopped by its PID.
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,14 +20,13 @@ import yaml
 from tasks.stores.registry import LocalRegistry
 from tests.helpers import DEMO_DATA, ROOT, repo_raw_config
 from tests.orchestration.test_server_integration import (
-    BIN,
+    Processes,
     Server,
     _api,
-    _cli,
     _free_port,
-    _healthy,
     _stop,
-    _wait_for,
+    start_and_deploy,
+    start_worker,
 )
 
 pytestmark = pytest.mark.server
@@ -59,34 +57,13 @@ def pool_of_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
     )
     logs = base / "logs"
     logs.mkdir()
-    processes: list[tuple[subprocess.Popen[bytes], int]] = []
+    processes: Processes = []
     worker_logs = [logs / "worker-1.log", logs / "worker-2.log"]
     try:
-        server_process = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=(logs / "server.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        processes.append((server_process, signal.SIGTERM))
-        _wait_for(lambda: _healthy(url), 90, "the Prefect server to answer /health")
         handle = Server(url, env, project)
-        created = _cli(handle, "work-pool", "create", "autoretrain", "--type", "process")
-        assert created.returncode == 0, created.stderr
-        deployed = _cli(handle, "deploy", "--all")
-        assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+        start_and_deploy(handle, port, logs / "server.log", processes)
         for log in worker_logs:
-            worker = subprocess.Popen(
-                [str(BIN / "prefect"), "worker", "start", "--pool", "autoretrain", "--limit", "1"],
-                cwd=project,
-                env=env,
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            processes.append((worker, signal.SIGINT))
+            start_worker(handle, log, processes, "--limit", "1")
         yield handle, worker_logs
     finally:
         for process, first in reversed(processes):

@@ -108,36 +108,50 @@ def server(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iter
     )
     logs = base / "logs"
     logs.mkdir()
-    processes: list[tuple[subprocess.Popen[bytes], int]] = []
+    processes: Processes = []
     try:
-        server_process = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=project,
-            env=env,
-            stdout=(logs / "server.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        processes.append((server_process, signal.SIGTERM))
-        _wait_for(lambda: _healthy(url), 90, "the Prefect server to answer /health")
         handle = Server(url, env, project, postgres, database)
-        created = _cli(handle, "work-pool", "create", "autoretrain", "--type", "process")
-        assert created.returncode == 0, created.stderr
-        deployed = _cli(handle, "deploy", "--all")
-        assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
-        worker = subprocess.Popen(
-            [str(BIN / "prefect"), "worker", "start", "--pool", "autoretrain"],
-            cwd=project,
-            env=env,
-            stdout=(logs / "worker.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        processes.append((worker, signal.SIGINT))  # the worker shuts down cleanly on SIGINT
+        start_and_deploy(handle, port, logs / "server.log", processes)
+        start_worker(handle, logs / "worker.log", processes)
         yield handle
     finally:
         for process, first in reversed(processes):
             _stop(process, first)
+
+
+Processes = list[tuple[subprocess.Popen[bytes], int]]  # each with the signal that stops it first
+
+
+def start_and_deploy(server: Server, port: int, log: Path, processes: Processes) -> None:
+    """Start `prefect server` for server on port, wait for /health, create the process pool
+    `autoretrain` and deploy the project's prefect.yaml."""
+    process = subprocess.Popen(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=server.project,
+        env=server.env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    processes.append((process, signal.SIGTERM))
+    _wait_for(lambda: _healthy(server.url), 90, "the Prefect server to answer /health")
+    created = _cli(server, "work-pool", "create", "autoretrain", "--type", "process")
+    assert created.returncode == 0, created.stderr
+    deployed = _cli(server, "deploy", "--all")
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+
+
+def start_worker(server: Server, log: Path, processes: Processes, *options: str) -> None:
+    """A process worker of the pool `autoretrain` (options: e.g. --limit 1)."""
+    worker = subprocess.Popen(
+        [str(BIN / "prefect"), "worker", "start", "--pool", "autoretrain", *options],
+        cwd=server.project,
+        env=server.env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    processes.append((worker, signal.SIGINT))  # the worker shuts down cleanly on SIGINT
 
 
 def _healthy(url: str) -> bool:
