@@ -182,9 +182,11 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
                     "direction": decision.direction,
                     "severe": breaches.severe,
                     "labelled_rows": decision.labelled_rows,
+                    "performance_drop_limit": decision.performance_drop_limit,
+                    "holdout_score": decision.holdout_score,
                     "summary": (
-                        f"{_metric_of(signals)} {format_number(decision.performance)} < threshold "
-                        f"{format_number(decision.performance_threshold)}{severe} on "
+                        f"{_metric_of(signals)} {format_number(decision.performance)} "
+                        f"{decision.worse} {_performance_bar(decision)}{severe} on "
                         f"{decision.labelled_rows} labelled rows; decision {decision.action}"
                     ),
                 },
@@ -245,3 +247,14 @@ def comparison_summary(comparison: Comparison) -> str:
             f"{format_number(rules.min_improvement)})"
         )
     return line
+
+
+def _performance_bar(decision: TriggerDecision) -> str:
+    """The limit the performance crossed, in words: the threshold, or the drop from the
+    champion's holdout score."""
+    if decision.breached_by_drop and decision.performance_drop_limit is not None:
+        return (
+            f"{format_number(decision.performance_drop_limit)} (performance_drop from the "
+            f"champion's holdout score {format_number(decision.holdout_score)})"
+        )
+    return f"threshold {format_number(decision.performance_threshold)}"

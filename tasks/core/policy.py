@@ -102,6 +102,22 @@ class TriggerDecision:
         return "higher is better" if self.higher_is_better else "lower is better"
 
     @property
+    def worse(self) -> str:
+        """The comparison that says a value is worse than a limit: < or (error metrics) >."""
+        return "<" if self.higher_is_better else ">"
+
+    @property
+    def breached_by_drop(self) -> bool:
+        """Whether the performance breach is the drop from the champion's holdout score alone
+        (performance_threshold not crossed)."""
+        if self.performance is None or self.performance_drop_limit is None:
+            return False
+        threshold, limit = self.performance_threshold, self.performance_drop_limit
+        if self.higher_is_better:
+            return self.performance >= threshold and self.performance < limit
+        return self.performance <= threshold and self.performance > limit
+
+    @property
     def retrain(self) -> bool:
         return self.action == "retrain"
 
@@ -118,20 +134,15 @@ class TriggerDecision:
                     else self.performance_threshold
                 )
                 kind = "severe performance breach" if severe else "performance breach"
-                worse = "<" if self.higher_is_better else ">"
-                crossed = (
-                    self.performance < limit if self.higher_is_better else self.performance > limit
-                )
-                if not crossed and self.performance_drop_limit is not None:
-                    limit = self.performance_drop_limit  # the drop from the holdout score fired
+                if self.breached_by_drop:
+                    limit = self.performance_drop_limit or limit
                     kind = "performance breach (performance_drop from the holdout score)"
                 parts.append(
-                    f"{kind}: {self.performance:.3f} {worse} {limit:.3f} ({self.direction})"
+                    f"{kind}: {self.performance:.3f} {self.worse} {limit:.3f} ({self.direction})"
                 )
             elif name == "estimated_performance" and self.estimated_performance is not None:
-                worse = "<" if self.higher_is_better else ">"
                 parts.append(
-                    f"estimated performance breach: {self.estimated_performance:.3f} {worse} "
+                    f"estimated performance breach: {self.estimated_performance:.3f} {self.worse} "
                     f"{self.performance_threshold:.3f} ({self.direction}, no labels needed)"
                 )
             elif name == "drift" and self.drift_share is not None:

@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from tasks.config import PolicyConfig
+from tasks.core.outcomes import monitor_events
 from tasks.core.policy import PastRun, decide_retrain
 from tasks.core.signals import ColumnDrift, Performance, Signals
 from tasks.steps.monitoring import decide_on_history
@@ -517,6 +518,20 @@ def test_a_drop_from_the_holdout_score_breaches_above_the_fixed_threshold() -> N
     assert decision.trigger == (
         "performance breach (performance_drop from the holdout score): 0.700 < 0.720 "
         "(higher is better)"
+    )
+
+
+def test_the_event_of_a_drop_breach_names_the_drop_not_the_threshold() -> None:
+    decision = _decide(_with_holdout(_signals(performance=0.70), 0.96), _policy())
+
+    event = dict(monitor_events(decision, _with_holdout(_signals(performance=0.70), 0.96)))
+    payload = event["performance.degraded"]
+
+    assert payload["performance_drop_limit"] == pytest.approx(0.72)
+    assert payload["holdout_score"] == 0.96
+    assert payload["summary"] == (
+        "f1 (macro) 0.700 < 0.720 (performance_drop from the champion's holdout score 0.960) "
+        "on 85 labelled rows; decision retrain"
     )
 
 

@@ -127,6 +127,7 @@ def test_error_above_the_threshold_is_a_breach_and_says_lower_is_better() -> Non
     assert decision.trigger == "performance breach: 3.400 > 3.000 (lower is better)"
     events = dict(monitor_events(decision, _signals(3.4)))
     assert events["performance.degraded"]["direction"] == "lower is better"
+    assert events["performance.degraded"]["summary"].startswith("mae 3.400 > threshold 3.000 on")
 
 
 def test_error_below_the_threshold_is_healthy() -> None:
