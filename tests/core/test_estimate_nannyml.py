@@ -5,13 +5,18 @@ about 1 GB): its estimates on the seeded frames below are kept in
 tests/data/nannyml_cbpe.json. With the optional extra installed
 (`pip install -c constraints.txt -e '.[nannyml]'`), `test_the_recorded_numbers_are_nannyml_s`
 recomputes them with NannyML; `python -m tests.core.test_estimate_nannyml` rewrites the file.
+
+The frames go through `np.exp`, whose last bits depend on the SIMD code numpy dispatches to on
+the CPU at hand: the inputs are checked against a recorded fingerprint with a tolerance (column
+sums and label counts), never against the bytes of the floats.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,7 @@ import pytest
 
 from tasks.config import MetricConfig
 from tasks.core.estimate import estimate_metric, fit_calibration
+from tests.helpers import ROOT
 
 RECORDED = Path(__file__).resolve().parent.parent / "data" / "nannyml_cbpe.json"
 REFERENCE_ROWS = 3000
@@ -55,11 +61,48 @@ def make_frames(classes: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame(REFERENCE_ROWS, 0.0), frame(CHUNK_ROWS * CHUNKS, 0.8)
 
 
-def _digest(*frames: pd.DataFrame) -> str:
-    digest = hashlib.sha256()
-    for data in frames:
-        digest.update(np.ascontiguousarray(data.to_numpy(dtype=np.float64)).tobytes())
-    return digest.hexdigest()
+def fingerprint(classes: int) -> dict[str, Any]:
+    """What identifies the seeded frames on any CPU: rows, label counts, probability sums.
+
+    A change of numpy's random stream moves the sums by far more than the 1e-9 relative
+    tolerance they are compared with; the last bits `np.exp` gives on another CPU do not.
+    """
+    reference, analysis = make_frames(classes)
+    probabilities = [f"p{c}" for c in range(classes)]
+    return {
+        name: {
+            "rows": len(data),
+            "y_true": {
+                str(k): int(v) for k, v in data["y_true"].value_counts().sort_index().items()
+            },
+            "y_pred": {
+                str(k): int(v) for k, v in data["y_pred"].value_counts().sort_index().items()
+            },
+            "sums": {c: float(data[c].sum()) for c in probabilities},
+            "sums_of_squares": {c: float((data[c] ** 2).sum()) for c in probabilities},
+        }
+        for name, data in (("reference", reference), ("analysis", analysis))
+    }
+
+
+def check_inputs(classes: int, recorded: dict[str, Any]) -> None:
+    """Fail if the seeded frames are not the ones NannyML's numbers were recorded on."""
+    now = fingerprint(classes)
+    for side in ("reference", "analysis"):
+        mine, theirs = now[side], recorded[side]
+        same = (
+            mine["rows"] == theirs["rows"]
+            and mine["y_true"] == theirs["y_true"]
+            and mine["y_pred"] == theirs["y_pred"]
+            and all(
+                mine[key] == pytest.approx(theirs[key], rel=1e-9, abs=0)
+                for key in ("sums", "sums_of_squares")
+            )
+        )
+        assert same, (
+            f"the seeded {side} frame changed (numpy's random stream?): {mine} != {theirs}; "
+            "rerun `python -m tests.core.test_estimate_nannyml` with the nannyml extra installed"
+        )
 
 
 def _metric(name: str, classes: int) -> MetricConfig:
@@ -126,11 +169,7 @@ def _recorded() -> dict[str, Any]:
 @pytest.mark.parametrize("classes", [2, 3])
 def test_the_estimate_agrees_with_nannyml(classes: int) -> None:
     recorded = _recorded()[str(classes)]
-    reference, analysis = make_frames(classes)
-    assert _digest(reference, analysis) == recorded["inputs_sha256"], (
-        "the seeded frames changed (numpy's random stream?): rerun "
-        "`python -m tests.core.test_estimate_nannyml` with the nannyml extra installed"
-    )
+    check_inputs(classes, recorded["inputs"])
 
     mine = ours(classes)
 
@@ -140,6 +179,37 @@ def test_the_estimate_agrees_with_nannyml(classes: int) -> None:
             zip(mine[name], recorded[name], strict=True)
         ):
             assert abs(value - reference_value) <= TOLERANCE, (name, index, value, reference_value)
+
+
+def _simd_levels() -> tuple[list[str], list[str]]:
+    """The SIMD levels numpy can dispatch to above its baseline, and those this CPU runs."""
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return list(__cpu_dispatch__), [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+
+
+def test_the_inputs_match_the_record_without_the_cpu_s_simd_extensions() -> None:
+    # An older CPU (no AVX-512, no AVX2) gets other last bits from np.exp: emulate it by
+    # switching off every SIMD level numpy can dispatch to, in a fresh interpreter.
+    disabled = " ".join(_simd_levels()[0])
+    script = (
+        "import json, sys\n"
+        "from tests.core.test_estimate_nannyml import _recorded, _simd_levels, check_inputs\n"
+        "assert _simd_levels()[1] == [], _simd_levels()\n"
+        "for classes in (2, 3):\n"
+        "    check_inputs(classes, _recorded()[str(classes)]['inputs'])\n"
+        "print('inputs agree')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled, "OPENBLAS_CORETYPE": "Nehalem"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0 and "inputs agree" in result.stdout, result.stderr[-3000:]
 
 
 @pytest.mark.parametrize("classes", [2, 3])
@@ -161,11 +231,7 @@ def record() -> None:
     """Rewrite tests/data/nannyml_cbpe.json from NannyML (needs the optional extra)."""
     data = {}
     for classes in (2, 3):
-        reference, analysis = make_frames(classes)
-        data[str(classes)] = {
-            "inputs_sha256": _digest(reference, analysis),
-            **nannyml_estimates(classes),
-        }
+        data[str(classes)] = {"inputs": fingerprint(classes), **nannyml_estimates(classes)}
     RECORDED.write_text(json.dumps(data, indent=2) + "\n")
 
 
