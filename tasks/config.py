@@ -61,7 +61,9 @@ class FileSourceConfig(Strict):
 
 class SqlSourceConfig(Strict):
     kind: Literal["sql"] = Field(
-        description="sql: a table behind any SQLAlchemy URL (tested on SQLite)."
+        description="sql: a table behind any SQLAlchemy URL (tested on SQLite and PostgreSQL); "
+        "its timestamp column holds timestamps, ISO 8601 text (an offset such as +01:00 "
+        "optional, UTC without) or Unix seconds."
     )
     url: SecretValue = Field(
         description="SQLAlchemy URL; a relative sqlite path is relative to config.yaml. A URL "

@@ -6,7 +6,7 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -198,15 +198,23 @@ class SqlLogSource:
                 missing = [c for c in columns if c not in types]
                 if missing:
                     raise DataError(_missing_columns_message(missing, list(types), self.describe()))
-                start, end = window.start, window.end
-                if getattr(types[self.timestamp_column], "timezone", False):
-                    # A naive bound against a `timestamp with time zone` column is taken in
-                    # the session's time zone: say that the window is in UTC.
-                    start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
                 table = sa.table(self.table, *(sa.column(c) for c in columns))
-                ts = table.c[self.timestamp_column]
-                query = sa.select(*table.c).where(ts >= start, ts < end)
-                return pd.read_sql(query, connection)
+                condition = _window_condition(
+                    table.c[self.timestamp_column],
+                    types[self.timestamp_column],
+                    connection.dialect.name,
+                    window,
+                    self.describe(),
+                )
+                frame = _read_sql(sa.select(*table.c).where(condition), connection)
+                if frame.empty:
+                    # An empty window, or times no range selects (text that is not ISO 8601,
+                    # milliseconds): one stored time tells them apart.
+                    stamp = table.c[self.timestamp_column]
+                    sample = _read_sql(
+                        sa.select(stamp).where(stamp.is_not(None)).limit(1), connection
+                    )
+                    _sql_timestamps(sample[self.timestamp_column], self.describe())
         except (sa.exc.OperationalError, sa.exc.DisconnectionError, sa.exc.TimeoutError) as error:
             # A dropped connection, a locked or busy database: may pass on the next attempt.
             # `from None`: a traceback must not print SQLAlchemy's unredacted message.
@@ -219,6 +227,145 @@ class SqlLogSource:
             ) from None
         finally:
             engine.dispose()
+        stamps = _sql_timestamps(frame[self.timestamp_column], self.describe())
+        frame[self.timestamp_column] = stamps
+        return frame[(stamps >= window.start) & (stamps < window.end)].reset_index(drop=True)
+
+
+def _read_sql(query: Any, connection: Any) -> pd.DataFrame:
+    """pd.read_sql, raising SQLAlchemy's errors as they are: pandas wraps them in its own
+    DatabaseError, which would hide a busy database (retried) and a refused query (a DataError,
+    redacted) from read()."""
+    import sqlalchemy as sa
+
+    try:
+        return pd.read_sql(query, connection)
+    except pd.errors.DatabaseError as error:
+        if isinstance(error.__cause__, sa.exc.SQLAlchemyError):
+            raise error.__cause__ from None
+        raise
+
+
+# A text stamp may carry any UTC offset (-12:00 to +14:00): text is selected in the database by
+# date, a day wider on each side, and then exactly, once parsed.
+_TEXT_MARGIN = timedelta(days=1)
+_UNIX_EPOCH = datetime(1970, 1, 1)
+
+
+def _window_condition(stamp: Any, stamp_type: Any, dialect: str, window: Window, where: str) -> Any:
+    """The WHERE clause that selects [start, end) of the log (or, for text, a day more on each
+    side), whatever type the timestamps are stored as.
+
+    The bounds are bound as values of the stored kind: a datetime bound against text is
+    rendered by the driver or SQLAlchemy (SQLite: '2012-01-01 00:00:00.000000'), and text
+    compared with text of another spelling moves the window's edges.
+    """
+    import sqlalchemy as sa
+
+    if dialect == "sqlite":
+        # SQLite keeps each value as written, whatever the column's declared type: ISO text
+        # (DataFrame.to_sql writes '2012-01-01 00:00:00', SQLAlchemy '... 00:00:00.000000',
+        # others a 'T' or an offset) or numbers (Unix seconds). Numbers sort before any text,
+        # so each range matches only its own kind.
+        return sa.or_(_text_range(stamp, window), _seconds_range(stamp, window))
+    if isinstance(stamp_type, sa.DateTime | sa.Date):
+        start, end = window.start, window.end
+        if getattr(stamp_type, "timezone", False):
+            # A naive bound against a `timestamp with time zone` column is taken in the
+            # session's time zone: say that the window is in UTC.
+            start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+        bound_type = sa.DateTime(timezone=start.tzinfo is not None)
+        return sa.and_(
+            stamp >= sa.literal(start, type_=bound_type), stamp < sa.literal(end, type_=bound_type)
+        )
+    if isinstance(stamp_type, sa.String):
+        return _text_range(stamp, window)
+    if isinstance(stamp_type, sa.Integer | sa.Numeric):
+        return _seconds_range(stamp, window)
+    raise DataError(
+        f"the timestamp column '{stamp.name}' of {where} is of type {stamp_type}: store times "
+        "as timestamps, as ISO 8601 text (2012-01-01 00:00:00, optionally with an offset) or "
+        "as Unix seconds"
+    )
+
+
+def _text_range(stamp: Any, window: Window) -> Any:
+    """ISO 8601 text from a day before start to a day after end, compared by date only: the
+    separator ('T' or ' '), the seconds' fraction and the offset that follow the date do not
+    matter, nor does a collation that ignores punctuation."""
+    import sqlalchemy as sa
+
+    low = f"{window.start - _TEXT_MARGIN:%Y-%m-%d}"
+    high = f"{window.end + 2 * _TEXT_MARGIN:%Y-%m-%d}"  # the day after end + margin, exclusive
+    return sa.and_(
+        stamp >= sa.literal(low, type_=sa.String()), stamp < sa.literal(high, type_=sa.String())
+    )
+
+
+def _seconds_range(stamp: Any, window: Window) -> Any:
+    """Numbers as Unix seconds (UTC): exactly [start, end)."""
+    import sqlalchemy as sa
+
+    low = (window.start - _UNIX_EPOCH) / timedelta(seconds=1)
+    high = (window.end - _UNIX_EPOCH) / timedelta(seconds=1)
+    return sa.and_(
+        stamp >= sa.literal(low, type_=sa.Float()), stamp < sa.literal(high, type_=sa.Float())
+    )
+
+
+def _sql_timestamps(values: pd.Series, where: str) -> pd.Series:
+    """Naive UTC times from what a database returns: datetimes, ISO 8601 text (with or
+    without an offset; without one it is UTC) or Unix seconds, mixed as SQLite may hold them."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return _parse_timestamps(values, where)
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return _seconds_to_timestamps(values, where)
+    numbers = pd.Series(
+        [isinstance(v, int | float) and not isinstance(v, bool) for v in values],
+        index=values.index,
+        dtype=bool,
+    )
+    text = ~numbers & values.notna()
+    parts = []
+    if numbers.any():
+        parts.append(_seconds_to_timestamps(values[numbers].astype(float), where))
+    if text.any():
+        parts.append(_iso_text_to_timestamps(values[text], where))
+    if not parts:  # no rows, or no times
+        return pd.Series(pd.NaT, index=values.index, dtype=_text_time_dtype(), name=values.name)
+    return pd.concat(parts).reindex(values.index)
+
+
+def _text_time_dtype() -> Any:
+    """The resolution this pandas parses text to, which the files' times have too."""
+    return pd.to_datetime(pd.Series(["2000-01-01"])).dtype
+
+
+def _seconds_to_timestamps(values: pd.Series, where: str) -> pd.Series:
+    # Beyond pandas' nanosecond range (years 1677 to 2262) a number is not Unix seconds of a
+    # log: milliseconds (1325376000000 would be the year 43969) or something else.
+    limit = pd.Timestamp.max.timestamp()
+    beyond = values[values.abs() > limit]
+    if len(beyond):
+        raise DataError(
+            f"timestamp column '{values.name}' in {where} holds numbers that are not Unix "
+            f"seconds, such as {beyond.iloc[0]} (milliseconds?): store Unix seconds, "
+            "ISO 8601 text or timestamps"
+        )
+    stamps = pd.to_datetime(values, unit="s", utc=True)
+    return stamps.dt.tz_localize(None).astype(_text_time_dtype())
+
+
+def _iso_text_to_timestamps(values: pd.Series, where: str) -> pd.Series:
+    stamps = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+    bad = values[stamps.isna()]
+    if len(bad):
+        raise DataError(
+            f"timestamp column '{values.name}' in {where} holds text that is not an ISO 8601 "
+            f"time, such as {bad.iloc[0]!r}: write times as 2012-01-01 00:00:00 (with an "
+            "offset such as +01:00 if they are not UTC), or store them as timestamps"
+        )
+    return stamps.dt.tz_localize(None)
 
 
 def _arrow_kind(arrow_type: object) -> str:

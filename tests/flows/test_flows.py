@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import pickle
 import sqlite3
@@ -14,7 +15,7 @@ from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.monitor import monitor_flow
+from flows.monitor import bootstrap_champion, monitor_flow
 from flows.promote import promote_flow
 from flows.rollback import rollback_flow
 from tasks.adapters.modeling import fit_model
@@ -260,6 +261,35 @@ def test_worse_challenger_is_rejected_and_rollback_restores_the_previous_champio
         "test rollback",
         "on-call",
     )
+
+
+def test_the_demo_bootstraps_the_same_champion_from_a_sqlite_copy_of_its_log(
+    write_config, tmp_path
+):
+    # DataFrame.to_sql through sqlite3 stores '2012-01-01 00:00:00': the windows compared it
+    # with '2012-01-01 00:00:00.000000' and became (start, end], so the first champion lost
+    # 2012-01-01, trained on the holdout's first day and scored 0.414 instead of 0.496.
+    with contextlib.closing(sqlite3.connect(tmp_path / "warehouse.sqlite")) as connection:
+        build_production_log().to_sql("weather_log", connection, index=False)
+    sql_source = {"kind": "sql", "url": "sqlite:///warehouse.sqlite", "table": "weather_log"}
+    champions = {}
+    for name, source in (("files", {}), ("sql", {**sql_source, "path": None, "format": None})):
+        config_path = write_config(
+            {"data": {"source": source}, "registry": {"path": f"registry-{name}"}},
+            name=f"{name}.yaml",
+        )
+        config = load_config(config_path)
+        registry = LocalRegistry(config.registry.path, config.name)
+        comparison = bootstrap_champion(str(config_path), resolve_as_of(config), registry)
+        assert comparison is not None and comparison.verdict == "promote", name
+        champions[name] = (comparison, registry.get_version("v0001"))
+
+    (files, files_version), (sql, sql_version) = champions["files"], champions["sql"]
+    assert sql_version.training_window == files_version.training_window
+    assert sql_version.training_window["start"] == "2012-01-01T00:00:00"
+    assert sql_version.training_rows == files_version.training_rows
+    assert (sql.holdout_rows, sql.holdout_window) == (files.holdout_rows, files.holdout_window)
+    assert sql.challenger.score == pytest.approx(files.challenger.score, abs=1e-12)
 
 
 def test_own_data_in_sqlite_with_other_column_names_and_an_adopted_model(write_config, tmp_path):

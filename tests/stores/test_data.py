@@ -3,6 +3,8 @@ PostgreSQL), on the bundled demo data."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -170,6 +172,148 @@ def test_sql_table_gives_the_same_rows_as_parquet(
     assert from_sql["timestamp"].iloc[0] == pd.Timestamp("2012-11-01")
     assert from_sql["timestamp"].iloc[-1] == pd.Timestamp("2013-02-28")
     pd.testing.assert_frame_equal(from_sql, from_parquet)
+
+
+# Bounds on rows (the demo log has one row a day, at midnight), between rows, and across a
+# year's file; the first starts on the log's first row, as the demo's bootstrap training does.
+SQL_WINDOWS = [
+    Window(datetime(2012, 1, 1), datetime(2012, 7, 1)),
+    NEW_YEAR_2013,
+    Window(datetime(2013, 3, 10, 12), datetime(2013, 3, 20, 6)),
+    Window(datetime(2014, 1, 1), datetime(2014, 4, 1)),
+]
+# Where a UTC midnight is written with an offset: three spellings a log may mix.
+OFFSETS = [
+    ("T", "+05:30", pd.Timedelta(hours=5, minutes=30)),
+    (" ", "-08:00", -pd.Timedelta(hours=8)),
+    ("T", "Z", pd.Timedelta(0)),
+]
+
+
+def _iso_text_with_offsets(stamps: pd.Series) -> list[str]:
+    """Each UTC time as local ISO 8601 text with its offset, cycling through OFFSETS."""
+    texts = []
+    for position, stamp in enumerate(stamps):
+        separator, suffix, offset = OFFSETS[position % len(OFFSETS)]
+        texts.append(f"{stamp + offset:%Y-%m-%d}{separator}{stamp + offset:%H:%M:%S}{suffix}")
+    return texts
+
+
+def _rows_and_span(frame: pd.DataFrame) -> tuple[int, str, str]:
+    """How many rows a window holds, its first and last time: what a shifted window changes."""
+    return len(frame), str(frame["timestamp"].min()), str(frame["timestamp"].max())
+
+
+def _unix_seconds(stamps: pd.Series) -> pd.Series:
+    return (stamps - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+
+
+def _store_sqlite(log: pd.DataFrame, path: Path, how: str) -> str:
+    """The demo log in SQLite, its timestamps written the way `how` names; the URL."""
+    url = f"sqlite:///{path}"
+    if how == "to_sql through sqlite3":  # pandas' own writer: '2012-01-01 00:00:00'
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            log.to_sql("weather_log", connection, index=False)
+        return url
+    if how == "to_sql through SQLAlchemy":  # '2012-01-01 00:00:00.000000'
+        _write_table(log, url)
+        return url
+    stamps = {
+        "ISO text with offsets": lambda s: _iso_text_with_offsets(s),
+        "Unix seconds (integer)": _unix_seconds,
+        "Unix seconds (real)": lambda s: _unix_seconds(s).astype(float),
+    }[how](log["timestamp"])
+    _write_table(log.assign(timestamp=stamps), url)
+    return url
+
+
+SQLITE_STORAGE = [
+    "to_sql through sqlite3",
+    "to_sql through SQLAlchemy",
+    "ISO text with offsets",
+    "Unix seconds (integer)",
+    "Unix seconds (real)",
+]
+
+
+@pytest.mark.parametrize("how", SQLITE_STORAGE)
+def test_sqlite_windows_hold_the_same_rows_as_the_files_windows(
+    demo_log: pd.DataFrame, tmp_path: Path, how: str
+) -> None:
+    """[start, end) in SQLite, whatever text or numbers the timestamps were stored as: the
+    text pandas' to_sql writes once shifted every window to (start, end]."""
+    url = _store_sqlite(demo_log, tmp_path / "log.db", how)
+
+    for window in SQL_WINDOWS:
+        from_sql = load_window(_sql_config(url), window)
+        from_files = load_window(repo_config(), window)
+
+        assert len(from_files) > 0
+        assert _rows_and_span(from_sql) == _rows_and_span(from_files), (how, str(window))
+        pd.testing.assert_frame_equal(from_sql, from_files, obj=f"{how}, {window}")
+
+
+@pytest.mark.parametrize(
+    ("stored", "message"),
+    [
+        (
+            "01/02/2012 00:00",
+            "holds text that is not an ISO 8601 time, such as '01/02/2012 00:00': write times "
+            "as 2012-01-01 00:00:00 (with an offset such as +01:00 if they are not UTC), or "
+            "store them as timestamps",
+        ),
+        (
+            1325376000000,  # milliseconds
+            "holds numbers that are not Unix seconds, such as 1325376000000 (milliseconds?): "
+            "store Unix seconds, ISO 8601 text or timestamps",
+        ),
+    ],
+    ids=["not-iso-text", "milliseconds"],
+)
+def test_sqlite_times_no_window_can_select_are_refused(
+    demo_log: pd.DataFrame, tmp_path: Path, stored: object, message: str
+) -> None:
+    url = _write_sqlite(demo_log.head(3).assign(timestamp=stored), tmp_path / "log.db")
+
+    with pytest.raises(DataError) as caught:
+        load_window(_sql_config(url), JANUARY_2013)
+
+    assert str(caught.value).startswith(
+        f"timestamp column 'timestamp' in table 'weather_log' at {url} {message}"
+    )
+
+
+@pytest.mark.slow
+def test_postgresql_windows_hold_the_same_rows_as_the_files_windows(
+    demo_log: pd.DataFrame, postgres: Postgres
+) -> None:
+    """timestamp, timestamptz (the session in another time zone), ISO text with offsets
+    (also under a collation that ignores punctuation), Unix seconds: the files' windows."""
+    database = postgres.create_database("storage", time_zone="America/Los_Angeles")
+    url = postgres.url(database)
+    aware = demo_log["timestamp"].dt.tz_localize("UTC")
+    text = _iso_text_with_offsets(demo_log["timestamp"])
+    tables = {
+        "naive": (demo_log, None),
+        "aware": (demo_log.assign(timestamp=aware), sa.TIMESTAMP(timezone=True)),
+        "text": (demo_log.assign(timestamp=text), sa.Text()),
+        "seconds": (demo_log.assign(timestamp=_unix_seconds(demo_log["timestamp"])), None),
+    }
+    collations = postgres.psql(
+        database, "SELECT collname FROM pg_collation WHERE collname = 'en-US-x-icu'"
+    )
+    if collations.strip():
+        tables["text_icu"] = (demo_log.assign(timestamp=text), sa.Text(collation="en-US-x-icu"))
+    for table, (log, stamp_type) in tables.items():
+        _write_table(log, url, table, dtype={"timestamp": stamp_type} if stamp_type else None)
+
+    for table in tables:
+        for window in SQL_WINDOWS:
+            from_sql = load_window(_sql_config(url, table), window)
+            from_files = load_window(repo_config(), window)
+
+            assert _rows_and_span(from_sql) == _rows_and_span(from_files), (table, str(window))
+            pd.testing.assert_frame_equal(from_sql, from_files, obj=f"{table}, {window}")
 
 
 def test_relative_sqlite_url_is_read_from_the_config_directory(
@@ -368,6 +512,44 @@ def test_postgresql_naive_timestamps_are_read_as_written(
     pd.testing.assert_frame_equal(frame, _expected(demo_log, NEW_YEAR_2013))
 
 
+@pytest.mark.slow
+def test_a_timestamp_column_of_another_type_is_refused_naming_the_types_it_can_be(
+    demo_log: pd.DataFrame, postgres: Postgres
+) -> None:
+    database = postgres.create_database("flags")
+    url = postgres.url(database)
+    _write_table(demo_log.head(3).assign(timestamp=True), url)
+
+    with pytest.raises(DataError) as caught:
+        load_window(_sql_config(url), JANUARY_2013)
+
+    assert str(caught.value) == (
+        f"the timestamp column 'timestamp' of table 'weather_log' at {url} is of type BOOLEAN: "
+        "store times as timestamps, as ISO 8601 text (2012-01-01 00:00:00, optionally with an "
+        "offset) or as Unix seconds"
+    )
+
+
+@pytest.mark.slow
+def test_a_query_the_database_refuses_is_a_data_error_naming_the_table(
+    demo_log: pd.DataFrame, postgres: Postgres
+) -> None:
+    """A role that may see the table but not read it: the error is the project's, not the
+    DatabaseError pandas wraps SQLAlchemy's in, and it is not retried."""
+    database = postgres.create_database("grants")
+    _write_table(demo_log, postgres.url(database))
+    role = f"reader_{database}"
+    postgres.psql(database, f'CREATE ROLE "{role}" LOGIN')
+    url = f"postgresql+psycopg://{role}@{postgres.host}:{postgres.port}/{database}"
+
+    with pytest.raises(DataError) as caught:
+        load_window(_sql_config(url), JANUARY_2013)
+
+    message = str(caught.value)
+    assert message.startswith(f"cannot read table 'weather_log' at {url}: ")
+    assert "permission denied for table weather_log" in message
+
+
 class FlakySource:
     """A source whose first `failures` reads fail the way a dropped connection does."""
 
@@ -438,26 +620,38 @@ def test_user_errors_are_not_retried(monkeypatch: pytest.MonkeyPatch, sleeps: li
 
 
 def test_sqlite_lock_is_transient_and_retried(
-    demo_log: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+    demo_log: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url = _write_sqlite(demo_log, tmp_path / "log.db")
+    """A writer holds the database while the window's query runs (pandas wraps the lock error
+    in its own DatabaseError): the read is retried once the writer is done."""
+    path = tmp_path / "log.db"
+    url = _write_sqlite(demo_log, path) + "?timeout=0.1"  # wait 0.1 s for a lock, not 5
     config = _sql_config(url)
     source = data_module.make_source(config.data)
-    calls = {"n": 0}
+    writer = sqlite3.connect(path, isolation_level=None)
     real_read_sql = pd.read_sql
+    waited: list[float] = []
 
-    def locked_once(*args: Any, **kwargs: Any) -> pd.DataFrame:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise sa.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+    def lock_then_read(*args: Any, **kwargs: Any) -> pd.DataFrame:
+        if not waited:  # the first attempt: the writer takes the database first
+            writer.execute("BEGIN EXCLUSIVE")
         return real_read_sql(*args, **kwargs)
 
-    monkeypatch.setattr(pd, "read_sql", locked_once)
+    def writer_commits(seconds: float) -> None:
+        waited.append(seconds)
+        writer.execute("COMMIT")
 
-    frame = data_module.read_with_retries(source, COLUMNS, JANUARY_2013, config.data.read_retries)
+    monkeypatch.setattr(pd, "read_sql", lock_then_read)
+    monkeypatch.setattr(data_module, "_sleep", writer_commits)
+    try:
+        frame = data_module.read_with_retries(
+            source, COLUMNS, JANUARY_2013, config.data.read_retries
+        )
+    finally:
+        writer.close()
 
     assert len(frame) == 31
-    assert sleeps == [1.0]
+    assert waited == [1.0]
 
 
 def test_file_io_error_is_transient_but_a_missing_file_is_not(
