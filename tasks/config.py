@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,6 +24,12 @@ from pydantic_core import PydanticCustomError
 
 from tasks.errors import ConfigError
 from tasks.secrets import BlockReader, SecretValue, mask_url_password, read_secret_blocks
+from tasks.yaml_files import (
+    anchor_sqlite_url,
+    format_validation_error,
+    read_yaml_file,
+    resolve_path,
+)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|min|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -1003,58 +1008,29 @@ class Config(Strict):
         return self
 
 
-def _format_validation_error(error: ValidationError, path: Path) -> str:
-    lines = [f"{path}: invalid configuration"]
-    for item in error.errors():
-        location = ".".join(
-            str(part) for part in item["loc"] if not str(part).startswith("function-")
-        )
-        location = location.replace(".files.", ".").replace(".sql.", ".")
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see docs/configuration.md)"
-        elif item["type"] == "missing":
-            message = "required key is missing"
-        elif item["type"] == "literal_error":
-            message = f"{message}, got {item.get('input')!r}"
-        elif item["type"] == "model_param" and item.get("ctx", {}).get("param"):
-            location = f"{location}.{item['ctx']['param']}"
-        named = re.match(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", message, re.DOTALL)
-        if not location and named:  # a check across sections names the key it is about
-            location, message = named.group(1), named.group(2)
-        lines.append(f"  {location or '(top level)'}: {message}")
-    return "\n".join(lines)
-
-
-def _resolve(base: Path, path: Path) -> Path:
-    return path if path.is_absolute() else (base / path).resolve()
-
-
 def _resolve_paths(config: Config, base: Path) -> Config:
     source = config.data.source
     if isinstance(source, FileSourceConfig):
-        source = source.model_copy(update={"path": _resolve(base, source.path)})
+        source = source.model_copy(update={"path": resolve_path(base, source.path)})
     elif source.url.resolved:
         url = source.url.reveal()
-        relative = url.removeprefix("sqlite:///")
-        is_relative = url.startswith("sqlite:///") and not url.startswith("sqlite:////")
-        if is_relative and relative and relative != ":memory:":
-            resolved = source.url.with_value(f"sqlite:///{_resolve(base, Path(relative))}")
-            source = source.model_copy(update={"url": resolved})
+        anchored = anchor_sqlite_url(url, base)
+        if anchored != url:
+            source = source.model_copy(update={"url": source.url.with_value(anchored)})
     bootstrap = config.bootstrap
     if bootstrap.model_path is not None:
         bootstrap = bootstrap.model_copy(
-            update={"model_path": _resolve(base, bootstrap.model_path)}
+            update={"model_path": resolve_path(base, bootstrap.model_path)}
         )
     return config.model_copy(
         update={
             "data": config.data.model_copy(update={"source": source}),
             "bootstrap": bootstrap,
             "registry": config.registry.model_copy(
-                update={"path": _resolve(base, config.registry.path)}
+                update={"path": resolve_path(base, config.registry.path)}
             ),
             "reports": config.reports.model_copy(
-                update={"path": _resolve(base, config.reports.path)}
+                update={"path": resolve_path(base, config.reports.path)}
             ),
         }
     )
@@ -1079,71 +1055,12 @@ def parse_config(
     try:
         config = Config.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_format_validation_error(error, origin)) from None
+        raise ConfigError(
+            format_validation_error(error, origin, "configuration", "docs/configuration.md")
+        ) from None
     if read_secret_block is not None:
         config = read_secret_blocks(config, read_secret_block, str(origin))
     return _resolve_paths(config, base_dir)
-
-
-def _read_text(path: Path) -> str:
-    """The file's text, which must be UTF-8 (a byte order mark is allowed)."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
-    save_as = "save it as UTF-8 (in most editors: Save As, encoding UTF-8)"
-    # NUL is valid UTF-8, but in a text file it means UTF-16 (or not a text file at all).
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data:
-        raise ConfigError(f"{path}: not UTF-8 text (it looks like UTF-16); {save_as}")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte {data[error.start]:#04x} on line {line}); {save_as}"
-        ) from None
-
-
-def _check_duplicate_keys(node: yaml.Node, where: str, seen: set[int]) -> None:
-    """Refuse a key written twice in one mapping, at any depth: YAML lets the later one win."""
-    if id(node) in seen:  # an alias to a node already checked
-        return
-    seen.add(id(node))
-    if isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _check_duplicate_keys(item, f"{where}[{index}]", seen)
-        return
-    if not isinstance(node, yaml.MappingNode):
-        return
-    lines: dict[Any, int] = {}
-    for key_node, value_node in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: its keys may be overridden
-            _check_duplicate_keys(value_node, where, seen)
-            continue
-        key = (key_node.tag, key_node.value) if isinstance(key_node, yaml.ScalarNode) else None
-        name = f"{where}.{key_node.value}" if where else str(key_node.value)
-        if key is not None and key in lines:
-            raise ConfigError(
-                f"key '{name}' is written twice (lines {lines[key]} and "
-                f"{key_node.start_mark.line + 1}): YAML would silently keep the later one; "
-                "delete one of them"
-            )
-        if key is not None:
-            lines[key] = key_node.start_mark.line + 1
-        _check_duplicate_keys(value_node, name, seen)
-
-
-def _parse_yaml(text: str) -> Any:
-    """Parse YAML like yaml.safe_load, refusing duplicate keys."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        _check_duplicate_keys(node, "", set())
-        return loader.construct_document(node)
-    finally:
-        loader.dispose()
 
 
 def load_config(path: str | Path, read_secret_block: BlockReader | None = None) -> Config:
@@ -1152,13 +1069,5 @@ def load_config(path: str | Path, read_secret_block: BlockReader | None = None) 
     read_secret_block reads the Prefect Secret blocks the config names (see parse_config).
     """
     path = Path(path).expanduser().resolve()
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path} (pass --config PATH or create it)")
-    text = _read_text(path)
-    try:
-        raw = _parse_yaml(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
+    raw = read_yaml_file(path, "config file", " (pass --config PATH or create it)")
     return parse_config(raw, path.parent, path, read_secret_block)

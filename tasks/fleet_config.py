@@ -15,8 +15,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tasks.config import Duration, parse_config
+from tasks.config import Config, Duration, SqlSourceConfig, parse_config
 from tasks.errors import ConfigError
+from tasks.yaml_files import (
+    anchor_sqlite_url,
+    format_validation_error,
+    read_yaml_file,
+    resolve_path,
+)
 
 _GLOB_CHARACTERS = set("*?[")
 # Keys of config.yaml that hold paths: in `defaults` they are relative to the fleet file.
@@ -117,15 +123,11 @@ class Fleet:
 
     @property
     def output_dir(self) -> Path:
-        return _resolve(self.path.parent, self.config.output_dir) / self.config.name
+        return resolve_path(self.path.parent, self.config.output_dir) / self.config.name
 
     @property
     def ready(self) -> tuple[FleetMember, ...]:
         return tuple(member for member in self.members if member.error is None)
-
-
-def _resolve(base: Path, path: Path) -> Path:
-    return path if path.is_absolute() else (base / path).resolve()
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -147,32 +149,13 @@ def _anchor_default_paths(defaults: dict[str, Any], base: Path) -> dict[str, Any
         for key in keys[:-1]:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
-            node[keys[-1]] = str(_resolve(base, Path(node[keys[-1]])))
+            node[keys[-1]] = str(resolve_path(base, Path(node[keys[-1]])))
     source = (
         anchored.get("data", {}).get("source") if isinstance(anchored.get("data"), dict) else None
     )
     if isinstance(source, dict) and isinstance(source.get("url"), str):
-        url = source["url"]
-        relative = url.removeprefix("sqlite:///")
-        is_relative = url.startswith("sqlite:///") and not url.startswith("sqlite:////")
-        if is_relative and relative not in ("", ":memory:"):
-            source["url"] = f"sqlite:///{_resolve(base, Path(relative))}"
+        source["url"] = anchor_sqlite_url(source["url"], base)
     return anchored
-
-
-def _format_errors(error: ValidationError, path: Path) -> str:
-    lines = [f"{path}: invalid fleet file"]
-    for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see the fleet reference in the docs)"
-        elif item["type"] == "missing":
-            message = "required key is missing"
-        elif item["type"] == "literal_error":
-            message = f"{message}, got {item.get('input')!r}"
-        lines.append(f"  {location or '(top level)'}: {message}")
-    return "\n".join(lines)
 
 
 def parse_fleet_config(raw: Any, origin: Path) -> FleetConfig:
@@ -184,23 +167,16 @@ def parse_fleet_config(raw: Any, origin: Path) -> FleetConfig:
     try:
         return FleetConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error, origin)) from None
-
-
-def _read_yaml(path: Path, what: str) -> Any:
-    if not path.is_file():
-        raise ConfigError(f"{what} not found: {path}")
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        raise ConfigError(
+            format_validation_error(error, origin, "fleet file", "docs/fleet.md")
+        ) from None
 
 
 def find_config_paths(fleet: FleetConfig, base: Path) -> list[Path]:
     """The model config paths of the fleet file, in its order: globs sorted, duplicates once."""
     found: list[Path] = []
     for entry in fleet.models:
-        pattern = str(_resolve(base, Path(entry)))
+        pattern = str(resolve_path(base, Path(entry)))
         if _GLOB_CHARACTERS.intersection(entry):
             matches = sorted(Path(match).resolve() for match in glob.glob(pattern))
             if not matches:
@@ -249,12 +225,11 @@ def prepare_member(
     """
     source = _display(config_path)
     try:
-        raw = _read_yaml(config_path, "model config")
+        raw = read_yaml_file(config_path, "model config")
         if not isinstance(raw, dict):
             raise ConfigError(f"{config_path}: expected a mapping of keys at the top level")
-        config = parse_config(
-            deep_merge(_defaults_for(defaults, raw), raw), config_path.parent, config_path
-        )
+        merged = deep_merge(_defaults_for(defaults, raw), raw)
+        config = parse_config(merged, config_path.parent, config_path)
     except ConfigError as error:
         return FleetMember(config_path.stem, source, None, str(error))
     if config.name in taken:
@@ -267,15 +242,29 @@ def prepare_member(
         )
     taken[config.name] = source
     merged_path = configs_dir / f"{config.name}.yaml"
-    # Every path in the dump is absolute, so the merged config reads the same from anywhere.
-    _write_atomically(merged_path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    _write_atomically(merged_path, yaml.safe_dump(_merged_config(config, merged), sort_keys=False))
     return FleetMember(config.name, source, _display(merged_path))
+
+
+def _merged_config(config: Config, merged: dict[str, Any]) -> dict[str, Any]:
+    """The merged config to write: every path absolute, so it reads the same from anywhere.
+
+    The SQL source's URL is written as the config has it (JSON shows a credential's mask): a
+    plain URL with its SQLite path made absolute, a ${VARIABLE} or {secret: name} reference as
+    that reference, read again where the model runs and never written out as its value.
+    """
+    dump: dict[str, Any] = config.model_dump(mode="json")
+    source = config.data.source
+    if isinstance(source, SqlSourceConfig):
+        url = merged["data"]["source"]["url"] if source.url.from_reference else source.url.reveal()
+        dump["data"]["source"]["url"] = url
+    return dump
 
 
 def load_fleet(path: str | Path) -> Fleet:
     """Read the fleet file and prepare its members; a problem of the fleet file itself raises."""
     fleet_path = Path(path).expanduser().resolve()
-    fleet = parse_fleet_config(_read_yaml(fleet_path, "fleet file"), fleet_path)
+    fleet = parse_fleet_config(read_yaml_file(fleet_path, "fleet file"), fleet_path)
     base = fleet_path.parent
     defaults = _anchor_default_paths(fleet.defaults, base)
     loaded = Fleet(fleet, fleet_path, ())

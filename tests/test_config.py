@@ -381,7 +381,12 @@ def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not valid YAML") as caught:
         load_config(path)
 
-    assert str(path) in str(caught.value)
+    assert str(caught.value) == (
+        f"{path}: not valid YAML on line 3, column 1: expected ',' or ']', but got "
+        "'<stream end>' (while parsing a flow sequence that starts on line 2); correct it there "
+        "(an unclosed bracket or quote, a tab, or an indent that does not line up with its "
+        "neighbours)"
+    )
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "cp1252"])

@@ -169,3 +169,116 @@ def test_a_model_with_its_own_estimator_takes_none_of_the_default_params(fleet_d
     configs = {member.name: load_config(member.config_path or "") for member in fleet.members}
     assert configs["linear"].model.params == {}
     assert configs["north"].model.params["n_estimators"] == 100
+
+
+def test_a_fleet_file_with_a_key_written_twice_is_refused_naming_the_lines(tmp_path: Path):
+    fleet_path = tmp_path / "fleet.yaml"
+    fleet_path.write_text(
+        "models: [models/*.yaml]\nmax_parallel: 4\nrunner: dask\nmax_parallel: 40\n"
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        load_fleet(fleet_path)
+
+    assert str(raised.value) == (
+        f"{fleet_path}: key 'max_parallel' is written twice (lines 2 and 4): YAML would "
+        "silently keep the later one; delete one of them"
+    )
+
+
+def test_a_key_written_twice_in_the_defaults_is_refused(tmp_path: Path):
+    fleet_path = tmp_path / "fleet.yaml"
+    fleet_path.write_text(
+        "models: [a.yaml]\ndefaults:\n  policy:\n    drift_threshold: 0.3\n"
+        "    drift_threshold: 0.5\n"
+    )
+
+    with pytest.raises(ConfigError, match=r"'defaults\.policy\.drift_threshold' is written twice"):
+        load_fleet(fleet_path)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "detail"),
+    [("cp1252", "not UTF-8 text (byte 0xe9 on line 1)"), ("utf-16", "not UTF-8 text (it looks")],
+)
+def test_a_fleet_file_not_in_utf8_is_refused_naming_the_fix(
+    tmp_path: Path, encoding: str, detail: str
+):
+    fleet_path = tmp_path / "fleet.yaml"
+    fleet_path.write_bytes("# flotte météo\nmodels: [models/*.yaml]\n".encode(encoding))
+
+    with pytest.raises(ConfigError) as raised:
+        load_fleet(fleet_path)
+
+    message = str(raised.value)
+    assert message.startswith(f"{fleet_path}: {detail}")
+    assert message.endswith("save it as UTF-8 (in most editors: Save As, encoding UTF-8)")
+
+
+def test_a_model_config_with_a_key_written_twice_is_an_error_member(fleet_dir: Path):
+    (fleet_dir / "models" / "twice.yaml").write_text("name: twice\nname: thrice\n")
+    fleet = load_fleet(
+        _write(
+            fleet_dir / "fleet.yaml", {"models": ["models/*.yaml"], "defaults": _shared_defaults()}
+        )
+    )
+
+    errors = {member.name: member.error for member in fleet.members if member.error}
+    assert [member.name for member in fleet.ready] == ["north", "south"]
+    assert errors == {
+        "twice": f"{fleet_dir / 'models' / 'twice.yaml'}: key 'name' is written twice (lines 1 "
+        "and 2): YAML would silently keep the later one; delete one of them"
+    }
+
+
+def test_a_fleet_file_that_is_not_yaml_names_the_line(tmp_path: Path):
+    fleet_path = tmp_path / "fleet.yaml"
+    fleet_path.write_text("models: [a.yaml\nrunner: dask\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_fleet(fleet_path)
+
+    assert str(raised.value).startswith(f"{fleet_path}: not valid YAML on line ")
+
+
+def test_relative_sqlite_urls_of_the_defaults_are_taken_from_the_fleet_file(fleet_dir: Path):
+    defaults = _shared_defaults()
+    defaults["data"]["source"] = {"kind": "sql", "url": "sqlite:///logs/log.db", "table": "t"}
+    fleet = load_fleet(
+        _write(fleet_dir / "fleet.yaml", {"models": ["models/north.yaml"], "defaults": defaults})
+    )
+
+    (member,) = fleet.members
+    config = load_config(member.config_path or "")
+    assert config.data.source.url.reveal() == f"sqlite:///{fleet_dir / 'logs' / 'log.db'}"  # type: ignore[union-attr]
+
+
+def test_a_sql_source_url_reaches_the_merged_config_as_written_never_masked(
+    fleet_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The merged config is what the model's run reads: a masked URL ('**********') there
+    # fails every run; a value read from ${VARIABLE} must not be written to disk either.
+    monkeypatch.setenv("AUTORETRAIN_TEST_WAREHOUSE", "postgresql+psycopg://u:pw@db/warehouse")
+    sources = {
+        "own": {"kind": "sql", "url": "sqlite:///own.db", "table": "t"},
+        "variable": {"kind": "sql", "url": "${AUTORETRAIN_TEST_WAREHOUSE}", "table": "t"},
+        "block": {"kind": "sql", "url": {"secret": "warehouse-url"}, "table": "t"},
+    }
+    for name, source in sources.items():
+        _write(fleet_dir / "sql" / f"{name}.yaml", {"name": name, "data": {"source": source}})
+    defaults = _shared_defaults()
+    del defaults["data"]["source"]
+    fleet = load_fleet(
+        _write(fleet_dir / "fleet.yaml", {"models": ["sql/*.yaml"], "defaults": defaults})
+    )
+
+    assert [member.error for member in fleet.members] == [None, None, None]
+    written = {
+        member.name: yaml.safe_load(Path(member.config_path or "").read_text())["data"]["source"]
+        for member in fleet.members
+    }
+    assert written["own"]["url"] == f"sqlite:///{fleet_dir / 'sql' / 'own.db'}"
+    assert written["variable"]["url"] == "${AUTORETRAIN_TEST_WAREHOUSE}"
+    assert written["block"]["url"] == {"secret": "warehouse-url"}
+    own = load_config(next(m.config_path for m in fleet.members if m.name == "own") or "")
+    assert own.data.source.url.reveal() == f"sqlite:///{fleet_dir / 'sql' / 'own.db'}"  # type: ignore[union-attr]

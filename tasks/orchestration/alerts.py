@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import yaml
 from prefect.client.orchestration import get_client
 from prefect.events.schemas.automations import AutomationCore
 from prefect.exceptions import ObjectNotFound
 
 from tasks.errors import ConfigError
+from tasks.yaml_files import read_yaml_file
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +27,7 @@ DEFAULT_FILE = "automations.yaml"
 
 def load_automations(path: Path, block_id: UUID) -> list[AutomationCore]:
     """The automations of the file, their notification actions pointed at block_id."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"cannot read the automations file {path}: {error}") from None
+    raw = read_yaml_file(Path(path), "automations file")
     if not isinstance(raw, dict) or not isinstance(raw.get("automations"), list):
         raise ConfigError(f"{path}: expected a top-level 'automations:' list")
     automations = []

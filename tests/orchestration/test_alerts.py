@@ -148,3 +148,20 @@ def test_a_broken_file_names_the_problem(tmp_path: Path) -> None:
     bad.write_text("just: text\n")
     with pytest.raises(ConfigError, match="expected a top-level 'automations:' list"):
         load_automations(bad, uuid4())
+
+
+def test_a_key_written_twice_or_a_file_not_in_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "automations.yaml"
+    path.write_text("automations:\n  - name: a\n    name: b\n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_automations(path, uuid4())
+    assert str(caught.value) == (
+        f"{path}: key 'automations[0].name' is written twice (lines 2 and 3): YAML would "
+        "silently keep the later one; delete one of them"
+    )
+
+    path.write_bytes("# alertes météo\nautomations: []\n".encode("cp1252"))
+    with pytest.raises(ConfigError, match="not UTF-8 text") as caught:
+        load_automations(path, uuid4())
+    assert str(caught.value).startswith(f"{path}: not UTF-8 text (byte 0xe9 on line 1)")
