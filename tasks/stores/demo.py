@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "seattle"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "data" / "seattle"
 MISSING_LABEL_SHARE = 0.03
 SEED = 20120101
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-SEATBELTS_DIR = Path(__file__).resolve().parent.parent.parent / "data" / "seatbelts"
+SEATBELTS_DIR = Path(__file__).resolve().parents[2] / "data" / "seatbelts"
 LAW_IN_FORCE = pd.Timestamp("1983-02-01")  # first whole month under the law (31 Jan 1983)
 
 

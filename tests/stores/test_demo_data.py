@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
-from tasks.stores.demo import MISSING_LABEL_SHARE, build_production_log
-from tests.helpers import DEMO_DATA
+from tasks.stores.demo import DEMO_DIR, MISSING_LABEL_SHARE, build_production_log
+from tests.helpers import DEMO_DATA, ROOT
 
 YEARS = (2012, 2013, 2014, 2015)
 
@@ -40,6 +44,41 @@ def test_shipped_files_equal_the_log_rebuilt_from_vega_datasets(
     same_labels = rebuilt.astype({"weather": shipped["weather"].dtype})
     pd.testing.assert_frame_equal(shipped, same_labels, check_exact=True)
     assert shipped["weather"].isna().tolist() == rebuilt["weather"].isna().tolist()
+
+
+def test_the_builder_writes_to_the_repo_s_data_directory() -> None:
+    assert DEMO_DIR == ROOT / "data" / "seattle" == DEMO_DATA
+
+
+def _demo_module(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m tasks.stores.demo`, as the docs give it, run from the repo."""
+    return subprocess.run(
+        [sys.executable, "-m", "tasks.stores.demo", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+
+
+def test_the_documented_command_rebuilds_the_shipped_files(
+    tmp_path: Path, shipped: pd.DataFrame
+) -> None:
+    # Its default is data/seattle/ (rewriting it here would race the other tests' reads).
+    assert f"(default: {ROOT / 'data' / 'seattle'})" in " ".join(
+        _demo_module("--help").stdout.split()
+    )
+
+    written = _demo_module("--out", str(tmp_path)).stdout.split()
+
+    assert written == [str(tmp_path / f"weather-{year}.parquet") for year in YEARS]
+    for year in YEARS:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(tmp_path / f"weather-{year}.parquet"),
+            pd.read_parquet(DEMO_DATA / f"weather-{year}.parquet"),
+            check_exact=True,
+        )
 
 
 def test_demo_log_shape(shipped: pd.DataFrame) -> None:

