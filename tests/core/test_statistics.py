@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from scipy import stats
@@ -125,20 +123,41 @@ def test_bootstrap_of_identical_predictions_is_exactly_zero() -> None:
     assert (interval.difference, interval.lower, interval.upper) == (0.0, 0.0, 0.0)
 
 
-def test_bootstrap_is_fast_on_20k_rows() -> None:
+def test_the_bootstrap_s_work_grows_with_row_types_not_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Speed without a clock (timings are the benchmarks' job): the rows collapse into at most
+    # k^3 types, and each chunk of resamples is one metric evaluation over those types, so 100x
+    # the rows means the same work. A per-row loop would take minutes on 20,000 rows.
+    from tasks.core import statistics
+
+    evaluated: list[tuple[int, int]] = []
+    real = statistics._metric_values
+
+    def counting(metric, paired, predicted, counts):  # type: ignore[no-untyped-def]
+        evaluated.append(counts.shape)
+        return real(metric, paired, predicted, counts)
+
+    monkeypatch.setattr(statistics, "_metric_values", counting)
     rng = np.random.default_rng(2)
-    truth = rng.choice(LABELS, 20_000)
-    paired = pair_rows(truth, _noisy(truth, 0.6, rng), _noisy(truth, 0.62, rng))
-    started = time.perf_counter()
+    shapes = {}
+    for rows in (200, 20_000):
+        truth = rng.choice(LABELS, rows)
+        paired = pair_rows(truth, _noisy(truth, 0.6, rng), _noisy(truth, 0.62, rng))
+        evaluated.clear()
 
-    interval = paired_bootstrap(
-        MetricConfig(name="f1"), paired, confidence=0.95, resamples=5000, seed=0
-    )
+        interval = paired_bootstrap(
+            MetricConfig(name="f1"), paired, confidence=0.95, resamples=5000, seed=0
+        )
 
-    elapsed = time.perf_counter() - started
-    assert interval.resamples == 5000
-    # Generous: it takes ~0.1 s; a per-row Python loop would take minutes.
-    assert elapsed < 10, elapsed
+        assert interval.resamples == 5000
+        assert len(paired.counts) <= len(LABELS) ** 3
+        shapes[rows] = list(evaluated)
+    # Both models once on the rows themselves, then once per chunk of 500 resamples.
+    chunks = -(-5000 // statistics._CHUNK)
+    assert len(shapes[20_000]) == len(shapes[200]) == 2 + 2 * chunks
+    assert all(resamples <= statistics._CHUNK for resamples, _ in shapes[20_000])
+    assert all(types <= len(LABELS) ** 3 for _, types in shapes[20_000])
 
 
 def _mcnemar_rows(both: int, champion_only: int, challenger_only: int, neither: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 from tasks.config import load_config
 from tasks.errors import AutoretrainError
+from tasks.orchestration import runtime
 from tasks.stores.registry import LocalRegistry
 from tests.helpers import make_decision
 
@@ -43,16 +45,16 @@ def _events(model: str, prefix: str = "autoretrain.") -> list[tuple[str, dict]]:
     return asyncio.run(read())
 
 
-def _poll_events(model: str, expected: set[str], attempts: int = 30) -> list[tuple[str, dict]]:
-    """Events are written asynchronously: poll until the expected names are there."""
+def _poll_events(model: str, expected: set[str], timeout: float = 120) -> list[tuple[str, dict]]:
+    """Events are written asynchronously: poll until the expected names are there (a deadline,
+    not a count of tries: a busy server takes longer)."""
     import time
 
-    found: list[tuple[str, dict]] = []
-    for _ in range(attempts):
-        found = _events(model)
-        if expected <= {name for name, _ in found}:
-            return found
+    deadline = time.monotonic() + timeout
+    found = _events(model)
+    while not expected <= {name for name, _ in found} and time.monotonic() < deadline:
         time.sleep(0.5)
+        found = _events(model)
     return found
 
 
@@ -147,7 +149,7 @@ def test_drop_ends_a_second_retrain_at_once(write_config, tmp_path):
     assert _versions(config_path) == ["v0001"]
 
 
-def test_queue_waits_for_the_running_retrain_then_runs(write_config, tmp_path):
+def test_queue_waits_for_the_running_retrain_then_runs(write_config, tmp_path, monkeypatch):
     config_path = write_config(
         {
             "name": "queue",
@@ -156,13 +158,25 @@ def test_queue_waits_for_the_running_retrain_then_runs(write_config, tmp_path):
         }
     )
     retrain_flow(str(config_path))
+    # The waiter's own slot requests, seen from the inside: when it asks and when it gets in.
+    asking, granted = threading.Event(), threading.Event()
+    real_concurrency = runtime.concurrency
+
+    @contextlib.contextmanager
+    def observed(name, *args, **kwargs):
+        asking.set()
+        with real_concurrency(name, *args, **kwargs):
+            granted.set()
+            yield
+
+    monkeypatch.setattr(runtime, "concurrency", observed)
     holding = threading.Event()
     release = threading.Event()
 
     def hold_slot() -> None:
         with concurrency("autoretrain-retrain-queue", occupy=1, strict=True):
             holding.set()
-            release.wait(timeout=120)
+            release.wait(timeout=300)
 
     holder = threading.Thread(target=hold_slot)
     holder.start()
@@ -170,13 +184,15 @@ def test_queue_waits_for_the_running_retrain_then_runs(write_config, tmp_path):
     results = []
     waiter = threading.Thread(target=lambda: results.append(retrain_flow(str(config_path))))
     waiter.start()
-    waiter.join(timeout=8)
 
-    assert waiter.is_alive()  # queued behind the holder ...
+    assert asking.wait(timeout=120)  # the second retrain reached the slot (however busy we are)
+    assert not granted.wait(timeout=5)  # ... and it queues behind the holder
+    assert waiter.is_alive()
     assert _versions(config_path) == ["v0001"]  # ... and nothing trained meanwhile
     release.set()
     holder.join(timeout=60)
-    waiter.join(timeout=120)
+    waiter.join(timeout=300)
+    assert granted.is_set()
     assert results and results[0].status == "registered" and results[0].version == "v0002"
 
 
