@@ -152,7 +152,10 @@ def _read_prefect_records(since: datetime, name: str, until_event: str) -> dict[
         }
         return records, {event.event for event in events}
 
-    for _ in range(60):  # events are written asynchronously: wait for the run's last one
+    # Events are written asynchronously: wait for the run's last one, up to a deadline (not a
+    # count of tries: a busy server takes longer).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         records, names = asyncio.run(read())
         if until_event in names:
             return records
