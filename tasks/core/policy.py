@@ -12,7 +12,10 @@ Guards, in the order they are applied:
    their labels: once every row is labelled the realised metric decides);
 3. confirmation: a breach counts when seen in M of the last N runs of the same champion
    (this run included), separately per signal; a severe performance breach skips it;
-4. cooldown: no retrain within `cooldown` of the last retrain or promotion, unless severe.
+4. cooldown: no retrain within `cooldown` of the last retrain or promotion, unless severe;
+   never a second retrain of the same window (a rerun of a window that already retrained).
+Runs are counted by window: an earlier run of this run's window (a retried job, a rerun by
+hand) and a second record of one window are no evidence (distinct_windows).
 No champion is not decided here: the monitor bootstraps one before measuring anything.
 """
 
@@ -377,6 +380,20 @@ def performance_drop_limit(policy: PolicyConfig, holdout_score: float | None) ->
     return holdout_score + change
 
 
+def distinct_windows(history: Sequence[PastRun], as_of: datetime | None) -> list[PastRun]:
+    """The earlier runs of history (newest first) that count as evidence for a run at as_of:
+    one per window (the first listed, the latest recorded), none at or after as_of (an earlier
+    run of this run's own window is the same rows seen again, not a second window)."""
+    seen: set[datetime] = set()
+    kept: list[PastRun] = []
+    for run in history:
+        if (as_of is not None and run.as_of >= as_of) or run.as_of in seen:
+            continue
+        seen.add(run.as_of)
+        kept.append(run)
+    return kept
+
+
 def _confirm(
     name: SignalName,
     breaches: Breaches,
@@ -411,13 +428,15 @@ def decide_retrain(
 
     Args:
         history: earlier monitor runs, newest first (spaced by confirmation.min_spacing, as
-            MonitorHistory.recent returns them); only those of `champion` confirm a breach.
+            MonitorHistory.recent returns them); only those of `champion` confirm a breach,
+            one per window, none of this run's own window (distinct_windows).
         as_of: the end of this run's window; the cooldown is measured from it.
-        last_retrain_as_of: as_of of the last run that retrained or promoted, if any.
+        last_retrain_as_of: as_of of the last run that retrained or promoted, if any (this
+            window's own earlier run included: a rerun never retrains a window twice).
     """
     breaches, reasons = find_breaches(signals, policy)
     breached: list[SignalName] = [name for name in SIGNAL_NAMES if breaches.get(name)]
-    same_champion = [run for run in history if run.champion == champion]
+    same_champion = [run for run in distinct_windows(history, as_of) if run.champion == champion]
     confirmed, notes = _confirm_breaches(breached, breaches, same_champion, policy.confirmation)
     cooling, cooldown_note = _check_cooldown(breaches, policy.cooldown, as_of, last_retrain_as_of)
     if breached and cooldown_note:
@@ -466,9 +485,16 @@ def _check_cooldown(
     last_retrain_as_of: datetime | None,
 ) -> tuple[bool, str | None]:
     """Whether the last retrain is too recent to retrain again (a severe breach skips the
-    cooldown), with the note that says so; (False, None) when no retrain is that recent."""
+    cooldown, but not a retrain of this same window), with the note that says so; (False,
+    None) when no retrain is that recent."""
     if last_retrain_as_of is None or as_of is None:
         return False, None
+    if last_retrain_as_of == as_of:
+        return True, (
+            f"cooldown: an earlier run of this window (as_of {as_of:%Y-%m-%d %H:%M}) already "
+            "retrained or promoted; a rerun of the same window does not retrain it again, even "
+            "on a severe breach (run flows/retrain.py to retrain by hand)"
+        )
     elapsed = as_of - last_retrain_as_of
     if elapsed >= cooldown:
         return False, None

@@ -21,7 +21,7 @@ from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
-from tasks.stores.history import RunRecord, open_history
+from tasks.stores.history import Recorded, RunRecord, open_history
 from tasks.stores.registry import open_registry
 from tasks.stores.reports import prune_report_runs
 
@@ -145,10 +145,11 @@ def record_run(
     status: str,
     *,
     bootstrapped: bool = False,
-) -> int:
-    """Append this monitor run (signals summary, decision, action taken) to the history."""
+) -> Recorded:
+    """Record this monitor run (signals summary, decision, action taken) as its window's record
+    in the history; a rerun of a window replaces its record, and says so in the log."""
     retrained = decision.retrain
-    return open_history(config.registry.path).record(
+    recorded = open_history(config.registry.path).record(
         config.name,
         RunRecord(
             as_of=as_of,
@@ -160,6 +161,31 @@ def record_run(
             details={"bootstrapped": bootstrapped, "confirmed": list(decision.confirmed)},
         ),
     )
+    if note := describe_rerun(recorded, as_of):
+        step_logger(__name__).warning("%s: %s", config.name, note)
+    return recorded
+
+
+def describe_rerun(recorded: Recorded, as_of: datetime) -> str | None:
+    """One line on the earlier run of the window this run replaced; None for a first run."""
+    earlier = recorded.replaced
+    if earlier is None:
+        return None
+    runs = f"{earlier.runs} earlier run{'s' if earlier.runs > 1 else ''}"
+    kept = [
+        name
+        for name, done in (("retrain", earlier.retrained), ("promotion", earlier.promoted))
+        if done
+    ]
+    note = (
+        f"rerun of the window ending {as_of:%Y-%m-%d %H:%M}: this run replaces its record in the "
+        f"monitoring history ({runs} of it; the last recorded at {earlier.recorded_at}: "
+        f"champion {earlier.champion or '-'}, decision {earlier.decision}, status "
+        f"{earlier.status}); confirmation counts the window once"
+    )
+    if kept:
+        note += f"; the window keeps its {' and '.join(kept)}, which the cooldown counts"
+    return note
 
 
 def prune_reports(config: Config, current: Path | None) -> list[Path]:
