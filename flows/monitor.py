@@ -96,7 +96,13 @@ def monitor_flow(
     else:
         status, comparison, request = status_without_retrain(decision, signals), None, None
     recorded = record_run(
-        config, moment, champion, decision, status, bootstrapped=bootstrap is not None
+        config,
+        moment,
+        champion,
+        decision,
+        status,
+        bootstrapped=bootstrap is not None,
+        request_id=request.request_id if request else None,
     )
     prune_reports(config, report_dir)
     dashboard = record_dashboard(config, moment, champion, signals, decision, status)

@@ -98,6 +98,9 @@ class TriggerDecision:
     # The worst metric within performance_drop of the champion's holdout score (None: off or
     # no holdout score on record): below it (above, for errors) is a performance breach too.
     performance_drop_limit: float | None = None
+    # The metric the thresholds are in, as policy.performance_metric describes it ("" in
+    # decisions built before it was recorded).
+    metric: str = ""
 
     @property
     def direction(self) -> str:
@@ -567,6 +570,7 @@ def _decision(
         harm_margin=policy.harm_margin if policy.retrain_on_drift == "when-harmful" else None,
         drift_harmful=harmful,
         performance_drop_limit=performance_drop_limit(policy, signals.holdout_score),
+        metric=policy.performance_metric.describe(),
     )
 
 

@@ -145,9 +145,15 @@ def record_run(
     status: str,
     *,
     bootstrapped: bool = False,
+    request_id: str | None = None,
 ) -> Recorded:
     """Record this monitor run (signals summary, decision, action taken) as its window's record
-    in the history; a rerun of a window replaces its record, and says so in the log."""
+    in the history; a rerun of a window replaces its record, and says so in the log.
+
+    Args:
+        request_id: the retrain request the run emitted (events mode): the promote run it
+            starts records the verdict on this record (record_request_outcome).
+    """
     retrained = decision.retrain
     recorded = open_history(config.registry.path).record(
         config.name,
@@ -159,11 +165,46 @@ def record_run(
             retrained=retrained,
             promoted=status == "promoted",
             details={"bootstrapped": bootstrapped, "confirmed": list(decision.confirmed)},
+            request_id=request_id,
         ),
     )
     if note := describe_rerun(recorded, as_of):
         step_logger(__name__).warning("%s: %s", config.name, note)
     return recorded
+
+
+# What prefect.yaml's triggers pass when an event carries no request id.
+NO_REQUEST_ID = "no-request-id"
+
+
+def record_request_outcome(config: Config, request_id: str | None, status: str) -> int:
+    """Record on the monitor run that requested a retrain (events mode) what became of it: the
+    promote run's status (promoted, rejected, dropped) or the retrain's (retrain-dropped), so
+    the history does not show a requested retrain as rejected. Nothing without a request id (a
+    run by hand, or inline, where the monitor records the outcome itself); return how many
+    records were updated."""
+    if not request_id or request_id == NO_REQUEST_ID:
+        return 0
+    updated = open_history(config.registry.path).record_outcome(config.name, request_id, status)
+    logger = step_logger(__name__)
+    if updated:
+        logger.info(
+            "monitoring history: the retrain request %s of %s ended %s",
+            request_id,
+            config.name,
+            status,
+        )
+    else:
+        logger.warning(
+            "no monitor run of %s with retrain request %s is in the monitoring history at %s, "
+            "so its outcome (%s) is not shown there (the request came from elsewhere, or the "
+            "monitor run stopped before recording itself)",
+            config.name,
+            request_id,
+            config.registry.path,
+            status,
+        )
+    return updated
 
 
 def describe_rerun(recorded: Recorded, as_of: datetime) -> str | None:

@@ -69,7 +69,12 @@ CREATE TABLE IF NOT EXISTS monitor_runs (
     details TEXT NOT NULL,
     estimated_performance REAL,
     estimated_performance_breach INTEGER,
-    runs INTEGER NOT NULL DEFAULT 1
+    runs INTEGER NOT NULL DEFAULT 1,
+    request_id TEXT,
+    metric TEXT,
+    performance_threshold REAL,
+    drift_threshold REAL,
+    higher_is_better INTEGER
 );
 CREATE INDEX IF NOT EXISTS monitor_runs_retrains ON monitor_runs (model_name, as_of)
     WHERE retrained = 1 OR promoted = 1;
@@ -81,6 +86,11 @@ _ADDED_COLUMNS = {
     "estimated_performance": "REAL",
     "estimated_performance_breach": "INTEGER",
     "runs": "INTEGER NOT NULL DEFAULT 1",
+    "request_id": "TEXT",
+    "metric": "TEXT",
+    "performance_threshold": "REAL",
+    "drift_threshold": "REAL",
+    "higher_is_better": "INTEGER",
 }
 # The columns one monitor run writes, in the order record() lists their values.
 _RUN_COLUMNS = (
@@ -105,6 +115,11 @@ _RUN_COLUMNS = (
     "estimated_performance",
     "estimated_performance_breach",
     "runs",
+    "request_id",
+    "metric",
+    "performance_threshold",
+    "drift_threshold",
+    "higher_is_better",
 )
 
 
@@ -159,6 +174,7 @@ class ReplacedRun:
     promoted: bool
     runs: int  # the runs of the window recorded so far (1: the window was monitored once)
     details: dict[str, Any]
+    request_id: str | None = None  # the retrain request of the window (events mode)
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> ReplacedRun:
@@ -176,6 +192,7 @@ class ReplacedRun:
             promoted=bool(row[6]),
             runs=int(row[7] or 1),
             details=details if isinstance(details, dict) else {},
+            request_id=row[9],
         )
 
     def summary(self) -> dict[str, Any]:
@@ -191,8 +208,8 @@ class ReplacedRun:
 
 
 _STORED_RUN = (
-    "SELECT id, recorded_at, champion, decision, status, retrained, promoted, runs, details"
-    " FROM monitor_runs"
+    "SELECT id, recorded_at, champion, decision, status, retrained, promoted, runs, details,"
+    " request_id FROM monitor_runs"
 )
 
 
@@ -252,6 +269,9 @@ class RunRecord:
     retrained: bool
     promoted: bool
     details: dict[str, Any]
+    # Events mode: the retrain request this run emitted; its promote run records the verdict
+    # on this record (record_outcome).
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -285,11 +305,15 @@ def _unflag(value: int | None) -> bool | None:
 
 
 class MonitoringHistory(Protocol):
-    """What the monitor and the policy need of a monitoring history; a second backend (a
-    database server shared by workers) implements these five methods, with one record per
-    (model_name, as_of)."""
+    """What the monitor, the promote flow, the policy and the history CLI need of a monitoring
+    history; a second backend (a database server shared by workers) implements these methods,
+    with one record per (model_name, as_of)."""
 
     def record(self, model_name: str, record: RunRecord) -> Recorded: ...
+
+    def record_outcome(self, model_name: str, request_id: str, status: str) -> int: ...
+
+    def models(self) -> list[str]: ...
 
     def recent(
         self, model_name: str, as_of: datetime, limit: int, min_spacing: timedelta = ...
@@ -358,6 +382,11 @@ class MonitorHistory:
                     decision.estimated_performance,
                     _flag(breaches.estimated_performance),
                     1,
+                    record.request_id,
+                    decision.metric or None,
+                    decision.performance_threshold,
+                    decision.drift_threshold,
+                    int(decision.higher_is_better),
                 ),
                 strict=True,
             )
@@ -381,6 +410,8 @@ class MonitorHistory:
             values["retrained"] = int(record.retrained or earlier.retrained)
             values["promoted"] = int(record.promoted or earlier.promoted)
             values["runs"] = earlier.runs + 1
+            # A pending request of the window stays findable by its promote run.
+            values["request_id"] = record.request_id or earlier.request_id
             values["details"] = json.dumps(_with_replaced(details, [earlier]), default=str)
             del values["model_name"], values["as_of"]
             connection.execute(
@@ -433,6 +464,31 @@ class MonitorHistory:
                 (model_name, as_of.isoformat()),
             ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def record_outcome(self, model_name: str, request_id: str, status: str) -> int:
+        """What became of the retrain a monitor run requested in events mode (the promote
+        run's status: promoted, rejected, dropped), on the record of the window that requested
+        it; return how many records it updated (0: no run of that request is recorded).
+
+        The status replaces "retrain-requested" only: a rerun of the window that replaced the
+        record in the meantime keeps its own status, and gets the promotion flag."""
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE monitor_runs SET"
+                " promoted = CASE WHEN ? = 'promoted' THEN 1 ELSE promoted END,"
+                " status = CASE WHEN status = 'retrain-requested' THEN ? ELSE status END"
+                " WHERE model_name = ? AND request_id = ?",
+                (status, status, model_name, request_id),
+            )
+            return int(cursor.rowcount)
+
+    def models(self) -> list[str]:
+        """The models with at least one recorded run, by name."""
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT DISTINCT model_name FROM monitor_runs ORDER BY model_name"
+            ).fetchall()
+        return [str(row[0]) for row in rows]
 
     def count(self, model_name: str) -> int:
         with self._connect() as connection:
