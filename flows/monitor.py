@@ -44,6 +44,7 @@ from tasks.orchestration.tasks import (
     record_run,
 )
 from tasks.render.reporting import render_comparison, render_summary
+from tasks.steps.monitoring import describe_rerun
 from tasks.stores.registry import ModelRegistry, open_registry
 
 
@@ -94,7 +95,15 @@ def monitor_flow(
         )
     else:
         status, comparison, request = status_without_retrain(decision, signals), None, None
-    record_run(config, moment, champion, decision, status, bootstrapped=bootstrap is not None)
+    recorded = record_run(
+        config,
+        moment,
+        champion,
+        decision,
+        status,
+        bootstrapped=bootstrap is not None,
+        request_id=request.request_id if request else None,
+    )
     prune_reports(config, report_dir)
     dashboard = record_dashboard(config, moment, champion, signals, decision, status)
 
@@ -110,6 +119,7 @@ def monitor_flow(
         bootstrap=bootstrap,
         retrain_request=request,
         dashboard=dashboard,
+        rerun=describe_rerun(recorded, moment),
     )
     publish_monitor_summary(result)
     return result

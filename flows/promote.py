@@ -13,7 +13,12 @@ from tasks.errors import RegistryError
 from tasks.orchestration.approval import request_approval
 from tasks.orchestration.artifacts import publish_comparison, publish_step_outcome
 from tasks.orchestration.runtime import Busy, emit_model_event, load_run_config, model_slot
-from tasks.orchestration.tasks import evaluate_on_holdout, promote_challenger, record_approval
+from tasks.orchestration.tasks import (
+    evaluate_on_holdout,
+    promote_challenger,
+    record_approval,
+    record_request_outcome,
+)
 from tasks.render.reporting import render_comparison
 from tasks.steps.promotion import PromotionOutcome
 from tasks.stores.registry import open_registry
@@ -42,7 +47,8 @@ def promote_flow(
         reason: Why the challenger was trained (the retrain's reason), for the log and the
             outcome artifact.
         request_id: Id of the retrain request behind the challenger (the monitor's flow run),
-            for the log and the outcome artifact.
+            for the log and the outcome artifact; the verdict is also written onto that monitor
+            run's record in the monitoring history.
     """
     logger = get_run_logger()
     config = load_run_config(config_path)
@@ -76,7 +82,10 @@ def promote_flow(
     except Busy as busy:
         logger.warning(str(busy))
         publish_step_outcome(config.name, "promote", "dropped", str(busy), trigger)
+        record_request_outcome(config, request_id, "dropped")
         return PromotionOutcome(status="dropped", comparison=None)
+    # Events mode: the monitor run that asked for this challenger shows the verdict.
+    record_request_outcome(config, request_id, status)
     emit_model_event(
         config,
         f"model.{status}",

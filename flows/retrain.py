@@ -13,7 +13,12 @@ from tasks.core.outcomes import RetrainStatus, describe_trigger
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
 from tasks.orchestration.artifacts import publish_step_outcome
 from tasks.orchestration.runtime import Busy, emit_model_event, load_run_config, model_slot
-from tasks.orchestration.tasks import adopt_model, plan_training, train_challenger
+from tasks.orchestration.tasks import (
+    adopt_model,
+    plan_training,
+    record_request_outcome,
+    train_challenger,
+)
 from tasks.stores.registry import open_registry
 
 
@@ -44,7 +49,8 @@ def retrain_flow(
         bootstrap: Train the first model on the bootstrap window (or adopt
             bootstrap.model_path) instead of the most recent one.
         request_id: Id of the request that asked for this retrain (the monitor's flow run);
-            a second run with the same id does nothing, so a re-delivered event is harmless.
+            a second run with the same id does nothing, so a re-delivered event is harmless
+            (a retrain dropped as busy says so on that monitor run's history record).
         breaches: The confirmed breaches that started the retrain, like "performance,drift"
             (the monitor passes them; "" or "none" for a manual retrain). With
             training.change_aware, the challenger then trains on the rows since the change
@@ -80,6 +86,7 @@ def retrain_flow(
     except Busy as busy:
         logger.warning(str(busy))
         publish_step_outcome(config.name, "retrain", "dropped", str(busy), trigger)
+        record_request_outcome(config, request_id, "retrain-dropped")
         return RetrainOutcome("dropped", None, str(busy))
     emit_model_event(
         config,

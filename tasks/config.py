@@ -535,12 +535,21 @@ class PolicyConfig(Strict):
         "performance_threshold: the realised metric judges from min_labelled_rows labelled rows "
         "on, the label-free estimate while fewer labels have arrived), true, or false.",
     )
-    harm_margin: float = Field(
-        default=0.05,
+    harm_drop: float = Field(
+        default=0.10,
         ge=0,
         description="with retrain_on_drift: when-harmful, the drop of the metric (estimated or "
-        "realised) below the champion's holdout score (in the metric's units) that makes drift "
-        "harmful.",
+        "realised) from the champion's holdout score that makes drift harmful, as a share of "
+        "that score (0.10: a score 10% below it, an error 10% above it), so the bar is in the "
+        "metric's own units for any model: f1, an MAE in minutes or in gigawatts. Not used when "
+        "harm_margin is set.",
+    )
+    harm_margin: float | None = Field(
+        default=None,
+        ge=0,
+        description="with retrain_on_drift: when-harmful, the same drop as a fixed amount in "
+        "the metric's units instead of harm_drop (0.05 of an f1; for an error metric, in its "
+        "units: minutes, gigawatts); null: harm_drop decides.",
     )
     estimated_performance: EstimatedPerformanceConfig = Field(
         default=EstimatedPerformanceConfig(),
@@ -593,6 +602,16 @@ class PolicyConfig(Strict):
                 f"severe_performance_threshold ({severe}) must be {side} performance_threshold "
                 f"({self.performance_threshold}): it is the second, worse threshold for "
                 f"{metric.describe()} ({metric.direction})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_one_harm_rule(self) -> PolicyConfig:
+        if self.harm_margin is not None and "harm_drop" in self.model_fields_set:
+            raise ValueError(
+                f"set harm_drop ({self.harm_drop}, a share of the champion's holdout score) or "
+                f"harm_margin ({self.harm_margin}, in the metric's units), not both: one rule "
+                "says when drift is harmful"
             )
         return self
 

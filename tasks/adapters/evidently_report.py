@@ -24,6 +24,7 @@ from tasks.core.metrics import score_predictions
 from tasks.core.numbers import format_number
 from tasks.core.signals import ColumnDrift, Performance, PredictionSource, Signals
 from tasks.errors import DataError
+from tasks.stores.data import label_values
 from tasks.stores.registry import sample_rows_of
 
 logger = logging.getLogger(__name__)
@@ -318,6 +319,9 @@ def _measure_performance(
     if labelled_mask.sum() == 0:
         return None, []
     labelled = current[labelled_mask]
+    # Integer labels with missing values come as nullable Int64: as int64 classes once the
+    # missing are gone, for the score and Evidently's report alike.
+    labelled = labelled.assign(**{target: label_values(labelled[target])})
     metric = config.policy.performance_metric
     if labelled[target].nunique() < 2 and metric.average == "macro" and not metric.is_regression:
         logger.warning("only one class among labelled rows; macro scores are of that class alone")

@@ -19,6 +19,7 @@ from sklearn.utils import get_tags
 from tasks.config import Config
 from tasks.core.metrics import as_numbers
 from tasks.errors import DataError, ModelError
+from tasks.stores.data import label_values
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def fit_model(config: Config, training: pd.DataFrame) -> Pipeline:
     _check_features_not_empty(config, labelled)
     model = clone(build_model(config))
     try:
-        model.fit(labelled[config.data.features], labelled[target])
+        model.fit(labelled[config.data.features], label_values(labelled[target]))
     except Exception as error:  # a user's estimator can fail in any way; name it and stop
         raise ModelError(
             f"{config.model.estimator} failed to train on {len(labelled)} rows: "

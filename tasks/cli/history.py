@@ -9,7 +9,12 @@ from pathlib import Path
 from tasks.cli.common import DEFAULT_CONFIG
 from tasks.config import load_config
 from tasks.errors import AutoretrainError, RegistryError
-from tasks.render.history import HistoryView, plot_monitoring_history, render_monitoring_history
+from tasks.render.history import (
+    HistoryView,
+    Thresholds,
+    plot_monitoring_history,
+    render_monitoring_history,
+)
 from tasks.stores.history import HISTORY_FILE, open_history
 
 
@@ -28,27 +33,38 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--last must be 1 or more")
     try:
         config = load_config(args.config)
-        if not (config.registry.path / HISTORY_FILE).is_file():
+        path = config.registry.path / HISTORY_FILE
+        if not path.is_file():
             raise RegistryError(
-                f"no monitoring history at {config.registry.path / HISTORY_FILE}: run the "
-                "monitor first (or check registry.path)"
+                f"no monitoring history at {path}: run the monitor first (or check registry.path)"
             )
+        history = open_history(config.registry.path)
         name = args.model or config.name
-        view = HistoryView(
-            model_name=name,
-            metric=config.policy.performance_metric.describe(),
-            performance_threshold=config.policy.performance_threshold,
-            drift_threshold=config.policy.drift_threshold,
-            rows=open_history(config.registry.path).rows(name),
-        ).last(args.last)
+        rows = history.rows(name)
+        if not rows:
+            models = history.models()
+            has = (
+                f"it has runs of {', '.join(models)} (--model NAME)"
+                if models
+                else "it has no runs yet: run the monitor first"
+            )
+            raise RegistryError(f"no monitor runs of {name} in {path}; {has}")
+        # The config describes its own model only: another model's runs carry their own.
+        fallback = (
+            Thresholds(
+                config.policy.performance_metric.describe(),
+                config.policy.performance_threshold,
+                config.policy.drift_threshold,
+            )
+            if name == config.name
+            else None
+        )
+        view = HistoryView.of_runs(name, rows, fallback).last(args.last)
     except AutoretrainError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(render_monitoring_history(view))
     if args.plot is not None:
-        if not view.rows:
-            print(f"error: no runs of {view.model_name} to plot", file=sys.stderr)
-            return 2
         print(f"plot: {plot_monitoring_history(view, args.plot)}")
     return 0
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from tasks.core.policy import PastRun
+from tasks.core.policy import PastRun, distinct_windows
 from tasks.core.windows import Window, WindowPlan
 
 TrainingSpan = Literal["since-change", "since-change-split", "configured-span"]
@@ -111,9 +111,7 @@ def estimate_change_start(
     first = as_of
     streak = 1
     healthy: datetime | None = None
-    for run in earlier:
-        if run.as_of >= as_of:
-            continue
+    for run in distinct_windows(earlier, as_of):
         breached = any(getattr(run, f"{name}_breach") for name in signals)
         if run.champion != champion or not breached:
             healthy = run.as_of

@@ -108,6 +108,8 @@ class MonitorResult:
     bootstrap: Comparison | None
     retrain_request: RetrainRequest | None = None  # events mode: the request it emitted
     dashboard: str | None = None  # where the run went in the Evidently workspace, or the problem
+    # A rerun of a window already in the monitoring history: what its record replaced.
+    rerun: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +124,7 @@ class MonitorResult:
             "bootstrap": self.bootstrap.to_dict() if self.bootstrap else None,
             "retrain_request": asdict(self.retrain_request) if self.retrain_request else None,
             "dashboard": self.dashboard,
+            "rerun": self.rerun,
         }
 
 

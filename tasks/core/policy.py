@@ -3,8 +3,9 @@
 Guards, in the order they are applied:
 1. minimum samples: a signal from too few rows is "not judged", never a breach;
 2. breaches: data drift (only when configured to retrain; with `when-harmful`, the default,
-   only when the champion's metric dropped more than harm_margin below its holdout score or
-   breaches: the realised metric judges from min_labelled_rows labelled rows on, the label-free
+   only when the champion's metric dropped more than harm_drop of its holdout score (or the
+   absolute harm_margin) from it, or breaches: the realised metric judges from
+   min_labelled_rows labelled rows on, the label-free
    estimate while fewer labels have arrived), prediction drift (only when configured to
    retrain), performance (worse than performance_threshold, or, with performance_drop, worse
    than the champion's own holdout score by more than that share of it), estimated
@@ -12,7 +13,10 @@ Guards, in the order they are applied:
    their labels: once every row is labelled the realised metric decides);
 3. confirmation: a breach counts when seen in M of the last N runs of the same champion
    (this run included), separately per signal; a severe performance breach skips it;
-4. cooldown: no retrain within `cooldown` of the last retrain or promotion, unless severe.
+4. cooldown: no retrain within `cooldown` of the last retrain or promotion, unless severe;
+   never a second retrain of the same window (a rerun of a window that already retrained).
+Runs are counted by window: an earlier run of this run's window (a retried job, a rerun by
+hand) and a second record of one window are no evidence (distinct_windows).
 No champion is not decided here: the monitor bootstraps one before measuring anything.
 """
 
@@ -87,14 +91,19 @@ class TriggerDecision:
     higher_is_better: bool = True
     # The label-free estimate of the metric on the whole window (None: no estimate), the
     # champion's realised metric on its holdout (None: not on record) and, with when-harmful,
-    # whether the drift was judged harmful.
+    # whether the drift was judged harmful, by which margin (in the metric's units) and where
+    # that margin comes from (harm_drop of the holdout score, or harm_margin).
     estimated_performance: float | None = None
     holdout_score: float | None = None
     harm_margin: float | None = None
     drift_harmful: bool | None = None
+    harm_rule: str | None = None
     # The worst metric within performance_drop of the champion's holdout score (None: off or
     # no holdout score on record): below it (above, for errors) is a performance breach too.
     performance_drop_limit: float | None = None
+    # The metric the thresholds are in, as policy.performance_metric describes it ("" in
+    # decisions built before it was recorded).
+    metric: str = ""
 
     @property
     def direction(self) -> str:
@@ -172,11 +181,21 @@ def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, lis
     return Breaches(drift, prediction_drift, breach, severe, estimated), reasons
 
 
+def harm_margin(policy: PolicyConfig, holdout_score: float) -> tuple[float, str]:
+    """The drop from the champion's holdout score that makes drift harmful, in the metric's
+    units, and where it comes from: harm_margin when set, else harm_drop of the score."""
+    if policy.harm_margin is not None:
+        return policy.harm_margin, f"harm_margin {policy.harm_margin:.3f}, in the metric's units"
+    margin = policy.harm_drop * abs(holdout_score)
+    return margin, f"harm margin {margin:.3f}: harm_drop {policy.harm_drop:.0%} of that score"
+
+
 def judge_harm(signals: Signals, policy: PolicyConfig) -> tuple[bool | None, str]:
-    """Whether the drift hurts the champion: its metric dropped more than harm_margin below its
-    own holdout score, or is worse than performance_threshold. The realised metric judges when
-    at least min_labelled_rows rows of the window are labelled (labels are the truth; the
-    estimate cannot see a change of the labelling), the label-free estimate while fewer are.
+    """Whether the drift hurts the champion: its metric moved from its own holdout score the
+    wrong way by more than the harm margin (harm_drop of that score, or harm_margin), or is
+    worse than performance_threshold. The realised metric judges when at least
+    min_labelled_rows rows of the window are labelled (labels are the truth; the estimate
+    cannot see a change of the labelling), the label-free estimate while fewer are.
     None: neither can judge, so drift retrains as with retrain_on_drift: true."""
     judged = _harm_evidence(signals, policy)
     if isinstance(judged, str):
@@ -186,10 +205,10 @@ def judge_harm(signals: Signals, policy: PolicyConfig) -> tuple[bool | None, str
     drop = holdout_score - value if metric.higher_is_better else value - holdout_score
     breach = metric.worse(value, policy.performance_threshold)
     side = "worse" if drop > 0 else "better"
+    margin, rule = harm_margin(policy, holdout_score)
     numbers = (
         f"{kind} {metric.describe()} {value:.3f}, {abs(drop):.3f} {side} than the champion's "
-        f"holdout score {holdout_score:.3f} ({metric.direction}; harm_margin "
-        f"{policy.harm_margin:.3f})"
+        f"holdout score {holdout_score:.3f} ({metric.direction}; {rule})"
     )
     if breach:
         worse = "<" if metric.higher_is_better else ">"
@@ -197,7 +216,7 @@ def judge_harm(signals: Signals, policy: PolicyConfig) -> tuple[bool | None, str
             f"harmful: {numbers}; it is {worse} performance_threshold "
             f"{policy.performance_threshold:.3f}"
         )
-    if drop > policy.harm_margin:
+    if drop > margin:
         return True, f"harmful: {numbers}"
     return False, f"not harmful: {numbers}, so it alone does not retrain"
 
@@ -377,6 +396,20 @@ def performance_drop_limit(policy: PolicyConfig, holdout_score: float | None) ->
     return holdout_score + change
 
 
+def distinct_windows(history: Sequence[PastRun], as_of: datetime | None) -> list[PastRun]:
+    """The earlier runs of history (newest first) that count as evidence for a run at as_of:
+    one per window (the first listed, the latest recorded), none at or after as_of (an earlier
+    run of this run's own window is the same rows seen again, not a second window)."""
+    seen: set[datetime] = set()
+    kept: list[PastRun] = []
+    for run in history:
+        if (as_of is not None and run.as_of >= as_of) or run.as_of in seen:
+            continue
+        seen.add(run.as_of)
+        kept.append(run)
+    return kept
+
+
 def _confirm(
     name: SignalName,
     breaches: Breaches,
@@ -411,13 +444,15 @@ def decide_retrain(
 
     Args:
         history: earlier monitor runs, newest first (spaced by confirmation.min_spacing, as
-            MonitorHistory.recent returns them); only those of `champion` confirm a breach.
+            MonitorHistory.recent returns them); only those of `champion` confirm a breach,
+            one per window, none of this run's own window (distinct_windows).
         as_of: the end of this run's window; the cooldown is measured from it.
-        last_retrain_as_of: as_of of the last run that retrained or promoted, if any.
+        last_retrain_as_of: as_of of the last run that retrained or promoted, if any (this
+            window's own earlier run included: a rerun never retrains a window twice).
     """
     breaches, reasons = find_breaches(signals, policy)
     breached: list[SignalName] = [name for name in SIGNAL_NAMES if breaches.get(name)]
-    same_champion = [run for run in history if run.champion == champion]
+    same_champion = [run for run in distinct_windows(history, as_of) if run.champion == champion]
     confirmed, notes = _confirm_breaches(breached, breaches, same_champion, policy.confirmation)
     cooling, cooldown_note = _check_cooldown(breaches, policy.cooldown, as_of, last_retrain_as_of)
     if breached and cooldown_note:
@@ -466,9 +501,16 @@ def _check_cooldown(
     last_retrain_as_of: datetime | None,
 ) -> tuple[bool, str | None]:
     """Whether the last retrain is too recent to retrain again (a severe breach skips the
-    cooldown), with the note that says so; (False, None) when no retrain is that recent."""
+    cooldown, but not a retrain of this same window), with the note that says so; (False,
+    None) when no retrain is that recent."""
     if last_retrain_as_of is None or as_of is None:
         return False, None
+    if last_retrain_as_of == as_of:
+        return True, (
+            f"cooldown: an earlier run of this window (as_of {as_of:%Y-%m-%d %H:%M}) already "
+            "retrained or promoted; a rerun of the same window does not retrain it again, even "
+            "on a severe breach (run flows/retrain.py to retrain by hand)"
+        )
     elapsed = as_of - last_retrain_as_of
     if elapsed >= cooldown:
         return False, None
@@ -515,6 +557,14 @@ def _decision(
         and signals.drift_share >= policy.drift_threshold
         else None
     )
+    margin: float | None = None
+    rule: str | None = None
+    if policy.retrain_on_drift == "when-harmful":
+        evidence = _harm_evidence(signals, policy)
+        if not isinstance(evidence, str):
+            margin, rule = harm_margin(policy, evidence[2])
+        elif policy.harm_margin is not None:
+            margin, rule = harm_margin(policy, 0.0)
     labelled_period = (
         (performance.labelled_start, performance.labelled_end)
         if performance and performance.labelled_start and performance.labelled_end
@@ -538,9 +588,11 @@ def _decision(
         higher_is_better=policy.performance_metric.higher_is_better,
         estimated_performance=estimate.value if estimate else None,
         holdout_score=signals.champion_holdout_score,
-        harm_margin=policy.harm_margin if policy.retrain_on_drift == "when-harmful" else None,
+        harm_margin=margin,
         drift_harmful=harmful,
+        harm_rule=rule,
         performance_drop_limit=performance_drop_limit(policy, signals.holdout_score),
+        metric=policy.performance_metric.describe(),
     )
 
 

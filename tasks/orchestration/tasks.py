@@ -15,6 +15,7 @@ from tasks.steps import dashboards, monitoring, promotion, training
 measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
 decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
 record_run = task(cache_policy=NO_CACHE)(monitoring.record_run)
+record_request_outcome = task(cache_policy=NO_CACHE)(monitoring.record_request_outcome)
 prune_reports = task(cache_policy=NO_CACHE)(monitoring.prune_reports)
 label_reports = task(cache_policy=NO_CACHE)(monitoring.label_reports)
 record_dashboard = task(cache_policy=NO_CACHE)(dashboards.record_dashboard)
@@ -36,6 +37,7 @@ __all__ = [
     "prune_reports",
     "record_approval",
     "record_dashboard",
+    "record_request_outcome",
     "record_run",
     "train_challenger",
 ]

@@ -373,6 +373,8 @@ def render_summary(result: MonitorResult) -> str:
     lines.append(f"estimated   {describe_estimate(signals)}")
     lines.append(f"decision    {decision.action.upper()}")
     lines += [f"    - {reason}" for reason in decision.reasons]
+    if result.rerun:
+        lines.append(f"rerun       {result.rerun}")
     if result.retrain_request:
         request = result.retrain_request
         lines.append(f"requested   {request.event}, request {request.request_id}: {request.reason}")

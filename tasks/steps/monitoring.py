@@ -21,7 +21,7 @@ from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
-from tasks.stores.history import RunRecord, open_history
+from tasks.stores.history import Recorded, RunRecord, open_history
 from tasks.stores.registry import open_registry
 from tasks.stores.reports import prune_report_runs
 
@@ -145,10 +145,17 @@ def record_run(
     status: str,
     *,
     bootstrapped: bool = False,
-) -> int:
-    """Append this monitor run (signals summary, decision, action taken) to the history."""
+    request_id: str | None = None,
+) -> Recorded:
+    """Record this monitor run (signals summary, decision, action taken) as its window's record
+    in the history; a rerun of a window replaces its record, and says so in the log.
+
+    Args:
+        request_id: the retrain request the run emitted (events mode): the promote run it
+            starts records the verdict on this record (record_request_outcome).
+    """
     retrained = decision.retrain
-    return open_history(config.registry.path).record(
+    recorded = open_history(config.registry.path).record(
         config.name,
         RunRecord(
             as_of=as_of,
@@ -158,8 +165,68 @@ def record_run(
             retrained=retrained,
             promoted=status == "promoted",
             details={"bootstrapped": bootstrapped, "confirmed": list(decision.confirmed)},
+            request_id=request_id,
         ),
     )
+    if note := describe_rerun(recorded, as_of):
+        step_logger(__name__).warning("%s: %s", config.name, note)
+    return recorded
+
+
+# What prefect.yaml's triggers pass when an event carries no request id.
+NO_REQUEST_ID = "no-request-id"
+
+
+def record_request_outcome(config: Config, request_id: str | None, status: str) -> int:
+    """Record on the monitor run that requested a retrain (events mode) what became of it: the
+    promote run's status (promoted, rejected, dropped) or the retrain's (retrain-dropped), so
+    the history does not show a requested retrain as rejected. Nothing without a request id (a
+    run by hand, or inline, where the monitor records the outcome itself); return how many
+    records were updated."""
+    if not request_id or request_id == NO_REQUEST_ID:
+        return 0
+    updated = open_history(config.registry.path).record_outcome(config.name, request_id, status)
+    logger = step_logger(__name__)
+    if updated:
+        logger.info(
+            "monitoring history: the retrain request %s of %s ended %s",
+            request_id,
+            config.name,
+            status,
+        )
+    else:
+        logger.warning(
+            "no monitor run of %s with retrain request %s is in the monitoring history at %s, "
+            "so its outcome (%s) is not shown there (the request came from elsewhere, or the "
+            "monitor run stopped before recording itself)",
+            config.name,
+            request_id,
+            config.registry.path,
+            status,
+        )
+    return updated
+
+
+def describe_rerun(recorded: Recorded, as_of: datetime) -> str | None:
+    """One line on the earlier run of the window this run replaced; None for a first run."""
+    earlier = recorded.replaced
+    if earlier is None:
+        return None
+    runs = f"{earlier.runs} earlier run{'s' if earlier.runs > 1 else ''}"
+    kept = [
+        name
+        for name, done in (("retrain", earlier.retrained), ("promotion", earlier.promoted))
+        if done
+    ]
+    note = (
+        f"rerun of the window ending {as_of:%Y-%m-%d %H:%M}: this run replaces its record in the "
+        f"monitoring history ({runs} of it; the last recorded at {earlier.recorded_at}: "
+        f"champion {earlier.champion or '-'}, decision {earlier.decision}, status "
+        f"{earlier.status}); confirmation counts the window once"
+    )
+    if kept:
+        note += f"; the window keeps its {' and '.join(kept)}, which the cooldown counts"
+    return note
 
 
 def prune_reports(config: Config, current: Path | None) -> list[Path]:

@@ -469,10 +469,37 @@ def load_window(config: Config, window: Window, *, labelled_only: bool = False) 
             source.describe(),
             window,
         )
+    target = data.target_column
+    if not config.policy.performance_metric.is_regression:
+        frame[target] = keep_integer_labels(frame[target])
     if labelled_only:
-        frame = frame[frame[data.target_column].notna()].reset_index(drop=True)
+        frame = frame[frame[target].notna()].reset_index(drop=True)
+        if isinstance(frame[target].dtype, pd.Int64Dtype):
+            frame[target] = frame[target].astype("int64")
     logger.info("read %d rows of %s in %s", len(frame), source.describe(), window)
     return frame
+
+
+def keep_integer_labels(labels: pd.Series) -> pd.Series:
+    """Class labels written as integers, as integers: a column of whole numbers with missing
+    values (rows whose label has not arrived) is read as floats, since numpy's integers have no
+    missing value, and its classes would be 1.0 and 0.0; it becomes a nullable Int64 (missing
+    stays missing). Any other labels are returned as they are."""
+    if not pd.api.types.is_float_dtype(labels) or not labels.isna().any():
+        return labels
+    present = labels.dropna().to_numpy(dtype=np.float64)
+    if len(present) == 0 or not np.isfinite(present).all() or (present != np.round(present)).any():
+        return labels
+    return labels.astype("Int64")
+
+
+def label_values(labels: pd.Series) -> np.ndarray:
+    """Labels without missing values as a numpy array of their own type: nullable integers
+    (keep_integer_labels) as int64, which scikit-learn and Evidently take as classes (pandas
+    before 3 turns them into objects, which scikit-learn refuses)."""
+    if isinstance(labels.dtype, pd.Int64Dtype) and not labels.isna().any():
+        return labels.to_numpy(dtype=np.int64)
+    return labels.to_numpy()
 
 
 def _check_not_in_future(stamps: pd.Series, where: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from tasks.stores.history import RunRecord, open_history
 START = datetime(2014, 1, 1)
 
 
-def _record(day: int, performance: float | None, status: str) -> RunRecord:
+def _record(
+    day: int, performance: float | None, status: str, metric: str = "f1 (macro)"
+) -> RunRecord:
     breach = performance is not None and performance < 0.45
     decision = TriggerDecision(
         action="retrain" if status in ("promoted", "rejected") else "none",
@@ -33,6 +36,7 @@ def _record(day: int, performance: float | None, status: str) -> RunRecord:
         current_rows=90,
         confirmed=(),
         last_retrain_as_of=None,
+        metric=metric,
     )
     return RunRecord(
         as_of=START + timedelta(days=day),
@@ -53,7 +57,19 @@ def history_config(write_config: Callable[..., Path], tmp_path: Path) -> Path:
     runs.append((90, 0.30, "promoted"))
     for day, performance, status in runs:
         history.record("seattle-weather", _record(day, performance, status))
-    history.record("another-model", _record(0, 0.9, "healthy"))
+    # A regressor sharing the registry: its own metric and thresholds, recorded with its runs.
+    mae = replace(_record(0, 14.2, "healthy"), champion="v0003")
+    mae = replace(
+        mae,
+        decision=replace(
+            mae.decision,
+            metric="mae",
+            performance_threshold=12.5,
+            drift_threshold=0.3,
+            higher_is_better=False,
+        ),
+    )
+    history.record("another-model", mae)
     return config_path
 
 
@@ -88,7 +104,45 @@ def test_show_last_and_another_model(
     assert main(["show", "--config", str(history_config), "--model", "another-model"]) == 0
     out = capsys.readouterr().out
     assert "monitoring history of another-model: 1 runs" in out
-    assert "0.900" in out
+    assert "14.200" in out
+
+
+def test_another_model_is_labelled_with_its_own_metric_and_thresholds(
+    history_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The config is seattle-weather's (f1, 0.45): another model's numbers keep their own.
+    assert main(["show", "--config", str(history_config), "--model", "another-model"]) == 0
+
+    out = capsys.readouterr().out
+    assert "mae threshold 12.500, drift share threshold 0.300" in out
+    assert "f1" not in out and "0.450" not in out
+    assert "         mae estimated  decision" in out
+
+
+def test_runs_that_did_not_record_their_metric_are_not_labelled_with_another_models(
+    history_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A run recorded before runs kept their metric: the config's (seattle-weather's) is not it.
+    old = _record(0, 14.2, "healthy", metric="")
+    open_history(history_config.parent / "registry").record("old-model", old)
+
+    assert main(["show", "--config", str(history_config), "--model", "old-model"]) == 0
+
+    out = capsys.readouterr().out
+    assert "1 runs; metric and thresholds not recorded" in out
+    assert "f1" not in out
+    assert "show them with that model's config (--config)" in out
+
+
+def test_an_unknown_model_is_an_error_naming_the_models_it_has(
+    history_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", "--config", str(history_config), "--model", "nope"]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "error: no monitor runs of nope in " in captured.err
+    assert "it has runs of another-model, seattle-weather (--model NAME)" in captured.err
 
 
 def test_plot_writes_a_png_of_the_runs_shown(
@@ -129,7 +183,7 @@ def test_plot_of_an_unknown_model_is_a_clear_error(
     )
 
     assert code == 2
-    assert "no runs of nobody to plot" in capsys.readouterr().err
+    assert "no monitor runs of nobody in" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
 
 
@@ -157,3 +211,53 @@ def test_the_estimate_and_its_breach_are_shown_next_to_the_metric() -> None:
 
     (line,) = [line for line in text.splitlines() if line.startswith("2014-")]
     assert line.split()[5:9] == ["0.250", "n/a", "0.412!", "retrain"]
+
+
+def _row(**changes: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "as_of": "2014-05-01T00:00:00",
+        "champion": "v0001",
+        "current_rows": 90,
+        "labelled_rows": 80,
+        "drift_share": 0.75,
+        "drift_breach": 1,
+        "performance": 0.3,
+        "performance_breach": 1,
+        "decision": "retrain",
+        "status": "retrain-requested",
+        "retrained": 1,
+        "promoted": 0,
+        "details": "{}",
+    }
+    return {**row, **changes}
+
+
+@pytest.mark.parametrize(
+    ("changes", "outcome", "flag"),
+    [
+        # events mode: the promote run has not recorded its verdict (yet): not "rejected"
+        ({}, "no verdict", "R?"),
+        ({"status": "retrain-dropped"}, "no verdict", "R?"),
+        ({"status": "rejected"}, "rejected", "R"),
+        ({"status": "promoted", "promoted": 1}, "promoted", "P"),
+        # the promote run recorded the verdict on the window a rerun had replaced
+        ({"status": "cooldown", "promoted": 1}, "promoted", "P"),
+        (
+            {"status": "cooldown", "details": '{"replaced": [{"status": "rejected"}]}'},
+            "rejected",
+            "R",
+        ),
+        ({"retrained": 0, "status": "healthy"}, None, ""),
+    ],
+)
+def test_a_retrain_is_labelled_by_what_became_of_it(
+    changes: dict[str, object], outcome: str | None, flag: str
+) -> None:
+    from tasks.render.history import HistoryView, render_monitoring_history, retrain_outcome
+
+    row = _row(**changes)
+
+    assert retrain_outcome(row) == outcome
+    text = render_monitoring_history(HistoryView("m", "f1 (macro)", 0.45, 0.5, [row]))
+    (line,) = [line for line in text.splitlines() if line.startswith("2014-")]
+    assert line.endswith(f" {flag}" if flag else str(row["status"]))

@@ -65,6 +65,17 @@ def test_a_streak_through_the_whole_history_starts_at_its_first_runs_window() ->
     assert "first breached run's window" in change.basis
 
 
+def test_a_window_recorded_twice_is_one_run_of_the_streak() -> None:
+    # Day 63 monitored twice (a rerun), and the retraining window itself recorded before.
+    earlier = [_run(70, True), _run(63, True), _run(63, True), _run(56, False)]
+
+    change = estimate_change_start(T0 + 70 * DAY, 7 * DAY, earlier, ["performance"], "v1")
+
+    assert change is not None
+    assert change.streak_runs == 2
+    assert change.start == T0 + 56 * DAY
+
+
 def test_overlapping_windows_bound_the_change_by_the_first_breached_window() -> None:
     # 90-day windows: the first breached run (day 60) looks back to day -30, but the healthy
     # run at day 0 says the rows up to day 0 were fine: the later bound wins.

@@ -323,6 +323,33 @@ def test_confirmation_counts_only_runs_of_the_same_champion() -> None:
     assert decision.action == "unconfirmed"
 
 
+def test_an_earlier_run_of_the_same_window_does_not_confirm_a_rerun() -> None:
+    # A retried job or a rerun by hand sees the same rows again: not a second window.
+    policy = _policy(confirmation={"performance": {"breaches": 2, "runs": 3}})
+    history = [_run(0, performance=True), _run(30, performance=False)]
+
+    decision = _decide(_signals(performance=0.4), policy, history)
+
+    assert decision.action == "unconfirmed"
+    assert decision.reasons[0] == (
+        "performance breach not confirmed yet: 1 of the last 2 runs of this champion (needs 2 of 3)"
+    )
+
+
+def test_a_window_recorded_twice_counts_once() -> None:
+    # A history written before windows were unique (or a second backend) may list one window
+    # twice: the newest record of each window counts, once.
+    policy = _policy(confirmation={"performance": {"breaches": 3, "runs": 3}})
+    history = [_run(30, performance=True), _run(30, performance=True), _run(60)]
+
+    decision = _decide(_signals(performance=0.4), policy, history)
+
+    assert decision.action == "unconfirmed"
+    assert decision.reasons[0] == (
+        "performance breach not confirmed yet: 2 of the last 3 runs of this champion (needs 3 of 3)"
+    )
+
+
 @pytest.mark.parametrize(
     ("spacing", "breached_days_ago", "action", "seen"),
     [
@@ -406,7 +433,7 @@ def test_severe_threshold_boundary(value: float, severe: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("days_since", "cooling"), [(0, True), (59, True), (60, False), (61, False)]
+    ("days_since", "cooling"), [(1, True), (59, True), (60, False), (61, False)]
 )
 def test_cooldown_after_the_last_retrain(days_since: int, cooling: bool) -> None:
     last = NOW - timedelta(days=days_since)
@@ -424,10 +451,28 @@ def test_cooldown_after_the_last_retrain(days_since: int, cooling: bool) -> None
 def test_severe_breach_skips_cooldown() -> None:
     policy = _policy(cooldown="60d", severe_performance_threshold=0.3)
 
-    decision = _decide(_signals(performance=0.1), policy, last_retrain_as_of=NOW)
+    decision = _decide(
+        _signals(performance=0.1), policy, last_retrain_as_of=NOW - timedelta(days=1)
+    )
 
     assert decision.action == "retrain"
-    assert any(r.startswith("cooldown skipped: severe breach, 0d") for r in decision.reasons)
+    assert any(r.startswith("cooldown skipped: severe breach, 1d") for r in decision.reasons)
+
+
+@pytest.mark.parametrize("cooldown", ["0d", "60d"])
+def test_a_rerun_of_a_window_that_retrained_never_retrains_it_again(cooldown: str) -> None:
+    # Even a severe breach, which skips the cooldown between windows: the same window would
+    # train the same challenger on the same rows again.
+    policy = _policy(cooldown=cooldown, severe_performance_threshold=0.3)
+
+    decision = _decide(_signals(performance=0.1), policy, last_retrain_as_of=NOW)
+
+    assert decision.action == "cooldown"
+    assert decision.reasons[1] == (
+        "cooldown: an earlier run of this window (as_of 2014-04-01 00:00) already retrained or "
+        "promoted; a rerun of the same window does not retrain it again, even on a severe "
+        "breach (run flows/retrain.py to retrain by hand)"
+    )
 
 
 def test_no_breach_means_no_cooldown_note() -> None:
@@ -475,7 +520,8 @@ def test_bad_policy_settings_are_refused(changes: dict[str, Any], message: str) 
 
 
 def test_decision_to_dict_holds_the_numbers() -> None:
-    decision = _decide(_signals(performance=0.42), _policy(), last_retrain_as_of=NOW)
+    last = NOW - timedelta(days=90)
+    decision = _decide(_signals(performance=0.42), _policy(), last_retrain_as_of=last)
 
     data = decision.to_dict()
 
@@ -490,7 +536,7 @@ def test_decision_to_dict_holds_the_numbers() -> None:
         "severe": False,
         "estimated_performance": None,
     }
-    assert data["last_retrain_as_of"] == NOW.isoformat()
+    assert data["last_retrain_as_of"] == last.isoformat()
 
 
 # -- performance_drop: the bar follows each champion's own holdout score -------------------------

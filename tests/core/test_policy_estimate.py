@@ -191,13 +191,15 @@ def test_harmless_drift_does_not_retrain_when_harmful_is_asked() -> None:
     assert decision.action == "none"
     assert decision.breaches.drift is False
     assert decision.drift_harmful is False
-    assert decision.harm_margin == 0.05
+    # The default margin is harm_drop 10% of the holdout score: 0.08 of an f1 of 0.8.
+    assert decision.harm_margin == pytest.approx(0.08)
+    assert decision.harm_rule == "harm margin 0.080: harm_drop 10% of that score"
     assert decision.holdout_score == 0.8
     drift_reason = next(r for r in decision.reasons if r.startswith("data drift"))
     assert drift_reason.endswith(
         "retrain_on_drift when-harmful: not harmful: estimated f1 (macro) 0.780, 0.020 worse than "
-        "the champion's holdout score 0.800 (higher is better; harm_margin 0.050), so it alone "
-        "does not retrain"
+        "the champion's holdout score 0.800 (higher is better; harm margin 0.080: harm_drop 10% "
+        "of that score), so it alone does not retrain"
     )
 
 
@@ -224,7 +226,8 @@ def test_drift_with_an_estimate_below_the_threshold_is_harmful_whatever_the_marg
     assert decision.breaches.drift is True
     assert any(
         "harmful: estimated f1 (macro) 0.550, 0.010 worse than the champion's holdout score 0.560 "
-        "(higher is better; harm_margin 0.500); it is < performance_threshold 0.600" in r
+        "(higher is better; harm_margin 0.500, in the metric's units); it is < "
+        "performance_threshold 0.600" in r
         for r in decision.reasons
     )
 
@@ -285,6 +288,7 @@ def test_error_metrics_measure_the_drop_upwards() -> None:
     [
         ({"retrain_on_drift": "sometimes"}, "must be true, false or when-harmful, got 'sometimes'"),
         ({"harm_margin": -0.1}, "greater than or equal to 0"),
+        ({"harm_drop": -0.1}, "greater than or equal to 0"),
         ({"estimated_performance": {"retrian": True}}, "Extra inputs are not permitted"),
     ],
 )
@@ -345,11 +349,67 @@ def test_a_regressor_without_an_estimate_is_judged_by_its_labelled_rows() -> Non
     assert steady.holdout_score == 5.0
     assert any(
         "not harmful: realised mae 5.500, 0.500 worse than the champion's holdout score 5.000 "
-        "(lower is better; harm_margin 1.000)" in r
+        "(lower is better; harm_margin 1.000, in the metric's units)" in r
         for r in steady.reasons
     )
     assert hurt.drift_harmful is True
     assert hurt.action == "retrain"
+
+
+def _regressor(holdout: float, mae: float, **policy: Any) -> Any:
+    """A drifted window of a regressor judged by its realised MAE against its holdout MAE, with
+    only the metric and thresholds configured (no harm setting)."""
+    config = PolicyConfig(
+        performance_metric={"name": "mae"},
+        performance_threshold=holdout * 3,
+        drift_threshold=0.5,
+        retrain_on_drift="when-harmful",
+        performance_drop=None,
+        confirmation={"drift": ONE_OF_ONE},
+        **policy,
+    )
+    base = _signals(estimate=None, drifted=True, labelled_rows=40, holdout_score=holdout)
+    signals = Signals(**{**base.__dict__, "performance": Performance("mae", mae, 40, "champion")})
+    return _decide(signals, config)
+
+
+@pytest.mark.parametrize(
+    ("holdout", "mae", "harmful", "margin"),
+    [
+        # MAE in minutes: half a minute on 30 is noise (a fixed 0.05 called it harm) ...
+        (30.0, 30.5, False, "harm margin 3.000"),
+        (30.0, 33.5, True, "harm margin 3.000"),
+        # ... in gigawatts: 0.04 on 0.2 is a fifth worse (a fixed 0.05 called it harmless).
+        (0.2, 0.24, True, "harm margin 0.020"),
+        (0.2, 0.21, False, "harm margin 0.020"),
+    ],
+)
+def test_the_default_harm_margin_is_a_share_of_the_holdout_score_in_any_units(
+    holdout: float, mae: float, harmful: bool, margin: str
+) -> None:
+    decision = _regressor(holdout, mae)
+
+    assert decision.drift_harmful is harmful
+    assert decision.action == ("retrain" if harmful else "none")
+    assert decision.harm_margin == pytest.approx(0.1 * holdout)
+    assert decision.harm_rule == f"{margin}: harm_drop 10% of that score"
+    assert any(
+        f"(lower is better; {margin}: harm_drop 10% of that score)" in r for r in decision.reasons
+    )
+
+
+def test_an_absolute_harm_margin_replaces_the_share_and_says_so() -> None:
+    decision = _regressor(30.0, 30.5, harm_margin=0.1)
+
+    assert decision.drift_harmful is True
+    assert decision.harm_margin == 0.1
+    assert decision.harm_rule == "harm_margin 0.100, in the metric's units"
+
+
+def test_harm_drop_and_harm_margin_cannot_both_be_set() -> None:
+    with pytest.raises(ValidationError, match=r"set harm_drop .* or harm_margin .*, not both"):
+        _policy(retrain_on_drift="when-harmful", harm_drop=0.2, harm_margin=0.05)
+    assert _policy(harm_drop=0.2).harm_drop == 0.2
 
 
 def test_without_a_holdout_score_on_record_labelled_drift_retrains_as_with_true() -> None:

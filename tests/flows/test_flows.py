@@ -124,22 +124,52 @@ def test_a_second_run_right_after_a_promotion_is_held_by_the_cooldown(write_conf
 
     second = monitor_flow(str(config_path))
 
-    # The new champion sees seasonal drift against its spring-summer training data, but it
-    # was promoted 0 days ago (as_of time): no retrain is wasted on it.
+    # The new champion sees seasonal drift against its spring-summer training data, but the
+    # same window (the config's fixed as_of) already retrained: no retrain is wasted on it.
     assert second.champion_before == "v0002"
     assert second.decision.action == "cooldown"
     assert second.status == "cooldown"
-    assert any(r.startswith("cooldown: 0d since the last retrain") for r in second.decision.reasons)
+    assert any(
+        r.startswith("cooldown: an earlier run of this window (as_of 2014-04-01 00:00)")
+        for r in second.decision.reasons
+    )
     assert [v.version for v in _registry(config_path).list_versions()] == ["v0001", "v0002"]
     config = load_config(config_path)
     with sqlite3.connect(config.registry.path / "history.sqlite") as connection:
         rows = connection.execute(
-            "SELECT champion, decision, status, retrained, promoted FROM monitor_runs ORDER BY id"
+            "SELECT champion, decision, status, retrained, promoted, runs FROM monitor_runs"
         ).fetchall()
-    assert rows == [
-        ("v0001", "retrain", "promoted", 1, 1),
-        ("v0002", "cooldown", "cooldown", 0, 0),
-    ]
+    # One record of the window: the rerun's measurement, with the promotion the first made.
+    assert rows == [("v0002", "cooldown", "cooldown", 1, 1, 2)]
+    assert second.rerun is not None
+    assert second.rerun.startswith(
+        "rerun of the window ending 2014-04-01 00:00: this run replaces its record"
+    )
+    assert "champion v0001, decision retrain, status promoted" in second.rerun
+    assert "the window keeps its retrain and promotion" in second.rerun
+    assert f"rerun       {second.rerun}" in render_summary(second)
+
+
+def test_a_rerun_of_the_same_window_does_not_confirm_its_own_breach(write_config, tmp_path):
+    # The quarter after the bootstrap's holdout: the 2012 champion breaches (f1 0.216, above
+    # the severe 0.20), which needs 2 of the last 3 windows. A retried job or a rerun by hand
+    # of the same window is the same rows again: it must not confirm the breach.
+    config_path = write_config({"registry": {"path": str(tmp_path / "registry")}})
+
+    first = monitor_flow(str(config_path), as_of="2013-06-30")
+    rerun = monitor_flow(str(config_path), as_of="2013-06-30")
+
+    assert first.decision.action == "unconfirmed" and first.rerun is None
+    assert rerun.decision.action == "unconfirmed"
+    assert rerun.status == "unconfirmed"
+    assert (
+        "performance breach not confirmed yet: 1 of the last 1 runs of this champion "
+        "(needs 2 of 3)" in rerun.decision.reasons
+    )
+    assert rerun.rerun is not None and "decision unconfirmed" in rerun.rerun
+    assert [v.version for v in _registry(config_path).list_versions()] == ["v0001"]
+    (row,) = open_history(tmp_path / "registry").rows("seattle-weather")
+    assert (row["decision"], row["retrained"], row["runs"]) == ("unconfirmed", 0, 2)
 
 
 def test_healthy_window_triggers_nothing(write_config, tmp_path):

@@ -91,6 +91,44 @@ def test_events_mode_requests_a_retrain_instead_of_running_it(write_config, tmp_
     assert "autoretrain.model.promoted" in by_name
 
 
+def test_the_history_shows_the_verdict_of_the_promote_run_a_request_started(
+    write_config, tmp_path, capsys
+):
+    from tasks.cli.history import main as history_main
+    from tasks.stores.history import open_history
+
+    config_path = write_config(
+        {"name": "events-history", "registry": {"path": str(tmp_path / "registry")}}
+    )
+    result = monitor_flow(str(config_path), mode="events")
+    request = result.retrain_request
+    assert request is not None
+
+    # What the retrain and promote deployments run, with the parameters their triggers render
+    # from the events' payloads (prefect.yaml): separate runs, after the monitor recorded.
+    as_of = "2014-04-01T00:00:00"
+    breaches = ",".join(result.decision.confirmed)
+    retrained = retrain_flow(
+        str(config_path), as_of, request.reason, request_id=request.request_id, breaches=breaches
+    )
+    promoted = promote_flow(
+        str(config_path),
+        as_of,
+        retrained.version,
+        reason=request.reason,
+        request_id=request.request_id,
+    )
+
+    assert promoted.status == "promoted"
+    (row,) = open_history(tmp_path / "registry").rows("events-history")
+    assert (row["status"], row["retrained"], row["promoted"]) == ("promoted", 1, 1)
+    assert row["request_id"] == request.request_id
+    capsys.readouterr()
+    assert history_main(["show", "--config", str(config_path)]) == 0
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("2014-")]
+    assert line.endswith("promoted           P")
+
+
 def test_inline_mode_never_emits_a_retrain_request(write_config, tmp_path):
     config_path = write_config(
         {"name": "inline-mode", "registry": {"path": str(tmp_path / "registry")}}

@@ -122,3 +122,32 @@ def test_the_replay_registry_is_a_local_scratch_one_even_with_an_mlflow_registry
     assert (scratch.registry.kind, scratch.registry.tracking_uri) == ("local", None)
     assert scratch.registry.path == tmp_path / "replay" / "registry"
     assert config.registry.kind == "mlflow"  # the run's own config is untouched
+
+
+def test_a_window_replayed_twice_counts_once(tmp_path: Path) -> None:
+    # The first window after the bootstrap: the 2012 champion breaches (f1 0.216 < 0.45, above
+    # the severe 0.20), which needs a second window to confirm. Replaying the same window
+    # again (a resumed replay) is the same rows seen twice, not that second window.
+    from datetime import datetime
+
+    from tasks.core.windows import Window
+    from tasks.steps.backtest import bootstrap_champion, replay_window, scratch_config
+    from tasks.stores.history import open_history
+    from tests.helpers import repo_config
+
+    config = scratch_config(repo_config(), tmp_path / "replay")
+    window = Window(datetime(2013, 4, 1), datetime(2013, 6, 30))
+    champion = bootstrap_champion(config, window)
+    policy = Strategy("policy")
+
+    first = replay_window(config, policy, 0, window, champion)
+    again = replay_window(config, policy, 0, window, champion)
+
+    assert first.action == "unconfirmed" and not first.retrained
+    assert again.action == "unconfirmed" and not again.retrained
+    assert (
+        "performance breach not confirmed yet: 1 of the last 1 runs of this champion "
+        "(needs 2 of 3)" in again.reasons
+    )
+    (row,) = open_history(config.registry.path).rows(config.name)
+    assert (row["as_of"], row["decision"], row["runs"]) == ("2013-06-30T00:00:00", "unconfirmed", 2)
