@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 # cuts Python code, but a model stuck inside a C call only notices once the call returns.
 TIMEOUT_GRACE_SECONDS = 60.0
 POLL_SECONDS = 1.0
+RUN_POLL_SECONDS = 2.0  # between reads of a deployment run's state
 # What every model needs: Evidently (~3 s, ~280 MB) and the flows with Prefect and scikit-learn.
 WORKER_PRELOAD = ("evidently", "flows.monitor")
 
@@ -277,7 +278,7 @@ def _wait_for_run(flow_run: Any, model: str, timeout: float) -> _Waited:
     deadline = time.monotonic() + timeout
     lost: str | None = None
     while not (flow_run.state and flow_run.state.is_final()) and time.monotonic() < deadline:
-        time.sleep(POLL_SECONDS * 2)
+        time.sleep(RUN_POLL_SECONDS)
         read = functools.partial(_read_flow_run, flow_run.id)
         try:
             flow_run = call_api(f"reading the run of {model}", read, idempotent=True)
