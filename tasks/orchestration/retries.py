@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Retries of each Prefect API request in the project's runs (Prefect's default: 5). With waits
-# doubling from 2 s, a request may wait up to 254 s in all before the client gives up.
+# Retries of each Prefect API request in the project's runs (Prefect's default: 5). The client
+# waits 2 + 4 + ... + 128 = 254 s between its 8 attempts, and once more (256 s) before it
+# reports a response it gave up on.
 CLIENT_MAX_RETRIES = 7
 
 # Statuses Prefect's client retries by itself (prefect/client/base.py), before the extra codes.
@@ -60,6 +61,8 @@ NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
 )
 # The server, or a gateway in front of it, gave up: it may have done the request.
 MAYBE_DONE_STATUSES = frozenset({408, 502, 504})
+# Sent, perhaps in part, then no answer: not retried by the client; only idempotent calls.
+MAYBE_DONE_ERRORS: tuple[type[Exception], ...] = (httpx.WriteTimeout,)
 
 FIRST_WAIT_SECONDS = 2.0
 MAX_WAIT_SECONDS = 60.0
@@ -132,7 +135,7 @@ def find_api_failure(error: BaseException) -> ApiFailure | None:
                 retry_after=_retry_after(cause.response),
             )
         if isinstance(cause, httpx.TransportError):
-            if not isinstance(cause, CLIENT_RETRIED_ERRORS + NOT_SENT_ERRORS):
+            if not isinstance(cause, CLIENT_RETRIED_ERRORS + NOT_SENT_ERRORS + MAYBE_DONE_ERRORS):
                 return None
             where = _request_of(cause)
             return ApiFailure(
