@@ -14,7 +14,7 @@ confirms a breach at once (confirmation 1 of 1), so some of them retrain and pro
    models that ran and errored, and how often Prefect's client retried an API request (from
    its debug log): a busy temporary server answers 503 when its SQLite database is locked.
 
-    python benchmarks/fleet.py [--models 20] [--memory-models 100]
+    python benchmarks/fleet.py [--models 20] [--memory-models 100] [--api-url URL]
 """
 
 from __future__ import annotations
@@ -183,9 +183,15 @@ def _run_once(
 
 
 def fleet_run(
-    fleet_path: Path, home: Path, measure_memory: bool = False, watch_retries: bool = False
+    fleet_path: Path,
+    home: Path,
+    measure_memory: bool = False,
+    watch_retries: bool = False,
+    api_url: str | None = None,
 ) -> dict[str, Any]:
     env = _env(home)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
     if watch_retries:
         env["PREFECT_LOGGING_SETTINGS_PATH"] = str(client_debug_logging(home))
     elapsed, output, peak = run(
@@ -275,7 +281,7 @@ def compare_workers(models: int, scratch: Path) -> None:
     print(f"\nspeed-up from 1 to 2 workers on the models: {one / two:.2f}x\n")
 
 
-def measure_memory(models: int, scratch: Path) -> None:
+def measure_memory(models: int, scratch: Path, api_url: str | None = None) -> None:
     fleet_path = write_fleet(scratch / "memory", models, max_parallel=4, dask_workers=4)
     result = fleet_run(fleet_path, scratch / "home-memory", measure_memory=True, watch_retries=True)
     print(f"## 3. {models} models, max_parallel 4 (4 worker processes): peak memory\n")
@@ -300,6 +306,11 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--memory-models", type=int, default=100)
     parser.add_argument("--skip", nargs="*", default=[], choices=["separate", "workers", "memory"])
+    parser.add_argument(
+        "--api-url",
+        help="run the large fleet (3.) on this Prefect server instead of a temporary one, e.g. "
+        "one on PostgreSQL (its memory is then not counted)",
+    )
     args = parser.parse_args()
     load = os.getloadavg()
     print(
@@ -314,7 +325,7 @@ def main() -> None:
         if "workers" not in args.skip:
             compare_workers(args.models, scratch)
         if "memory" not in args.skip:
-            measure_memory(args.memory_models, scratch)
+            measure_memory(args.memory_models, scratch, args.api_url)
     for command in RETRIED:
         print(f"run again after its temporary server did not start in time: {command}")
     load = os.getloadavg()

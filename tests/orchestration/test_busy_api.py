@@ -114,3 +114,22 @@ def test_an_event_the_api_never_takes_ends_the_run_saying_how_often_it_was_retri
         "Prefect's client over "
     )
     assert re.search(r"over \d+ s \(PREFECT_CLIENT_MAX_RETRIES\); the server stayed busy", message)
+
+
+def test_the_approval_pause_waits_and_times_out_through_a_busy_api(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.orchestration.test_approval import ask_for_approval
+
+    log = tmp_path / "injected.jsonl"
+    install(monkeypatch, {"times": TIMES, "log": str(log)})
+
+    approval = ask_for_approval(3)
+    monkeypatch.undo()
+
+    assert not approval.approved and approval.reviewer == "(nobody)"
+    assert approval.note == "no answer within the approval timeout of 3 s"
+    recovered = {r["route"] for r in read_log(log) if r["kind"] == "passed"}
+    # Pausing, saving the form, polling the run's state, setting it running again.
+    assert {"POST /flow_runs/{id}/set_state", "GET /flow_runs/{id}"} <= recovered, recovered
+    assert any(route.startswith("POST /flow_runs/{id}/input") for route in recovered), recovered
