@@ -10,9 +10,11 @@ confirms a breach at once (confirmation 1 of 1), so some of them retrain and pro
    with 1 Dask worker (max_parallel 1), then 2 (max_parallel 2): the models' wall time once
    the workers are up, as the fleet reports it.
 3. A fleet of M models with max_parallel 4 (and 4 worker processes): peak resident memory of
-   the whole process tree (CLI, temporary Prefect server, Dask scheduler and workers).
+   the whole process tree (CLI, temporary Prefect server, Dask scheduler and workers), the
+   models that ran and errored, and how often Prefect's client retried an API request (from
+   its debug log): a busy temporary server answers 503 when its SQLite database is locked.
 
-    python benchmarks/fleet.py [--models 20] [--memory-models 100]
+    python benchmarks/fleet.py [--models 20] [--memory-models 100] [--api-url URL]
 """
 
 from __future__ import annotations
@@ -91,6 +93,33 @@ def write_fleet(directory: Path, models: int, **settings: Any) -> Path:
     return path
 
 
+def client_debug_logging(home: Path) -> Path:
+    """Prefect's logging settings with its client's debug lines (one per retry) on the terminal."""
+    import prefect.logging
+
+    settings = yaml.safe_load((Path(prefect.logging.__file__).parent / "logging.yml").read_text())
+    settings["loggers"]["prefect.client"]["level"] = "DEBUG"
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "logging.yml"
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
+RETRY_LINE = re.compile(r"This is attempt (\d+)/(\d+)\.")
+
+
+def count_retries(output: str) -> tuple[dict[int, int], int | None]:
+    """How many requests failed at least k times, by k (each retry logs "attempt k/N"), and the
+    client's budget of retries (N - 1; None when nothing was retried)."""
+    counts: dict[int, int] = {}
+    budget = None
+    for match in RETRY_LINE.finditer(output):
+        attempt, attempts = int(match.group(1)), int(match.group(2))
+        counts[attempt] = counts.get(attempt, 0) + 1
+        budget = attempts - 1
+    return counts, budget
+
+
 def _tree_rss(process: psutil.Process) -> int:
     total = 0
     for member in [process, *process.children(recursive=True)]:
@@ -153,10 +182,21 @@ def _run_once(
     return elapsed, output, peak
 
 
-def fleet_run(fleet_path: Path, home: Path, measure_memory: bool = False) -> dict[str, Any]:
+def fleet_run(
+    fleet_path: Path,
+    home: Path,
+    measure_memory: bool = False,
+    watch_retries: bool = False,
+    api_url: str | None = None,
+) -> dict[str, Any]:
+    env = _env(home)
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    if watch_retries:
+        env["PREFECT_LOGGING_SETTINGS_PATH"] = str(client_debug_logging(home))
     elapsed, output, peak = run(
         [sys.executable, str(ROOT / "flows" / "fleet.py"), "--fleet", str(fleet_path)],
-        _env(home),
+        env,
         measure_memory,
     )
     match = SUMMARY.search(output)
@@ -179,6 +219,7 @@ def fleet_run(fleet_path: Path, home: Path, measure_memory: bool = False) -> dic
         "models_seconds": float(models_seconds) if models_seconds else None,
         "peak": peak,
         "promoted": actions.count("promoted"),
+        "retries": count_retries(output),
         "output": output,
     }
 
@@ -240,15 +281,24 @@ def compare_workers(models: int, scratch: Path) -> None:
     print(f"\nspeed-up from 1 to 2 workers on the models: {one / two:.2f}x\n")
 
 
-def measure_memory(models: int, scratch: Path) -> None:
+def measure_memory(models: int, scratch: Path, api_url: str | None = None) -> None:
     fleet_path = write_fleet(scratch / "memory", models, max_parallel=4, dask_workers=4)
-    result = fleet_run(fleet_path, scratch / "home-memory", measure_memory=True)
+    result = fleet_run(fleet_path, scratch / "home-memory", measure_memory=True, watch_retries=True)
     print(f"## 3. {models} models, max_parallel 4 (4 worker processes): peak memory\n")
     print("| models | ran | errors | whole run s | peak RSS of the process tree GB |")
     print("|---|---|---|---|---|")
     print(
         f"| {models} | {result['ran']} | {result['errors']} | {result['wall']:.1f} | {result['peak'] / 1e9:.2f} |"
     )
+    retried, budget = result["retries"]
+    if budget is None:
+        print("\nPrefect's client retried no API request.")
+    else:
+        failed = ", ".join(f"{k}x: {retried.get(k, 0)}" for k in range(1, budget + 2))
+        print(
+            "\nPrefect API requests that failed (503, a dropped connection...) at least k times, "
+            f"PREFECT_CLIENT_MAX_RETRIES {budget} (k = {budget + 1}: given up): {failed}"
+        )
 
 
 def main() -> None:
@@ -256,6 +306,11 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=20)
     parser.add_argument("--memory-models", type=int, default=100)
     parser.add_argument("--skip", nargs="*", default=[], choices=["separate", "workers", "memory"])
+    parser.add_argument(
+        "--api-url",
+        help="run the large fleet (3.) on this Prefect server instead of a temporary one, e.g. "
+        "one on PostgreSQL (its memory is then not counted)",
+    )
     args = parser.parse_args()
     load = os.getloadavg()
     print(
@@ -270,7 +325,7 @@ def main() -> None:
         if "workers" not in args.skip:
             compare_workers(args.models, scratch)
         if "memory" not in args.skip:
-            measure_memory(args.memory_models, scratch)
+            measure_memory(args.memory_models, scratch, args.api_url)
     for command in RETRIED:
         print(f"run again after its temporary server did not start in time: {command}")
     load = os.getloadavg()

@@ -17,7 +17,13 @@ from tasks.cli.common import prepare_environment
 from tasks.core.fleet import FleetRow, FleetSummary, error_row, row_from_result
 from tasks.errors import AutoretrainError
 from tasks.fleet_config import Fleet, load_fleet
-from tasks.orchestration.fleet import publish_fleet_summary, run_on_dask, run_on_deployments
+from tasks.orchestration.fleet import (
+    describe_failure,
+    publish_fleet_summary,
+    run_on_dask,
+    run_on_deployments,
+)
+from tasks.orchestration.local import local_run_settings
 from tasks.orchestration.runtime import check_config_path
 from tasks.render.fleet import render_fleet_summary, write_fleet_csv
 
@@ -25,10 +31,11 @@ DEFAULT_FLEET = os.environ.get("AUTORETRAIN_FLEET", "examples/fleet/fleet.yaml")
 
 
 def describe_error(error: BaseException) -> str:
-    """A model's error for its row: the project's own errors say what to fix; others name their type."""
+    """A model's error for its row: the project's own errors say what to fix, a Prefect API
+    failure how often it was retried; others name their type."""
     if isinstance(error, AutoretrainError):
         return str(error)
-    return f"{type(error).__name__}: {error}"
+    return describe_failure(error)
 
 
 @task(name="monitor-model", task_run_name="monitor-{name}", cache_policy=NO_CACHE)
@@ -125,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     prepare_environment()
     try:
         load_fleet(Path(args.fleet))  # a bad fleet file fails in a second, before any server
-        summary = fleet_flow(args.fleet, args.as_of)
+        with local_run_settings():  # a patient temporary server, the project's API retries
+            summary = fleet_flow(args.fleet, args.as_of)
     except AutoretrainError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -19,3 +19,7 @@ class ModelError(AutoretrainError):
 
 class RegistryError(AutoretrainError):
     """The model registry is missing something or refuses a change."""
+
+
+class PrefectApiError(AutoretrainError):
+    """The Prefect API kept failing (busy or unreachable) past the retry budget."""

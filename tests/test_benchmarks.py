@@ -90,6 +90,13 @@ def test_fleet_compares_with_separate_runs_and_worker_counts_and_measures_memory
     assert re.search(r"^speed-up from 1 to 2 workers on the models: \d+\.\d\dx$", out, re.M)
     memory = re.search(r"^\| 2 \| 2 \| 0 \| [\d.]+ \| (\d+\.\d\d) \|$", out, re.M)
     assert memory and float(memory.group(1)) > 0  # the sampler saw the process tree
+    # The client's retries, read from its debug log: none, or a count per number of failures.
+    retries = (
+        r"^(Prefect's client retried no API request\.|Prefect API requests that failed \(503, a "
+        r"dropped connection\.\.\.\) at least k times, PREFECT_CLIENT_MAX_RETRIES 7 \(k = 8: "
+        r"given up\): 1x: \d+, 2x: \d+, .*, 8x: \d+)$"
+    )
+    assert re.search(retries, out, re.M), out
 
 
 def test_backtest_prints_every_log_against_every_window() -> None:

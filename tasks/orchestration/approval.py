@@ -19,6 +19,7 @@ from prefect.states import Running
 from pydantic import Field
 
 from tasks.core.gate import Approval, Comparison
+from tasks.orchestration.retries import call_api
 from tasks.render.reporting import render_comparison_markdown
 
 
@@ -96,5 +97,10 @@ def _resume_after_timeout() -> None:
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return
-    with get_client(sync_client=True) as client:
-        client.set_flow_run_state(context.flow_run.id, Running(), force=True)
+    flow_run_id = context.flow_run.id
+
+    def resume() -> None:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(flow_run_id, Running(), force=True)
+
+    call_api("setting the paused promote run back to running", resume, idempotent=True)

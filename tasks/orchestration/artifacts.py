@@ -1,11 +1,18 @@
-"""The thin Prefect layer for people: artifacts in the UI."""
+"""The thin Prefect layer for people: artifacts in the UI.
+
+A create is not idempotent (a second version of the key), so each is sent again only when the
+server certainly did not take it (`call_api`).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from tasks.core.fleet import row_from_result
 from tasks.core.gate import Comparison
+from tasks.orchestration.retries import call_api
 from tasks.render.backtest_report import summary_rows
 from tasks.render.reporting import (
     MonitorResult,
@@ -19,12 +26,12 @@ from tasks.steps.backtest import BacktestResult
 def publish_comparison(comparison: Comparison) -> None:
     """The comparison as a table artifact and as markdown with the verdict in words."""
     key = f"{comparison.model_name}-comparison"
-    create_table_artifact(
+    _table(
         key=key,
         table=comparison_table(comparison),
         description=f"Champion-challenger comparison: verdict {comparison.verdict.upper()}",
     )
-    create_markdown_artifact(
+    _markdown(
         key=f"{key}-verdict",
         markdown=render_comparison_markdown(comparison),
         description=f"Verdict {comparison.verdict}",
@@ -34,12 +41,12 @@ def publish_comparison(comparison: Comparison) -> None:
 def publish_monitor_summary(result: MonitorResult) -> None:
     """The monitor run's summary as a markdown artifact, and its numbers as a one-row table
     (a fleet that ran the monitor as a deployment reads its row from it)."""
-    create_markdown_artifact(
+    _markdown(
         key=f"{result.model_name}-monitor-summary",
         markdown=f"```\n{render_summary(result)}\n```",
         description=f"Monitor status: {result.status}",
     )
-    create_table_artifact(
+    _table(
         key=monitor_row_key(result.model_name),
         table=[row_from_result(result, config_path="", duration_seconds=0).to_dict()],
         description=f"Monitor status: {result.status}",
@@ -62,7 +69,7 @@ def publish_step_outcome(
     lines = [f"**{step}: {status}**", "", message]
     if trigger:
         lines += ["", f"Trigger: {trigger}"]
-    create_markdown_artifact(
+    _markdown(
         key=f"{model_name}-{step}-outcome",
         markdown="\n".join(lines),
         description=f"{step} status: {status}",
@@ -72,9 +79,21 @@ def publish_step_outcome(
 def publish_backtest(result: BacktestResult, summary: str) -> None:
     """The backtest's summary as a markdown artifact, its strategy table as a table artifact."""
     key = f"{result.model_name}-backtest"
-    create_table_artifact(
-        key=key, table=summary_rows(result), description="Backtest: strategies compared"
+    _table(key=key, table=summary_rows(result), description="Backtest: strategies compared")
+    _markdown(key=f"{key}-summary", markdown=f"```\n{summary}\n```", description="Backtest summary")
+
+
+def _table(key: str, table: list[dict[str, Any]], description: str) -> None:
+    call_api(
+        f"publishing the artifact {key}",
+        lambda: create_table_artifact(key=key, table=table, description=description),
+        idempotent=False,
     )
-    create_markdown_artifact(
-        key=f"{key}-summary", markdown=f"```\n{summary}\n```", description="Backtest summary"
+
+
+def _markdown(key: str, markdown: str, description: str) -> None:
+    call_api(
+        f"publishing the artifact {key}",
+        lambda: create_markdown_artifact(key=key, markdown=markdown, description=description),
+        idempotent=False,
     )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -21,8 +23,10 @@ from prefect.client.orchestration import get_client
 from prefect.states import State
 
 from tasks.core.fleet import FleetRow, FleetSummary, error_row
+from tasks.errors import PrefectApiError
 from tasks.fleet_config import FleetConfig, FleetMember
 from tasks.orchestration.artifacts import monitor_row_key
+from tasks.orchestration.retries import call_api, client_retry_environment, describe_api_failure
 from tasks.render.fleet import fleet_table_rows
 
 logger = logging.getLogger(__name__)
@@ -31,6 +35,7 @@ logger = logging.getLogger(__name__)
 # cuts Python code, but a model stuck inside a C call only notices once the call returns.
 TIMEOUT_GRACE_SECONDS = 60.0
 POLL_SECONDS = 1.0
+RUN_POLL_SECONDS = 2.0  # between reads of a deployment run's state
 # What every model needs: Evidently (~3 s, ~280 MB) and the flows with Prefect and scikit-learn.
 WORKER_PRELOAD = ("evidently", "flows.monitor")
 
@@ -42,8 +47,9 @@ def local_cluster_kwargs(
     most max_parallel (each process pays the imports once, as it starts, then runs one model
     at a time).
 
-    The workers get this run's API URL: without it, each would start a temporary Prefect
-    server of its own when the fleet runs on one.
+    The workers get this run's API URL (without it, each would start a temporary Prefect
+    server of its own when the fleet runs on one) and its client retry settings: the Prefect
+    calls of a model's run are made there, by Prefect's client.
     """
     available = cores or os.cpu_count() or 1
     workers = settings.dask_workers or max(1, min(available, settings.max_parallel))
@@ -53,7 +59,7 @@ def local_cluster_kwargs(
         "threads_per_worker": 1,
         "processes": True,
         "dashboard_address": ":0",
-        "env": {"PREFECT_API_URL": api_url},
+        "env": {"PREFECT_API_URL": api_url, **client_retry_environment()},
         # Imported once per worker process as it starts, beside the others, not by its first model.
         "preload": list(WORKER_PRELOAD),
     }
@@ -88,15 +94,25 @@ def _row_of(item: _Running) -> FleetRow:
     config_path = member.config_path or member.source
     try:
         state = item.future.wrapped_future.result()
-    except Exception as error:  # the worker died, the cluster lost the task...
-        return error_row(member.name, config_path, f"{type(error).__name__}: {error}", elapsed)
+    except Exception as error:  # the worker died, the cluster lost the task, the API failed...
+        return error_row(member.name, config_path, describe_failure(error), elapsed)
     if isinstance(state, State) and state.is_completed():
         row = state.result(raise_on_failure=False)
         if isinstance(row, FleetRow):
             return row
         return error_row(member.name, config_path, f"no summary row: {row!r}", elapsed)
     message = state.message if isinstance(state, State) else repr(state)
+    if isinstance(state, State):
+        with contextlib.suppress(Exception):  # keep the state's message
+            raised = state.result(raise_on_failure=False)
+            if isinstance(raised, BaseException):
+                message = describe_api_failure(raised) or message
     return error_row(member.name, config_path, message or "failed", elapsed)
+
+
+def describe_failure(error: BaseException) -> str:
+    """An unexpected error for a row: a Prefect API failure in words, others by their type."""
+    return describe_api_failure(error) or f"{type(error).__name__}: {error}"
 
 
 def _overdue_row(item: _Running, settings: FleetConfig) -> FleetRow:
@@ -174,18 +190,20 @@ def run_on_dask(
         return FanOut(rows, round(time.monotonic() - started, 2))
 
 
-def _row_of_run(member: FleetMember, flow_run: Any, waited: float) -> FleetRow:
+def _row_of_run(member: FleetMember, flow_run: Any, waited: float, lost: str | None) -> FleetRow:
     """The row of a monitor deployment's run: the row its monitor published, or its error."""
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        ArtifactFilterKey,
-    )
-
     config_path = member.config_path or member.source
     state = flow_run.state
     if state is None or not state.is_final():
         name = state.name if state else "unknown"
+        if lost is not None:
+            return error_row(
+                member.name,
+                config_path,
+                f"flow run {flow_run.name} ({flow_run.id}) still {name} when the fleet last "
+                f"heard of it; after model_timeout, its state could not be read: {lost}",
+                waited,
+            )
         return error_row(
             member.name,
             config_path,
@@ -196,13 +214,14 @@ def _row_of_run(member: FleetMember, flow_run: Any, waited: float) -> FleetRow:
     duration = flow_run.total_run_time.total_seconds() if flow_run.total_run_time else waited
     if not state.is_completed():
         return error_row(member.name, config_path, state.message or state.name, duration)
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[monitor_row_key(member.name)]),
-                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]),
-            )
+    try:
+        artifacts = call_api(
+            f"reading the monitor row of {member.name}",
+            lambda: _read_monitor_rows(member.name, flow_run.id),
+            idempotent=True,
         )
+    except PrefectApiError as error:
+        return error_row(member.name, config_path, f"{error} (its run completed)", duration)
     if not artifacts:
         return error_row(
             member.name, config_path, f"flow run {flow_run.id} completed without a monitor row"
@@ -212,14 +231,67 @@ def _row_of_run(member: FleetMember, flow_run: Any, waited: float) -> FleetRow:
     return replace(FleetRow(**row), config_path=config_path, duration_seconds=round(duration, 2))
 
 
+def _read_monitor_rows(model: str, flow_run_id: Any) -> list[Any]:
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[monitor_row_key(model)]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+            )
+        )
+
+
+def _read_flow_run(flow_run_id: Any) -> Any:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id)
+
+
 def _cancel(flow_run_id: Any) -> None:
     from prefect.states import Cancelling
 
-    with contextlib.suppress(Exception), get_client(sync_client=True) as client:
-        client.set_flow_run_state(flow_run_id, Cancelling(), force=True)
+    def cancel() -> None:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(flow_run_id, Cancelling(), force=True)
+
+    with contextlib.suppress(Exception):  # best effort: the row already says what happened
+        call_api(f"cancelling flow run {flow_run_id}", cancel, idempotent=True)
 
 
-def _run_deployment_for(member: FleetMember, as_of: str | None, settings: FleetConfig) -> FleetRow:
+@dataclass(frozen=True)
+class _Waited:
+    flow_run: Any
+    lost: str | None  # why the last reads of its state failed, if they did
+
+
+def _wait_for_run(flow_run: Any, model: str, timeout: float) -> _Waited:
+    """Poll a flow run until it is final or `timeout` s have passed.
+
+    A read that fails past the retry budget is tried again at the next poll: the run goes on on
+    its worker whether or not the fleet can see it, so a busy server only delays its row.
+    """
+    deadline = time.monotonic() + timeout
+    lost: str | None = None
+    while not (flow_run.state and flow_run.state.is_final()) and time.monotonic() < deadline:
+        time.sleep(RUN_POLL_SECONDS)
+        read = functools.partial(_read_flow_run, flow_run.id)
+        try:
+            flow_run = call_api(f"reading the run of {model}", read, idempotent=True)
+            lost = None
+        except PrefectApiError as error:
+            lost = str(error)
+            logger.warning("%s; reading it again at the next poll", error)
+    return _Waited(flow_run, lost)
+
+
+def _run_deployment_for(
+    member: FleetMember, as_of: str | None, settings: FleetConfig, fan_out_id: str
+) -> FleetRow:
     from prefect.deployments import run_deployment
 
     started = time.monotonic()
@@ -230,18 +302,27 @@ def _run_deployment_for(member: FleetMember, as_of: str | None, settings: FleetC
     }
     if as_of is not None:
         parameters["as_of"] = as_of
-    try:
-        flow_run: Any = run_deployment(  # sync here: this thread runs no event loop
+
+    def start() -> Any:
+        return run_deployment(  # sync here: this thread runs no event loop
             settings.deployment,
             parameters=parameters,
-            timeout=settings.model_timeout.total_seconds(),
-            poll_interval=2,
+            timeout=0,  # the fleet waits itself, surviving a busy server (_wait_for_run)
             flow_run_name=f"fleet-{settings.name}-{member.name}",
+            # Sent again after an API error, the same key returns the run already created.
+            idempotency_key=f"fleet-{fan_out_id}-{member.name}",
+        )
+
+    try:
+        flow_run = call_api(
+            f"starting a run of {settings.deployment} for {member.name}", start, idempotent=True
         )
     except Exception as error:  # no such deployment, server unreachable...
-        message = f"could not run deployment {settings.deployment}: {type(error).__name__}: {error}"
+        message = f"could not run deployment {settings.deployment}: {describe_failure(error)}"
         return error_row(member.name, member.config_path or "", message)
-    row = _row_of_run(member, flow_run, time.monotonic() - started)
+    waited = _wait_for_run(flow_run, member.name, settings.model_timeout.total_seconds())
+    flow_run = waited.flow_run
+    row = _row_of_run(member, flow_run, time.monotonic() - started, waited.lost)
     if flow_run.state is None or not flow_run.state.is_final():
         _cancel(flow_run.id)
     return row
@@ -253,12 +334,18 @@ def run_on_deployments(
     """Start one run of the monitor deployment per member, at most max_parallel at a time, and
     wait for them: the work pool's workers, on however many machines, do the work."""
     started = time.monotonic()
+    fan_out_id = uuid.uuid4().hex
     rows: dict[str, FleetRow] = {}
     with ThreadPoolExecutor(max_workers=settings.max_parallel) as pool:
         # Each thread gets the flow run's context, so the runs are linked to the fleet's run.
         futures = {
             pool.submit(
-                contextvars.copy_context().run, _run_deployment_for, member, as_of, settings
+                contextvars.copy_context().run,
+                _run_deployment_for,
+                member,
+                as_of,
+                settings,
+                fan_out_id,
             ): member
             for member in members
         }
@@ -267,7 +354,7 @@ def run_on_deployments(
                 rows[member.name] = future.result()
             except Exception as error:
                 rows[member.name] = error_row(
-                    member.name, member.config_path or "", f"{type(error).__name__}: {error}"
+                    member.name, member.config_path or "", describe_failure(error)
                 )
     return FanOut(rows, round(time.monotonic() - started, 2))
 
@@ -275,9 +362,13 @@ def run_on_deployments(
 def publish_fleet_summary(summary: FleetSummary) -> None:
     """The fleet's table as a table artifact: one row per model, errors in full."""
     failed = len(summary.errors)
-    create_table_artifact(
-        key=f"{summary.fleet_name}-fleet-summary",
-        table=fleet_table_rows(summary),
-        description=f"Fleet {summary.fleet_name}: {len(summary.rows) - failed} of "
-        f"{len(summary.rows)} models ran, {failed} with an error",
+    call_api(
+        f"publishing the summary of fleet {summary.fleet_name}",
+        lambda: create_table_artifact(
+            key=f"{summary.fleet_name}-fleet-summary",
+            table=fleet_table_rows(summary),
+            description=f"Fleet {summary.fleet_name}: {len(summary.rows) - failed} of "
+            f"{len(summary.rows)} models ran, {failed} with an error",
+        ),
+        idempotent=False,
     )

@@ -13,6 +13,8 @@ from prefect.settings import (
     temporary_settings,
 )
 
+from tasks.orchestration.retries import client_retry_defaults
+
 # Prefect waits 20 s for its temporary server; on a busy two-core machine it took ~40 s.
 EPHEMERAL_STARTUP_TIMEOUT_SECONDS = 180
 
@@ -22,13 +24,17 @@ _EXIT_CODE = re.compile(r"exited with code (-?\d+)")
 
 @contextlib.contextmanager
 def local_run_settings() -> Iterator[None]:
-    """Give the temporary Prefect server a generous startup timeout, unless the user set one.
+    """Give the temporary Prefect server a generous startup timeout and the client the project's
+    retry budget (`tasks.orchestration.retries`), unless the user set them.
 
     Prefect reads its settings when it is imported, before a script's main() runs, so setting
     the environment variable then would not count: the settings context is updated instead.
     A value from the environment, a profile or prefect.toml is kept.
     """
-    defaults = {PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: EPHEMERAL_STARTUP_TIMEOUT_SECONDS}
+    defaults = {
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        **client_retry_defaults(),
+    }
     with temporary_settings(set_defaults=defaults):
         yield
 

@@ -12,11 +12,14 @@ import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
-from prefect.events import emit_event
+from prefect.events import Event
+from prefect.events.related import related_resources_from_run_context
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.utilities.asyncutils import run_coro_as_sync
 
 from tasks.config import Config, load_config
 from tasks.errors import AutoretrainError, ConfigError
+from tasks.orchestration.retries import call_api
 from tasks.orchestration.secrets import read_secret_block
 
 logger = logging.getLogger(__name__)
@@ -43,12 +46,33 @@ def emit_model_event(config: Config, name: str, payload: dict[str, Any]) -> None
 
     A payload's `confirmed` flag is also a resource label (autoretrain.confirmed: true/false):
     automation triggers match labels, not payloads, so alerts can ask for confirmed breaches.
+
+    The event is posted to the API and retried like any call: Prefect's emit_event hands it to
+    a background worker that drops it, with a log line, when the server does not take it.
+    Sent twice, it is one event: it keeps its id, and triggers skip an id they have seen.
     """
     resource = model_resource(config)
     if isinstance(payload.get("confirmed"), bool):
         resource["autoretrain.confirmed"] = str(payload["confirmed"]).lower()
-    event = emit_event(event=f"{EVENT_PREFIX}.{name}", resource=resource, payload=payload)
-    logger.info("emitted %s.%s (%s)", EVENT_PREFIX, name, event.id if event else "not sent")
+    event = Event.model_validate(
+        {"event": f"{EVENT_PREFIX}.{name}", "resource": resource, "payload": payload}
+    )
+    call_api(
+        f"emitting {event.event} for {config.name}",
+        lambda: run_coro_as_sync(_post_event(event)),
+        idempotent=True,
+    )
+    logger.info("emitted %s (%s)", event.event, event.id)
+
+
+async def _post_event(event: Event) -> None:
+    """Post the event with the run's flow run, flow, deployment and tags as related resources,
+    as Prefect's emit_event does (deployment triggers match on them)."""
+    async with get_client() as client:
+        exclude = {resource.id for resource in event.involved_resources}
+        related = await related_resources_from_run_context(client, exclude=exclude)
+        sent = event.model_copy(update={"related": [*event.related, *related]})
+        await client.request("POST", "/events", json=[sent.model_dump(mode="json")])
 
 
 def _deployment_id() -> str | None:
@@ -104,7 +128,7 @@ def limit_name(config: Config, step: Step) -> str:
 
 
 def _ensure_limit(name: str) -> None:
-    """Create the one-slot global concurrency limit if it does not exist yet."""
+    """Create the one-slot global concurrency limit if it does not exist yet (safe to repeat)."""
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
@@ -126,19 +150,26 @@ def model_slot(config: Config, step: Step) -> Iterator[None]:
     from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 
     name = limit_name(config, step)
-    _ensure_limit(name)
+    call_api(
+        f"creating the {step} slot of {config.name}", lambda: _ensure_limit(name), idempotent=True
+    )
     settings = config.orchestration
     lease = settings.slot_lease.total_seconds()  # a killed run's slot frees after this
-    if settings.on_busy == "drop":
-        manager = concurrency(name, occupy=1, strict=True, max_retries=0, lease_duration=lease)
-    else:
-        timeout = settings.queue_timeout.total_seconds()
-        manager = concurrency(
-            name, occupy=1, strict=True, timeout_seconds=timeout, lease_duration=lease
-        )
+
+    def take_slot() -> None:
+        if settings.on_busy == "drop":
+            manager = concurrency(name, occupy=1, strict=True, max_retries=0, lease_duration=lease)
+        else:
+            timeout = settings.queue_timeout.total_seconds()
+            manager = concurrency(
+                name, occupy=1, strict=True, timeout_seconds=timeout, lease_duration=lease
+            )
+        slot.enter_context(manager)
+
     slot = contextlib.ExitStack()
     try:
-        slot.enter_context(manager)
+        # Not idempotent (a second slot), so sent again only when it certainly was not taken.
+        call_api(f"taking the {step} slot of {config.name}", take_slot, idempotent=False)
     except ConcurrencySlotAcquisitionError as error:
         cause = error.__cause__
         locked = isinstance(cause, httpx.HTTPStatusError) and cause.response.status_code == 423

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from prefect.blocks.system import Secret
 
+from tasks.orchestration.retries import call_api
 from tasks.secrets import SecretBlockError
 
 
@@ -13,7 +14,14 @@ def read_secret_block(name: str) -> str:
     """The text stored in the Prefect Secret block `name`, from the server the run talks to."""
     try:
         # _sync: Prefect's load is async inside an event loop; a flow's steps want the value.
-        block = cast(Secret[Any], Secret.load(name, _sync=True))  # type: ignore[call-arg]
+        block = cast(
+            Secret[Any],
+            call_api(
+                f"reading the Prefect Secret block {name}",
+                lambda: Secret.load(name, _sync=True),  # type: ignore[call-arg]
+                idempotent=True,
+            ),
+        )
     except ValueError as error:
         if "Unable to find block document" not in str(error):
             raise

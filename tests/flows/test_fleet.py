@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,56 @@ def test_dask_address_runs_the_models_on_that_existing_cluster(
     assert code == 0, out
     assert _champion(tmp_path, "model-x") is not None
     assert ran_here, "the model did not run on the cluster at dask_address"
+
+
+def test_a_busy_api_slows_the_fleet_but_loses_no_model_and_a_lasting_failure_is_its_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """503 Service Unavailable, as the temporary server answers a loaded fleet: the first call of
+    every route, in every process (the fleet's and the Dask workers'), fails 6 times in a row
+    (Prefect's default budget is 5 retries); one model's summary artifact never gets through."""
+    from tasks.orchestration.retries import CLIENT_MAX_RETRIES
+    from tests.flaky_api import install, read_log, worker_preload
+
+    log = tmp_path / "injected.jsonl"
+    rules = {
+        "times": 6,
+        "always": [["POST /artifacts/", r'"key": ?"model-stuck-monitor-summary"']],
+        "log": str(log),
+    }
+    worker_preload(monkeypatch, rules)
+    install(monkeypatch, rules)
+    fleet_path = _write_fleet(
+        tmp_path,
+        "fleet-busy-api",
+        {"model-a": {}, "model-b": {"windows": {"as_of": "2013-10-01"}}, "model-stuck": {}},
+        max_parallel=2,
+        dask_workers=2,
+    )
+
+    code = main(["--fleet", str(fleet_path)])
+    monkeypatch.undo()  # the API answers again, for the checks below
+
+    out = capsys.readouterr().out
+    assert code == 2, out
+    lines = _lines(out)
+    assert " error " not in lines["model-a"] and " error " not in lines["model-b"], out
+    assert _champion(tmp_path, "model-a") is not None
+    assert _champion(tmp_path, "model-b") is not None
+    assert "fleet fleet-busy-api (dask): 2 of 3 models ran, 1 with an error" in out
+    # The stuck model's row says which call failed, how often it was retried and for how long.
+    artifact = Artifact.get("fleet-busy-api-fleet-summary")
+    assert artifact is not None
+    table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    error = {row["model"]: row for row in table}["model-stuck"]["error"]
+    assert error.startswith(
+        "publishing the artifact model-stuck-monitor-summary: the Prefect API kept failing (503 "
+        f"Service Unavailable to POST /api/artifacts/); retried {CLIENT_MAX_RETRIES} times by "
+        "Prefect's client over "
+    ), error
+    # The 503s did happen, in the workers too (the models' calls are made there).
+    records = read_log(log)
+    in_workers = {r["route"] for r in records if r["pid"] != os.getpid()}
+    recovered = {r["route"] for r in records if r["kind"] == "passed" and r["failed"] == 6}
+    routes = {"POST /task_runs/", "POST /flow_runs/", "POST /artifacts/", "POST /events"}
+    assert routes <= recovered & in_workers, sorted(recovered & in_workers)

@@ -1,14 +1,29 @@
-"""How the fleet sizes its Dask cluster and its fan-out (no cluster started here)."""
+"""How the fleet sizes its Dask cluster and its fan-out, and how the deployments runner gets
+through a busy API (no cluster or server started here)."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from types import SimpleNamespace
+from typing import Any
+from uuid import uuid4
 
+import httpx
 import pytest
+from prefect.states import Completed, Running
 from prefect_dask import DaskTaskRunner
 
-from tasks.fleet_config import FleetConfig
-from tasks.orchestration.fleet import _slots, dask_task_runner, local_cluster_kwargs
+from tasks.core.fleet import FleetRow
+from tasks.fleet_config import FleetConfig, FleetMember
+from tasks.orchestration import fleet, retries
+from tasks.orchestration.fleet import (
+    _slots,
+    dask_task_runner,
+    local_cluster_kwargs,
+    run_on_deployments,
+)
+from tasks.orchestration.retries import CLIENT_MAX_RETRIES
 
 API = "http://127.0.0.1:4200/api"
 
@@ -32,8 +47,10 @@ def test_the_local_cluster_has_one_single_threaded_process_per_core_up_to_max_pa
     kwargs = local_cluster_kwargs(_settings(**values), API, cores=cores)
     assert kwargs["n_workers"] == workers
     assert kwargs["threads_per_worker"] == 1 and kwargs["processes"] is True
-    # The workers talk to this run's Prefect API, not to a temporary server of their own.
-    assert kwargs["env"] == {"PREFECT_API_URL": API}
+    # The workers talk to this run's Prefect API, not to a temporary server of their own, and
+    # their Prefect client retries as much as this process's (the model's calls are made there).
+    assert kwargs["env"]["PREFECT_API_URL"] == API
+    assert kwargs["env"]["PREFECT_CLIENT_MAX_RETRIES"] == str(CLIENT_MAX_RETRIES)
     assert "evidently" in kwargs["preload"]  # paid once per worker, as it starts
 
 
@@ -52,3 +69,94 @@ def test_models_in_flight_are_bounded_by_max_parallel_and_the_cluster_threads(
 ) -> None:
     runner = SimpleNamespace(client=SimpleNamespace(nthreads=lambda: threads))
     assert _slots(runner, max_parallel) == slots
+
+
+def _unavailable(method: str, path: str) -> httpx.HTTPStatusError:
+    request = httpx.Request(method, f"{API}{path}")
+    response = httpx.Response(503, request=request)
+    return httpx.HTTPStatusError("503", request=request, response=response)
+
+
+class Pool:
+    """A monitor deployment behind a busy API: the first start is refused, the first reads of
+    the run's state fail past the client's retries, then the run completes."""
+
+    def __init__(self, failed_reads: int) -> None:
+        self.run_id = uuid4()
+        self.starts: list[dict[str, Any]] = []
+        self.reads = 0
+        self.failed_reads = failed_reads
+
+    def run_deployment(self, name: str, **options: Any) -> Any:
+        self.starts.append(options)
+        if len(self.starts) == 1:
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        return self._flow_run(Running())
+
+    def read_flow_run(self, flow_run_id: Any) -> Any:
+        assert flow_run_id == self.run_id
+        self.reads += 1
+        if self.reads <= self.failed_reads:
+            raise _unavailable("GET", f"/flow_runs/{flow_run_id}")
+        return self._flow_run(Completed())
+
+    def _flow_run(self, state: Any) -> Any:
+        return SimpleNamespace(
+            id=self.run_id, name="fleet-busy-model-a", state=state, total_run_time=timedelta(0)
+        )
+
+
+def test_the_deployments_runner_starts_each_run_once_and_waits_through_a_busy_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import prefect.deployments
+
+    pool = Pool(failed_reads=2)
+    row = FleetRow(model="model-a", config_path="", window="[2014-01-01, 2014-04-01)")
+    monkeypatch.setattr(prefect.deployments, "run_deployment", pool.run_deployment)
+    monkeypatch.setattr(fleet, "_read_flow_run", pool.read_flow_run)
+    monkeypatch.setattr(
+        fleet,
+        "_read_monitor_rows",
+        lambda model, run_id: [SimpleNamespace(data=json.dumps([row.to_dict()]))],
+    )
+    monkeypatch.setattr(fleet, "RUN_POLL_SECONDS", 0.0)  # the runner's own pause between reads
+    monkeypatch.setattr(retries, "FIRST_WAIT_SECONDS", 0.0)  # call_api's wait before a retry
+    member = FleetMember("model-a", "models/model-a.yaml", "models/model-a.yaml")
+
+    fan_out = run_on_deployments([member], None, _settings(runner="deployments"))
+
+    result = fan_out.rows["model-a"]
+    assert result.error is None and result.window == row.window
+    # Started twice, with one idempotency key: the second start returns the run the first
+    # created, if it did. The runner waits itself (timeout 0), so a failed read is read again.
+    keys = {start["idempotency_key"] for start in pool.starts}
+    assert len(pool.starts) == 2 and len(keys) == 1 and keys.pop().endswith("-model-a")
+    assert {start["timeout"] for start in pool.starts} == {0}
+    assert pool.reads == 3
+
+
+def test_a_run_whose_state_the_fleet_never_reads_again_is_an_error_row_saying_why(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import prefect.deployments
+
+    pool = Pool(failed_reads=10**6)
+    monkeypatch.setattr(prefect.deployments, "run_deployment", pool.run_deployment)
+    monkeypatch.setattr(fleet, "_read_flow_run", pool.read_flow_run)
+    monkeypatch.setattr(fleet, "_cancel", lambda flow_run_id: None)
+    monkeypatch.setattr(fleet, "RUN_POLL_SECONDS", 0.0)
+    monkeypatch.setattr(retries, "FIRST_WAIT_SECONDS", 0.0)
+    member = FleetMember("model-a", "models/model-a.yaml", "models/model-a.yaml")
+
+    fan_out = run_on_deployments(
+        [member], None, _settings(runner="deployments", model_timeout="1s")
+    )
+
+    error = fan_out.rows["model-a"].error or ""
+    assert error.startswith(
+        f"flow run fleet-busy-model-a ({pool.run_id}) still Running when the fleet last heard "
+        "of it; after model_timeout, its state could not be read: reading the run of model-a: "
+        "the Prefect API kept failing (503 Service Unavailable to GET /api/flow_runs/"
+    ), error
+    assert f"retried {CLIENT_MAX_RETRIES} times by Prefect's client over" in error
