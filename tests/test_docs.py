@@ -31,7 +31,8 @@ from pydantic import BaseModel, Field
 from sklearn.tree import DecisionTreeClassifier
 
 from tasks.config import Config
-from tasks.stores.registry import LocalRegistry, fingerprint_frame
+from tasks.core.frames import fingerprint_frame
+from tasks.stores.registry import LocalRegistry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCS = REPO_ROOT / "docs"

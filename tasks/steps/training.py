@@ -19,6 +19,7 @@ from tasks.core.change import (
     configured_span,
     estimate_change_start,
 )
+from tasks.core.frames import fingerprint_frame
 from tasks.core.metrics import holdout_metric_key, score_predictions
 from tasks.core.windows import Window, WindowPlan
 from tasks.errors import ModelError
@@ -26,7 +27,7 @@ from tasks.steps.estimation import HoldoutFit, fit_on_holdout
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window, make_source
 from tasks.stores.history import open_history
-from tasks.stores.registry import ModelVersion, fingerprint_frame, open_registry
+from tasks.stores.registry import ModelVersion, open_registry
 
 
 @cache

@@ -13,8 +13,9 @@ from sklearn.utils.discovery import all_estimators
 
 from tasks.adapters.modeling import fit_model, predict_labels, predict_true_class_probability
 from tasks.config import SKLEARN_ESTIMATOR_MODULES
+from tasks.core.frames import fingerprint_frame
 from tasks.errors import AutoretrainError, ConfigError, ModelError
-from tasks.stores.registry import LocalRegistry, fingerprint_frame
+from tasks.stores.registry import LocalRegistry
 from tests.helpers import repo_config
 
 NUMERICAL = ["temperature", "wind"]

@@ -12,12 +12,13 @@ from sklearn.dummy import DummyClassifier
 
 from tasks.adapters.evidently_report import compute_signals
 from tasks.config import Config, parse_config
+from tasks.core.frames import sample_rows_of
 from tasks.core.metrics import score_predictions
 from tasks.core.outcomes import MonitorResult
 from tasks.core.policy import decide_retrain
 from tasks.core.windows import Window
 from tasks.render.reporting import render_summary
-from tasks.stores.registry import LocalRegistry, sample_rows_of
+from tasks.stores.registry import LocalRegistry
 
 
 def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:

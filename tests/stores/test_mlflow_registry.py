@@ -16,8 +16,13 @@ import pytest
 from tasks.cli.registry import main as registry_main
 from tasks.config import RegistryConfig
 from tasks.errors import RegistryError
-from tasks.stores.mlflow_registry import MlflowRegistry, tree_sha256, version_id, version_number
 from tasks.stores.registry import open_registry
+from tasks.stores.registry.mlflow_server import (
+    MlflowRegistry,
+    tree_sha256,
+    version_id,
+    version_number,
+)
 from tests.processes import free_port
 from tests.registry_backends import MlflowBackend, MlflowServer, fresh_model_name
 from tests.stores.test_registry import _metadata, _model, _promote, _reference, _register

@@ -18,13 +18,13 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from tasks.cli.registry import main as registry_main
+from tasks.core.frames import fingerprint_frame
 from tasks.errors import ModelError, RegistryError
 from tasks.stores.registry import (
     STALE_STAGING_SECONDS,
     LocalRegistry,
     ModelRegistry,
     ModelVersion,
-    fingerprint_frame,
 )
 from tests.registry_backends import Backend
 

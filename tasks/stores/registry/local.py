@@ -1,6 +1,6 @@
-"""The model registry: versions, aliases, audit history and comparisons, one namespace per model.
+"""The local registry (the default): a directory on this machine, one namespace per model.
 
-The local implementation keeps each model in its own directory under registry.path:
+It keeps each model in its own directory under registry.path:
 
     models/<name>/versions/v0001/model.pkl, reference.parquet, metadata.json,
                                    calibration.json (classifiers: the probabilities' calibration
@@ -25,20 +25,13 @@ leaves a history line whose alias change is missing; the next writer, or opening
 registry, completes it (rolls it forward) under the lock. `verify()` (or
 `python -m tasks.cli.registry verify --config config.yaml`) lists whatever is still inconsistent.
 
-A registry written before namespaces (versions/, aliases.json, history.jsonl, ... at the top of
-registry.path) is moved into its model's namespace on first open, under the top-level lock: the
-entries are renamed into models/.migrating-<name>/, a "migrate" line is appended to its
-history, and the directory is renamed to models/<name>/ (the commit point). A crash in between
-leaves models/.migrating-<name>/, which the next open finishes. A top-level registry that holds
-versions of more than one model is refused, with the versions of each.
+
+The move of a registry written before namespaces is in _migration.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import getpass
-import hashlib
 import json
 import logging
 import os
@@ -47,418 +40,37 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from tasks.config import RegistryConfig
+from tasks.core.frames import sample_rows_of
 from tasks.errors import AutoretrainError, ModelError, RegistryError
+from tasks.stores.registry._files import (
+    actor_name,
+    append_line,
+    drop_partial_line,
+    fsync_path,
+    lock_file,
+    sha256_file,
+    utc_now,
+    write_json_atomic,
+)
+from tasks.stores.registry._layout import MODELS_DIRECTORY, VERSION_ID, model_directory
+from tasks.stores.registry._migration import migrate_root_layout
+from tasks.stores.registry._types import (
+    ALIASES,
+    CALIBRATION_FILE,
+    HistoryEntry,
+    ModelVersion,
+    RegistryCheck,
+    check_model_name,
+)
 
 logger = logging.getLogger(__name__)
 
-ALIASES = ("champion", "challenger")
-CALIBRATION_FILE = "calibration.json"
 STALE_STAGING_SECONDS = 3600
-VERSION_ID = re.compile(r"v\d{4,}")
-# The same rule as the config's name, with a length a directory name can always have.
-MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
-MODELS_DIRECTORY = "models"
-MIGRATING_PREFIX = ".migrating-"
-# What a registry written before namespaces keeps at the top of registry.path.
-ROOT_LAYOUT_ENTRIES = ("versions", "comparisons", "requests", "aliases.json", "history.jsonl")
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    """Metadata of one registered model version (its lineage)."""
-
-    version: str
-    model_name: str
-    created_at: str
-    estimator: str
-    params: dict[str, Any]
-    training_window: dict[str, str]
-    training_rows: int
-    data_fingerprint: str
-    model_sha256: str
-    metrics: dict[str, float]
-    code_version: str
-    source: str
-    reason: str
-    features: list[str] = field(default_factory=list)
-    status: str = "registered"
-    reference_sha256: str = ""  # empty in versions registered before it was recorded
-    data_source: str = ""  # where the training rows were read, credentials masked; "" before
-    # SHA-256 of calibration.json; "" when the version has none (a regressor, a model without
-    # predict_proba, no labelled holdout rows, or registered before calibrations were kept).
-    calibration_sha256: str = ""
-    # Change-aware training: which span was chosen and why (empty: the configured span, or
-    # registered before it was recorded); holdout_window is set when the choice moved it.
-    training_choice: dict[str, Any] = field(default_factory=dict)
-    holdout_window: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: str
-    action: str
-    alias: str
-    from_version: str | None
-    to_version: str | None
-    reason: str
-    actor: str
-
-
-@dataclass(frozen=True)
-class RegistryCheck:
-    """What verify() found: problems a run could trip on, and harmless notes."""
-
-    problems: tuple[str, ...]
-    notes: tuple[str, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-class ModelRegistry(Protocol):
-    """What the flows need from a model store; LocalRegistry is the embedded default.
-
-    A registry opened for one model sees only that model's versions, aliases and history.
-    """
-
-    model_name: str
-
-    def register(
-        self,
-        model: Any,
-        reference: pd.DataFrame,
-        metadata: dict[str, Any],
-        calibration: dict[str, Any] | None = None,
-    ) -> ModelVersion: ...
-
-    def load_calibration(self, version: str) -> dict[str, Any] | None: ...
-
-    def get_version(self, version: str) -> ModelVersion: ...
-
-    def list_versions(self) -> list[ModelVersion]: ...
-
-    def load_model(self, version: str) -> Any: ...
-
-    def load_reference(
-        self, version: str, sample_rows: int | None = None, seed: int = 0
-    ) -> pd.DataFrame: ...
-
-    def get_alias(self, alias: str) -> str | None: ...
-
-    def set_alias(
-        self,
-        alias: str,
-        version: str | None,
-        *,
-        reason: str,
-        action: str,
-        expected: str | None = ...,
-        actor: str | None = None,
-    ) -> None: ...
-
-    def mark(self, version: str, status: str) -> None: ...
-
-    def history(self) -> list[HistoryEntry]: ...
-
-    def save_comparison(self, comparison_id: str, comparison: dict[str, Any]) -> Path | str: ...
-
-    def load_comparison(self, comparison_id: str) -> dict[str, Any]: ...
-
-    def rollback(
-        self, *, to_version: str | None = None, reason: str, actor: str | None = None
-    ) -> tuple[str, str]: ...
-
-    def claim_request(self, request_id: str) -> bool: ...
-
-    def verify(self) -> RegistryCheck: ...
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def sample_rows_of(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
-    """At most limit rows of frame, drawn without replacement with a fixed seed, in their order."""
-    if limit is None or len(frame) <= limit:
-        return frame
-    chosen = np.random.default_rng(seed).choice(len(frame), size=limit, replace=False)
-    chosen.sort()
-    return frame.iloc[chosen].reset_index(drop=True)
-
-
-def fingerprint_frame(frame: pd.DataFrame) -> str:
-    """A stable digest of a DataFrame's content, for lineage."""
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    digest = hashlib.sha256(hashed.tobytes())
-    digest.update(",".join(map(str, frame.columns)).encode())
-    return digest.hexdigest()[:16]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_path(path: Path) -> None:
-    """Flush a file or directory to disk, so a rename that follows never points at nothing."""
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return "unknown"
-
-
-@contextlib.contextmanager
-def _lock_file(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _drop_partial_line(path: Path) -> None:
-    """Cut a last line without its newline: its write never finished, so it never committed."""
-    if not path.is_file():
-        return
-    content = path.read_bytes()
-    if content and not content.endswith(b"\n"):
-        keep = content.rfind(b"\n") + 1
-        logger.warning("dropping a half-written last line of %s", path)
-        with path.open("r+b") as out:
-            out.truncate(keep)
-            out.flush()
-            os.fsync(out.fileno())
-
-
-def _append_line(path: Path, entry: HistoryEntry) -> None:
-    with path.open("a") as out:
-        out.write(json.dumps(asdict(entry)) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-
-
-def check_model_name(model_name: str) -> str:
-    """The model name, if it is safe as a directory name inside the registry; else RegistryError."""
-    if not isinstance(model_name, str) or not MODEL_NAME.fullmatch(model_name):
-        raise RegistryError(
-            f"{model_name!r} is not a model name: use lower-case letters, digits and '-', "
-            "starting with a letter or digit, at most 100 characters (the config's name)"
-        )
-    return model_name
-
-
-def model_directory(registry_path: Path, model_name: str) -> Path:
-    """Where the registry at registry_path keeps model_name's versions, aliases and history."""
-    return Path(registry_path) / MODELS_DIRECTORY / check_model_name(model_name)
-
-
-def list_models(registry_path: Path) -> list[str]:
-    """The models that have a namespace in the registry at registry_path, by name."""
-    models = Path(registry_path) / MODELS_DIRECTORY
-    if not models.is_dir():
-        return []
-    return sorted(p.name for p in models.iterdir() if p.is_dir() and MODEL_NAME.fullmatch(p.name))
-
-
-def _root_layout_entries(registry_path: Path) -> list[str]:
-    return [name for name in ROOT_LAYOUT_ENTRIES if os.path.lexists(registry_path / name)]
-
-
-def _interrupted_migrations(registry_path: Path) -> list[Path]:
-    models = registry_path / MODELS_DIRECTORY
-    if not models.is_dir():
-        return []
-    return sorted(models.glob(f"{MIGRATING_PREFIX}*"))
-
-
-def _owner_of_root_layout(registry_path: Path, opener: str) -> str:
-    """The one model the top-level versions belong to; RegistryError if they are mixed.
-
-    With no versions at all, the model opening the registry takes what is there.
-    """
-    owners: dict[str, list[str]] = {}
-    unreadable: list[str] = []
-    versions = registry_path / "versions"
-    directories = sorted(
-        (p for p in versions.glob("v[0-9]*") if VERSION_ID.fullmatch(p.name)),
-        key=lambda p: int(p.name[1:]),
-    )
-    for directory in directories:
-        try:
-            owner = json.loads((directory / "metadata.json").read_text())["model_name"]
-        except (OSError, ValueError, KeyError, TypeError):
-            unreadable.append(directory.name)
-            continue
-        owners.setdefault(str(owner), []).append(directory.name)
-    if unreadable:
-        raise RegistryError(
-            f"the registry at {registry_path} keeps its versions at the top (the layout before "
-            f"one namespace per model), and the metadata.json of {', '.join(unreadable)} is "
-            "unreadable, so it cannot tell which model they belong to; restore those files from "
-            "a backup and run again"
-        )
-    if len(owners) > 1:
-        listed = "; ".join(
-            f"'{name}': {', '.join(found)}" for name, found in sorted(owners.items())
-        )
-        aliases = _read_root_aliases(registry_path)
-        raise RegistryError(
-            f"the registry at {registry_path} mixes versions of {len(owners)} models in one "
-            f"directory (they shared registry.path before each model had its own namespace): "
-            f"{listed}. Its aliases.json ({aliases}), history.jsonl and comparisons are shared "
-            "by them, so autoretrain will not guess whose they are and changes nothing. "
-            "To separate them, with no run in progress: for each model NAME, "
-            f"`mkdir -p {registry_path}/{MODELS_DIRECTORY}/NAME/versions` and move its versions "
-            "listed here into it; move aliases.json, history.jsonl, comparisons/ and requests/ "
-            f"into {registry_path}/{MODELS_DIRECTORY}/NAME/ of the model whose version the "
-            "champion alias names and remove the lines of the other models' versions from that "
-            "history.jsonl; the other models bootstrap a champion of their own on their next "
-            "monitor run. Then run `python -m tasks.cli.registry verify --config CONFIG` for "
-            "each model's config."
-        )
-    if not owners:
-        return opener
-    return check_model_name(next(iter(owners)))
-
-
-def _read_root_aliases(registry_path: Path) -> str:
-    try:
-        aliases = json.loads((registry_path / "aliases.json").read_text())
-    except (OSError, ValueError):
-        return "missing or unreadable"
-    if not isinstance(aliases, dict):
-        return "unreadable"
-    return (
-        ", ".join(f"{alias} -> {version}" for alias, version in sorted(aliases.items())) or "empty"
-    )
-
-
-def migrate_root_layout(registry_path: Path, opener: str) -> str | None:
-    """Move a registry written before namespaces into its model's namespace; the model's name.
-
-    Nothing to move returns None. Runs under the registry's top-level lock, which writers of
-    the layout before namespaces took too; an interrupted move is finished first.
-    """
-    registry_path = Path(registry_path)
-    # Entries move from the top to models/.migrating-<name>/ to models/<name>/: looking in that
-    # order, a registry with neither is one whose move (if any) is complete.
-    if not _root_layout_entries(registry_path) and not _interrupted_migrations(registry_path):
-        return None
-    with _lock_file(registry_path / ".lock"):
-        interrupted = _interrupted_migrations(registry_path)
-        if interrupted:
-            staging = interrupted[0]
-            owner = check_model_name(staging.name.removeprefix(MIGRATING_PREFIX))
-            logger.warning("finishing the interrupted move of %s into its namespace", owner)
-        elif _root_layout_entries(registry_path):
-            owner = _owner_of_root_layout(registry_path, opener)
-            target = model_directory(registry_path, owner)
-            if target.exists():
-                raise RegistryError(
-                    f"the registry at {registry_path} holds versions of '{owner}' both at its "
-                    f"top (the layout before namespaces) and in {target}; an older autoretrain "
-                    f"wrote to it after the move. Move the top-level versions, aliases.json and "
-                    f"history.jsonl aside and merge them by hand; {target} is the current one"
-                )
-            staging = registry_path / MODELS_DIRECTORY / f"{MIGRATING_PREFIX}{owner}"
-            staging.parent.mkdir(exist_ok=True)
-            staging.mkdir()
-            _fsync_path(staging.parent)
-        else:
-            return None
-        _finish_migration(registry_path, staging, owner)
-        return owner
-
-
-def _finish_migration(registry_path: Path, staging: Path, owner: str) -> None:
-    """Move what is left at the top into staging, record the move, commit it by a rename."""
-    for name in ROOT_LAYOUT_ENTRIES:
-        source = registry_path / name
-        if not os.path.lexists(source):
-            continue
-        if os.path.lexists(staging / name):
-            raise RegistryError(
-                f"{source} and {staging / name} both exist: something wrote to the top of the "
-                f"registry while it was being moved into {owner}'s namespace; merge them by hand"
-            )
-        os.rename(source, staging / name)
-    _fsync_path(staging)
-    _fsync_path(registry_path)
-    history = staging / "history.jsonl"
-    _drop_partial_line(history)
-    lines = history.read_text().splitlines() if history.is_file() else []
-    last_action = None
-    champion: str | None = None
-    for line in lines:
-        with contextlib.suppress(ValueError, TypeError, AttributeError):
-            entry = json.loads(line)
-            last_action = entry.get("action")
-            if entry.get("alias") == "champion":
-                champion = entry.get("to_version")
-    if last_action != "migrate":  # a move killed after this line was appended already has it
-        _append_line(
-            history,
-            HistoryEntry(
-                _now(),
-                "migrate",
-                "champion",
-                champion,
-                champion,
-                f"moved from the top of {registry_path} into {MODELS_DIRECTORY}/{owner}/ "
-                "(one namespace per model)",
-                _actor(),
-            ),
-        )
-    for directory in ("versions", "comparisons"):
-        (staging / directory).mkdir(exist_ok=True)
-    os.rename(staging, model_directory(registry_path, owner))
-    _fsync_path(staging.parent)
-    logger.warning(
-        "moved the registry at %s into %s's namespace (%s)",
-        registry_path,
-        owner,
-        model_directory(registry_path, owner),
-    )
 
 
 class LocalRegistry:
@@ -478,7 +90,7 @@ class LocalRegistry:
 
     # -- locking -----------------------------------------------------------------
     def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return _lock_file(self.root / ".lock")
+        return lock_file(self.root / ".lock")
 
     def _clean_temporary(self) -> None:
         """Remove leftovers of writers that died mid-write; they were never visible."""
@@ -535,7 +147,7 @@ class LocalRegistry:
                 aliases[alias] = last.to_version
             changed = True
         if changed:
-            _write_json_atomic(self.root / "aliases.json", aliases)
+            write_json_atomic(self.root / "aliases.json", aliases)
         if not on_open:
             return
         champion = aliases.get("champion")
@@ -557,7 +169,7 @@ class LocalRegistry:
         return True
 
     def _drop_partial_history_line(self) -> None:
-        _drop_partial_line(self.root / "history.jsonl")
+        drop_partial_line(self.root / "history.jsonl")
 
     def _recover_statuses(self, champion: str | None, entries: list[HistoryEntry]) -> None:
         """Statuses follow the champion alias (a writer may die between alias and mark)."""
@@ -582,7 +194,7 @@ class LocalRegistry:
             status,
         )
         updated = {**record.to_dict(), "status": status}
-        _write_json_atomic(self._version_dir(record.version) / "metadata.json", updated)
+        write_json_atomic(self._version_dir(record.version) / "metadata.json", updated)
 
     # -- versions ----------------------------------------------------------------
     def _version_dir(self, version: str) -> Path:
@@ -615,25 +227,25 @@ class LocalRegistry:
                 )
                 files.append(CALIBRATION_FILE)
             for name in files:
-                _fsync_path(staging / name)
+                fsync_path(staging / name)
             with self._locked():
                 version = self._next_version()  # under the lock: concurrent writers never share one
                 record = ModelVersion(
                     version=version,
                     model_name=self.model_name,
-                    created_at=_now(),
-                    model_sha256=_sha256(staging / "model.pkl"),
-                    reference_sha256=_sha256(staging / "reference.parquet"),
+                    created_at=utc_now(),
+                    model_sha256=sha256_file(staging / "model.pkl"),
+                    reference_sha256=sha256_file(staging / "reference.parquet"),
                     calibration_sha256=(
-                        _sha256(staging / CALIBRATION_FILE) if calibration is not None else ""
+                        sha256_file(staging / CALIBRATION_FILE) if calibration is not None else ""
                     ),
                     **metadata,
                 )
                 (staging / "metadata.json").write_text(json.dumps(record.to_dict(), indent=2))
-                _fsync_path(staging / "metadata.json")
-                _fsync_path(staging)
+                fsync_path(staging / "metadata.json")
+                fsync_path(staging)
                 os.rename(staging, self._version_dir(version))
-                _fsync_path(self.root / "versions")
+                fsync_path(self.root / "versions")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -672,7 +284,7 @@ class LocalRegistry:
         with self._locked():
             record = self.get_version(version)
             updated = {**record.to_dict(), "status": status}
-            _write_json_atomic(self._version_dir(version) / "metadata.json", updated)
+            write_json_atomic(self._version_dir(version) / "metadata.json", updated)
 
     def load_model(self, version: str) -> Any:
         """Load a version's model after checking its SHA-256 against the registered one."""
@@ -700,7 +312,7 @@ class LocalRegistry:
         path = self._version_dir(version) / name
         if not path.is_file():
             raise error(f"{what} of {version} is missing: {path}")
-        actual = _sha256(path)
+        actual = sha256_file(path)
         if actual != expected:
             raise error(
                 f"{what} of {version} does not match its registered SHA-256 "
@@ -742,7 +354,7 @@ class LocalRegistry:
         path = self._version_dir(version) / "reference.parquet"
         if not path.is_file():
             raise RegistryError(f"reference data of {version} is missing: {path}")
-        reference_sha256 = _sha256(path)
+        reference_sha256 = sha256_file(path)
         if record.reference_sha256 and reference_sha256 != record.reference_sha256:
             raise RegistryError(
                 f"reference data of {version} does not match its registered SHA-256; refusing "
@@ -756,7 +368,7 @@ class LocalRegistry:
         if cached.is_file() and stamp.is_file():
             with contextlib.suppress(ValueError, OSError):
                 kept = json.loads(stamp.read_text())
-                if kept == {**expected, "sample_sha256": _sha256(cached)}:
+                if kept == {**expected, "sample_sha256": sha256_file(cached)}:
                     return pd.read_parquet(cached)
             logger.warning(
                 "the kept reference sample %s of %s does not match its digest; drawing it again",
@@ -773,7 +385,7 @@ class LocalRegistry:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
         # The stamp is written last: a sample without a matching stamp is drawn again.
-        _write_json_atomic(stamp, {**expected, "sample_sha256": _sha256(cached)})
+        write_json_atomic(stamp, {**expected, "sample_sha256": sha256_file(cached)})
         return sample
 
     # -- aliases and history --------------------------------------------------------
@@ -840,11 +452,13 @@ class LocalRegistry:
             aliases[alias] = version
         else:
             aliases.pop(alias, None)
-        entry = HistoryEntry(_now(), action, alias, current, version, reason, actor or _actor())
+        entry = HistoryEntry(
+            utc_now(), action, alias, current, version, reason, actor or actor_name()
+        )
         # History first, then the alias: the fsynced history line commits the change. A crash
         # in between leaves a line whose alias write is missing; _recover_locked completes it.
-        _append_line(self.root / "history.jsonl", entry)
-        _write_json_atomic(self.root / "aliases.json", aliases)
+        append_line(self.root / "history.jsonl", entry)
+        write_json_atomic(self.root / "aliases.json", aliases)
 
     def history(self) -> list[HistoryEntry]:
         path = self.root / "history.jsonl"
@@ -920,7 +534,7 @@ class LocalRegistry:
         except FileExistsError:
             return False
         with os.fdopen(handle, "w") as out:
-            out.write(_now())
+            out.write(utc_now())
         return True
 
     # -- consistency -------------------------------------------------------------------
@@ -1013,18 +627,18 @@ class LocalRegistry:
         model = directory / "model.pkl"
         if not model.is_file():
             problems.append(f"model file of {record.version} is missing")
-        elif _sha256(model) != record.model_sha256:
+        elif sha256_file(model) != record.model_sha256:
             problems.append(f"model file of {record.version} does not match its SHA-256")
         reference = directory / "reference.parquet"
         if not reference.is_file():
             problems.append(f"reference data of {record.version} is missing")
-        elif record.reference_sha256 and _sha256(reference) != record.reference_sha256:
+        elif record.reference_sha256 and sha256_file(reference) != record.reference_sha256:
             problems.append(f"reference data of {record.version} does not match its SHA-256")
         if record.calibration_sha256:
             calibration = directory / CALIBRATION_FILE
             if not calibration.is_file():
                 problems.append(f"calibration of {record.version} is missing")
-            elif _sha256(calibration) != record.calibration_sha256:
+            elif sha256_file(calibration) != record.calibration_sha256:
                 problems.append(f"calibration of {record.version} does not match its SHA-256")
         return problems
 
@@ -1036,7 +650,7 @@ class LocalRegistry:
 
     def save_comparison(self, comparison_id: str, comparison: dict[str, Any]) -> Path:
         path = self._comparison_path(comparison_id)
-        _write_json_atomic(path, comparison)
+        write_json_atomic(path, comparison)
         return path
 
     def load_comparison(self, comparison_id: str) -> dict[str, Any]:
@@ -1044,21 +658,3 @@ class LocalRegistry:
         if not path.is_file():
             raise RegistryError(f"comparison {comparison_id} not found in {path.parent}")
         return json.loads(path.read_text())  # type: ignore[no-any-return]
-
-
-def open_registry(settings: RegistryConfig | Path, model_name: str) -> ModelRegistry:
-    """The registry the config's registry section points at (a bare path: a local one)."""
-    if isinstance(settings, Path):
-        return LocalRegistry(settings, model_name)
-    if settings.kind == "mlflow":
-        try:
-            from tasks.stores.mlflow_registry import MlflowRegistry
-        except ImportError as error:
-            raise RegistryError(
-                f"registry.kind mlflow needs the MLflow client ({error}): install it with "
-                "`pip install .[mlflow]`"
-            ) from None
-        if not settings.tracking_uri:
-            raise RegistryError("registry.kind mlflow needs registry.tracking_uri")
-        return MlflowRegistry(settings.path, model_name, settings.tracking_uri)
-    return LocalRegistry(settings.path, model_name)

@@ -58,20 +58,17 @@ from typing import Any
 import pandas as pd
 
 from tasks.config import MLFLOW_SCHEMES
+from tasks.core.frames import sample_rows_of
 from tasks.errors import AutoretrainError, ModelError, RegistryError
 from tasks.secrets import mask_url_password, redact_url_password
-from tasks.stores.registry import (
+from tasks.stores.registry._files import actor_name, lock_file, sha256_file, utc_now
+from tasks.stores.registry._types import (
     ALIASES,
     CALIBRATION_FILE,
     HistoryEntry,
     ModelVersion,
     RegistryCheck,
-    _actor,
-    _lock_file,
-    _now,
-    _sha256,
     check_model_name,
-    sample_rows_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -121,7 +118,7 @@ def tree_sha256(directory: Path) -> str:
     """SHA-256 over every file under directory: relative path and content digest, in order."""
     digest = hashlib.sha256()
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(directory).as_posix()}\0{_sha256(path)}\n".encode())
+        digest.update(f"{path.relative_to(directory).as_posix()}\0{sha256_file(path)}\n".encode())
     return digest.hexdigest()
 
 
@@ -204,7 +201,7 @@ class MlflowRegistry:
             ) from None
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return _lock_file(self.path / f".mlflow-{self.model_name}.lock")
+        return lock_file(self.path / f".mlflow-{self.model_name}.lock")
 
     @staticmethod
     def _missing(error: Exception) -> bool:
@@ -304,17 +301,17 @@ class MlflowRegistry:
             )
             reference.to_parquet(staging / "reference.parquet", index=False)
             model_sha256 = tree_sha256(staging / "model")
-            reference_sha256 = _sha256(staging / "reference.parquet")
+            reference_sha256 = sha256_file(staging / "reference.parquet")
             calibration_path = staging / CALIBRATION_FILE
             if calibration is not None:
                 calibration_path.write_text(json.dumps(calibration, indent=2, sort_keys=True))
             record = ModelVersion(
                 version="v0000",
                 model_name=self.model_name,
-                created_at=_now(),
+                created_at=utc_now(),
                 model_sha256=model_sha256,
                 reference_sha256=reference_sha256,
-                calibration_sha256=_sha256(calibration_path) if calibration is not None else "",
+                calibration_sha256=sha256_file(calibration_path) if calibration is not None else "",
                 **metadata,
             )
             with self._calling("logging the version's run"):
@@ -478,7 +475,7 @@ class MlflowRegistry:
                 path = self._download(uri, Path(scratch), f"calibration of {version} is")
             except ModelError as error:
                 raise RegistryError(str(error)) from None
-            if _sha256(path) != record.calibration_sha256:
+            if sha256_file(path) != record.calibration_sha256:
                 raise RegistryError(
                     f"calibration of {version} does not match its registered SHA-256; refusing "
                     "to use it. Restore the file or roll back to another version."
@@ -505,7 +502,7 @@ class MlflowRegistry:
                 path = self._download(uri, Path(scratch), f"reference data of {version} is")
             except ModelError as error:
                 raise RegistryError(str(error)) from None
-            if record.reference_sha256 and _sha256(path) != record.reference_sha256:
+            if record.reference_sha256 and sha256_file(path) != record.reference_sha256:
                 raise RegistryError(
                     f"reference data of {version} does not match its registered SHA-256; "
                     "refusing to measure drift against it. Restore the file or roll back to "
@@ -599,13 +596,13 @@ class MlflowRegistry:
             self.get_version(version)
         self._ensure_registered()
         entry = HistoryEntry(
-            _now(),
+            utc_now(),
             action,
             alias,
             current,  # type: ignore[arg-type]
             version,
             reason,
-            actor or _actor(),
+            actor or actor_name(),
         )
         # History first, then the alias: the history tag commits the change (see _recover_locked).
         # A random suffix: a writer outside the lock never overwrites an entry of the same number.
@@ -751,7 +748,7 @@ class MlflowRegistry:
             experiment = self.client.get_experiment(experiment_id)
             if key in (experiment.tags or {}):
                 return False
-            self.client.set_experiment_tag(experiment_id, key, _now())
+            self.client.set_experiment_tag(experiment_id, key, utc_now())
         return True
 
     # -- comparisons -------------------------------------------------------------------

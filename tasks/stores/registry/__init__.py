@@ -1,0 +1,38 @@
+"""The model registry: versions, aliases, audit history and comparisons, one namespace per model.
+
+`open_registry` opens the backend the config's registry section names: `local.py` (a directory,
+the default) or `mlflow_server.py` (an MLflow tracking server, imported only when used: the only
+code that imports MLflow). The private modules hold the parts both backends share:
+
+    _types.py       the records (ModelVersion, HistoryEntry, RegistryCheck) and ModelRegistry
+    _files.py       digests, fsync, atomic JSON, append-only lines, file locks
+    _layout.py      where the local registry keeps each model (one namespace per model)
+    _migration.py   moving a local registry of the layout before namespaces into one
+    _factory.py     open_registry, the one place that picks a backend
+"""
+
+from tasks.stores.registry._factory import open_registry
+from tasks.stores.registry._layout import list_models, model_directory
+from tasks.stores.registry._types import (
+    ALIASES,
+    HistoryEntry,
+    ModelRegistry,
+    ModelVersion,
+    RegistryCheck,
+    check_model_name,
+)
+from tasks.stores.registry.local import STALE_STAGING_SECONDS, LocalRegistry
+
+__all__ = [
+    "ALIASES",
+    "STALE_STAGING_SECONDS",
+    "HistoryEntry",
+    "LocalRegistry",
+    "ModelRegistry",
+    "ModelVersion",
+    "RegistryCheck",
+    "check_model_name",
+    "list_models",
+    "model_directory",
+    "open_registry",
+]

@@ -1,0 +1,142 @@
+"""The registry's records and its interface: what a version, an alias change and a check are,
+and what every backend offers the flows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from tasks.errors import RegistryError
+
+ALIASES = ("champion", "challenger")
+CALIBRATION_FILE = "calibration.json"
+# The same rule as the config's name, with a length a directory name can always have.
+MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """Metadata of one registered model version (its lineage)."""
+
+    version: str
+    model_name: str
+    created_at: str
+    estimator: str
+    params: dict[str, Any]
+    training_window: dict[str, str]
+    training_rows: int
+    data_fingerprint: str
+    model_sha256: str
+    metrics: dict[str, float]
+    code_version: str
+    source: str
+    reason: str
+    features: list[str] = field(default_factory=list)
+    status: str = "registered"
+    reference_sha256: str = ""  # empty in versions registered before it was recorded
+    data_source: str = ""  # where the training rows were read, credentials masked; "" before
+    # SHA-256 of calibration.json; "" when the version has none (a regressor, a model without
+    # predict_proba, no labelled holdout rows, or registered before calibrations were kept).
+    calibration_sha256: str = ""
+    # Change-aware training: which span was chosen and why (empty: the configured span, or
+    # registered before it was recorded); holdout_window is set when the choice moved it.
+    training_choice: dict[str, Any] = field(default_factory=dict)
+    holdout_window: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: str
+    action: str
+    alias: str
+    from_version: str | None
+    to_version: str | None
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class RegistryCheck:
+    """What verify() found: problems a run could trip on, and harmless notes."""
+
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class ModelRegistry(Protocol):
+    """What the flows need from a model store; LocalRegistry is the embedded default.
+
+    A registry opened for one model sees only that model's versions, aliases and history.
+    """
+
+    model_name: str
+
+    def register(
+        self,
+        model: Any,
+        reference: pd.DataFrame,
+        metadata: dict[str, Any],
+        calibration: dict[str, Any] | None = None,
+    ) -> ModelVersion: ...
+
+    def load_calibration(self, version: str) -> dict[str, Any] | None: ...
+
+    def get_version(self, version: str) -> ModelVersion: ...
+
+    def list_versions(self) -> list[ModelVersion]: ...
+
+    def load_model(self, version: str) -> Any: ...
+
+    def load_reference(
+        self, version: str, sample_rows: int | None = None, seed: int = 0
+    ) -> pd.DataFrame: ...
+
+    def get_alias(self, alias: str) -> str | None: ...
+
+    def set_alias(
+        self,
+        alias: str,
+        version: str | None,
+        *,
+        reason: str,
+        action: str,
+        expected: str | None = ...,
+        actor: str | None = None,
+    ) -> None: ...
+
+    def mark(self, version: str, status: str) -> None: ...
+
+    def history(self) -> list[HistoryEntry]: ...
+
+    def save_comparison(self, comparison_id: str, comparison: dict[str, Any]) -> Path | str: ...
+
+    def load_comparison(self, comparison_id: str) -> dict[str, Any]: ...
+
+    def rollback(
+        self, *, to_version: str | None = None, reason: str, actor: str | None = None
+    ) -> tuple[str, str]: ...
+
+    def claim_request(self, request_id: str) -> bool: ...
+
+    def verify(self) -> RegistryCheck: ...
+
+
+def check_model_name(model_name: str) -> str:
+    """The model name, if it is safe as a directory name inside the registry; else RegistryError."""
+    if not isinstance(model_name, str) or not MODEL_NAME.fullmatch(model_name):
+        raise RegistryError(
+            f"{model_name!r} is not a model name: use lower-case letters, digits and '-', "
+            "starting with a letter or digit, at most 100 characters (the config's name)"
+        )
+    return model_name
