@@ -6,14 +6,20 @@ from pathlib import Path
 
 from tasks.config import RegistryConfig
 from tasks.errors import RegistryError
+from tasks.stores.registry._lock import AliasLock
 from tasks.stores.registry._types import ModelRegistry
 from tasks.stores.registry.local import LocalRegistry
 
 
-def open_registry(settings: RegistryConfig | Path, model_name: str) -> ModelRegistry:
-    """The registry the config's registry section points at (a bare path: a local one)."""
+def open_registry(
+    settings: RegistryConfig | Path, model_name: str, *, lock: AliasLock | None = None
+) -> ModelRegistry:
+    """The registry the config's registry section points at (a bare path: a local one).
+
+    lock serialises the model's writers (alias changes); default: the backend's file lock.
+    """
     if isinstance(settings, Path):
-        return LocalRegistry(settings, model_name)
+        return LocalRegistry(settings, model_name, lock)
     if settings.kind == "mlflow":
         try:
             from tasks.stores.registry.mlflow_server import MlflowRegistry
@@ -24,5 +30,5 @@ def open_registry(settings: RegistryConfig | Path, model_name: str) -> ModelRegi
             ) from None
         if not settings.tracking_uri:
             raise RegistryError("registry.kind mlflow needs registry.tracking_uri")
-        return MlflowRegistry(settings.path, model_name, settings.tracking_uri)
-    return LocalRegistry(settings.path, model_name)
+        return MlflowRegistry(settings.path, model_name, settings.tracking_uri, lock)
+    return LocalRegistry(settings.path, model_name, lock)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tasks.errors import RegistryError
 from tasks.stores.registry._types import HistoryEntry
 
 logger = logging.getLogger(__name__)
@@ -92,3 +93,14 @@ def append_line(path: Path, entry: HistoryEntry) -> None:
         out.write(json.dumps(asdict(entry)) + "\n")
         out.flush()
         os.fsync(out.fileno())
+
+
+def read_calibration(path: Path, version: str) -> dict[str, Any]:
+    """A version's calibration file as a JSON object; RegistryError if it is not one."""
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as error:
+        raise RegistryError(f"calibration of {version} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise RegistryError(f"calibration of {version} is not a JSON object")
+    return data

@@ -48,16 +48,17 @@ import pandas as pd
 from tasks.core.frames import sample_rows_of
 from tasks.errors import AutoretrainError, ModelError, RegistryError
 from tasks.stores.registry._files import (
-    actor_name,
     append_line,
     drop_partial_line,
     fsync_path,
-    lock_file,
+    read_calibration,
     sha256_file,
     utc_now,
     write_json_atomic,
 )
+from tasks.stores.registry._journal import AliasJournal
 from tasks.stores.registry._layout import MODELS_DIRECTORY, VERSION_ID, model_directory
+from tasks.stores.registry._lock import AliasLock, FileAliasLock
 from tasks.stores.registry._migration import migrate_root_layout
 from tasks.stores.registry._types import (
     ALIASES,
@@ -73,13 +74,20 @@ logger = logging.getLogger(__name__)
 STALE_STAGING_SECONDS = 3600
 
 
-class LocalRegistry:
+class LocalRegistry(AliasJournal):
     """A registry on the local file system (the embedded default)."""
 
-    def __init__(self, path: Path, model_name: str) -> None:
+    history_item = "line"
+    replay_mismatch = (
+        "{alias} is {stored} in aliases.json but {replayed} after replaying history.jsonl"
+    )
+
+    def __init__(self, path: Path, model_name: str, lock: AliasLock | None = None) -> None:
+        """lock: what serialises the model's writers (default: the file models/<name>/.lock)."""
         self.path = Path(path)
         self.model_name = check_model_name(model_name)
         self.root = model_directory(self.path, model_name)
+        self.lock = lock or FileAliasLock(self.root / ".lock")
         self.path.mkdir(parents=True, exist_ok=True)
         migrate_root_layout(self.path, model_name)
         (self.root / "versions").mkdir(parents=True, exist_ok=True)
@@ -88,9 +96,10 @@ class LocalRegistry:
         with self._locked():
             self._recover_locked(on_open=True)
 
-    # -- locking -----------------------------------------------------------------
-    def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return lock_file(self.root / ".lock")
+    @property
+    def location(self) -> str:
+        """Where the model lives, for messages."""
+        return str(self.root)
 
     def _clean_temporary(self) -> None:
         """Remove leftovers of writers that died mid-write; they were never visible."""
@@ -101,7 +110,7 @@ class LocalRegistry:
                 if leftover.stat().st_mtime < cutoff:
                     shutil.rmtree(leftover, ignore_errors=True)
         for directory in (self.root, self.root / "comparisons", *self._version_dirs()):
-            for leftover in directory.glob(".*.tmp"):  # from _write_json_atomic
+            for leftover in directory.glob(".*.tmp"):  # from write_json_atomic
                 with contextlib.suppress(FileNotFoundError):
                     if leftover.stat().st_mtime < cutoff:
                         leftover.unlink()
@@ -111,65 +120,9 @@ class LocalRegistry:
 
     # -- recovery after a crash -------------------------------------------------------
     def _recover_locked(self, *, on_open: bool = False) -> None:
-        """Finish what a writer killed mid-change left undone; call with the lock held.
-
-        Before every alias change: complete an alias change whose history line was written.
-        On opening the registry also: drop a challenger alias that is already the champion,
-        and bring statuses in line with the champion alias (steps a promotion takes after
-        the alias move, outside the lock). Only states a crash can produce are repaired;
-        anything else is left for verify().
-        """
-        self._drop_partial_history_line()
-        try:
-            aliases, entries = self._aliases(), self.history()
-        except RegistryError as error:
-            logger.error("registry %s needs attention: %s", self.root, error)
-            return
-        changed = False
-        for alias in ALIASES:
-            last = next((e for e in reversed(entries) if e.alias == alias), None)
-            current = aliases.get(alias)
-            if last is None or last.to_version == current or last.from_version != current:
-                continue
-            if last.to_version is not None and not self._is_own_version(last.to_version):
-                continue
-            # The history line was written, the alias not: the writer died in between.
-            logger.warning(
-                "completing an interrupted alias change: %s %s -> %s (%s)",
-                alias,
-                current,
-                last.to_version,
-                last.reason,
-            )
-            if last.to_version is None:
-                aliases.pop(alias, None)
-            else:
-                aliases[alias] = last.to_version
-            changed = True
-        if changed:
-            write_json_atomic(self.root / "aliases.json", aliases)
-        if not on_open:
-            return
-        champion = aliases.get("champion")
-        if champion is not None and aliases.get("challenger") == champion:
-            # A promotion died after moving the champion alias: finish it.
-            self._set_alias_locked(
-                "challenger",
-                None,
-                reason=f"{champion} is already the champion (an interrupted promotion)",
-                action="recover",
-            )
-        self._recover_statuses(champion, entries)
-
-    def _is_own_version(self, version: str) -> bool:
-        try:
-            self.get_version(version)
-        except RegistryError:
-            return False
-        return True
-
-    def _drop_partial_history_line(self) -> None:
+        # A last line without its newline never committed (only a power cut leaves one).
         drop_partial_line(self.root / "history.jsonl")
+        super()._recover_locked(on_open=on_open)
 
     def _recover_statuses(self, champion: str | None, entries: list[HistoryEntry]) -> None:
         """Statuses follow the champion alias (a writer may die between alias and mark)."""
@@ -178,23 +131,10 @@ class LocalRegistry:
                 record = self.get_version(directory.name)
             except (RegistryError, ValueError, TypeError):
                 continue  # verify() reports unreadable metadata
-            if record.version == champion and record.status != "champion":
-                self._write_status(record, "champion")
-            elif record.version != champion and record.status == "champion":
-                rolled_back = any(
-                    e.action == "rollback" and e.from_version == record.version for e in entries
-                )
-                self._write_status(record, "rolled-back" if rolled_back else "retired")
-
-    def _write_status(self, record: ModelVersion, status: str) -> None:
-        logger.warning(
-            "status of %s: %s -> %s (catching up with the aliases)",
-            record.version,
-            record.status,
-            status,
-        )
-        updated = {**record.to_dict(), "status": status}
-        write_json_atomic(self._version_dir(record.version) / "metadata.json", updated)
+            wanted = self.caught_up_status(record.version, record.status, champion, entries)
+            if wanted is not None:
+                updated = {**record.to_dict(), "status": wanted}
+                write_json_atomic(self._version_dir(record.version) / "metadata.json", updated)
 
     # -- versions ----------------------------------------------------------------
     def _version_dir(self, version: str) -> Path:
@@ -335,13 +275,7 @@ class LocalRegistry:
             "use",
             RegistryError,
         )
-        try:
-            data = json.loads(path.read_text())
-        except ValueError as error:
-            raise RegistryError(f"calibration of {version} is not valid JSON: {error}") from None
-        if not isinstance(data, dict):
-            raise RegistryError(f"calibration of {version} is not a JSON object")
-        return data
+        return read_calibration(path, version)
 
     def load_reference(
         self, version: str, sample_rows: int | None = None, seed: int = 0
@@ -389,7 +323,7 @@ class LocalRegistry:
         return sample
 
     # -- aliases and history --------------------------------------------------------
-    def _aliases(self) -> dict[str, str]:
+    def _read_aliases(self) -> dict[str, str]:
         path = self.root / "aliases.json"
         if not path.is_file():
             return {}
@@ -405,59 +339,17 @@ class LocalRegistry:
         return aliases
 
     def get_alias(self, alias: str) -> str | None:
-        return self._aliases().get(alias)
+        return self._read_aliases().get(alias)
 
-    def set_alias(
-        self,
-        alias: str,
-        version: str | None,
-        *,
-        reason: str,
-        action: str,
-        expected: str | object | None = ...,
-        actor: str | None = None,
-    ) -> None:
-        """Point alias at version (None removes it); with expected, only if it still points there.
-
-        The check and the change happen under one lock: a compare-and-swap. actor defaults to
-        the user running the process.
-        """
-        if alias not in ALIASES:
-            raise RegistryError(f"unknown alias '{alias}'; aliases are {ALIASES}")
-        with self._locked():
-            self._recover_locked()
-            self._set_alias_locked(
-                alias, version, reason=reason, action=action, expected=expected, actor=actor
-            )
-
-    def _set_alias_locked(
-        self,
-        alias: str,
-        version: str | None,
-        *,
-        reason: str,
-        action: str,
-        expected: Any = ...,
-        actor: str | None = None,
-    ) -> None:
-        aliases = self._aliases()
-        current = aliases.get(alias)
-        if expected is not ... and current != expected:
-            raise RegistryError(
-                f"{alias} is {current}, not {expected} as expected: another run changed it; "
-                "run the comparison again"
-            )
-        if version is not None:
-            self.get_version(version)
-            aliases[alias] = version
-        else:
-            aliases.pop(alias, None)
-        entry = HistoryEntry(
-            utc_now(), action, alias, current, version, reason, actor or actor_name()
-        )
-        # History first, then the alias: the fsynced history line commits the change. A crash
-        # in between leaves a line whose alias write is missing; _recover_locked completes it.
+    def _append_history(self, entry: HistoryEntry) -> None:
         append_line(self.root / "history.jsonl", entry)
+
+    def _write_alias(self, alias: str, version: str | None) -> None:
+        aliases = self._read_aliases()
+        if version is None:
+            aliases.pop(alias, None)
+        else:
+            aliases[alias] = version
         write_json_atomic(self.root / "aliases.json", aliases)
 
     def history(self) -> list[HistoryEntry]:
@@ -477,56 +369,23 @@ class LocalRegistry:
                 ) from None
         return entries
 
-    def rollback(
-        self, *, to_version: str | None = None, reason: str, actor: str | None = None
-    ) -> tuple[str, str]:
-        """Make the previous champion (or to_version) champion again; return (from, to)."""
-        with self._locked():
-            self._recover_locked()
-            current = self._aliases().get("champion")
-            if current is None:
-                raise RegistryError("there is no champion to roll back")
-            target = to_version or self._previous_champion(current)
-            if target is None:
-                raise RegistryError(
-                    f"{current} is the first champion: there is no earlier one to roll back to"
-                )
-            if target == current:
-                raise RegistryError(f"{target} is already the champion")
-            try:
-                current_owner: str | None = self._read_metadata(current).model_name
-            except RegistryError:
-                current_owner = None  # unreadable: roll back from it all the same
-            if current_owner not in (None, self.model_name):
-                self.get_version(current)  # another model's champion: refuse, naming both
-            self.load_model(target)  # refuse a target that would not load
-            self._set_alias_locked(
-                "champion", target, reason=reason, action="rollback", actor=actor
-            )
-        if current_owner is not None:
-            self.mark(current, "rolled-back")
-        self.mark(target, "champion")
-        return current, target
+    def _champion_for_rollback(self) -> str | None:
+        return self._read_aliases().get("champion")
 
-    def _previous_champion(self, current: str) -> str | None:
-        for entry in reversed(self.history()):
-            # Skip rollbacks, so a second rollback goes further back instead of undoing the first.
-            # A line that moved nothing (the migrate line) is no promotion either.
-            if (
-                entry.alias == "champion"
-                and entry.to_version == current
-                and entry.from_version != current
-                and entry.action != "rollback"
-            ):
-                return entry.from_version
-        return None
+    def _may_mark_rolled_back(self, champion: str) -> bool:
+        try:
+            owner: str | None = self._read_metadata(champion).model_name
+        except RegistryError:
+            return False  # unreadable: roll back from it all the same, unmarked
+        if owner != self.model_name:
+            self.get_version(champion)  # another model's champion: refuse, naming both
+        return True
 
     # -- requests ----------------------------------------------------------------------
     def claim_request(self, request_id: str) -> bool:
         """Record that a request (e.g. one retrain.requested event) is being handled; False if
         it already was, so an event delivered twice never retrains twice."""
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", request_id):
-            raise RegistryError(f"'{request_id}' is not a request id")
+        self.check_request_id(request_id)
         requests = self.root / "requests"
         requests.mkdir(exist_ok=True)
         try:
@@ -575,7 +434,7 @@ class LocalRegistry:
                 problems.append(f"versions/{directory.name} holds metadata of {record.version}")
             problems += self._file_problems(record)
         try:
-            aliases = self._aliases()
+            aliases = self._read_aliases()
             entries = self.history()
         except RegistryError as error:
             return RegistryCheck((*problems, str(error)), tuple(notes))
@@ -586,20 +445,7 @@ class LocalRegistry:
                 problems.append(f"{alias} points at {version}, a version of '{foreign[version]}'")
             elif version not in versions:
                 problems.append(f"{alias} points at {version}, which is not a registered version")
-        replayed: dict[str, str | None] = {}
-        for number, entry in enumerate(entries, start=1):
-            if entry.alias in replayed and replayed[entry.alias] != entry.from_version:
-                problems.append(
-                    f"history line {number} moves {entry.alias} from {entry.from_version}, "
-                    f"but the line before left it at {replayed[entry.alias]}"
-                )
-            replayed[entry.alias] = entry.to_version
-        for alias in ALIASES:
-            if replayed.get(alias) != aliases.get(alias):
-                problems.append(
-                    f"{alias} is {aliases.get(alias)} in aliases.json but "
-                    f"{replayed.get(alias)} after replaying history.jsonl"
-                )
+        problems += self.replay_problems(aliases, entries)
         champion = aliases.get("champion")
         if champion in versions:
             try:
@@ -607,13 +453,7 @@ class LocalRegistry:
                 self.load_reference(champion)
             except AutoretrainError as error:
                 problems.append(f"the champion does not load: {error}")
-            if versions[champion].status != "champion":
-                notes.append(f"champion {champion} has status '{versions[champion].status}'")
-        unaliased = [
-            v for v, r in versions.items() if r.status == "registered" and v not in aliases.values()
-        ]
-        if unaliased:
-            notes.append(f"registered but never compared: {', '.join(unaliased)}")
+        notes += self.status_notes(aliases, versions)
         for path in sorted((self.root / "comparisons").glob("*.json")):
             try:
                 json.loads(path.read_text())

@@ -26,130 +26,81 @@ load, so a model changed in the artifact store is refused. The reference data is
 same way against reference_sha256.
 
 MLflow has no compare-and-swap on aliases. An alias change re-reads the alias and compares it
-with the expected one under a lock file in registry.path (which serialises this machine's
-writers), and the flows hold the model's Prefect concurrency slot around a promotion (which
+with the expected one under the model's AliasLock (by default a lock file in registry.path,
+which serialises this machine's writers; see _lock.py), and the flows hold the model's Prefect concurrency slot around a promotion (which
 serialises autoretrain's writers everywhere). The window that remains: a writer that uses
 neither (someone moving the alias in the MLflow UI, or another tool) between the re-read and
 the change. Its change is then overwritten, and `verify` reports the history and the alias
 disagreeing.
 
-As in the local registry, an alias change writes its history entry first and the alias second;
-opening the registry completes a change whose alias write is missing.
+As in the local registry (both extend the alias journal, _journal.py), an alias change writes
+its history entry first and the alias second; opening the registry completes a change whose
+alias write is missing. The connection, its errors and the names autoretrain uses on the server
+are in _mlflow_client.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import re
 import tempfile
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from tasks.config import MLFLOW_SCHEMES
 from tasks.core.frames import sample_rows_of
 from tasks.errors import AutoretrainError, ModelError, RegistryError
 from tasks.secrets import mask_url_password, redact_url_password
-from tasks.stores.registry._files import actor_name, lock_file, sha256_file, utc_now
+from tasks.stores.registry._files import read_calibration, sha256_file, utc_now
+from tasks.stores.registry._journal import AliasJournal
+from tasks.stores.registry._lock import AliasLock, FileAliasLock
+from tasks.stores.registry._mlflow_client import (
+    COMPARISON_TAG,
+    HISTORY_TAG,
+    MLFLOW_ENVIRONMENT,
+    REQUEST_TAG,
+    TAG,
+    VERSION_ID,
+    MlflowModel,
+    metric_key,
+    metric_values,
+    tree_sha256,
+    version_id,
+    version_number,
+)
 from tasks.stores.registry._types import (
     ALIASES,
     CALIBRATION_FILE,
     HistoryEntry,
     ModelVersion,
     RegistryCheck,
-    check_model_name,
 )
 
 logger = logging.getLogger(__name__)
 
-TAG = "autoretrain."
-HISTORY_TAG = f"{TAG}history."
-REQUEST_TAG = f"{TAG}request."
-COMPARISON_TAG = f"{TAG}comparison."
-VERSION_ID = re.compile(r"v(\d{4,})")
-# MLflow retries a failed request for minutes by default, writes included; autoretrain fails
-# fast and closed instead (a run that fails is started again; a retried write could register
-# twice). An operator may still set these in the environment.
-MLFLOW_ENVIRONMENT = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
-}
 
-
-def check_tracking_uri(uri: str) -> str:
-    """The URI, if its scheme is one MLflow's model registry works with; else RegistryError."""
-    scheme = urllib.parse.urlparse(uri).scheme.split("+")[0]
-    if scheme not in MLFLOW_SCHEMES:
-        raise RegistryError(
-            f"registry.tracking_uri {mask_url_password(uri)!r} is not an MLflow tracking URI "
-            "with a model registry: "
-            f"use one of the schemes {', '.join(MLFLOW_SCHEMES)}, like http://127.0.0.1:5000"
-        )
-    return uri
-
-
-def version_number(version: str) -> str:
-    """MLflow's version number of an autoretrain version id: v0012 is "12"."""
-    match = VERSION_ID.fullmatch(version) if isinstance(version, str) else None
-    if match is None:
-        raise RegistryError(f"'{version}' is not a version id (they look like v0001)")
-    return str(int(match.group(1)))
-
-
-def version_id(number: str | int) -> str:
-    """The autoretrain version id of an MLflow version number: "12" is v0012."""
-    return f"v{int(number):04d}"
-
-
-def tree_sha256(directory: Path) -> str:
-    """SHA-256 over every file under directory: relative path and content digest, in order."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(directory).as_posix()}\0{sha256_file(path)}\n".encode())
-    return digest.hexdigest()
-
-
-def _metric_key(name: str) -> str:
-    """A metric name MLflow accepts (letters, digits, _ - . / and spaces)."""
-    return re.sub(r"[^A-Za-z0-9_\-. /]", "_", name)
-
-
-def _numbers(values: dict[str, Any]) -> dict[str, float]:
-    return {
-        _metric_key(k): float(v)
-        for k, v in values.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
-
-
-class MlflowRegistry:
+class MlflowRegistry(MlflowModel, AliasJournal):
     """A registry on an MLflow tracking server (registry.kind: mlflow)."""
 
-    def __init__(self, path: Path, model_name: str, tracking_uri: str) -> None:
-        for key, value in MLFLOW_ENVIRONMENT.items():
-            os.environ.setdefault(key, value)
-        self.path = Path(path)
-        self.model_name = check_model_name(model_name)
-        self.tracking_uri = check_tracking_uri(tracking_uri)
-        self.shown_uri = mask_url_password(tracking_uri)  # for messages: no password
-        self.experiment_name = f"autoretrain-{model_name}"
-        self._check_reachable()
-        from mlflow import MlflowClient
+    replay_mismatch = (
+        "{alias} is {stored} in MLflow but {replayed} after replaying the history: it was moved "
+        "outside autoretrain, or its version was deleted by hand"
+    )
 
-        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    def __init__(
+        self, path: Path, model_name: str, tracking_uri: str, lock: AliasLock | None = None
+    ) -> None:
+        """lock: what serialises the model's writers (default: the file
+        registry.path/.mlflow-<name>.lock, which serialises this machine's)."""
+        super().__init__(model_name, tracking_uri)
+        self.path = Path(path)
+        self.lock = lock or FileAliasLock(self.path / f".mlflow-{self.model_name}.lock")
         self.path.mkdir(parents=True, exist_ok=True)
         with self._locked():
             self._recover_locked(on_open=True)
@@ -157,114 +108,8 @@ class MlflowRegistry:
     def __repr__(self) -> str:
         return f"MlflowRegistry({self.shown_uri!r}, {self.model_name!r})"
 
-    @property
-    def location(self) -> str:
-        """Where the model lives, for messages."""
-        return f"MLflow registry {self.shown_uri} (registered model '{self.model_name}')"
-
-    # -- connection and errors -------------------------------------------------------
-    def _check_reachable(self) -> None:
-        if urllib.parse.urlparse(self.tracking_uri).scheme not in ("http", "https"):
-            return
-        url = f"{self.tracking_uri.rstrip('/')}/health"
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                if response.status == 200:
-                    return
-                problem = f"HTTP {response.status}"
-        except urllib.error.HTTPError as error:
-            problem = f"HTTP {error.code}"
-        except (OSError, ValueError) as error:
-            problem = str(getattr(error, "reason", error))
-        problem = redact_url_password(problem, self.tracking_uri)
-        raise RegistryError(
-            f"cannot reach the MLflow tracking server at {self.shown_uri} ({problem}): start "
-            "it (see the MLflow page of the docs: `mlflow server --host 127.0.0.1 --port 5000 "
-            "...`) or fix registry.tracking_uri"
-        )
-
-    @contextlib.contextmanager
-    def _calling(self, what: str) -> Iterator[None]:
-        """Turn MLflow's and the network's errors into a RegistryError that names the call."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            yield
-        except AutoretrainError:
-            raise
-        except (MlflowException, OSError) as error:
-            message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-            message = redact_url_password(message, self.tracking_uri)
-            raise RegistryError(
-                f"{what} failed in the {self.location}: {message}. Check that the server "
-                "is up (`python -m tasks.cli.registry verify`) and registry.tracking_uri"
-            ) from None
-
-    def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return lock_file(self.path / f".mlflow-{self.model_name}.lock")
-
-    @staticmethod
-    def _missing(error: Exception) -> bool:
-        return getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
-
-    def _registered(self) -> Any | None:
-        """The registered model, or None if there is none yet."""
-        from mlflow.exceptions import MlflowException
-
-        with self._calling(f"reading registered model '{self.model_name}'"):
-            try:
-                return self.client.get_registered_model(self.model_name)
-            except MlflowException as error:
-                if self._missing(error):
-                    return None
-                raise
-
-    def exists(self) -> bool:
-        """Whether the registered model exists (the first registration creates it)."""
-        return self._registered() is not None
-
-    @staticmethod
-    def _exists_already(error: Exception) -> bool:
-        return getattr(error, "error_code", "") == "RESOURCE_ALREADY_EXISTS"
-
-    def _ensure_registered(self) -> None:
-        from mlflow.exceptions import MlflowException
-
-        if self._registered() is None:
-            with self._calling(f"creating registered model '{self.model_name}'"):
-                try:
-                    self.client.create_registered_model(
-                        self.model_name,
-                        tags={f"{TAG}managed": "true"},
-                        description=f"Managed by autoretrain: versions, aliases and their "
-                        f"history (tags {HISTORY_TAG}*); runs in experiment "
-                        f"{self.experiment_name}.",
-                    )
-                except MlflowException as error:
-                    if not self._exists_already(error):  # another machine created it first
-                        raise
-
-    def _experiment_id(self) -> str:
-        """The model's experiment, created on first use; a writer that loses the race to
-        create it (another thread or machine) reads the winner's."""
-        from mlflow.exceptions import MlflowException
-
-        with self._calling(f"reading experiment {self.experiment_name}"):
-            experiment = self.client.get_experiment_by_name(self.experiment_name)
-            if experiment is not None:
-                return str(experiment.experiment_id)
-            try:
-                return str(self.client.create_experiment(self.experiment_name))
-            except MlflowException as error:
-                if not self._exists_already(error):
-                    raise
-            experiment = self.client.get_experiment_by_name(self.experiment_name)
-            if experiment is None:
-                raise RegistryError(
-                    f"experiment {self.experiment_name} was created and is gone again in the "
-                    f"{self.location}: was it deleted by hand?"
-                )
-            return str(experiment.experiment_id)
+    def _before_alias_write(self) -> None:
+        self._ensure_registered()
 
     # -- versions ----------------------------------------------------------------------
     def register(
@@ -329,8 +174,8 @@ class MlflowRegistry:
                 )
                 run_id = run.info.run_id
                 for key, value in sorted(record.params.items()):
-                    self.client.log_param(run_id, _metric_key(key)[:250], str(value)[:6000])
-                for key, number in _numbers(record.metrics).items():
+                    self.client.log_param(run_id, metric_key(key)[:250], str(value)[:6000])
+                for key, number in metric_values(record.metrics).items():
                     self.client.log_metric(run_id, key, number)
                 self.client.log_metric(run_id, "training_rows", record.training_rows)
                 self.client.log_artifacts(run_id, str(staging / "model"), "model")
@@ -363,22 +208,6 @@ class MlflowRegistry:
             f"{TAG}reference_sha256": record.reference_sha256,
         }
 
-    def _model_version(self, version: str) -> Any:
-        from mlflow.exceptions import MlflowException
-
-        number = version_number(version)
-        with self._calling(f"reading version {version}"):
-            try:
-                return self.client.get_model_version(self.model_name, number)
-            except MlflowException as error:
-                if not self._missing(error):
-                    raise
-        raise RegistryError(
-            f"no model version {version} in the {self.location} (MLflow version {number}): "
-            "it was never registered, or was deleted by hand. Run `python -m tasks.cli.registry "
-            "verify`; roll back to another version if it was the champion"
-        )
-
     def _record(self, found: Any) -> ModelVersion:
         version = version_id(found.version)
         tags = dict(found.tags or {})
@@ -402,20 +231,6 @@ class MlflowRegistry:
         """A version's metadata; RegistryError if it is missing or not autoretrain's."""
         return self._record(self._model_version(version))
 
-    def _search_versions(self) -> list[Any]:
-        found: list[Any] = []
-        token = None
-        with self._calling("listing the versions"):
-            while True:
-                page = self.client.search_model_versions(
-                    f"name='{self.model_name}'", max_results=1000, page_token=token
-                )
-                found += list(page)
-                token = page.token
-                if not token:
-                    break
-        return sorted(found, key=lambda v: int(v.version))
-
     def list_versions(self) -> list[ModelVersion]:
         return [self._record(found) for found in self._search_versions()]
 
@@ -426,22 +241,6 @@ class MlflowRegistry:
             self.client.set_model_version_tag(
                 self.model_name, version_number(version), f"{TAG}status", status
             )
-
-    def _download(self, artifact_uri: str, target: Path, what: str) -> Path:
-        import mlflow.artifacts
-
-        try:
-            return Path(
-                mlflow.artifacts.download_artifacts(
-                    artifact_uri=artifact_uri, dst_path=str(target), tracking_uri=self.tracking_uri
-                )
-            )
-        except Exception as error:
-            first = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-            raise ModelError(
-                f"{what} missing or unreadable in the artifact store of the {self.location} "
-                f"({artifact_uri}: {first}); restore it, or roll back to another version"
-            ) from None
 
     def load_model(self, version: str) -> Any:
         """Download a version's model, check its SHA-256 against the registered one, load it."""
@@ -463,6 +262,22 @@ class MlflowRegistry:
             except Exception as error:
                 raise ModelError(f"cannot load model of {version}: {error}") from None
 
+    def _download_checked(
+        self, uri: str, target: Path, what: str, expected_sha256: str = "", refusal: str = ""
+    ) -> Path:
+        """An artifact in target, matching expected_sha256 (when one was recorded); else
+        RegistryError naming what it is and what was refused."""
+        try:
+            path = self._download(uri, target, f"{what} is")
+        except ModelError as error:
+            raise RegistryError(str(error)) from None
+        if expected_sha256 and sha256_file(path) != expected_sha256:
+            raise RegistryError(
+                f"{what} does not match its registered SHA-256; refusing to {refusal}. Restore "
+                "the file or roll back to another version."
+            )
+        return path
+
     def load_calibration(self, version: str) -> dict[str, Any] | None:
         """The version's calibration (SHA-256 checked); None when it was registered without."""
         found = self._model_version(version)
@@ -471,24 +286,10 @@ class MlflowRegistry:
             return None
         uri = f"runs:/{found.run_id}/calibration/{CALIBRATION_FILE}"
         with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
-            try:
-                path = self._download(uri, Path(scratch), f"calibration of {version} is")
-            except ModelError as error:
-                raise RegistryError(str(error)) from None
-            if sha256_file(path) != record.calibration_sha256:
-                raise RegistryError(
-                    f"calibration of {version} does not match its registered SHA-256; refusing "
-                    "to use it. Restore the file or roll back to another version."
-                )
-            try:
-                data = json.loads(path.read_text())
-            except ValueError as error:
-                raise RegistryError(
-                    f"calibration of {version} is not valid JSON: {error}"
-                ) from None
-        if not isinstance(data, dict):
-            raise RegistryError(f"calibration of {version} is not a JSON object")
-        return data
+            path = self._download_checked(
+                uri, Path(scratch), f"calibration of {version}", record.calibration_sha256, "use it"
+            )
+            return read_calibration(path, version)
 
     def load_reference(
         self, version: str, sample_rows: int | None = None, seed: int = 0
@@ -498,16 +299,13 @@ class MlflowRegistry:
         record = self._record(found)
         uri = f"runs:/{found.run_id}/reference/reference.parquet"
         with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
-            try:
-                path = self._download(uri, Path(scratch), f"reference data of {version} is")
-            except ModelError as error:
-                raise RegistryError(str(error)) from None
-            if record.reference_sha256 and sha256_file(path) != record.reference_sha256:
-                raise RegistryError(
-                    f"reference data of {version} does not match its registered SHA-256; "
-                    "refusing to measure drift against it. Restore the file or roll back to "
-                    "another version."
-                )
+            path = self._download_checked(
+                uri,
+                Path(scratch),
+                f"reference data of {version}",
+                record.reference_sha256,
+                "measure drift against it",
+            )
             frame = pd.read_parquet(path)
         return sample_rows_of(frame, sample_rows, seed)
 
@@ -550,68 +348,21 @@ class MlflowRegistry:
             )
         return current
 
-    def set_alias(
-        self,
-        alias: str,
-        version: str | None,
-        *,
-        reason: str,
-        action: str,
-        expected: str | object | None = ...,
-        actor: str | None = None,
-    ) -> None:
-        """Point alias at version (None removes it); with expected, only if it still points there.
+    def _read_aliases(self) -> dict[str, str]:
+        return self._state()[0]
 
-        The alias is re-read and compared under this machine's lock; see the module docstring
-        for the window that remains.
-        """
-        if alias not in ALIASES:
-            raise RegistryError(f"unknown alias '{alias}'; aliases are {ALIASES}")
-        with self._locked():
-            self._recover_locked()
-            self._set_alias_locked(
-                alias, version, reason=reason, action=action, expected=expected, actor=actor
-            )
+    def _read_state(self) -> tuple[dict[str, str], list[HistoryEntry]]:
+        return self._state()
 
-    def _set_alias_locked(
-        self,
-        alias: str,
-        version: str | None,
-        *,
-        reason: str,
-        action: str,
-        expected: Any = ...,
-        actor: str | None = None,
-        current: str | object | None = ...,
-    ) -> None:
-        aliases, entries = self._state()
-        if current is ...:
-            current = aliases.get(alias)
-        if expected is not ... and current != expected:
-            raise RegistryError(
-                f"{alias} is {current}, not {expected} as expected: another run changed it; "
-                "run the comparison again"
-            )
-        if version is not None:
-            self.get_version(version)
-        self._ensure_registered()
-        entry = HistoryEntry(
-            utc_now(),
-            action,
-            alias,
-            current,  # type: ignore[arg-type]
-            version,
-            reason,
-            actor or actor_name(),
-        )
-        # History first, then the alias: the history tag commits the change (see _recover_locked).
+    def history(self) -> list[HistoryEntry]:
+        return self._state()[1]
+
+    def _append_history(self, entry: HistoryEntry) -> None:
         # A random suffix: a writer outside the lock never overwrites an entry of the same number.
-        key = f"{HISTORY_TAG}{len(entries) + 1:06d}-{uuid.uuid4().hex[:6]}"
-        with self._calling(f"moving {alias} to {version}"):
-            self.client.set_registered_model_tag(
-                self.model_name, key, json.dumps(asdict(entry), sort_keys=True)
-            )
-            self._write_alias(alias, version)
+        key = f"{HISTORY_TAG}{len(self.history()) + 1:06d}-{uuid.uuid4().hex[:6]}"
+        self.client.set_registered_model_tag(
+            self.model_name, key, json.dumps(asdict(entry), sort_keys=True)
+        )
 
     def _write_alias(self, alias: str, version: str | None) -> None:
         if version is None:
@@ -620,128 +371,35 @@ class MlflowRegistry:
         else:
             self.client.set_registered_model_alias(self.model_name, alias, version_number(version))
 
-    def history(self) -> list[HistoryEntry]:
-        return self._state()[1]
-
-    def _recover_locked(self, *, on_open: bool = False) -> None:
-        """Complete an alias change whose history entry was written but not its alias; on
-        opening, also clear a challenger that is the champion and bring statuses in line."""
-        try:
-            aliases, entries = self._state()
-        except RegistryError as error:
-            logger.error("registry %s needs attention: %s", self.location, error)
-            return
-        for alias in ALIASES:
-            last = next((e for e in reversed(entries) if e.alias == alias), None)
-            current = aliases.get(alias)
-            if last is None or last.to_version == current or last.from_version != current:
-                continue
-            if last.to_version is not None:
-                try:
-                    self.get_version(last.to_version)
-                except RegistryError:
-                    continue  # deleted since: left for verify() and get_alias() to report
-            logger.warning(
-                "completing an interrupted alias change: %s %s -> %s (%s)",
-                alias,
-                current,
-                last.to_version,
-                last.reason,
-            )
-            with self._calling(f"completing the move of {alias}"):
-                self._write_alias(alias, last.to_version)
-            if last.to_version is None:
-                aliases.pop(alias, None)
-            else:
-                aliases[alias] = last.to_version
-        if not on_open:
-            return
-        champion = aliases.get("champion")
-        if champion is not None and aliases.get("challenger") == champion:
-            self._set_alias_locked(
-                "challenger",
-                None,
-                reason=f"{champion} is already the champion (an interrupted promotion)",
-                action="recover",
-            )
+    def _recover_statuses(self, champion: str | None, entries: list[HistoryEntry]) -> None:
         if champion is None:
             return
         for found in self._search_versions():
-            tags = dict(found.tags or {})
-            status = tags.get(f"{TAG}status")
+            status = dict(found.tags or {}).get(f"{TAG}status")
             version = version_id(found.version)
-            wanted = None
-            if version == champion and status != "champion":
-                wanted = "champion"
-            elif version != champion and status == "champion":
-                rolled_back = any(
-                    e.action == "rollback" and e.from_version == version for e in entries
-                )
-                wanted = "rolled-back" if rolled_back else "retired"
+            wanted = self.caught_up_status(version, status, champion, entries)
             if wanted is not None:
-                logger.warning(
-                    "status of %s: %s -> %s (catching up with the aliases)", version, status, wanted
-                )
                 with self._calling(f"marking {version} {wanted}"):
                     self.client.set_model_version_tag(
                         self.model_name, found.version, f"{TAG}status", wanted
                     )
 
-    def rollback(
-        self, *, to_version: str | None = None, reason: str, actor: str | None = None
-    ) -> tuple[str, str]:
-        """Make the previous champion (or to_version) champion again; return (from, to).
+    def _champion_for_rollback(self) -> str | None:
+        """The champion alias; a champion whose version was deleted by hand (the alias went
+        with it) is the one the history last set, so it can be rolled back from."""
+        aliases, entries = self._state()
+        last = next((e for e in reversed(entries) if e.alias == "champion"), None)
+        if aliases.get("champion") is None and last is not None:
+            return last.to_version
+        return aliases.get("champion")
 
-        A champion whose version was deleted by hand can be rolled back from, with to_version.
-        """
-        with self._locked():
-            self._recover_locked()
-            aliases, entries = self._state()
-            current = aliases.get("champion")
-            last = next((e for e in reversed(entries) if e.alias == "champion"), None)
-            deleted = current is None and last is not None and last.to_version is not None
-            if deleted and last is not None:
-                current = last.to_version
-            if current is None:
-                raise RegistryError("there is no champion to roll back")
-            target = to_version or self._previous_champion(current, entries)
-            if target is None:
-                raise RegistryError(
-                    f"{current} is the first champion: there is no earlier one to roll back to"
-                )
-            if target == current:
-                raise RegistryError(f"{target} is already the champion")
-            self.load_model(target)  # refuse a target that would not load
-            self._set_alias_locked(
-                "champion",
-                target,
-                reason=reason,
-                action="rollback",
-                actor=actor,
-                current=current,
-            )
-        if not deleted:
-            self.mark(current, "rolled-back")
-        self.mark(target, "champion")
-        return current, target
-
-    @staticmethod
-    def _previous_champion(current: str, entries: list[HistoryEntry]) -> str | None:
-        for entry in reversed(entries):
-            if (
-                entry.alias == "champion"
-                and entry.to_version == current
-                and entry.from_version != current
-                and entry.action != "rollback"
-            ):
-                return entry.from_version
-        return None
+    def _may_mark_rolled_back(self, champion: str) -> bool:
+        return self._read_aliases().get("champion") is not None  # else its version is gone
 
     # -- requests ----------------------------------------------------------------------
     def claim_request(self, request_id: str) -> bool:
         """Record that a request is being handled (a tag of the experiment); False if it was."""
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", request_id):
-            raise RegistryError(f"'{request_id}' is not a request id")
+        self.check_request_id(request_id)
         experiment_id = self._experiment_id()
         key = f"{REQUEST_TAG}{request_id}"
         with self._locked(), self._calling(f"claiming request {request_id}"):
@@ -784,7 +442,7 @@ class MlflowRegistry:
                 run_id = run.info.run_id
             self.client.log_dict(run_id, comparison, "comparison.json")
             self.client.set_tag(run_id, f"{TAG}verdict", str(comparison.get("verdict", "")))
-            for key, number in _numbers(comparison).items():
+            for key, number in metric_values(comparison).items():
                 self.client.log_metric(run_id, key, number)
             self.client.set_terminated(run_id)
         for side in ("challenger", "champion"):
@@ -806,14 +464,8 @@ class MlflowRegistry:
         if run is None:
             raise RegistryError(f"comparison {comparison_id} not found in the {self.location}")
         with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
-            try:
-                path = self._download(
-                    f"runs:/{run.info.run_id}/comparison.json",
-                    Path(scratch),
-                    f"comparison {comparison_id} is",
-                )
-            except ModelError as error:
-                raise RegistryError(str(error)) from None
+            uri = f"runs:/{run.info.run_id}/comparison.json"
+            path = self._download_checked(uri, Path(scratch), f"comparison {comparison_id}")
             return json.loads(path.read_text())  # type: ignore[no-any-return]
 
     # -- consistency -------------------------------------------------------------------
@@ -854,29 +506,8 @@ class MlflowRegistry:
                 notes.append(f"alias '{alias}' is not one of autoretrain's; it is left alone")
             elif version not in versions:
                 problems.append(f"{alias} points at {version}, which is not a registered version")
-        replayed: dict[str, str | None] = {}
-        for number, entry in enumerate(entries, start=1):
-            if entry.alias in replayed and replayed[entry.alias] != entry.from_version:
-                problems.append(
-                    f"history entry {number} moves {entry.alias} from {entry.from_version}, "
-                    f"but the entry before left it at {replayed[entry.alias]}"
-                )
-            replayed[entry.alias] = entry.to_version
-        for alias in ALIASES:
-            if replayed.get(alias) != aliases.get(alias):
-                problems.append(
-                    f"{alias} is {aliases.get(alias)} in MLflow but {replayed.get(alias)} after "
-                    "replaying the history: it was moved outside autoretrain, or its version "
-                    "was deleted by hand"
-                )
-        champion = aliases.get("champion")
-        if champion in versions and versions[champion].status != "champion":
-            notes.append(f"champion {champion} has status '{versions[champion].status}'")
-        unaliased = [
-            v for v, r in versions.items() if r.status == "registered" and v not in aliases.values()
-        ]
-        if unaliased:
-            notes.append(f"registered but never compared: {', '.join(unaliased)}")
+        problems += self.replay_problems(aliases, entries)
+        notes += self.status_notes(aliases, versions)
         return RegistryCheck(tuple(problems), tuple(notes))
 
 
