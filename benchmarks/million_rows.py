@@ -97,7 +97,7 @@ def config_for(root: Path, log_dir: Path, sample_rows: int | None) -> Config:
 
 def register_champion(config: Config, reference: pd.DataFrame) -> str:
     from tasks.adapters.modeling import fit_model
-    from tasks.stores.registry import LocalRegistry
+    from tasks.stores.registry import Lineage, LocalRegistry
 
     # The configured pipeline on every feature: the monitor predicts the reference sample with
     # it for prediction drift (on by default).
@@ -105,17 +105,17 @@ def register_champion(config: Config, reference: pd.DataFrame) -> str:
     record = LocalRegistry(config.registry.path, config.name).register(
         model,
         reference[["timestamp", *NUMERIC, *CATEGORICAL, "label"]],
-        {
-            "estimator": "sklearn.linear_model.LogisticRegression",
-            "params": {},
-            "training_window": {"start": "2025-12-31T00:00:00", "end": "2026-01-01T00:00:00"},
-            "training_rows": len(reference),
-            "data_fingerprint": "benchmark",
-            "metrics": {},
-            "code_version": "benchmark",
-            "source": "benchmark",
-            "reason": "benchmark",
-        },
+        Lineage(
+            estimator="sklearn.linear_model.LogisticRegression",
+            params={},
+            training_window={"start": "2025-12-31T00:00:00", "end": "2026-01-01T00:00:00"},
+            training_rows=len(reference),
+            data_fingerprint="benchmark",
+            metrics={},
+            code_version="benchmark",
+            source="benchmark",
+            reason="benchmark",
+        ),
     )
     return record.version
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from tasks.steps.estimation import HoldoutFit, fit_on_holdout
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window, make_source
 from tasks.stores.history import open_history
-from tasks.stores.registry import ModelVersion, open_registry
+from tasks.stores.registry import Lineage, ModelVersion, open_registry
 
 
 @cache
@@ -108,7 +109,7 @@ def _lineage(
     source: str,
     reason: str,
     fit: HoldoutFit | None = None,
-) -> dict[str, Any]:
+) -> Lineage:
     data = config.data
     metric = config.policy.performance_metric
     score = score_predictions(
@@ -119,19 +120,19 @@ def _lineage(
     metrics = {f"training_{metric.describe()}": round(score, 6)}
     if fit is not None and fit.score is not None:  # what the policy measures drops against
         metrics[holdout_metric_key(metric)] = round(fit.score, 6)
-    return {
-        "estimator": config.model.estimator,
-        "params": dict(config.model.params),
-        "training_window": window.to_dict(),
-        "training_rows": len(training),
-        "data_fingerprint": fingerprint_frame(reference_frame(config, training)),
-        "metrics": metrics,
-        "code_version": code_version(),
-        "source": source,
-        "reason": reason,
-        "features": list(data.features),
-        "data_source": make_source(data).describe(),  # credentials masked
-    }
+    return Lineage(
+        estimator=config.model.estimator,
+        params=dict(config.model.params),
+        training_window=window.to_dict(),
+        training_rows=len(training),
+        data_fingerprint=fingerprint_frame(reference_frame(config, training)),
+        metrics=metrics,
+        code_version=code_version(),
+        source=source,
+        reason=reason,
+        features=list(data.features),
+        data_source=make_source(data).describe(),  # credentials masked
+    )
 
 
 def train_challenger(
@@ -162,9 +163,12 @@ def train_challenger(
     registry = open_registry(config.registry, config.name)
     lineage = _lineage(config, model, training, window, source="trained", reason=reason, fit=fit)
     if choice is not None:
-        lineage["training_choice"] = choice.to_dict()
-        if choice.chosen == "since-change-split":
-            lineage["holdout_window"] = choice.holdout.to_dict()
+        moved = choice.chosen == "since-change-split"
+        lineage = replace(
+            lineage,
+            training_choice=choice.to_dict(),
+            holdout_window=choice.holdout.to_dict() if moved else {},
+        )
     record = registry.register(
         model,
         reference_frame(config, training),

@@ -14,7 +14,7 @@ from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compa
 from tasks.core.windows import Window
 from tasks.errors import RegistryError
 from tasks.steps.promotion import apply_verdict, collect_outputs
-from tasks.stores.registry import LocalRegistry
+from tasks.stores.registry import Lineage, LocalRegistry
 from tests.helpers import repo_config
 
 MODEL_NAME = "seattle-weather"
@@ -29,17 +29,17 @@ def _register(registry: LocalRegistry, count: int) -> None:
         registry.register(
             model,
             reference,
-            {
-                "estimator": "sklearn.tree.DecisionTreeClassifier",
-                "params": {},
-                "training_window": WINDOW,
-                "training_rows": 4,
-                "data_fingerprint": "test",
-                "metrics": {},
-                "code_version": "test",
-                "source": "test",
-                "reason": "test",
-            },
+            Lineage(
+                estimator="sklearn.tree.DecisionTreeClassifier",
+                params={},
+                training_window=WINDOW,
+                training_rows=4,
+                data_fingerprint="test",
+                metrics={},
+                code_version="test",
+                source="test",
+                reason="test",
+            ),
         )
 
 
@@ -353,17 +353,17 @@ def _registry_with_a_real_model(tmp_path: Path) -> tuple[LocalRegistry, Any]:
     registry.register(
         model,
         frame,
-        {
-            "estimator": "sklearn.tree.DecisionTreeClassifier",
-            "params": {},
-            "training_window": WINDOW,
-            "training_rows": 5,
-            "data_fingerprint": "test",
-            "metrics": {},
-            "code_version": "test",
-            "source": "test",
-            "reason": "test",
-        },
+        Lineage(
+            estimator="sklearn.tree.DecisionTreeClassifier",
+            params={},
+            training_window=WINDOW,
+            training_rows=5,
+            data_fingerprint="test",
+            metrics={},
+            code_version="test",
+            source="test",
+            reason="test",
+        ),
     )
     return registry, config
 

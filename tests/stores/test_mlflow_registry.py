@@ -25,7 +25,7 @@ from tasks.stores.registry.mlflow_server import (
 )
 from tests.processes import free_port
 from tests.registry_backends import MlflowBackend, MlflowServer, fresh_model_name
-from tests.stores.test_registry import _metadata, _model, _promote, _reference, _register
+from tests.stores.test_registry import _lineage, _model, _promote, _reference, _register
 
 
 @pytest.fixture
@@ -307,7 +307,7 @@ def test_requests_are_claimed_once_across_openings(backend: MlflowBackend) -> No
 @pytest.mark.slow
 def test_the_reference_sample_is_seeded(registry: MlflowRegistry) -> None:
     reference = pd.concat([_reference(offset) for offset in range(5)], ignore_index=True)
-    registry.register(_model(reference), reference, _metadata(reference))
+    registry.register(_model(reference), reference, _lineage(reference))
 
     first = registry.load_reference("v0001", sample_rows=7, seed=3)
 

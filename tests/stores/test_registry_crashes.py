@@ -22,7 +22,7 @@ from tasks.config import Config
 from tasks.core.windows import Window, plan_windows
 from tasks.steps import promotion, training
 from tasks.stores.data import load_window
-from tasks.stores.registry import LocalRegistry, model_directory
+from tasks.stores.registry import Lineage, LocalRegistry, model_directory
 from tests.helpers import repo_config
 
 MODEL_NAME = "seattle-weather"
@@ -54,23 +54,10 @@ def _register_champion(config: Config) -> None:
     registry.mark(record.version, "champion")
 
 
-def _copy_of(registry: LocalRegistry, version: str) -> tuple[Any, Any, dict[str, Any]]:
+def _copy_of(registry: LocalRegistry, version: str) -> tuple[Any, Any, Lineage]:
     """Model, reference and lineage of a version, to register it again."""
-    generated = {
-        "version",
-        "model_name",
-        "created_at",
-        "model_sha256",
-        "reference_sha256",
-        "calibration_sha256",
-        "status",
-    }
-    metadata = {
-        key: value
-        for key, value in registry.get_version(version).to_dict().items()
-        if key not in generated
-    }
-    return registry.load_model(version), registry.load_reference(version), metadata
+    record = registry.get_version(version)
+    return registry.load_model(version), registry.load_reference(version), record.lineage
 
 
 @pytest.fixture(scope="module")
@@ -392,10 +379,10 @@ def test_verify_cli_says_consistent(
 # -- concurrent writers ------------------------------------------------------------------------
 def _register_copies(root: str, count: int) -> list[str]:
     registry = LocalRegistry(Path(root), MODEL_NAME)
-    model, reference, metadata = _copy_of(registry, "v0001")
+    model, reference, lineage = _copy_of(registry, "v0001")
     versions = []
     for _ in range(count):
-        record = registry.register(model, reference, metadata)
+        record = registry.register(model, reference, lineage)
         registry.set_alias("challenger", record.version, reason="race", action="register")
         versions.append(record.version)
     return versions

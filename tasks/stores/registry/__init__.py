@@ -19,10 +19,14 @@ from tasks.stores.registry._layout import list_models, model_directory
 from tasks.stores.registry._lock import AliasLock, FileAliasLock
 from tasks.stores.registry._types import (
     ALIASES,
+    UNCHECKED,
     HistoryEntry,
+    JsonDict,
+    Lineage,
     ModelRegistry,
     ModelVersion,
     RegistryCheck,
+    Unchecked,
     check_model_name,
 )
 from tasks.stores.registry.local import STALE_STAGING_SECONDS, LocalRegistry
@@ -30,13 +34,17 @@ from tasks.stores.registry.local import STALE_STAGING_SECONDS, LocalRegistry
 __all__ = [
     "ALIASES",
     "STALE_STAGING_SECONDS",
+    "UNCHECKED",
     "AliasLock",
     "FileAliasLock",
     "HistoryEntry",
+    "JsonDict",
+    "Lineage",
     "LocalRegistry",
     "ModelRegistry",
     "ModelVersion",
     "RegistryCheck",
+    "Unchecked",
     "check_model_name",
     "list_models",
     "model_directory",

@@ -23,7 +23,13 @@ from typing import Any
 from tasks.errors import RegistryError
 from tasks.stores.registry._files import actor_name, utc_now
 from tasks.stores.registry._lock import AliasLock
-from tasks.stores.registry._types import ALIASES, HistoryEntry, ModelVersion
+from tasks.stores.registry._types import (
+    ALIASES,
+    UNCHECKED,
+    HistoryEntry,
+    ModelVersion,
+    Unchecked,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -106,10 +112,11 @@ class AliasJournal(ABC):
         *,
         reason: str,
         action: str,
-        expected: str | object | None = ...,
+        expected: str | Unchecked | None = UNCHECKED,
         actor: str | None = None,
     ) -> None:
-        """Point alias at version (None removes it); with expected, only if it still points there.
+        """Point alias at version (None removes it); with expected (a version, or None for
+        "nowhere"), only if it still points there.
 
         The check and the change happen under the model's lock: a compare-and-swap among the
         writers that take it (see each backend for who they are). actor defaults to the user
@@ -130,13 +137,13 @@ class AliasJournal(ABC):
         *,
         reason: str,
         action: str,
-        expected: Any = ...,
+        expected: str | Unchecked | None = UNCHECKED,
         actor: str | None = None,
-        current: Any = ...,
+        current: str | Unchecked | None = UNCHECKED,
     ) -> None:
-        if current is ...:
+        if current is UNCHECKED:  # else the caller read it under this lock
             current = self._read_aliases().get(alias)
-        if expected is not ... and current != expected:
+        if expected is not UNCHECKED and current != expected:
             raise RegistryError(
                 f"{alias} is {current}, not {expected} as expected: another run changed it; "
                 "run the comparison again"

@@ -4,7 +4,8 @@ and what every backend offers the flows."""
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,10 +18,46 @@ CALIBRATION_FILE = "calibration.json"
 # The same rule as the config's name, with a length a directory name can always have.
 MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
+# What a version's calibration and a comparison are stored as.
+JsonDict = dict[str, Any]
+
+
+class Unchecked(Enum):
+    """The type of UNCHECKED: set_alias(..., expected=UNCHECKED) moves the alias wherever it
+    points now (the default), where expected=None means "only if it points nowhere"."""
+
+    UNCHECKED = "unchecked"
+
+
+UNCHECKED = Unchecked.UNCHECKED
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a new version comes from, as the code registering it knows: the estimator and its
+    parameters, the rows it was trained on, how well it did, which code and why.
+    register() adds the version id, the model name, the time, the digests and the status."""
+
+    estimator: str
+    params: dict[str, Any]
+    training_window: dict[str, str]
+    training_rows: int
+    data_fingerprint: str
+    metrics: dict[str, float]
+    code_version: str
+    source: str
+    reason: str
+    features: list[str] = field(default_factory=list)
+    data_source: str = ""  # where the training rows were read, credentials masked
+    # Change-aware training: which span was chosen and why (empty: the configured span);
+    # holdout_window is set when the choice moved the holdout the gate judges on.
+    training_choice: dict[str, Any] = field(default_factory=dict)
+    holdout_window: dict[str, str] = field(default_factory=dict)
+
 
 @dataclass(frozen=True)
 class ModelVersion:
-    """Metadata of one registered model version (its lineage)."""
+    """Metadata of one registered model version: its lineage, digests and status."""
 
     version: str
     model_name: str
@@ -46,6 +83,34 @@ class ModelVersion:
     # registered before it was recorded); holdout_window is set when the choice moved it.
     training_choice: dict[str, Any] = field(default_factory=dict)
     holdout_window: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def registered(
+        cls,
+        lineage: Lineage,
+        *,
+        version: str,
+        model_name: str,
+        created_at: str,
+        model_sha256: str,
+        reference_sha256: str,
+        calibration_sha256: str,
+    ) -> ModelVersion:
+        """The record of a new version: its lineage and what register() computed."""
+        return cls(
+            version=version,
+            model_name=model_name,
+            created_at=created_at,
+            model_sha256=model_sha256,
+            reference_sha256=reference_sha256,
+            calibration_sha256=calibration_sha256,
+            **{f.name: getattr(lineage, f.name) for f in fields(Lineage)},
+        )
+
+    @property
+    def lineage(self) -> Lineage:
+        """What the version was registered with (to register it again, say)."""
+        return Lineage(**{f.name: getattr(self, f.name) for f in fields(Lineage)})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,11 +151,11 @@ class ModelRegistry(Protocol):
         self,
         model: Any,
         reference: pd.DataFrame,
-        metadata: dict[str, Any],
-        calibration: dict[str, Any] | None = None,
+        lineage: Lineage,
+        calibration: JsonDict | None = None,
     ) -> ModelVersion: ...
 
-    def load_calibration(self, version: str) -> dict[str, Any] | None: ...
+    def load_calibration(self, version: str) -> JsonDict | None: ...
 
     def get_version(self, version: str) -> ModelVersion: ...
 
@@ -111,7 +176,7 @@ class ModelRegistry(Protocol):
         *,
         reason: str,
         action: str,
-        expected: str | None = ...,
+        expected: str | Unchecked | None = UNCHECKED,
         actor: str | None = None,
     ) -> None: ...
 
@@ -119,9 +184,9 @@ class ModelRegistry(Protocol):
 
     def history(self) -> list[HistoryEntry]: ...
 
-    def save_comparison(self, comparison_id: str, comparison: dict[str, Any]) -> Path | str: ...
+    def save_comparison(self, comparison_id: str, comparison: JsonDict) -> Path | str: ...
 
-    def load_comparison(self, comparison_id: str) -> dict[str, Any]: ...
+    def load_comparison(self, comparison_id: str) -> JsonDict: ...
 
     def rollback(
         self, *, to_version: str | None = None, reason: str, actor: str | None = None

@@ -64,6 +64,8 @@ from tasks.stores.registry._types import (
     ALIASES,
     CALIBRATION_FILE,
     HistoryEntry,
+    JsonDict,
+    Lineage,
     ModelVersion,
     RegistryCheck,
     check_model_name,
@@ -150,10 +152,10 @@ class LocalRegistry(AliasJournal):
         self,
         model: Any,
         reference: pd.DataFrame,
-        metadata: dict[str, Any],
-        calibration: dict[str, Any] | None = None,
+        lineage: Lineage,
+        calibration: JsonDict | None = None,
     ) -> ModelVersion:
-        """Store model, reference data, metadata and (if any) the calibration as a new
+        """Store model, reference data, lineage and (if any) the calibration as a new
         version, all or nothing."""
         staging = Path(tempfile.mkdtemp(dir=self.root / "versions", prefix=".tmp-"))
         try:
@@ -170,7 +172,8 @@ class LocalRegistry(AliasJournal):
                 fsync_path(staging / name)
             with self._locked():
                 version = self._next_version()  # under the lock: concurrent writers never share one
-                record = ModelVersion(
+                record = ModelVersion.registered(
+                    lineage,
                     version=version,
                     model_name=self.model_name,
                     created_at=utc_now(),
@@ -179,7 +182,6 @@ class LocalRegistry(AliasJournal):
                     calibration_sha256=(
                         sha256_file(staging / CALIBRATION_FILE) if calibration is not None else ""
                     ),
-                    **metadata,
                 )
                 (staging / "metadata.json").write_text(json.dumps(record.to_dict(), indent=2))
                 fsync_path(staging / "metadata.json")
@@ -261,7 +263,7 @@ class LocalRegistry(AliasJournal):
             )
         return path
 
-    def load_calibration(self, version: str) -> dict[str, Any] | None:
+    def load_calibration(self, version: str) -> JsonDict | None:
         """A version's calibration after checking its SHA-256; None when it was registered
         without one."""
         record = self.get_version(version)
@@ -488,12 +490,12 @@ class LocalRegistry(AliasJournal):
             raise RegistryError(f"'{comparison_id}' is not a comparison id")
         return self.root / "comparisons" / f"{comparison_id}.json"
 
-    def save_comparison(self, comparison_id: str, comparison: dict[str, Any]) -> Path:
+    def save_comparison(self, comparison_id: str, comparison: JsonDict) -> Path:
         path = self._comparison_path(comparison_id)
         write_json_atomic(path, comparison)
         return path
 
-    def load_comparison(self, comparison_id: str) -> dict[str, Any]:
+    def load_comparison(self, comparison_id: str) -> JsonDict:
         path = self._comparison_path(comparison_id)
         if not path.is_file():
             raise RegistryError(f"comparison {comparison_id} not found in {path.parent}")

@@ -78,6 +78,8 @@ from tasks.stores.registry._types import (
     ALIASES,
     CALIBRATION_FILE,
     HistoryEntry,
+    JsonDict,
+    Lineage,
     ModelVersion,
     RegistryCheck,
 )
@@ -116,8 +118,8 @@ class MlflowRegistry(MlflowModel, AliasJournal):
         self,
         model: Any,
         reference: pd.DataFrame,
-        metadata: dict[str, Any],
-        calibration: dict[str, Any] | None = None,
+        lineage: Lineage,
+        calibration: JsonDict | None = None,
     ) -> ModelVersion:
         """Log model, reference data, lineage and (if any) the calibration on a run, then
         register it as a new version.
@@ -128,10 +130,7 @@ class MlflowRegistry(MlflowModel, AliasJournal):
         import mlflow.sklearn
         from mlflow.models import infer_signature
 
-        ModelVersion(  # unknown or missing metadata fails here, before anything is written
-            version="v0000", model_name=self.model_name, created_at="", model_sha256="", **metadata
-        )
-        features = list(metadata.get("features") or reference.columns)
+        features = list(lineage.features or reference.columns)
         experiment_id = self._experiment_id()
         with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
             staging = Path(scratch)
@@ -150,14 +149,14 @@ class MlflowRegistry(MlflowModel, AliasJournal):
             calibration_path = staging / CALIBRATION_FILE
             if calibration is not None:
                 calibration_path.write_text(json.dumps(calibration, indent=2, sort_keys=True))
-            record = ModelVersion(
-                version="v0000",
+            record = ModelVersion.registered(
+                lineage,
+                version="v0000",  # MLflow numbers the version when it is created, last
                 model_name=self.model_name,
                 created_at=utc_now(),
                 model_sha256=model_sha256,
                 reference_sha256=reference_sha256,
                 calibration_sha256=sha256_file(calibration_path) if calibration is not None else "",
-                **metadata,
             )
             with self._calling("logging the version's run"):
                 run = self.client.create_run(
@@ -278,7 +277,7 @@ class MlflowRegistry(MlflowModel, AliasJournal):
             )
         return path
 
-    def load_calibration(self, version: str) -> dict[str, Any] | None:
+    def load_calibration(self, version: str) -> JsonDict | None:
         """The version's calibration (SHA-256 checked); None when it was registered without."""
         found = self._model_version(version)
         record = self._record(found)
@@ -425,7 +424,7 @@ class MlflowRegistry(MlflowModel, AliasJournal):
             )
         return runs[0] if runs else None
 
-    def save_comparison(self, comparison_id: str, comparison: dict[str, Any]) -> str:
+    def save_comparison(self, comparison_id: str, comparison: JsonDict) -> str:
         """Log the comparison (JSON artifact and its numbers as metrics) on a run of its own,
         linked from the compared versions' tags; saving it again (an approval) replaces it."""
         self._check_comparison_id(comparison_id)
@@ -458,7 +457,7 @@ class MlflowRegistry(MlflowModel, AliasJournal):
                     )
         return f"runs:/{run_id}/comparison.json"
 
-    def load_comparison(self, comparison_id: str) -> dict[str, Any]:
+    def load_comparison(self, comparison_id: str) -> JsonDict:
         self._check_comparison_id(comparison_id)
         run = self._comparison_run(comparison_id)
         if run is None:
