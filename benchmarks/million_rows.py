@@ -127,10 +127,11 @@ started = time.perf_counter()
 from tasks.config import load_config
 from tasks.steps.monitoring import measure_window
 from tasks.core.windows import plan_windows, resolve_as_of
+from tasks.stores.resources import open_stores
 config = load_config(sys.argv[1])
 imported = time.perf_counter()
 plan = plan_windows(config, resolve_as_of(config))
-signals = measure_window(config, plan.current, sys.argv[2], Path(sys.argv[3]))
+signals = measure_window(config, open_stores(config), plan.current, sys.argv[2], Path(sys.argv[3]))
 done = time.perf_counter()
 print(json.dumps({
     "measure_s": done - imported, "with_imports_s": done - started,
@@ -256,7 +257,8 @@ def history(window_rows: int, scratch: Path) -> None:
     from tasks.core.windows import plan_windows, resolve_as_of
     from tasks.steps.monitoring import decide_on_history, measure_window
     from tasks.stores.data import load_window
-    from tasks.stores.history import RunRecord, open_history
+    from tasks.stores.history import RunRecord
+    from tasks.stores.resources import open_stores
 
     print(
         f"\n3. Monitoring the last window of a log ({window_rows:,} rows a window, one file a "
@@ -283,9 +285,10 @@ def history(window_rows: int, scratch: Path) -> None:
         )
         version = register_champion(config, frame)
         window = plan_windows(config, resolve_as_of(config)).current
-        store = open_history(config.registry.path)
+        stores = open_stores(config)  # as a flow run opens them: once
+        store = stores.history
         signals = measure_window(
-            config, window, version, None
+            config, stores, window, version, None
         )  # warm: imports, the reference sample
         decision = decide_retrain(signals, config.policy, [], as_of=as_of, champion=version)
         for day in range(1, windows):
@@ -298,12 +301,12 @@ def history(window_rows: int, scratch: Path) -> None:
         reads, monitors, lookups = [], [], []
         for _ in range(3):
             started = time.perf_counter()
-            load_window(config, window)
+            load_window(config, window, source=stores.source)
             reads.append(time.perf_counter() - started)
             started = time.perf_counter()
-            signals = measure_window(config, window, version, None)
+            signals = measure_window(config, stores, window, version, None)
             measured = time.perf_counter()
-            decide_on_history(config, signals, as_of, version)  # the monitor's own step
+            decide_on_history(config, stores, signals, as_of, version)  # the monitor's own step
             finished = time.perf_counter()
             monitors.append(finished - started)
             lookups.append(finished - measured)

@@ -21,13 +21,13 @@ from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
-from tasks.stores.history import RunRecord, open_history
-from tasks.stores.registry import open_registry
+from tasks.stores.history import RunRecord
 from tasks.stores.reports import prune_report_runs
+from tasks.stores.resources import Stores
 
 
 def measure_window(
-    config: Config, window: Window, champion_version: str, report_dir: Path | None
+    config: Config, stores: Stores, window: Window, champion_version: str, report_dir: Path | None
 ) -> Signals:
     """Measure drift, prediction drift, performance and estimated performance of window for
     the champion.
@@ -36,8 +36,8 @@ def measure_window(
     logged ones where the log has them; the champion predicts the rest. The estimate uses the
     champion's own predictions and calibrated probabilities on every row.
     """
-    registry = open_registry(config.registry, config.name)
-    current = load_window(config, window)
+    registry = stores.registry
+    current = load_window(config, window, source=stores.source)
     # The champion's reference sample is drawn once and kept with the version.
     reference = registry.load_reference(
         champion_version, config.sampling.drift_rows, config.sampling.seed
@@ -118,10 +118,10 @@ def _window_predictions(
 
 
 def decide_on_history(
-    config: Config, signals: Signals, as_of: datetime, champion: str
+    config: Config, stores: Stores, signals: Signals, as_of: datetime, champion: str
 ) -> TriggerDecision:
     """Decide on this run's signals and the recent monitoring history (the policy)."""
-    history = open_history(config.registry.path)
+    history = stores.history
     return decide_retrain(
         signals,
         config.policy,
@@ -139,6 +139,7 @@ def decide_on_history(
 
 def record_run(
     config: Config,
+    stores: Stores,
     as_of: datetime,
     champion: str,
     decision: TriggerDecision,
@@ -148,7 +149,7 @@ def record_run(
 ) -> int:
     """Append this monitor run (signals summary, decision, action taken) to the history."""
     retrained = decision.retrain
-    return open_history(config.registry.path).record(
+    return stores.history.record(
         config.name,
         RunRecord(
             as_of=as_of,
