@@ -427,3 +427,15 @@ def test_the_tests_the_docs_cite_exist() -> None:
         elif name and not re.search(rf"^def {name}", source.read_text(), re.MULTILINE):
             missing.append(f"{file}::{name}")
     assert missing == [], f"the docs cite tests that do not exist: {missing}"
+
+
+def test_the_modules_the_design_page_names_exist() -> None:
+    """Each row of the layer table names modules of its package; none may be gone or renamed."""
+    rows = re.findall(r"^\| `(tasks/\w+/)` \|(.*)\|$", (DOCS / "design.md").read_text(), re.M)
+    assert len(rows) >= 6
+    missing = []
+    for package, text in rows:
+        for name in re.findall(r"`(\w+\.py|\w+/)`", text):
+            if not any((REPO_ROOT / package).rglob(name.rstrip("/"))):
+                missing.append(f"{package}{name}")
+    assert missing == [], f"docs/design.md names modules that are not in the tree: {missing}"
