@@ -126,19 +126,17 @@ class AliasJournal(ABC):
             raise RegistryError(f"unknown alias '{alias}'; aliases are {ALIASES}")
         with self._locked():
             self._recover_locked()
-            self._set_alias_locked(
-                alias, version, reason=reason, action=action, expected=expected, actor=actor
-            )
+            self._set_alias_locked(alias, version, reason, action, actor, expected=expected)
 
     def _set_alias_locked(
         self,
         alias: str,
         version: str | None,
-        *,
         reason: str,
         action: str,
-        expected: str | Unchecked | None = UNCHECKED,
         actor: str | None = None,
+        *,
+        expected: str | Unchecked | None = UNCHECKED,
         current: str | Unchecked | None = UNCHECKED,
     ) -> None:
         if current is UNCHECKED:  # else the caller read it under this lock
@@ -250,9 +248,7 @@ class AliasJournal(ABC):
                 raise RegistryError(f"{target} is already the champion")
             mark_current = self._may_mark_rolled_back(current)
             self.load_model(target)  # refuse a target that would not load
-            self._set_alias_locked(
-                "champion", target, reason=reason, action="rollback", actor=actor, current=current
-            )
+            self._set_alias_locked("champion", target, reason, "rollback", actor, current=current)
         if mark_current:
             self.mark(current, "rolled-back")
         self.mark(target, "champion")

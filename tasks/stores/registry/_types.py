@@ -48,69 +48,38 @@ class Lineage:
     source: str
     reason: str
     features: list[str] = field(default_factory=list)
-    data_source: str = ""  # where the training rows were read, credentials masked
+    # Where the training rows were read, credentials masked ("" in versions registered before
+    # it was recorded, as for the fields below).
+    data_source: str = ""
     # Change-aware training: which span was chosen and why (empty: the configured span);
     # holdout_window is set when the choice moved the holdout the gate judges on.
     training_choice: dict[str, Any] = field(default_factory=dict)
     holdout_window: dict[str, str] = field(default_factory=dict)
 
+    def lineage_fields(self) -> dict[str, Any]:
+        """The lineage's fields by name (of a ModelVersion too: only those of its lineage)."""
+        return {f.name: getattr(self, f.name) for f in fields(Lineage)}
 
-@dataclass(frozen=True)
-class ModelVersion:
-    """Metadata of one registered model version: its lineage, digests and status."""
+
+@dataclass(frozen=True, kw_only=True)
+class ModelVersion(Lineage):
+    """One registered model version: its lineage, and the id, time, digests and status
+    register() gave it."""
 
     version: str
     model_name: str
     created_at: str
-    estimator: str
-    params: dict[str, Any]
-    training_window: dict[str, str]
-    training_rows: int
-    data_fingerprint: str
     model_sha256: str
-    metrics: dict[str, float]
-    code_version: str
-    source: str
-    reason: str
-    features: list[str] = field(default_factory=list)
     status: str = "registered"
     reference_sha256: str = ""  # empty in versions registered before it was recorded
-    data_source: str = ""  # where the training rows were read, credentials masked; "" before
     # SHA-256 of calibration.json; "" when the version has none (a regressor, a model without
     # predict_proba, no labelled holdout rows, or registered before calibrations were kept).
     calibration_sha256: str = ""
-    # Change-aware training: which span was chosen and why (empty: the configured span, or
-    # registered before it was recorded); holdout_window is set when the choice moved it.
-    training_choice: dict[str, Any] = field(default_factory=dict)
-    holdout_window: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def registered(
-        cls,
-        lineage: Lineage,
-        *,
-        version: str,
-        model_name: str,
-        created_at: str,
-        model_sha256: str,
-        reference_sha256: str,
-        calibration_sha256: str,
-    ) -> ModelVersion:
-        """The record of a new version: its lineage and what register() computed."""
-        return cls(
-            version=version,
-            model_name=model_name,
-            created_at=created_at,
-            model_sha256=model_sha256,
-            reference_sha256=reference_sha256,
-            calibration_sha256=calibration_sha256,
-            **{f.name: getattr(lineage, f.name) for f in fields(Lineage)},
-        )
 
     @property
     def lineage(self) -> Lineage:
         """What the version was registered with (to register it again, say)."""
-        return Lineage(**{f.name: getattr(self, f.name) for f in fields(Lineage)})
+        return Lineage(**self.lineage_fields())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -172,8 +172,8 @@ class LocalRegistry(AliasJournal):
                 fsync_path(staging / name)
             with self._locked():
                 version = self._next_version()  # under the lock: concurrent writers never share one
-                record = ModelVersion.registered(
-                    lineage,
+                record = ModelVersion(
+                    **lineage.lineage_fields(),
                     version=version,
                     model_name=self.model_name,
                     created_at=utc_now(),

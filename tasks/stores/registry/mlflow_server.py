@@ -149,8 +149,8 @@ class MlflowRegistry(MlflowModel, AliasJournal):
             calibration_path = staging / CALIBRATION_FILE
             if calibration is not None:
                 calibration_path.write_text(json.dumps(calibration, indent=2, sort_keys=True))
-            record = ModelVersion.registered(
-                lineage,
+            record = ModelVersion(
+                **lineage.lineage_fields(),
                 version="v0000",  # MLflow numbers the version when it is created, last
                 model_name=self.model_name,
                 created_at=utc_now(),
