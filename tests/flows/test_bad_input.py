@@ -34,6 +34,7 @@ from tasks.config import load_config
 from tasks.core.windows import Window, resolve_as_of
 from tasks.errors import AutoretrainError, ConfigError, DataError, ModelError, RegistryError
 from tasks.stores import data as data_module
+from tasks.stores import resources
 from tasks.stores.data import load_window
 from tasks.stores.registry import Lineage, LocalRegistry, model_directory
 from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
@@ -802,7 +803,8 @@ def test_bad_input_fails_clearly_and_changes_nothing(
 ) -> None:
     case.breaks(workspace)
     if case.breaks is unreachable_source:
-        monkeypatch.setattr(data_module, "make_source", lambda data: _DeadSource())
+        # The run's stores make its source (tasks.stores.resources), once.
+        monkeypatch.setattr(resources, "make_source", lambda data: _DeadSource())
     before = snapshot(workspace.registry)
 
     with pytest.raises(case.error) as caught:
