@@ -41,7 +41,7 @@ HOOK_PATH = DOCS / "hooks" / "config_reference.py"
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 SHELL_FENCES = {"bash", "sh", "shell", "console"}
 # Registry commands are quick and harmless on a temporary registry: run them for real.
-RUN_FOR_REAL = re.compile(r"^\.venv/bin/python -m tasks\.cli\.registry ")
+RUN_FOR_REAL = re.compile(r"^\.venv/bin/(python -m tasks\.cli\.registry|autoretrain registry) ")
 TIMEOUT = 120
 
 
@@ -364,7 +364,7 @@ def test_the_docs_document_the_commands_a_reader_needs() -> None:
         "make test",
         ".venv/bin/prefect server start",
         ".venv/bin/prefect worker start --pool autoretrain",
-        ".venv/bin/python -m tasks.cli.registry list --config config.yaml",
+        ".venv/bin/autoretrain registry list --config config.yaml",
     ):
         assert any(line.startswith(expected) for line in lines), expected
     assert any(line.startswith("PREFECT_UI_API_URL=") for line in lines)
