@@ -32,7 +32,8 @@ from sklearn.tree import DecisionTreeClassifier
 
 from tasks.config import Config
 from tasks.core.frames import fingerprint_frame
-from tasks.stores.registry import Lineage, LocalRegistry
+from tasks.stores.registry import LocalRegistry
+from tests.helpers import make_lineage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCS = REPO_ROOT / "docs"
@@ -234,14 +235,10 @@ def make_project(root: Path) -> Path:
     record = registry.register(
         model,
         reference,
-        Lineage(
-            estimator="sklearn.tree.DecisionTreeClassifier",
+        make_lineage(
             params={"max_depth": 3, "random_state": 0},
-            training_window={"start": "2012-01-01T00:00:00", "end": "2013-01-01T00:00:00"},
             training_rows=len(reference),
             data_fingerprint=fingerprint_frame(reference),
-            metrics={},
-            code_version="test",
             source="trained",
             reason="docs test",
             features=features,

@@ -36,8 +36,8 @@ from tasks.errors import AutoretrainError, ConfigError, DataError, ModelError, R
 from tasks.stores import data as data_module
 from tasks.stores import resources
 from tasks.stores.data import load_window
-from tasks.stores.registry import Lineage, LocalRegistry, model_directory
-from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
+from tasks.stores.registry import LocalRegistry, model_directory
+from tests.helpers import DEMO_DATA, ROOT, make_lineage, merge, repo_raw_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -69,14 +69,10 @@ def champion_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     record = registry.register(
         fit_model(config, training),
         training[["timestamp", *config.data.features, "weather"]],
-        Lineage(
+        make_lineage(
             estimator=config.model.estimator,
             params=dict(config.model.params),
-            training_window={"start": "2012-01-01T00:00:00", "end": "2013-01-01T00:00:00"},
             training_rows=len(training),
-            data_fingerprint="test",
-            metrics={},
-            code_version="test",
             source="trained",
             reason="test champion",
             features=config.data.features,

@@ -14,8 +14,8 @@ from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compa
 from tasks.core.windows import Window
 from tasks.errors import RegistryError
 from tasks.steps.promotion import apply_verdict, collect_outputs
-from tasks.stores.registry import Lineage, LocalRegistry
-from tests.helpers import repo_config
+from tasks.stores.registry import LocalRegistry
+from tests.helpers import make_lineage, repo_config
 
 MODEL_NAME = "seattle-weather"
 WINDOW = {"start": "2013-07-01T00:00:00", "end": "2014-01-01T00:00:00"}
@@ -29,16 +29,9 @@ def _register(registry: LocalRegistry, count: int) -> None:
         registry.register(
             model,
             reference,
-            Lineage(
-                estimator="sklearn.tree.DecisionTreeClassifier",
-                params={},
+            make_lineage(
                 training_window=WINDOW,
                 training_rows=4,
-                data_fingerprint="test",
-                metrics={},
-                code_version="test",
-                source="test",
-                reason="test",
             ),
         )
 
@@ -353,16 +346,9 @@ def _registry_with_a_real_model(tmp_path: Path) -> tuple[LocalRegistry, Any]:
     registry.register(
         model,
         frame,
-        Lineage(
-            estimator="sklearn.tree.DecisionTreeClassifier",
-            params={},
+        make_lineage(
             training_window=WINDOW,
             training_rows=5,
-            data_fingerprint="test",
-            metrics={},
-            code_version="test",
-            source="test",
-            reason="test",
         ),
     )
     return registry, config
