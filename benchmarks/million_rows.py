@@ -97,7 +97,7 @@ def config_for(root: Path, log_dir: Path, sample_rows: int | None) -> Config:
 
 def register_champion(config: Config, reference: pd.DataFrame) -> str:
     from tasks.adapters.modeling import fit_model
-    from tasks.stores.registry import LocalRegistry
+    from tasks.stores.registry import Lineage, LocalRegistry
 
     # The configured pipeline on every feature: the monitor predicts the reference sample with
     # it for prediction drift (on by default).
@@ -105,17 +105,17 @@ def register_champion(config: Config, reference: pd.DataFrame) -> str:
     record = LocalRegistry(config.registry.path, config.name).register(
         model,
         reference[["timestamp", *NUMERIC, *CATEGORICAL, "label"]],
-        {
-            "estimator": "sklearn.linear_model.LogisticRegression",
-            "params": {},
-            "training_window": {"start": "2025-12-31T00:00:00", "end": "2026-01-01T00:00:00"},
-            "training_rows": len(reference),
-            "data_fingerprint": "benchmark",
-            "metrics": {},
-            "code_version": "benchmark",
-            "source": "benchmark",
-            "reason": "benchmark",
-        },
+        Lineage(
+            estimator="sklearn.linear_model.LogisticRegression",
+            params={},
+            training_window={"start": "2025-12-31T00:00:00", "end": "2026-01-01T00:00:00"},
+            training_rows=len(reference),
+            data_fingerprint="benchmark",
+            metrics={},
+            code_version="benchmark",
+            source="benchmark",
+            reason="benchmark",
+        ),
     )
     return record.version
 
@@ -127,10 +127,11 @@ started = time.perf_counter()
 from tasks.config import load_config
 from tasks.steps.monitoring import measure_window
 from tasks.core.windows import plan_windows, resolve_as_of
+from tasks.stores.resources import open_stores
 config = load_config(sys.argv[1])
 imported = time.perf_counter()
 plan = plan_windows(config, resolve_as_of(config))
-signals = measure_window(config, plan.current, sys.argv[2], Path(sys.argv[3]))
+signals = measure_window(config, open_stores(config), plan.current, sys.argv[2], Path(sys.argv[3]))
 done = time.perf_counter()
 print(json.dumps({
     "measure_s": done - imported, "with_imports_s": done - started,
@@ -256,7 +257,8 @@ def history(window_rows: int, scratch: Path) -> None:
     from tasks.core.windows import plan_windows, resolve_as_of
     from tasks.steps.monitoring import decide_on_history, measure_window
     from tasks.stores.data import load_window
-    from tasks.stores.history import RunRecord, open_history
+    from tasks.stores.history import RunRecord
+    from tasks.stores.resources import open_stores
 
     print(
         f"\n3. Monitoring the last window of a log ({window_rows:,} rows a window, one file a "
@@ -283,9 +285,10 @@ def history(window_rows: int, scratch: Path) -> None:
         )
         version = register_champion(config, frame)
         window = plan_windows(config, resolve_as_of(config)).current
-        store = open_history(config.registry.path)
+        stores = open_stores(config)  # as a flow run opens them: once
+        store = stores.history
         signals = measure_window(
-            config, window, version, None
+            config, stores, window, version, None
         )  # warm: imports, the reference sample
         decision = decide_retrain(signals, config.policy, [], as_of=as_of, champion=version)
         for day in range(1, windows):
@@ -298,12 +301,12 @@ def history(window_rows: int, scratch: Path) -> None:
         reads, monitors, lookups = [], [], []
         for _ in range(3):
             started = time.perf_counter()
-            load_window(config, window)
+            load_window(config, window, source=stores.source)
             reads.append(time.perf_counter() - started)
             started = time.perf_counter()
-            signals = measure_window(config, window, version, None)
+            signals = measure_window(config, stores, window, version, None)
             measured = time.perf_counter()
-            decide_on_history(config, signals, as_of, version)  # the monitor's own step
+            decide_on_history(config, stores, signals, as_of, version)  # the monitor's own step
             finished = time.perf_counter()
             monitors.append(finished - started)
             lookups.append(finished - measured)

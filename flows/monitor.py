@@ -35,6 +35,7 @@ from tasks.orchestration.runtime import (
     load_run_config,
     resolve_mode,
 )
+from tasks.orchestration.stores import run_stores, sharing_stores
 from tasks.orchestration.tasks import (
     decide_on_history,
     label_reports,
@@ -45,7 +46,8 @@ from tasks.orchestration.tasks import (
 )
 from tasks.render.reporting import render_comparison, render_summary
 from tasks.steps.monitoring import describe_rerun
-from tasks.stores.registry import ModelRegistry, open_registry
+from tasks.stores.registry import ModelRegistry
+from tasks.stores.resources import Stores
 
 
 @flow(name="monitor", log_prints=True)
@@ -71,13 +73,13 @@ def monitor_flow(
         logger.warning(warning)
     moment = resolve_as_of(config, as_of)
     plan = plan_windows(config, moment)
-    registry = open_registry(config.registry, config.name)
-    bootstrap = bootstrap_champion(config_path, moment, registry)
-    champion = _champion(registry)
+    stores = run_stores(config)
+    bootstrap = bootstrap_champion(config_path, moment, stores)
+    champion = _champion(stores.registry)
 
     report_dir = _report_dir(config, moment)
-    signals = measure_window(config, plan.current, champion, report_dir)
-    decision = decide_on_history(config, signals, moment, champion)
+    signals = measure_window(config, stores, plan.current, champion, report_dir)
+    decision = decide_on_history(config, stores, signals, moment, champion)
     logger.info("%s: %s", config.name, describe_decision(decision))
     label_reports(config, plan.current, champion, signals, decision)
     context = {"config_path": config_path, "as_of": moment.isoformat()}
@@ -87,6 +89,7 @@ def monitor_flow(
     if decision.retrain:
         status, comparison, request = request_retrain(
             config,
+            stores,
             config_path,
             moment,
             f"monitor: {decision.trigger}",
@@ -97,6 +100,7 @@ def monitor_flow(
         status, comparison, request = status_without_retrain(decision, signals), None, None
     recorded = record_run(
         config,
+        stores,
         moment,
         champion,
         decision,
@@ -112,7 +116,7 @@ def monitor_flow(
         model_name=config.name,
         window=plan.current,
         champion_before=champion,
-        champion_after=registry.get_alias("champion"),
+        champion_after=stores.registry.get_alias("champion"),
         signals=signals,
         decision=decision,
         comparison=comparison,
@@ -127,13 +131,15 @@ def monitor_flow(
 
 def request_retrain(
     config: Config,
+    stores: Stores,
     config_path: str,
     moment: datetime,
     reason: str,
     run_mode: str,
     breaches: str = "",
 ) -> tuple[MonitorStatus, Comparison | None, RetrainRequest | None]:
-    """Retrain and promote as subflows (inline), or ask the retrain deployment (events)."""
+    """Retrain and promote as subflows (inline, with this run's stores), or ask the retrain
+    deployment (events)."""
     if run_mode == "events":
         request = RetrainRequest("autoretrain.retrain.requested", _request_id(), reason)
         emit_model_event(
@@ -151,34 +157,36 @@ def request_retrain(
             "emitted %s (request %s): %s", request.event, request.request_id, reason
         )
         return "retrain-requested", None, request
-    retrained = retrain_flow(config_path, moment.isoformat(), reason, breaches=breaches)
-    if retrained.version is None:
-        return status_after_retrain(retrained.status, None), None, None
-    promoted = promote_flow(config_path, moment.isoformat(), retrained.version, reason=reason)
+    with sharing_stores(stores):
+        retrained = retrain_flow(config_path, moment.isoformat(), reason, breaches=breaches)
+        if retrained.version is None:
+            return status_after_retrain(retrained.status, None), None, None
+        promoted = promote_flow(config_path, moment.isoformat(), retrained.version, reason=reason)
     return status_after_retrain(retrained.status, promoted.status), promoted.comparison, None
 
 
-def bootstrap_champion(
-    config_path: str, moment: datetime, registry: ModelRegistry
-) -> Comparison | None:
-    """With no champion yet, train (or adopt) the first model and promote it through the gate.
+def bootstrap_champion(config_path: str, moment: datetime, stores: Stores) -> Comparison | None:
+    """With no champion yet, train (or adopt) the first model and promote it through the gate,
+    as subflows with this run's stores.
 
     Returns the bootstrap's comparison, or None when a champion already exists.
     """
+    registry = stores.registry
     if registry.get_alias("champion") is not None:
         return None
-    started = retrain_flow(
-        config_path, moment.isoformat(), "bootstrap: no champion yet", bootstrap=True
-    )
-    comparison = None
-    if started.version is not None:
-        comparison = promote_flow(
-            config_path,
-            moment.isoformat(),
-            started.version,
-            bootstrap=True,
-            reason="bootstrap: no champion yet",
-        ).comparison
+    with sharing_stores(stores):
+        started = retrain_flow(
+            config_path, moment.isoformat(), "bootstrap: no champion yet", bootstrap=True
+        )
+        comparison = None
+        if started.version is not None:
+            comparison = promote_flow(
+                config_path,
+                moment.isoformat(),
+                started.version,
+                bootstrap=True,
+                reason="bootstrap: no champion yet",
+            ).comparison
     if registry.get_alias("champion") is None:
         detail = render_comparison(comparison) if comparison else started.message
         raise ModelError(

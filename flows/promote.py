@@ -13,6 +13,7 @@ from tasks.errors import RegistryError
 from tasks.orchestration.approval import request_approval
 from tasks.orchestration.artifacts import publish_comparison, publish_step_outcome
 from tasks.orchestration.runtime import Busy, emit_model_event, load_run_config, model_slot
+from tasks.orchestration.stores import run_stores
 from tasks.orchestration.tasks import (
     evaluate_on_holdout,
     promote_challenger,
@@ -21,7 +22,6 @@ from tasks.orchestration.tasks import (
 )
 from tasks.render.reporting import render_comparison
 from tasks.steps.promotion import PromotionOutcome
-from tasks.stores.registry import open_registry
 
 
 @flow(name="promote", log_prints=True)
@@ -54,7 +54,8 @@ def promote_flow(
     config = load_run_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
-    registry = open_registry(config.registry, config.name)
+    stores = run_stores(config)
+    registry = stores.registry
     challenger = challenger_version or registry.get_alias("challenger")
     if challenger is None:
         raise RegistryError("no challenger to promote: run the retrain flow first")
@@ -72,20 +73,20 @@ def promote_flow(
             # A change-aware challenger may have moved the holdout to rows after the change.
             holdout_window = registry.get_version(challenger).holdout_window
             holdout = Window.from_dict(holdout_window) if holdout_window else plan.holdout
-            comparison = evaluate_on_holdout(config, holdout, challenger)
+            comparison = evaluate_on_holdout(config, stores, holdout, challenger)
             publish_comparison(comparison)
             if comparison.needs_approval:
                 # The slot stays held while a person decides: one promotion at a time.
                 approval = request_approval(comparison)
-                comparison = record_approval(config, comparison.comparison_id, approval)
-            status = promote_challenger(config, comparison.comparison_id)
+                comparison = record_approval(config, stores, comparison.comparison_id, approval)
+            status = promote_challenger(config, stores, comparison.comparison_id)
     except Busy as busy:
         logger.warning(str(busy))
         publish_step_outcome(config.name, "promote", "dropped", str(busy), trigger)
-        record_request_outcome(config, request_id, "dropped")
+        record_request_outcome(config, stores, request_id, "dropped")
         return PromotionOutcome(status="dropped", comparison=None)
     # Events mode: the monitor run that asked for this challenger shows the verdict.
-    record_request_outcome(config, request_id, status)
+    record_request_outcome(config, stores, request_id, status)
     emit_model_event(
         config,
         f"model.{status}",

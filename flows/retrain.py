@@ -13,13 +13,13 @@ from tasks.core.outcomes import RetrainStatus, describe_trigger
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
 from tasks.orchestration.artifacts import publish_step_outcome
 from tasks.orchestration.runtime import Busy, emit_model_event, load_run_config, model_slot
+from tasks.orchestration.stores import run_stores
 from tasks.orchestration.tasks import (
     adopt_model,
     plan_training,
     record_request_outcome,
     train_challenger,
 )
-from tasks.stores.registry import open_registry
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,10 @@ def retrain_flow(
     config = load_run_config(config_path)
     moment = resolve_as_of(config, as_of)
     plan = plan_bootstrap(config, moment) if bootstrap else plan_windows(config, moment)
-    registry = open_registry(config.registry, config.name)
+    stores = run_stores(config)
     trigger = describe_trigger(reason, request_id)
     logger.info("retrain of %s %s", config.name, trigger)
-    if request_id and not registry.claim_request(f"retrain-{request_id}"):
+    if request_id and not stores.registry.claim_request(f"retrain-{request_id}"):
         message = f"request {request_id} was already handled; not retraining twice for it"
         logger.warning(message)
         publish_step_outcome(config.name, "retrain", "duplicate", message, trigger)
@@ -72,21 +72,25 @@ def retrain_flow(
         with model_slot(config, "retrain"):
             if bootstrap and config.bootstrap.model_path is not None:
                 record = adopt_model(
-                    config, config.bootstrap.model_path, plan.training, reason, plan.holdout
+                    config, stores, config.bootstrap.model_path, plan.training, reason, plan.holdout
                 )
             else:
                 choice = (
                     configured_span(plan, "bootstrap: the bootstrap training span")
                     if bootstrap
                     else plan_training(
-                        config, plan, parse_breaches(breaches), registry.get_alias("champion")
+                        config,
+                        stores,
+                        plan,
+                        parse_breaches(breaches),
+                        stores.registry.get_alias("champion"),
                     )
                 )
-                record = train_challenger(config, choice.training, reason, choice=choice)
+                record = train_challenger(config, stores, choice.training, reason, choice=choice)
     except Busy as busy:
         logger.warning(str(busy))
         publish_step_outcome(config.name, "retrain", "dropped", str(busy), trigger)
-        record_request_outcome(config, request_id, "retrain-dropped")
+        record_request_outcome(config, stores, request_id, "retrain-dropped")
         return RetrainOutcome("dropped", None, str(busy))
     emit_model_event(
         config,

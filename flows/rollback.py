@@ -8,7 +8,7 @@ from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.orchestration.runtime import emit_model_event, load_run_config
-from tasks.stores.registry import open_registry
+from tasks.orchestration.stores import run_stores
 
 
 @flow(name="rollback")
@@ -28,7 +28,7 @@ def rollback_flow(
         actor: Who; recorded in the alias history (default: the user running it).
     """
     config = load_run_config(config_path)
-    registry = open_registry(config.registry, config.name)
+    registry = run_stores(config).registry
     before, after = registry.rollback(to_version=to_version, reason=reason, actor=actor)
     who = registry.history()[-1].actor
     message = f"champion of {config.name}: {before} -> {after} (rollback by {who}: {reason})"

@@ -10,6 +10,7 @@ import yaml
 from sklearn.dummy import DummyClassifier
 
 from tasks.config import Config, parse_config
+from tasks.stores.registry import Lineage
 
 ROOT = REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO_ROOT / "data" / "seattle"
@@ -110,3 +111,19 @@ class HangingClassifier(DummyClassifier):
 
         while True:
             time.sleep(0.05)
+
+
+def make_lineage(**given: Any) -> Lineage:
+    """The lineage of a version a test registers by hand: what it gives, placeholders elsewhere."""
+    placeholders: dict[str, Any] = {
+        "estimator": "sklearn.tree.DecisionTreeClassifier",
+        "params": {},
+        "training_window": {"start": "2012-01-01T00:00:00", "end": "2013-01-01T00:00:00"},
+        "training_rows": 1,
+        "data_fingerprint": "test",
+        "metrics": {},
+        "code_version": "test",
+        "source": "test",
+        "reason": "test",
+    }
+    return Lineage(**{**placeholders, **given})

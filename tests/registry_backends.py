@@ -232,7 +232,7 @@ class MlflowBackend(Backend):
         return "refusing to load it"
 
     def stored_model_sha256(self, version: str) -> str:
-        from tasks.stores.mlflow_registry import tree_sha256
+        from tasks.stores.registry.mlflow_server import tree_sha256
 
         return tree_sha256(self.model_file(version).parent)
 

@@ -77,6 +77,15 @@ def test_cold_run_times_the_demo_next_to_a_trivial_flow() -> None:
     assert re.search(r"^share of the cold run that a trivial flow already costs: \d+%$", out, re.M)
 
 
+def test_store_opens_times_the_second_run_and_counts_the_opens_of_each() -> None:
+    out = _run("store_opens.py", "--repeat", "1")
+
+    assert re.search(r"^second run: median [\d.]+ s, min [\d.]+ s, max [\d.]+ s$", out, re.M)
+    # Each run opens each store once (tests/flows/test_store_opens.py shows why it is once).
+    opened = "{'data source': 1, 'history': 1, 'registry': 1}"
+    assert f"opens in the first run {opened}, in the second {opened}" in out, out
+
+
 def test_fleet_compares_with_separate_runs_and_worker_counts_and_measures_memory() -> None:
     # Several fleet runs and two cold monitor runs in turn: over 600 s at load average 8.
     out = _run("fleet.py", "--models", "2", "--memory-models", "2", timeout=1800)

@@ -31,7 +31,9 @@ from pydantic import BaseModel, Field
 from sklearn.tree import DecisionTreeClassifier
 
 from tasks.config import Config
-from tasks.stores.registry import LocalRegistry, fingerprint_frame
+from tasks.core.frames import fingerprint_frame
+from tasks.stores.registry import LocalRegistry
+from tests.helpers import make_lineage
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCS = REPO_ROOT / "docs"
@@ -40,7 +42,7 @@ HOOK_PATH = DOCS / "hooks" / "config_reference.py"
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 SHELL_FENCES = {"bash", "sh", "shell", "console"}
 # Registry commands are quick and harmless on a temporary registry: run them for real.
-RUN_FOR_REAL = re.compile(r"^\.venv/bin/python -m tasks\.cli\.registry ")
+RUN_FOR_REAL = re.compile(r"^\.venv/bin/(python -m tasks\.cli\.registry|autoretrain registry) ")
 TIMEOUT = 120
 
 
@@ -233,18 +235,14 @@ def make_project(root: Path) -> Path:
     record = registry.register(
         model,
         reference,
-        {
-            "estimator": "sklearn.tree.DecisionTreeClassifier",
-            "params": {"max_depth": 3, "random_state": 0},
-            "training_window": {"start": "2012-01-01T00:00:00", "end": "2013-01-01T00:00:00"},
-            "training_rows": len(reference),
-            "data_fingerprint": fingerprint_frame(reference),
-            "metrics": {},
-            "code_version": "test",
-            "source": "trained",
-            "reason": "docs test",
-            "features": features,
-        },
+        make_lineage(
+            params={"max_depth": 3, "random_state": 0},
+            training_rows=len(reference),
+            data_fingerprint=fingerprint_frame(reference),
+            source="trained",
+            reason="docs test",
+            features=features,
+        ),
     )
     registry.set_alias("champion", record.version, reason="docs test", action="promote")
     registry.mark(record.version, "champion")
@@ -363,7 +361,7 @@ def test_the_docs_document_the_commands_a_reader_needs() -> None:
         "make test",
         ".venv/bin/prefect server start",
         ".venv/bin/prefect worker start --pool autoretrain",
-        ".venv/bin/python -m tasks.cli.registry list --config config.yaml",
+        ".venv/bin/autoretrain registry list --config config.yaml",
     ):
         assert any(line.startswith(expected) for line in lines), expected
     assert any(line.startswith("PREFECT_UI_API_URL=") for line in lines)
@@ -426,3 +424,15 @@ def test_the_tests_the_docs_cite_exist() -> None:
         elif name and not re.search(rf"^def {name}", source.read_text(), re.MULTILINE):
             missing.append(f"{file}::{name}")
     assert missing == [], f"the docs cite tests that do not exist: {missing}"
+
+
+def test_the_modules_the_design_page_names_exist() -> None:
+    """Each row of the layer table names modules of its package; none may be gone or renamed."""
+    rows = re.findall(r"^\| `(tasks/\w+/)` \|(.*)\|$", (DOCS / "design.md").read_text(), re.M)
+    assert len(rows) >= 6
+    missing = []
+    for package, text in rows:
+        for name in re.findall(r"`(\w+\.py|\w+/)`", text):
+            if not any((REPO_ROOT / package).rglob(name.rstrip("/"))):
+                missing.append(f"{package}{name}")
+    assert missing == [], f"docs/design.md names modules that are not in the tree: {missing}"

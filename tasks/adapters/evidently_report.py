@@ -20,12 +20,12 @@ import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 
 from tasks.config import Config
+from tasks.core.frames import sample_rows_of
 from tasks.core.metrics import score_predictions
 from tasks.core.numbers import format_number
 from tasks.core.signals import ColumnDrift, Performance, PredictionSource, Signals
 from tasks.errors import DataError
 from tasks.stores.data import label_values
-from tasks.stores.registry import sample_rows_of
 
 logger = logging.getLogger(__name__)
 

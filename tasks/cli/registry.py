@@ -15,7 +15,7 @@ from tasks.stores.registry import list_models, open_registry
 
 def list_mlflow_models(tracking_uri: str) -> list[str]:
     """The models autoretrain manages on an MLflow server (imports MLflow only when used)."""
-    from tasks.stores.mlflow_registry import list_mlflow_models as listed
+    from tasks.stores.registry.mlflow_server import list_mlflow_models as listed
 
     return listed(tracking_uri)
 

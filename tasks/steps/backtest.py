@@ -31,7 +31,7 @@ from tasks.steps.monitoring import decide_on_history, measure_window, record_run
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
 from tasks.steps.training import adopt_model, plan_training, train_challenger
 from tasks.stores.data import load_window, make_source
-from tasks.stores.registry import open_registry
+from tasks.stores.resources import Stores, open_stores
 
 StrategyKind = Literal["never", "fixed", "every-window", "policy"]
 STRATEGY_KINDS: tuple[str, ...] = ("policy", "never", "fixed", "every-window")
@@ -222,17 +222,19 @@ def scratch_config(config: Config, directory: Path) -> Config:
     )
 
 
-def bootstrap_champion(config: Config, first_window: Window) -> str:
+def bootstrap_champion(config: Config, stores: Stores, first_window: Window) -> str:
     """Make the first champion as the monitor flow does when the registry is empty."""
     plan = plan_bootstrap(config, first_window.start)
     if config.bootstrap.model_path is not None and config.bootstrap.training_start is not None:
         record = adopt_model(
-            config, config.bootstrap.model_path, plan.training, "bootstrap", plan.holdout
+            config, stores, config.bootstrap.model_path, plan.training, "bootstrap", plan.holdout
         )
     else:
-        record = train_challenger(config, plan.training, "bootstrap: no champion yet", plan.holdout)
-    comparison = evaluate_on_holdout(config, plan.holdout, record.version)
-    if promote_challenger(config, comparison.comparison_id) != "promoted":
+        record = train_challenger(
+            config, stores, plan.training, "bootstrap: no champion yet", plan.holdout
+        )
+    comparison = evaluate_on_holdout(config, stores, plan.holdout, record.version)
+    if promote_challenger(config, stores, comparison.comparison_id) != "promoted":
         raise ModelError(
             "the first model failed the promotion gate in the backtest: "
             + "; ".join(comparison.reasons)
@@ -242,13 +244,15 @@ def bootstrap_champion(config: Config, first_window: Window) -> str:
     return record.version
 
 
-def score_window(config: Config, window: Window, champion: str) -> tuple[float | None, int]:
+def score_window(
+    config: Config, stores: Stores, window: Window, champion: str
+) -> tuple[float | None, int]:
     """The champion's metric on the labelled rows of window, and how many there were."""
-    registry = open_registry(config.registry, config.name)
-    labelled = load_window(config, window, labelled_only=True)
+    labelled = load_window(config, window, labelled_only=True, source=stores.source)
     if len(labelled) == 0:
         return None, 0
-    predictions = predict_labels(registry.load_model(champion), labelled, config.data.features)
+    model = stores.registry.load_model(champion)
+    predictions = predict_labels(model, labelled, config.data.features)
     value = score_predictions(
         config.policy.performance_metric,
         labelled[config.data.target_column].tolist(),
@@ -257,15 +261,17 @@ def score_window(config: Config, window: Window, champion: str) -> tuple[float |
     return value, len(labelled)
 
 
-def estimate_in_window(config: Config, window: Window, champion: str) -> float | None:
+def estimate_in_window(
+    config: Config, stores: Stores, window: Window, champion: str
+) -> float | None:
     """The champion's metric on every row of window estimated without labels, or None."""
     if (
         not config.policy.estimated_performance.enabled
         or config.policy.performance_metric.is_regression
     ):
         return None
-    registry = open_registry(config.registry, config.name)
-    rows = load_window(config, window)
+    registry = stores.registry
+    rows = load_window(config, window, source=stores.source)
     if len(rows) == 0:
         return None
     estimate, _ = estimate_window(config, registry, champion, registry.load_model(champion), rows)
@@ -274,6 +280,7 @@ def estimate_in_window(config: Config, window: Window, champion: str) -> float |
 
 def retrain_and_promote(
     config: Config,
+    stores: Stores,
     as_of: datetime,
     reason: str,
     breaches: tuple[str, ...] = (),
@@ -285,14 +292,15 @@ def retrain_and_promote(
     is estimated from their streak); empty for a scheduled retrain.
     """
     plan = plan_windows(config, as_of)
-    choice = plan_training(config, plan, breaches, champion)
-    record = train_challenger(config, choice.training, reason, choice=choice)
-    comparison = evaluate_on_holdout(config, choice.holdout, record.version)
-    return promote_challenger(config, comparison.comparison_id) == "promoted"
+    choice = plan_training(config, stores, plan, breaches, champion)
+    record = train_challenger(config, stores, choice.training, reason, choice=choice)
+    comparison = evaluate_on_holdout(config, stores, choice.holdout, record.version)
+    return promote_challenger(config, stores, comparison.comparison_id) == "promoted"
 
 
 def replay_window(
     config: Config,
+    stores: Stores,
     strategy: Strategy,
     index: int,
     window: Window,
@@ -303,16 +311,16 @@ def replay_window(
 
     With workspace, the policy's monitor runs also go to the model's backtest project there.
     """
-    metric, labelled_rows = score_window(config, window, champion)
-    estimate = estimate_in_window(config, window, champion)
+    metric, labelled_rows = score_window(config, stores, window, champion)
+    estimate = estimate_in_window(config, stores, window, champion)
     decision: TriggerDecision | None = None
     signals: Signals | None = None
     action: str
     if strategy.kind == "policy":
         # The monitor looks at its configured current window ending here, as in production.
         current = plan_windows(config, window.end).current
-        signals = measure_window(config, current, champion, None)
-        decision = decide_on_history(config, signals, window.end, champion)
+        signals = measure_window(config, stores, current, champion, None)
+        decision = decide_on_history(config, stores, signals, window.end, champion)
         retrain = decision.retrain
         action = decision.action
     else:
@@ -323,6 +331,7 @@ def replay_window(
         reason = decision.trigger if decision else f"{strategy.name} schedule"
         promoted = retrain_and_promote(
             config,
+            stores,
             window.end,
             f"backtest: {reason}",
             decision.confirmed if decision else (),
@@ -330,7 +339,7 @@ def replay_window(
         )
     if decision is not None:
         status = "promoted" if promoted else ("rejected" if retrain else action)
-        record_run(config, window.end, champion, decision, status)
+        record_run(config, stores, window.end, champion, decision, status)
         if workspace is not None and signals is not None:
             record_dashboard(
                 config,
@@ -376,13 +385,13 @@ def replay_strategy(
     else:
         workspace = None
     config = scratch_config(config, scratch / strategy.name)
-    champion = bootstrap_champion(config, windows[0])
-    registry = open_registry(config.registry, config.name)
+    stores = open_stores(config)  # one scratch registry, history and log per replay
+    champion = bootstrap_champion(config, stores, windows[0])
     outcomes = []
     for index, window in enumerate(windows):
-        outcome = replay_window(config, strategy, index, window, champion, workspace)
+        outcome = replay_window(config, stores, strategy, index, window, champion, workspace)
         outcomes.append(outcome)
-        champion = registry.get_alias("champion") or champion
+        champion = stores.registry.get_alias("champion") or champion
         if on_window is not None:
             on_window(outcome)
     return StrategyResult(strategy=strategy.name, outcomes=tuple(outcomes))

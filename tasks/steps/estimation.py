@@ -17,7 +17,7 @@ from tasks.core.signals import EstimatedPerformance
 from tasks.core.windows import Window
 from tasks.errors import DataError
 from tasks.steps.logs import step_logger
-from tasks.stores.data import load_window
+from tasks.stores.data import LogSource, load_window
 from tasks.stores.registry import ModelRegistry
 
 REGRESSOR_NOTE = "performance is estimated for classifiers only (the metric is a regression metric)"
@@ -35,13 +35,15 @@ class HoldoutFit:
     note: str
 
 
-def fit_on_holdout(config: Config, model: Any, holdout: Window | None) -> HoldoutFit:
+def fit_on_holdout(
+    config: Config, source: LogSource, model: Any, holdout: Window | None
+) -> HoldoutFit:
     """Score the model on the labelled rows of its holdout (every model: the policy judges the
     harm of drift against it) and calibrate its probabilities there (for the estimate)."""
     metric = config.policy.performance_metric
     if holdout is None:
         return HoldoutFit(None, None, "no holdout score or calibration: no holdout window")
-    rows = load_window(config, holdout, labelled_only=True)
+    rows = load_window(config, holdout, labelled_only=True, source=source)
     if len(rows) == 0:
         return HoldoutFit(
             None,

@@ -21,13 +21,13 @@ from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
-from tasks.stores.history import Recorded, RunRecord, open_history
-from tasks.stores.registry import open_registry
+from tasks.stores.history import Recorded, RunRecord
 from tasks.stores.reports import prune_report_runs
+from tasks.stores.resources import Stores
 
 
 def measure_window(
-    config: Config, window: Window, champion_version: str, report_dir: Path | None
+    config: Config, stores: Stores, window: Window, champion_version: str, report_dir: Path | None
 ) -> Signals:
     """Measure drift, prediction drift, performance and estimated performance of window for
     the champion.
@@ -36,8 +36,8 @@ def measure_window(
     logged ones where the log has them; the champion predicts the rest. The estimate uses the
     champion's own predictions and calibrated probabilities on every row.
     """
-    registry = open_registry(config.registry, config.name)
-    current = load_window(config, window)
+    registry = stores.registry
+    current = load_window(config, window, source=stores.source)
     # The champion's reference sample is drawn once and kept with the version.
     reference = registry.load_reference(
         champion_version, config.sampling.drift_rows, config.sampling.seed
@@ -118,10 +118,10 @@ def _window_predictions(
 
 
 def decide_on_history(
-    config: Config, signals: Signals, as_of: datetime, champion: str
+    config: Config, stores: Stores, signals: Signals, as_of: datetime, champion: str
 ) -> TriggerDecision:
     """Decide on this run's signals and the recent monitoring history (the policy)."""
-    history = open_history(config.registry.path)
+    history = stores.history
     return decide_retrain(
         signals,
         config.policy,
@@ -139,6 +139,7 @@ def decide_on_history(
 
 def record_run(
     config: Config,
+    stores: Stores,
     as_of: datetime,
     champion: str,
     decision: TriggerDecision,
@@ -155,7 +156,7 @@ def record_run(
             starts records the verdict on this record (record_request_outcome).
     """
     retrained = decision.retrain
-    recorded = open_history(config.registry.path).record(
+    recorded = stores.history.record(
         config.name,
         RunRecord(
             as_of=as_of,
@@ -177,7 +178,9 @@ def record_run(
 NO_REQUEST_ID = "no-request-id"
 
 
-def record_request_outcome(config: Config, request_id: str | None, status: str) -> int:
+def record_request_outcome(
+    config: Config, stores: Stores, request_id: str | None, status: str
+) -> int:
     """Record on the monitor run that requested a retrain (events mode) what became of it: the
     promote run's status (promoted, rejected, dropped) or the retrain's (retrain-dropped), so
     the history does not show a requested retrain as rejected. Nothing without a request id (a
@@ -185,7 +188,7 @@ def record_request_outcome(config: Config, request_id: str | None, status: str) 
     records were updated."""
     if not request_id or request_id == NO_REQUEST_ID:
         return 0
-    updated = open_history(config.registry.path).record_outcome(config.name, request_id, status)
+    updated = stores.history.record_outcome(config.name, request_id, status)
     logger = step_logger(__name__)
     if updated:
         logger.info(

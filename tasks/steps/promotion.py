@@ -17,7 +17,8 @@ from tasks.core.windows import Window
 from tasks.errors import AutoretrainError, RegistryError
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
-from tasks.stores.registry import ModelRegistry, open_registry
+from tasks.stores.registry import ModelRegistry
+from tasks.stores.resources import Stores
 
 
 def collect_outputs(
@@ -54,11 +55,13 @@ def collect_outputs(
     )
 
 
-def evaluate_on_holdout(config: Config, holdout: Window, challenger_version: str) -> Comparison:
+def evaluate_on_holdout(
+    config: Config, stores: Stores, holdout: Window, challenger_version: str
+) -> Comparison:
     """Score champion and challenger on the same labelled holdout rows; save the comparison."""
     logger = step_logger(__name__)
-    registry = open_registry(config.registry, config.name)
-    frame = load_window(config, holdout, labelled_only=True)
+    registry = stores.registry
+    frame = load_window(config, holdout, labelled_only=True, source=stores.source)
     champion_version = registry.get_alias("champion")
     challenger = collect_outputs(registry, challenger_version, config, frame, holdout)
     champion = (
@@ -85,9 +88,11 @@ def evaluate_on_holdout(config: Config, holdout: Window, challenger_version: str
     return comparison
 
 
-def record_approval(config: Config, comparison_id: str, approval: Approval) -> Comparison:
+def record_approval(
+    config: Config, stores: Stores, comparison_id: str, approval: Approval
+) -> Comparison:
     """Add a reviewer's answer to the saved comparison, which stays the one source of truth."""
-    registry = open_registry(config.registry, config.name)
+    registry = stores.registry
     comparison = Comparison.from_dict(registry.load_comparison(comparison_id))
     if comparison.approval is not None:
         raise RegistryError(
@@ -151,10 +156,11 @@ def apply_verdict(registry: ModelRegistry, comparison_id: str) -> Literal["promo
     return "rejected"
 
 
-def promote_challenger(config: Config, comparison_id: str) -> Literal["promoted", "rejected"]:
+def promote_challenger(
+    config: Config, stores: Stores, comparison_id: str
+) -> Literal["promoted", "rejected"]:
     """Act on the saved comparison's verdict: promote (if the champion is unchanged) or reject."""
-    registry = open_registry(config.registry, config.name)
-    status = apply_verdict(registry, comparison_id)
+    status = apply_verdict(stores.registry, comparison_id)
     step_logger(__name__).info("comparison %s: %s", comparison_id, status)
     return status
 

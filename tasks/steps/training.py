@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,15 @@ from tasks.core.change import (
     configured_span,
     estimate_change_start,
 )
+from tasks.core.frames import fingerprint_frame
 from tasks.core.metrics import holdout_metric_key, score_predictions
 from tasks.core.windows import Window, WindowPlan
 from tasks.errors import ModelError
 from tasks.steps.estimation import HoldoutFit, fit_on_holdout
 from tasks.steps.logs import step_logger
-from tasks.stores.data import load_window, make_source
-from tasks.stores.history import open_history
-from tasks.stores.registry import ModelVersion, fingerprint_frame, open_registry
+from tasks.stores.data import LogSource, load_window
+from tasks.stores.registry import Lineage, ModelVersion
+from tasks.stores.resources import Stores
 
 
 @cache
@@ -66,7 +68,7 @@ CHANGE_HISTORY_RUNS = 100
 
 
 def plan_training(
-    config: Config, plan: WindowPlan, breaches: Sequence[str], champion: str | None
+    config: Config, stores: Stores, plan: WindowPlan, breaches: Sequence[str], champion: str | None
 ) -> TrainingChoice:
     """Where the challenger trains and the gate judges: since the estimated change when a
     confirmed breach started the retrain and training.change_aware is on, else the plan's spans.
@@ -82,14 +84,13 @@ def plan_training(
             else "no confirmed breach started this retrain"
         )
         return configured_span(plan, why)
-    earlier = open_history(config.registry.path).recent(
-        config.name, plan.as_of, CHANGE_HISTORY_RUNS
-    )
+    earlier = stores.history.recent(config.name, plan.as_of, CHANGE_HISTORY_RUNS)
     change = estimate_change_start(plan.as_of, config.windows.current, earlier, breaches, champion)
     times: list[Any] = []
     if change is not None and change.start > plan.training.start:
         column = config.data.timestamp_column
-        rows = load_window(config, Window(change.start, plan.as_of), labelled_only=True)
+        since = Window(change.start, plan.as_of)
+        rows = load_window(config, since, labelled_only=True, source=stores.source)
         times = pd.to_datetime(rows[column], utc=True).dt.tz_localize(None).tolist()
     choice = choose_training_window(
         plan, change, times, config.training.min_rows, config.promotion.min_holdout_rows
@@ -100,6 +101,7 @@ def plan_training(
 
 def _lineage(
     config: Config,
+    log: LogSource,
     model: Any,
     training: pd.DataFrame,
     window: Window,
@@ -107,7 +109,7 @@ def _lineage(
     source: str,
     reason: str,
     fit: HoldoutFit | None = None,
-) -> dict[str, Any]:
+) -> Lineage:
     data = config.data
     metric = config.policy.performance_metric
     score = score_predictions(
@@ -118,23 +120,24 @@ def _lineage(
     metrics = {f"training_{metric.describe()}": round(score, 6)}
     if fit is not None and fit.score is not None:  # what the policy measures drops against
         metrics[holdout_metric_key(metric)] = round(fit.score, 6)
-    return {
-        "estimator": config.model.estimator,
-        "params": dict(config.model.params),
-        "training_window": window.to_dict(),
-        "training_rows": len(training),
-        "data_fingerprint": fingerprint_frame(reference_frame(config, training)),
-        "metrics": metrics,
-        "code_version": code_version(),
-        "source": source,
-        "reason": reason,
-        "features": list(data.features),
-        "data_source": make_source(data).describe(),  # credentials masked
-    }
+    return Lineage(
+        estimator=config.model.estimator,
+        params=dict(config.model.params),
+        training_window=window.to_dict(),
+        training_rows=len(training),
+        data_fingerprint=fingerprint_frame(reference_frame(config, training)),
+        metrics=metrics,
+        code_version=code_version(),
+        source=source,
+        reason=reason,
+        features=list(data.features),
+        data_source=log.describe(),  # credentials masked
+    )
 
 
 def train_challenger(
     config: Config,
+    stores: Stores,
     window: Window,
     reason: str,
     holdout: Window | None = None,
@@ -150,20 +153,25 @@ def train_challenger(
     logger = step_logger(__name__)
     if choice is not None:
         window, holdout = choice.training, choice.holdout
-    training = load_window(config, window, labelled_only=True)
+    training = load_window(config, window, labelled_only=True, source=stores.source)
     if len(training) == 0:
         raise ModelError(
             f"no labelled rows to train on in {window}: check windows.training and the data's dates"
         )
     model = fit_model(config, training)
-    fit = fit_on_holdout(config, model, holdout)
+    fit = fit_on_holdout(config, stores.source, model, holdout)
     logger.info(fit.note)
-    registry = open_registry(config.registry, config.name)
-    lineage = _lineage(config, model, training, window, source="trained", reason=reason, fit=fit)
+    registry = stores.registry
+    lineage = _lineage(
+        config, stores.source, model, training, window, source="trained", reason=reason, fit=fit
+    )
     if choice is not None:
-        lineage["training_choice"] = choice.to_dict()
-        if choice.chosen == "since-change-split":
-            lineage["holdout_window"] = choice.holdout.to_dict()
+        moved = choice.chosen == "since-change-split"
+        lineage = replace(
+            lineage,
+            training_choice=choice.to_dict(),
+            holdout_window=choice.holdout.to_dict() if moved else {},
+        )
     record = registry.register(
         model,
         reference_frame(config, training),
@@ -178,7 +186,12 @@ def train_challenger(
 
 
 def adopt_model(
-    config: Config, model_path: Path, window: Window, reason: str, holdout: Window | None = None
+    config: Config,
+    stores: Stores,
+    model_path: Path,
+    window: Window,
+    reason: str,
+    holdout: Window | None = None,
 ) -> ModelVersion:
     """Register an existing pickled model as the challenger, with window as its reference data
     and its calibration on the labelled rows of holdout."""
@@ -189,17 +202,18 @@ def adopt_model(
             model = pickle.load(handle)
     except Exception as error:
         raise ModelError(f"cannot load bootstrap.model_path {model_path}: {error}") from None
-    training = load_window(config, window, labelled_only=True)
+    training = load_window(config, window, labelled_only=True, source=stores.source)
     if len(training) == 0:
         raise ModelError(f"no labelled rows in the adopted model's reference window {window}")
-    fit = fit_on_holdout(config, model, holdout)
+    fit = fit_on_holdout(config, stores.source, model, holdout)
     step_logger(__name__).info(fit.note)
-    registry = open_registry(config.registry, config.name)
+    registry = stores.registry
     record = registry.register(
         model,
         reference_frame(config, training),
         _lineage(
             config,
+            stores.source,
             model,
             training,
             window,

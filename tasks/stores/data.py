@@ -444,8 +444,16 @@ def read_with_retries(
     raise AssertionError("unreachable: attempts >= 1")
 
 
-def load_window(config: Config, window: Window, *, labelled_only: bool = False) -> pd.DataFrame:
+def load_window(
+    config: Config,
+    window: Window,
+    *,
+    labelled_only: bool = False,
+    source: LogSource | None = None,
+) -> pd.DataFrame:
     """Read one time window of the log, checked against the config, sorted by time.
+
+    source: the run's log source (Stores.source); by default one is made from the config.
 
     Rows are sorted by time (stable, so rows with the same time keep their order). Several
     rows with the same time are normal in an event log and kept; so are identical rows (two
@@ -453,7 +461,8 @@ def load_window(config: Config, window: Window, *, labelled_only: bool = False) 
     warning. Rows stamped after the present (more than FUTURE_TOLERANCE) are refused.
     """
     data = config.data
-    source = make_source(data)
+    if source is None:
+        source = make_source(data)
     frame = read_with_retries(source, log_columns(data), window, data.read_retries)
     frame[data.timestamp_column] = _parse_timestamps(
         frame[data.timestamp_column], source.describe()

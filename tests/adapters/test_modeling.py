@@ -13,9 +13,10 @@ from sklearn.utils.discovery import all_estimators
 
 from tasks.adapters.modeling import fit_model, predict_labels, predict_true_class_probability
 from tasks.config import SKLEARN_ESTIMATOR_MODULES
+from tasks.core.frames import fingerprint_frame
 from tasks.errors import AutoretrainError, ConfigError, ModelError
-from tasks.stores.registry import LocalRegistry, fingerprint_frame
-from tests.helpers import repo_config
+from tasks.stores.registry import LocalRegistry
+from tests.helpers import make_lineage, repo_config
 
 NUMERICAL = ["temperature", "wind"]
 CATEGORICAL = ["region", "weekday"]
@@ -89,18 +90,15 @@ def test_common_classifier_fits_predicts_and_round_trips_with_categorical_column
     record = registry.register(
         model,
         training,
-        {
-            "estimator": estimator,
-            "params": params,
-            "training_window": {"start": "2024-01-01T00:00:00", "end": "2024-03-01T00:00:00"},
-            "training_rows": len(training),
-            "data_fingerprint": fingerprint_frame(training),
-            "metrics": {},
-            "code_version": "test",
-            "source": "trained",
-            "reason": "test",
-            "features": config.data.features,
-        },
+        make_lineage(
+            estimator=estimator,
+            params=params,
+            training_window={"start": "2024-01-01T00:00:00", "end": "2024-03-01T00:00:00"},
+            training_rows=len(training),
+            data_fingerprint=fingerprint_frame(training),
+            source="trained",
+            features=config.data.features,
+        ),
     )
     loaded = registry.load_model(record.version)
 

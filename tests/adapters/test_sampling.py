@@ -12,12 +12,14 @@ from sklearn.dummy import DummyClassifier
 
 from tasks.adapters.evidently_report import compute_signals
 from tasks.config import Config, parse_config
+from tasks.core.frames import sample_rows_of
 from tasks.core.metrics import score_predictions
 from tasks.core.outcomes import MonitorResult
 from tasks.core.policy import decide_retrain
 from tasks.core.windows import Window
 from tasks.render.reporting import render_summary
-from tasks.stores.registry import LocalRegistry, sample_rows_of
+from tasks.stores.registry import LocalRegistry
+from tests.helpers import make_lineage
 
 
 def _frame(rows: int, seed: int, shift: float = 0.0) -> pd.DataFrame:
@@ -137,17 +139,12 @@ def test_reference_sample_is_drawn_once_per_champion(tmp_path: Path) -> None:
     version = registry.register(
         model,
         reference,
-        {
-            "estimator": "sklearn.dummy.DummyClassifier",
-            "params": {},
-            "training_window": {"start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00"},
-            "training_rows": len(reference),
-            "data_fingerprint": "x",
-            "metrics": {},
-            "code_version": "test",
-            "source": "test",
-            "reason": "test",
-        },
+        make_lineage(
+            estimator="sklearn.dummy.DummyClassifier",
+            training_window={"start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00"},
+            training_rows=len(reference),
+            data_fingerprint="x",
+        ),
     ).version
 
     first = registry.load_reference(version, 1_000, seed=3)

@@ -16,6 +16,7 @@ from tasks.core.policy import PastRun, decide_retrain
 from tasks.core.signals import ColumnDrift, Performance, Signals
 from tasks.steps.monitoring import decide_on_history
 from tasks.stores.history import RunRecord, open_history
+from tasks.stores.resources import open_stores
 from tests.helpers import repo_config
 
 FEATURES = ("precipitation", "temp_max", "temp_min", "wind")
@@ -392,7 +393,9 @@ def test_min_spacing_keeps_overlapping_runs_from_confirming_each_other(
         )
 
     # The monitor's own step: the store spaces the runs, the policy counts them.
-    decision = decide_on_history(config, _signals(performance=0.40), NOW, "v0001")
+    decision = decide_on_history(
+        config, open_stores(config), _signals(performance=0.40), NOW, "v0001"
+    )
 
     assert decision.action == action
     assert (

@@ -34,9 +34,10 @@ from tasks.config import load_config
 from tasks.core.windows import Window, resolve_as_of
 from tasks.errors import AutoretrainError, ConfigError, DataError, ModelError, RegistryError
 from tasks.stores import data as data_module
+from tasks.stores import resources
 from tasks.stores.data import load_window
 from tasks.stores.registry import LocalRegistry, model_directory
-from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
+from tests.helpers import DEMO_DATA, ROOT, make_lineage, merge, repo_raw_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -68,18 +69,14 @@ def champion_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     record = registry.register(
         fit_model(config, training),
         training[["timestamp", *config.data.features, "weather"]],
-        {
-            "estimator": config.model.estimator,
-            "params": dict(config.model.params),
-            "training_window": {"start": "2012-01-01T00:00:00", "end": "2013-01-01T00:00:00"},
-            "training_rows": len(training),
-            "data_fingerprint": "test",
-            "metrics": {},
-            "code_version": "test",
-            "source": "trained",
-            "reason": "test champion",
-            "features": config.data.features,
-        },
+        make_lineage(
+            estimator=config.model.estimator,
+            params=dict(config.model.params),
+            training_rows=len(training),
+            source="trained",
+            reason="test champion",
+            features=config.data.features,
+        ),
     )
     registry.set_alias("champion", record.version, reason="test", action="promote")
     registry.mark(record.version, "champion")
@@ -802,7 +799,8 @@ def test_bad_input_fails_clearly_and_changes_nothing(
 ) -> None:
     case.breaks(workspace)
     if case.breaks is unreachable_source:
-        monkeypatch.setattr(data_module, "make_source", lambda data: _DeadSource())
+        # The run's stores make its source (tasks.stores.resources), once.
+        monkeypatch.setattr(resources, "make_source", lambda data: _DeadSource())
     before = snapshot(workspace.registry)
 
     with pytest.raises(case.error) as caught:

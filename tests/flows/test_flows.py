@@ -26,6 +26,7 @@ from tasks.stores.data import load_window
 from tasks.stores.demo import build_production_log
 from tasks.stores.history import open_history
 from tasks.stores.registry import LocalRegistry
+from tests.helpers import make_lineage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -230,17 +231,14 @@ def _register_shuffled_challenger(config_path: Path) -> str:
     record = registry.register(
         fit_model(config, shuffled),
         shuffled,
-        {
-            "estimator": config.model.estimator,
-            "params": {},
-            "training_window": plan.training.to_dict(),
-            "training_rows": len(shuffled),
-            "data_fingerprint": "shuffled",
-            "metrics": {},
-            "code_version": "test",
-            "source": "test: shuffled labels",
-            "reason": "deliberately worse",
-        },
+        make_lineage(
+            estimator=config.model.estimator,
+            training_window=plan.training.to_dict(),
+            training_rows=len(shuffled),
+            data_fingerprint="shuffled",
+            source="test: shuffled labels",
+            reason="deliberately worse",
+        ),
     )
     registry.set_alias("challenger", record.version, reason="test", action="register")
     return record.version

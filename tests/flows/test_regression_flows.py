@@ -18,7 +18,7 @@ from tasks.core.windows import plan_windows, resolve_as_of
 from tasks.render.reporting import render_summary
 from tasks.stores.data import load_window
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, make_lineage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -50,17 +50,14 @@ def _register_worse_challenger(config_path: Path) -> str:
     record = registry.register(
         fit_model(config, shuffled),
         shuffled,
-        {
-            "estimator": config.model.estimator,
-            "params": {},
-            "training_window": plan.training.to_dict(),
-            "training_rows": len(shuffled),
-            "data_fingerprint": "shuffled",
-            "metrics": {},
-            "code_version": "test",
-            "source": "test: shuffled targets",
-            "reason": "deliberately worse",
-        },
+        make_lineage(
+            estimator=config.model.estimator,
+            training_window=plan.training.to_dict(),
+            training_rows=len(shuffled),
+            data_fingerprint="shuffled",
+            source="test: shuffled targets",
+            reason="deliberately worse",
+        ),
     )
     registry.set_alias("challenger", record.version, reason="test", action="register")
     return record.version

@@ -15,6 +15,7 @@ from tasks.steps.monitoring import measure_window
 from tasks.steps.training import train_challenger
 from tasks.stores.data import load_window
 from tasks.stores.registry import open_registry
+from tasks.stores.resources import open_stores
 from tests.helpers import repo_config
 
 TRAINING = Window(datetime(2012, 1, 1), datetime(2013, 1, 1))
@@ -29,10 +30,10 @@ def _config(tmp_path: Path, **changes: object):
 def test_a_trained_version_keeps_its_holdout_calibration(tmp_path: Path) -> None:
     config = _config(tmp_path)
 
-    record = train_challenger(config, TRAINING, "test", HOLDOUT)
+    record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
     registry = open_registry(config.registry, config.name)
     calibration = Calibration.from_dict(registry.load_calibration(record.version) or {})
-    holdout_score, holdout_rows = score_window(config, HOLDOUT, record.version)
+    holdout_score, holdout_rows = score_window(config, open_stores(config), HOLDOUT, record.version)
 
     assert calibration.holdout_rows == holdout_rows > 80
     assert calibration.holdout_score == pytest.approx(holdout_score)
@@ -44,10 +45,10 @@ def test_every_version_records_its_holdout_score_and_the_monitor_passes_it_on(
     tmp_path: Path,
 ) -> None:
     config = _config(tmp_path)
-    record = train_challenger(config, TRAINING, "test", HOLDOUT)
-    holdout_score, _ = score_window(config, HOLDOUT, record.version)
+    record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
+    holdout_score, _ = score_window(config, open_stores(config), HOLDOUT, record.version)
 
-    signals = measure_window(config, LATER, record.version, None)
+    signals = measure_window(config, open_stores(config), LATER, record.version, None)
 
     assert record.metrics["holdout_f1 (macro)"] == pytest.approx(holdout_score, abs=1e-6)
     assert signals.holdout_score == record.metrics["holdout_f1 (macro)"]
@@ -55,9 +56,9 @@ def test_every_version_records_its_holdout_score_and_the_monitor_passes_it_on(
 
 def test_a_version_without_a_holdout_has_no_holdout_score(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    record = train_challenger(config, TRAINING, "test")
+    record = train_challenger(config, open_stores(config), TRAINING, "test")
 
-    signals = measure_window(config, LATER, record.version, None)
+    signals = measure_window(config, open_stores(config), LATER, record.version, None)
 
     assert set(record.metrics) == {"training_f1 (macro)"}
     assert signals.holdout_score is None
@@ -65,9 +66,9 @@ def test_a_version_without_a_holdout_has_no_holdout_score(tmp_path: Path) -> Non
 
 def test_the_estimate_is_computed_on_every_row_and_reported_by_the_monitor(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    record = train_challenger(config, TRAINING, "test", HOLDOUT)
+    record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
 
-    signals = measure_window(config, LATER, record.version, None)
+    signals = measure_window(config, open_stores(config), LATER, record.version, None)
 
     assert signals.estimate is not None
     assert signals.estimate_note is None
@@ -78,7 +79,9 @@ def test_the_estimate_is_computed_on_every_row_and_reported_by_the_monitor(tmp_p
 
 def test_a_version_without_calibration_has_no_estimate_and_says_why(tmp_path: Path) -> None:
     config = _config(tmp_path)
-    record = train_challenger(config, TRAINING, "test")  # no holdout: nothing to calibrate on
+    record = train_challenger(
+        config, open_stores(config), TRAINING, "test"
+    )  # no holdout: nothing to calibrate on
     registry = open_registry(config.registry, config.name)
     rows = load_window(config, LATER)
 
@@ -96,9 +99,9 @@ def test_a_model_without_predict_proba_has_no_estimate(tmp_path: Path) -> None:
         tmp_path,
         **{"model.estimator": "sklearn.linear_model.RidgeClassifier", "model.params": {}},
     )
-    record = train_challenger(config, TRAINING, "test", HOLDOUT)
+    record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
 
-    signals = measure_window(config, LATER, record.version, None)
+    signals = measure_window(config, open_stores(config), LATER, record.version, None)
 
     assert open_registry(config.registry, config.name).load_calibration(record.version) is None
     assert signals.estimate is None
@@ -121,7 +124,7 @@ def test_regressors_have_no_estimate(tmp_path: Path) -> None:
             )
         }
     )
-    classifier = train_challenger(config, TRAINING, "test", HOLDOUT)
+    classifier = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
     registry = open_registry(config.registry, config.name)
 
     estimate, note = estimate_window(
@@ -152,8 +155,8 @@ def test_a_regressor_records_its_holdout_error_without_a_calibration(tmp_path: P
             "policy.severe_performance_threshold": None,
         },
     )
-    record = train_challenger(config, TRAINING, "test", HOLDOUT)
-    holdout_error, _ = score_window(config, HOLDOUT, record.version)
+    record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
+    holdout_error, _ = score_window(config, open_stores(config), HOLDOUT, record.version)
 
     assert record.metrics["holdout_mae"] == pytest.approx(holdout_error, abs=1e-6)
     assert 0 < record.metrics["holdout_mae"] < 5

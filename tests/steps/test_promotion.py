@@ -15,7 +15,7 @@ from tasks.core.windows import Window
 from tasks.errors import RegistryError
 from tasks.steps.promotion import apply_verdict, collect_outputs
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import repo_config
+from tests.helpers import make_lineage, repo_config
 
 MODEL_NAME = "seattle-weather"
 WINDOW = {"start": "2013-07-01T00:00:00", "end": "2014-01-01T00:00:00"}
@@ -29,17 +29,10 @@ def _register(registry: LocalRegistry, count: int) -> None:
         registry.register(
             model,
             reference,
-            {
-                "estimator": "sklearn.tree.DecisionTreeClassifier",
-                "params": {},
-                "training_window": WINDOW,
-                "training_rows": 4,
-                "data_fingerprint": "test",
-                "metrics": {},
-                "code_version": "test",
-                "source": "test",
-                "reason": "test",
-            },
+            make_lineage(
+                training_window=WINDOW,
+                training_rows=4,
+            ),
         )
 
 
@@ -353,17 +346,10 @@ def _registry_with_a_real_model(tmp_path: Path) -> tuple[LocalRegistry, Any]:
     registry.register(
         model,
         frame,
-        {
-            "estimator": "sklearn.tree.DecisionTreeClassifier",
-            "params": {},
-            "training_window": WINDOW,
-            "training_rows": 5,
-            "data_fingerprint": "test",
-            "metrics": {},
-            "code_version": "test",
-            "source": "test",
-            "reason": "test",
-        },
+        make_lineage(
+            training_window=WINDOW,
+            training_rows=5,
+        ),
     )
     return registry, config
 

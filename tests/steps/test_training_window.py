@@ -15,6 +15,7 @@ from tasks.core.windows import Window, plan_windows
 from tasks.steps.training import plan_training, train_challenger
 from tasks.stores.history import RunRecord, open_history
 from tasks.stores.registry import open_registry
+from tasks.stores.resources import open_stores
 from tests.helpers import make_decision, repo_config
 
 START = datetime(2020, 1, 1)
@@ -68,7 +69,9 @@ def test_a_breach_streak_moves_training_to_the_rows_since_the_change(tmp_path: P
     for day, breached in [(50, False), (60, False), (70, True), (80, True), (90, True)]:
         _record(config, day, breached)
 
-    choice = plan_training(config, plan_windows(config, AS_OF), ("performance",), "v0001")
+    choice = plan_training(
+        config, open_stores(config), plan_windows(config, AS_OF), ("performance",), "v0001"
+    )
 
     # The last healthy run was at day 60: 20 days (80 rows) before the holdout starts at day 80.
     assert choice.chosen == "since-change"
@@ -76,7 +79,9 @@ def test_a_breach_streak_moves_training_to_the_rows_since_the_change(tmp_path: P
     assert choice.training_rows == 80
     assert choice.change is not None and choice.change.streak_runs == 4
 
-    record = train_challenger(config, choice.training, "monitor: performance breach", choice=choice)
+    record = train_challenger(
+        config, open_stores(config), choice.training, "monitor: performance breach", choice=choice
+    )
     stored = open_registry(config.registry.path, config.name).get_version(record.version)
     assert stored.training_rows == 80
     assert stored.training_window == choice.training.to_dict()
@@ -90,8 +95,12 @@ def test_a_change_inside_the_holdout_records_the_moved_holdout(tmp_path: Path) -
     _record(config, 85, False)
     _record(config, 90, True)
 
-    choice = plan_training(config, plan_windows(config, AS_OF), ("performance",), "v0001")
-    record = train_challenger(config, choice.training, "monitor", choice=choice)
+    choice = plan_training(
+        config, open_stores(config), plan_windows(config, AS_OF), ("performance",), "v0001"
+    )
+    record = train_challenger(
+        config, open_stores(config), choice.training, "monitor", choice=choice
+    )
 
     assert choice.chosen == "since-change-split"  # 60 rows since day 85: 30 train, 30 judge
     stored = open_registry(config.registry.path, config.name).get_version(record.version)
@@ -114,7 +123,7 @@ def test_without_a_breach_or_the_switch_the_configured_span_is_kept(
     _record(config, 90, True)
     plan = plan_windows(config, AS_OF)
 
-    choice = plan_training(config, plan, breaches, "v0001")
+    choice = plan_training(config, open_stores(config), plan, breaches, "v0001")
 
     assert choice.chosen == "configured-span"
     assert (choice.training, choice.holdout) == (plan.training, plan.holdout)

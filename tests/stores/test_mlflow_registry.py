@@ -16,11 +16,16 @@ import pytest
 from tasks.cli.registry import main as registry_main
 from tasks.config import RegistryConfig
 from tasks.errors import RegistryError
-from tasks.stores.mlflow_registry import MlflowRegistry, tree_sha256, version_id, version_number
 from tasks.stores.registry import open_registry
+from tasks.stores.registry.mlflow_server import (
+    MlflowRegistry,
+    tree_sha256,
+    version_id,
+    version_number,
+)
 from tests.processes import free_port
 from tests.registry_backends import MlflowBackend, MlflowServer, fresh_model_name
-from tests.stores.test_registry import _metadata, _model, _promote, _reference, _register
+from tests.stores.test_registry import _lineage, _model, _promote, _reference, _register
 
 
 @pytest.fixture
@@ -302,7 +307,7 @@ def test_requests_are_claimed_once_across_openings(backend: MlflowBackend) -> No
 @pytest.mark.slow
 def test_the_reference_sample_is_seeded(registry: MlflowRegistry) -> None:
     reference = pd.concat([_reference(offset) for offset in range(5)], ignore_index=True)
-    registry.register(_model(reference), reference, _metadata(reference))
+    registry.register(_model(reference), reference, _lineage(reference))
 
     first = registry.load_reference("v0001", sample_rows=7, seed=3)
 

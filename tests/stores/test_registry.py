@@ -10,6 +10,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,15 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from tasks.cli.registry import main as registry_main
+from tasks.core.frames import fingerprint_frame
 from tasks.errors import ModelError, RegistryError
 from tasks.stores.registry import (
     STALE_STAGING_SECONDS,
+    UNCHECKED,
+    Lineage,
     LocalRegistry,
     ModelRegistry,
     ModelVersion,
-    fingerprint_frame,
 )
 from tests.registry_backends import Backend
 
@@ -48,24 +51,24 @@ def _model(reference: pd.DataFrame) -> DecisionTreeClassifier:
     )
 
 
-def _metadata(reference: pd.DataFrame, reason: str = "test") -> dict[str, Any]:
-    return {
-        "estimator": "sklearn.tree.DecisionTreeClassifier",
-        "params": {"random_state": 0},
-        "training_window": {"start": "2012-01-01T00:00:00", "end": "2012-01-07T00:00:00"},
-        "training_rows": len(reference),
-        "data_fingerprint": fingerprint_frame(reference),
-        "metrics": {"training_f1 (macro)": 1.0},
-        "code_version": "abc123",
-        "source": "trained",
-        "reason": reason,
-        "features": ["precipitation", "wind"],
-    }
+def _lineage(reference: pd.DataFrame, reason: str = "test") -> Lineage:
+    return Lineage(
+        estimator="sklearn.tree.DecisionTreeClassifier",
+        params={"random_state": 0},
+        training_window={"start": "2012-01-01T00:00:00", "end": "2012-01-07T00:00:00"},
+        training_rows=len(reference),
+        data_fingerprint=fingerprint_frame(reference),
+        metrics={"training_f1 (macro)": 1.0},
+        code_version="abc123",
+        source="trained",
+        reason=reason,
+        features=["precipitation", "wind"],
+    )
 
 
 def _register(registry: ModelRegistry, offset: float = 0.0) -> ModelVersion:
     reference = _reference(offset)
-    return registry.register(_model(reference), reference, _metadata(reference))
+    return registry.register(_model(reference), reference, _lineage(reference))
 
 
 @pytest.fixture
@@ -92,13 +95,13 @@ def _snapshot(registry: ModelRegistry) -> dict[str, Any]:
     }
 
 
-def test_register_stores_model_reference_and_metadata(
+def test_register_stores_model_reference_and_lineage(
     registry: ModelRegistry, backend: Backend
 ) -> None:
     reference = _reference()
     model = _model(reference)
 
-    record = registry.register(model, reference, _metadata(reference))
+    record = registry.register(model, reference, _lineage(reference))
 
     assert record.version == "v0001"
     assert record.model_name == backend.model_name
@@ -113,14 +116,20 @@ def test_register_stores_model_reference_and_metadata(
     pd.testing.assert_frame_equal(registry.load_reference("v0001"), reference)
 
 
-def test_register_refuses_metadata_it_does_not_know(registry: ModelRegistry) -> None:
+def test_a_version_keeps_the_lineage_it_was_registered_with(registry: ModelRegistry) -> None:
     reference = _reference()
+    lineage = replace(
+        _lineage(reference),
+        data_source="files data/seattle",
+        training_choice={"chosen": "since-change-split", "reason": "a change in 2013-04"},
+        holdout_window={"start": "2012-01-07T00:00:00", "end": "2012-01-09T00:00:00"},
+    )
 
-    with pytest.raises(TypeError, match="colour"):
-        registry.register(_model(reference), reference, {**_metadata(reference), "colour": "red"})
+    record = registry.register(_model(reference), reference, lineage)
 
-    assert registry.list_versions() == []
-    assert _register(registry).version == "v0001"
+    assert record.lineage == lineage
+    assert registry.get_version(record.version).lineage == lineage
+    assert registry.list_versions()[0].lineage == lineage
 
 
 def test_version_ids_increase(registry: ModelRegistry) -> None:
@@ -261,6 +270,24 @@ def test_compare_and_swap_with_the_right_expected_changes_the_alias(
     assert registry.get_alias("champion") == "v0002"
 
 
+def test_an_unchecked_alias_change_moves_the_alias_wherever_it_points(
+    registry: ModelRegistry,
+) -> None:
+    _register(registry)
+    _register(registry, 0.1)
+    _promote(registry, "v0002")
+
+    registry.set_alias("champion", "v0001", reason="x", action="promote", expected=UNCHECKED)
+    registry.set_alias("champion", None, reason="y", action="promote", expected=UNCHECKED)
+
+    assert registry.get_alias("champion") is None
+    assert [(h.from_version, h.to_version) for h in registry.history()] == [
+        (None, "v0002"),
+        ("v0002", "v0001"),
+        ("v0001", None),
+    ]
+
+
 def test_rollback_restores_the_previous_champion(registry: ModelRegistry) -> None:
     _register(registry)
     _register(registry, 0.1)
@@ -367,7 +394,7 @@ def test_failed_register_leaves_no_version_behind(
     # A lambda cannot be pickled (local); it has no predict for the signature (MLflow).
     expected = "calm" if failing == "reference" else backend.unstorable_model_message
     with pytest.raises(Exception, match=expected):
-        registry.register(model, reference, _metadata(_reference()))
+        registry.register(model, reference, _lineage(_reference()))
 
     assert [v.version for v in registry.list_versions()] == ["v0001"]
     assert _register(registry, 0.1).version == "v0002"
@@ -487,7 +514,7 @@ def test_calibration_is_stored_with_its_version_and_checked(
     registry: ModelRegistry, backend: Backend
 ) -> None:
     reference = _reference()
-    record = registry.register(_model(reference), reference, _metadata(reference), CALIBRATION)
+    record = registry.register(_model(reference), reference, _lineage(reference), CALIBRATION)
     path = backend.calibration_file(record.version)
 
     assert registry.load_calibration(record.version) == CALIBRATION
@@ -511,8 +538,8 @@ def test_calibration_is_stored_with_its_version_and_checked(
 def test_calibration_round_trips_on_every_backend(backend: Backend) -> None:
     registry = backend.open()
     reference = _reference()
-    with_one = registry.register(_model(reference), reference, _metadata(reference), CALIBRATION)
-    without = registry.register(_model(reference), reference, _metadata(reference))
+    with_one = registry.register(_model(reference), reference, _lineage(reference), CALIBRATION)
+    without = registry.register(_model(reference), reference, _lineage(reference))
 
     assert registry.load_calibration(with_one.version) == CALIBRATION
     assert registry.get_version(with_one.version).calibration_sha256 == with_one.calibration_sha256
@@ -523,7 +550,7 @@ def test_calibration_round_trips_on_every_backend(backend: Backend) -> None:
 def test_a_version_without_calibration_has_none(tmp_path: Path) -> None:
     registry = LocalRegistry(tmp_path, MODEL_NAME)
     reference = _reference()
-    record = registry.register(_model(reference), reference, _metadata(reference))
+    record = registry.register(_model(reference), reference, _lineage(reference))
 
     assert record.calibration_sha256 == ""
     assert registry.load_calibration(record.version) is None

@@ -21,8 +21,9 @@ from tasks.cli.registry import main as registry_main
 from tasks.config import Config
 from tasks.core.windows import Window, plan_windows
 from tasks.steps import promotion, training
-from tasks.stores.data import load_window
-from tasks.stores.registry import LocalRegistry, model_directory
+from tasks.stores.data import load_window, make_source
+from tasks.stores.registry import Lineage, LocalRegistry, model_directory
+from tasks.stores.resources import open_stores
 from tests.helpers import repo_config
 
 MODEL_NAME = "seattle-weather"
@@ -48,29 +49,24 @@ def _register_champion(config: Config) -> None:
     record = registry.register(
         model,
         training.reference_frame(config, rows),
-        training._lineage(config, model, rows, window, source="trained", reason="test champion"),
+        training._lineage(
+            config,
+            make_source(config.data),
+            model,
+            rows,
+            window,
+            source="trained",
+            reason="test champion",
+        ),
     )
     registry.set_alias("champion", record.version, reason="test", action="promote")
     registry.mark(record.version, "champion")
 
 
-def _copy_of(registry: LocalRegistry, version: str) -> tuple[Any, Any, dict[str, Any]]:
+def _copy_of(registry: LocalRegistry, version: str) -> tuple[Any, Any, Lineage]:
     """Model, reference and lineage of a version, to register it again."""
-    generated = {
-        "version",
-        "model_name",
-        "created_at",
-        "model_sha256",
-        "reference_sha256",
-        "calibration_sha256",
-        "status",
-    }
-    metadata = {
-        key: value
-        for key, value in registry.get_version(version).to_dict().items()
-        if key not in generated
-    }
-    return registry.load_model(version), registry.load_reference(version), metadata
+    record = registry.get_version(version)
+    return registry.load_model(version), registry.load_reference(version), record.lineage
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +80,10 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def retrain_and_promote(config: Config) -> str:
     """The retrain + promote path of the flows, step by step, without Prefect."""
     plan = plan_windows(config, datetime(2014, 4, 1))
-    record = training.train_challenger(config, plan.training, "test")
-    comparison = promotion.evaluate_on_holdout(config, plan.holdout, record.version)
-    return promotion.promote_challenger(config, comparison.comparison_id)
+    stores = open_stores(config)
+    record = training.train_challenger(config, stores, plan.training, "test")
+    comparison = promotion.evaluate_on_holdout(config, stores, plan.holdout, record.version)
+    return promotion.promote_challenger(config, stores, comparison.comparison_id)
 
 
 @pytest.fixture
@@ -392,10 +389,10 @@ def test_verify_cli_says_consistent(
 # -- concurrent writers ------------------------------------------------------------------------
 def _register_copies(root: str, count: int) -> list[str]:
     registry = LocalRegistry(Path(root), MODEL_NAME)
-    model, reference, metadata = _copy_of(registry, "v0001")
+    model, reference, lineage = _copy_of(registry, "v0001")
     versions = []
     for _ in range(count):
-        record = registry.register(model, reference, metadata)
+        record = registry.register(model, reference, lineage)
         registry.set_alias("challenger", record.version, reason="race", action="register")
         versions.append(record.version)
     return versions

@@ -1,0 +1,75 @@
+"""autoretrain COMMAND [options]: every script of the project behind one command.
+
+`autoretrain monitor --config config.yaml` runs what `python flows/monitor.py --config
+config.yaml` runs, `autoretrain registry list` what `python -m tasks.cli.registry list` runs;
+`autoretrain COMMAND --help` shows a command's options. The command is the console script of
+pyproject.toml; it imports only the command it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+
+# command: (module whose main(argv) runs it, what it does)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "monitor": ("flows.monitor", "measure the current window; retrain and promote if needed"),
+    "retrain": ("flows.retrain", "train a challenger and register it"),
+    "promote": (
+        "flows.promote",
+        "compare the challenger with the champion; promote on the verdict",
+    ),
+    "rollback": (
+        "flows.rollback",
+        "make the previous champion (or a named version) champion again",
+    ),
+    "backtest": (
+        "flows.backtest",
+        "replay the log window by window under each retraining strategy",
+    ),
+    "fleet": ("flows.fleet", "monitor every model of a fleet file"),
+    "registry": (
+        "tasks.cli.registry",
+        "list versions, show the alias history, verify the registry",
+    ),
+    "history": ("tasks.cli.history", "show the monitoring history as a table or a plot"),
+    "alerts": ("tasks.cli.alerts", "create or update the alert automations"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {what}" for name, (_, what) in COMMANDS.items()]
+    return "\n".join(
+        [
+            "usage: autoretrain COMMAND [options]   (autoretrain COMMAND --help: its options)",
+            "",
+            "commands:",
+            *lines,
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command argv names with the rest of argv; its exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"autoretrain: unknown command '{command}'\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    run: Callable[[list[str]], int] = module.main
+    program = sys.argv[0]
+    sys.argv[0] = f"autoretrain {command}"  # what argparse shows in the command's usage line
+    try:
+        return run(rest)
+    finally:
+        sys.argv[0] = program
+
+
+if __name__ == "__main__":
+    sys.exit(main())

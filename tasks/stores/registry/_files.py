@@ -1,0 +1,106 @@
+"""File helpers of the registry: digests, fsync, atomic JSON, append-only lines, file locks."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import RegistryError
+from tasks.stores.registry._types import HistoryEntry
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file or directory to disk, so a rename that follows never points at nothing."""
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(data, out, indent=2, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def actor_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
+
+
+@contextlib.contextmanager
+def lock_file(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def drop_partial_line(path: Path) -> None:
+    """Cut a last line without its newline: its write never finished, so it never committed."""
+    if not path.is_file():
+        return
+    content = path.read_bytes()
+    if content and not content.endswith(b"\n"):
+        keep = content.rfind(b"\n") + 1
+        logger.warning("dropping a half-written last line of %s", path)
+        with path.open("r+b") as out:
+            out.truncate(keep)
+            out.flush()
+            os.fsync(out.fileno())
+
+
+def append_line(path: Path, entry: HistoryEntry) -> None:
+    with path.open("a") as out:
+        out.write(json.dumps(asdict(entry)) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def read_calibration(path: Path, version: str) -> dict[str, Any]:
+    """A version's calibration file as a JSON object; RegistryError if it is not one."""
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as error:
+        raise RegistryError(f"calibration of {version} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise RegistryError(f"calibration of {version} is not a JSON object")
+    return data

@@ -1,0 +1,176 @@
+"""The registry's records and its interface: what a version, an alias change and a check are,
+and what every backend offers the flows."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from tasks.errors import RegistryError
+
+ALIASES = ("champion", "challenger")
+CALIBRATION_FILE = "calibration.json"
+# The same rule as the config's name, with a length a directory name can always have.
+MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+
+# What a version's calibration and a comparison are stored as.
+JsonDict = dict[str, Any]
+
+
+class Unchecked(Enum):
+    """The type of UNCHECKED: set_alias(..., expected=UNCHECKED) moves the alias wherever it
+    points now (the default), where expected=None means "only if it points nowhere"."""
+
+    UNCHECKED = "unchecked"
+
+
+UNCHECKED = Unchecked.UNCHECKED
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a new version comes from, as the code registering it knows: the estimator and its
+    parameters, the rows it was trained on, how well it did, which code and why.
+    register() adds the version id, the model name, the time, the digests and the status."""
+
+    estimator: str
+    params: dict[str, Any]
+    training_window: dict[str, str]
+    training_rows: int
+    data_fingerprint: str
+    metrics: dict[str, float]
+    code_version: str
+    source: str
+    reason: str
+    features: list[str] = field(default_factory=list)
+    # Where the training rows were read, credentials masked ("" in versions registered before
+    # it was recorded, as for the fields below).
+    data_source: str = ""
+    # Change-aware training: which span was chosen and why (empty: the configured span);
+    # holdout_window is set when the choice moved the holdout the gate judges on.
+    training_choice: dict[str, Any] = field(default_factory=dict)
+    holdout_window: dict[str, str] = field(default_factory=dict)
+
+    def lineage_fields(self) -> dict[str, Any]:
+        """The lineage's fields by name (of a ModelVersion too: only those of its lineage)."""
+        return {f.name: getattr(self, f.name) for f in fields(Lineage)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelVersion(Lineage):
+    """One registered model version: its lineage, and the id, time, digests and status
+    register() gave it."""
+
+    version: str
+    model_name: str
+    created_at: str
+    model_sha256: str
+    status: str = "registered"
+    reference_sha256: str = ""  # empty in versions registered before it was recorded
+    # SHA-256 of calibration.json; "" when the version has none (a regressor, a model without
+    # predict_proba, no labelled holdout rows, or registered before calibrations were kept).
+    calibration_sha256: str = ""
+
+    @property
+    def lineage(self) -> Lineage:
+        """What the version was registered with (to register it again, say)."""
+        return Lineage(**self.lineage_fields())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: str
+    action: str
+    alias: str
+    from_version: str | None
+    to_version: str | None
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class RegistryCheck:
+    """What verify() found: problems a run could trip on, and harmless notes."""
+
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class ModelRegistry(Protocol):
+    """What the flows need from a model store; LocalRegistry is the embedded default.
+
+    A registry opened for one model sees only that model's versions, aliases and history.
+    """
+
+    model_name: str
+
+    def register(
+        self,
+        model: Any,
+        reference: pd.DataFrame,
+        lineage: Lineage,
+        calibration: JsonDict | None = None,
+    ) -> ModelVersion: ...
+
+    def load_calibration(self, version: str) -> JsonDict | None: ...
+
+    def get_version(self, version: str) -> ModelVersion: ...
+
+    def list_versions(self) -> list[ModelVersion]: ...
+
+    def load_model(self, version: str) -> Any: ...
+
+    def load_reference(
+        self, version: str, sample_rows: int | None = None, seed: int = 0
+    ) -> pd.DataFrame: ...
+
+    def get_alias(self, alias: str) -> str | None: ...
+
+    def set_alias(
+        self,
+        alias: str,
+        version: str | None,
+        *,
+        reason: str,
+        action: str,
+        expected: str | Unchecked | None = UNCHECKED,
+        actor: str | None = None,
+    ) -> None: ...
+
+    def mark(self, version: str, status: str) -> None: ...
+
+    def history(self) -> list[HistoryEntry]: ...
+
+    def save_comparison(self, comparison_id: str, comparison: JsonDict) -> Path | str: ...
+
+    def load_comparison(self, comparison_id: str) -> JsonDict: ...
+
+    def rollback(
+        self, *, to_version: str | None = None, reason: str, actor: str | None = None
+    ) -> tuple[str, str]: ...
+
+    def claim_request(self, request_id: str) -> bool: ...
+
+    def verify(self) -> RegistryCheck: ...
+
+
+def check_model_name(model_name: str) -> str:
+    """The model name, if it is safe as a directory name inside the registry; else RegistryError."""
+    if not isinstance(model_name, str) or not MODEL_NAME.fullmatch(model_name):
+        raise RegistryError(
+            f"{model_name!r} is not a model name: use lower-case letters, digits and '-', "
+            "starting with a letter or digit, at most 100 characters (the config's name)"
+        )
+    return model_name
