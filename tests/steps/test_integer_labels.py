@@ -18,7 +18,7 @@ from tasks.render.reporting import render_comparison
 from tasks.steps.monitoring import measure_window
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
 from tasks.steps.training import train_challenger
-from tasks.stores.registry import open_registry
+from tasks.stores.resources import open_stores
 from tests.helpers import repo_config
 
 START = datetime(2020, 1, 1)
@@ -63,14 +63,17 @@ def test_integer_labels_with_gaps_are_0_and_1_everywhere(
     binary_log: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = binary_log
-    registry = open_registry(config.registry, config.name)
-    first = train_challenger(config, Window(_day(0), _day(60)), "first", Window(_day(60), _day(90)))
-    bootstrap = evaluate_on_holdout(config, Window(_day(60), _day(90)), first.version)
-    assert promote_challenger(config, bootstrap.comparison_id) == "promoted"
-    second = train_challenger(
-        config, Window(_day(30), _day(90)), "second", Window(_day(90), _day(120))
+    stores = open_stores(config)
+    registry = stores.registry
+    first = train_challenger(
+        config, stores, Window(_day(0), _day(60)), "first", Window(_day(60), _day(90))
     )
-    comparison = evaluate_on_holdout(config, Window(_day(90), _day(120)), second.version)
+    bootstrap = evaluate_on_holdout(config, stores, Window(_day(60), _day(90)), first.version)
+    assert promote_challenger(config, stores, bootstrap.comparison_id) == "promoted"
+    second = train_challenger(
+        config, stores, Window(_day(30), _day(90)), "second", Window(_day(90), _day(120))
+    )
+    comparison = evaluate_on_holdout(config, stores, Window(_day(90), _day(120)), second.version)
     shown: list[Any] = []
     original = evidently_report._run_performance
 
@@ -80,7 +83,9 @@ def test_integer_labels_with_gaps_are_0_and_1_everywhere(
 
     monkeypatch.setattr(evidently_report, "_run_performance", spy)
     # The current window: 15 days of the last 35 still await their labels.
-    signals = measure_window(config, Window(_day(165), _day(200)), first.version, tmp_path / "r")
+    signals = measure_window(
+        config, stores, Window(_day(165), _day(200)), first.version, tmp_path / "r"
+    )
 
     # The models learnt the classes 0 and 1 (not 0.0 and 1.0), and so do their calibrations.
     for version in (first.version, second.version):
