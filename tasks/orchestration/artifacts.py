@@ -11,6 +11,7 @@ from tasks.render.reporting import (
     MonitorResult,
     comparison_table,
     render_comparison_markdown,
+    render_dashboard_warning,
     render_summary,
 )
 from tasks.steps.backtest import BacktestResult
@@ -34,10 +35,13 @@ def publish_comparison(comparison: Comparison) -> None:
 def publish_monitor_summary(result: MonitorResult) -> None:
     """The monitor run's summary as a markdown artifact, and its numbers as a one-row table
     (a fleet that ran the monitor as a deployment reads its row from it)."""
+    summary = f"```\n{render_summary(result)}\n```"
+    description = f"Monitor status: {result.status}"
+    if result.dashboard is not None and not result.dashboard.updated:
+        summary = f"{render_dashboard_warning(result.dashboard)}\n\n{summary}"
+        description += "; dashboard NOT updated"
     create_markdown_artifact(
-        key=f"{result.model_name}-monitor-summary",
-        markdown=f"```\n{render_summary(result)}\n```",
-        description=f"Monitor status: {result.status}",
+        key=f"{result.model_name}-monitor-summary", markdown=summary, description=description
     )
     create_table_artifact(
         key=monitor_row_key(result.model_name),
