@@ -42,6 +42,7 @@ from tasks.steps.dashboards import (
     reset_backtest_dashboard,
     workspace_location,
 )
+from tests.browser import chromium, evidently_panel_points, require_chromium, save_screenshot
 from tests.helpers import make_decision, repo_config
 from tests.processes import evidently_ui, free_port
 
@@ -67,21 +68,21 @@ def _point(day: int = 0) -> WindowPoint:
     )
 
 
-def _signals() -> Signals:
+def _signals(day: int) -> Signals:
+    """A healthy window; the later, the more drift and the lower the metric."""
     return Signals(
         current_rows=90,
         reference_rows=300,
-        drift_share=0.25,
-        columns=(ColumnDrift("temp_max", "K-S p_value", 0.01, 0.05, True),),
-        performance=Performance("f1 (macro)", 0.6, 80, "champion"),
+        drift_share=0.25 + day / 120,
+        columns=(ColumnDrift("temp_max", "K-S p_value", 0.2 - day / 300, 0.05, False),),
+        performance=Performance("f1 (macro)", 0.6 - day / 300, 80 - day // 3, "champion"),
     )
 
 
 def _record(config: Config, day: int = 0, **options: Any) -> DashboardUpdate:
     moment = datetime(2014, 4, 1) + timedelta(days=day)
-    return record_dashboard(
-        config, moment, "v0001", _signals(), make_decision(), "healthy", **options
-    )
+    decision = make_decision(action="none", reasons=())
+    return record_dashboard(config, moment, "v0001", _signals(day), decision, "healthy", **options)
 
 
 def _config(
@@ -451,3 +452,32 @@ def test_a_backtest_that_cannot_reset_its_project_goes_on_without_it(
     assert len(_projects(service, "unreset (backtest)")) == 1  # left as it was
     assert "could not reset the backtest's project: the Evidently UI service at" in caplog.text
     assert "the replay goes on without its dashboard" in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("secret_in_environment")
+def test_the_services_dashboard_draws_both_machines_points(
+    service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_chromium()
+    for day, machine in enumerate(("machine-a", "machine-b")):
+        directory = tmp_path / machine
+        directory.mkdir()
+        monkeypatch.chdir(directory)
+        update = _record(_config(directory, service, "in-the-browser"), day=30 * day)
+    page = update.detail.split(": ", 1)[1]
+
+    series = {title: 2 for title in PANEL_TITLES}
+    series[PANEL_TITLES[1]] = 1  # the one feature the signals carry
+    with chromium() as driver:
+        shown = evidently_panel_points(driver, page, series)
+        save_screenshot(driver, tmp_path / "evidently-service-dashboard.png")
+
+    assert shown["Share of drifted columns"] == {"drift share": 2, "threshold": 2}
+    assert shown["Drift score of each feature"] == {"temp_max": 2}
+    assert shown["Performance against its threshold"] == {
+        "f1 (macro) (realised)": 2,
+        "retrain threshold": 2,
+    }
+    assert shown["Rows and labelled rows per window"] == {"rows": 2, "labelled rows": 2}
+    assert shown["Retrains and promotions"] == {"retrained": 2, "promoted": 2}  # bars of 0

@@ -7,7 +7,6 @@ counts the points each panel drew, series by series.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -16,53 +15,10 @@ from flows.backtest import backtest_flow
 from flows.monitor import monitor_flow
 from tasks.adapters.evidently_workspace import PANEL_TITLES
 from tasks.config import load_config
-from tests.browser import chromium, require_chromium, save_screenshot
-from tests.processes import evidently_ui, wait_for
+from tests.browser import chromium, evidently_panel_points, require_chromium, save_screenshot
+from tests.processes import evidently_ui
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
-
-# Per panel (by its title), per series (by its legend): how many marks (line) or bars it drew.
-POINTS_SCRIPT = """
-const out = {};
-for (const heading of document.querySelectorAll('h5')) {
-  let card = heading;
-  while (card && !card.querySelector('[class*="MuiMarkElement-series-"], [class*="MuiBarElement-series-"]')) {
-    card = card.parentElement;
-  }
-  if (!card) continue;
-  const counts = {};
-  for (const el of card.querySelectorAll('[class*="MuiMarkElement-series-"], [class*="MuiBarElement-series-"]')) {
-    const series = el.getAttribute('class').match(/Mui(?:Mark|Bar)Element-series-(\\S+)/)[1];
-    counts[series] = (counts[series] || 0) + 1;
-  }
-  const legend = [];
-  for (const item of card.querySelectorAll('[class*="MuiChartsLegend-series"]')) {
-    if (!legend.includes(item.textContent)) legend.push(item.textContent);
-  }
-  out[heading.innerText] = {legend: legend, counts: Object.values(counts)};
-}
-return out;
-"""
-
-
-def _panel_points(driver: Any, url: str, series_per_panel: dict[str, int]) -> dict[str, Any]:
-    """Open the dashboard and wait until every panel drew all its series."""
-    driver.get(url)
-
-    def drawn() -> dict[str, Any] | None:
-        panels = driver.execute_script(POINTS_SCRIPT)
-        ready = all(
-            len(panels.get(title, {}).get("counts", [])) == count
-            for title, count in series_per_panel.items()
-        )
-        return panels if ready else None
-
-    panels = wait_for(drawn, 90, f"the dashboard at {url} to draw its panels", interval=2)
-    # Series in legend order: name -> number of points drawn.
-    return {
-        title: dict(zip(panel["legend"], panel["counts"], strict=True))
-        for title, panel in panels.items()
-    }
 
 
 def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path: Path) -> None:
@@ -94,7 +50,7 @@ def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path
         projects = {p["name"]: p["id"] for p in httpx.get(f"{url}/api/projects").json()}
         assert set(projects) == {"seattle-weather", "seattle-weather (backtest)"}
 
-        shown = _panel_points(
+        shown = evidently_panel_points(
             driver, f"{url}/projects/{projects['seattle-weather (backtest)']}", expected_series
         )
         save_screenshot(driver, tmp_path / "evidently-dashboard.png")
@@ -112,7 +68,7 @@ def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path
         assert shown["Retrains and promotions"] == {"retrained": windows, "promoted": windows}
 
         # The demo's monitor run: one snapshot, every series one point.
-        demo_shown = _panel_points(
+        demo_shown = evidently_panel_points(
             driver, f"{url}/projects/{projects['seattle-weather']}", expected_series
         )
         assert all(set(series.values()) == {1} for series in demo_shown.values()), demo_shown
