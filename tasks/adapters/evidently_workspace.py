@@ -231,17 +231,18 @@ def _ensure_dashboard(workspace: Any, project_id: Any, metric: str, features: li
     workspace.save_dashboard(project_id, DashboardModel(tabs=[tab], panels=panels))
 
 
-def _snapshot(point: WindowPoint, write_id: str) -> Any:
+def _snapshot(point: WindowPoint, write_id: str | None = None) -> Any:
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import MeanValue
 
     values = point.values()
     frame = pd.DataFrame({column: [value] for column, value in values.items()})
     definition = DataDefinition(numerical_columns=list(values))
+    metadata = {"status": point.status, "champion": point.champion or "none"}
+    if write_id is not None:
+        metadata[WRITE_ID] = write_id
     report = Report(
-        [MeanValue(column=column) for column in values],
-        metadata={"status": point.status, "champion": point.champion or "none", WRITE_ID: write_id},
-        tags=[point.status],
+        [MeanValue(column=column) for column in values], metadata=metadata, tags=[point.status]
     )
     with warnings.catch_warnings():
         # Evidently's stack emits deprecation noise that is not ours to fix.
@@ -267,14 +268,15 @@ def add_window_point(
 
     Raises DashboardWriteError when a service refuses the write or stays unreachable.
     """
-    write_id = uuid.uuid4().hex
-    snapshot = _snapshot(point, write_id)
     if isinstance(location, EvidentlyService):
+        write_id = uuid.uuid4().hex
+        snapshot = _snapshot(point, write_id)
         return _add_to_service(
             location, project_name, description, metric, features, snapshot, write_id
         )
     from evidently.ui.workspace import Workspace
 
+    snapshot = _snapshot(point)
     with _locked(location):
         workspace = Workspace.create(str(location))
         project = _project(workspace, project_name, description)

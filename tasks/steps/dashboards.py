@@ -130,23 +130,28 @@ def _where(written: WorkspaceWrite) -> str:
     location = written.location
     if isinstance(location, EvidentlyService):
         return f"project '{written.project}': {location.project_page(written.project_id)}"
-    command = f"{evidently_command()} ui --workspace {shlex.quote(str(location))}"
+    command = f"{evidently_command()} ui --workspace {_shell_path(location)}"
     return f"project '{written.project}' (see it: {command})"
 
 
 def evidently_command() -> str:
     """This environment's `evidently`, written so that it runs as printed: the bare name when
-    PATH finds it, else its path (relative to the working directory when inside it)."""
+    PATH finds it, else its path."""
     installed = Path(os.path.abspath(sys.executable)).parent / "evidently"
     if not installed.exists():
         return "evidently"
     found = shutil.which("evidently")
     if found and Path(found).resolve() == installed.resolve():
         return "evidently"
+    return _shell_path(installed)
+
+
+def _shell_path(path: Path) -> str:
+    """path for a shell command: relative to the working directory when inside it, quoted."""
     try:
-        return shlex.quote(str(installed.relative_to(Path.cwd())))
+        return shlex.quote(str(path.relative_to(Path.cwd())))
     except ValueError:
-        return shlex.quote(str(installed))
+        return shlex.quote(str(path))
 
 
 def backtest_project(config: Config) -> str:

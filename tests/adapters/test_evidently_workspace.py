@@ -177,18 +177,24 @@ def test_a_dashboard_problem_is_reported_never_raised(
     assert "the dashboard was NOT updated: cannot write the Evidently workspace" in caplog.text
 
 
-def test_record_dashboard_writes_the_models_project(tmp_path: Path) -> None:
+def test_record_dashboard_writes_the_models_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     signals, decision = _signals_and_decision()
-    config = repo_config({"reports.path": str(tmp_path)})
+    config = repo_config({"reports.path": str(tmp_path / "reports")})
 
     update = record_dashboard(config, datetime(2014, 4, 1), "v0001", signals, decision, "promoted")
+    command = evidently_command()
+    monkeypatch.chdir(tmp_path)  # the workspace inside the working directory: a relative path
+    inside = record_dashboard(config, datetime(2014, 5, 1), "v0001", signals, decision, "healthy")
 
     assert update.updated
     assert update.describe() == (
-        f"project 'seattle-weather' (see it: {evidently_command()} ui --workspace "
-        f"{tmp_path / 'workspace'})"
+        f"project 'seattle-weather' (see it: {command} ui --workspace "
+        f"{tmp_path / 'reports' / 'workspace'})"
     )
-    assert len(_snapshots(tmp_path / "workspace")) == 1
+    assert inside.detail.endswith(" ui --workspace reports/workspace)")
+    assert len(_snapshots(tmp_path / "reports" / "workspace")) == 2
 
 
 def test_reports_workspace_moves_the_local_workspace(tmp_path: Path) -> None:
