@@ -169,3 +169,26 @@ def test_a_model_with_its_own_estimator_takes_none_of_the_default_params(fleet_d
     configs = {member.name: load_config(member.config_path or "") for member in fleet.members}
     assert configs["linear"].model.params == {}
     assert configs["north"].model.params["n_estimators"] == 100
+
+
+@pytest.mark.parametrize(
+    ("workspace", "expected"),
+    [
+        ("state/dashboards", "{fleet}/state/dashboards"),  # a directory: from the fleet file
+        ("http://evidently.internal:8000", "http://evidently.internal:8000"),  # a service
+    ],
+)
+def test_the_shared_workspace_is_a_directory_beside_the_fleet_file_or_a_service(
+    fleet_dir: Path, workspace: str, expected: str
+):
+    defaults = _shared_defaults()
+    defaults["reports"]["workspace"] = workspace
+    fleet = load_fleet(
+        _write(fleet_dir / "fleet.yaml", {"models": ["models/*.yaml"], "defaults": defaults})
+    )
+
+    configs = [load_config(member.config_path or "") for member in fleet.members]
+
+    assert [config.reports.workspace for config in configs] == [
+        expected.format(fleet=fleet_dir)
+    ] * 2
