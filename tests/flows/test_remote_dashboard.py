@@ -18,7 +18,12 @@ from prefect.artifacts import Artifact
 
 from flows.monitor import main as monitor_main
 from tasks.stores.history import open_history
-from tests.flows.test_secret_leaks import Outputs, _flush_run_logs_and_events, _read_prefect_records
+from tests.flows.test_secret_leaks import (
+    Outputs,
+    _flush_run_logs_and_events,
+    _read_prefect_records,
+    _server_database,
+)
 from tests.helpers import DEMO_DATA, merge, repo_raw_config
 from tests.processes import evidently_ui, free_port
 
@@ -158,5 +163,8 @@ def test_two_machines_share_one_project_and_a_failing_service_leaves_the_decisio
     outputs.add("python logging (caplog)", caplog.text)
     for file in sorted(p for p in tmp_path.rglob("*") if p.is_file()):
         outputs.add(f"file {file.relative_to(tmp_path)}", file.read_bytes())
+    for where, data in _server_database():
+        outputs.add(where, data)
     outputs.assert_secret_never_shows(SECRET)
+    assert NAME in outputs.joined("prefect server database")  # the scan reads the runs
     assert "the dashboard was NOT updated: " in outputs.texts["prefect run logs"]
