@@ -26,7 +26,7 @@ from tasks.steps.backtest import (
     plan_backtest,
     replay_strategy,
 )
-from tasks.steps.dashboards import workspace_path
+from tasks.steps.dashboards import workspace_location
 
 
 @flow(name="backtest", log_prints=True)
@@ -53,7 +53,8 @@ def backtest_flow(
             <reports.path>/<name>/backtest.
         strategies: Strategies to replay (policy, every-window, fixed, never); default all.
         workspace: Also write the policy's replay into the project "<name> (backtest)" of the
-            Evidently workspace <reports.path>/workspace (replacing an earlier replay).
+            Evidently workspace of reports.workspace, a directory or an `evidently ui` service
+            (replacing an earlier replay).
     """
     logger = get_run_logger()
     config = load_run_config(config_path)
@@ -65,7 +66,7 @@ def backtest_flow(
     )
     output_dir = Path(output) if output else config.reports.path / config.name / "backtest"
     names = list(strategies or STRATEGY_KINDS)
-    dashboards = workspace_path(config) if workspace else None
+    dashboards = workspace_location(config) if workspace else None
     results = []
     with replay_progress(names, len(windows)) as on_window:
         for name in names:
@@ -118,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workspace",
         action="store_true",
-        help="also write the policy's replay to the Evidently workspace <reports.path>/workspace, "
-        "project '<name> (backtest)'",
+        help="also write the policy's replay to the Evidently workspace of reports.workspace "
+        "(default <reports.path>/workspace, or an `evidently ui` service), project "
+        "'<name> (backtest)'",
     )
     args = parser.parse_args(argv)
     if args.every < 1:

@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -918,6 +919,54 @@ def _parse_keep(value: Any) -> Any:
     return value if isinstance(value, int) else parse_duration(value)
 
 
+class WorkspaceRetryConfig(Strict):
+    """Retries of a snapshot upload to an Evidently UI service that is down or failing."""
+
+    attempts: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="Attempts in all; 1 means no retry. A refusal (a wrong secret, HTTP 4xx) "
+        "is not retried.",
+    )
+    backoff_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="Wait before the 2nd attempt; doubles each time (4 attempts from 2 s wait "
+        "2 + 4 + 8 = 14 s in all).",
+    )
+
+
+def is_service_url(workspace: str) -> bool:
+    """Whether reports.workspace names an `evidently ui` service (a URL), not a directory."""
+    return "://" in workspace
+
+
+def _check_service_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"'{mask_url_password(url)}' is neither a directory nor the http(s) URL of an "
+            "`evidently ui` service, like http://evidently.internal:8000"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            f"'{mask_url_password(url)}' carries a user or password: give the URL as "
+            "scheme://host:port and the service's --secret in reports.workspace_secret"
+        )
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise ValueError(
+            f"'{url}' has a path, query or fragment: Evidently's client calls /api/... at the "
+            "root of the host, so give only scheme://host:port"
+        )
+    try:
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError as error:
+        raise ValueError(f"'{url}': {error}") from None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class ReportsConfig(Strict):
     path: Path = Field(description="Where the Evidently HTML reports go.")
     keep: Annotated[int | timedelta | None, BeforeValidator(_parse_keep)] = Field(
@@ -926,6 +975,26 @@ class ReportsConfig(Strict):
         "each monitor run to this model's run directories under path: a number keeps the "
         "newest that many runs, a duration like 30d keeps the runs started within it; null "
         "keeps everything.",
+    )
+    workspace: str | None = Field(
+        default=None,
+        description="Where each monitor run adds its snapshot for Evidently's UI (one project "
+        "per model): a directory, relative to config.yaml (null: <path>/workspace), or the "
+        "http(s) URL of a running `evidently ui` service, like http://evidently.internal:8000, "
+        "so that every machine adds to the same project. A service that is down never fails "
+        "a run: the summary says the dashboard was not updated.",
+    )
+    workspace_secret: SecretValue | None = Field(
+        default=None,
+        description="With a service URL in workspace: the service's --secret, which it needs "
+        "for writes, given as ${ENV_VAR} or as {secret: block-name} (a Prefect Secret block), "
+        "never in plain text; it is masked in every log, message and artifact.",
+    )
+    workspace_retries: WorkspaceRetryConfig = Field(
+        default=WorkspaceRetryConfig(),
+        description="With a service URL in workspace: how often an upload that fails to "
+        "connect, times out (10 s a request) or gets an HTTP 5xx is tried, waiting "
+        "backoff_seconds, then twice that, and so on.",
     )
 
     @field_validator("keep")
@@ -936,6 +1005,49 @@ class ReportsConfig(Strict):
         if isinstance(value, timedelta) and value < timedelta(days=1):
             raise ValueError(f"must keep at least 1d of runs, not {value}")
         return value
+
+    @field_validator("workspace")
+    @classmethod
+    def _workspace_path_or_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value:
+            raise ValueError("is empty: give a directory or an `evidently ui` URL, or remove it")
+        return _check_service_url(value) if is_service_url(value) else value
+
+    @field_validator("workspace_secret")
+    @classmethod
+    def _secret_by_reference(cls, value: SecretValue | None) -> SecretValue | None:
+        if value is not None and not value.from_reference:
+            raise ValueError(
+                "is in plain text, and config.yaml is committed and deployed: give it as "
+                "${VARIABLE} (an environment variable) or as {secret: block-name} (a Prefect "
+                "Secret block)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _secret_needs_a_service(self) -> ReportsConfig:
+        if self.workspace_secret is not None and self.workspace_url is None:
+            raise ValueError(
+                "workspace_secret is only for an `evidently ui` service: set workspace to "
+                "its URL, or remove workspace_secret"
+            )
+        return self
+
+    @property
+    def workspace_url(self) -> str | None:
+        """The `evidently ui` service the snapshots go to, if workspace is a URL."""
+        return self.workspace if self.workspace and is_service_url(self.workspace) else None
+
+    @property
+    def workspace_dir(self) -> Path:
+        """The local workspace directory (when workspace is not a URL): <path>/workspace by
+        default."""
+        if self.workspace is None or is_service_url(self.workspace):
+            return self.path / "workspace"
+        return Path(self.workspace)
 
 
 class TrainingConfig(Strict):
@@ -985,7 +1097,9 @@ class Config(Strict):
         description="How retrain and promote run, and what a concurrent request does.",
     )
     registry: RegistryConfig = Field(description="The model registry.")
-    reports: ReportsConfig = Field(description="The Evidently HTML reports.")
+    reports: ReportsConfig = Field(
+        description="The Evidently HTML reports, and the workspace of the dashboards."
+    )
 
     @model_validator(mode="after")
     def _check_metric_fits_estimator(self) -> Config:
@@ -1027,6 +1141,13 @@ class Config(Strict):
         return self
 
 
+def _resolve_reports(reports: ReportsConfig, base: Path) -> ReportsConfig:
+    update: dict[str, Any] = {"path": resolve_path(base, reports.path)}
+    if reports.workspace is not None and reports.workspace_url is None:
+        update["workspace"] = str(resolve_path(base, Path(reports.workspace).expanduser()))
+    return reports.model_copy(update=update)
+
+
 def _resolve_paths(config: Config, base: Path) -> Config:
     source = config.data.source
     if isinstance(source, FileSourceConfig):
@@ -1048,9 +1169,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
             "registry": config.registry.model_copy(
                 update={"path": resolve_path(base, config.registry.path)}
             ),
-            "reports": config.reports.model_copy(
-                update={"path": resolve_path(base, config.reports.path)}
-            ),
+            "reports": _resolve_reports(config.reports, base),
         }
     )
 

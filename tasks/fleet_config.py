@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tasks.config import Config, Duration, SqlSourceConfig, parse_config
+from tasks.config import Config, Duration, SqlSourceConfig, is_service_url, parse_config
 from tasks.errors import ConfigError
 from tasks.yaml_files import (
     anchor_sqlite_url,
@@ -150,6 +150,11 @@ def _anchor_default_paths(defaults: dict[str, Any], base: Path) -> dict[str, Any
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and isinstance(node.get(keys[-1]), str):
             node[keys[-1]] = str(resolve_path(base, Path(node[keys[-1]])))
+    reports = anchored.get("reports")
+    if isinstance(reports, dict):  # reports.workspace: a directory, or an `evidently ui` URL
+        workspace = reports.get("workspace")
+        if isinstance(workspace, str) and workspace.strip() and not is_service_url(workspace):
+            reports["workspace"] = str(resolve_path(base, Path(workspace.strip())))
     source = (
         anchored.get("data", {}).get("source") if isinstance(anchored.get("data"), dict) else None
     )

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.processes import wait_for
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS_ENV = "AUTORETRAIN_SCREENSHOTS"  # a directory: tests also save their screenshots there
@@ -68,3 +70,50 @@ def save_screenshot(driver: Any, path: Path) -> Path:
         Path(extra).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(extra) / path.name)
     return path
+
+
+# Per panel (by its title), per series (by its legend): how many marks (line) or bars it drew.
+POINTS_SCRIPT = """
+const out = {};
+for (const heading of document.querySelectorAll('h5')) {
+  let card = heading;
+  while (card && !card.querySelector('[class*="MuiMarkElement-series-"], [class*="MuiBarElement-series-"]')) {
+    card = card.parentElement;
+  }
+  if (!card) continue;
+  const counts = {};
+  for (const el of card.querySelectorAll('[class*="MuiMarkElement-series-"], [class*="MuiBarElement-series-"]')) {
+    const series = el.getAttribute('class').match(/Mui(?:Mark|Bar)Element-series-(\\S+)/)[1];
+    counts[series] = (counts[series] || 0) + 1;
+  }
+  const legend = [];
+  for (const item of card.querySelectorAll('[class*="MuiChartsLegend-series"]')) {
+    if (!legend.includes(item.textContent)) legend.push(item.textContent);
+  }
+  out[heading.innerText] = {legend: legend, counts: Object.values(counts)};
+}
+return out;
+"""
+
+
+def evidently_panel_points(
+    driver: Any, url: str, series_per_panel: dict[str, int]
+) -> dict[str, Any]:
+    """Open an Evidently project's dashboard and wait until every panel drew all its series;
+    per panel title, each series (by legend) and how many points or bars it drew."""
+    driver.get(url)
+
+    def drawn() -> dict[str, Any] | None:
+        panels = driver.execute_script(POINTS_SCRIPT)
+        ready = all(
+            len(panels.get(title, {}).get("counts", [])) == count
+            for title, count in series_per_panel.items()
+        )
+        return panels if ready else None
+
+    panels = wait_for(drawn, 90, f"the dashboard at {url} to draw its panels", interval=2)
+    # Series in legend order: name -> number of points drawn.
+    return {
+        title: dict(zip(panel["legend"], panel["counts"], strict=True))
+        for title, panel in panels.items()
+    }

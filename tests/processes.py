@@ -8,9 +8,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 def free_port() -> int:
@@ -40,3 +44,41 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@contextlib.contextmanager
+def evidently_ui(workspace: Path, logs: Path, secret: str | None = None) -> Iterator[str]:
+    """`evidently ui` over workspace on a free port of 127.0.0.1 (writes need secret when given);
+    its URL once it answers. Stopped by its PID."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            *(str(Path(sys.executable).parent / "evidently"), "ui"),
+            *("--workspace", str(workspace), "--host", "127.0.0.1", "--port", str(port)),
+            *(("--secret", secret) if secret is not None else ()),
+        ],
+        env={**os.environ, "DO_NOT_TRACK": "1"},  # no telemetry (offline)
+        stdout=logs.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(
+            lambda: process.poll() is not None or _answers(f"{url}/api/version"),
+            120,
+            "evidently ui to answer",
+            interval=0.5,
+        )
+        if process.poll() is not None:
+            raise AssertionError(f"evidently ui exited with {process.returncode}: see {logs}")
+        yield url
+    finally:
+        stop_process(process, signal.SIGTERM)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -642,3 +642,88 @@ def test_metric_and_estimator_mismatches_name_the_key(
 
     for fragment in fragments:
         assert fragment in message, message
+
+
+# --- reports.workspace: a directory or an `evidently ui` service ------------------------------
+
+
+def test_the_workspace_is_a_directory_relative_to_the_config_by_default(tmp_path: Path) -> None:
+    default = parse_config(repo_raw_config(), tmp_path).reports
+    moved = parse_config(repo_raw_config({"reports.workspace": "dashboards"}), tmp_path).reports
+
+    assert default.workspace_url is None
+    assert default.workspace_dir == tmp_path / ".autoretrain" / "reports" / "workspace"
+    assert moved.workspace_url is None and moved.workspace_dir == tmp_path / "dashboards"
+
+
+def test_a_service_url_with_its_secret_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EVIDENTLY_UI_SECRET", "s3cret-value")
+    reports = repo_config(
+        {
+            "reports.workspace": " https://evidently.internal:8000/ ",
+            "reports.workspace_secret": "${EVIDENTLY_UI_SECRET}",
+            "reports.workspace_retries": {"attempts": 2, "backoff_seconds": 0.5},
+        }
+    ).reports
+
+    assert reports.workspace_url == "https://evidently.internal:8000"
+    assert reports.workspace_secret is not None
+    assert reports.workspace_secret.reveal() == "s3cret-value"
+    assert "s3cret-value" not in repr(reports) + reports.model_dump_json()
+    assert (reports.workspace_retries.attempts, reports.workspace_retries.backoff_seconds) == (
+        2,
+        0.5,
+    )
+
+
+def test_the_workspace_secret_can_be_a_prefect_secret_block() -> None:
+    reports = repo_config(
+        {"reports.workspace": "http://127.0.0.1:8000", "reports.workspace_secret": {"secret": "ui"}}
+    ).reports
+
+    assert reports.workspace_secret is not None and reports.workspace_secret.block == "ui"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"reports.workspace": "http://evidently.internal:8000/evidently"},
+            "reports.workspace: 'http://evidently.internal:8000/evidently' has a path, query or "
+            "fragment: Evidently's client calls /api/... at the root of the host",
+        ),
+        (
+            {"reports.workspace": "s3://bucket/workspace"},
+            "reports.workspace: 's3://bucket/workspace' is neither a directory nor the http(s) "
+            "URL of an `evidently ui` service",
+        ),
+        (
+            {"reports.workspace": "http://admin:hunter2@evidently.internal:8000"},
+            "reports.workspace: 'http://admin:**********@evidently.internal:8000' carries a user "
+            "or password: give the URL as scheme://host:port and the service's --secret in "
+            "reports.workspace_secret",
+        ),
+        ({"reports.workspace": ""}, "reports.workspace: is empty"),
+        (
+            {"reports.workspace": "http://h:8000", "reports.workspace_secret": "hunter2"},
+            "reports.workspace_secret: is in plain text, and config.yaml is committed and "
+            "deployed: give it as ${VARIABLE}",
+        ),
+        (
+            {"reports.workspace_secret": {"secret": "ui"}},
+            "reports: workspace_secret is only for an `evidently ui` service: set workspace to "
+            "its URL",
+        ),
+        (
+            {"reports.workspace": "http://h:8000", "reports.workspace_retries": {"attempts": 0}},
+            "reports.workspace_retries.attempts: Input should be greater than or equal to 1",
+        ),
+    ],
+)
+def test_a_bad_workspace_names_the_key_and_the_fix(changes: dict[str, Any], message: str) -> None:
+    error = _config_error(changes)
+
+    assert message in error
+    assert "hunter2" not in error

@@ -282,3 +282,26 @@ def test_a_sql_source_url_reaches_the_merged_config_as_written_never_masked(
     assert written["block"]["url"] == {"secret": "warehouse-url"}
     own = load_config(next(m.config_path for m in fleet.members if m.name == "own") or "")
     assert own.data.source.url.reveal() == f"sqlite:///{fleet_dir / 'sql' / 'own.db'}"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("workspace", "expected"),
+    [
+        ("state/dashboards", "{fleet}/state/dashboards"),  # a directory: from the fleet file
+        ("http://evidently.internal:8000", "http://evidently.internal:8000"),  # a service
+    ],
+)
+def test_the_shared_workspace_is_a_directory_beside_the_fleet_file_or_a_service(
+    fleet_dir: Path, workspace: str, expected: str
+):
+    defaults = _shared_defaults()
+    defaults["reports"]["workspace"] = workspace
+    fleet = load_fleet(
+        _write(fleet_dir / "fleet.yaml", {"models": ["models/*.yaml"], "defaults": defaults})
+    )
+
+    configs = [load_config(member.config_path or "") for member in fleet.members]
+
+    assert [config.reports.workspace for config in configs] == [
+        expected.format(fleet=fleet_dir)
+    ] * 2

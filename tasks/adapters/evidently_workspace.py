@@ -3,9 +3,14 @@ monitor run, dated at the window's end, and a dashboard of trends.
 
 A snapshot holds the numbers the monitor decided on (drift share, each feature's drift score,
 the metric, rows, labelled rows, retrained/promoted), each as Evidently's MeanValue of a one-row
-dataset: the UI then plots exactly what the policy saw, not a second computation of it. Writers
-take an exclusive file lock on the workspace, so overlapping monitor runs never interleave their
-writes of the project and dashboard files.
+dataset: the UI then plots exactly what the policy saw, not a second computation of it.
+
+The workspace is a directory on this machine or a running `evidently ui` service (Evidently's
+RemoteWorkspace), which every machine adds to. Writers of a directory take an exclusive file lock
+on it, so overlapping monitor runs never interleave their writes of the project and dashboard
+files. Writers of a service find the project by name or create it under an id derived from the
+name, so two machines that create it at once create one project; a failed upload is retried,
+and a retry first looks for the snapshot an earlier attempt may have added.
 
 Evidently is imported inside the functions: importing it costs ~3 s and ~280 MB.
 """
@@ -13,17 +18,31 @@ Evidently is imported inside the functions: importing it costs ~3 s and ~280 MB.
 from __future__ import annotations
 
 import fcntl
+import logging
+import re
+import time
+import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pandas as pd
 
+from tasks.errors import AutoretrainError
+from tasks.secrets import SecretValue
+
+logger = logging.getLogger(__name__)
+
 LOCK_FILE = ".autoretrain.lock"
+# The namespace of the projects' ids (project_id_for): fixed, so every machine derives the same.
+PROJECT_NAMESPACE = uuid.UUID("0af846af-58d4-4506-a9a4-ecd5ae3bb1d5")
+WRITE_ID = "autoretrain_write_id"  # snapshot metadata: finds a write whose answer was lost
 
 DRIFT_SHARE = "drift_share"
 DRIFT_THRESHOLD = "drift_threshold"
@@ -82,13 +101,51 @@ class WindowPoint:
 
 
 @dataclass(frozen=True)
+class EvidentlyService:
+    """A running `evidently ui` service (reports.workspace as a URL) that every machine adds to.
+
+    Writes carry the service's --secret (in the `evidently-secret` header); a write that cannot
+    connect, times out or gets an HTTP 5xx is tried `attempts` times in all, waiting
+    backoff_seconds, then twice that, and so on; a refusal (HTTP 4xx) is not retried.
+    """
+
+    url: str  # scheme://host:port, as reports.workspace checked it
+    secret: SecretValue | None = None
+    attempts: int = 4
+    backoff_seconds: float = 2.0
+    timeout_seconds: float = 10.0  # per HTTP request
+
+    def project_page(self, project_id: str) -> str:
+        """The project's dashboard in the service's UI."""
+        return f"{self.url}/projects/{project_id}"
+
+    def redact(self, text: str) -> str:
+        return self.secret.redact(text) if self.secret is not None else text
+
+
+# A directory on this machine (locked while written) or a service.
+WorkspaceLocation = Path | EvidentlyService
+
+
+@dataclass(frozen=True)
 class WorkspaceWrite:
     """Where a monitor run's snapshot went."""
 
-    workspace: Path
+    location: WorkspaceLocation
     project: str
     project_id: str
     snapshot_id: str
+    attempts: int = 1
+
+
+class DashboardWriteError(AutoretrainError):
+    """The Evidently workspace or service did not take the snapshot (after its attempts)."""
+
+
+def project_id_for(name: str) -> uuid.UUID:
+    """The id every writer gives the project of this name when it creates it: two machines that
+    create it at the same moment create one project (a service stores a project under its id)."""
+    return uuid.uuid5(PROJECT_NAMESPACE, name)
 
 
 @contextmanager
@@ -148,28 +205,44 @@ def _panels(metric: str, features: list[str]) -> list[Any]:
     ]
 
 
-def _project(workspace: Any, name: str, description: str, metric: str, features: list[str]) -> Any:
-    """The model's project, created with its dashboard on first use."""
+def _project(workspace: Any, name: str, description: str) -> Any:
+    """The project of this name: found, else created under the id every writer gives it."""
+    from evidently.sdk.models import ProjectModel
+
     found = workspace.search_project(name)
     if found:
-        return found[0]
-    project = workspace.create_project(name, description=description)
-    for panel in _panels(metric, features):
-        project.dashboard.add_panel(panel)
-    return project
+        # Ours if there; else the oldest (ids of Evidently's own projects grow with time).
+        wanted = project_id_for(name)
+        return min(found, key=lambda project: (project.id != wanted, str(project.id)))
+    return workspace.add_project(
+        ProjectModel(id=project_id_for(name), name=name, description=description)
+    )
 
 
-def _snapshot(point: WindowPoint) -> Any:
+def _ensure_dashboard(workspace: Any, project_id: Any, metric: str, features: list[str]) -> None:
+    """Give the project our panels, in one write, unless it has panels already (ours or a
+    person's): writers that race write the same panels."""
+    from evidently.sdk.models import DashboardModel, DashboardTabModel
+
+    if workspace.get_dashboard(project_id).panels:
+        return
+    panels = _panels(metric, features)
+    tab = DashboardTabModel(title="General", panels=[panel.id for panel in panels])
+    workspace.save_dashboard(project_id, DashboardModel(tabs=[tab], panels=panels))
+
+
+def _snapshot(point: WindowPoint, write_id: str | None = None) -> Any:
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import MeanValue
 
     values = point.values()
     frame = pd.DataFrame({column: [value] for column, value in values.items()})
     definition = DataDefinition(numerical_columns=list(values))
+    metadata = {"status": point.status, "champion": point.champion or "none"}
+    if write_id is not None:
+        metadata[WRITE_ID] = write_id
     report = Report(
-        [MeanValue(column=column) for column in values],
-        metadata={"status": point.status, "champion": point.champion or "none"},
-        tags=[point.status],
+        [MeanValue(column=column) for column in values], metadata=metadata, tags=[point.status]
     )
     with warnings.catch_warnings():
         # Evidently's stack emits deprecation noise that is not ours to fix.
@@ -184,34 +257,217 @@ def _snapshot(point: WindowPoint) -> Any:
 
 
 def add_window_point(
-    workspace_path: Path,
+    location: WorkspaceLocation,
     project_name: str,
     description: str,
     metric: str,
     features: list[str],
     point: WindowPoint,
 ) -> WorkspaceWrite:
-    """Add one monitor run to the model's project (created, with its dashboard, on first use)."""
+    """Add one monitor run to the model's project (created, with its dashboard, on first use).
+
+    Raises DashboardWriteError when a service refuses the write or stays unreachable.
+    """
+    if isinstance(location, EvidentlyService):
+        write_id = uuid.uuid4().hex
+        snapshot = _snapshot(point, write_id)
+        return _add_to_service(
+            location, project_name, description, metric, features, snapshot, write_id
+        )
     from evidently.ui.workspace import Workspace
 
     snapshot = _snapshot(point)
-    with _locked(workspace_path):
-        workspace = Workspace.create(str(workspace_path))
-        project = _project(workspace, project_name, description, metric, features)
+    with _locked(location):
+        workspace = Workspace.create(str(location))
+        project = _project(workspace, project_name, description)
+        _ensure_dashboard(workspace, project.id, metric, features)
         reference = workspace.add_run(project.id, snapshot)
-    snapshot_id = getattr(reference, "id", None) or getattr(reference, "snapshot_id", "")
-    return WorkspaceWrite(workspace_path, project_name, str(project.id), str(snapshot_id))
+    return WorkspaceWrite(location, project_name, str(project.id), str(reference.id))
 
 
-def remove_project(workspace_path: Path, project_name: str) -> int:
+def _add_to_service(
+    service: EvidentlyService,
+    project_name: str,
+    description: str,
+    metric: str,
+    features: list[str],
+    snapshot: Any,
+    write_id: str,
+) -> WorkspaceWrite:
+    def write(client: Any, attempt: int) -> tuple[str, str]:
+        project = _project(client, project_name, description)
+        _ensure_dashboard(client, project.id, metric, features)
+        if attempt > 1:  # an earlier attempt may have added it and lost only the answer
+            for item in client.snapshots(project.id):
+                if (item.get("metadata") or {}).get(WRITE_ID) == write_id:
+                    return str(project.id), str(item["id"])
+        return str(project.id), str(client.add_run(project.id, snapshot).id)
+
+    (project_id, snapshot_id), attempts = _on_service(service, write)
+    return WorkspaceWrite(service, project_name, project_id, snapshot_id, attempts)
+
+
+def remove_project(location: WorkspaceLocation, project_name: str) -> int:
     """Delete the projects of this name (a backtest replaces its replay); return how many."""
+    if isinstance(location, EvidentlyService):
+
+        def remove(client: Any, attempt: int) -> int:
+            found = client.search_project(project_name)
+            for project in found:
+                client.delete_project(project.id)
+            return len(found)
+
+        removed, _ = _on_service(location, remove)
+        return removed
     from evidently.ui.workspace import Workspace
 
-    if not workspace_path.is_dir():
+    if not location.is_dir():
         return 0
-    with _locked(workspace_path):
-        workspace = Workspace.create(str(workspace_path))
+    with _locked(location):
+        workspace = Workspace.create(str(location))
         found = workspace.search_project(project_name)
         for project in found:
             workspace.delete_project(project.id)
     return len(found)
+
+
+T = TypeVar("T")
+
+
+def _on_service(service: EvidentlyService, action: Callable[[Any, int], T]) -> tuple[T, int]:
+    """action(client, attempt), retried as the service's attempts allow; its result and the
+    attempts it took. Every attempt starts afresh (connect, find the project)."""
+    waited = 0.0
+    for attempt in range(1, service.attempts + 1):
+        try:
+            return action(_connect(service), attempt), attempt
+        except Exception as error:  # classified below: retried or reported, never re-raised
+            problem, transient = _problem(service, error)
+            if not transient or attempt == service.attempts:
+                tried = f", {attempt} attempts over {waited:g} s" if attempt > 1 else ""
+                raise DashboardWriteError(f"{problem}{tried}") from None
+            delay = service.backoff_seconds * 2 ** (attempt - 1)
+            logger.warning(
+                "writing to the Evidently UI service failed (attempt %d of %d): %s; retrying "
+                "in %g s",
+                attempt,
+                service.attempts,
+                problem,
+                delay,
+            )
+            time.sleep(delay)
+            waited += delay
+    raise AssertionError("unreachable: attempts >= 1")
+
+
+def _connect(service: EvidentlyService) -> Any:
+    """A client of the service that has checked it is an Evidently UI."""
+    from evidently.legacy.ui.api.service import EVIDENTLY_APPLICATION_NAME
+
+    client = _client_class()(
+        service.url,
+        secret=service.secret.reveal() if service.secret is not None else None,
+        timeout=service.timeout_seconds,
+    )
+    try:
+        application = client.get_json("/api/version").get("application")
+    except (ValueError, AttributeError):  # not JSON, or not an object
+        application = None
+    if application != EVIDENTLY_APPLICATION_NAME:
+        raise DashboardWriteError(
+            f"{service.url} is not an Evidently UI service: GET /api/version did not name "
+            f"'{EVIDENTLY_APPLICATION_NAME}' (check reports.workspace)"
+        )
+    return client
+
+
+@cache
+def _client_class() -> type:
+    """Evidently's RemoteWorkspace, with a timeout on each request (it has none: a hung service
+    would hang the run) and errors that keep their HTTP status."""
+    import requests
+    from evidently._pydantic_compat import parse_obj_as
+    from evidently.ui.workspace import RemoteWorkspace
+
+    class TimedRemoteWorkspace(RemoteWorkspace):  # type: ignore[misc]
+        def __init__(self, base_url: str, secret: str | None, timeout: float) -> None:
+            self.timeout = timeout
+            super().__init__(base_url, secret=secret, verify=False)
+
+        def _request(  # the signature of RemoteBase._request, which every call goes through
+            self,
+            path: str,
+            method: str,
+            query_params: dict[str, Any] | None = None,
+            body: dict[str, Any] | None = None,
+            response_model: Any = None,
+            cookies: Any = None,
+            headers: dict[str, str] | None = None,
+            form_data: bool = False,
+        ) -> Any:
+            request = self._prepare_request(
+                path, method, query_params, body, cookies, headers, form_data=form_data
+            )
+            with requests.Session() as session:
+                response = session.send(request.prepare(), timeout=self.timeout)
+            response.raise_for_status()  # an HTTPError that carries the response
+            if response_model is not None:
+                return parse_obj_as(response_model, response.json())
+            return response
+
+        def get_json(self, path: str) -> Any:
+            return self._request(path, "GET").json()
+
+        def snapshots(self, project_id: Any) -> list[dict[str, Any]]:
+            """The project's snapshots (id, name, metadata, timestamp)."""
+            return list(self.get_json(f"/api/projects/{project_id}/snapshots"))
+
+    return TimedRemoteWorkspace
+
+
+def _problem(service: EvidentlyService, error: Exception) -> tuple[str, bool]:
+    """What went wrong, in words (the secret masked), and whether trying again may help."""
+    import requests
+
+    problem, transient = str(error), False
+    if isinstance(error, requests.Timeout):
+        problem = (
+            f"the Evidently UI service at {service.url} did not answer within "
+            f"{service.timeout_seconds:g} s"
+        )
+        transient = True
+    elif isinstance(error, requests.ConnectionError):
+        found = re.search(r"\[Errno -?\d+\][^'\")\]]*", str(error))
+        reason = found.group(0).strip() if found else type(error).__name__
+        problem = f"cannot connect to the Evidently UI service at {service.url} ({reason})"
+        transient = True
+    elif isinstance(error, requests.HTTPError) and error.response is not None:
+        problem, transient = _http_problem(service, error.response)
+    elif not isinstance(error, DashboardWriteError):
+        problem = f"{type(error).__name__}: {error}"
+    return service.redact(problem), transient
+
+
+def _http_problem(service: EvidentlyService, response: Any) -> tuple[str, bool]:
+    status = response.status_code
+    try:
+        detail = str(response.json().get("detail") or response.reason)
+    except (ValueError, AttributeError):
+        detail = str(response.reason)
+    if status in (401, 403):
+        fix = (
+            f"reports.workspace_secret (from {service.secret.origin}) is not the service's --secret"
+            if service.secret is not None
+            else "the service has a --secret: set reports.workspace_secret to it"
+        )
+        return (
+            f"the Evidently UI service at {service.url} refused the write (HTTP {status} "
+            f"{detail}): {fix}",
+            False,
+        )
+    request = response.request
+    where = f"{request.method} {urlsplit(request.url).path}" if request is not None else "a call"
+    return (
+        f"the Evidently UI service at {service.url} answered HTTP {status} ({detail}) to {where}",
+        status >= 500 or status in (408, 429),
+    )

@@ -94,6 +94,22 @@ def describe_trigger(reason: str, request_id: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class DashboardUpdate:
+    """Whether a monitor run's snapshot reached Evidently's UI: where it went, or the problem.
+
+    A dashboard is for people: a problem with it never changes the run's decision.
+    """
+
+    updated: bool
+    detail: str  # the project and how to open it, or what went wrong
+
+    def describe(self) -> str:
+        if self.updated:
+            return self.detail
+        return f"NOT updated: {self.detail} (the decision stands)"
+
+
+@dataclass(frozen=True)
 class MonitorResult:
     """What one monitor run found, decided and did."""
 
@@ -107,7 +123,7 @@ class MonitorResult:
     comparison: Comparison | None
     bootstrap: Comparison | None
     retrain_request: RetrainRequest | None = None  # events mode: the request it emitted
-    dashboard: str | None = None  # where the run went in the Evidently workspace, or the problem
+    dashboard: DashboardUpdate | None = None  # where the run went in Evidently's UI, or why not
     # A rerun of a window already in the monitoring history: what its record replaced.
     rerun: str | None = None
 
@@ -123,7 +139,7 @@ class MonitorResult:
             "comparison": self.comparison.to_dict() if self.comparison else None,
             "bootstrap": self.bootstrap.to_dict() if self.bootstrap else None,
             "retrain_request": asdict(self.retrain_request) if self.retrain_request else None,
-            "dashboard": self.dashboard,
+            "dashboard": asdict(self.dashboard) if self.dashboard else None,
             "rerun": self.rerun,
         }
 

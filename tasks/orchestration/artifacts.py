@@ -18,6 +18,7 @@ from tasks.render.reporting import (
     MonitorResult,
     comparison_table,
     render_comparison_markdown,
+    render_dashboard_warning,
     render_summary,
 )
 from tasks.steps.backtest import BacktestResult
@@ -41,10 +42,13 @@ def publish_comparison(comparison: Comparison) -> None:
 def publish_monitor_summary(result: MonitorResult) -> None:
     """The monitor run's summary as a markdown artifact, and its numbers as a one-row table
     (a fleet that ran the monitor as a deployment reads its row from it)."""
+    summary = f"```\n{render_summary(result)}\n```"
+    description = f"Monitor status: {result.status}"
+    if result.dashboard is not None and not result.dashboard.updated:
+        summary = f"{render_dashboard_warning(result.dashboard)}\n\n{summary}"
+        description += "; dashboard NOT updated"
     _markdown(
-        key=f"{result.model_name}-monitor-summary",
-        markdown=f"```\n{render_summary(result)}\n```",
-        description=f"Monitor status: {result.status}",
+        key=f"{result.model_name}-monitor-summary", markdown=summary, description=description
     )
     _table(
         key=monitor_row_key(result.model_name),

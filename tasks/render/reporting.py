@@ -6,7 +6,7 @@ from typing import Any
 
 from tasks.core.gate import Comparison, GuardCheck, SliceCheck, improvement_shown
 from tasks.core.numbers import format_number
-from tasks.core.outcomes import MonitorResult
+from tasks.core.outcomes import DashboardUpdate, MonitorResult
 from tasks.core.signals import Signals
 from tasks.core.windows import Window
 
@@ -386,5 +386,14 @@ def render_summary(result: MonitorResult) -> str:
         *[f"report      {path}" for path in signals.report_paths],
     ]
     if result.dashboard:
-        lines.append(f"dashboard   {result.dashboard}")
+        lines.append(f"dashboard   {result.dashboard.describe()}")
     return "\n".join(lines)
+
+
+def render_dashboard_warning(dashboard: DashboardUpdate) -> str:
+    """The markdown warning above a run's summary when its dashboard was not updated."""
+    return (
+        "**Warning: the Evidently dashboard was NOT updated** by this run: "
+        f"{dashboard.detail}. The decision stands; its numbers are below and in the monitoring "
+        "history."
+    )

@@ -18,6 +18,7 @@ from typing import Literal
 
 import pandas as pd
 
+from tasks.adapters.evidently_workspace import WorkspaceLocation
 from tasks.adapters.modeling import predict_labels
 from tasks.config import Config, parse_duration
 from tasks.core.metrics import score_predictions
@@ -25,7 +26,7 @@ from tasks.core.policy import TriggerDecision
 from tasks.core.signals import Signals
 from tasks.core.windows import Window, plan_bootstrap, plan_windows, to_utc_naive
 from tasks.errors import ConfigError, DataError, ModelError
-from tasks.steps.dashboards import record_dashboard, reset_backtest_dashboard
+from tasks.steps.dashboards import record_dashboard, replay_location, reset_backtest_dashboard
 from tasks.steps.estimation import estimate_window
 from tasks.steps.monitoring import decide_on_history, measure_window, record_run
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
@@ -305,7 +306,7 @@ def replay_window(
     index: int,
     window: Window,
     champion: str,
-    workspace: Path | None = None,
+    workspace: WorkspaceLocation | None = None,
 ) -> WindowOutcome:
     """Score the window, let the strategy decide at its end, retrain and promote if it says so.
 
@@ -371,17 +372,18 @@ def replay_strategy(
     windows: list[Window],
     scratch: Path,
     on_window: Callable[[WindowOutcome], None] | None = None,
-    workspace: Path | None = None,
+    workspace: WorkspaceLocation | None = None,
 ) -> StrategyResult:
     """Bootstrap a champion in a fresh scratch registry, then replay every window in order.
 
     Calls the plain step functions, not the Prefect tasks: one task run per step and window
     would cost more than the work. on_window is called after each window (progress). With
     workspace, the policy's replay replaces the model's backtest project in that Evidently
-    workspace (the other strategies have no monitor runs to show).
+    workspace, a directory or a service (the other strategies have no monitor runs to show).
     """
     if workspace is not None and strategy.kind == "policy":
-        reset_backtest_dashboard(config, workspace)
+        ready = reset_backtest_dashboard(config, workspace)
+        workspace = replay_location(workspace) if ready else None
     else:
         workspace = None
     config = scratch_config(config, scratch / strategy.name)

@@ -1,4 +1,5 @@
-"""The monitoring history in Evidently's UI: each monitor run adds a snapshot to the workspace.
+"""The monitoring history in Evidently's UI: each monitor run adds a snapshot to the workspace,
+a directory on this machine or an `evidently ui` service (reports.workspace).
 
 A dashboard is for people watching the model: a problem writing it is logged and reported in
 the run's summary, and never changes or fails the run's decision.
@@ -6,22 +7,44 @@ the run's summary, and never changes or fails the run's decision.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shlex
+import shutil
+import sys
 from datetime import datetime
 from pathlib import Path
 
-from tasks.adapters.evidently_workspace import WindowPoint, add_window_point, remove_project
+from tasks.adapters.evidently_workspace import (
+    DashboardWriteError,
+    EvidentlyService,
+    WindowPoint,
+    WorkspaceLocation,
+    WorkspaceWrite,
+    add_window_point,
+    remove_project,
+)
 from tasks.config import Config
+from tasks.core.outcomes import DashboardUpdate
 from tasks.core.policy import TriggerDecision
 from tasks.core.signals import Signals
 from tasks.steps.logs import step_logger
 
-WORKSPACE_DIR = "workspace"
 BACKTEST_SUFFIX = " (backtest)"
 
 
-def workspace_path(config: Config) -> Path:
-    """The Evidently workspace of the config's models: <reports.path>/workspace."""
-    return config.reports.path / WORKSPACE_DIR
+def workspace_location(config: Config) -> WorkspaceLocation:
+    """Where the config's snapshots go: the `evidently ui` service of reports.workspace, else
+    the local workspace directory (<reports.path>/workspace by default)."""
+    reports = config.reports
+    if reports.workspace_url is None:
+        return reports.workspace_dir
+    return EvidentlyService(
+        reports.workspace_url,
+        reports.workspace_secret,
+        attempts=reports.workspace_retries.attempts,
+        backoff_seconds=reports.workspace_retries.backoff_seconds,
+    )
 
 
 def window_point(
@@ -56,12 +79,15 @@ def record_dashboard(
     decision: TriggerDecision,
     status: str,
     *,
-    workspace: Path | None = None,
+    workspace: WorkspaceLocation | None = None,
     backtest: bool = False,
-) -> str:
-    """Add this run to the model's project in the Evidently workspace; return one line for the
-    summary. Never raises: the run's decision stands whatever happens to its dashboard."""
-    path = workspace or workspace_path(config)
+) -> DashboardUpdate:
+    """Add this run to the model's project in Evidently's UI; say where, or what went wrong.
+
+    Never raises: the run's decision stands whatever happens to its dashboard. workspace: where
+    to write instead of the config's reports.workspace (the backtest's replay).
+    """
+    location = workspace if workspace is not None else workspace_location(config)
     project = backtest_project(config) if backtest else config.name
     description = (
         f"autoretrain {'backtest replay' if backtest else 'monitoring'} of {config.name}: "
@@ -69,7 +95,7 @@ def record_dashboard(
     )
     try:
         written = add_window_point(
-            path,
+            location,
             project,
             description,
             config.policy.performance_metric.describe(),
@@ -77,23 +103,81 @@ def record_dashboard(
             window_point(as_of, champion, signals, decision, status),
         )
     except Exception as error:  # any failure of the dashboard must leave the run standing
+        problem = _problem(location, error)
         step_logger(__name__).warning(
-            "could not add this run to the Evidently workspace %s: %s: %s (the decision stands)",
-            path,
-            type(error).__name__,
-            error,
+            "the dashboard was NOT updated: %s (the decision stands)", problem
         )
-        return f"NOT updated: {type(error).__name__}: {error} (the decision stands)"
-    return f"project '{written.project}' (see it: evidently ui --workspace {written.workspace})"
+        return DashboardUpdate(updated=False, detail=problem)
+    return DashboardUpdate(updated=True, detail=_where(written))
+
+
+def _problem(location: WorkspaceLocation, error: Exception) -> str:
+    """What went wrong, naming the workspace; a service's secret masked."""
+    if isinstance(error, DashboardWriteError):  # it names the service and says what to do
+        problem = str(error)
+    else:
+        where = (
+            f"the Evidently UI service at {location.url}"
+            if isinstance(location, EvidentlyService)
+            else f"the Evidently workspace {location}"
+        )
+        problem = f"cannot write {where}: {type(error).__name__}: {error}"
+    return location.redact(problem) if isinstance(location, EvidentlyService) else problem
+
+
+def _where(written: WorkspaceWrite) -> str:
+    """The project, and the page (a service) or the command (a directory) that shows it."""
+    location = written.location
+    if isinstance(location, EvidentlyService):
+        return f"project '{written.project}': {location.project_page(written.project_id)}"
+    command = f"{evidently_command()} ui --workspace {_shell_path(location)}"
+    return f"project '{written.project}' (see it: {command})"
+
+
+def evidently_command() -> str:
+    """This environment's `evidently`, written so that it runs as printed: the bare name when
+    PATH finds it, else its path."""
+    installed = Path(os.path.abspath(sys.executable)).parent / "evidently"
+    if not installed.exists():
+        return "evidently"
+    found = shutil.which("evidently")
+    if found and Path(found).resolve() == installed.resolve():
+        return "evidently"
+    return _shell_path(installed)
+
+
+def _shell_path(path: Path) -> str:
+    """path for a shell command: relative to the working directory when inside it, quoted."""
+    try:
+        return shlex.quote(str(path.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(path))
 
 
 def backtest_project(config: Config) -> str:
     return config.name + BACKTEST_SUFFIX
 
 
-def reset_backtest_dashboard(config: Config, workspace: Path) -> None:
-    """Start the backtest's project afresh, so a second replay does not double its points."""
+def reset_backtest_dashboard(config: Config, workspace: WorkspaceLocation) -> bool:
+    """Start the backtest's project afresh, so a second replay does not double its points.
+
+    Returns False, having said why, when the workspace cannot be reset: the replay then goes on
+    without its dashboard.
+    """
     try:
         remove_project(workspace, backtest_project(config))
     except Exception as error:  # the replay itself matters more than its dashboard
-        step_logger(__name__).warning("could not reset the backtest's project: %s", error)
+        step_logger(__name__).warning(
+            "could not reset the backtest's project: %s; the replay goes on without its dashboard",
+            _problem(workspace, error),
+        )
+        return False
+    return True
+
+
+def replay_location(workspace: WorkspaceLocation) -> WorkspaceLocation:
+    """Where a replay writes its windows: a service is tried once per window, not retried (a
+    service that died mid-replay would cost the whole back-off on every remaining window)."""
+    if isinstance(workspace, EvidentlyService):
+        return dataclasses.replace(workspace, attempts=1)
+    return workspace

@@ -6,14 +6,7 @@ counts the points each panel drew, series by series.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -22,85 +15,10 @@ from flows.backtest import backtest_flow
 from flows.monitor import monitor_flow
 from tasks.adapters.evidently_workspace import PANEL_TITLES
 from tasks.config import load_config
-from tasks.steps.dashboards import workspace_path
-from tests.browser import chromium, require_chromium, save_screenshot
-from tests.processes import free_port, stop_process, wait_for
+from tests.browser import chromium, evidently_panel_points, require_chromium, save_screenshot
+from tests.processes import evidently_ui
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
-
-BIN = Path(sys.executable).parent
-
-# Per panel (by its title), per series (by its legend): how many marks (line) or bars it drew.
-POINTS_SCRIPT = """
-const out = {};
-for (const heading of document.querySelectorAll('h5')) {
-  let card = heading;
-  while (card && !card.querySelector('[class*="MuiMarkElement-series-"], [class*="MuiBarElement-series-"]')) {
-    card = card.parentElement;
-  }
-  if (!card) continue;
-  const counts = {};
-  for (const el of card.querySelectorAll('[class*="MuiMarkElement-series-"], [class*="MuiBarElement-series-"]')) {
-    const series = el.getAttribute('class').match(/Mui(?:Mark|Bar)Element-series-(\\S+)/)[1];
-    counts[series] = (counts[series] || 0) + 1;
-  }
-  const legend = [];
-  for (const item of card.querySelectorAll('[class*="MuiChartsLegend-series"]')) {
-    if (!legend.includes(item.textContent)) legend.push(item.textContent);
-  }
-  out[heading.innerText] = {legend: legend, counts: Object.values(counts)};
-}
-return out;
-"""
-
-
-@contextmanager
-def evidently_ui(workspace: Path, logs: Path) -> Iterator[str]:
-    """`evidently ui` over workspace on a free port of 127.0.0.1; stopped by its PID."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            *(str(BIN / "evidently"), "ui", "--workspace", str(workspace)),
-            *("--host", "127.0.0.1", "--port", str(port)),
-        ],
-        env={**os.environ, "DO_NOT_TRACK": "1"},  # no telemetry (offline)
-        stdout=logs.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for(lambda: _answers(f"{url}/api/projects"), 120, "evidently ui to answer")
-        yield url
-    finally:
-        stop_process(process, signal.SIGTERM)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _panel_points(driver: Any, url: str, series_per_panel: dict[str, int]) -> dict[str, Any]:
-    """Open the dashboard and wait until every panel drew all its series."""
-    driver.get(url)
-
-    def drawn() -> dict[str, Any] | None:
-        panels = driver.execute_script(POINTS_SCRIPT)
-        ready = all(
-            len(panels.get(title, {}).get("counts", [])) == count
-            for title, count in series_per_panel.items()
-        )
-        return panels if ready else None
-
-    panels = wait_for(drawn, 90, f"the dashboard at {url} to draw its panels", interval=2)
-    # Series in legend order: name -> number of points drawn.
-    return {
-        title: dict(zip(panel["legend"], panel["counts"], strict=True))
-        for title, panel in panels.items()
-    }
 
 
 def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path: Path) -> None:
@@ -119,7 +37,7 @@ def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path
         workspace=True,
     )
 
-    assert demo.dashboard is not None and not demo.dashboard.startswith("NOT updated")
+    assert demo.dashboard is not None and demo.dashboard.updated, demo.dashboard
     policy = replay.get("policy")
     windows = len(policy.outcomes)
     labelled = sum(outcome.labelled_rows > 0 for outcome in policy.outcomes)
@@ -127,12 +45,12 @@ def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path
     metric = config.policy.performance_metric.describe()
     expected_series = {title: 2 for title in PANEL_TITLES}
     expected_series[PANEL_TITLES[1]] = len(features)
-    workspace = workspace_path(config)
+    workspace = config.reports.workspace_dir
     with evidently_ui(workspace, tmp_path / "evidently-ui.log") as url, chromium() as driver:
         projects = {p["name"]: p["id"] for p in httpx.get(f"{url}/api/projects").json()}
         assert set(projects) == {"seattle-weather", "seattle-weather (backtest)"}
 
-        shown = _panel_points(
+        shown = evidently_panel_points(
             driver, f"{url}/projects/{projects['seattle-weather (backtest)']}", expected_series
         )
         save_screenshot(driver, tmp_path / "evidently-dashboard.png")
@@ -150,7 +68,7 @@ def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path
         assert shown["Retrains and promotions"] == {"retrained": windows, "promoted": windows}
 
         # The demo's monitor run: one snapshot, every series one point.
-        demo_shown = _panel_points(
+        demo_shown = evidently_panel_points(
             driver, f"{url}/projects/{projects['seattle-weather']}", expected_series
         )
         assert all(set(series.values()) == {1} for series in demo_shown.values()), demo_shown

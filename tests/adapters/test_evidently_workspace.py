@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from tasks.adapters.evidently_workspace import (
 )
 from tasks.core.policy import TriggerDecision
 from tasks.core.signals import ColumnDrift, Performance, Signals
-from tasks.steps.dashboards import record_dashboard, window_point
+from tasks.steps.dashboards import evidently_command, record_dashboard, window_point
 from tests.helpers import make_decision, repo_config
 
 FEATURES = ["temp_max", "wind"]
@@ -162,21 +165,91 @@ def test_a_dashboard_problem_is_reported_never_raised(
     config = repo_config({"reports.path": str(tmp_path)})
 
     with caplog.at_level(logging.WARNING):
-        line = record_dashboard(
+        update = record_dashboard(
             config, datetime(2014, 4, 1), "v0001", signals, decision, "promoted", workspace=blocked
         )
 
-    assert line.startswith("NOT updated: ") and line.endswith("(the decision stands)")
-    assert "could not add this run to the Evidently workspace" in caplog.text
-
-
-def test_record_dashboard_writes_the_models_project(tmp_path: Path) -> None:
-    signals, decision = _signals_and_decision()
-    config = repo_config({"reports.path": str(tmp_path)})
-
-    line = record_dashboard(config, datetime(2014, 4, 1), "v0001", signals, decision, "promoted")
-
-    assert line == (
-        f"project 'seattle-weather' (see it: evidently ui --workspace {tmp_path / 'workspace'})"
+    assert not update.updated
+    assert update.describe().startswith(
+        f"NOT updated: cannot write the Evidently workspace {blocked}: "
     )
-    assert len(_snapshots(tmp_path / "workspace")) == 1
+    assert update.describe().endswith("(the decision stands)")
+    assert "the dashboard was NOT updated: cannot write the Evidently workspace" in caplog.text
+
+
+def test_record_dashboard_writes_the_models_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signals, decision = _signals_and_decision()
+    config = repo_config({"reports.path": str(tmp_path / "reports")})
+
+    update = record_dashboard(config, datetime(2014, 4, 1), "v0001", signals, decision, "promoted")
+    command = evidently_command()
+    monkeypatch.chdir(tmp_path)  # the workspace inside the working directory: a relative path
+    inside = record_dashboard(config, datetime(2014, 5, 1), "v0001", signals, decision, "healthy")
+
+    assert update.updated
+    assert update.describe() == (
+        f"project 'seattle-weather' (see it: {command} ui --workspace "
+        f"{tmp_path / 'reports' / 'workspace'})"
+    )
+    assert inside.detail.endswith(" ui --workspace reports/workspace)")
+    assert len(_snapshots(tmp_path / "reports" / "workspace")) == 2
+
+
+def test_reports_workspace_moves_the_local_workspace(tmp_path: Path) -> None:
+    signals, decision = _signals_and_decision()
+    config = repo_config({"reports.workspace": "dashboards"}, base_dir=tmp_path)
+
+    update = record_dashboard(config, datetime(2014, 4, 1), "v0001", signals, decision, "healthy")
+
+    assert update.updated and str(tmp_path / "dashboards") in update.detail
+    assert len(_snapshots(tmp_path / "dashboards")) == 1
+
+
+def _venv(tmp_path: Path) -> Path:
+    """A stand-in environment: bin/python (sys.executable) beside bin/evidently."""
+    bin_dir = tmp_path / "project" / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("python", "evidently"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def test_the_printed_evidently_command_is_the_environments_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = _venv(tmp_path)
+    monkeypatch.setattr(sys, "executable", str(bin_dir / "python"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no environment activated
+
+    monkeypatch.chdir(tmp_path / "project")
+    assert evidently_command() == ".venv/bin/evidently"  # relative: it runs from here
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert evidently_command() == str(bin_dir / "evidently")  # elsewhere: the full path
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")  # an activated environment
+    assert evidently_command() == "evidently"
+
+
+@pytest.mark.slow
+def test_the_printed_command_runs_as_printed(tmp_path: Path) -> None:
+    signals, decision = _signals_and_decision()
+    config = repo_config({"reports.path": str(tmp_path / "with space")})
+    update = record_dashboard(config, datetime(2014, 4, 1), "v0001", signals, decision, "healthy")
+    command = update.detail.split("(see it: ", 1)[1].removesuffix(")")
+    path = [p for p in os.environ["PATH"].split(":") if Path(p) != Path(sys.executable).parent]
+
+    ran = subprocess.run(
+        f"{command} --help",
+        shell=True,
+        executable="/bin/bash",
+        env={**os.environ, "PATH": ":".join(path), "DO_NOT_TRACK": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert ran.returncode == 0, ran.stderr
+    assert "--workspace" in ran.stdout

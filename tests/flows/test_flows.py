@@ -213,8 +213,10 @@ def test_a_broken_dashboard_is_reported_and_the_decision_stands(write_config, tm
     result = monitor_flow(str(config_path))
 
     assert result.status == "healthy"
-    assert result.dashboard is not None and result.dashboard.startswith("NOT updated: ")
-    assert "dashboard   NOT updated: " in render_summary(result)
+    assert result.dashboard is not None and not result.dashboard.updated
+    assert "dashboard   NOT updated: cannot write the Evidently workspace " in render_summary(
+        result
+    )
     assert "(the decision stands)" in render_summary(result)
     rows = open_history(tmp_path / "registry").rows("seattle-weather")
     assert [row["status"] for row in rows] == ["healthy"]

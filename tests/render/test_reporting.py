@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from tasks.render.reporting import comparison_rows, comparison_table
+from datetime import datetime
+
+from tasks.core.outcomes import DashboardUpdate, MonitorResult
+from tasks.core.signals import ColumnDrift, Performance, Signals
+from tasks.core.windows import Window
+from tasks.render.reporting import (
+    comparison_rows,
+    comparison_table,
+    render_dashboard_warning,
+    render_summary,
+)
 from tests.core.test_gate import ALL_GUARDS, _compare, _outputs, _predict, _rules, _truth
+from tests.helpers import make_decision
 
 
 def test_the_artifact_table_rounds_numbers_and_keeps_the_rules_readable() -> None:
@@ -25,3 +36,42 @@ def test_the_artifact_table_rounds_numbers_and_keeps_the_rules_readable() -> Non
     assert recall["rule"].startswith("\\>=")  # '>= champion' is not a markdown blockquote
     assert all(isinstance(value, str) for row in table for value in row.values())
     assert raw[0]["challenger"] == comparison.challenger.score  # the raw rows keep the numbers
+
+
+def _monitor_result(dashboard: DashboardUpdate) -> MonitorResult:
+    signals = Signals(
+        current_rows=90,
+        reference_rows=300,
+        drift_share=0.25,
+        columns=(ColumnDrift("temp_max", "K-S p_value", 0.2, 0.05, False),),
+        performance=Performance("f1 (macro)", 0.6, 80, "champion"),
+        drift_rows_current=90,
+        drift_rows_reference=300,
+    )
+    return MonitorResult(
+        "healthy",
+        "seattle-weather",
+        Window(datetime(2014, 1, 1), datetime(2014, 4, 1)),
+        "v0001",
+        "v0001",
+        signals,
+        make_decision(action="none", reasons=()),
+        None,
+        None,
+        dashboard=dashboard,
+    )
+
+
+def test_the_summary_ends_with_where_the_dashboard_went_or_why_not() -> None:
+    page = "project 'seattle-weather': http://evidently.internal:8000/projects/e3e9"
+    down = "cannot connect to the Evidently UI service at http://evidently.internal:8000"
+
+    shown = render_summary(_monitor_result(DashboardUpdate(True, page)))
+    failed = render_summary(_monitor_result(DashboardUpdate(False, down)))
+
+    assert shown.splitlines()[-1] == f"dashboard   {page}"
+    assert failed.splitlines()[-1] == f"dashboard   NOT updated: {down} (the decision stands)"
+    assert render_dashboard_warning(DashboardUpdate(False, down)) == (
+        f"**Warning: the Evidently dashboard was NOT updated** by this run: {down}. The decision "
+        "stands; its numbers are below and in the monitoring history."
+    )
