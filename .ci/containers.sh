@@ -90,7 +90,20 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-        rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*
+        # slim, as debian:bookworm-slim (the official python and postgres images' base) is: no
+        # documentation, manual pages or translations, now or from later installs
+        cat > "$rootfs/etc/dpkg/dpkg.cfg.d/slim" <<'EOF'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/locale/*
+EOF
+        find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+        rm -rf "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/* \
+            "$rootfs"/usr/share/lintian/* "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*
         tar -C "$rootfs" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
         rm -rf "$rootfs"
     else
