@@ -1,16 +1,19 @@
 # The two commands of the README: `make demo` and `make test` (lint, the docs build, pytest).
-# Both create .venv and install the project with the pinned versions of constraints.txt first.
+# Both create .venv and install the locked versions first: requirements/dev.txt, exported from
+# uv.lock with a hash for every file (pip --require-hashes), then the project itself (--no-deps).
+# `make lock` regenerates uv.lock and its exports after a change to pyproject.toml's dependencies.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install lint benchmark clean
+.PHONY: demo test test-fast install lint lock image benchmark clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,8 +22,8 @@ demo: $(STAMP)
 	$(BIN)/python flows/monitor.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check flows tasks tests benchmarks docs/hooks examples
-	$(BIN)/ruff format --check flows tasks tests benchmarks docs/hooks examples
+	$(BIN)/ruff check flows tasks tests benchmarks docs/hooks examples deploy
+	$(BIN)/ruff format --check flows tasks tests benchmarks docs/hooks examples deploy
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
@@ -28,10 +31,45 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-# The inner loop: unit tests of the core, stores, adapters, steps and render (no flow runs, no
-# server, no multi-process or crash-loop tests).
+# The inner loop: unit tests of the core, stores, adapters, steps and render, the lock's
+# agreement with pyproject.toml and the image's probe (no flow runs, no server, no multi-process
+# or crash-loop tests).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e and not server and not slow" tests/core tests/stores tests/adapters tests/steps tests/render tests/test_config.py
+	$(BIN)/python -m pytest -q -m "not e2e and not server and not slow" tests/core tests/stores tests/adapters tests/steps tests/render tests/test_config.py tests/test_lock.py tests/deploy
+
+# One lock (uv.lock: every extra, every platform) and the exports each install uses:
+# requirements/dev.txt (make demo, make test), image.txt (the Dockerfile), nannyml.txt (the optional
+# NannyML comparison). `uv lock` keeps every locked version that still fits pyproject.toml;
+# `$(BIN)/uv lock --upgrade-package NAME` moves one. tests/test_lock.py fails when they disagree.
+lock: | $(STAMP)
+	$(BIN)/uv lock
+	$(BIN)/uv export --frozen --no-emit-project --quiet --extra dev --extra mlflow --extra postgres -o requirements/dev.txt
+	$(BIN)/uv export --frozen --no-emit-project --quiet --extra mlflow --extra postgres -o requirements/image.txt
+	$(BIN)/uv export --frozen --no-emit-project --quiet --extra dev --extra nannyml -o requirements/nannyml.txt
+
+# The image (Dockerfile): docker where a Docker daemon answers, else podman. On machines with no
+# daemon and no image registry (CI here), .ci/containers.sh installs podman and builds stand-ins
+# for the public base images; its containers.conf is used when it is there. The system CA
+# bundle goes to pip as a build secret (needed behind a TLS-inspecting proxy, harmless elsewhere).
+# podman builds the docker format: its default, OCI, drops the HEALTHCHECK.
+IMAGE ?= autoretrain:latest
+ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
+CONTAINERS_STATE ?= /var/cache/autoretrain/containers
+ifneq ($(wildcard $(CONTAINERS_STATE)/containers.conf),)
+export CONTAINERS_CONF ?= $(CONTAINERS_STATE)/containers.conf
+endif
+CACERT ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+comma := ,
+SECRET := $(if $(CACERT),--secret id=cacert$(comma)src=$(CACERT))
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+GIT_SHA := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# the commit's time, not the build's: a rebuild of the same commit is all cache hits
+CREATED := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+
+image:
+	$(ENGINE) build $(SECRET) $(if $(filter podman,$(ENGINE)),--format docker) \
+		--build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) \
+		--build-arg CREATED=$(CREATED) -t $(IMAGE) .
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/cold_run.py

@@ -3,7 +3,7 @@
 NannyML is not a dependency (it pulls FLAML, XGBoost, LightGBM, NCCL and cloud storage clients,
 about 1 GB): its estimates on the seeded frames below are kept in
 tests/data/nannyml_cbpe.json. With the optional extra installed
-(`pip install -c constraints.txt -e '.[nannyml]'`), `test_the_recorded_numbers_are_nannyml_s`
+(`.venv/bin/pip install --require-hashes -r requirements/nannyml.txt`), `test_the_recorded_numbers_are_nannyml_s`
 recomputes them with NannyML; `python -m tests.core.test_estimate_nannyml` rewrites the file.
 
 The frames go through `np.exp`, whose last bits depend on the SIMD code numpy dispatches to on
@@ -215,7 +215,8 @@ def test_the_inputs_match_the_record_without_the_cpu_s_simd_extensions() -> None
 @pytest.mark.parametrize("classes", [2, 3])
 def test_the_recorded_numbers_are_nannyml_s(classes: int) -> None:
     pytest.importorskip(
-        "nannyml", reason="the optional extra: pip install -c constraints.txt -e '.[nannyml]'"
+        "nannyml",
+        reason="the optional extra: pip install --require-hashes -r requirements/nannyml.txt",
     )
     live = nannyml_estimates(classes)
 
