@@ -47,9 +47,7 @@ def publish_monitor_summary(result: MonitorResult) -> None:
     if result.dashboard is not None and not result.dashboard.updated:
         summary = f"{render_dashboard_warning(result.dashboard)}\n\n{summary}"
         description += "; dashboard NOT updated"
-    _markdown(
-        key=f"{result.model_name}-monitor-summary", markdown=summary, description=description
-    )
+    _markdown(key=f"{result.model_name}-monitor-summary", markdown=summary, description=description)
     _table(
         key=monitor_row_key(result.model_name),
         table=[row_from_result(result, config_path="", duration_seconds=0).to_dict()],
