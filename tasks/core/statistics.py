@@ -76,7 +76,9 @@ class PermutationResult:
 
 
 def pair_rows(
-    y_true: Sequence[Any], champion: Sequence[Any], challenger: Sequence[Any]
+    y_true: Sequence[Any] | np.ndarray,
+    champion: Sequence[Any] | np.ndarray,
+    challenger: Sequence[Any] | np.ndarray,
 ) -> PairedRows:
     """Collapse three aligned sequences of labels into row types with counts."""
     if not (len(y_true) == len(champion) == len(challenger)):
@@ -313,7 +315,7 @@ def holm_adjust(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def log_loss_of_true_class(probabilities: Sequence[float]) -> float:
+def log_loss_of_true_class(probabilities: Sequence[float] | np.ndarray) -> float:
     """Mean negative log of the probability each row gave its true class (clipped like sklearn)."""
     values = np.asarray(probabilities, dtype=np.float64)
     if len(values) == 0:

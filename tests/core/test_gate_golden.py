@@ -85,7 +85,10 @@ def _right_on(truth: list[str], right: int) -> list[str]:
     return [label if i < right else other[label] for i, label in enumerate(truth)]
 
 
-def _regression_rows(rows: int, champion_noise: float, challenger_noise: float, seed: int = 0):  # type: ignore[no-untyped-def]
+def _regression_rows(
+    rows: int, champion_noise: float, challenger_noise: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Targets, and the champion's and challenger's predictions with their noise."""
     rng = np.random.default_rng(seed)
     y = rng.normal(50, 10, rows)
     return y, y + rng.normal(0, champion_noise, rows), y + rng.normal(0, challenger_noise, rows)

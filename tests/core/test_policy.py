@@ -268,6 +268,11 @@ def test_label_delay_unlabelled_rows_count_for_drift_only() -> None:
 # -- confirmation -----------------------------------------------------------------------------
 
 
+def _flag(signal: str, value: bool) -> dict[str, Any]:
+    """_run's keyword for one signal's breach."""
+    return {signal: value}
+
+
 @pytest.mark.parametrize(
     ("earlier", "confirmed"),
     [
@@ -293,7 +298,7 @@ def test_confirmation_needs_m_of_the_last_n_runs(
         "performance": _signals(performance=0.4),
         "prediction": _signals(predictions_drifted=True),
     }[signal]
-    history = [_run(30 * (i + 1), **{signal: value}) for i, value in enumerate(earlier)]
+    history = [_run(30 * (i + 1), **_flag(signal, value)) for i, value in enumerate(earlier)]
 
     decision = _decide(signals, policy, history)
 
@@ -597,13 +602,15 @@ def test_within_the_drop_the_reason_gives_the_limit() -> None:
 
 
 def test_an_error_metric_breaches_at_the_holdout_error_times_one_plus_the_drop() -> None:
-    policy = PolicyConfig(
-        performance_metric={"name": "mae"},
-        performance_threshold=10.0,
-        drift_threshold=0.5,
-        min_labelled_rows=30,
-        confirmation={"performance": ONE_OF_ONE},
-        cooldown="0d",
+    policy = PolicyConfig.model_validate(
+        {
+            "performance_metric": {"name": "mae"},
+            "performance_threshold": 10.0,
+            "drift_threshold": 0.5,
+            "min_labelled_rows": 30,
+            "confirmation": {"performance": ONE_OF_ONE},
+            "cooldown": "0d",
+        }
     )  # performance_drop defaults to 0.25: above 1.25x the holdout's error
     base = _with_holdout(_signals(), 2.0)
 

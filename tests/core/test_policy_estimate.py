@@ -257,14 +257,16 @@ def test_true_and_false_ignore_the_estimate(setting: bool, retrains: bool) -> No
 
 def _mae_policy() -> PolicyConfig:
     """An error metric (lower is better) with when-harmful and a harm_margin of 1.0."""
-    return PolicyConfig(
-        performance_metric={"name": "mae"},
-        performance_threshold=10.0,
-        drift_threshold=0.5,
-        retrain_on_drift="when-harmful",
-        harm_margin=1.0,
-        min_labelled_rows=30,
-        confirmation={"drift": ONE_OF_ONE},
+    return PolicyConfig.model_validate(
+        {
+            "performance_metric": {"name": "mae"},
+            "performance_threshold": 10.0,
+            "drift_threshold": 0.5,
+            "retrain_on_drift": "when-harmful",
+            "harm_margin": 1.0,
+            "min_labelled_rows": 30,
+            "confirmation": {"drift": ONE_OF_ONE},
+        }
     )
 
 
@@ -359,14 +361,16 @@ def test_a_regressor_without_an_estimate_is_judged_by_its_labelled_rows() -> Non
 def _regressor(holdout: float, mae: float, **policy: Any) -> Any:
     """A drifted window of a regressor judged by its realised MAE against its holdout MAE, with
     only the metric and thresholds configured (no harm setting)."""
-    config = PolicyConfig(
-        performance_metric={"name": "mae"},
-        performance_threshold=holdout * 3,
-        drift_threshold=0.5,
-        retrain_on_drift="when-harmful",
-        performance_drop=None,
-        confirmation={"drift": ONE_OF_ONE},
-        **policy,
+    config = PolicyConfig.model_validate(
+        {
+            "performance_metric": {"name": "mae"},
+            "performance_threshold": holdout * 3,
+            "drift_threshold": 0.5,
+            "retrain_on_drift": "when-harmful",
+            "performance_drop": None,
+            "confirmation": {"drift": ONE_OF_ONE},
+            **policy,
+        }
     )
     base = _signals(estimate=None, drifted=True, labelled_rows=40, holdout_score=holdout)
     signals = Signals(**{**base.__dict__, "performance": Performance("mae", mae, 40, "champion")})

@@ -268,7 +268,8 @@ def test_clearly_better_regressor_is_promoted_with_its_numbers_and_direction() -
     assert comparison.verdict == "promote", comparison.reasons
     assert comparison.mcnemar is None
     assert comparison.permutation is not None and comparison.permutation.p_value < 0.01
-    assert comparison.champion is not None
+    assert comparison.champion is not None and comparison.champion.score is not None
+    assert comparison.challenger.score is not None
     assert comparison.champion.errors.keys() == {"mae", "rmse", "bias", "p90 abs error"}
     assert comparison.difference == pytest.approx(
         comparison.champion.score - comparison.challenger.score
@@ -374,7 +375,8 @@ def test_regressing_slice_blocks_with_holm() -> None:
     )
 
     by_value = {s.value: s for s in comparison.slices}
-    assert by_value["east"].regressed and by_value["east"].difference < 0
+    east = by_value["east"].difference
+    assert by_value["east"].regressed and east is not None and east < 0
     assert not by_value["north"].regressed and not by_value["south"].regressed
     assert comparison.verdict == "reject"
     assert any(

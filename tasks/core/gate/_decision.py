@@ -7,7 +7,7 @@ and returns the Comparison; the verdict follows from the failures alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +124,7 @@ def compare_models(
     rules: GateRules,
     champion: ModelOutputs | None,
     challenger: ModelOutputs,
-    slice_values: dict[str, Sequence[Any]] | None = None,
+    slice_values: Mapping[str, Sequence[Any]] | None = None,
 ) -> Comparison:
     """Promote only a challenger that passes the floor, whose paired bootstrap interval of the
     improvement lies above min_improvement, and that breaks no guard and no slice.
@@ -184,7 +184,7 @@ def _against_champion(
     scored: _Scored | None,
     paired: PairedRows | None,
     records: tuple[Contender | None, Contender],
-    slice_values: dict[str, Sequence[Any]] | None,
+    slice_values: Mapping[str, Sequence[Any]] | None,
     reasons: _Reasons,
 ) -> _HeadToHead | None:
     """The head-to-head with the champion (its outputs and score), when both models were scored;
@@ -404,7 +404,7 @@ def _judge(
     evidence: _Evidence,
     scored: _Scored,
     records: tuple[Contender, Contender],
-    slice_values: dict[str, Sequence[Any]] | None,
+    slice_values: Mapping[str, Sequence[Any]] | None,
     reasons: _Reasons,
 ) -> _HeadToHead:
     """The improvement's interval against the required improvement, the guards and the slices.

@@ -149,5 +149,5 @@ class Comparison:
             slices=tuple(SliceCheck(**s) for s in data.get("slices", ())),
             multiplicity=data.get("multiplicity", ""),
             approval=optional(Approval, "approval"),
-            row_types=tuple(tuple(row) for row in data.get("row_types", ())),  # type: ignore[misc]
+            row_types=tuple(tuple(row) for row in data.get("row_types", ())),
         )

@@ -6,7 +6,7 @@ Holm's adjustment over the judged slices; a dip that is not significant is noted
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +28,7 @@ def check_slices(
     y_true: Sequence[Any],
     champion: Sequence[Any],
     challenger: Sequence[Any],
-    slice_values: dict[str, Sequence[Any]],
+    slice_values: Mapping[str, Sequence[Any]],
 ) -> tuple[tuple[SliceCheck, ...], list[str]]:
     """The primary metric per slice; Holm over the judged slices' one-sided regression tests.
 
