@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from tasks.core.gate import GateRules, GuardRules, ModelOutputs, SliceRules, compare_models
+from tests.helpers import repo_config
 
 SAVED = Path(__file__).resolve().parent.parent / "data" / "gate_comparisons.json"
 HOLDOUT = {"start": "2014-01-01T00:00:00", "end": "2014-04-01T00:00:00"}
@@ -311,6 +312,28 @@ def test_the_scenarios_cover_every_branch_of_the_decision() -> None:
 
     assert verdicts == {"promote", "reject", "insufficient-evidence"}
     assert kinds == {(False, False), (True, False), (True, True)}  # classifier, regressor, none
+
+
+def test_the_rules_take_every_guard_and_slice_setting_of_the_config() -> None:
+    guards = {
+        "recall": 0.01, "per_class_f1": 0.02, "min_class_rows": 3, "log_loss": 0.04,
+        "latency_ratio": 5.0, "model_size_ratio": 6.0, "second_error": 0.07, "bias": 0.08,
+        "tail_error": 0.09, "tail_quantile": 0.8,
+    }  # fmt: skip
+    config = repo_config(
+        {
+            "promotion.guards": guards,
+            "data.categorical_features": ["wind"],
+            "data.numerical_features": ["precipitation", "temp_max", "temp_min"],
+            "promotion.slices": {"columns": ["wind"], "min_rows": 11, "margin": 0.12},
+        }
+    )
+
+    rules = GateRules.from_config(config)
+
+    assert rules.guards == GuardRules(**guards)
+    assert rules.slices == SliceRules(columns=("wind",), min_rows=11, margin=0.12)
+    assert (rules.metric_name, rules.min_improvement, rules.seed) == ("f1", 0.02, 0)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from tasks.config import Config, MetricConfig
@@ -67,7 +67,6 @@ class GateRules:
     @classmethod
     def from_config(cls, config: Config) -> GateRules:
         metric, promotion = config.policy.performance_metric, config.promotion
-        guards = promotion.guards
         return cls(
             metric=metric.describe(),
             performance_threshold=config.policy.performance_threshold,
@@ -79,22 +78,12 @@ class GateRules:
             confidence=promotion.confidence,
             resamples=promotion.resamples,
             seed=promotion.seed,
-            guards=GuardRules(
-                recall=guards.recall,
-                per_class_f1=guards.per_class_f1,
-                min_class_rows=guards.min_class_rows,
-                log_loss=guards.log_loss,
-                latency_ratio=guards.latency_ratio,
-                model_size_ratio=guards.model_size_ratio,
-                second_error=guards.second_error,
-                bias=guards.bias,
-                tail_error=guards.tail_error,
-                tail_quantile=guards.tail_quantile,
-            ),
+            guards=GuardRules(**_same_names(GuardRules, promotion.guards)),
             slices=SliceRules(
-                columns=tuple(promotion.slices.columns),
-                min_rows=promotion.slices.min_rows,
-                margin=promotion.slices.margin,
+                **{
+                    **_same_names(SliceRules, promotion.slices),
+                    "columns": tuple(promotion.slices.columns),
+                }
             ),
             approval_required=promotion.approval.required,
             approval_bootstrap=promotion.approval.bootstrap,
@@ -147,6 +136,11 @@ class GateRules:
         slices = values.get("slices", {})
         values["slices"] = SliceRules(**{**slices, "columns": tuple(slices.get("columns", ()))})
         return cls(**values)
+
+
+def _same_names(kind: type, section: Any) -> dict[str, Any]:
+    """The config section's values of the rules record's fields (the same names in both)."""
+    return {name.name: getattr(section, name.name) for name in fields(kind)}
 
 
 def improvement_shown(interval: BootstrapInterval, min_improvement: float) -> bool:
