@@ -31,11 +31,11 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-# The inner loop: unit tests of the core, stores, adapters, steps and render, the lock's
-# agreement with pyproject.toml and the image's probe (no flow runs, no server, no multi-process
-# or crash-loop tests).
+# The inner loop: every test not marked e2e (flow runs on the demo data), server (a real Prefect
+# server) or slow (tests that start processes or kill loops), in every folder; a new test is in
+# it unless its marker says otherwise.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not e2e and not server and not slow" tests/core tests/stores tests/adapters tests/steps tests/render tests/test_config.py tests/test_lock.py tests/deploy
+	$(BIN)/python -m pytest -q -m "not e2e and not server and not slow"
 
 # One lock (uv.lock: every extra, every platform) and the exports each install uses:
 # requirements/dev.txt (make demo, make test), image.txt (the Dockerfile), nannyml.txt (the optional

@@ -133,6 +133,7 @@ def test_the_configuration_page_keeps_its_marker() -> None:
     assert source.count(hook.MARKER) == 1
 
 
+@pytest.mark.slow  # starts processes
 def test_mkdocs_builds_the_site_strictly_with_the_generated_reference(tmp_path: Path) -> None:
     site = tmp_path / "site"
     result = subprocess.run(
@@ -368,6 +369,7 @@ def test_the_docs_document_the_commands_a_reader_needs() -> None:
     assert any("flows/backtest.py" in line and "--step 30d" in line for line in lines)
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.parametrize("command", documented_commands(), ids=lambda c: f"{c.source} {c.line}")
 def test_a_documented_command_runs_as_written(
     command: DocCommand, checked: dict[str, str | None]
@@ -375,6 +377,7 @@ def test_a_documented_command_runs_as_written(
     assert checked[command.line] is None
 
 
+@pytest.mark.slow  # starts processes
 @pytest.mark.parametrize(("line", "problem"), WRONG_COMMANDS)
 def test_a_wrong_documented_command_is_caught(
     line: str, problem: str, checked: dict[str, str | None]

@@ -53,6 +53,7 @@ def test_each_command_is_its_script_under_its_own_name(
     assert sys.argv[0] != f"autoretrain {command}"  # put back afterwards
 
 
+@pytest.mark.slow  # starts processes
 def test_the_installed_command_runs_what_the_module_runs(
     write_config: Callable[..., Path], tmp_path: Path
 ) -> None:

@@ -46,15 +46,18 @@ def _timeout_seen_by_a_script(**env: str) -> str:
     return run.stdout.strip()
 
 
+@pytest.mark.slow  # starts processes
 def test_a_script_waits_longer_for_the_temporary_server_than_prefects_default() -> None:
     assert _timeout_seen_by_a_script() == str(EPHEMERAL_STARTUP_TIMEOUT_SECONDS)
     assert EPHEMERAL_STARTUP_TIMEOUT_SECONDS > 20  # Prefect's default
 
 
+@pytest.mark.slow  # starts processes
 def test_a_startup_timeout_the_user_set_is_kept() -> None:
     assert _timeout_seen_by_a_script(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="45") == "45"
 
 
+@pytest.mark.slow  # starts processes
 def test_a_script_whose_server_did_not_start_names_the_timeout_it_waited() -> None:
     run = _script("fail")
 

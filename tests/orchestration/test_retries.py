@@ -253,6 +253,7 @@ def test_the_project_gives_every_run_the_same_retry_budget() -> None:
     assert CLIENT_MAX_RETRIES > 5  # Prefect's default lost fleet models (docs/fleet.md)
 
 
+@pytest.mark.slow  # starts processes
 def test_a_script_outside_the_project_directory_gets_the_budget_too(tmp_path: Path) -> None:
     """prefect.toml is read only in the project directory; a script's run_cli sets the budget
     anywhere, and a value the user set wins."""
