@@ -315,7 +315,7 @@ def test_the_scenarios_cover_every_branch_of_the_decision() -> None:
 
 
 def test_the_rules_take_every_guard_and_slice_setting_of_the_config() -> None:
-    guards = {
+    guards: dict[str, Any] = {
         "recall": 0.01, "per_class_f1": 0.02, "min_class_rows": 3, "log_loss": 0.04,
         "latency_ratio": 5.0, "model_size_ratio": 6.0, "second_error": 0.07, "bias": 0.08,
         "tail_error": 0.09, "tail_quantile": 0.8,
