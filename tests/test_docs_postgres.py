@@ -57,13 +57,14 @@ def _as_reader(line: str, directory: str, port: str, bindir: str) -> str:
 def test_the_section_documents_the_cluster_the_server_and_the_source() -> None:
     section = postgres_section()
     commands = system_commands()
-    assert [line.split()[0] for line in commands] == ["mkdir", "chown"] + ["su"] * 6
+    assert [line.split()[0] for line in commands] == ["mkdir", "chown"] + ["su"] * 7
     assert (
         "PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://postgres@127.0.0.1:5433/prefect"
         in section
     )
     assert "url: postgresql+psycopg://postgres@127.0.0.1:5433/warehouse" in section
     assert "--backend-store-uri postgresql+psycopg://postgres@127.0.0.1:5433/mlflow" in section
+    assert "url: postgresql+psycopg://postgres@127.0.0.1:5433/history" in section
 
 
 def test_the_documented_postgresql_commands_make_a_cluster_that_answers() -> None:
@@ -85,7 +86,7 @@ def test_the_documented_postgresql_commands_make_a_cluster_that_answers() -> Non
             assert result.returncode == 0, f"{line}: {result.stdout}{result.stderr}"
         cluster = Postgres(port=int(port), bindir=bindir, directory=Path(directory))
         databases = cluster.psql("postgres", "SELECT datname FROM pg_database").split()
-        assert {"prefect", "warehouse", "mlflow"} <= set(databases)
+        assert {"prefect", "warehouse", "mlflow", "history"} <= set(databases)
         stopped = run(stop)
         assert stopped.returncode == 0, stopped.stderr
         assert not (Path(directory) / "data" / "postmaster.pid").exists()
