@@ -464,3 +464,17 @@ def test_the_design_page_names_every_module() -> None:
         if inside not in names and module.name not in names:
             unnamed.append(relative)
     assert unnamed == [], f"docs/design.md does not name these modules: {unnamed}"
+
+
+def _text_blocks(markdown: str) -> list[str]:
+    return re.findall(r"^```text\n(.*?)^```$", markdown, re.M | re.S)
+
+
+@pytest.mark.parametrize("name", ["demo-first-run.txt", "demo-second-run.txt"])
+def test_the_readme_shows_the_demo_output_the_docs_include(name: str) -> None:
+    """docs/index.md includes the demo's sample outputs from docs/snippets/ (which
+    tests/flows/test_cli.py compares with a real run); the README, which cannot include,
+    carries the same text."""
+    sample = (DOCS / "snippets" / name).read_text()
+    assert f'--8<-- "{name}"' in (DOCS / "index.md").read_text()
+    assert sample in _text_blocks((REPO_ROOT / "README.md").read_text())
