@@ -12,6 +12,10 @@ import math
 import re
 from pathlib import Path
 
+import pytest
+
+from tasks.steps.commands import installed_command
+
 SNIPPETS = Path(__file__).resolve().parent.parent / "docs" / "snippets"
 NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 _VOLATILE = [
@@ -48,3 +52,10 @@ def output_differences(expected: str, actual: str, rel_tol: float = 0.002) -> li
             if not math.isclose(float(shown), float(found), rel_tol=rel_tol, abs_tol=0.0011):
                 problems.append(f"line {number}: {found}, the docs show {shown}: {printed!r}")
     return problems
+
+
+def prefect_from(directory: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The `prefect` command as a message printed by a process started in directory names it:
+    runnable as printed (.venv/bin/prefect, or its full path, when PATH does not find it)."""
+    monkeypatch.chdir(directory)
+    return installed_command("prefect")

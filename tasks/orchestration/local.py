@@ -16,6 +16,7 @@ from prefect.settings import (
 
 from tasks.errors import AutoretrainError
 from tasks.orchestration.retries import client_retry_defaults
+from tasks.steps.commands import installed_command
 
 # Prefect waits 20 s for its temporary server; on a busy two-core machine it took ~40 s.
 EPHEMERAL_STARTUP_TIMEOUT_SECONDS = 180
@@ -99,7 +100,8 @@ def describe_prefect_failure(error: BaseException) -> str | None:
             return (
                 f"the temporary Prefect server did not start within {waited} s{detail}; the "
                 "machine may be busy: raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS "
-                "and try again, or start a server (prefect server start) and set PREFECT_API_URL"
+                f"and try again, or start a server ({_prefect()} server start) and set "
+                "PREFECT_API_URL"
             )
         unreachable = isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout) or (
             isinstance(cause, RuntimeError) and str(cause).startswith("Failed to reach API at")
@@ -108,14 +110,20 @@ def describe_prefect_failure(error: BaseException) -> str | None:
             shown = re.sub(r"//[^/@]*@", "//", api_url)  # no credentials in the message
             return (
                 f"cannot reach the Prefect API at {shown} (PREFECT_API_URL): start that server "
-                "(prefect server start), or unset PREFECT_API_URL to run with a temporary local one"
+                f"({_prefect()} server start), or unset PREFECT_API_URL to run with a temporary "
+                "local one"
             )
         if unreachable:
             return (
                 "lost the connection to the temporary Prefect server; run again, or start a "
-                "server (prefect server start) and set PREFECT_API_URL"
+                f"server ({_prefect()} server start) and set PREFECT_API_URL"
             )
     return None
+
+
+def _prefect() -> str:
+    """The `prefect` command as it runs from here (.venv/bin/prefect when it is not on PATH)."""
+    return installed_command("prefect")
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT
-from tests.outputs import output_differences, snippet
+from tests.outputs import output_differences, prefect_from, snippet
 
 pytestmark = pytest.mark.e2e
 
@@ -163,7 +163,7 @@ def test_unreadable_config_text_fails_fast_with_exit_2(write_config, tmp_path, r
 
 
 def test_temporary_server_that_does_not_start_in_time_is_one_line_and_exit_2(
-    write_config, tmp_path
+    write_config, tmp_path, monkeypatch
 ):
     # 0 s stands for a machine too busy to start the server within the (user's) timeout.
     config_path = write_config({"registry": {"path": "registry"}})
@@ -184,6 +184,6 @@ def test_temporary_server_that_does_not_start_in_time_is_one_line_and_exit_2(
     assert errors == [
         "error: the temporary Prefect server did not start within 0 s; the machine may be busy: "
         "raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS and try again, or start a server "
-        "(prefect server start) and set PREFECT_API_URL"
+        f"({prefect_from(tmp_path, monkeypatch)} server start) and set PREFECT_API_URL"
     ]
     assert not (tmp_path / "registry").exists()
