@@ -75,5 +75,7 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/cold_run.py
 	$(BIN)/python benchmarks/backtest.py
 
+# Everything the demo, the examples and the docs' commands write: registry, history, reports,
+# backtest and fleet outputs, the MLflow quickstart's server files (all under .autoretrain/).
 clean:
-	rm -rf .autoretrain
+	rm -rf .autoretrain examples/*/.autoretrain

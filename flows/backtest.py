@@ -27,6 +27,7 @@ from tasks.steps.backtest import (
     replay_strategy,
 )
 from tasks.steps.dashboards import workspace_location
+from tasks.steps.preflight import check_log
 
 
 @flow(name="backtest", log_prints=True)
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             args.workspace,
         ),
         lambda result: f"{render_backtest(result)}\n\noutputs in {result.output_dir}",
+        check=check_log,
+        debug=args.debug,
     )
 
 

@@ -46,6 +46,7 @@ from tasks.orchestration.tasks import (
 )
 from tasks.render.reporting import render_comparison, render_summary
 from tasks.steps.monitoring import describe_rerun
+from tasks.steps.preflight import check_run
 from tasks.stores.registry import ModelRegistry
 from tasks.stores.resources import Stores
 
@@ -227,7 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     return run_cli(
-        args.config, lambda: monitor_flow(args.config, args.as_of, args.mode), render_summary
+        args.config,
+        lambda: monitor_flow(args.config, args.as_of, args.mode),
+        render_summary,
+        check=check_run,
+        debug=args.debug,
     )
 
 

@@ -21,6 +21,7 @@ from tasks.orchestration.tasks import (
     record_request_outcome,
 )
 from tasks.render.reporting import render_comparison
+from tasks.steps.preflight import check_challenger
 from tasks.steps.promotion import PromotionOutcome
 
 
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         args.config,
         lambda: promote_flow(args.config, args.as_of, args.challenger),
         _render,
+        check=lambda config: check_challenger(config, args.challenger),
+        debug=args.debug,
     )
 
 

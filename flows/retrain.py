@@ -20,6 +20,7 @@ from tasks.orchestration.tasks import (
     record_request_outcome,
     train_challenger,
 )
+from tasks.steps.preflight import check_run
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         args.config,
         lambda: retrain_flow(args.config, args.as_of, args.reason),
         lambda outcome: outcome.message,
+        check=check_run,
+        debug=args.debug,
     )
 
 

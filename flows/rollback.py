@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.orchestration.runtime import emit_model_event, load_run_config
 from tasks.orchestration.stores import run_stores
+from tasks.steps.preflight import check_rollback
 
 
 @flow(name="rollback")
@@ -53,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         args.config,
         lambda: rollback_flow(args.config, args.to_version, args.reason, args.actor),
         str,
+        check=lambda config: check_rollback(config, args.to_version),
+        debug=args.debug,
     )
 
 

@@ -153,6 +153,15 @@ def test_the_shipped_demo_fleet_has_three_ready_models():
         "seattle-2015q1",
     ]
     assert fleet.config.runner == "dask"
+    # Its outputs go under the project's .autoretrain/ (git ignores it, make clean removes it),
+    # not into the source tree beside the example.
+    project_outputs = ROOT / ".autoretrain"
+    assert fleet.output_dir.resolve().is_relative_to(project_outputs)
+    for member in fleet.ready:
+        assert member.config_path is not None
+        config = load_config(member.config_path)
+        assert config.registry.path.resolve().is_relative_to(project_outputs)
+        assert config.reports.path.resolve().is_relative_to(project_outputs)
 
 
 def test_a_model_with_its_own_estimator_takes_none_of_the_default_params(fleet_dir: Path):

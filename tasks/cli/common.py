@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
-from tasks.config import load_config
+from tasks.config import Config, load_config
 from tasks.errors import AutoretrainError
-from tasks.orchestration.local import describe_prefect_failure, local_run_settings
+from tasks.orchestration.local import (
+    console_without_user_tracebacks,
+    describe_prefect_failure,
+    local_run_settings,
+)
 
 DEFAULT_CONFIG = os.environ.get("AUTORETRAIN_CONFIG", "config.yaml")
 
@@ -27,23 +32,57 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         default=DEFAULT_CONFIG,
         help="path of config.yaml (default: %(default)s, or $AUTORETRAIN_CONFIG)",
     )
+    add_debug_option(parser)
     return parser
 
 
-def run_cli(config_path: str, call: Callable[[], Any], render: Callable[[Any], str]) -> int:
+def add_debug_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="on an error, show Prefect's tracebacks and the error's own (default: one line; "
+        "the run's log on the Prefect server keeps the tracebacks either way)",
+    )
+
+
+def report_error(error: AutoretrainError, debug: bool = False) -> int:
+    """Print a user-fixable error as one `error: ...` message (its traceback too under --debug);
+    the exit code 2."""
+    if debug:
+        traceback.print_exception(error, file=sys.stderr)
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+
+
+def run_cli(
+    config_path: str,
+    call: Callable[[], Any],
+    render: Callable[[Any], str],
+    *,
+    check: Callable[[Config], None] | None = None,
+    debug: bool = False,
+) -> int:
     """Run a flow call; print its summary; turn a user-fixable error into a message and exit 2.
 
-    The config is validated first, so a bad key fails in a second, before any server starts.
+    Before any Prefect server starts, the config is validated and `check` (the stores the run
+    needs: tasks/steps/preflight.py) runs on it, so a bad key, a missing data directory or
+    column, or a version that does not exist fails in about a second. An error inside the run
+    is one line on the console (Prefect's tracebacks stay in the run's log; --debug shows them).
     A Prefect server that cannot be reached or started is reported in one line, exit 2.
     """
     prepare_environment()
-    with local_run_settings():  # also while describing a failure: it names the timeout used
+    try:
+        config = load_config(config_path)
+        if check is not None:
+            check(config)
+    except AutoretrainError as error:
+        return report_error(error, debug)
+    # local_run_settings also while describing a failure: it names the timeout used
+    with local_run_settings(), console_without_user_tracebacks(enabled=not debug):
         try:
-            load_config(config_path)
             result = call()
         except AutoretrainError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+            return report_error(error, debug)
         except Exception as error:
             problem = describe_prefect_failure(error)
             if problem is None:

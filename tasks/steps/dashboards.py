@@ -8,12 +8,7 @@ the run's summary, and never changes or fails the run's decision.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shlex
-import shutil
-import sys
 from datetime import datetime
-from pathlib import Path
 
 from tasks.adapters.evidently_workspace import (
     DashboardWriteError,
@@ -28,6 +23,7 @@ from tasks.config import Config
 from tasks.core.outcomes import DashboardUpdate
 from tasks.core.policy import TriggerDecision
 from tasks.core.signals import Signals
+from tasks.steps.commands import installed_command, shell_path
 from tasks.steps.logs import step_logger
 
 BACKTEST_SUFFIX = " (backtest)"
@@ -130,28 +126,13 @@ def _where(written: WorkspaceWrite) -> str:
     location = written.location
     if isinstance(location, EvidentlyService):
         return f"project '{written.project}': {location.project_page(written.project_id)}"
-    command = f"{evidently_command()} ui --workspace {_shell_path(location)}"
+    command = f"{evidently_command()} ui --workspace {shell_path(location)}"
     return f"project '{written.project}' (see it: {command})"
 
 
 def evidently_command() -> str:
-    """This environment's `evidently`, written so that it runs as printed: the bare name when
-    PATH finds it, else its path."""
-    installed = Path(os.path.abspath(sys.executable)).parent / "evidently"
-    if not installed.exists():
-        return "evidently"
-    found = shutil.which("evidently")
-    if found and Path(found).resolve() == installed.resolve():
-        return "evidently"
-    return _shell_path(installed)
-
-
-def _shell_path(path: Path) -> str:
-    """path for a shell command: relative to the working directory when inside it, quoted."""
-    try:
-        return shlex.quote(str(path.relative_to(Path.cwd())))
-    except ValueError:
-        return shlex.quote(str(path))
+    """This environment's `evidently`, written so that it runs as printed."""
+    return installed_command("evidently")
 
 
 def backtest_project(config: Config) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,8 @@ from tasks.core.windows import Window
 from tasks.errors import DataError
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Rows stamped later than the wall clock by more than this are refused: clock skew is
 # tolerated, a wrong time zone or a broken writer is not.
@@ -36,6 +39,9 @@ class LogSource(Protocol):
     """A time-stamped production log that can return one time range of some columns."""
 
     def read(self, columns: list[str], window: Window) -> pd.DataFrame: ...
+
+    def check(self, columns: list[str]) -> None:
+        """Raise DataError unless the log can be reached and has these columns (no rows read)."""
 
     def describe(self) -> str: ...
 
@@ -69,6 +75,20 @@ class FileLogSource:
                 "reads only files inside data.source.path: copy the data there instead"
             )
         return files
+
+    def check(self, columns: list[str]) -> None:
+        """The directory, its files and their columns (Parquet schemas, CSV headers)."""
+        files = self._files()
+        try:
+            if self.format == "parquet":
+                self._check_parquet_schemas(files, columns)
+                return
+            for file in files:
+                self._csv_header(file, columns)
+        except _PERMANENT_OS_ERRORS as error:
+            raise DataError(f"cannot read {self.describe()}: {error}") from None
+        except OSError as error:
+            raise TransientReadError(f"{type(error).__name__}: {error}") from error
 
     def read(self, columns: list[str], window: Window) -> pd.DataFrame:
         files = self._files()
@@ -136,14 +156,24 @@ class FileLogSource:
     def _read_csv(self, files: list[Path], columns: list[str], window: Window) -> pd.DataFrame:
         frames = []
         for file in files:
-            header = pd.read_csv(file, nrows=0).columns.tolist()
-            missing = [c for c in columns if c not in header]
-            if missing:
-                raise DataError(_missing_columns_message(missing, header, str(file)))
+            self._csv_header(file, columns)
             frame = pd.read_csv(file, usecols=columns)
             stamps = _parse_timestamps(frame[self.timestamp_column], str(file))
             frames.append(frame[(stamps >= window.start) & (stamps < window.end)])
         return pd.concat(frames, ignore_index=True)
+
+    @staticmethod
+    def _csv_header(file: Path, columns: list[str]) -> None:
+        """Refuse a CSV file whose header lacks one of the columns."""
+        try:
+            header = pd.read_csv(file, nrows=0).columns.tolist()
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+            raise DataError(
+                f"cannot read {file}: {error} (replace it, or move it out of data.source.path)"
+            ) from None
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise DataError(_missing_columns_message(missing, header, str(file)))
 
 
 class SqlLogSource:
@@ -171,11 +201,11 @@ class SqlLogSource:
             shown = "data.source.url (not a SQLAlchemy URL)"
         return f"table '{self.table}' at {shown}"
 
-    def read(self, columns: list[str], window: Window) -> pd.DataFrame:
+    def _engine(self) -> Any:
         import sqlalchemy as sa
 
         try:
-            engine = sa.create_engine(self.url.reveal())
+            return sa.create_engine(self.url.reveal())
         except (sa.exc.NoSuchModuleError, ImportError) as error:
             raise DataError(
                 f"cannot use data.source.url from {self.url.origin}: "
@@ -187,17 +217,48 @@ class SqlLogSource:
                 f"data.source.url from {self.url.origin} is not a SQLAlchemy URL like "
                 f"postgresql+psycopg://user:password@host/db ({self.url.redact(str(error))})"
             ) from None
+
+    def _column_types(self, connection: Any, columns: list[str]) -> dict[str, Any]:
+        """The table's column types; DataError when the table or one of the columns is missing."""
+        import sqlalchemy as sa
+
+        inspector = sa.inspect(connection)
+        if not inspector.has_table(self.table):
+            raise DataError(
+                f"no table '{self.table}' in {self.describe()} (check data.source.table)"
+            )
+        types = {c["name"]: c["type"] for c in inspector.get_columns(self.table)}
+        missing = [c for c in columns if c not in types]
+        if missing:
+            raise DataError(_missing_columns_message(missing, list(types), self.describe()))
+        return types
+
+    def check(self, columns: list[str]) -> None:
+        """Connect, and look the table and its columns up."""
+        import sqlalchemy as sa
+
+        engine = self._engine()
         try:
             with engine.connect() as connection:
-                inspector = sa.inspect(connection)
-                if not inspector.has_table(self.table):
-                    raise DataError(
-                        f"no table '{self.table}' in {self.describe()} (check data.source.table)"
-                    )
-                types = {c["name"]: c["type"] for c in inspector.get_columns(self.table)}
-                missing = [c for c in columns if c not in types]
-                if missing:
-                    raise DataError(_missing_columns_message(missing, list(types), self.describe()))
+                self._column_types(connection, columns)
+        except (sa.exc.OperationalError, sa.exc.DisconnectionError, sa.exc.TimeoutError) as error:
+            raise TransientReadError(
+                f"{type(error).__name__}: {self.url.redact(str(error))}"
+            ) from None
+        except sa.exc.SQLAlchemyError as error:
+            raise DataError(
+                f"cannot read {self.describe()}: {self.url.redact(str(error))}"
+            ) from None
+        finally:
+            engine.dispose()
+
+    def read(self, columns: list[str], window: Window) -> pd.DataFrame:
+        import sqlalchemy as sa
+
+        engine = self._engine()
+        try:
+            with engine.connect() as connection:
+                types = self._column_types(connection, columns)
                 table = sa.table(self.table, *(sa.column(c) for c in columns))
                 condition = _window_condition(
                     table.c[self.timestamp_column],
@@ -422,9 +483,21 @@ def read_with_retries(
 
     Only reads are retried: they change nothing, so repeating one is always safe.
     """
+    return _retrying(source, lambda: source.read(columns, window), retries)
+
+
+def check_source(data: DataConfig) -> None:
+    """DataError unless the log data.source names can be reached and has every column the loop
+    reads; no rows are read. Transient errors are retried as a read's are."""
+    source = make_source(data)
+    _retrying(source, lambda: source.check(log_columns(data)), retries=data.read_retries)
+
+
+def _retrying(source: LogSource, call: Callable[[], T], retries: ReadRetryConfig) -> T:
+    """call(), retried with exponential back-off while it raises TransientReadError."""
     for attempt in range(1, retries.attempts + 1):
         try:
-            return source.read(columns, window)
+            return call()
         except TransientReadError as error:
             if attempt == retries.attempts:
                 raise DataError(

@@ -33,6 +33,7 @@ from tasks.adapters.modeling import fit_model
 from tasks.config import load_config
 from tasks.core.windows import Window, resolve_as_of
 from tasks.errors import AutoretrainError, ConfigError, DataError, ModelError, RegistryError
+from tasks.steps.commands import installed_command
 from tasks.stores import data as data_module
 from tasks.stores import resources
 from tasks.stores.data import load_window
@@ -906,7 +907,8 @@ def test_cli_with_an_unreachable_prefect_api_exits_2_in_one_line(workspace: Work
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines() == [
         f"error: cannot reach the Prefect API at {url} (PREFECT_API_URL): start that server "
-        "(prefect server start), or unset PREFECT_API_URL to run with a temporary local one"
+        f"({installed_command('prefect')} server start), or unset PREFECT_API_URL to run with a "
+        "temporary local one"
     ]
     assert snapshot(workspace.registry) == before
 

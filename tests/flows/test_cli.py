@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT
+from tests.outputs import output_differences, prefect_from, snippet
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +41,9 @@ def test_monitor_script_runs_the_loop_then_finds_nothing_new_to_promote(write_co
     first = _run("monitor.py", "--config", str(config_path), cwd=elsewhere, home=tmp_path / "home")
 
     assert first.returncode == 0, first.stderr[-3000:]
+    # What README.md and docs/index.md show (docs/snippets/demo-first-run.txt), number for
+    # number up to the last printed digit; paths, ids and the latency guard's timings masked.
+    assert output_differences(snippet("demo-first-run.txt"), first.stdout) == []
     assert "No champion was registered: bootstrapped one." in first.stdout
     assert "window      [2014-01-01 00:00, 2014-04-01 00:00) (90 rows" in first.stdout
     assert "decision    RETRAIN" in first.stdout
@@ -56,6 +60,8 @@ def test_monitor_script_runs_the_loop_then_finds_nothing_new_to_promote(write_co
     assert "decision    NONE" in second.stdout
     assert "retrain_on_drift when-harmful: not harmful: realised f1 (macro)" in second.stdout
     assert "champion v0002 -> v0002" in second.stdout
+    for line in snippet("demo-second-run.txt").splitlines():  # what the docs say it prints
+        assert line in second.stdout.splitlines()
 
 
 def test_rollback_script_restores_the_previous_champion(write_config, tmp_path):
@@ -157,7 +163,7 @@ def test_unreadable_config_text_fails_fast_with_exit_2(write_config, tmp_path, r
 
 
 def test_temporary_server_that_does_not_start_in_time_is_one_line_and_exit_2(
-    write_config, tmp_path
+    write_config, tmp_path, monkeypatch
 ):
     # 0 s stands for a machine too busy to start the server within the (user's) timeout.
     config_path = write_config({"registry": {"path": "registry"}})
@@ -178,6 +184,6 @@ def test_temporary_server_that_does_not_start_in_time_is_one_line_and_exit_2(
     assert errors == [
         "error: the temporary Prefect server did not start within 0 s; the machine may be busy: "
         "raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS and try again, or start a server "
-        "(prefect server start) and set PREFECT_API_URL"
+        f"({prefect_from(tmp_path, monkeypatch)} server start) and set PREFECT_API_URL"
     ]
     assert not (tmp_path / "registry").exists()

@@ -12,6 +12,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from tasks.orchestration.local import EPHEMERAL_STARTUP_TIMEOUT_SECONDS, describe_prefect_failure
 from tests.helpers import ROOT
+from tests.outputs import prefect_from
 
 # What a script does: import Prefect (flows/*.py do at the top), then run_cli runs the call.
 _SCRIPT = """
@@ -58,7 +59,9 @@ def test_a_startup_timeout_the_user_set_is_kept() -> None:
 
 
 @pytest.mark.slow  # starts processes
-def test_a_script_whose_server_did_not_start_names_the_timeout_it_waited() -> None:
+def test_a_script_whose_server_did_not_start_names_the_timeout_it_waited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     run = _script("fail")
 
     assert run.returncode == 2
@@ -66,7 +69,7 @@ def test_a_script_whose_server_did_not_start_names_the_timeout_it_waited() -> No
         f"error: the temporary Prefect server did not start within "
         f"{EPHEMERAL_STARTUP_TIMEOUT_SECONDS} s; the machine may be busy: raise "
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS and try again, or start a server "
-        "(prefect server start) and set PREFECT_API_URL"
+        f"({prefect_from(ROOT, monkeypatch)} server start) and set PREFECT_API_URL"
     ]
 
 

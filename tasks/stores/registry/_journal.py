@@ -236,22 +236,29 @@ class AliasJournal(ABC):
         """Make the previous champion (or to_version) champion again; return (from, to)."""
         with self._locked():
             self._recover_locked()
-            current = self._champion_for_rollback()
-            if current is None:
-                raise RegistryError("there is no champion to roll back")
-            target = to_version or self._previous_champion(current, self.history())
-            if target is None:
-                raise RegistryError(
-                    f"{current} is the first champion: there is no earlier one to roll back to"
-                )
-            if target == current:
-                raise RegistryError(f"{target} is already the champion")
+            current, target = self.rollback_target(to_version)
             mark_current = self._may_mark_rolled_back(current)
             self.load_model(target)  # refuse a target that would not load
             self._set_alias_locked("champion", target, reason, "rollback", actor, current=current)
         if mark_current:
             self.mark(current, "rolled-back")
         self.mark(target, "champion")
+        return current, target
+
+    def rollback_target(self, to_version: str | None = None) -> tuple[str, str]:
+        """(champion, version a rollback would restore), changing nothing; RegistryError when
+        there is no champion, no earlier one, or to_version is missing or already champion."""
+        current = self._champion_for_rollback()
+        if current is None:
+            raise RegistryError("there is no champion to roll back")
+        target = to_version or self._previous_champion(current, self.history())
+        if target is None:
+            raise RegistryError(
+                f"{current} is the first champion: there is no earlier one to roll back to"
+            )
+        if target == current:
+            raise RegistryError(f"{target} is already the champion")
+        self.get_version(target)
         return current, target
 
     @staticmethod

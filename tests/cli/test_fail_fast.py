@@ -1,0 +1,186 @@
+"""A user error fails a command in one line and exit 2: before Prefect starts when the stores can
+tell, and without Prefect's tracebacks (unless --debug) when only the run can.
+
+Each command runs as a user runs it: the installed `autoretrain`, a fresh PREFECT_HOME, no
+PREFECT_API_URL, so any flow run would start a temporary server (it says "Starting temporary
+server" and creates PREFECT_HOME/prefect.db).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.dummy import DummyClassifier
+
+from tasks.stores.registry import LocalRegistry
+from tests.helpers import make_lineage
+
+AUTORETRAIN = Path(sys.executable).parent / "autoretrain"
+SERVER_STARTED = "Starting temporary server"
+
+
+def run_command(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    environment["PREFECT_HOME"] = str(cwd / "prefect-home")
+    return subprocess.run(
+        [str(AUTORETRAIN), *argv],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def output_lines(run: subprocess.CompletedProcess[str]) -> list[str]:
+    return (run.stdout + run.stderr).splitlines()
+
+
+def _registry_with_champions(path: Path, champions: int) -> None:
+    registry = LocalRegistry(path, "seattle-weather")
+    frame = pd.DataFrame({"x": [0.0, 1.0], "y": [0, 1]})
+    for _ in range(champions):
+        model = DummyClassifier().fit(frame[["x"]], frame["y"])
+        record = registry.register(model, frame, make_lineage())
+        registry.set_alias("champion", record.version, reason="test", action="promote")
+    LocalRegistry(path, "seattle-weather")  # reopened: the versions' statuses catch up here
+
+
+# (name, config overrides, champions registered beforehand, argv after the command's name,
+#  the one line expected)
+CASES = [
+    (
+        "monitor-without-its-data-directory",
+        {"data": {"source": {"path": "no-such-directory"}}},
+        0,
+        ["monitor"],
+        "error: data directory not found: {tmp}/no-such-directory (set data.source.path in the "
+        "config)",
+    ),
+    (
+        "monitor-with-a-column-the-log-lacks",
+        {"data": {"numerical_features": ["precipitation", "humidity"]}},
+        0,
+        ["monitor"],
+        "error: columns ['humidity'] are not in {data}/weather-2012.parquet; it has "
+        "['precipitation', 'temp_max', 'temp_min', 'timestamp', 'weather', 'wind']. Fix the "
+        "column names in the config's data section or the data.",
+    ),
+    (
+        "retrain-without-its-data-directory",
+        {"data": {"source": {"path": "no-such-directory"}}},
+        0,
+        ["retrain"],
+        "error: data directory not found: {tmp}/no-such-directory (set data.source.path in the "
+        "config)",
+    ),
+    (
+        "backtest-without-its-data-directory",
+        {"data": {"source": {"path": "no-such-directory"}}},
+        0,
+        ["backtest", "--step", "30d"],
+        "error: data directory not found: {tmp}/no-such-directory (set data.source.path in the "
+        "config)",
+    ),
+    (
+        "monitor-with-its-registry-under-a-file",
+        {"registry": {"path": "a-file/registry"}},
+        0,
+        ["monitor"],
+        "error: registry.path {tmp}/a-file/registry is not a directory: {tmp}/a-file is a file "
+        "(check registry.path)",
+    ),
+    (
+        "rollback-to-a-version-that-does-not-exist",
+        {},
+        2,
+        ["rollback", "--to", "v0009", "--reason", "test"],
+        "error: no model version v0009 in {tmp}/registry/models/seattle-weather",
+    ),
+    (
+        "rollback-of-the-first-champion",
+        {},
+        1,
+        ["rollback", "--reason", "test"],
+        "error: v0001 is the first champion: there is no earlier one to roll back to",
+    ),
+    (
+        "rollback-without-a-registry",
+        {},
+        0,
+        ["rollback", "--reason", "test"],
+        "error: no registry at {tmp}/registry: run the monitor first (it registers the first "
+        "champion), or check registry.path",
+    ),
+    (
+        "promote-a-version-that-does-not-exist",
+        {},
+        1,
+        ["promote", "--challenger", "v0009"],
+        "error: no model version v0009 in {tmp}/registry/models/seattle-weather",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "champions", "argv", "expected"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_a_user_error_the_stores_show_fails_before_prefect_in_one_line(
+    write_config: Callable[..., Path],
+    tmp_path: Path,
+    overrides: dict[str, object],
+    champions: int,
+    argv: list[str],
+    expected: str,
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    config = write_config({"registry": {"path": "registry"}, **overrides})
+    if champions:
+        _registry_with_champions(tmp_path / "registry", champions)
+    data = Path(__file__).resolve().parents[2] / "data" / "seattle"
+
+    run = run_command(*argv[:1], "--config", str(config), *argv[1:], cwd=tmp_path)
+
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert output_lines(run) == [expected.format(tmp=tmp_path, data=data)]
+    assert SERVER_STARTED not in run.stderr
+    assert not (tmp_path / "prefect-home" / "prefect.db").exists()
+    if not champions:
+        assert not (tmp_path / "registry").exists()  # a failed check leaves nothing behind
+
+
+@pytest.mark.e2e
+def test_a_user_error_inside_a_run_is_one_line_and_its_traceback_only_under_debug(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    # Nothing before 2012 in the log: the checks pass (the log and its columns are there), and
+    # only the run finds that its training window holds no labelled rows.
+    config = write_config({"registry": {"path": "registry"}})
+    argv = ["retrain", "--config", str(config), "--as-of", "2011-01-01"]
+    message = (
+        "error: no labelled rows to train on in [2010-04-06 00:00, 2010-10-03 00:00): check "
+        "windows.training and the data's dates"
+    )
+
+    quiet = run_command(*argv, cwd=tmp_path)
+    debug = run_command(*argv, "--debug", cwd=tmp_path)
+
+    assert quiet.returncode == debug.returncode == 2, quiet.stderr[-3000:]
+    lines = output_lines(quiet)
+    assert SERVER_STARTED in quiet.stderr  # this one needed the run
+    assert "Traceback" not in quiet.stderr
+    assert [line for line in lines if line.startswith("error: ")] == [message]
+    # Prefect's own lines: the server, the flow run, its tasks; each failure in one line.
+    assert not any(line.startswith("  File ") for line in lines)
+    assert len(lines) <= 20, "\n".join(lines)
+    assert debug.stderr.count("Traceback (most recent call last)") >= 3
+    assert message in debug.stderr.splitlines()
