@@ -67,13 +67,13 @@ from tasks.stores.registry._mlflow_client import (
     REQUEST_TAG,
     TAG,
     VERSION_ID,
-    MlflowModel,
     metric_key,
     metric_values,
     tree_sha256,
     version_id,
     version_number,
 )
+from tasks.stores.registry._mlflow_monitor_runs import MlflowMonitorRuns
 from tasks.stores.registry._types import (
     ALIASES,
     CALIBRATION_FILE,
@@ -87,7 +87,7 @@ from tasks.stores.registry._types import (
 logger = logging.getLogger(__name__)
 
 
-class MlflowRegistry(MlflowModel, AliasJournal):
+class MlflowRegistry(MlflowMonitorRuns, AliasJournal):
     """A registry on an MLflow tracking server (registry.kind: mlflow)."""
 
     replay_mismatch = (
