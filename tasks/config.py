@@ -912,6 +912,55 @@ class RegistryConfig(Strict):
         return self
 
 
+# The history's databases: the same code serves both (tested on each).
+HISTORY_DIALECTS = ("sqlite", "postgresql")
+
+
+class HistoryConfig(Strict):
+    url: SecretValue | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the monitoring history's database, shared by every "
+        "machine that monitors the model: postgresql+psycopg://user@host/db (or sqlite:///"
+        "path; a relative path is relative to config.yaml). null: the SQLite file "
+        "history.sqlite under registry.path, this machine's. A URL with a password is given "
+        "as ${ENV_VAR} or {secret: block-name} (a Prefect Secret block read at run time), "
+        "never in plain text; it is masked in every message. The project creates and "
+        "migrates its table.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _history_url(cls, value: SecretValue | None) -> SecretValue | None:
+        if value is None:
+            return value
+        if not value.from_reference and value.holds_url_password():
+            raise ValueError(
+                "holds a password in plain text, and config.yaml is committed and deployed: "
+                "give the URL as ${VARIABLE} (an environment variable) or as "
+                "{secret: block-name} (a Prefect Secret block)"
+            )
+        if value.resolved:
+            check_history_url(value)
+        return value
+
+
+def check_history_url(url: SecretValue) -> None:
+    """Raise ValueError unless url (read) is a SQLAlchemy URL of a database the history runs on."""
+    text = url.reveal()
+    scheme, separator, _ = text.partition("://")
+    if not separator or not re.match(r"^[a-z0-9]+(\+[a-z0-9_]+)?$", scheme):
+        raise ValueError(
+            f"the value from {url.origin} is not a SQLAlchemy URL like "
+            "postgresql+psycopg://user@host/db or sqlite:///history.sqlite"
+        )
+    dialect = scheme.split("+", 1)[0]
+    if dialect not in HISTORY_DIALECTS:
+        raise ValueError(
+            f"the value from {url.origin} is a {dialect} URL: the history runs on "
+            f"{' or '.join(HISTORY_DIALECTS)}, like postgresql+psycopg://user@host/db"
+        )
+
+
 def _parse_keep(value: Any) -> Any:
     """A number keeps that many runs; a duration like 30d keeps the runs that young."""
     if isinstance(value, bool):
@@ -1102,6 +1151,11 @@ class Config(Strict):
         description="How retrain and promote run, and what a concurrent request does.",
     )
     registry: RegistryConfig = Field(description="The model registry.")
+    history: HistoryConfig = Field(
+        default=HistoryConfig(),
+        description="The monitoring history: one record per monitored window, the policy's "
+        "memory of breach streaks and cooldowns.",
+    )
     reports: ReportsConfig = Field(
         description="The Evidently HTML reports, and the workspace of the dashboards."
     )
@@ -1162,6 +1216,12 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         anchored = anchor_sqlite_url(url, base)
         if anchored != url:
             source = source.model_copy(update={"url": source.url.with_value(anchored)})
+    history = config.history
+    if history.url is not None and history.url.resolved:
+        url = history.url.reveal()
+        anchored = anchor_sqlite_url(url, base)
+        if anchored != url:
+            history = history.model_copy(update={"url": history.url.with_value(anchored)})
     bootstrap = config.bootstrap
     if bootstrap.model_path is not None:
         bootstrap = bootstrap.model_copy(
@@ -1175,6 +1235,7 @@ def _resolve_paths(config: Config, base: Path) -> Config:
                 update={"path": resolve_path(base, config.registry.path)}
             ),
             "reports": _resolve_reports(config.reports, base),
+            "history": history,
         }
     )
 

@@ -727,3 +727,66 @@ def test_a_bad_workspace_names_the_key_and_the_fix(changes: dict[str, Any], mess
 
     assert message in error
     assert "hunter2" not in error
+
+
+# --- history.url ----------------------------------------------------------------------------
+
+
+def test_the_history_defaults_to_the_file_next_to_the_registry() -> None:
+    assert repo_config().history.url is None
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///shared/history.sqlite", "sqlite:///{project}/shared/history.sqlite"),
+        ("postgresql+psycopg://loop@db.internal/history", None),
+    ],
+)
+def test_history_url_is_read_and_a_relative_sqlite_path_anchored(
+    tmp_path: Path, url: str, expected: str | None
+) -> None:
+    raw = repo_raw_config({"history": {"url": url}})
+
+    config = load_config(_write_config(tmp_path / "project", raw))
+
+    assert config.history.url is not None
+    project = (tmp_path / "project").resolve()
+    assert config.history.url.reveal() == (expected or url).format(project=project)
+
+
+def test_history_url_from_the_environment_and_from_a_secret_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HISTORY_URL", "postgresql+psycopg://loop:s3cr3t@db.internal/history")
+    from_env = load_config(
+        _write_config(tmp_path / "a", repo_raw_config({"history": {"url": "${HISTORY_URL}"}}))
+    )
+    path = _write_config(
+        tmp_path / "b", repo_raw_config({"history": {"url": {"secret": "hist-db"}}})
+    )
+    from_block = load_config(path, lambda name: f"postgresql+psycopg://u:pw@{name}/h")
+
+    assert from_env.history.url is not None and from_block.history.url is not None
+    assert from_env.history.url.reveal().endswith(":s3cr3t@db.internal/history")
+    assert from_block.history.url.reveal() == "postgresql+psycopg://u:pw@hist-db/h"
+    assert "s3cr3t" not in repr(from_env) and "s3cr3t" not in from_env.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "postgresql+psycopg://loop:s3cr3t@db/h",
+            "history.url: holds a password in plain text",
+        ),
+        ("mysql+pymysql://loop@db/h", "is a mysql URL: the history runs on sqlite or postgresql"),
+        ("db.internal/history", "is not a SQLAlchemy URL like postgresql+psycopg://"),
+        ({"secret": "Bad Name"}, "'Bad Name' is not a Prefect block name"),
+    ],
+)
+def test_a_bad_history_url_names_the_key_and_the_fix(url: Any, message: str) -> None:
+    error = _config_error({"history": {"url": url}})
+
+    assert message in error
+    assert "s3cr3t" not in error

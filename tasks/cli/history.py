@@ -15,7 +15,7 @@ from tasks.render.history import (
     plot_monitoring_history,
     render_monitoring_history,
 )
-from tasks.stores.history import HISTORY_FILE, open_history
+from tasks.stores.history import HISTORY_FILE, history_location, open_history
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,13 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.last is not None and args.last < 1:
         parser.error("--last must be 1 or more")
     try:
-        config = load_config(args.config)
+        # {secret: name} in history.url: read from the Prefect server, as the flows do.
+        from tasks.orchestration.secrets import read_secret_block
+
+        config = load_config(args.config, read_secret_block)
         path = config.registry.path / HISTORY_FILE
-        if not path.is_file():
+        if config.history.url is None and not path.is_file():
             raise RegistryError(
                 f"no monitoring history at {path}: run the monitor first (or check registry.path)"
             )
-        history = open_history(config.registry.path)
+        where = history_location(config.registry.path, config.history)
+        history = open_history(config.registry.path, config.history)
         name = args.model or config.name
         rows = history.rows(name)
         if not rows:
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                 if models
                 else "it has no runs yet: run the monitor first"
             )
-            raise RegistryError(f"no monitor runs of {name} in {path}; {has}")
+            raise RegistryError(f"no monitor runs of {name} in {where}; {has}")
         # The config describes its own model only: another model's runs carry their own.
         fallback = (
             Thresholds(

@@ -60,10 +60,11 @@ class Stores:
 
     @property
     def history(self) -> MonitoringHistory:
-        """The monitoring history next to the registry, opened on first use."""
+        """The monitoring history (history.url, else the file next to the registry), opened on
+        first use."""
         with self._opening:
             if self._history is None:
-                self._history = open_history(self._config.registry.path)
+                self._history = open_history(self._config.registry.path, self._config.history)
             return self._history
 
     @property
@@ -75,9 +76,15 @@ class Stores:
             return self._source
 
     def serves(self, config: Config) -> bool:
-        """Whether these are the stores config names: the same model, registry and log."""
+        """Whether these are the stores config names: the same model, registry, history and
+        log."""
         mine = self._config
-        return (mine.name, mine.registry, mine.data) == (config.name, config.registry, config.data)
+        return (mine.name, mine.registry, mine.history, mine.data) == (
+            config.name,
+            config.registry,
+            config.history,
+            config.data,
+        )
 
 
 def open_stores(config: Config) -> Stores:

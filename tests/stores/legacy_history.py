@@ -1,4 +1,9 @@
-"""The monitoring history: one row per monitored window, in SQLite next to the registry.
+"""A copy of tasks/stores/history.py at commit 01849ed (2026-12-02), the last release before the
+history moved to SQLAlchemy: tests/stores/test_history_migration.py writes a history file with
+it and opens that file with today's code. Do not change it.
+
+Its docstring then: the monitoring history: one row per monitored window, in SQLite next to the
+registry.
 
 A window is (model_name, as_of), unique: a second monitor run of the same window (a retried
 job, a rerun by hand, a schedule on a fixed windows.as_of) replaces that window's record
