@@ -13,7 +13,9 @@ What goes where, for a model NAME (the config's name, also the registered model'
                                           probabilities (if any) under calibration/, the
                                           lineage under lineage/, the
                                           training metrics and the estimator's params; one run per
-                                          comparison (comparison.json and its numbers as metrics)
+                                          comparison (comparison.json and its numbers as metrics);
+                                          one run per monitor run (its HTML reports and summary,
+                                          _mlflow_monitor_runs.py)
     the experiment's tags                 autoretrain.request.ID: retrain requests already handled
     a version's tags                      autoretrain.metadata (the lineage, JSON),
                                           autoretrain.status, autoretrain.model_sha256,
