@@ -880,8 +880,9 @@ class RegistryConfig(Strict):
     )
     path: Path = Field(
         description="Where versions, aliases, comparisons and history go (kind local); with "
-        "kind mlflow, where the monitoring history and the lock that serialises this "
-        "machine's writers go."
+        "kind mlflow, where the monitoring history (unless history.url names a database) and "
+        "the lock file that serialises this machine's writers go (unless history.url is "
+        "PostgreSQL: then an advisory lock there serialises every machine's)."
     )
     tracking_uri: str | None = Field(
         default=None,

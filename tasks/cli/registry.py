@@ -37,12 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.config)
+        # {secret: name} in history.url (the alias lock's database): read as the flows do.
+        from tasks.orchestration.secrets import read_secret_block
+
+        config = load_config(args.config, read_secret_block)
         settings = config.registry
         if settings.kind == "mlflow":
             uri = str(settings.tracking_uri)
             where = mask_url_password(uri)  # shown; the URI itself goes only to MLflow
-            registry = open_registry(settings, config.name)
+            registry = open_registry(settings, config.name, history=config.history)
             models = list_mlflow_models(uri)
             if config.name not in models and not (args.command == "list" and args.all):
                 raise RegistryError(
@@ -57,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
             registry = open_registry(settings, config.name)
             models = list_models(settings.path)
         if args.command == "list" and args.all:
-            print(render_models([open_registry(settings, name) for name in models]))
+            print(
+                render_models(
+                    [open_registry(settings, name, history=config.history) for name in models]
+                )
+            )
             return 0
         others = [n for n in models if n != config.name]
         if args.command == "list":

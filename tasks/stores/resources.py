@@ -55,7 +55,9 @@ class Stores:
         """The model's registry (registry.kind), opened on first use."""
         with self._opening:
             if self._registry is None:
-                self._registry = open_registry(self._config.registry, self._config.name)
+                self._registry = open_registry(
+                    self._config.registry, self._config.name, history=self._config.history
+                )
             return self._registry
 
     @property

@@ -11,8 +11,10 @@ import matplotlib.image
 import pytest
 
 from tasks.cli.history import main
+from tasks.config import HistoryConfig
 from tasks.core.policy import Breaches, TriggerDecision
 from tasks.stores.history import RunRecord, open_history
+from tests.processes import free_port
 
 START = datetime(2014, 1, 1)
 
@@ -261,3 +263,43 @@ def test_a_retrain_is_labelled_by_what_became_of_it(
     text = render_monitoring_history(HistoryView("m", "f1 (macro)", 0.45, 0.5, [row]))
     (line,) = [line for line in text.splitlines() if line.startswith("2014-")]
     assert line.endswith(f" {flag}" if flag else str(row["status"]))
+
+
+def test_a_history_url_whose_database_is_down_is_a_clear_error_without_its_password(
+    write_config: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    password = "pw-0c4e7a"
+    url = f"postgresql+psycopg://loop:{password}@127.0.0.1:{free_port()}/history"
+    monkeypatch.setenv("AUTORETRAIN_TEST_HISTORY_URL", url)
+    config_path = write_config({"history": {"url": "${AUTORETRAIN_TEST_HISTORY_URL}"}})
+
+    assert main(["show", "--config", str(config_path)]) == 2
+
+    captured = capsys.readouterr()
+    assert captured.err.startswith(
+        "error: cannot open the monitoring history history.url (from "
+        "$AUTORETRAIN_TEST_HISTORY_URL): "
+    )
+    assert password not in captured.out + captured.err
+
+
+def test_a_sqlite_history_url_is_shown_from_there(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shared = tmp_path / "shared" / "history.db"
+    shared.parent.mkdir()
+    url = f"sqlite:///{shared}"
+    open_history(tmp_path / "unused", HistoryConfig(url=url)).record(
+        "seattle-weather", _record(0, 0.71, "healthy")
+    )
+    config_path = write_config(
+        {"registry": {"path": str(tmp_path / "registry")}, "history": {"url": url}}
+    )
+
+    assert main(["show", "--config", str(config_path)]) == 0
+    assert "monitoring history of seattle-weather: 1 runs" in capsys.readouterr().out
+    assert main(["show", "--config", str(config_path), "--model", "nope"]) == 2
+    assert f"error: no monitor runs of nope in {url};" in capsys.readouterr().err
+    assert not (tmp_path / "registry").exists() and not (tmp_path / "unused").exists()

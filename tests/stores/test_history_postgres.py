@@ -245,3 +245,20 @@ def test_a_secret_url_of_another_database_is_refused_when_opened(tmp_path: Path)
 
     with pytest.raises(RegistryError, match=r"^history.url: the value from Prefect Secret block"):
         open_history(tmp_path, read)
+
+
+@pytest.mark.slow
+def test_the_histories_of_many_models_share_one_pool(postgres: Postgres, tmp_path: Path) -> None:
+    # A fleet opens every model's stores in one process: not a pool of connections each.
+    settings = _settings(postgres)
+    assert settings.url is not None
+    database = settings.url.reveal().rsplit("/", 1)[1]
+    histories = [open_history(tmp_path, settings) for _ in range(20)]
+    for number, history in enumerate(histories):
+        history.record(f"model-{number}", _record(0))
+        assert history.count(f"model-{number}") == 1
+
+    connections = postgres.psql(
+        database, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    )
+    assert int(connections.strip()) <= 1 + 6  # psql's own, and one pool of 2 + 4 overflow

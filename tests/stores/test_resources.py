@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,11 +64,12 @@ def test_stores_given_are_used_as_they_are(tmp_path: Path) -> None:
         ({"name": "other-model"}, False),
         ({"registry.path": "elsewhere"}, False),
         ({"data.source.path": "elsewhere"}, False),
+        ({"history": {"url": "postgresql+psycopg://loop@db.internal/history"}}, False),
     ],
-    ids=["same", "other-policy", "other-model", "other-registry", "other-log"],
+    ids=["same", "other-policy", "other-model", "other-registry", "other-log", "other-history"],
 )
 def test_stores_serve_only_the_config_of_their_model_registry_and_log(
-    tmp_path: Path, changes: dict[str, str], serves: bool
+    tmp_path: Path, changes: dict[str, Any], serves: bool
 ) -> None:
     config = _config(tmp_path)
     changed = {"registry.path": str(tmp_path / "registry"), **changes}

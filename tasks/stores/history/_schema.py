@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -123,10 +125,22 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+# One pool per server database and process: a fleet opens the history of every model it
+# monitors, and a pool each would hold as many idle connections.
+_SERVER_ENGINES: dict[str, sa.Engine] = {}
+_SERVER_ENGINES_LOCK = threading.Lock()
+
+
+def _fresh_pools_after_fork() -> None:
+    # A forked child must not use its parent's connections: new pools, the parent's untouched.
+    for engine in _SERVER_ENGINES.values():
+        engine.dispose(close=False)
+
+
 def create_engine(url: str) -> sa.Engine:
     """The engine of the history's database: SQLite with WAL and a busy timeout, each
     connection opened per use (as the file may be shared by processes and deleted by tests);
-    a server database with a small pool checked before use."""
+    a server database with a small pool checked before use, one per URL in a process."""
     backend = sa.make_url(url).get_backend_name()
     if backend == "sqlite":
         engine = sa.create_engine(
@@ -137,7 +151,14 @@ def create_engine(url: str) -> sa.Engine:
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    with _SERVER_ENGINES_LOCK:
+        if not _SERVER_ENGINES:
+            os.register_at_fork(after_in_child=_fresh_pools_after_fork)
+        if url not in _SERVER_ENGINES:
+            _SERVER_ENGINES[url] = sa.create_engine(
+                url, pool_pre_ping=True, pool_size=2, max_overflow=4
+            )
+        return _SERVER_ENGINES[url]
 
 
 def use_wal(engine: sa.Engine) -> None:

@@ -6,18 +6,24 @@ the default) or `mlflow_server.py` (an MLflow tracking server, imported only whe
 
     _types.py       the records (ModelVersion, HistoryEntry, RegistryCheck) and ModelRegistry
     _files.py       digests, fsync, atomic JSON, append-only lines, file locks
-    _lock.py        AliasLock, what serialises one model's writers, and FileAliasLock
+    _lock.py        AliasLock, what serialises one model's writers: FileAliasLock (a machine's),
+                    AdvisoryAliasLock (PostgreSQL's, every machine's)
     _journal.py     AliasJournal: alias changes, roll-forward, rollback, written once for both
     _layout.py      where the local registry keeps each model (one namespace per model)
     _migration.py   moving a local registry of the layout before namespaces into one
     _mlflow_client.py  the MLflow connection, its errors and autoretrain's names on the server
     _mlflow_monitor_runs.py  each monitor run's reports and summary as an MLflow run
-    _factory.py     open_registry, the one place that picks a backend
+    _factory.py     open_registry, the one place that picks a backend (and its lock)
 """
 
-from tasks.stores.registry._factory import open_registry
+from tasks.stores.registry._factory import open_registry, shared_alias_lock
 from tasks.stores.registry._layout import list_models, model_directory
-from tasks.stores.registry._lock import AliasLock, FileAliasLock
+from tasks.stores.registry._lock import (
+    AdvisoryAliasLock,
+    AliasLock,
+    FileAliasLock,
+    advisory_lock_key,
+)
 from tasks.stores.registry._mlflow_monitor_runs import MlflowMonitorRuns, MonitorRunRecord
 from tasks.stores.registry._types import (
     ALIASES,
@@ -37,6 +43,7 @@ __all__ = [
     "ALIASES",
     "STALE_STAGING_SECONDS",
     "UNCHECKED",
+    "AdvisoryAliasLock",
     "AliasLock",
     "FileAliasLock",
     "HistoryEntry",
@@ -49,8 +56,10 @@ __all__ = [
     "MonitorRunRecord",
     "RegistryCheck",
     "Unchecked",
+    "advisory_lock_key",
     "check_model_name",
     "list_models",
     "model_directory",
     "open_registry",
+    "shared_alias_lock",
 ]
