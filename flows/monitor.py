@@ -4,6 +4,7 @@ policy says so. With no champion yet, bootstrap one first."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from tasks.orchestration.tasks import (
     prune_reports,
     record_dashboard,
     record_run,
+    upload_reports,
 )
 from tasks.render.reporting import render_comparison, render_summary
 from tasks.steps.monitoring import describe_rerun
@@ -126,6 +128,10 @@ def monitor_flow(
         dashboard=dashboard,
         rerun=describe_rerun(recorded, moment),
     )
+    reports = upload_reports(
+        config, stores, result, report_dir, moment, render_summary, flow_run.get_id()
+    )
+    result = replace(result, reports=reports)
     publish_monitor_summary(result)
     return result
 

@@ -1018,11 +1018,16 @@ def _check_service_url(url: str) -> str:
 
 
 class ReportsConfig(Strict):
-    path: Path = Field(description="Where the Evidently HTML reports go.")
+    path: Path = Field(
+        description="Where the Evidently HTML reports go. With registry.kind mlflow they are "
+        "written here, then logged as the artifacts of a monitoring run of the model's "
+        "experiment and deleted here; they stay here only when the upload fails."
+    )
     keep: Annotated[int | timedelta | None, BeforeValidator(_parse_keep)] = Field(
         default=None,
         description="Retention of the monitor's HTML reports (about 7 MB a run), applied after "
-        "each monitor run to this model's run directories under path: a number keeps the "
+        "each monitor run to this model's run directories under path (and, with registry.kind "
+        "mlflow, to its monitoring runs on the tracking server): a number keeps the "
         "newest that many runs, a duration like 30d keeps the runs started within it; null "
         "keeps everything.",
     )

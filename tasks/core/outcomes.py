@@ -110,6 +110,27 @@ class DashboardUpdate:
 
 
 @dataclass(frozen=True)
+class ReportsUpload:
+    """Whether a monitor run's HTML reports and summary reached the MLflow tracking server (as
+    the artifacts of a monitoring run in the model's experiment): its page, or the problem.
+
+    Like the dashboard, reports are for people: a problem with them never changes the run's
+    decision. When the upload fails the reports stay on this machine, in local_copy.
+    """
+
+    uploaded: bool
+    detail: str  # the run's name and what it holds, or what went wrong
+    url: str | None = None  # the monitoring run's page in the MLflow UI
+    local_copy: str | None = None  # where the reports stayed when they were not uploaded
+
+    def describe(self) -> str:
+        if self.uploaded:
+            return f"MLflow run {self.url} ({self.detail})"
+        kept = f"; kept on this machine in {self.local_copy}" if self.local_copy else ""
+        return f"NOT uploaded to MLflow: {self.detail}{kept} (the decision stands)"
+
+
+@dataclass(frozen=True)
 class MonitorResult:
     """What one monitor run found, decided and did."""
 
@@ -126,6 +147,8 @@ class MonitorResult:
     dashboard: DashboardUpdate | None = None  # where the run went in Evidently's UI, or why not
     # A rerun of a window already in the monitoring history: what its record replaced.
     rerun: str | None = None
+    # registry.kind mlflow: where the run's reports went on the tracking server, or why not.
+    reports: ReportsUpload | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +164,7 @@ class MonitorResult:
             "retrain_request": asdict(self.retrain_request) if self.retrain_request else None,
             "dashboard": asdict(self.dashboard) if self.dashboard else None,
             "rerun": self.rerun,
+            "reports": asdict(self.reports) if self.reports else None,
         }
 
 

@@ -19,6 +19,7 @@ from tasks.render.reporting import (
     comparison_table,
     render_comparison_markdown,
     render_dashboard_warning,
+    render_reports_warning,
     render_summary,
 )
 from tasks.steps.backtest import BacktestResult
@@ -47,6 +48,12 @@ def publish_monitor_summary(result: MonitorResult) -> None:
     if result.dashboard is not None and not result.dashboard.updated:
         summary = f"{render_dashboard_warning(result.dashboard)}\n\n{summary}"
         description += "; dashboard NOT updated"
+    if result.reports is not None:
+        if result.reports.uploaded:
+            summary = f"Reports and summary: [MLflow run]({result.reports.url})\n\n{summary}"
+        else:
+            summary = f"{render_reports_warning(result.reports)}\n\n{summary}"
+            description += "; reports NOT uploaded"
     _markdown(key=f"{result.model_name}-monitor-summary", markdown=summary, description=description)
     _table(
         key=monitor_row_key(result.model_name),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.steps import dashboards, monitoring, promotion, training
+from tasks.steps import dashboards, monitoring, promotion, reports, training
 
 measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
 decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
@@ -19,6 +19,7 @@ record_request_outcome = task(cache_policy=NO_CACHE)(monitoring.record_request_o
 prune_reports = task(cache_policy=NO_CACHE)(monitoring.prune_reports)
 label_reports = task(cache_policy=NO_CACHE)(monitoring.label_reports)
 record_dashboard = task(cache_policy=NO_CACHE)(dashboards.record_dashboard)
+upload_reports = task(cache_policy=NO_CACHE)(reports.upload_reports)
 plan_training = task(cache_policy=NO_CACHE)(training.plan_training)
 train_challenger = task(cache_policy=NO_CACHE)(training.train_challenger)
 adopt_model = task(cache_policy=NO_CACHE)(training.adopt_model)
@@ -40,4 +41,5 @@ __all__ = [
     "record_request_outcome",
     "record_run",
     "train_challenger",
+    "upload_reports",
 ]

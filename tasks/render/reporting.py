@@ -6,7 +6,7 @@ from typing import Any
 
 from tasks.core.gate import Comparison, GuardCheck, SliceCheck, improvement_shown
 from tasks.core.numbers import format_number
-from tasks.core.outcomes import DashboardUpdate, MonitorResult
+from tasks.core.outcomes import DashboardUpdate, MonitorResult, ReportsUpload
 from tasks.core.signals import Signals
 from tasks.core.windows import Window
 
@@ -383,8 +383,14 @@ def render_summary(result: MonitorResult) -> str:
     lines += [
         "",
         f"status      {result.status}; champion {result.champion_before} -> {result.champion_after}",
-        *[f"report      {path}" for path in signals.report_paths],
     ]
+    reports = result.reports
+    if reports is not None and reports.uploaded:
+        lines.append(f"reports     {reports.describe()}")
+    else:
+        lines += [f"report      {path}" for path in signals.report_paths]
+        if reports is not None:
+            lines.append(f"reports     {reports.describe()}")
     if result.dashboard:
         lines.append(f"dashboard   {result.dashboard.describe()}")
     return "\n".join(lines)
@@ -396,4 +402,17 @@ def render_dashboard_warning(dashboard: DashboardUpdate) -> str:
         "**Warning: the Evidently dashboard was NOT updated** by this run: "
         f"{dashboard.detail}. The decision stands; its numbers are below and in the monitoring "
         "history."
+    )
+
+
+def render_reports_warning(reports: ReportsUpload) -> str:
+    """The markdown warning above a run's summary when its reports did not reach MLflow."""
+    kept = (
+        f" They are kept on the machine that ran it, in {reports.local_copy}."
+        if reports.local_copy
+        else ""
+    )
+    return (
+        "**Warning: the reports were NOT uploaded to MLflow** by this run: "
+        f"{reports.detail}.{kept} The decision stands."
     )

@@ -12,6 +12,7 @@ the default) or `mlflow_server.py` (an MLflow tracking server, imported only whe
     _layout.py      where the local registry keeps each model (one namespace per model)
     _migration.py   moving a local registry of the layout before namespaces into one
     _mlflow_client.py  the MLflow connection, its errors and autoretrain's names on the server
+    _mlflow_monitor_runs.py  each monitor run's reports and summary as an MLflow run
     _factory.py     open_registry, the one place that picks a backend (and its lock)
 """
 
@@ -23,6 +24,7 @@ from tasks.stores.registry._lock import (
     FileAliasLock,
     advisory_lock_key,
 )
+from tasks.stores.registry._mlflow_monitor_runs import MlflowMonitorRuns, MonitorRunRecord
 from tasks.stores.registry._types import (
     ALIASES,
     UNCHECKED,
@@ -48,8 +50,10 @@ __all__ = [
     "JsonDict",
     "Lineage",
     "LocalRegistry",
+    "MlflowMonitorRuns",
     "ModelRegistry",
     "ModelVersion",
+    "MonitorRunRecord",
     "RegistryCheck",
     "Unchecked",
     "advisory_lock_key",

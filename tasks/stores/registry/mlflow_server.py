@@ -13,7 +13,9 @@ What goes where, for a model NAME (the config's name, also the registered model'
                                           probabilities (if any) under calibration/, the
                                           lineage under lineage/, the
                                           training metrics and the estimator's params; one run per
-                                          comparison (comparison.json and its numbers as metrics)
+                                          comparison (comparison.json and its numbers as metrics);
+                                          one run per monitor run (its HTML reports and summary,
+                                          _mlflow_monitor_runs.py)
     the experiment's tags                 autoretrain.request.ID: retrain requests already handled
     a version's tags                      autoretrain.metadata (the lineage, JSON),
                                           autoretrain.status, autoretrain.model_sha256,
@@ -67,13 +69,13 @@ from tasks.stores.registry._mlflow_client import (
     REQUEST_TAG,
     TAG,
     VERSION_ID,
-    MlflowModel,
     metric_key,
     metric_values,
     tree_sha256,
     version_id,
     version_number,
 )
+from tasks.stores.registry._mlflow_monitor_runs import MlflowMonitorRuns
 from tasks.stores.registry._types import (
     ALIASES,
     CALIBRATION_FILE,
@@ -87,7 +89,7 @@ from tasks.stores.registry._types import (
 logger = logging.getLogger(__name__)
 
 
-class MlflowRegistry(MlflowModel, AliasJournal):
+class MlflowRegistry(MlflowMonitorRuns, AliasJournal):
     """A registry on an MLflow tracking server (registry.kind: mlflow)."""
 
     replay_mismatch = (
