@@ -43,8 +43,8 @@ test-fast: $(STAMP)
 # `$(BIN)/uv lock --upgrade-package NAME` moves one. tests/test_lock.py fails when they disagree.
 lock: | $(STAMP)
 	$(BIN)/uv lock
-	$(BIN)/uv export --frozen --no-emit-project --quiet --extra dev --extra mlflow --extra postgres -o requirements/dev.txt
-	$(BIN)/uv export --frozen --no-emit-project --quiet --extra mlflow --extra postgres -o requirements/image.txt
+	$(BIN)/uv export --frozen --no-emit-project --quiet --extra dev --extra mlflow --extra postgres --extra docker -o requirements/dev.txt
+	$(BIN)/uv export --frozen --no-emit-project --quiet --extra mlflow --extra postgres --extra docker -o requirements/image.txt
 	$(BIN)/uv export --frozen --no-emit-project --quiet --extra dev --extra nannyml -o requirements/nannyml.txt
 
 # The image (Dockerfile): docker where a Docker daemon answers, else podman. On machines with no
