@@ -135,6 +135,26 @@ print(deployment_id)
     return done.stdout.strip().splitlines()[-1]
 
 
+def _remove_container(docker_host: str, container: str) -> None:
+    """Remove the run's container: podman's Docker API leaves it behind (exited) although the
+    job asks for auto_remove. Raises RuntimeError when it is still there."""
+    import docker  # the docker extra (docker-py, which prefect-docker uses)
+    from docker.errors import NotFound
+
+    if not container:
+        raise RuntimeError("the docker-pool run has no container id (infrastructure_pid)")
+    client = docker.DockerClient(base_url=docker_host)
+    try:
+        client.containers.get(container).remove(force=True)
+    except NotFound:
+        return
+    try:
+        client.containers.get(container)
+    except NotFound:
+        return
+    raise RuntimeError(f"the docker-pool run's container {container[:12]} is still there")
+
+
 def check(
     prefect_url: str, image: str, project: str, secret: str, deadline_s: float = 900
 ) -> float:
@@ -177,8 +197,10 @@ def check(
             took = time.monotonic() - start
             if found["state_type"] != "COMPLETED":
                 raise RuntimeError(f"the docker-pool run ended {found['state_name']}")
-            container = found.get("infrastructure_pid") or ""
+            # the worker's id of the container: <docker API URL>:<container id>
+            container = (found.get("infrastructure_pid") or "").rsplit(":", 1)[-1]
             log.info("docker-pool run completed in %.0f s (container %s)", took, container[:12])
+            _remove_container(docker_host, container)
             return took
         except Exception:
             worker_log.flush()
