@@ -138,6 +138,8 @@ class Stack:
 
     def down(self, volumes: bool = False) -> None:
         run(*self.compose, "down", *(["-v"] if volumes else []), env=self.env, check=False)
+        if volumes and self.engine == "podman":  # podman-compose 1.0.3 leaves the network
+            run(self.engine, "network", "rm", f"{self.project}_default", check=False)
 
     def containers(self) -> dict[str, str]:
         """The project's containers, service -> container name."""
