@@ -19,24 +19,34 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=igno
 # these machines build): a venv made by it is the same layout on both.
 RUN python3 -m venv /opt/autoretrain
 COPY requirements/image.txt /tmp/requirements.txt
-# Trimmed after the install (about 85 MB, nothing imported at run time): the test suites the
-# largest packages ship, JupyterLab's plotly extension (no JupyterLab here), C/Cython sources and
-# headers for building extensions against numpy/pyarrow, type stubs. pip goes too.
 RUN --mount=type=secret,id=cacert \
     if [ -s /run/secrets/cacert ]; then export PIP_CERT=/run/secrets/cacert; fi \
     && /opt/autoretrain/bin/pip install --require-hashes --no-deps --only-binary=:all: \
         -r /tmp/requirements.txt \
-    && /opt/autoretrain/bin/pip uninstall --yes --quiet pip \
-    && site=$(/opt/autoretrain/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") \
+    && /opt/autoretrain/bin/pip uninstall --yes --quiet pip
+# Trimmed after the install, in a layer of its own (only the final stage's copy counts): about
+# 120 MB, nothing imported at run time: the test suites the largest packages ship, JupyterLab's
+# plotly extension (no JupyterLab here), C/Cython sources and headers for building extensions
+# against numpy/pyarrow, type stubs, pyarrow's Arrow Flight (pyarrow.flight: neither MLflow nor
+# Evidently uses it; its Substrait library stays, pyarrow.lib links it) and the copies of
+# libarrow_python* the wheel ships for linking (the loader wants the .so.N only). The imports
+# the services and flows need are checked at the end.
+RUN site=$(/opt/autoretrain/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") \
     && for package in pandas scipy numpy sklearn pyarrow matplotlib statsmodels dask graphene \
         skops mpl_toolkits; do \
         find "$site/$package" -depth -type d -name tests -exec rm -rf {} +; \
     done \
     && rm -rf "$site/jupyterlab_plotly" /opt/autoretrain/share/jupyter \
-        "$site/pyarrow/include" "$site/pyarrow/src" \
+        "$site/pyarrow/include" "$site/pyarrow/src" "$site"/pyarrow/*flight* \
+    && for lib in "$site"/pyarrow/libarrow_python*.so "$site"/pyarrow/libarrow_python*.so.*.*.*; do \
+        rm -f "$lib"; \
+    done \
     && find "$site" -type f \( -name "*.pyx" -o -name "*.pxd" -o -name "*.pyi" -o -name "*.h" \
         -o -name "*.hpp" -o -name "*.c" -o -name "*.cpp" \) -delete \
-    && echo /app > "$site/autoretrain.pth"
+    && echo /app > "$site/autoretrain.pth" \
+    && /opt/autoretrain/bin/python -c "import pyarrow.parquet, pyarrow.dataset, pyarrow.compute, \
+pandas, sklearn, scipy.stats, mlflow.server, evidently.ui, prefect.server.api.server, \
+prefect_docker.worker, psycopg, asyncpg"
 
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/autoretrain/bin:$PATH \
@@ -53,28 +63,36 @@ COPY --from=build /opt/autoretrain /opt/autoretrain
 COPY deploy/probe.py /usr/local/lib/autoretrain/probe.py
 COPY deploy/entrypoint.sh /usr/local/bin/autoretrain-entrypoint
 WORKDIR /app
-COPY pyproject.toml prefect.yaml automations.yaml config.yaml ./
+# uv.lock too: the lineage of every model trained here records its SHA-256
+COPY pyproject.toml uv.lock prefect.yaml automations.yaml config.yaml ./
 COPY data data
 COPY examples examples
 COPY tasks tasks
 COPY flows flows
 # The code is root's and read-only to the user; what runs write goes under .autoretrain (the
 # registry path, history and reports of the demo configs): a volume in compose.yaml.
+# The services' data directories exist in the image, owned by the user, so that an empty named
+# volume mounted there takes that owner (Docker copies it; podman does the same).
 RUN python -m compileall -q tasks flows \
-    && mkdir -p /app/.autoretrain \
-    && chown autoretrain:autoretrain /app/.autoretrain
+    && mkdir -p /app/.autoretrain /var/lib/autoretrain/mlflow-artifacts \
+        /var/lib/autoretrain/evidently \
+    && chown autoretrain:autoretrain /app/.autoretrain /var/lib/autoretrain/mlflow-artifacts \
+        /var/lib/autoretrain/evidently
 # Last, so that a new commit rebuilds only these metadata layers: the version and git SHA, as
 # OCI labels and for the lineage a run records (there is no .git in the image).
 ARG VERSION=0.1.0
 ARG GIT_SHA=unknown
 ARG CREATED=unknown
+# the name the image is built under (make image: IMAGE), for the lineage; compose and the
+# docker work pool's job variables set AUTORETRAIN_IMAGE (and the digest) where they know better
+ARG IMAGE=autoretrain:latest
 LABEL org.opencontainers.image.title="autoretrain" \
       org.opencontainers.image.description="Automated retraining triggers with safe champion-challenger promotion, on Prefect" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${GIT_SHA}" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.licenses="MIT"
-ENV AUTORETRAIN_VERSION=${VERSION} AUTORETRAIN_GIT_SHA=${GIT_SHA}
+ENV AUTORETRAIN_VERSION=${VERSION} AUTORETRAIN_GIT_SHA=${GIT_SHA} AUTORETRAIN_IMAGE=${IMAGE}
 USER autoretrain
 # One image, every role: the role's AUTORETRAIN_HEALTH_URL says what to probe (deploy/probe.py);
 # without one (a flow run, the CLI) a running process is healthy.

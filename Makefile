@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast install lint lock image benchmark clean
+.PHONY: demo test test-fast install lint lock image stack-test benchmark clean
 
 $(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,8 @@ test-fast: $(STAMP)
 # `$(BIN)/uv lock --upgrade-package NAME` moves one. tests/test_lock.py fails when they disagree.
 lock: | $(STAMP)
 	$(BIN)/uv lock
-	$(BIN)/uv export --frozen --no-emit-project --quiet --extra dev --extra mlflow --extra postgres -o requirements/dev.txt
-	$(BIN)/uv export --frozen --no-emit-project --quiet --extra mlflow --extra postgres -o requirements/image.txt
+	$(BIN)/uv export --frozen --no-emit-project --quiet --extra dev --extra mlflow --extra postgres --extra docker -o requirements/dev.txt
+	$(BIN)/uv export --frozen --no-emit-project --quiet --extra mlflow --extra postgres --extra docker -o requirements/image.txt
 	$(BIN)/uv export --frozen --no-emit-project --quiet --extra dev --extra nannyml -o requirements/nannyml.txt
 
 # The image (Dockerfile): docker where a Docker daemon answers, else podman. On machines with no
@@ -66,10 +66,25 @@ GIT_SHA := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 # the commit's time, not the build's: a rebuild of the same commit is all cache hits
 CREATED := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
 
+# podman 4.3 reuses the cached metadata layers when only a build arg changed (a new commit's
+# image kept the old GIT_SHA): it gets the same values as --label/--env, which apply to the image
+# whatever the cache.
+PODMAN_META := --format docker --label org.opencontainers.image.version=$(VERSION) \
+	--label org.opencontainers.image.revision=$(GIT_SHA) \
+	--label org.opencontainers.image.created=$(CREATED) --env AUTORETRAIN_VERSION=$(VERSION) \
+	--env AUTORETRAIN_GIT_SHA=$(GIT_SHA) --env AUTORETRAIN_IMAGE=$(IMAGE)
+
 image:
-	$(ENGINE) build $(SECRET) $(if $(filter podman,$(ENGINE)),--format docker) \
+	$(ENGINE) build $(SECRET) $(if $(filter podman,$(ENGINE)),$(PODMAN_META)) \
 		--build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) \
-		--build-arg CREATED=$(CREATED) -t $(IMAGE) .
+		--build-arg CREATED=$(CREATED) --build-arg IMAGE=$(IMAGE) -t $(IMAGE) .
+
+# The stack for real (deploy/stack_test.py): builds the image, brings compose.yaml up under its own
+# project, runs the demo chain through it, checks MLflow and the Evidently UI over HTTP,
+# screenshots each UI (build/stack/*.png), down and up again, then removes every container and
+# volume it made. Needs podman and podman-compose (.ci/containers.sh) or Docker with compose.
+stack-test: $(STAMP) image
+	$(BIN)/python deploy/stack_test.py --image $(IMAGE) $(if $(filter docker,$(ENGINE)),--engine docker)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/cold_run.py

@@ -191,7 +191,7 @@ def test_uv_itself_finds_the_lock_current_offline() -> None:
         (
             'mlflow = ["mlflow==3.17.2"]',
             "",
-            "extras: pyproject.toml has ['dev', 'nannyml', 'postgres']",
+            "extras: pyproject.toml has ['dev', 'docker', 'nannyml', 'postgres']",
         ),
     ],
     ids=[

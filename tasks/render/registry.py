@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from tasks.render.reporting import describe_provenance
 from tasks.stores.registry import ModelRegistry
 
 
 def render_versions(registry: ModelRegistry) -> str:
-    """The versions as a table: status, aliases, lineage; what to pick a rollback target from."""
+    """The versions as a table: status, aliases, lineage, and under each where it was made
+    (image, git commit, the lock's hash); what to pick a rollback target from."""
     aliases: dict[str, list[str]] = {}
     for alias in ("champion", "challenger"):
         version = registry.get_alias(alias)
@@ -24,6 +26,7 @@ def render_versions(registry: ModelRegistry) -> str:
             f"{record.created_at[:16].replace('T', ' '):<16} {trained:<24} "
             f"{record.training_rows:>7}  {record.reason}"
         )
+        lines.append(f"{'':<8} made in: {describe_provenance(record.provenance)}")
     if len(lines) == 1:
         lines.append("(no versions yet)")
     return "\n".join(lines)

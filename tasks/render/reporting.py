@@ -166,6 +166,22 @@ def _slice_row(check: SliceCheck, margin: float) -> dict[str, Any]:
     )
 
 
+def describe_provenance(made: dict[str, str]) -> str:
+    """Where a model was made, in one line: its image (name@digest), git commit and the lock's
+    hash, abbreviated to 12 hex digits; "not recorded" when none is known."""
+    parts = []
+    image = made.get("image", "")
+    digest = made.get("image_digest", "")
+    if image or digest:
+        short = digest.split(":", 1)[-1][:12] if digest else ""
+        parts.append(f"image {image or '?'}" + (f"@sha256:{short}" if short else ""))
+    if made.get("git_sha"):
+        parts.append(f"git {made['git_sha'][:12]}")
+    if made.get("lock_sha256"):
+        parts.append(f"uv.lock {made['lock_sha256'][:12]}")
+    return ", ".join(parts) if parts else "not recorded"
+
+
 def render_comparison(comparison: Comparison) -> str:
     """The comparison in words: both scores, the difference and its interval, the verdict and why."""
     holdout = Window.from_dict(comparison.holdout_window)
@@ -182,6 +198,11 @@ def render_comparison(comparison: Comparison) -> str:
     lines.append(
         f"  challenger {comparison.challenger.version}: {metric} {format_number(comparison.challenger.score)}"
     )
+    for contender in (comparison.champion, comparison.challenger):
+        if contender is not None:
+            lines.append(
+                f"  made in    {contender.version}: {describe_provenance(contender.provenance)}"
+            )
     rules = comparison.rules
     interval = comparison.interval
     if interval is not None:
@@ -285,6 +306,24 @@ def render_comparison_markdown(comparison: Comparison) -> str:
         ]
     if comparison.multiplicity:
         lines += ["", f"Comparisons made: {comparison.multiplicity}."]
+    lines += [
+        "",
+        "## Where the models were made",
+        "",
+        "| version | image | image digest | git commit | uv.lock SHA-256 |",
+        "|---|---|---|---|---|",
+    ]
+    for contender in (comparison.champion, comparison.challenger):
+        if contender is not None:
+            made = contender.provenance
+            lines.append(
+                f"| {contender.version} | "
+                + " | ".join(
+                    _cell(made.get(key, "")) or "-"
+                    for key in ("image", "image_digest", "git_sha", "lock_sha256")
+                )
+                + " |"
+            )
     lines += ["", "## Reasons", ""]
     lines += [f"- {reason}" for reason in comparison.reasons]
     if comparison.approval is not None:

@@ -35,6 +35,7 @@ def collect_outputs(
         training_window=record.training_window,
         trained_on_holdout=trained_on.overlaps(holdout),
         predictions=[],
+        provenance=record.provenance,
     )
     if len(frame) == 0:
         return outputs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import pickle
 import subprocess
 from collections.abc import Sequence
@@ -30,11 +32,49 @@ from tasks.stores.data import LogSource, load_window
 from tasks.stores.registry import Lineage, ModelVersion
 from tasks.stores.resources import Stores
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+# Set in the image (Dockerfile build args) and by compose.yaml or a work pool's job variables.
+IMAGE_ENV = "AUTORETRAIN_IMAGE"
+IMAGE_DIGEST_ENV = "AUTORETRAIN_IMAGE_DIGEST"
+GIT_SHA_ENV = "AUTORETRAIN_GIT_SHA"
+
+
+@cache
+def _git_head(root: Path) -> str:
+    """The checkout's full commit SHA, "" when root is not in a git checkout (an image)."""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def _baked_git_sha() -> str:
+    sha = os.environ.get(GIT_SHA_ENV, "").strip()
+    return "" if sha in ("", "unknown") else sha
+
+
+def provenance(root: Path = PROJECT_ROOT) -> dict[str, str]:
+    """Where a model is being made, as Lineage's fields image, image_digest, git_sha and
+    lock_sha256: the image from the environment the image and its runtime set ("" outside one),
+    the commit from the checkout, else the one baked into the image, and the SHA-256 of the
+    project's uv.lock ("" when the file is not there)."""
+    lock = root / "uv.lock"
+    return {
+        "image": os.environ.get(IMAGE_ENV, "").strip(),
+        "image_digest": os.environ.get(IMAGE_DIGEST_ENV, "").strip(),
+        "git_sha": _git_head(root) or _baked_git_sha(),
+        "lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else "",
+    }
+
 
 @cache
 def code_version() -> str:
-    """The git commit of the project, with '+dirty' for uncommitted changes; 'unknown' outside git."""
-    root = Path(__file__).resolve().parent.parent
+    """The git commit of the project, with '+dirty' for uncommitted changes; in an image (no
+    git) the commit baked into it; 'unknown' when neither is known."""
+    root = PROJECT_ROOT
+    baked = _baked_git_sha()[:12]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
@@ -51,7 +91,7 @@ def code_version() -> str:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return baked or "unknown"
     return commit + ("+dirty" if dirty else "")
 
 
@@ -118,6 +158,7 @@ def _lineage(
         predict_labels(model, training, data.features).tolist(),
     )
     metrics = {f"training_{metric.describe()}": round(score, 6)}
+    made = provenance()
     if fit is not None and fit.score is not None:  # what the policy measures drops against
         metrics[holdout_metric_key(metric)] = round(fit.score, 6)
     return Lineage(
@@ -132,6 +173,10 @@ def _lineage(
         reason=reason,
         features=list(data.features),
         data_source=log.describe(),  # credentials masked
+        image=made["image"],
+        image_digest=made["image_digest"],
+        git_sha=made["git_sha"],
+        lock_sha256=made["lock_sha256"],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from tasks.core.outcomes import DashboardUpdate, MonitorResult
@@ -10,6 +11,8 @@ from tasks.core.windows import Window
 from tasks.render.reporting import (
     comparison_rows,
     comparison_table,
+    render_comparison,
+    render_comparison_markdown,
     render_dashboard_warning,
     render_summary,
 )
@@ -75,3 +78,34 @@ def test_the_summary_ends_with_where_the_dashboard_went_or_why_not() -> None:
         f"**Warning: the Evidently dashboard was NOT updated** by this run: {down}. The decision "
         "stands; its numbers are below and in the monitoring history."
     )
+
+
+MADE = {
+    "image": "registry.example/autoretrain:1.2",
+    "image_digest": "sha256:" + "d" * 64,
+    "git_sha": "0123456789abcdef0123456789abcdef01234567",
+    "lock_sha256": "f" * 64,
+}
+
+
+def test_the_comparison_says_where_each_model_was_made() -> None:
+    truth = _truth(300)
+    champion = _outputs("v0001", _predict(truth, 130))  # registered before it was recorded
+    challenger = replace(_outputs("v0002", _predict(truth, 260)), provenance=MADE)
+    comparison = _compare(truth, challenger, champion)
+
+    assert comparison.challenger.provenance == MADE
+    assert comparison.champion is not None and comparison.champion.provenance == {}
+    text = render_comparison(comparison).splitlines()
+    assert "  made in    v0001: not recorded" in text
+    assert (
+        "  made in    v0002: image registry.example/autoretrain:1.2@sha256:dddddddddddd, "
+        "git 0123456789ab, uv.lock ffffffffffff"
+    ) in text
+    markdown = render_comparison_markdown(comparison).splitlines()
+    assert "## Where the models were made" in markdown
+    assert "| v0001 | - | - | - | - |" in markdown
+    assert (
+        f"| v0002 | {MADE['image']} | {MADE['image_digest']} | {MADE['git_sha']} | "
+        f"{MADE['lock_sha256']} |"
+    ) in markdown

@@ -66,9 +66,20 @@ def _lineage(reference: pd.DataFrame, reason: str = "test") -> Lineage:
     )
 
 
-def _register(registry: ModelRegistry, offset: float = 0.0) -> ModelVersion:
+def _register(registry: ModelRegistry, offset: float = 0.0, **made: str) -> ModelVersion:
+    """Register a model; made: where it was made (Lineage's image, image_digest, git_sha,
+    lock_sha256)."""
     reference = _reference(offset)
-    return registry.register(_model(reference), reference, _lineage(reference))
+    return registry.register(_model(reference), reference, replace(_lineage(reference), **made))
+
+
+# Where a version was made, as training records it in an image (tasks/steps/training.py).
+MADE = {
+    "image": "registry.example/autoretrain:1.2",
+    "image_digest": "sha256:" + "d" * 64,
+    "git_sha": "0123456789abcdef0123456789abcdef01234567",
+    "lock_sha256": "f" * 64,
+}
 
 
 @pytest.fixture
@@ -465,7 +476,7 @@ def test_list_and_history_show_what_a_rollback_needs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _register(registry)
-    _register(registry, 0.1)
+    _register(registry, 0.1, **MADE)
     _promote(registry, "v0001")
     _promote(registry, "v0002", reason="comparison c2")
     registry.rollback(reason="bad predictions", actor="oncall")
@@ -477,8 +488,20 @@ def test_list_and_history_show_what_a_rollback_needs(
     assert listed[0].split()[:5] == ["version", "status", "alias", "created", "(UTC)"]
     assert listed[1].split()[:2] == ["v0001", "champion"]
     assert listed[1].split()[2] == "champion"  # the alias column
-    assert listed[2].split()[:2] == ["v0002", "rolled-back"]
-    assert "2012-01-01 .. 2012-01-07" in listed[2] and listed[2].endswith("6  test")
+    # under each version, where it was made (v0001's lineage has none of it)
+    assert listed[2].split() == ["made", "in:", "not", "recorded"]
+    assert listed[3].split()[:2] == ["v0002", "rolled-back"]
+    assert "2012-01-01 .. 2012-01-07" in listed[3] and listed[3].endswith("6  test")
+    assert listed[4].split() == [
+        "made",
+        "in:",
+        "image",
+        "registry.example/autoretrain:1.2@sha256:dddddddddddd,",
+        "git",
+        "0123456789ab,",
+        "uv.lock",
+        "ffffffffffff",
+    ]
 
     assert registry_main(["history", "--last", "2", "--config", str(config)]) == 0
     header, *history = capsys.readouterr().out.splitlines()
@@ -556,3 +579,14 @@ def test_a_version_without_calibration_has_none(tmp_path: Path) -> None:
     assert registry.load_calibration(record.version) is None
     assert not (registry.root / "versions" / record.version / "calibration.json").exists()
     assert registry.verify().ok
+
+
+def test_a_version_keeps_where_it_was_made(registry: ModelRegistry) -> None:
+    made = _register(registry, **MADE)
+    plain = _register(registry, 0.1)
+
+    assert registry.get_version(made.version).provenance == MADE
+    assert registry.get_version(made.version).lineage.provenance == MADE
+    assert registry.get_version(plain.version).provenance == {}
+    listed = {record.version: record.provenance for record in registry.list_versions()}
+    assert listed == {made.version: MADE, plain.version: {}}

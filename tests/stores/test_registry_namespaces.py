@@ -227,7 +227,7 @@ def test_list_history_and_verify_show_the_configs_model_and_list_all_shows_every
     assert registry_main(["list", "--config", str(config_b)]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert listed[0] == f"model {B} in {path}"
-    assert [line.split()[0] for line in listed[2:-1]] == ["v0001"]
+    assert [line.split()[0] for line in listed[2:-1]] == ["v0001", "made"]  # made in: ...
     assert listed[-1] == f"other models in this registry: {A} (list --all)"
 
     assert registry_main(["history", "--config", str(config_b)]) == 0

@@ -310,6 +310,7 @@ def _contender(
         model_size_bytes=outputs.model_size_bytes,
         per_class_f1=per_class_f1 or {},
         errors=errors or {},
+        provenance=dict(outputs.provenance),
     )
 
 

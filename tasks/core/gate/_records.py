@@ -28,6 +28,7 @@ class ModelOutputs:
     latency_ms_per_1k_rows: float | None = None
     model_size_bytes: int | None = None
     problem: str | None = None  # why predictions is None
+    provenance: dict[str, str] = field(default_factory=dict)  # where it was made (its lineage)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class Contender:
     per_class_f1: dict[str, float] = field(default_factory=dict)
     # Regressors: mae, rmse, bias (mean of prediction - target) and the tail of |error|.
     errors: dict[str, float] = field(default_factory=dict)
+    # Where the model was made, from its lineage: image, image_digest, git_sha, lock_sha256 (the
+    # known ones; empty for versions registered before they were recorded).
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -55,10 +55,29 @@ class Lineage:
     # holdout_window is set when the choice moved the holdout the gate judges on.
     training_choice: dict[str, Any] = field(default_factory=dict)
     holdout_window: dict[str, str] = field(default_factory=dict)
+    # Where it was made ("" when not known, or registered before it was recorded): the image
+    # the training ran in (its name, and its digest where the runtime said), the git commit (the
+    # full SHA: the checkout's, or the one baked into the image) and the SHA-256 of uv.lock.
+    image: str = ""
+    image_digest: str = ""
+    git_sha: str = ""
+    lock_sha256: str = ""
 
     def lineage_fields(self) -> dict[str, Any]:
         """The lineage's fields by name (of a ModelVersion too: only those of its lineage)."""
         return {f.name: getattr(self, f.name) for f in fields(Lineage)}
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        """Where it was made, the fields that are known: image, image_digest, git_sha,
+        lock_sha256."""
+        made = {
+            "image": self.image,
+            "image_digest": self.image_digest,
+            "git_sha": self.git_sha,
+            "lock_sha256": self.lock_sha256,
+        }
+        return {key: value for key, value in made.items() if value}
 
 
 @dataclass(frozen=True, kw_only=True)
