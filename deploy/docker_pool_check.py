@@ -1,11 +1,12 @@
 """A flow run in a container of its own: a docker worker against the running stack.
 
     python deploy/docker_pool_check.py --prefect-url http://127.0.0.1:4200/api \\
-        --image autoretrain:latest --project autoretrain --evidently-secret "$EVIDENTLY_SECRET"
+        --image autoretrain:latest --project autoretrain --evidently-secret "$EVIDENTLY_SECRET" \\
+        --history-url "$AUTORETRAIN_HISTORY_URL"
 
 What prefect.docker.yaml sets up, minus its build and push (no image registry here; the image is
-the one `make image` built): a work pool of type docker, the Evidently UI's secret as the Prefect
-Secret block evidently-secret, one deployment of the monitor (mode inline) on that pool with the
+the one `make image` built): a work pool of type docker, the Evidently UI's secret and history.url as the
+Prefect Secret blocks evidently-secret and history-url, one deployment of the monitor (mode inline) on that pool with the
 job variables of prefect.docker.yaml (the image, the stack's network and state volume, the API
 URL as the stack sees it), and a docker worker on this machine. Where no Docker daemon answers,
 `podman system service` serves the Docker API on a socket of its own for the worker
@@ -83,8 +84,8 @@ def docker_api() -> Iterator[str]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _deploy(env: dict[str, str], image: str, project: str, secret: str) -> str:
-    """The pool, the secret block and the deployment; returns the deployment's id."""
+def _deploy(env: dict[str, str], image: str, project: str, secret: str, history_url: str) -> str:
+    """The pool, the secret blocks and the deployment; returns the deployment's id."""
     script = f"""
 import asyncio
 from prefect.blocks.system import Secret
@@ -106,6 +107,7 @@ async def pool():
 
 asyncio.run(pool())
 Secret(value={secret!r}).save("evidently-secret", overwrite=True)
+Secret(value={history_url!r}).save("history-url", overwrite=True)
 deployment_id = monitor_flow.deploy(
     name={DEPLOYMENT!r},
     work_pool_name={POOL!r},
@@ -156,7 +158,12 @@ def _remove_container(docker_host: str, container: str) -> None:
 
 
 def check(
-    prefect_url: str, image: str, project: str, secret: str, deadline_s: float = 900
+    prefect_url: str,
+    image: str,
+    project: str,
+    secret: str,
+    history_url: str,
+    deadline_s: float = 900,
 ) -> float:
     """Run the monitor once in a container of its own through a docker worker; returns the
     seconds from the run's creation to its completion. Raises RuntimeError on failure."""
@@ -167,7 +174,7 @@ def check(
             "DOCKER_HOST": docker_host,
             "PYTHONPATH": str(ROOT),
         }
-        deployment_id = _deploy(env, image, project, secret)
+        deployment_id = _deploy(env, image, project, secret, history_url)
         log.info("deployed %s on the %s pool", DEPLOYMENT, POOL)
         # the worker's output, shown when the run fails; removed in the finally below
         worker_log = tempfile.NamedTemporaryFile(  # noqa: SIM115
@@ -221,9 +228,16 @@ def main() -> int:
     parser.add_argument("--image", default="autoretrain:latest")
     parser.add_argument("--project", default="autoretrain", help="the compose project's name")
     parser.add_argument("--evidently-secret", default=os.environ.get("EVIDENTLY_SECRET", ""))
+    parser.add_argument(
+        "--history-url",
+        default=os.environ.get("AUTORETRAIN_HISTORY_URL", ""),
+        help="history.url as the flow-run container sees it (saved as the Secret block history-url)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s docker-pool %(message)s")
-    took = check(args.prefect_url, args.image, args.project, args.evidently_secret)
+    took = check(
+        args.prefect_url, args.image, args.project, args.evidently_secret, args.history_url
+    )
     print(f"flow run in its own container: {took:.0f} s")
     return 0
 

@@ -191,6 +191,21 @@ class Stack:
         )
         return done.stdout + done.stderr
 
+    def history_windows(self) -> int:
+        """How many monitored windows the monitoring history on the stack's PostgreSQL holds."""
+        out = run(
+            self.engine, "exec", self.containers()["postgres"], "psql", "-U", "autoretrain",
+            "-d", "autoretrain", "-tAc", f"select count(*) from monitor_runs where model_name = '{MODEL}'",
+        )  # fmt: skip
+        return int(out.strip())
+
+    def history_url(self) -> str:
+        """history.url as the flow runs on the stack's network see it."""
+        return (
+            f"postgresql+psycopg://{self.env['POSTGRES_USER']}:{self.env['POSTGRES_PASSWORD']}"
+            "@postgres:5432/autoretrain"
+        )
+
     # --- the services over HTTP ---------------------------------------------------------------
     def champion(self) -> int | None:
         """The version the champion alias points at in MLflow, None when there is none."""
@@ -384,6 +399,10 @@ def main() -> int:
         for needed in ("monitor", "retrain", "promote"):
             if needed not in flows:
                 raise StackTestError(f"no {needed} flow run in {flows}")
+        windows = stack.history_windows()
+        if windows < 1:
+            raise StackTestError("the monitoring history on PostgreSQL holds no monitor run")
+        log.info("monitoring history on PostgreSQL: %d window(s) of %s", windows, MODEL)
         project = wait("the Evidently project", 60, stack.evidently_project)
         before_snapshots = stack.snapshots(project["id"])
         if before_snapshots < 1:
@@ -399,6 +418,7 @@ def main() -> int:
                 stack.image,
                 stack.project,
                 stack.env["EVIDENTLY_SECRET"],
+                stack.history_url(),
             )
             before_snapshots = stack.snapshots(project["id"])
 
@@ -432,6 +452,8 @@ def main() -> int:
             60,
             lambda: n if (n := stack.snapshots(project["id"])) > before_snapshots else None,
         )
+        if stack.history_windows() < windows:
+            raise StackTestError("after down/up the monitoring history lost runs")
         log.info("resumed: champion v%d, %d versions, %d snapshots", version, versions, snapshots)
     except Exception:
         for service in (*HEALTHY, "deploy"):
