@@ -2,8 +2,8 @@
 
 The docs show the numbers of one run; another machine prints the same text with numbers that
 may differ in their last printed digit. So text is compared exactly and numbers with a
-tolerance, after masking what differs from run to run by design: comparison ids, paths, and the
-latency guard's timings.
+tolerance, after masking what differs from run to run by design: comparison ids, paths, the
+latency guard's timings, and the commit and lock hash a model was made with.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 _VOLATILE = [
     (re.compile(r"\b\d{8}t\d{6}-"), "<id>-"),  # comparison ids start with the wall-clock time
     (re.compile(r"\S*/\S*[\w)]"), "<path>"),  # report and workspace paths
+    # where a model was made: the commit and the lock's hash change with every commit
+    (re.compile(r"\b(git|uv\.lock) [0-9a-f]{7,}"), r"\1 <sha>"),
 ]
 
 
