@@ -26,6 +26,7 @@ from tasks.stores.data import load_window
 from tasks.stores.demo import build_production_log
 from tasks.stores.history import open_history
 from tasks.stores.registry import LocalRegistry
+from tasks.stores.resources import open_stores
 from tests.helpers import make_lineage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -309,10 +310,10 @@ def test_the_demo_bootstraps_the_same_champion_from_a_sqlite_copy_of_its_log(
             name=f"{name}.yaml",
         )
         config = load_config(config_path)
-        registry = LocalRegistry(config.registry.path, config.name)
-        comparison = bootstrap_champion(str(config_path), resolve_as_of(config), registry)
+        stores = open_stores(config)
+        comparison = bootstrap_champion(str(config_path), resolve_as_of(config), stores)
         assert comparison is not None and comparison.verdict == "promote", name
-        champions[name] = (comparison, registry.get_version("v0001"))
+        champions[name] = (comparison, stores.registry.get_version("v0001"))
 
     (files, files_version), (sql, sql_version) = champions["files"], champions["sql"]
     assert sql_version.training_window == files_version.training_window

@@ -132,16 +132,17 @@ def test_a_window_replayed_twice_counts_once(tmp_path: Path) -> None:
 
     from tasks.core.windows import Window
     from tasks.steps.backtest import bootstrap_champion, replay_window, scratch_config
-    from tasks.stores.history import open_history
+    from tasks.stores.resources import open_stores
     from tests.helpers import repo_config
 
     config = scratch_config(repo_config(), tmp_path / "replay")
+    stores = open_stores(config)
     window = Window(datetime(2013, 4, 1), datetime(2013, 6, 30))
-    champion = bootstrap_champion(config, window)
+    champion = bootstrap_champion(config, stores, window)
     policy = Strategy("policy")
 
-    first = replay_window(config, policy, 0, window, champion)
-    again = replay_window(config, policy, 0, window, champion)
+    first = replay_window(config, stores, policy, 0, window, champion)
+    again = replay_window(config, stores, policy, 0, window, champion)
 
     assert first.action == "unconfirmed" and not first.retrained
     assert again.action == "unconfirmed" and not again.retrained
@@ -149,5 +150,5 @@ def test_a_window_replayed_twice_counts_once(tmp_path: Path) -> None:
         "performance breach not confirmed yet: 1 of the last 1 runs of this champion "
         "(needs 2 of 3)" in again.reasons
     )
-    (row,) = open_history(config.registry.path).rows(config.name)
+    (row,) = stores.history.rows(config.name)
     assert (row["as_of"], row["decision"], row["runs"]) == ("2013-06-30T00:00:00", "unconfirmed", 2)
