@@ -2,7 +2,8 @@
 times each run opened each store (registry, monitoring history, data source).
 
 Each run is its own process (as `python flows/monitor.py` is) that counts the constructions of
-the stores' classes. By default both runs monitor the config's window, as `make demo` twice
+the stores' classes (the data source's include the script's check before any Prefect server
+starts, tasks/steps/preflight.py: one more, cheap, reading no rows). By default both runs monitor the config's window, as `make demo` twice
 does: the first bootstraps a champion, retrains and promotes, the second is held by the
 cooldown. With --first-as-of 2013-04-01 the first run only bootstraps and the second (the
 config's 2014-04-01) retrains and promotes.
