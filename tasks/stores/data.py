@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -233,49 +234,16 @@ class SqlLogSource:
             raise DataError(_missing_columns_message(missing, list(types), self.describe()))
         return types
 
-    def check(self, columns: list[str]) -> None:
-        """Connect, and look the table and its columns up."""
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A connection of a fresh engine, disposed after; SQLAlchemy's errors as the project's,
+        with the URL's password redacted."""
         import sqlalchemy as sa
 
         engine = self._engine()
         try:
             with engine.connect() as connection:
-                self._column_types(connection, columns)
-        except (sa.exc.OperationalError, sa.exc.DisconnectionError, sa.exc.TimeoutError) as error:
-            raise TransientReadError(
-                f"{type(error).__name__}: {self.url.redact(str(error))}"
-            ) from None
-        except sa.exc.SQLAlchemyError as error:
-            raise DataError(
-                f"cannot read {self.describe()}: {self.url.redact(str(error))}"
-            ) from None
-        finally:
-            engine.dispose()
-
-    def read(self, columns: list[str], window: Window) -> pd.DataFrame:
-        import sqlalchemy as sa
-
-        engine = self._engine()
-        try:
-            with engine.connect() as connection:
-                types = self._column_types(connection, columns)
-                table = sa.table(self.table, *(sa.column(c) for c in columns))
-                condition = _window_condition(
-                    table.c[self.timestamp_column],
-                    types[self.timestamp_column],
-                    connection.dialect.name,
-                    window,
-                    self.describe(),
-                )
-                frame = _read_sql(sa.select(*table.c).where(condition), connection)
-                if frame.empty:
-                    # An empty window, or times no range selects (text that is not ISO 8601,
-                    # milliseconds): one stored time tells them apart.
-                    stamp = table.c[self.timestamp_column]
-                    sample = _read_sql(
-                        sa.select(stamp).where(stamp.is_not(None)).limit(1), connection
-                    )
-                    _sql_timestamps(sample[self.timestamp_column], self.describe())
+                yield connection
         except (sa.exc.OperationalError, sa.exc.DisconnectionError, sa.exc.TimeoutError) as error:
             # A dropped connection, a locked or busy database: may pass on the next attempt.
             # `from None`: a traceback must not print SQLAlchemy's unredacted message.
@@ -288,6 +256,32 @@ class SqlLogSource:
             ) from None
         finally:
             engine.dispose()
+
+    def check(self, columns: list[str]) -> None:
+        """Connect, and look the table and its columns up."""
+        with self._connection() as connection:
+            self._column_types(connection, columns)
+
+    def read(self, columns: list[str], window: Window) -> pd.DataFrame:
+        import sqlalchemy as sa
+
+        with self._connection() as connection:
+            types = self._column_types(connection, columns)
+            table = sa.table(self.table, *(sa.column(c) for c in columns))
+            condition = _window_condition(
+                table.c[self.timestamp_column],
+                types[self.timestamp_column],
+                connection.dialect.name,
+                window,
+                self.describe(),
+            )
+            frame = _read_sql(sa.select(*table.c).where(condition), connection)
+            if frame.empty:
+                # An empty window, or times no range selects (text that is not ISO 8601,
+                # milliseconds): one stored time tells them apart.
+                stamp = table.c[self.timestamp_column]
+                sample = _read_sql(sa.select(stamp).where(stamp.is_not(None)).limit(1), connection)
+                _sql_timestamps(sample[self.timestamp_column], self.describe())
         stamps = _sql_timestamps(frame[self.timestamp_column], self.describe())
         frame[self.timestamp_column] = stamps
         return frame[(stamps >= window.start) & (stamps < window.end)].reset_index(drop=True)
