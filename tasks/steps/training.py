@@ -39,13 +39,19 @@ IMAGE_DIGEST_ENV = "AUTORETRAIN_IMAGE_DIGEST"
 GIT_SHA_ENV = "AUTORETRAIN_GIT_SHA"
 
 
+def _git(root: Path, *arguments: str) -> str:
+    """What `git ARGUMENTS` prints in root, stripped; OSError or CalledProcessError outside a
+    git checkout (an image) or without git."""
+    return subprocess.run(
+        ["git", *arguments], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
 @cache
 def _git_head(root: Path) -> str:
     """The checkout's full commit SHA, "" when root is not in a git checkout (an image)."""
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
+        return _git(root, "rev-parse", "HEAD")
     except (OSError, subprocess.CalledProcessError):
         return ""
 
@@ -76,20 +82,8 @@ def code_version() -> str:
     root = PROJECT_ROOT
     baked = _baked_git_sha()[:12]
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        commit = _git(root, "rev-parse", "--short=12", "HEAD")
+        dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return baked or "unknown"
     return commit + ("+dirty" if dirty else "")
