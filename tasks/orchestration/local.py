@@ -15,7 +15,7 @@ from prefect.settings import (
 )
 
 from tasks.errors import AutoretrainError
-from tasks.orchestration.retries import client_retry_defaults
+from tasks.orchestration.retries import client_retry_defaults, exception_chain
 from tasks.steps.commands import installed_command
 
 # Prefect waits 20 s for its temporary server; on a busy two-core machine it took ~40 s.
@@ -59,7 +59,7 @@ class _WithoutUserTracebacks(logging.Formatter):
 
 def is_user_error(error: BaseException) -> bool:
     """Whether error is, or was raised from, a problem the user can fix (AutoretrainError)."""
-    return any(isinstance(cause, AutoretrainError) for cause in _chain(error))
+    return any(isinstance(cause, AutoretrainError) for cause in exception_chain(error))
 
 
 @contextlib.contextmanager
@@ -92,7 +92,7 @@ def console_without_user_tracebacks(enabled: bool = True) -> Iterator[None]:
 def describe_prefect_failure(error: BaseException) -> str | None:
     """One line on why Prefect could not run the flow and what to do; None for other errors."""
     api_url = get_current_settings().api.url
-    for cause in _chain(error):
+    for cause in exception_chain(error):
         if isinstance(cause, RuntimeError) and _EPHEMERAL_TIMEOUT in str(cause):
             waited = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
             exited = _EXIT_CODE.search(str(cause))
@@ -124,13 +124,3 @@ def describe_prefect_failure(error: BaseException) -> str | None:
 def _prefect() -> str:
     """The `prefect` command as it runs from here (.venv/bin/prefect when it is not on PATH)."""
     return installed_command("prefect")
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """The error and the errors it was raised from or during, each once."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__

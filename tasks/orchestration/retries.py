@@ -119,7 +119,7 @@ def find_api_failure(error: BaseException) -> ApiFailure | None:
     refused, reset or dropped connection. A 500, a 404 or a validation error is not.
     """
     extra_codes = _extra_codes()
-    for cause in _chain(error):
+    for cause in exception_chain(error):
         if isinstance(cause, httpx.HTTPStatusError):
             status = cause.response.status_code
             if status not in CLIENT_RETRIED_STATUSES | MAYBE_DONE_STATUSES | extra_codes:
@@ -260,8 +260,9 @@ def _request_of(error: httpx.TransportError) -> str:
     return f" on {request.method} {request.url.path}"
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """The error and the errors it was raised from or during, as a traceback shows them."""
+def exception_chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and the errors it was raised from or during, as a traceback shows them (a
+    context hidden by `raise ... from None` is not among them), each once."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:

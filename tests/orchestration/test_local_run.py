@@ -10,7 +10,12 @@ import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from tasks.orchestration.local import EPHEMERAL_STARTUP_TIMEOUT_SECONDS, describe_prefect_failure
+from tasks.errors import DataError
+from tasks.orchestration.local import (
+    EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    describe_prefect_failure,
+    is_user_error,
+)
 from tests.helpers import ROOT
 from tests.outputs import prefect_from
 
@@ -114,3 +119,33 @@ def test_an_unreachable_api_names_the_url_without_credentials() -> None:
 )
 def test_other_errors_are_not_mistaken_for_prefect_failures(error: Exception) -> None:
     assert describe_prefect_failure(error) is None
+
+
+def test_an_error_raised_from_a_user_error_is_one() -> None:
+    try:
+        try:
+            raise DataError("column 'weather' is missing")
+        except DataError as missing:
+            raise RuntimeError("the monitor task failed") from missing
+    except RuntimeError as caught:
+        assert is_user_error(caught)
+    assert not is_user_error(RuntimeError("a bug"))
+
+
+def test_a_cause_hidden_with_from_none_is_not_looked_at() -> None:
+    """As a traceback shows the chain: a replaced error is neither a user error nor a Prefect
+    failure because of what it replaced (the retries read the chain the same way)."""
+    try:
+        try:
+            raise DataError("column 'weather' is missing")
+        except DataError:
+            raise RuntimeError("a bug while reporting it") from None
+    except RuntimeError as caught:
+        assert not is_user_error(caught)
+    try:
+        try:
+            raise httpx.ConnectError("[Errno 111] Connection refused")
+        except httpx.ConnectError:
+            raise RuntimeError("something else") from None
+    except RuntimeError as caught:
+        assert describe_prefect_failure(caught) is None
