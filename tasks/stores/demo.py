@@ -54,15 +54,20 @@ def write_demo_log(directory: Path = DEMO_DIR) -> list[Path]:
     return paths
 
 
-def main() -> None:
+def out_directory(description: str | None, default: Path) -> Path:
+    """The directory a demo data builder's command line writes to: --out, else default."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--out", type=Path, default=DEMO_DIR, help="directory to write (default: %(default)s)"
+        "--out", type=Path, default=default, help="directory to write (default: %(default)s)"
     )
-    args = parser.parse_args()
-    for path in write_demo_log(args.out):
+    out: Path = parser.parse_args().out
+    return out
+
+
+def main() -> None:
+    for path in write_demo_log(out_directory(__doc__, DEMO_DIR)):
         print(path)
 
 

