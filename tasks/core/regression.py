@@ -16,7 +16,7 @@ Both are vectorised: each resample is a gather (bootstrap) or a matrix-vector pr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from tasks.config import MetricConfig
 from tasks.core.metrics import as_numbers, row_losses, score_regression
-from tasks.core.statistics import BootstrapInterval, PermutationResult
+from tasks.core.statistics import BootstrapInterval, PermutationResult, check_same_rows
 from tasks.errors import DataError
 
 _CELLS = 2_000_000  # rows x resamples per chunk: bounds memory at ~16 MB per array
@@ -52,13 +52,7 @@ def pair_errors(
     challenger: Sequence[Any] | np.ndarray,
 ) -> PairedErrors:
     """Align the target and both models' predictions; each row's loss under metric."""
-    if not (len(y_true) == len(champion) == len(challenger)):
-        raise DataError(
-            f"paired statistics need predictions on the same rows: {len(y_true)} targets, "
-            f"{len(champion)} champion and {len(challenger)} challenger predictions"
-        )
-    if len(y_true) == 0:
-        raise DataError("cannot compare two models on zero rows")
+    check_same_rows(y_true, champion, challenger, truth="targets")
     truth = as_numbers(y_true, "target")
     a = as_numbers(champion, "champion's predictions")
     b = as_numbers(challenger, "challenger's predictions")
@@ -133,16 +127,12 @@ def paired_error_bootstrap(
     improvements = _resampled_improvements(metric, paired, resamples, np.random.default_rng(seed))
     if len(improvements) < 2:
         raise DataError("the bootstrap found no resample on which r2 is defined")
-    tail = (1 - confidence) / 2
-    lower, upper = np.quantile(improvements, [tail, 1 - tail])
-    return BootstrapInterval(
-        difference=observed_improvement(metric, paired),
-        lower=float(lower),
-        upper=float(upper),
+    return BootstrapInterval.of_resamples(
+        observed_improvement(metric, paired),
+        improvements,
         confidence=confidence,
         resamples=resamples,
         seed=seed,
-        standard_error=float(improvements.std(ddof=1)),
     )
 
 
@@ -169,20 +159,16 @@ def sign_flip_test(
         _improvement(metric, np.array(champion_sum), np.array(challenger_sum), rows, spread)
     )
     rng = np.random.default_rng(seed)
-    extreme = 0
-    for start in range(0, permutations, _chunk(rows)):
-        size = min(_chunk(rows), permutations - start)
-        swapped = rng.integers(0, 2, size=(size, rows)).astype(np.float64)
-        moved = swapped @ difference  # loss the swapped rows move from champion to challenger
-        improvements = _improvement(
-            metric, champion_sum - moved, challenger_sum + moved, rows, spread
-        )
-        extreme += int(np.count_nonzero(np.abs(improvements) >= abs(observed) - 1e-12))
-    return PermutationResult(
-        difference=observed,
-        p_value=(1 + extreme) / (permutations + 1),
-        permutations=permutations,
-        seed=seed,
+
+    def permuted_improvements() -> Iterator[np.ndarray]:
+        for start in range(0, permutations, _chunk(rows)):
+            size = min(_chunk(rows), permutations - start)
+            swapped = rng.integers(0, 2, size=(size, rows)).astype(np.float64)
+            moved = swapped @ difference  # loss the swapped rows move from champion to challenger
+            yield _improvement(metric, champion_sum - moved, challenger_sum + moved, rows, spread)
+
+    return PermutationResult.of_permuted(
+        observed, permuted_improvements(), permutations=permutations, seed=seed
     )
 
 

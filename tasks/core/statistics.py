@@ -11,7 +11,7 @@ matrix product over the types, not over the rows: 2,000 resamples of 20,000 rows
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -53,6 +53,29 @@ class BootstrapInterval:
     seed: int
     standard_error: float
 
+    @classmethod
+    def of_resamples(
+        cls,
+        difference: float,
+        resampled: np.ndarray,
+        *,
+        confidence: float,
+        resamples: int,
+        seed: int,
+    ) -> BootstrapInterval:
+        """The percentile interval and standard error of the differences on the resamples."""
+        tail = (1 - confidence) / 2
+        lower, upper = np.quantile(resampled, [tail, 1 - tail])
+        return cls(
+            difference=difference,
+            lower=float(lower),
+            upper=float(upper),
+            confidence=confidence,
+            resamples=resamples,
+            seed=seed,
+            standard_error=float(resampled.std(ddof=1)),
+        )
+
 
 @dataclass(frozen=True)
 class McNemarResult:
@@ -74,6 +97,34 @@ class PermutationResult:
     permutations: int
     seed: int
 
+    @classmethod
+    def of_permuted(
+        cls, observed: float, permuted: Iterable[np.ndarray], *, permutations: int, seed: int
+    ) -> PermutationResult:
+        """The test from the differences under the permutations (in chunks): the share, counted
+        with one more on both sides, of those at least as far from zero as the observed one."""
+        extreme = sum(
+            int(np.count_nonzero(np.abs(chunk) >= abs(observed) - 1e-12)) for chunk in permuted
+        )
+        return cls(
+            difference=observed,
+            p_value=(1 + extreme) / (permutations + 1),
+            permutations=permutations,
+            seed=seed,
+        )
+
+
+def check_same_rows(y_true: Sized, champion: Sized, challenger: Sized, *, truth: str) -> None:
+    """DataError unless the truth (named as truth) and both models' predictions cover the same
+    rows, at least one."""
+    if not (len(y_true) == len(champion) == len(challenger)):
+        raise DataError(
+            f"paired statistics need predictions on the same rows: {len(y_true)} {truth}, "
+            f"{len(champion)} champion and {len(challenger)} challenger predictions"
+        )
+    if len(y_true) == 0:
+        raise DataError("cannot compare two models on zero rows")
+
 
 def pair_rows(
     y_true: Sequence[Any] | np.ndarray,
@@ -81,13 +132,7 @@ def pair_rows(
     challenger: Sequence[Any] | np.ndarray,
 ) -> PairedRows:
     """Collapse three aligned sequences of labels into row types with counts."""
-    if not (len(y_true) == len(champion) == len(challenger)):
-        raise DataError(
-            f"paired statistics need predictions on the same rows: {len(y_true)} labels, "
-            f"{len(champion)} champion and {len(challenger)} challenger predictions"
-        )
-    if len(y_true) == 0:
-        raise DataError("cannot compare two models on zero rows")
+    check_same_rows(y_true, champion, challenger, truth="labels")
     everything = pd.Series([*y_true, *champion, *challenger], dtype=object)
     codes, uniques = pd.factorize(everything, sort=False)
     if (codes < 0).any():
@@ -222,16 +267,8 @@ def paired_bootstrap(
     """Percentile interval of challenger minus champion, both scored on the same resampled rows."""
     champion, challenger = metric_scores(metric, paired)
     differences = _resampled_differences(metric, paired, resamples, np.random.default_rng(seed))
-    tail = (1 - confidence) / 2
-    lower, upper = np.quantile(differences, [tail, 1 - tail])
-    return BootstrapInterval(
-        difference=challenger - champion,
-        lower=float(lower),
-        upper=float(upper),
-        confidence=confidence,
-        resamples=resamples,
-        seed=seed,
-        standard_error=float(differences.std(ddof=1)),
+    return BootstrapInterval.of_resamples(
+        challenger - champion, differences, confidence=confidence, resamples=resamples, seed=seed
     )
 
 
@@ -267,22 +304,19 @@ def permutation_test(
     )
     mirror = np.searchsorted(types, closed.truth * k * k + closed.challenger * k + closed.champion)
     champion, challenger = metric_scores(metric, closed)
-    observed = challenger - champion
     rng = np.random.default_rng(seed)
-    extreme = 0
-    for start in range(0, permutations, _CHUNK):
-        size = min(_CHUNK, permutations - start)
-        swapped = rng.binomial(counts, 0.5, size=(size, len(types)))
-        permuted = counts - swapped + swapped[:, mirror]
-        differences = _metric_values(metric, closed, closed.challenger, permuted) - _metric_values(
-            metric, closed, closed.champion, permuted
-        )
-        extreme += int(np.count_nonzero(np.abs(differences) >= abs(observed) - 1e-12))
-    return PermutationResult(
-        difference=observed,
-        p_value=(1 + extreme) / (permutations + 1),
-        permutations=permutations,
-        seed=seed,
+
+    def permuted_differences() -> Iterator[np.ndarray]:
+        for start in range(0, permutations, _CHUNK):
+            size = min(_CHUNK, permutations - start)
+            swapped = rng.binomial(counts, 0.5, size=(size, len(types)))
+            permuted = counts - swapped + swapped[:, mirror]
+            yield _metric_values(metric, closed, closed.challenger, permuted) - _metric_values(
+                metric, closed, closed.champion, permuted
+            )
+
+    return PermutationResult.of_permuted(
+        challenger - champion, permuted_differences(), permutations=permutations, seed=seed
     )
 
 
