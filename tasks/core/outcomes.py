@@ -174,17 +174,16 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
     Each payload says whether the breach is confirmed by the history (alerts notify on confirmed
     drift only) and carries a one-line summary in words for notifications.
     """
-    events: list[tuple[str, dict[str, Any]]] = []
-    common = {"decision": decision.action, "reasons": list(decision.reasons)}
+    # (event name, the breach's name in decision.confirmed, what the event says of it)
+    found: list[tuple[str, str, dict[str, Any]]] = []
     breaches = decision.breaches
     if breaches.drift:
         drifted = signals.drifted_columns
-        events.append(
+        found.append(
             (
                 "drift.detected",
+                "drift",
                 {
-                    **common,
-                    "confirmed": "drift" in decision.confirmed,
                     "drift_share": decision.drift_share,
                     "drift_threshold": decision.drift_threshold,
                     "drifted_columns": drifted,
@@ -197,12 +196,11 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
             )
         )
     if breaches.prediction_drift:
-        events.append(
+        found.append(
             (
                 "prediction-drift.detected",
+                "prediction_drift",
                 {
-                    **common,
-                    "confirmed": "prediction_drift" in decision.confirmed,
                     "score": decision.prediction_drift_score,
                     "summary": (
                         f"prediction drift score "
@@ -214,12 +212,11 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
         )
     if breaches.performance:
         severe = " (severe)" if breaches.severe else ""
-        events.append(
+        found.append(
             (
                 "performance.degraded",
+                "performance",
                 {
-                    **common,
-                    "confirmed": "performance" in decision.confirmed,
                     "performance": decision.performance,
                     "performance_threshold": decision.performance_threshold,
                     "direction": decision.direction,
@@ -237,12 +234,11 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
         )
     if breaches.estimated_performance and decision.estimated_performance is not None:
         worse = "<" if decision.higher_is_better else ">"
-        events.append(
+        found.append(
             (
                 "performance.estimate-degraded",
+                "estimated_performance",
                 {
-                    **common,
-                    "confirmed": "estimated_performance" in decision.confirmed,
                     "estimated_performance": decision.estimated_performance,
                     "performance_threshold": decision.performance_threshold,
                     "direction": decision.direction,
@@ -257,7 +253,11 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
                 },
             )
         )
-    return events
+    common = {"decision": decision.action, "reasons": list(decision.reasons)}
+    return [
+        (name, {**common, "confirmed": breach in decision.confirmed, **payload})
+        for name, breach, payload in found
+    ]
 
 
 def _metric_of(signals: Signals) -> str:
