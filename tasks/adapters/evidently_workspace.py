@@ -163,45 +163,53 @@ def _panels(metric: str, features: list[str]) -> list[Any]:
     from evidently.sdk.models import PanelMetric
     from evidently.sdk.panels import bar_plot_panel, line_plot_panel
 
-    def series(column: str, legend: str) -> Any:
-        return PanelMetric(legend=legend, metric="MeanValue", metric_labels={"column": column})
-
-    return [
-        line_plot_panel(
-            title=PANEL_TITLES[0],
-            values=[series(DRIFT_SHARE, "drift share"), series(DRIFT_THRESHOLD, "threshold")],
-            description="Share of feature columns whose drift test failed, per window",
-            size="half",
+    # Each panel of PANEL_TITLES, in order: how it plots, its series (column, legend), what it
+    # shows and how wide it is.
+    panels = [
+        (
+            line_plot_panel,
+            [(DRIFT_SHARE, "drift share"), (DRIFT_THRESHOLD, "threshold")],
+            "half",
+            "Share of feature columns whose drift test failed, per window",
         ),
-        line_plot_panel(
-            title=PANEL_TITLES[1],
-            values=[series(f"{SCORE_PREFIX}{name}", name) for name in features],
-            description="Each feature's drift score against the champion's reference "
+        (
+            line_plot_panel,
+            [(f"{SCORE_PREFIX}{name}", name) for name in features],
+            "half",
+            "Each feature's drift score against the champion's reference "
             "(p-value or distance, per its method)",
-            size="half",
         ),
-        line_plot_panel(
-            title=PANEL_TITLES[2],
-            values=[
-                series(PERFORMANCE, f"{metric} (realised)"),
-                series(PERFORMANCE_THRESHOLD, "retrain threshold"),
-            ],
-            description="The champion's metric on the window's labelled rows",
-            size="half",
+        (
+            line_plot_panel,
+            [(PERFORMANCE, f"{metric} (realised)"), (PERFORMANCE_THRESHOLD, "retrain threshold")],
+            "half",
+            "The champion's metric on the window's labelled rows",
         ),
-        bar_plot_panel(
-            title=PANEL_TITLES[3],
-            values=[series(CURRENT_ROWS, "rows"), series(LABELLED_ROWS, "labelled rows")],
-            description="Rows in the window; labelled rows are those the metric used",
-            size="half",
+        (
+            bar_plot_panel,
+            [(CURRENT_ROWS, "rows"), (LABELLED_ROWS, "labelled rows")],
+            "half",
+            "Rows in the window; labelled rows are those the metric used",
         ),
-        bar_plot_panel(
-            title=PANEL_TITLES[4],
-            values=[series(RETRAINED, "retrained"), series(PROMOTED, "promoted")],
-            description="1 at the end of a window after which a challenger was trained "
+        (
+            bar_plot_panel,
+            [(RETRAINED, "retrained"), (PROMOTED, "promoted")],
+            "full",
+            "1 at the end of a window after which a challenger was trained "
             "(retrained) and became champion (promoted)",
-            size="full",
         ),
+    ]
+    return [
+        plot(
+            title=title,
+            values=[
+                PanelMetric(legend=legend, metric="MeanValue", metric_labels={"column": column})
+                for column, legend in series
+            ],
+            description=description,
+            size=size,
+        )
+        for title, (plot, series, size, description) in zip(PANEL_TITLES, panels, strict=True)
     ]
 
 
