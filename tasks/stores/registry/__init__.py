@@ -4,11 +4,12 @@
 the default) or `mlflow_server.py` (an MLflow tracking server, imported only when used; with
 `_mlflow_client.py`, the only code that imports MLflow). The private modules hold the parts:
 
-    _types.py       the records (ModelVersion, HistoryEntry, RegistryCheck) and ModelRegistry
+    _types.py       the records (Lineage, ModelVersion, HistoryEntry, RegistryCheck)
     _files.py       digests, fsync, atomic JSON, append-only lines, file locks
     _lock.py        AliasLock, what serialises one model's writers: FileAliasLock (a machine's),
                     AdvisoryAliasLock (PostgreSQL's, every machine's)
-    _journal.py     AliasJournal: alias changes, roll-forward, rollback, written once for both
+    _journal.py     ModelRegistry, the API both backends extend: alias changes, roll-forward,
+                    rollback, written once for both
     _layout.py      where the local registry keeps each model (one namespace per model)
     _migration.py   moving a local registry of the layout before namespaces into one
     _mlflow_client.py  the MLflow connection, its errors and autoretrain's names on the server
@@ -17,6 +18,7 @@ the default) or `mlflow_server.py` (an MLflow tracking server, imported only whe
 """
 
 from tasks.stores.registry._factory import open_registry, shared_alias_lock
+from tasks.stores.registry._journal import ModelRegistry
 from tasks.stores.registry._layout import list_models, model_directory
 from tasks.stores.registry._lock import (
     AdvisoryAliasLock,
@@ -31,7 +33,6 @@ from tasks.stores.registry._types import (
     HistoryEntry,
     JsonDict,
     Lineage,
-    ModelRegistry,
     ModelVersion,
     RegistryCheck,
     Unchecked,

@@ -7,8 +7,8 @@ from pathlib import Path
 from tasks.config import HistoryConfig, RegistryConfig
 from tasks.errors import RegistryError
 from tasks.secrets import mask_url_password
+from tasks.stores.registry._journal import ModelRegistry
 from tasks.stores.registry._lock import AdvisoryAliasLock, AliasLock
-from tasks.stores.registry._types import ModelRegistry
 from tasks.stores.registry.local import LocalRegistry
 
 

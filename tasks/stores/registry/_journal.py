@@ -6,10 +6,12 @@ whose alias write is missing; the next change, or opening the registry, complete
 forward). Every read-check-write of the aliases runs under the model's AliasLock, so a change
 with `expected` is a compare-and-swap among the writers that take that lock.
 
-A backend extends AliasJournal with how it reads its aliases and history, appends a history
-entry, writes one alias and brings version statuses in line; the journal does the rest: the
-compare-and-swap, the roll-forward, clearing a challenger that is already the champion, the
-rollback and its target, the request-id check, and replaying the history in verify().
+ModelRegistry is what the flows need from a model store and the base every backend extends:
+with its versions, comparisons and checks, and with how it reads its aliases and history,
+appends a history entry, writes one alias and brings version statuses in line; the journal
+does the rest: the compare-and-swap, the roll-forward, clearing a challenger that is already the
+champion, the rollback and its target, the request-id check, and replaying the history in
+verify().
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import contextlib
 import logging
 import re
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from tasks.errors import RegistryError
 from tasks.stores.registry._files import actor_name, utc_now
@@ -27,7 +32,10 @@ from tasks.stores.registry._types import (
     ALIASES,
     UNCHECKED,
     HistoryEntry,
+    JsonDict,
+    Lineage,
     ModelVersion,
+    RegistryCheck,
     Unchecked,
 )
 
@@ -36,8 +44,12 @@ logger = logging.getLogger(__name__)
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
 
-class AliasJournal(ABC):
-    """Aliases, their history and the rollback, written once for every backend."""
+class ModelRegistry(ABC):
+    """What the flows need from a model store, with the aliases, their history and the rollback
+    written once for every backend; LocalRegistry is the embedded default.
+
+    A registry opened for one model sees only that model's versions, aliases and history.
+    """
 
     model_name: str
     lock: AliasLock
@@ -45,7 +57,58 @@ class AliasJournal(ABC):
     history_item = "entry"
     replay_mismatch = "{alias} is {stored} but {replayed} after replaying the history"
 
-    # -- what a backend says ------------------------------------------------------------
+    # -- what a backend offers -----------------------------------------------------------
+    @abstractmethod
+    def register(
+        self,
+        model: Any,
+        reference: pd.DataFrame,
+        lineage: Lineage,
+        calibration: JsonDict | None = None,
+    ) -> ModelVersion:
+        """Store model, reference data, lineage and (if any) the calibration as a new version,
+        all or nothing."""
+
+    @abstractmethod
+    def load_calibration(self, version: str) -> JsonDict | None: ...
+
+    @abstractmethod
+    def get_version(self, version: str) -> ModelVersion: ...
+
+    @abstractmethod
+    def list_versions(self) -> list[ModelVersion]: ...
+
+    @abstractmethod
+    def load_model(self, version: str) -> Any: ...
+
+    @abstractmethod
+    def load_reference(
+        self, version: str, sample_rows: int | None = None, seed: int = 0
+    ) -> pd.DataFrame: ...
+
+    @abstractmethod
+    def get_alias(self, alias: str) -> str | None: ...
+
+    @abstractmethod
+    def mark(self, version: str, status: str) -> None: ...
+
+    @abstractmethod
+    def history(self) -> list[HistoryEntry]:
+        """Every alias change, oldest first."""
+
+    @abstractmethod
+    def save_comparison(self, comparison_id: str, comparison: JsonDict) -> Path | str: ...
+
+    @abstractmethod
+    def load_comparison(self, comparison_id: str) -> JsonDict: ...
+
+    @abstractmethod
+    def claim_request(self, request_id: str) -> bool: ...
+
+    @abstractmethod
+    def verify(self) -> RegistryCheck: ...
+
+    # -- what a backend says for the journal ---------------------------------------------
     @property
     @abstractmethod
     def location(self) -> str:
@@ -54,10 +117,6 @@ class AliasJournal(ABC):
     @abstractmethod
     def _read_aliases(self) -> dict[str, str]:
         """The aliases as stored now, by alias."""
-
-    @abstractmethod
-    def history(self) -> list[HistoryEntry]:
-        """Every alias change, oldest first."""
 
     def _read_state(self) -> tuple[dict[str, str], list[HistoryEntry]]:
         """Aliases and history together (a backend may read both in one call)."""
@@ -83,15 +142,6 @@ class AliasJournal(ABC):
     def _may_mark_rolled_back(self, champion: str) -> bool:
         """Whether the champion rolled back from can be marked rolled-back; RegistryError if it
         must not be rolled back from at all."""
-
-    @abstractmethod
-    def get_version(self, version: str) -> ModelVersion: ...
-
-    @abstractmethod
-    def load_model(self, version: str) -> Any: ...
-
-    @abstractmethod
-    def mark(self, version: str, status: str) -> None: ...
 
     def _calling(self, what: str) -> contextlib.AbstractContextManager[None]:
         """Around a write to the store: a backend turns its client's errors into RegistryError."""

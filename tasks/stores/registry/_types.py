@@ -1,15 +1,12 @@
-"""The registry's records and its interface: what a version, an alias change and a check are,
-and what every backend offers the flows."""
+"""The registry's records: what a version, its lineage, an alias change and a check are (the
+interface every backend offers the flows is ModelRegistry, in _journal.py)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
-from pathlib import Path
-from typing import Any, Protocol
-
-import pandas as pd
+from typing import Any
 
 from tasks.errors import RegistryError
 
@@ -125,66 +122,6 @@ class RegistryCheck:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-class ModelRegistry(Protocol):
-    """What the flows need from a model store; LocalRegistry is the embedded default.
-
-    A registry opened for one model sees only that model's versions, aliases and history.
-    """
-
-    model_name: str
-
-    def register(
-        self,
-        model: Any,
-        reference: pd.DataFrame,
-        lineage: Lineage,
-        calibration: JsonDict | None = None,
-    ) -> ModelVersion: ...
-
-    def load_calibration(self, version: str) -> JsonDict | None: ...
-
-    def get_version(self, version: str) -> ModelVersion: ...
-
-    def list_versions(self) -> list[ModelVersion]: ...
-
-    def load_model(self, version: str) -> Any: ...
-
-    def load_reference(
-        self, version: str, sample_rows: int | None = None, seed: int = 0
-    ) -> pd.DataFrame: ...
-
-    def get_alias(self, alias: str) -> str | None: ...
-
-    def set_alias(
-        self,
-        alias: str,
-        version: str | None,
-        *,
-        reason: str,
-        action: str,
-        expected: str | Unchecked | None = UNCHECKED,
-        actor: str | None = None,
-    ) -> None: ...
-
-    def mark(self, version: str, status: str) -> None: ...
-
-    def history(self) -> list[HistoryEntry]: ...
-
-    def save_comparison(self, comparison_id: str, comparison: JsonDict) -> Path | str: ...
-
-    def load_comparison(self, comparison_id: str) -> JsonDict: ...
-
-    def rollback(
-        self, *, to_version: str | None = None, reason: str, actor: str | None = None
-    ) -> tuple[str, str]: ...
-
-    def rollback_target(self, to_version: str | None = None) -> tuple[str, str]: ...
-
-    def claim_request(self, request_id: str) -> bool: ...
-
-    def verify(self) -> RegistryCheck: ...
 
 
 def check_model_name(model_name: str) -> str:

@@ -56,7 +56,7 @@ from tasks.stores.registry._files import (
     utc_now,
     write_json_atomic,
 )
-from tasks.stores.registry._journal import AliasJournal
+from tasks.stores.registry._journal import ModelRegistry
 from tasks.stores.registry._layout import MODELS_DIRECTORY, VERSION_ID, model_directory
 from tasks.stores.registry._lock import AliasLock, FileAliasLock
 from tasks.stores.registry._migration import migrate_root_layout
@@ -76,7 +76,7 @@ logger = logging.getLogger(__name__)
 STALE_STAGING_SECONDS = 3600
 
 
-class LocalRegistry(AliasJournal):
+class LocalRegistry(ModelRegistry):
     """A registry on the local file system (the embedded default)."""
 
     history_item = "line"

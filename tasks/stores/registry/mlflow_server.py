@@ -60,7 +60,7 @@ from tasks.core.frames import sample_rows_of
 from tasks.errors import AutoretrainError, ModelError, RegistryError
 from tasks.secrets import mask_url_password, redact_url_password
 from tasks.stores.registry._files import read_calibration, sha256_file, utc_now
-from tasks.stores.registry._journal import AliasJournal
+from tasks.stores.registry._journal import ModelRegistry
 from tasks.stores.registry._lock import AliasLock, FileAliasLock
 from tasks.stores.registry._mlflow_client import (
     COMPARISON_TAG,
@@ -89,7 +89,7 @@ from tasks.stores.registry._types import (
 logger = logging.getLogger(__name__)
 
 
-class MlflowRegistry(MlflowMonitorRuns, AliasJournal):
+class MlflowRegistry(MlflowMonitorRuns, ModelRegistry):
     """A registry on an MLflow tracking server (registry.kind: mlflow)."""
 
     replay_mismatch = (
