@@ -411,6 +411,29 @@ def test_failed_register_leaves_no_version_behind(
     assert _register(registry, 0.1).version == "v0002"
 
 
+def test_a_local_register_leaves_no_staging_directory_whether_it_fails_or_not(
+    tmp_path: Path,
+) -> None:
+    registry = LocalRegistry(tmp_path, MODEL_NAME)
+    reference = _reference()
+    unpicklable: Any = lambda rows: rows  # noqa: E731 - a lambda cannot be pickled
+
+    with pytest.raises(Exception, match="pickle"):
+        registry.register(unpicklable, reference, _lineage(reference), calibration={"bins": [1]})
+    version = registry.register(_model(reference), reference, _lineage(reference), {"bins": [1]})
+
+    versions = registry.root / "versions"
+    assert sorted(p.name for p in versions.iterdir()) == ["v0001"]
+    assert sorted(p.name for p in (versions / "v0001").iterdir()) == [
+        "calibration.json",
+        "metadata.json",
+        "model.pkl",
+        "reference.parquet",
+    ]
+    assert version.calibration_sha256 == registry.get_version("v0001").calibration_sha256 != ""
+    assert registry.load_calibration("v0001") == {"bins": [1]}
+
+
 def test_stale_staging_directory_is_cleaned_on_open_and_a_young_one_kept(tmp_path: Path) -> None:
     registry = LocalRegistry(tmp_path, MODEL_NAME)
     stale = registry.root / "versions" / ".tmp-crashed"

@@ -11,12 +11,14 @@ with its versions, comparisons and checks, and with how it reads its aliases and
 appends a history entry, writes one alias and brings version statuses in line; the journal
 does the rest: the compare-and-swap, the roll-forward, clearing a challenger that is already the
 champion, the rollback and its target, the request-id check, and replaying the history in
-verify().
+verify(). register() is written here too: it stages a version's files and digests them, and
+the backend saves the model its way and stores the staged version.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 from abc import ABC, abstractmethod
@@ -26,10 +28,11 @@ from typing import Any
 import pandas as pd
 
 from tasks.errors import RegistryError
-from tasks.stores.registry._files import actor_name, utc_now
+from tasks.stores.registry._files import actor_name, sha256_file, utc_now
 from tasks.stores.registry._lock import AliasLock
 from tasks.stores.registry._types import (
     ALIASES,
+    CALIBRATION_FILE,
     UNCHECKED,
     HistoryEntry,
     JsonDict,
@@ -58,7 +61,6 @@ class ModelRegistry(ABC):
     replay_mismatch = "{alias} is {stored} but {replayed} after replaying the history"
 
     # -- what a backend offers -----------------------------------------------------------
-    @abstractmethod
     def register(
         self,
         model: Any,
@@ -67,7 +69,26 @@ class ModelRegistry(ABC):
         calibration: JsonDict | None = None,
     ) -> ModelVersion:
         """Store model, reference data, lineage and (if any) the calibration as a new version,
-        all or nothing."""
+        all or nothing: written and digested in a staging directory, then stored by the backend."""
+        with self._staging() as staging:
+            model_sha256 = self._save_model(model, reference, lineage, staging)
+            reference.to_parquet(staging / "reference.parquet", index=False)
+            calibration_sha256 = ""
+            if calibration is not None:
+                (staging / CALIBRATION_FILE).write_text(
+                    json.dumps(calibration, indent=2, sort_keys=True)
+                )
+                calibration_sha256 = sha256_file(staging / CALIBRATION_FILE)
+            record = ModelVersion(
+                **lineage.lineage_fields(),
+                version="v0000",  # the backend numbers it when it stores it
+                model_name=self.model_name,
+                created_at=utc_now(),
+                model_sha256=model_sha256,
+                reference_sha256=sha256_file(staging / "reference.parquet"),
+                calibration_sha256=calibration_sha256,
+            )
+            return self._store_version(staging, record)
 
     @abstractmethod
     def load_calibration(self, version: str) -> JsonDict | None: ...
@@ -107,6 +128,23 @@ class ModelRegistry(ABC):
 
     @abstractmethod
     def verify(self) -> RegistryCheck: ...
+
+    # -- how a backend stores a version ---------------------------------------------------
+    @abstractmethod
+    def _staging(self) -> contextlib.AbstractContextManager[Path]:
+        """A directory to write a new version's files in; removed if the registration fails."""
+
+    @abstractmethod
+    def _save_model(
+        self, model: Any, reference: pd.DataFrame, lineage: Lineage, staging: Path
+    ) -> str:
+        """Write the model into staging, as the backend keeps it; its SHA-256."""
+
+    @abstractmethod
+    def _store_version(self, staging: Path, record: ModelVersion) -> ModelVersion:
+        """Store the staged files (the model, reference.parquet, and CALIBRATION_FILE when the
+        record has a calibration digest) as a new version the backend numbers; the record as
+        stored."""
 
     # -- what a backend says for the journal ---------------------------------------------
     @property

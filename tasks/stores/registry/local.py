@@ -40,6 +40,8 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -148,49 +150,38 @@ class LocalRegistry(ModelRegistry):
         numbers = [int(p.name[1:]) for p in self._version_dirs()]
         return f"v{max(numbers, default=0) + 1:04d}"
 
-    def register(
-        self,
-        model: Any,
-        reference: pd.DataFrame,
-        lineage: Lineage,
-        calibration: JsonDict | None = None,
-    ) -> ModelVersion:
-        """Store model, reference data, lineage and (if any) the calibration as a new
-        version, all or nothing."""
+    @contextlib.contextmanager
+    def _staging(self) -> Iterator[Path]:
         staging = Path(tempfile.mkdtemp(dir=self.root / "versions", prefix=".tmp-"))
         try:
-            with (staging / "model.pkl").open("wb") as out:
-                pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
-            reference.to_parquet(staging / "reference.parquet", index=False)
-            files = ["model.pkl", "reference.parquet"]
-            if calibration is not None:
-                (staging / CALIBRATION_FILE).write_text(
-                    json.dumps(calibration, indent=2, sort_keys=True)
-                )
-                files.append(CALIBRATION_FILE)
-            for name in files:
-                fsync_path(staging / name)
-            with self._locked():
-                version = self._next_version()  # under the lock: concurrent writers never share one
-                record = ModelVersion(
-                    **lineage.lineage_fields(),
-                    version=version,
-                    model_name=self.model_name,
-                    created_at=utc_now(),
-                    model_sha256=sha256_file(staging / "model.pkl"),
-                    reference_sha256=sha256_file(staging / "reference.parquet"),
-                    calibration_sha256=(
-                        sha256_file(staging / CALIBRATION_FILE) if calibration is not None else ""
-                    ),
-                )
-                (staging / "metadata.json").write_text(json.dumps(record.to_dict(), indent=2))
-                fsync_path(staging / "metadata.json")
-                fsync_path(staging)
-                os.rename(staging, self._version_dir(version))
-                fsync_path(self.root / "versions")
+            yield staging  # renamed to the version's directory once stored
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+    def _save_model(
+        self, model: Any, reference: pd.DataFrame, lineage: Lineage, staging: Path
+    ) -> str:
+        with (staging / "model.pkl").open("wb") as out:
+            pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
+        return sha256_file(staging / "model.pkl")
+
+    def _store_version(self, staging: Path, record: ModelVersion) -> ModelVersion:
+        """Rename the staged directory to the next version's, with its metadata.json."""
+        files = ["model.pkl", "reference.parquet"]
+        if record.calibration_sha256:
+            files.append(CALIBRATION_FILE)
+        for name in files:
+            fsync_path(staging / name)
+        with self._locked():
+            # Numbered and dated under the lock: concurrent writers never share a number, and a
+            # later number has a later time.
+            record = replace(record, version=self._next_version(), created_at=utc_now())
+            (staging / "metadata.json").write_text(json.dumps(record.to_dict(), indent=2))
+            fsync_path(staging / "metadata.json")
+            fsync_path(staging)
+            os.rename(staging, self._version_dir(record.version))
+            fsync_path(self.root / "versions")
         return record
 
     def get_version(self, version: str) -> ModelVersion:

@@ -50,6 +50,7 @@ import os
 import re
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -116,74 +117,60 @@ class MlflowRegistry(MlflowMonitorRuns, ModelRegistry):
         self._ensure_registered()
 
     # -- versions ----------------------------------------------------------------------
-    def register(
-        self,
-        model: Any,
-        reference: pd.DataFrame,
-        lineage: Lineage,
-        calibration: JsonDict | None = None,
-    ) -> ModelVersion:
-        """Log model, reference data, lineage and (if any) the calibration on a run, then
-        register it as a new version.
+    @contextlib.contextmanager
+    def _staging(self) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
+            yield Path(scratch)
 
-        The version is created last, in one call with its tags: a writer that dies before it
-        leaves a run that no version points at (never read), not a half-written version.
-        """
+    def _save_model(
+        self, model: Any, reference: pd.DataFrame, lineage: Lineage, staging: Path
+    ) -> str:
         import mlflow.sklearn
         from mlflow.models import infer_signature
 
         features = list(lineage.features or reference.columns)
+        inputs = reference[features].head(100)
+        mlflow.sklearn.save_model(
+            model,
+            staging / "model",
+            serialization_format="cloudpickle",  # like the local registry: digest-guarded
+            signature=infer_signature(inputs, model.predict(inputs)),
+            input_example=reference[features].head(5),
+            pip_requirements=_requirements(),
+        )
+        return tree_sha256(staging / "model")
+
+    def _store_version(self, staging: Path, record: ModelVersion) -> ModelVersion:
+        """Log the staged files and the lineage on a run, then register it as a new version.
+
+        The version is created last, in one call with its tags: a writer that dies before it
+        leaves a run that no version points at (never read), not a half-written version.
+        """
         experiment_id = self._experiment_id()
-        with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
-            staging = Path(scratch)
-            inputs = reference[features].head(100)
-            mlflow.sklearn.save_model(
-                model,
-                staging / "model",
-                serialization_format="cloudpickle",  # like the local registry: digest-guarded
-                signature=infer_signature(inputs, model.predict(inputs)),
-                input_example=reference[features].head(5),
-                pip_requirements=_requirements(),
+        with self._calling("logging the version's run"):
+            run = self.client.create_run(
+                experiment_id,
+                run_name=f"{self.model_name} {record.reason}"[:250],
+                tags={
+                    f"{TAG}kind": "version",
+                    f"{TAG}code_version": record.code_version,
+                    f"{TAG}data_fingerprint": record.data_fingerprint,
+                    f"{TAG}training_window": json.dumps(record.training_window),
+                    f"{TAG}source": record.source[:5000],
+                    f"{TAG}data_source": record.data_source[:5000],
+                },
             )
-            reference.to_parquet(staging / "reference.parquet", index=False)
-            model_sha256 = tree_sha256(staging / "model")
-            reference_sha256 = sha256_file(staging / "reference.parquet")
-            calibration_path = staging / CALIBRATION_FILE
-            if calibration is not None:
-                calibration_path.write_text(json.dumps(calibration, indent=2, sort_keys=True))
-            record = ModelVersion(
-                **lineage.lineage_fields(),
-                version="v0000",  # MLflow numbers the version when it is created, last
-                model_name=self.model_name,
-                created_at=utc_now(),
-                model_sha256=model_sha256,
-                reference_sha256=reference_sha256,
-                calibration_sha256=sha256_file(calibration_path) if calibration is not None else "",
-            )
-            with self._calling("logging the version's run"):
-                run = self.client.create_run(
-                    experiment_id,
-                    run_name=f"{self.model_name} {record.reason}"[:250],
-                    tags={
-                        f"{TAG}kind": "version",
-                        f"{TAG}code_version": record.code_version,
-                        f"{TAG}data_fingerprint": record.data_fingerprint,
-                        f"{TAG}training_window": json.dumps(record.training_window),
-                        f"{TAG}source": record.source[:5000],
-                        f"{TAG}data_source": record.data_source[:5000],
-                    },
-                )
-                run_id = run.info.run_id
-                for key, value in sorted(record.params.items()):
-                    self.client.log_param(run_id, metric_key(key)[:250], str(value)[:6000])
-                for key, number in metric_values(record.metrics).items():
-                    self.client.log_metric(run_id, key, number)
-                self.client.log_metric(run_id, "training_rows", record.training_rows)
-                self.client.log_artifacts(run_id, str(staging / "model"), "model")
-                self.client.log_artifact(run_id, str(staging / "reference.parquet"), "reference")
-                if calibration is not None:
-                    self.client.log_artifact(run_id, str(calibration_path), "calibration")
-                self.client.set_terminated(run_id)
+            run_id = run.info.run_id
+            for key, value in sorted(record.params.items()):
+                self.client.log_param(run_id, metric_key(key)[:250], str(value)[:6000])
+            for key, number in metric_values(record.metrics).items():
+                self.client.log_metric(run_id, key, number)
+            self.client.log_metric(run_id, "training_rows", record.training_rows)
+            self.client.log_artifacts(run_id, str(staging / "model"), "model")
+            self.client.log_artifact(run_id, str(staging / "reference.parquet"), "reference")
+            if record.calibration_sha256:
+                self.client.log_artifact(run_id, str(staging / CALIBRATION_FILE), "calibration")
+            self.client.set_terminated(run_id)
         with self._locked():
             self._ensure_registered()
             with self._calling("creating the model version"):
