@@ -11,6 +11,7 @@ from typing import Any, Literal
 from tasks.core.gate import Comparison
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision
+from tasks.core.reasons import reason_records
 from tasks.core.signals import Signals
 from tasks.core.windows import Window
 
@@ -175,7 +176,11 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
     drift only) and carries a one-line summary in words for notifications.
     """
     events: list[tuple[str, dict[str, Any]]] = []
-    common = {"decision": decision.action, "reasons": list(decision.reasons)}
+    common = {
+        "decision": decision.action,
+        "reasons": list(decision.reasons),
+        "reason_codes": reason_records(decision.reason_codes),
+    }
     breaches = decision.breaches
     if breaches.drift:
         drifted = signals.drifted_columns

@@ -106,6 +106,12 @@ def codes(reasons: Iterable[Reason]) -> list[str]:
     return [item.code.value for item in reasons]
 
 
+def reason_records(reasons: Iterable[Reason]) -> list[dict[str, Any]]:
+    """The reasons as JSON values, in order: {"code": ..., "params": {...}} each (for the
+    history's details and event payloads, as records keep them)."""
+    return [{"code": item.code.value, "params": dict(item.params)} for item in reasons]
+
+
 def read_reasons(data: Mapping[str, Any]) -> tuple[Reason, ...]:
     """The coded reasons of a saved record; () for one written before reasons had codes."""
     return tuple(Reason.from_dict(item) for item in data.get("reason_codes") or ())
