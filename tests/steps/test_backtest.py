@@ -10,6 +10,7 @@ import pytest
 from flows.backtest import backtest_flow, main
 from tasks.errors import ConfigError
 from tasks.steps.backtest import Strategy
+from tests.reasons import params_of
 
 pytestmark = [pytest.mark.e2e]
 
@@ -54,10 +55,9 @@ def test_backtest_on_a_real_slice(write_config, tmp_path: Path) -> None:
     policy = first.get("policy")
     assert policy.outcomes[0].action == "unconfirmed" and not policy.outcomes[0].retrained
     assert policy.outcomes[1].retrained
-    assert (
-        "performance breach confirmed: 2 of the last 2 runs of this champion (needs 2 of 3)"
-        in policy.outcomes[1].reasons
-    )
+    confirmed = params_of(policy.outcomes[1].reason_codes, "breach-confirmed", signal="performance")
+    assert (confirmed["signal"], confirmed["seen"], confirmed["looked"]) == ("performance", 2, 2)
+    assert (confirmed["breaches"], confirmed["runs"]) == (2, 3)
     # Same input, same decisions.
     assert again.get("policy").decisions == policy.decisions
     assert [o.metric for o in again.get("policy").outcomes] == [o.metric for o in policy.outcomes]
@@ -146,9 +146,12 @@ def test_a_window_replayed_twice_counts_once(tmp_path: Path) -> None:
 
     assert first.action == "unconfirmed" and not first.retrained
     assert again.action == "unconfirmed" and not again.retrained
-    assert (
-        "performance breach not confirmed yet: 1 of the last 1 runs of this champion "
-        "(needs 2 of 3)" in again.reasons
+    unconfirmed = params_of(again.reason_codes, "breach-not-confirmed", signal="performance")
+    assert (unconfirmed["signal"], unconfirmed["seen"], unconfirmed["looked"]) == (
+        "performance",
+        1,
+        1,
     )
+    assert (unconfirmed["breaches"], unconfirmed["runs"]) == (2, 3)
     (row,) = stores.history.rows(config.name)
     assert (row["as_of"], row["decision"], row["runs"]) == ("2013-06-30T00:00:00", "unconfirmed", 2)
