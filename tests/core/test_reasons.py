@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tasks.config import PolicyConfig
+from tasks.core.outcomes import monitor_events
 from tasks.core.policy import PastRun, TriggerDecision, decide_retrain
 from tasks.core.reasons import Reason, ReasonCode, read_reasons
 from tasks.core.signals import ColumnDrift, EstimatedPerformance, Performance, Signals
@@ -237,11 +238,10 @@ def test_the_saved_comparisons_codes_render_their_saved_sentences() -> None:
         assert [item.text for item in reasons] == record["reasons"], name
 
 
-def _decisions() -> list[TriggerDecision]:
-    """Policy decisions that give most of its reasons: harm, confirmation, cooldown, estimate."""
-    now = datetime(2014, 4, 1)
+def _signals() -> Signals:
+    """A drifted window, 12 of its rows labelled, with an estimate and prediction drift."""
     columns = tuple(ColumnDrift(name, "K-S p_value", 0.01, 0.05, True) for name in ("a", "b"))
-    signals = Signals(
+    return Signals(
         current_rows=90,
         reference_rows=300,
         drift_share=1.0,
@@ -250,6 +250,12 @@ def _decisions() -> list[TriggerDecision]:
         estimate=EstimatedPerformance("f1 (macro)", 0.55, 90, 0.8),
         prediction_drift=ColumnDrift("__prediction__", "psi", 0.3, 0.1, True),
     )
+
+
+def decisions() -> list[TriggerDecision]:
+    """Policy decisions that give most of its reasons: harm, confirmation, cooldown, estimate."""
+    now = datetime(2014, 4, 1)
+    signals = _signals()
     policy = PolicyConfig.model_validate(
         {
             "performance_threshold": 0.6,
@@ -269,10 +275,26 @@ def _decisions() -> list[TriggerDecision]:
 
 def test_the_decisions_codes_render_their_sentences_after_a_trip_through_json() -> None:
     # As the history keeps them: JSON, with anything else as a string.
-    for decision in _decisions():
+    for decision in decisions():
         saved = json.loads(json.dumps(decision.to_dict(), default=str))
         assert saved["reason_codes"], decision.reasons
         assert [item.text for item in read_reasons(saved)] == list(decision.reasons)
+
+
+def test_the_monitor_events_carry_the_codes_beside_the_sentences() -> None:
+    decision = decisions()[0]
+
+    events = dict(monitor_events(decision, _signals()))
+
+    assert set(events) == {"drift.detected", "performance.estimate-degraded"}
+    for payload in events.values():
+        assert payload["reasons"] == list(decision.reasons)
+        assert payload["reason_codes"] == [
+            {"code": item.code.value, "params": item.params} for item in decision.reason_codes
+        ]
+    harmful = payload["reason_codes"][2]
+    assert harmful["code"] == "data-drift-harmful"
+    assert harmful["params"]["value"] == pytest.approx(0.55)
 
 
 if __name__ == "__main__":  # after a deliberate change of the wording: review the diff
