@@ -18,7 +18,7 @@ from typing import Any
 
 
 class ReasonCode(StrEnum):
-    """Every reason the policy and the gate give (docs/decisions.md explains each one)."""
+    """Every reason the policy and the gate give (docs/reasons.md explains each one)."""
 
     # The trigger policy: the estimate (label-free), drift, performance, confirmation, cooldown.
     ESTIMATE_MISSING = "estimate-missing"

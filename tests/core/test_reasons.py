@@ -9,6 +9,7 @@ code, which needs an example below), rewrite the file with `python -m tests.core
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,14 @@ def _rendered() -> dict[str, str]:
 
 def test_every_code_has_an_example() -> None:
     assert {key.split("/")[0] for key in EXAMPLES} == {code.value for code in ReasonCode}
+
+
+def test_the_docs_explain_every_code_and_no_other() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "reasons.md").read_text()
+
+    rows = re.findall(r"^\| `([a-z-]+)` \|", page, re.M)
+
+    assert sorted(rows) == sorted(code.value for code in ReasonCode)
 
 
 def test_every_code_is_kebab_case_and_unique() -> None:
