@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.backtest import backtest_flow, main
+from tasks.core.reasons import codes
 from tasks.errors import ConfigError
 from tasks.steps.backtest import Strategy
 from tests.reasons import params_of
@@ -68,6 +69,13 @@ def test_backtest_on_a_real_slice(write_config, tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 16
     assert {row["strategy"] for row in rows} == {"policy", "never", "fixed-every-2", "every-window"}
+    fired = next(
+        row
+        for row in rows
+        if row["strategy"] == "policy" and row["window"] == str(policy.outcomes[1].index)
+    )
+    assert fired["reason_codes"].split(" | ") == codes(policy.outcomes[1].reason_codes)
+    assert "breach-confirmed" in fired["reason_codes"].split(" | ")
     assert (tmp_path / "first" / "backtest.png").read_bytes()[:4] == b"\x89PNG"
     # The user's registry is untouched: the backtest works only in its scratch directory.
     assert not (tmp_path / "unused-registry").exists()
