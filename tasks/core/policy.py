@@ -234,7 +234,7 @@ def judge_harm(
             ReasonCode.DATA_DRIFT_HARMFUL,
             {
                 **numbers,
-                "below_threshold": True,
+                "worse_than_threshold": True,
                 "performance_threshold": policy.performance_threshold,
             },
         )

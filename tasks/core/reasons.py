@@ -191,7 +191,7 @@ def _harm_numbers(p: Mapping[str, Any]) -> str:
 
 def _harmful(p: Mapping[str, Any]) -> str:
     text = f"{_data_drift(p)}; retrain_on_drift when-harmful: harmful: {_harm_numbers(p)}"
-    if p.get("below_threshold"):
+    if p.get("worse_than_threshold"):
         text += f"; it is {_sign(p, True)} performance_threshold {p['performance_threshold']:.3f}"
     return text
 

@@ -229,7 +229,7 @@ def test_drift_with_an_estimate_dropped_beyond_the_margin_retrains() -> None:
     harmful = params_of(decision.reason_codes, "data-drift-harmful")
     assert (harmful["evidence"], harmful["value"]) == ("estimated", pytest.approx(0.7))
     assert harmful["drop"] == pytest.approx(0.1)
-    assert "below_threshold" not in harmful  # harmful by the margin alone
+    assert "worse_than_threshold" not in harmful  # harmful by the margin alone
 
 
 def test_drift_with_an_estimate_below_the_threshold_is_harmful_whatever_the_margin() -> None:
@@ -244,7 +244,7 @@ def test_drift_with_an_estimate_below_the_threshold_is_harmful_whatever_the_marg
     assert harmful["holdout_score"] == pytest.approx(0.56)
     assert harmful["drop"] == pytest.approx(0.01)
     assert (harmful["harm_margin"], harmful["harm_drop"]) == (0.5, None)  # as configured
-    assert harmful["below_threshold"] is True
+    assert harmful["worse_than_threshold"] is True
     assert harmful["performance_threshold"] == 0.6
 
 

@@ -109,7 +109,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "drop": 0.01,
         "harm_margin": 0.5,
         "harm_drop": None,
-        "below_threshold": True,
+        "worse_than_threshold": True,
         "performance_threshold": 0.6,
     },
     "data-drift-not-harmful": {**_HARM, "value": 0.78, "drop": 0.02},
