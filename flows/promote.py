@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.core.outcomes import comparison_summary, describe_trigger
+from tasks.core.reasons import reason_records
 from tasks.core.windows import Window, plan_bootstrap, plan_windows, resolve_as_of
 from tasks.errors import RegistryError
 from tasks.orchestration.approval import request_approval
@@ -99,6 +100,7 @@ def promote_flow(
             "champion": comparison.champion.version if comparison.champion else "none",
             "difference": comparison.difference,
             "reasons": list(comparison.reasons),
+            "reason_codes": reason_records(comparison.reason_codes),
             "summary": comparison_summary(comparison),
         },
     )

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from tasks.core.gate import Comparison
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision
+from tasks.core.reasons import reason_records
 from tasks.core.signals import Signals
 from tasks.core.windows import Window
 
@@ -253,7 +254,11 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
                 },
             )
         )
-    common = {"decision": decision.action, "reasons": list(decision.reasons)}
+    common = {
+        "decision": decision.action,
+        "reasons": list(decision.reasons),
+        "reason_codes": reason_records(decision.reason_codes),
+    }
     return [
         (name, {**common, "confirmed": breach in decision.confirmed, **payload})
         for name, breach, payload in found

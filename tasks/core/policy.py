@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from tasks.config import ConfirmationConfig, ConfirmationsConfig, PolicyConfig
+from tasks.core.reasons import Reason, ReasonCode, harm_rule, reason, texts
 from tasks.core.signals import Signals
 
 Action = Literal["retrain", "none", "insufficient-data", "unconfirmed", "cooldown"]
@@ -74,7 +75,7 @@ class TriggerDecision:
     """Whether to retrain, why, and the numbers and thresholds behind it."""
 
     action: Action
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # the sentences; reason_codes holds their codes and numbers
     breaches: Breaches
     drift_share: float | None
     drift_threshold: float
@@ -104,6 +105,9 @@ class TriggerDecision:
     # The metric the thresholds are in, as policy.performance_metric describes it ("" in
     # decisions built before it was recorded).
     metric: str = ""
+    # Each reason's stable code and the numbers it quotes, in the order of reasons (empty in
+    # decisions recorded before reasons had codes).
+    reason_codes: tuple[Reason, ...] = ()
 
     @property
     def direction(self) -> str:
@@ -170,10 +174,10 @@ class TriggerDecision:
         return data
 
 
-def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, list[str]]:
+def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, list[Reason]]:
     """Judge each signal against its threshold and minimum rows; return the breaches and why."""
-    reasons: list[str] = []
-    estimate_reasons: list[str] = []
+    reasons: list[Reason] = []
+    estimate_reasons: list[Reason] = []
     estimated = _estimated_breach(signals, policy, estimate_reasons)
     drift, prediction_drift = _drift_breaches(signals, policy, reasons)
     breach, severe = _performance_breach(signals, policy, reasons)
@@ -184,203 +188,223 @@ def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, lis
 def harm_margin(policy: PolicyConfig, holdout_score: float) -> tuple[float, str]:
     """The drop from the champion's holdout score that makes drift harmful, in the metric's
     units, and where it comes from: harm_margin when set, else harm_drop of the score."""
+    margin, drop = _harm_margin(policy, holdout_score)
+    return margin, harm_rule(margin, drop)
+
+
+def _harm_margin(policy: PolicyConfig, holdout_score: float) -> tuple[float, float | None]:
+    """The harm margin and the harm_drop it comes from (None: harm_margin as configured)."""
     if policy.harm_margin is not None:
-        return policy.harm_margin, f"harm_margin {policy.harm_margin:.3f}, in the metric's units"
-    margin = policy.harm_drop * abs(holdout_score)
-    return margin, f"harm margin {margin:.3f}: harm_drop {policy.harm_drop:.0%} of that score"
+        return policy.harm_margin, None
+    return policy.harm_drop * abs(holdout_score), policy.harm_drop
 
 
-def judge_harm(signals: Signals, policy: PolicyConfig) -> tuple[bool | None, str]:
+def judge_harm(
+    signals: Signals, policy: PolicyConfig
+) -> tuple[bool | None, ReasonCode, dict[str, Any]]:
     """Whether the drift hurts the champion: its metric moved from its own holdout score the
     wrong way by more than the harm margin (harm_drop of that score, or harm_margin), or is
     worse than performance_threshold. The realised metric judges when at least
     min_labelled_rows rows of the window are labelled (labels are the truth; the estimate
     cannot see a change of the labelling), the label-free estimate while fewer are.
-    None: neither can judge, so drift retrains as with retrain_on_drift: true."""
+    None: neither can judge, so drift retrains as with retrain_on_drift: true.
+
+    Returns the verdict with the code and numbers of the drift reason it makes."""
     judged = _harm_evidence(signals, policy)
-    if isinstance(judged, str):
-        return None, f"harm cannot be judged ({judged}), so drift retrains as with true"
+    if isinstance(judged, dict):
+        return None, ReasonCode.DATA_DRIFT_HARM_UNKNOWN, judged
     kind, value, holdout_score = judged
     metric = policy.performance_metric
     drop = holdout_score - value if metric.higher_is_better else value - holdout_score
     breach = metric.worse(value, policy.performance_threshold)
-    side = "worse" if drop > 0 else "better"
-    margin, rule = harm_margin(policy, holdout_score)
-    numbers = (
-        f"{kind} {metric.describe()} {value:.3f}, {abs(drop):.3f} {side} than the champion's "
-        f"holdout score {holdout_score:.3f} ({metric.direction}; {rule})"
-    )
+    margin, harm_drop = _harm_margin(policy, holdout_score)
+    numbers: dict[str, Any] = {
+        "evidence": kind,
+        "metric": metric.describe(),
+        "value": value,
+        "holdout_score": holdout_score,
+        "drop": drop,
+        "higher_is_better": metric.higher_is_better,
+        "harm_margin": margin,
+        "harm_drop": harm_drop,
+    }
     if breach:
-        worse = "<" if metric.higher_is_better else ">"
-        return True, (
-            f"harmful: {numbers}; it is {worse} performance_threshold "
-            f"{policy.performance_threshold:.3f}"
+        return (
+            True,
+            ReasonCode.DATA_DRIFT_HARMFUL,
+            {
+                **numbers,
+                "worse_than_threshold": True,
+                "performance_threshold": policy.performance_threshold,
+            },
         )
     if drop > margin:
-        return True, f"harmful: {numbers}"
-    return False, f"not harmful: {numbers}, so it alone does not retrain"
+        return True, ReasonCode.DATA_DRIFT_HARMFUL, numbers
+    return False, ReasonCode.DATA_DRIFT_NOT_HARMFUL, numbers
 
 
-def _harm_evidence(signals: Signals, policy: PolicyConfig) -> tuple[str, float, float] | str:
+def _harm_evidence(
+    signals: Signals, policy: PolicyConfig
+) -> tuple[str, float, float] | dict[str, Any]:
     """Which metric judges the harm of drift ("realised" on at least min_labelled_rows labelled
-    rows, else "estimated"), its value and the champion's holdout score; or why none can."""
+    rows, else "estimated"), its value and the champion's holdout score; or why none can
+    (the numbers of the data-drift-harm-unknown reason)."""
     estimate = signals.estimate
     performance = signals.performance
     labelled = performance.labelled_rows if performance else 0
     holdout_score = signals.champion_holdout_score
     if performance is not None and labelled >= policy.min_labelled_rows:
         if holdout_score is None:
-            return (
-                "the champion has no holdout score on record (registered before it was kept, "
-                "or without labelled holdout rows)"
-            )
+            return {"missing": "holdout-score"}
         return "realised", performance.value, holdout_score
     if estimate is not None:
         return "estimated", estimate.value, estimate.holdout_score
-    return (
-        f"no performance estimate ({signals.estimate_note or 'none was computed'}) and "
-        f"{labelled} labelled rows < min_labelled_rows {policy.min_labelled_rows}"
-    )
+    return {
+        "missing": "estimate",
+        "estimate_note": signals.estimate_note,
+        "labelled_rows": labelled,
+        "min_labelled_rows": policy.min_labelled_rows,
+    }
 
 
-def _estimated_breach(signals: Signals, policy: PolicyConfig, reasons: list[str]) -> bool | None:
+def _estimated_breach(signals: Signals, policy: PolicyConfig, reasons: list[Reason]) -> bool | None:
     """The estimated performance breach (None: not judged), with its reason."""
     if not policy.estimated_performance.enabled:
         return None
     estimate = signals.estimate
     if estimate is None:
         if signals.estimate_note:
-            reasons.append(f"no performance estimate: {signals.estimate_note}")
+            reasons.append(reason(ReasonCode.ESTIMATE_MISSING, note=signals.estimate_note))
         return None
     if estimate.rows < policy.min_current_rows:
         reasons.append(
-            f"estimated performance: insufficient data, {estimate.rows} rows "
-            f"< min_current_rows {policy.min_current_rows}"
+            reason(
+                ReasonCode.ESTIMATE_INSUFFICIENT_DATA,
+                rows=estimate.rows,
+                min_current_rows=policy.min_current_rows,
+            )
         )
         return None
     metric = policy.performance_metric
-    worse, better = ("<", ">=") if metric.higher_is_better else (">", "<=")
     breach = metric.worse(estimate.value, policy.performance_threshold)
     performance = signals.performance
     labelled = performance.labelled_rows if performance else 0
-    numbers = (
-        f"{estimate.metric} {estimate.value:.3f} {worse if breach else better} "
-        f"performance_threshold {policy.performance_threshold:.3f} ({metric.direction}), "
-        f"estimated on {estimate.rows} rows ({labelled} labelled)"
-    )
+    numbers: dict[str, Any] = {
+        "metric": estimate.metric,
+        "value": estimate.value,
+        "threshold": policy.performance_threshold,
+        "higher_is_better": metric.higher_is_better,
+        "breach": breach,
+        "rows": estimate.rows,
+        "labelled_rows": labelled,
+    }
     if labelled >= max(signals.current_rows, policy.min_labelled_rows):
-        reasons.append(
-            f"estimated performance {numbers}: reported only, every row of the window is "
-            "labelled, so the realised metric decides"
-        )
+        reasons.append(Reason(ReasonCode.ESTIMATE_REPORTED_ONLY, numbers))
         return None
     if not breach:
-        reasons.append(f"estimated performance ok: {numbers}")
+        reasons.append(Reason(ReasonCode.ESTIMATE_OK, numbers))
         return False
-    reasons.append(f"estimated performance breach: {numbers}")
     if not policy.estimated_performance.retrain:
-        reasons[-1] += "; estimated_performance.retrain is off, so it alone does not retrain"
+        reasons.append(Reason(ReasonCode.ESTIMATE_BREACH_IGNORED, numbers))
         return False
+    reasons.append(Reason(ReasonCode.ESTIMATE_BREACH, numbers))
     return True
 
 
 def _drift_breaches(
-    signals: Signals, policy: PolicyConfig, reasons: list[str]
+    signals: Signals, policy: PolicyConfig, reasons: list[Reason]
 ) -> tuple[bool | None, bool | None]:
     """Data drift and prediction drift breaches (None: too few rows to judge), with reasons."""
     if signals.current_rows < policy.min_current_rows:
         reasons.append(
-            f"drift: insufficient data, {signals.current_rows} rows in the window "
-            f"< min_current_rows {policy.min_current_rows}"
+            reason(
+                ReasonCode.DRIFT_INSUFFICIENT_DATA,
+                current_rows=signals.current_rows,
+                min_current_rows=policy.min_current_rows,
+            )
         )
         return None, None
     drift = signals.drift_share >= policy.drift_threshold
-    if drift:
-        reasons.append(
-            f"data drift: {signals.drift_share:.3f} of columns drifted >= drift_threshold "
-            f"{policy.drift_threshold:.3f} ({', '.join(signals.drifted_columns)})"
-        )
+    numbers: dict[str, Any] = {
+        "drift_share": signals.drift_share,
+        "drift_threshold": policy.drift_threshold,
+    }
+    if not drift:
+        reasons.append(Reason(ReasonCode.NO_DATA_DRIFT, numbers))
     else:
-        reasons.append(
-            f"no data drift: {signals.drift_share:.3f} of columns drifted "
-            f"< drift_threshold {policy.drift_threshold:.3f}"
-        )
-    if policy.retrain_on_drift is False and drift:
-        reasons[-1] += "; retrain_on_drift is off, so it alone does not retrain"
-        drift = False
-    elif policy.retrain_on_drift == "when-harmful" and drift:
-        harmful, note = judge_harm(signals, policy)
-        reasons[-1] += f"; retrain_on_drift when-harmful: {note}"
-        drift = harmful is not False
+        numbers["drifted_columns"] = signals.drifted_columns
+        code = ReasonCode.DATA_DRIFT
+        if policy.retrain_on_drift is False:
+            code, drift = ReasonCode.DATA_DRIFT_IGNORED, False
+        elif policy.retrain_on_drift == "when-harmful":
+            harmful, code, harm = judge_harm(signals, policy)
+            numbers.update(harm)
+            drift = harmful is not False
+        reasons.append(Reason(code, numbers))
     column = signals.prediction_drift
     if column is None:
         return drift, None
     prediction_drift = column.drifted
-    verdict = "drifted" if column.drifted else "no drift"
-    reasons.append(
-        f"prediction drift: {verdict}, {column.method} {column.score:.4g} "
-        f"(threshold {column.threshold:g})"
-    )
+    code = ReasonCode.PREDICTION_DRIFT if column.drifted else ReasonCode.NO_PREDICTION_DRIFT
     if column.drifted and not policy.prediction_drift.retrain:
-        reasons[-1] += "; prediction_drift.retrain is off, so it alone does not retrain"
-        prediction_drift = False
+        code, prediction_drift = ReasonCode.PREDICTION_DRIFT_IGNORED, False
+    reasons.append(
+        reason(code, method=column.method, score=column.score, threshold=column.threshold)
+    )
     return drift, prediction_drift
 
 
 def _performance_breach(
-    signals: Signals, policy: PolicyConfig, reasons: list[str]
+    signals: Signals, policy: PolicyConfig, reasons: list[Reason]
 ) -> tuple[bool | None, bool]:
     """The performance breach (None: too few labelled rows) and whether it is severe."""
     performance = signals.performance
-    labelled = performance.labelled_rows if performance else 0
-    period = (
-        f" from {performance.labelled_start} to {performance.labelled_end}"
-        if performance and performance.labelled_start
-        else ""
-    )
-    if performance is None or labelled < policy.min_labelled_rows:
+    labelled: dict[str, Any] = {
+        "labelled_rows": performance.labelled_rows if performance else 0,
+        "labelled_start": performance.labelled_start if performance else None,
+        "labelled_end": performance.labelled_end if performance else None,
+    }
+    if performance is None or labelled["labelled_rows"] < policy.min_labelled_rows:
         reasons.append(
-            f"performance: insufficient data, {labelled} labelled rows{period} "
-            f"< min_labelled_rows {policy.min_labelled_rows} (unlabelled rows count for drift only)"
+            reason(
+                ReasonCode.PERFORMANCE_INSUFFICIENT_DATA,
+                **labelled,
+                min_labelled_rows=policy.min_labelled_rows,
+            )
         )
         return None, False
-    on = f"on {labelled} labelled rows{period}"
     metric = policy.performance_metric
     value, threshold = performance.value, policy.performance_threshold
-    worse, better = ("<", ">=") if metric.higher_is_better else (">", "<=")
-    direction = f"({metric.direction})"
     breach = metric.worse(value, threshold)
     severe_threshold = policy.severe_performance_threshold
     severe = severe_threshold is not None and metric.worse(value, severe_threshold)
     drop_limit = performance_drop_limit(policy, signals.holdout_score)
     dropped = drop_limit is not None and metric.worse(value, drop_limit)
+    numbers: dict[str, Any] = {
+        "metric": performance.metric,
+        "value": value,
+        "threshold": threshold,
+        "higher_is_better": metric.higher_is_better,
+        **labelled,
+    }
+    drop: dict[str, Any] = {
+        "drop_limit": drop_limit,
+        "performance_drop": policy.performance_drop,
+        "holdout_score": signals.holdout_score,
+    }
     if severe:
-        reasons.append(
-            f"severe performance breach: {performance.metric} {value:.3f} {worse} "
-            f"severe_performance_threshold {severe_threshold:.3f} {direction} {on}"
-        )
+        code = ReasonCode.SEVERE_PERFORMANCE_BREACH
+        numbers["severe_threshold"] = severe_threshold
     elif breach:
-        reasons.append(
-            f"performance: {performance.metric} {value:.3f} {worse} "
-            f"performance_threshold {threshold:.3f} {direction} {on}"
-        )
-    elif dropped and drop_limit is not None:
-        reasons.append(
-            f"performance: {performance.metric} {value:.3f} {worse} {drop_limit:.3f}, more than "
-            f"performance_drop {policy.performance_drop:.0%} worse than the champion's holdout "
-            f"score {signals.holdout_score:.3f} {direction} {on} (performance_threshold "
-            f"{threshold:.3f} not crossed)"
-        )
+        code = ReasonCode.PERFORMANCE_BREACH
+    elif dropped:
+        code = ReasonCode.PERFORMANCE_DROP
+        numbers.update(drop)
     else:
-        reasons.append(
-            f"performance ok: {performance.metric} {value:.3f} {better} "
-            f"performance_threshold {threshold:.3f} {direction} {on}"
-        )
+        code = ReasonCode.PERFORMANCE_OK
         if drop_limit is not None:
-            reasons[-1] += (
-                f"; within performance_drop {policy.performance_drop:.0%} of the champion's "
-                f"holdout score {signals.holdout_score:.3f} (limit {drop_limit:.3f})"
-            )
+            numbers.update(drop)
+    reasons.append(Reason(code, numbers))
     return breach or dropped, severe
 
 
@@ -416,18 +440,20 @@ def _confirm(
     earlier: Sequence[PastRun],
     rule: ConfirmationConfig,
     spacing: timedelta,
-) -> tuple[bool, str]:
+) -> tuple[bool, Reason]:
     """M of the last N runs (this one included) breached this signal."""
     past = [getattr(run, f"{name}_breach") for run in earlier[: rule.runs - 1]]
     seen = 1 + sum(1 for value in past if value)
-    looked = 1 + len(past)
-    label = name.replace("_", " ")
     confirmed = seen >= rule.breaches
-    verdict = "confirmed" if confirmed else "not confirmed yet"
-    return confirmed, (
-        f"{label} breach {verdict}: {seen} of the last {looked} runs of this champion "
-        f"(needs {rule.breaches} of {rule.runs}"
-        + (f", runs at least {_days(spacing)} apart)" if spacing else ")")
+    code = ReasonCode.BREACH_CONFIRMED if confirmed else ReasonCode.BREACH_NOT_CONFIRMED
+    return confirmed, reason(
+        code,
+        signal=name,
+        seen=seen,
+        looked=1 + len(past),
+        breaches=rule.breaches,
+        runs=rule.runs,
+        min_spacing_days=_in_days(spacing),
     )
 
 
@@ -479,15 +505,15 @@ def _confirm_breaches(
     breaches: Breaches,
     same_champion: Sequence[PastRun],
     rules: ConfirmationsConfig,
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[Reason]]:
     """The breaches confirmed by enough earlier runs (a severe performance breach needs none),
     and a note on each breach's confirmation."""
     confirmed: list[str] = []
-    notes: list[str] = []
+    notes: list[Reason] = []
     for name in breached:
         ok, note = _confirm(name, breaches, same_champion, getattr(rules, name), rules.min_spacing)
         if breaches.severe and name == "performance":
-            ok, note = True, "severe performance breach: confirmation skipped"
+            ok, note = True, reason(ReasonCode.CONFIRMATION_SKIPPED, signal=name)
         notes.append(note)
         if ok:
             confirmed.append(name)
@@ -499,30 +525,21 @@ def _check_cooldown(
     cooldown: timedelta,
     as_of: datetime | None,
     last_retrain_as_of: datetime | None,
-) -> tuple[bool, str | None]:
+) -> tuple[bool, Reason | None]:
     """Whether the last retrain is too recent to retrain again (a severe breach skips the
     cooldown, but not a retrain of this same window), with the note that says so; (False,
     None) when no retrain is that recent."""
     if last_retrain_as_of is None or as_of is None:
         return False, None
     if last_retrain_as_of == as_of:
-        return True, (
-            f"cooldown: an earlier run of this window (as_of {as_of:%Y-%m-%d %H:%M}) already "
-            "retrained or promoted; a rerun of the same window does not retrain it again, even "
-            "on a severe breach (run flows/retrain.py to retrain by hand)"
-        )
+        return True, reason(ReasonCode.COOLDOWN_SAME_WINDOW, as_of=as_of.isoformat())
     elapsed = as_of - last_retrain_as_of
     if elapsed >= cooldown:
         return False, None
+    numbers = {"elapsed_days": _in_days(elapsed), "cooldown_days": _in_days(cooldown)}
     if breaches.severe:
-        return False, (
-            f"cooldown skipped: severe breach, {_days(elapsed)} since the last retrain "
-            f"or promotion (cooldown {_days(cooldown)})"
-        )
-    return True, (
-        f"cooldown: {_days(elapsed)} since the last retrain or promotion "
-        f"< cooldown {_days(cooldown)}; not retraining"
-    )
+        return False, Reason(ReasonCode.COOLDOWN_SKIPPED, numbers)
+    return True, Reason(ReasonCode.COOLDOWN, numbers)
 
 
 def _choose_action(confirmed: bool, breached: bool, cooling: bool, judged: bool) -> Action:
@@ -539,7 +556,7 @@ def _choose_action(confirmed: bool, breached: bool, cooling: bool, judged: bool)
 
 def _decision(
     action: Action,
-    reasons: list[str],
+    reasons: list[Reason],
     breaches: Breaches,
     signals: Signals,
     policy: PolicyConfig,
@@ -561,7 +578,7 @@ def _decision(
     rule: str | None = None
     if policy.retrain_on_drift == "when-harmful":
         evidence = _harm_evidence(signals, policy)
-        if not isinstance(evidence, str):
+        if not isinstance(evidence, dict):
             margin, rule = harm_margin(policy, evidence[2])
         elif policy.harm_margin is not None:
             margin, rule = harm_margin(policy, 0.0)
@@ -572,7 +589,7 @@ def _decision(
     )
     return TriggerDecision(
         action=action,
-        reasons=tuple(reasons),
+        reasons=texts(reasons),
         breaches=breaches,
         drift_share=signals.drift_share if breaches.drift is not None else None,
         drift_threshold=policy.drift_threshold,
@@ -593,9 +610,9 @@ def _decision(
         harm_rule=rule,
         performance_drop_limit=performance_drop_limit(policy, signals.holdout_score),
         metric=policy.performance_metric.describe(),
+        reason_codes=tuple(reasons),
     )
 
 
-def _days(delta: timedelta) -> str:
-    days = delta.total_seconds() / 86400
-    return f"{days:g}d" if days == int(days) else f"{days:.2f}d"
+def _in_days(delta: timedelta) -> float:
+    return delta.total_seconds() / 86400

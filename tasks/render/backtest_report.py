@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.core.numbers import format_number
+from tasks.core.reasons import codes
 from tasks.steps.backtest import BacktestResult, StrategyResult
 
 
@@ -59,6 +60,7 @@ def window_rows(result: BacktestResult) -> list[dict[str, Any]]:
                     "retrained": outcome.retrained,
                     "promoted": outcome.promoted,
                     "reasons": " | ".join(outcome.reasons),
+                    "reason_codes": " | ".join(codes(outcome.reason_codes)),
                 }
             )
     return rows

@@ -23,6 +23,7 @@ from tasks.adapters.modeling import predict_labels
 from tasks.config import Config, parse_duration
 from tasks.core.metrics import score_predictions
 from tasks.core.policy import TriggerDecision
+from tasks.core.reasons import Reason
 from tasks.core.signals import Signals
 from tasks.core.windows import Window, plan_bootstrap, plan_windows, to_utc_naive
 from tasks.errors import ConfigError, DataError, ModelError
@@ -85,6 +86,7 @@ class WindowOutcome:
     # The champion's metric on every row of the window estimated without labels (CBPE); None:
     # no estimate (a regressor, no predict_proba, no calibration, estimate disabled).
     estimate: float | None = None
+    reason_codes: tuple[Reason, ...] = ()  # the policy's reasons as codes, in the order of reasons
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,7 @@ def replay_window(
         promoted=promoted,
         reasons=decision.reasons if decision else (),
         estimate=estimate,
+        reason_codes=decision.reason_codes if decision else (),
     )
 
 

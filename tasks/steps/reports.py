@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tasks.config import Config
 from tasks.core.outcomes import MonitorResult, ReportsUpload
+from tasks.core.reasons import codes
 from tasks.steps.logs import step_logger
 from tasks.stores.registry import MlflowMonitorRuns, MonitorRunRecord
 from tasks.stores.resources import Stores
@@ -62,6 +63,7 @@ def upload_reports(
                 "champion": result.champion_after or "",
                 "confirmed": ",".join(result.decision.confirmed),
                 "reasons": "\n".join(result.decision.reasons)[:5000],
+                "reason_codes": ",".join(codes(result.decision.reason_codes)),
                 "flow_run_id": flow_run_id or "",
             },
             report_dir,

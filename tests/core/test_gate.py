@@ -17,7 +17,9 @@ from tasks.core.gate import (
     SliceRules,
     compare_models,
 )
+from tasks.core.reasons import codes
 from tasks.core.statistics import pair_row_types, paired_bootstrap
+from tests.reasons import params_of
 
 HOLDOUT = {"start": "2014-01-01T00:00:00", "end": "2014-04-01T00:00:00"}
 EARLIER = {"start": "2013-07-05T00:00:00", "end": "2014-01-01T00:00:00"}
@@ -132,13 +134,23 @@ def test_clearly_better_challenger_is_promoted_with_every_number_recorded() -> N
     assert comparison.permutation is not None and comparison.permutation.p_value < 0.01
     assert [g.passed for g in comparison.guards] == [True] * 6
     assert (
-        comparison.reasons[0]
-        == "challenger accuracy 0.800 >= performance_threshold 0.450 (higher is better)"
+        codes(comparison.reason_codes) == ["floor-met", "improvement-shown"] + ["guard-passed"] * 6
     )
-    assert comparison.reasons[1].startswith(
-        "challenger - champion = 0.800 - 0.500 = +0.300, 95% paired bootstrap interval [+0."
+    assert comparison.reason_codes[0].params == {
+        "metric": "accuracy",
+        "score": pytest.approx(0.8),
+        "threshold": 0.45,
+        "higher_is_better": True,
+    }
+    improvement = comparison.reason_codes[1].params
+    assert improvement["champion_score"] == pytest.approx(0.5)
+    assert improvement["challenger_score"] == pytest.approx(0.8)
+    assert improvement["difference"] == pytest.approx(0.3)
+    assert (improvement["lower"], improvement["upper"]) == (
+        comparison.interval.lower,
+        comparison.interval.upper,
     )
-    assert comparison.reasons[1].endswith("lower bound >= min_improvement 0.020")
+    assert (improvement["confidence"], improvement["required"]) == (0.95, 0.02)
     assert "6 guard checks" in comparison.multiplicity
     assert not comparison.bootstrap
 
@@ -152,9 +164,9 @@ def test_point_estimate_above_min_improvement_is_not_enough_when_the_interval_is
     assert comparison.difference == pytest.approx(0.03)
     assert comparison.verdict == "reject"
     assert comparison.interval is not None and comparison.interval.lower < 0.02
-    assert comparison.reasons[0].endswith(
-        "lower bound below min_improvement 0.020 (or not above 0), so the improvement is not shown"
-    )
+    assert comparison.reason_codes[0].code == "improvement-not-shown"
+    assert comparison.reason_codes[0].params["lower"] == comparison.interval.lower
+    assert comparison.reason_codes[0].params["required"] == 0.02
 
 
 def test_the_same_gain_on_many_rows_is_promoted() -> None:
@@ -189,7 +201,8 @@ def test_worse_challenger_is_rejected_with_a_negative_interval() -> None:
 
     assert comparison.verdict == "reject"
     assert comparison.interval is not None and comparison.interval.upper < 0
-    assert "= -0.300, 95% paired bootstrap interval" in comparison.reasons[0]
+    assert comparison.reason_codes[0].code == "improvement-not-shown"
+    assert comparison.reason_codes[0].params["difference"] == pytest.approx(-0.3)
 
 
 def test_comparison_is_reproducible_with_the_seed() -> None:
@@ -209,10 +222,9 @@ def test_challenger_below_the_floor_is_rejected_even_when_better() -> None:
     comparison = _compare(truth, challenger, champion)
 
     assert comparison.verdict == "reject"
-    assert (
-        comparison.reasons[0]
-        == "challenger accuracy 0.400 < performance_threshold 0.450 (higher is better)"
-    )
+    assert comparison.reason_codes[0].code == "below-floor"
+    assert comparison.reason_codes[0].params["score"] == pytest.approx(0.4)
+    assert comparison.reason_codes[0].params["threshold"] == 0.45
 
 
 @pytest.mark.parametrize("rows", [0, 29])
@@ -225,9 +237,8 @@ def test_too_few_holdout_rows_is_insufficient_evidence(rows: int) -> None:
     )
 
     assert comparison.verdict == "insufficient-evidence"
-    assert comparison.reasons[0] == (
-        f"insufficient evidence: {rows} holdout rows < min_holdout_rows 30"
-    )
+    assert comparison.reason_codes[0].code == "insufficient-evidence"
+    assert comparison.reason_codes[0].params == {"holdout_rows": rows, "min_holdout_rows": 30}
     assert comparison.holdout_rows == rows
 
 
@@ -248,9 +259,7 @@ def test_challenger_trained_on_the_holdout_is_rejected() -> None:
     )
 
     assert comparison.verdict == "reject"
-    assert comparison.reasons[0] == (
-        "challenger's training window overlaps the holdout: its score would be inflated"
-    )
+    assert comparison.reason_codes[0].code == "challenger-trained-on-holdout"
 
 
 def test_champion_trained_on_the_holdout_is_noted_but_not_blocking() -> None:
@@ -259,9 +268,7 @@ def test_champion_trained_on_the_holdout_is_noted_but_not_blocking() -> None:
     comparison = _compare(truth, challenger, replace(champion, trained_on_holdout=True))
 
     assert comparison.verdict == "promote"
-    assert comparison.reasons[-1] == (
-        "note: the champion trained on part of the holdout, which favours the champion"
-    )
+    assert comparison.reason_codes[-1].code == "champion-trained-on-holdout"
 
 
 def test_champion_that_fails_to_load_rejects() -> None:
@@ -272,10 +279,9 @@ def test_champion_that_fails_to_load_rejects() -> None:
 
     assert comparison.verdict == "reject"
     assert comparison.difference is None and comparison.interval is None
-    assert comparison.reasons[0] == (
-        "champion could not be scored on the holdout: nothing to compare against"
-    )
-    assert comparison.reasons[1] == problem
+    assert codes(comparison.reason_codes)[:2] == ["champion-not-scored", "model-unusable"]
+    assert comparison.reason_codes[1].params == {"version": "v0001", "problem": problem}
+    assert comparison.reasons[1] == problem  # the loader's own words
 
 
 def test_challenger_that_fails_to_predict_rejects() -> None:
@@ -285,7 +291,8 @@ def test_challenger_that_fails_to_predict_rejects() -> None:
     comparison = _compare(truth, _outputs("v0002", None, problem=problem), champion)
 
     assert comparison.verdict == "reject"
-    assert comparison.reasons[:2] == ("challenger could not be scored on the holdout", problem)
+    assert codes(comparison.reason_codes)[:2] == ["challenger-not-scored", "model-unusable"]
+    assert comparison.reason_codes[1].params == {"version": "v0002", "problem": problem}
 
 
 def test_bootstrap_challenger_above_the_floor_is_promoted() -> None:
@@ -296,10 +303,8 @@ def test_bootstrap_challenger_above_the_floor_is_promoted() -> None:
     assert comparison.verdict == "promote"
     assert comparison.bootstrap
     assert comparison.interval is None and comparison.guards == ()
-    assert comparison.reasons == (
-        "challenger accuracy 0.568 >= performance_threshold 0.450 (higher is better)",
-        "no champion yet: the first model needs only the floor (bootstrap)",
-    )
+    assert codes(comparison.reason_codes) == ["floor-met", "bootstrap"]
+    assert comparison.reason_codes[0].params["score"] == pytest.approx(50 / 88)
 
 
 def test_bootstrap_challenger_below_the_floor_is_rejected() -> None:
@@ -309,25 +314,21 @@ def test_bootstrap_challenger_below_the_floor_is_rejected() -> None:
 
     assert comparison.verdict == "reject"
     assert comparison.bootstrap
-    assert (
-        comparison.reasons[0]
-        == "challenger accuracy 0.341 < performance_threshold 0.450 (higher is better)"
-    )
+    assert codes(comparison.reason_codes) == ["below-floor", "bootstrap"]
+    assert comparison.reason_codes[0].params["score"] == pytest.approx(30 / 88)
 
 
 @pytest.mark.parametrize(
-    ("changes", "guard", "message"),
+    ("changes", "guard"),
     [
-        ({"probability": None}, "log loss", "the challenger's value is missing"),
-        ({"probability": float("nan")}, "log loss", "the challenger's value is missing"),
-        ({"latency": None}, "latency ms per 1k rows", "the challenger's value is missing"),
-        ({"size": None}, "model size bytes", "the challenger's value is missing"),
+        ({"probability": None}, "log loss"),
+        ({"probability": float("nan")}, "log loss"),
+        ({"latency": None}, "latency ms per 1k rows"),
+        ({"size": None}, "model size bytes"),
     ],
     ids=["no-predict-proba", "nan-probability", "no-latency", "no-size"],
 )
-def test_a_missing_guard_metric_fails_closed(
-    changes: dict[str, Any], guard: str, message: str
-) -> None:
+def test_a_missing_guard_metric_fails_closed(changes: dict[str, Any], guard: str) -> None:
     truth = _truth(400)
     challenger = _outputs("v0002", _predict(truth, 390), **changes)
     champion = _outputs("v0001", _predict(truth, 200), window=OLD)
@@ -335,9 +336,10 @@ def test_a_missing_guard_metric_fails_closed(
     comparison = _compare(truth, challenger, champion, rules=_rules(guards=ALL_GUARDS))
 
     assert comparison.verdict == "reject"
-    failing = [reason for reason in comparison.reasons if reason.startswith(f"guard {guard}:")]
-    assert len(failing) == 1 and message in failing[0]
-    assert "fail closed" in failing[0]
+    assert params_of(comparison.reason_codes, "guard-missing") == {
+        "guard": guard,
+        "missing": "challenger",
+    }
 
 
 def test_a_guard_that_is_off_is_not_computed() -> None:
@@ -381,7 +383,15 @@ def test_a_guard_beyond_its_margin_rejects(
     assert comparison.verdict == "reject"
     failing = [g for g in comparison.guards if not g.passed]
     assert [g.name for g in failing] == [guard]
-    assert any(r.startswith(f"guard {guard}:") and "breaks" in r for r in comparison.reasons)
+    broken = params_of(comparison.reason_codes, "guard-failed")
+    (check,) = failing
+    assert broken == {
+        "guard": guard,
+        "champion": check.champion,
+        "challenger": check.challenger,
+        "limit": check.limit,
+        "rule": check.rule,
+    }
 
 
 def test_recall_and_per_class_f1_guards_catch_a_challenger_that_drops_a_class() -> None:
@@ -432,10 +442,11 @@ def test_a_slice_that_regresses_significantly_rejects_a_better_challenger() -> N
     assert by_value["north"].difference == pytest.approx(80 / 150 - 140 / 150)
     assert not by_value["south"].regressed
     assert not by_value["(missing)"].judged and by_value["(missing)"].note == "too few rows"
-    assert any(
-        r.startswith("slice region=north (150 rows) regresses beyond margin 0.05")
-        for r in comparison.reasons
-    )
+    regressed = params_of(comparison.reason_codes, "slice-regressed")
+    assert (regressed["column"], regressed["value"], regressed["rows"]) == ("region", "north", 150)
+    assert regressed["margin"] == 0.05
+    assert regressed["difference"] == pytest.approx(80 / 150 - 140 / 150)
+    assert regressed["adjusted_p_value"] == by_value["north"].adjusted_p_value
     assert "2 slice comparisons, Holm-controlled" in comparison.multiplicity
     assert "1 slices not judged" in comparison.multiplicity
 
@@ -468,22 +479,24 @@ def test_a_small_slice_that_looks_worse_is_noted_not_blocking() -> None:
     )
 
     assert comparison.verdict == "promote", comparison.reasons
-    assert any(
-        r.startswith("note: slice region=north (30 rows) regresses beyond margin 0.05 in the point")
-        for r in comparison.reasons
+    dip = params_of(comparison.reason_codes, "slice-dip")
+    assert (dip["column"], dip["value"], dip["rows"], dip["margin"]) == (
+        "region",
+        "north",
+        30,
+        0.05,
     )
+    assert dip["difference"] == pytest.approx(-0.1)
+    assert dip["adjusted_p_value"] > 0.05
 
 
 @pytest.mark.parametrize(
-    ("slice_values", "message"),
-    [
-        ({"region": ["north"] * 10 + ["south"] * 390}, None),
-        ({}, "slice column 'region' is missing from the holdout rows"),
-    ],
+    ("slice_values", "missing"),
+    [({"region": ["north"] * 10 + ["south"] * 390}, False), ({}, True)],
     ids=["all-slices-too-small", "column-missing"],
 )
 def test_slices_asked_for_but_none_judged_fail_closed(
-    slice_values: dict[str, list[Any]], message: str | None
+    slice_values: dict[str, list[Any]], missing: bool
 ) -> None:
     truth, challenger, champion = _pair(400, 200, 390)
     rules = _rules(slices=SliceRules(columns=("region",), min_rows=500, margin=0.05))
@@ -491,12 +504,13 @@ def test_slices_asked_for_but_none_judged_fail_closed(
     comparison = _compare(truth, challenger, champion, rules=rules, slice_values=slice_values)
 
     assert comparison.verdict == "reject"
-    assert any(
-        r.startswith("slices were asked for on ['region'], but no slice has at least min_rows 500")
-        for r in comparison.reasons
-    )
-    if message:
-        assert message in comparison.reasons
+    assert params_of(comparison.reason_codes, "no-slice-judged") == {
+        "columns": ["region"],
+        "min_rows": 500,
+    }
+    assert ("slice-column-missing" in codes(comparison.reason_codes)) is missing
+    if missing:
+        assert params_of(comparison.reason_codes, "slice-column-missing") == {"column": "region"}
 
 
 @pytest.mark.parametrize("with_champion", [True, False])
@@ -513,6 +527,19 @@ def test_comparison_round_trips_through_a_dict_and_json(with_champion: bool) -> 
 
     assert restored == comparison
     assert restored.bootstrap is (not with_champion)
+    assert restored.reason_codes == comparison.reason_codes and restored.reason_codes
+    assert tuple(item.text for item in restored.reason_codes) == comparison.reasons
+
+
+def test_a_comparison_saved_before_reasons_had_codes_still_loads() -> None:
+    truth, challenger, champion = _pair(300, 180, 200)
+    saved = json.loads(json.dumps(_compare(truth, challenger, champion).to_dict()))
+    del saved["reason_codes"]
+
+    restored = Comparison.from_dict(saved)
+
+    assert restored.reason_codes == ()
+    assert restored.reasons == tuple(saved["reasons"]) and restored.reasons
 
 
 def test_macro_f1_gate_uses_the_same_scores_as_the_metric_module() -> None:

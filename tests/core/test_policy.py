@@ -13,11 +13,13 @@ from pydantic import ValidationError
 from tasks.config import PolicyConfig
 from tasks.core.outcomes import monitor_events
 from tasks.core.policy import PastRun, decide_retrain
+from tasks.core.reasons import codes
 from tasks.core.signals import ColumnDrift, Performance, Signals
 from tasks.steps.monitoring import decide_on_history
 from tasks.stores.history import RunRecord, open_history
 from tasks.stores.resources import open_stores
 from tests.helpers import repo_config
+from tests.reasons import params_of
 
 FEATURES = ("precipitation", "temp_max", "temp_min", "wind")
 NOW = datetime(2014, 4, 1)
@@ -127,11 +129,19 @@ def test_healthy_signals_do_not_retrain() -> None:
 
     assert decision.action == "none"
     assert not decision.retrain
-    assert decision.reasons == (
-        "no data drift: 0.250 of columns drifted < drift_threshold 0.500",
-        "performance ok: f1 (macro) 0.800 >= performance_threshold 0.600 (higher is better) on 85 labelled rows "
-        "from 2014-01-01 00:00 to 2014-03-20 00:00",
-    )
+    assert codes(decision.reason_codes) == ["no-data-drift", "performance-ok"]
+    assert len(decision.reasons) == 2  # a sentence for each code
+    drift, performance = (item.params for item in decision.reason_codes)
+    assert drift == {"drift_share": pytest.approx(0.25), "drift_threshold": 0.5}
+    assert performance == {
+        "metric": "f1 (macro)",
+        "value": pytest.approx(0.8),
+        "threshold": 0.6,
+        "higher_is_better": True,
+        "labelled_rows": 85,
+        "labelled_start": "2014-01-01 00:00",
+        "labelled_end": "2014-03-20 00:00",
+    }
     assert decision.drift_share == 0.25
     assert decision.performance == 0.8
     assert (decision.labelled_rows, decision.current_rows) == (85, 90)
@@ -143,13 +153,18 @@ def test_performance_breach_retrains() -> None:
 
     assert decision.action == "retrain"
     assert decision.confirmed == ("performance",)
-    assert decision.reasons[0] == (
-        "performance breach confirmed: 1 of the last 1 runs of this champion (needs 1 of 1)"
-    )
-    assert (
-        "f1 (macro) 0.420 < performance_threshold 0.600 (higher is better) on 85 labelled rows"
-        in (decision.reasons[-1])
-    )
+    assert codes(decision.reason_codes) == [
+        "breach-confirmed",
+        "no-data-drift",
+        "performance-breach",
+    ]
+    confirmation = params_of(decision.reason_codes, "breach-confirmed")
+    assert confirmation["signal"] == "performance"
+    assert (confirmation["seen"], confirmation["looked"]) == (1, 1)
+    assert (confirmation["breaches"], confirmation["runs"]) == (1, 1)
+    breach = params_of(decision.reason_codes, "performance-breach")
+    assert breach["value"] == pytest.approx(0.42)
+    assert (breach["threshold"], breach["labelled_rows"]) == (0.6, 85)
     assert decision.trigger == "performance breach: 0.420 < 0.600 (higher is better)"
 
 
@@ -158,10 +173,10 @@ def test_drift_breach_retrains_and_names_the_columns() -> None:
 
     assert decision.action == "retrain"
     assert decision.confirmed == ("drift",)
-    assert (
-        "data drift: 0.750 of columns drifted >= drift_threshold 0.500 "
-        "(precipitation, temp_min, wind)"
-    ) in decision.reasons
+    drift = params_of(decision.reason_codes, "data-drift")
+    assert drift["drift_share"] == pytest.approx(0.75)
+    assert drift["drift_threshold"] == 0.5
+    assert drift["drifted_columns"] == ["precipitation", "temp_min", "wind"]
     assert decision.trigger == "data drift: share 0.75 >= 0.50"
 
 
@@ -169,7 +184,7 @@ def test_drift_without_retrain_on_drift_does_not_retrain() -> None:
     decision = _decide(_signals(drifted=FEATURES), _policy(retrain_on_drift=False))
 
     assert decision.action == "none"
-    assert any("retrain_on_drift is off" in r for r in decision.reasons)
+    assert "data-drift-ignored" in codes(decision.reason_codes)
 
 
 @pytest.mark.parametrize(
@@ -203,7 +218,8 @@ def test_a_share_just_below_the_threshold_does_not_read_as_equal() -> None:
     decision = _decide(signals, _policy())
 
     assert decision.action == "none"
-    assert "0.499 of columns drifted < drift_threshold 0.500" in decision.reasons[0]
+    assert decision.reason_codes[0].code == "no-data-drift"
+    assert decision.reason_codes[0].params["drift_share"] == pytest.approx(0.499)
 
 
 # -- minimum samples and label delay ----------------------------------------------------------
@@ -219,13 +235,9 @@ def test_min_labelled_rows_boundary(labelled_rows: int, judged: bool) -> None:
     assert (decision.breaches.performance is not None) is judged
     assert decision.retrain is judged
     if not judged:
-        assert decision.reasons[-1].startswith(
-            f"performance: insufficient data, {labelled_rows} labelled rows"
-        )
-        assert (
-            "< min_labelled_rows 30 (unlabelled rows count for drift only)"
-            in (decision.reasons[-1])
-        )
+        assert decision.reason_codes[-1].code == "performance-insufficient-data"
+        numbers = decision.reason_codes[-1].params
+        assert (numbers["labelled_rows"], numbers["min_labelled_rows"]) == (labelled_rows, 30)
 
 
 @pytest.mark.parametrize(("current_rows", "judged"), [(29, False), (30, True), (31, True)])
@@ -238,9 +250,11 @@ def test_min_current_rows_boundary(current_rows: int, judged: bool) -> None:
     assert decision.retrain is judged
     assert (decision.drift_share is None) is not judged
     if not judged:
-        assert decision.reasons[0] == (
-            f"drift: insufficient data, {current_rows} rows in the window < min_current_rows 30"
-        )
+        assert decision.reason_codes[0].code == "drift-insufficient-data"
+        assert decision.reason_codes[0].params == {
+            "current_rows": current_rows,
+            "min_current_rows": 30,
+        }
 
 
 def test_too_few_rows_for_both_is_insufficient_data() -> None:
@@ -261,7 +275,13 @@ def test_label_delay_unlabelled_rows_count_for_drift_only() -> None:
     assert decision.breaches.drift is True
     assert decision.breaches.performance is None
     assert decision.labelled_rows == 12
-    assert "12 labelled rows from 2014-01-01 00:00 to 2014-03-20 00:00" in decision.reasons[-1]
+    assert decision.reason_codes[-1].code == "performance-insufficient-data"
+    assert decision.reason_codes[-1].params == {
+        "labelled_rows": 12,
+        "labelled_start": "2014-01-01 00:00",
+        "labelled_end": "2014-03-20 00:00",
+        "min_labelled_rows": 30,
+    }
     assert decision.confirmed == ("drift",)
 
 
@@ -304,7 +324,9 @@ def test_confirmation_needs_m_of_the_last_n_runs(
 
     assert decision.retrain is confirmed
     assert decision.action == ("retrain" if confirmed else "unconfirmed")
-    assert any(("confirmed:" if confirmed else "not confirmed yet") in r for r in decision.reasons)
+    verdict = "breach-confirmed" if confirmed else "breach-not-confirmed"
+    name = "prediction_drift" if signal == "prediction" else signal
+    assert params_of(decision.reason_codes, verdict)["signal"] == name
 
 
 def test_confirmation_is_separate_per_signal() -> None:
@@ -315,9 +337,15 @@ def test_confirmation_is_separate_per_signal() -> None:
     decision = _decide(_signals(drifted=FEATURES), policy, history)
 
     assert decision.action == "unconfirmed"
-    assert decision.reasons[0] == (
-        "drift breach not confirmed yet: 1 of the last 3 runs of this champion (needs 2 of 3)"
-    )
+    assert decision.reason_codes[0].code == "breach-not-confirmed"
+    assert decision.reason_codes[0].params == {
+        "signal": "drift",
+        "seen": 1,
+        "looked": 3,
+        "breaches": 2,
+        "runs": 3,
+        "min_spacing_days": 0,
+    }
 
 
 def test_confirmation_counts_only_runs_of_the_same_champion() -> None:
@@ -337,9 +365,10 @@ def test_an_earlier_run_of_the_same_window_does_not_confirm_a_rerun() -> None:
     decision = _decide(_signals(performance=0.4), policy, history)
 
     assert decision.action == "unconfirmed"
-    assert decision.reasons[0] == (
-        "performance breach not confirmed yet: 1 of the last 2 runs of this champion (needs 2 of 3)"
-    )
+    assert decision.reason_codes[0].code == "breach-not-confirmed"
+    confirmation = decision.reason_codes[0].params
+    assert (confirmation["seen"], confirmation["looked"]) == (1, 2)
+    assert (confirmation["breaches"], confirmation["runs"]) == (2, 3)
 
 
 def test_a_window_recorded_twice_counts_once() -> None:
@@ -351,34 +380,25 @@ def test_a_window_recorded_twice_counts_once() -> None:
     decision = _decide(_signals(performance=0.4), policy, history)
 
     assert decision.action == "unconfirmed"
-    assert decision.reasons[0] == (
-        "performance breach not confirmed yet: 2 of the last 3 runs of this champion (needs 3 of 3)"
-    )
+    assert decision.reason_codes[0].code == "breach-not-confirmed"
+    confirmation = decision.reason_codes[0].params
+    assert (confirmation["seen"], confirmation["looked"]) == (2, 3)
+    assert (confirmation["breaches"], confirmation["runs"]) == (3, 3)
 
 
 @pytest.mark.parametrize(
     ("spacing", "breached_days_ago", "action", "seen"),
     [
         # Yesterday's run of a 90-day window saw nearly the same rows: by default it confirms ...
-        ("0d", [1], "retrain", "2 of the last 2 runs of this champion (needs 2 of 3)"),
+        ("0d", [1], "retrain", (2, 2)),
         # ... with min_spacing it does not count, so one daily run cannot confirm the next.
-        (
-            "30d",
-            [1],
-            "unconfirmed",
-            "1 of the last 1 runs of this champion (needs 2 of 3, runs at least 30d apart)",
-        ),
+        ("30d", [1], "unconfirmed", (1, 1)),
         # A breach still there a spacing later confirms (days 30 and 60 count; the rest do not).
-        (
-            "30d",
-            range(1, 70),
-            "retrain",
-            "3 of the last 3 runs of this champion (needs 2 of 3, runs at least 30d apart)",
-        ),
+        ("30d", range(1, 70), "retrain", (3, 3)),
     ],
 )
 def test_min_spacing_keeps_overlapping_runs_from_confirming_each_other(
-    tmp_path: Path, spacing: str, breached_days_ago: Any, action: str, seen: str
+    tmp_path: Path, spacing: str, breached_days_ago: Any, action: str, seen: tuple[int, int]
 ) -> None:
     config = repo_config(
         {
@@ -403,10 +423,11 @@ def test_min_spacing_keeps_overlapping_runs_from_confirming_each_other(
     )
 
     assert decision.action == action
-    assert (
-        f"performance breach {'confirmed' if action == 'retrain' else 'not confirmed yet'}: {seen}"
-        in decision.reasons
-    )
+    verdict = "breach-confirmed" if action == "retrain" else "breach-not-confirmed"
+    confirmation = params_of(decision.reason_codes, verdict)
+    assert (confirmation["seen"], confirmation["looked"]) == seen
+    assert (confirmation["breaches"], confirmation["runs"]) == (2, 3)
+    assert confirmation["min_spacing_days"] == (30 if spacing == "30d" else 0)
 
 
 def test_severe_breach_skips_confirmation() -> None:
@@ -419,7 +440,7 @@ def test_severe_breach_skips_confirmation() -> None:
 
     assert decision.action == "retrain"
     assert decision.breaches.severe
-    assert "severe performance breach: confirmation skipped" in decision.reasons
+    assert params_of(decision.reason_codes, "confirmation-skipped") == {"signal": "performance"}
     # The trigger names what retrains, not the first of the notes.
     assert decision.trigger == "severe performance breach: 0.290 < 0.300 (higher is better)"
 
@@ -450,10 +471,11 @@ def test_cooldown_after_the_last_retrain(days_since: int, cooling: bool) -> None
 
     assert decision.action == ("cooldown" if cooling else "retrain")
     if cooling:
-        assert decision.reasons[1] == (
-            f"cooldown: {days_since}d since the last retrain or promotion < cooldown 60d; "
-            "not retraining"
-        )
+        assert decision.reason_codes[1].code == "cooldown"
+        assert decision.reason_codes[1].params == {
+            "elapsed_days": pytest.approx(days_since),
+            "cooldown_days": pytest.approx(60),
+        }
 
 
 def test_severe_breach_skips_cooldown() -> None:
@@ -464,7 +486,8 @@ def test_severe_breach_skips_cooldown() -> None:
     )
 
     assert decision.action == "retrain"
-    assert any(r.startswith("cooldown skipped: severe breach, 1d") for r in decision.reasons)
+    skipped = params_of(decision.reason_codes, "cooldown-skipped")
+    assert skipped == {"elapsed_days": pytest.approx(1), "cooldown_days": pytest.approx(60)}
 
 
 @pytest.mark.parametrize("cooldown", ["0d", "60d"])
@@ -476,18 +499,15 @@ def test_a_rerun_of_a_window_that_retrained_never_retrains_it_again(cooldown: st
     decision = _decide(_signals(performance=0.1), policy, last_retrain_as_of=NOW)
 
     assert decision.action == "cooldown"
-    assert decision.reasons[1] == (
-        "cooldown: an earlier run of this window (as_of 2014-04-01 00:00) already retrained or "
-        "promoted; a rerun of the same window does not retrain it again, even on a severe "
-        "breach (run flows/retrain.py to retrain by hand)"
-    )
+    assert decision.reason_codes[1].code == "cooldown-same-window"
+    assert decision.reason_codes[1].params == {"as_of": "2014-04-01T00:00:00"}
 
 
 def test_no_breach_means_no_cooldown_note() -> None:
     decision = _decide(_signals(), _policy(cooldown="60d"), last_retrain_as_of=NOW)
 
     assert decision.action == "none"
-    assert not any("cooldown" in r for r in decision.reasons)
+    assert not any(code.startswith("cooldown") for code in codes(decision.reason_codes))
 
 
 # -- prediction drift -------------------------------------------------------------------------
@@ -507,7 +527,15 @@ def test_prediction_drift_is_its_own_signal(
     assert decision.action == action
     assert decision.breaches.drift is False
     assert decision.prediction_drift_score == (0.001 if drifted else 0.5)
-    assert any(r.startswith("prediction drift: ") for r in decision.reasons)
+    code = {
+        (True, True): "prediction-drift",
+        (True, False): "prediction-drift-ignored",
+        (False, True): "no-prediction-drift",
+    }[(drifted, retrain_on_it)]
+    prediction = params_of(decision.reason_codes, code)
+    assert prediction["method"] == "chi-square p_value"
+    assert prediction["score"] == pytest.approx(0.001 if drifted else 0.5)
+    assert prediction["threshold"] == pytest.approx(0.05)
 
 
 # -- config -----------------------------------------------------------------------------------
@@ -564,11 +592,12 @@ def test_a_drop_from_the_holdout_score_breaches_above_the_fixed_threshold() -> N
     assert decision.action == "retrain"
     assert decision.confirmed == ("performance",)
     assert decision.performance_drop_limit == pytest.approx(0.72)
-    assert (
-        "performance: f1 (macro) 0.700 < 0.720, more than performance_drop 25% worse than the "
-        "champion's holdout score 0.960 (higher is better) on 85 labelled rows from 2014-01-01 "
-        "00:00 to 2014-03-20 00:00 (performance_threshold 0.600 not crossed)"
-    ) in decision.reasons
+    drop = params_of(decision.reason_codes, "performance-drop")
+    assert drop["value"] == pytest.approx(0.70)
+    assert drop["drop_limit"] == pytest.approx(0.72)
+    assert drop["performance_drop"] == pytest.approx(0.25)
+    assert drop["holdout_score"] == pytest.approx(0.96)
+    assert drop["threshold"] == 0.6
     assert decision.trigger == (
         "performance breach (performance_drop from the holdout score): 0.700 < 0.720 "
         "(higher is better)"
@@ -593,12 +622,10 @@ def test_within_the_drop_the_reason_gives_the_limit() -> None:
     decision = _decide(_with_holdout(_signals(performance=0.80), 0.96), _policy())
 
     assert decision.action == "none"
-    assert any(
-        r.endswith(
-            "; within performance_drop 25% of the champion's holdout score 0.960 (limit 0.720)"
-        )
-        for r in decision.reasons
-    )
+    within = params_of(decision.reason_codes, "performance-ok")
+    assert within["drop_limit"] == pytest.approx(0.72)
+    assert within["performance_drop"] == pytest.approx(0.25)
+    assert within["holdout_score"] == pytest.approx(0.96)
 
 
 def test_an_error_metric_breaches_at_the_holdout_error_times_one_plus_the_drop() -> None:
@@ -621,7 +648,10 @@ def test_an_error_metric_breaches_at_the_holdout_error_times_one_plus_the_drop()
     breached = _decide(with_mae(2.6), policy)
     assert breached.action == "retrain"
     assert breached.performance_drop_limit == pytest.approx(2.5)
-    assert any(r.startswith("performance: mae 2.600 > 2.500, more than") for r in breached.reasons)
+    drop = params_of(breached.reason_codes, "performance-drop")
+    assert (drop["metric"], drop["higher_is_better"]) == ("mae", False)
+    assert drop["value"] == pytest.approx(2.6)
+    assert drop["drop_limit"] == pytest.approx(2.5)
 
 
 @pytest.mark.parametrize(
@@ -638,7 +668,7 @@ def test_no_drop_is_judged_without_a_setting_or_a_usable_holdout_score(
 
     assert decision.action == "none"
     assert decision.performance_drop_limit is None
-    assert not any("performance_drop" in r for r in decision.reasons)
+    assert "drop_limit" not in params_of(decision.reason_codes, "performance-ok")
 
 
 def test_performance_drop_must_be_positive() -> None:

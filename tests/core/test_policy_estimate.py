@@ -10,8 +10,10 @@ from pydantic import ValidationError
 
 from tasks.config import PolicyConfig
 from tasks.core.policy import SIGNAL_NAMES, PastRun, decide_retrain
+from tasks.core.reasons import codes
 from tasks.core.signals import ColumnDrift, EstimatedPerformance, Performance, Signals
 from tests.core.test_policy import _policy as policy_with_guards_off
+from tests.reasons import params_of
 
 NOW = datetime(2014, 4, 1)
 ONE_OF_ONE = {"breaches": 1, "runs": 1}
@@ -83,10 +85,15 @@ def test_an_estimated_breach_retrains_before_any_label_arrives() -> None:
     assert decision.confirmed == ("estimated_performance",)
     assert decision.breaches.performance is None  # no labels: realised performance not judged
     assert decision.estimated_performance == 0.5
-    assert (
-        "estimated performance breach: f1 (macro) 0.500 < performance_threshold 0.600 "
-        "(higher is better), estimated on 90 rows (0 labelled)"
-    ) in decision.reasons
+    assert params_of(decision.reason_codes, "estimate-breach") == {
+        "metric": "f1 (macro)",
+        "value": pytest.approx(0.5),
+        "threshold": 0.6,
+        "higher_is_better": True,
+        "breach": True,
+        "rows": 90,
+        "labelled_rows": 0,
+    }
     assert decision.trigger == (
         "estimated performance breach: 0.500 < 0.600 (higher is better, no labels needed)"
     )
@@ -97,9 +104,8 @@ def test_an_estimate_above_the_threshold_is_no_breach() -> None:
 
     assert decision.action == "none"
     assert decision.breaches.estimated_performance is False
-    assert any(
-        r.startswith("estimated performance ok: f1 (macro) 0.700 >=") for r in decision.reasons
-    )
+    estimate = params_of(decision.reason_codes, "estimate-ok")
+    assert (estimate["value"], estimate["breach"]) == (pytest.approx(0.7), False)
 
 
 def test_the_estimated_breach_has_its_own_confirmation() -> None:
@@ -115,11 +121,16 @@ def test_the_estimated_breach_has_its_own_confirmation() -> None:
     second = _decide(_signals(estimate=0.5), policy, [_past(30, True), _past(60, False)])
 
     assert first.action == "unconfirmed"
-    assert (
-        "estimated performance breach not confirmed yet: 1 of the last 3 runs" in first.reasons[0]
-    )
+    unconfirmed = params_of(first.reason_codes, "breach-not-confirmed")
+    assert unconfirmed["signal"] == "estimated_performance"
+    assert (unconfirmed["seen"], unconfirmed["looked"]) == (1, 3)
     assert second.action == "retrain"
-    assert second.reasons[0].startswith("estimated performance breach confirmed: 2 of the last 3")
+    confirmed = params_of(second.reason_codes, "breach-confirmed")
+    assert (confirmed["signal"], confirmed["seen"], confirmed["looked"]) == (
+        "estimated_performance",
+        2,
+        3,
+    )
 
 
 def test_a_fully_labelled_window_is_decided_by_the_realised_metric() -> None:
@@ -128,10 +139,8 @@ def test_a_fully_labelled_window_is_decided_by_the_realised_metric() -> None:
     assert decision.action == "none"
     assert decision.breaches.estimated_performance is None
     assert decision.estimated_performance == 0.5  # still reported
-    assert any(
-        "reported only, every row of the window is labelled, so the realised metric decides" in r
-        for r in decision.reasons
-    )
+    reported = params_of(decision.reason_codes, "estimate-reported-only")
+    assert (reported["rows"], reported["labelled_rows"]) == (90, 90)
 
 
 def test_with_some_labels_still_missing_the_estimate_is_judged() -> None:
@@ -146,20 +155,18 @@ def test_estimated_breach_can_be_reported_without_retraining() -> None:
     decision = _decide(_signals(estimate=0.5), _policy(estimated_performance={"retrain": False}))
 
     assert decision.action == "none"
-    assert any(
-        r.endswith("estimated_performance.retrain is off, so it alone does not retrain")
-        for r in decision.reasons
-    )
+    assert "estimate-breach-ignored" in codes(decision.reason_codes)
+    assert "estimate-breach" not in codes(decision.reason_codes)
 
 
 def test_an_estimate_on_too_few_rows_is_insufficient_data() -> None:
     decision = _decide(_signals(estimate=0.1, current_rows=10), _policy())
 
     assert decision.action == "insufficient-data"
-    assert (
-        "estimated performance: insufficient data, 10 rows < min_current_rows 30"
-        in decision.reasons
-    )
+    assert params_of(decision.reason_codes, "estimate-insufficient-data") == {
+        "rows": 10,
+        "min_current_rows": 30,
+    }
 
 
 def test_no_estimate_is_said_in_the_reasons_and_changes_nothing_else() -> None:
@@ -167,7 +174,7 @@ def test_no_estimate_is_said_in_the_reasons_and_changes_nothing_else() -> None:
     decision = _decide(_signals(estimate=None, note=note, labelled_rows=90), _policy())
 
     assert decision.action == "none"
-    assert f"no performance estimate: {note}" in decision.reasons
+    assert params_of(decision.reason_codes, "estimate-missing") == {"note": note}
     assert decision.breaches.estimated_performance is None
 
 
@@ -177,6 +184,7 @@ def test_a_disabled_estimate_is_neither_judged_nor_mentioned() -> None:
     )
 
     assert decision.breaches.estimated_performance is None
+    assert not any(code.startswith("estimate") for code in codes(decision.reason_codes))
     assert not any("estimate" in r for r in decision.reasons)
 
 
@@ -195,12 +203,19 @@ def test_harmless_drift_does_not_retrain_when_harmful_is_asked() -> None:
     assert decision.harm_margin == pytest.approx(0.08)
     assert decision.harm_rule == "harm margin 0.080: harm_drop 10% of that score"
     assert decision.holdout_score == 0.8
-    drift_reason = next(r for r in decision.reasons if r.startswith("data drift"))
-    assert drift_reason.endswith(
-        "retrain_on_drift when-harmful: not harmful: estimated f1 (macro) 0.780, 0.020 worse than "
-        "the champion's holdout score 0.800 (higher is better; harm margin 0.080: harm_drop 10% "
-        "of that score), so it alone does not retrain"
-    )
+    assert params_of(decision.reason_codes, "data-drift-not-harmful") == {
+        "drift_share": 1.0,
+        "drift_threshold": 0.5,
+        "drifted_columns": ["a", "b"],
+        "evidence": "estimated",
+        "metric": "f1 (macro)",
+        "value": pytest.approx(0.78),
+        "holdout_score": pytest.approx(0.8),
+        "drop": pytest.approx(0.02),
+        "higher_is_better": True,
+        "harm_margin": pytest.approx(0.08),
+        "harm_drop": pytest.approx(0.1),
+    }
 
 
 def test_drift_with_an_estimate_dropped_beyond_the_margin_retrains() -> None:
@@ -211,10 +226,10 @@ def test_drift_with_an_estimate_dropped_beyond_the_margin_retrains() -> None:
     assert decision.action == "retrain"
     assert decision.confirmed == ("drift",)
     assert decision.drift_harmful is True
-    assert any(
-        "when-harmful: harmful: estimated f1 (macro) 0.700, 0.100 worse than" in r
-        for r in decision.reasons
-    )
+    harmful = params_of(decision.reason_codes, "data-drift-harmful")
+    assert (harmful["evidence"], harmful["value"]) == ("estimated", pytest.approx(0.7))
+    assert harmful["drop"] == pytest.approx(0.1)
+    assert "worse_than_threshold" not in harmful  # harmful by the margin alone
 
 
 def test_drift_with_an_estimate_below_the_threshold_is_harmful_whatever_the_margin() -> None:
@@ -224,12 +239,13 @@ def test_drift_with_an_estimate_below_the_threshold_is_harmful_whatever_the_marg
     )
 
     assert decision.breaches.drift is True
-    assert any(
-        "harmful: estimated f1 (macro) 0.550, 0.010 worse than the champion's holdout score 0.560 "
-        "(higher is better; harm_margin 0.500, in the metric's units); it is < "
-        "performance_threshold 0.600" in r
-        for r in decision.reasons
-    )
+    harmful = params_of(decision.reason_codes, "data-drift-harmful")
+    assert (harmful["evidence"], harmful["value"]) == ("estimated", pytest.approx(0.55))
+    assert harmful["holdout_score"] == pytest.approx(0.56)
+    assert harmful["drop"] == pytest.approx(0.01)
+    assert (harmful["harm_margin"], harmful["harm_drop"]) == (0.5, None)  # as configured
+    assert harmful["worse_than_threshold"] is True
+    assert harmful["performance_threshold"] == 0.6
 
 
 def test_drift_retrains_as_before_when_harm_cannot_be_judged() -> None:
@@ -239,11 +255,10 @@ def test_drift_retrains_as_before_when_harm_cannot_be_judged() -> None:
     )
 
     assert decision.action == "retrain"
-    assert any(
-        "harm cannot be judged (no performance estimate (the champion has no predict_proba) "
-        "and 0 labelled rows < min_labelled_rows 30), so drift retrains as with true" in r
-        for r in decision.reasons
-    )
+    unknown = params_of(decision.reason_codes, "data-drift-harm-unknown")
+    assert unknown["missing"] == "estimate"
+    assert unknown["estimate_note"] == "the champion has no predict_proba"
+    assert (unknown["labelled_rows"], unknown["min_labelled_rows"]) == (0, 30)
 
 
 @pytest.mark.parametrize(("setting", "retrains"), [(True, True), (False, False)])
@@ -252,6 +267,7 @@ def test_true_and_false_ignore_the_estimate(setting: bool, retrains: bool) -> No
 
     assert decision.retrain is retrains
     assert decision.drift_harmful is None
+    assert ("data-drift" if setting else "data-drift-ignored") in codes(decision.reason_codes)
     assert not any("harm" in r for r in decision.reasons)
 
 
@@ -278,11 +294,11 @@ def test_error_metrics_measure_the_drop_upwards() -> None:
     decision = _decide(worse, policy)
 
     assert decision.drift_harmful is True
-    assert any(
-        "estimated mae 6.500, 1.500 worse than the champion's holdout score 5.000 (lower is better"
-        in r
-        for r in decision.reasons
-    )
+    harmful = params_of(decision.reason_codes, "data-drift-harmful")
+    assert (harmful["evidence"], harmful["metric"]) == ("estimated", "mae")
+    assert (harmful["value"], harmful["holdout_score"]) == (6.5, 5.0)
+    assert harmful["drop"] == pytest.approx(1.5)  # upwards: an error rose
+    assert harmful["higher_is_better"] is False
 
 
 @pytest.mark.parametrize(
@@ -305,6 +321,7 @@ def test_harm_is_judged_only_for_drift_that_reached_the_threshold() -> None:
     )
 
     assert decision.drift_harmful is None
+    assert "no-data-drift" in codes(decision.reason_codes)
     assert not any("harm" in r for r in decision.reasons)
     assert decision.confirmed == ("estimated_performance",)  # the estimate still breaches
 
@@ -325,14 +342,14 @@ def test_enough_labels_judge_harm_by_the_realised_metric_not_the_estimate(labell
 
     assert harmless.drift_harmful is False
     assert harmless.action == "none"
-    assert any(
-        "not harmful: realised f1 (macro) 0.790, 0.010 worse than the champion's holdout score 0.800"
-        in r
-        for r in harmless.reasons
-    )
+    fine = params_of(harmless.reason_codes, "data-drift-not-harmful")
+    assert (fine["evidence"], fine["value"]) == ("realised", pytest.approx(0.79))
+    assert (fine["holdout_score"], fine["drop"]) == (pytest.approx(0.8), pytest.approx(0.01))
     assert harmful.drift_harmful is True
     assert harmful.action == "retrain"
-    assert any("harmful: realised f1 (macro) 0.700, 0.100 worse than" in r for r in harmful.reasons)
+    hurt = params_of(harmful.reason_codes, "data-drift-harmful")
+    assert (hurt["evidence"], hurt["value"]) == ("realised", pytest.approx(0.7))
+    assert hurt["drop"] == pytest.approx(0.1)
 
 
 def test_a_regressor_without_an_estimate_is_judged_by_its_labelled_rows() -> None:
@@ -349,11 +366,10 @@ def test_a_regressor_without_an_estimate_is_judged_by_its_labelled_rows() -> Non
     assert steady.drift_harmful is False
     assert steady.action == "none"
     assert steady.holdout_score == 5.0
-    assert any(
-        "not harmful: realised mae 5.500, 0.500 worse than the champion's holdout score 5.000 "
-        "(lower is better; harm_margin 1.000, in the metric's units)" in r
-        for r in steady.reasons
-    )
+    fine = params_of(steady.reason_codes, "data-drift-not-harmful")
+    assert (fine["evidence"], fine["metric"], fine["value"]) == ("realised", "mae", 5.5)
+    assert (fine["holdout_score"], fine["drop"]) == (5.0, pytest.approx(0.5))
+    assert (fine["harm_margin"], fine["harm_drop"], fine["higher_is_better"]) == (1.0, None, False)
     assert hurt.drift_harmful is True
     assert hurt.action == "retrain"
 
@@ -381,25 +397,25 @@ def _regressor(holdout: float, mae: float, **policy: Any) -> Any:
     ("holdout", "mae", "harmful", "margin"),
     [
         # MAE in minutes: half a minute on 30 is noise (a fixed 0.05 called it harm) ...
-        (30.0, 30.5, False, "harm margin 3.000"),
-        (30.0, 33.5, True, "harm margin 3.000"),
+        (30.0, 30.5, False, 3.0),
+        (30.0, 33.5, True, 3.0),
         # ... in gigawatts: 0.04 on 0.2 is a fifth worse (a fixed 0.05 called it harmless).
-        (0.2, 0.24, True, "harm margin 0.020"),
-        (0.2, 0.21, False, "harm margin 0.020"),
+        (0.2, 0.24, True, 0.02),
+        (0.2, 0.21, False, 0.02),
     ],
 )
 def test_the_default_harm_margin_is_a_share_of_the_holdout_score_in_any_units(
-    holdout: float, mae: float, harmful: bool, margin: str
+    holdout: float, mae: float, harmful: bool, margin: float
 ) -> None:
     decision = _regressor(holdout, mae)
 
     assert decision.drift_harmful is harmful
     assert decision.action == ("retrain" if harmful else "none")
     assert decision.harm_margin == pytest.approx(0.1 * holdout)
-    assert decision.harm_rule == f"{margin}: harm_drop 10% of that score"
-    assert any(
-        f"(lower is better; {margin}: harm_drop 10% of that score)" in r for r in decision.reasons
-    )
+    assert decision.harm_rule == f"harm margin {margin:.3f}: harm_drop 10% of that score"
+    code = "data-drift-harmful" if harmful else "data-drift-not-harmful"
+    harm = params_of(decision.reason_codes, code)
+    assert (harm["harm_margin"], harm["harm_drop"]) == (pytest.approx(margin), 0.1)
 
 
 def test_an_absolute_harm_margin_replaces_the_share_and_says_so() -> None:
@@ -424,9 +440,8 @@ def test_without_a_holdout_score_on_record_labelled_drift_retrains_as_with_true(
 
     assert decision.action == "retrain"
     assert decision.drift_harmful is None
-    assert any(
-        "harm cannot be judged (the champion has no holdout score on record" in r
-        for r in decision.reasons
+    assert params_of(decision.reason_codes, "data-drift-harm-unknown")["missing"] == (
+        "holdout-score"
     )
 
 

@@ -21,6 +21,7 @@ from tasks.core.gate import (
 from tasks.core.metrics import score_predictions
 from tasks.core.outcomes import monitor_events
 from tasks.core.policy import decide_retrain
+from tasks.core.reasons import codes
 from tasks.core.regression import (
     error_summary,
     pair_errors,
@@ -30,6 +31,7 @@ from tasks.core.regression import (
 from tasks.core.signals import Performance, Signals
 from tasks.errors import DataError
 from tasks.render.reporting import render_comparison, render_comparison_markdown
+from tests.reasons import params_of
 
 HOLDOUT = {"start": "2014-01-01T00:00:00", "end": "2014-04-01T00:00:00"}
 EARLIER = {"start": "2013-07-05T00:00:00", "end": "2014-01-01T00:00:00"}
@@ -121,9 +123,9 @@ def test_error_above_the_threshold_is_a_breach_and_says_lower_is_better() -> Non
 
     assert decision.retrain
     assert decision.higher_is_better is False
-    assert (
-        "performance: mae 3.400 > performance_threshold 3.000 (lower is better) on 85 labelled rows"
-    ) in decision.reasons
+    breach = params_of(decision.reason_codes, "performance-breach")
+    assert (breach["metric"], breach["higher_is_better"]) == ("mae", False)
+    assert (breach["value"], breach["threshold"], breach["labelled_rows"]) == (3.4, 3.0, 85)
     assert decision.trigger == "performance breach: 3.400 > 3.000 (lower is better)"
     events = dict(monitor_events(decision, _signals(3.4)))
     assert events["performance.degraded"]["direction"] == "lower is better"
@@ -134,9 +136,11 @@ def test_error_below_the_threshold_is_healthy() -> None:
     decision = decide_retrain(_signals(2.5), _policy())
 
     assert decision.action == "none"
-    assert any(
-        "performance ok: mae 2.500 <= performance_threshold 3.000 (lower is better)" in r
-        for r in decision.reasons
+    healthy = params_of(decision.reason_codes, "performance-ok")
+    assert (healthy["value"], healthy["threshold"], healthy["higher_is_better"]) == (
+        2.5,
+        3.0,
+        False,
     )
 
 
@@ -159,10 +163,10 @@ def test_r2_below_its_threshold_is_a_breach() -> None:
     decision = decide_retrain(signals, policy)
 
     assert decision.retrain
-    assert (
-        "performance: r2 0.400 < performance_threshold 0.600 (higher is better)"
-        in (decision.reasons[-1])
-    )
+    assert decision.reason_codes[-1].code == "performance-breach"
+    breach = decision.reason_codes[-1].params
+    assert (breach["metric"], breach["value"], breach["threshold"]) == ("r2", 0.4, 0.6)
+    assert breach["higher_is_better"] is True
 
 
 def _paired(rows: int, champion_noise: float, challenger_noise: float, seed: int = 0) -> tuple:
@@ -282,12 +286,17 @@ def test_clearly_better_regressor_is_promoted_with_its_numbers_and_direction() -
         "model size bytes",
     ]
     assert all(g.passed for g in comparison.guards)
-    assert comparison.reasons[0].startswith("challenger mae ")
-    assert comparison.reasons[0].endswith("<= performance_threshold 6.000 (lower is better)")
-    assert (
-        comparison.reasons[1].startswith("improvement = champion mae - challenger's = ")
-        and "(lower is better)" in comparison.reasons[1]
-    )
+    assert codes(comparison.reason_codes)[:2] == ["floor-met", "improvement-shown"]
+    floor, improvement = (item.params for item in comparison.reason_codes[:2])
+    assert floor == {
+        "metric": "mae",
+        "score": comparison.challenger.score,
+        "threshold": 6.0,
+        "higher_is_better": False,
+    }
+    assert improvement["higher_is_better"] is False
+    assert improvement["champion_score"] == comparison.champion.score
+    assert improvement["challenger_score"] == comparison.challenger.score
     text = render_comparison(comparison)
     assert "improvement (champion - challenger, lower is better)" in text
     assert "mae (lower is better)" in text
@@ -305,7 +314,7 @@ def test_equal_regressor_is_rejected() -> None:
     comparison = _compare(y, champion, challenger, _rules(min_improvement=0.0))
 
     assert comparison.verdict == "reject"
-    assert "so the improvement is not shown" in comparison.reasons[0]
+    assert comparison.reason_codes[0].code == "improvement-not-shown"
 
 
 def test_relative_min_improvement_is_a_share_of_the_champions_error() -> None:
@@ -320,7 +329,11 @@ def test_relative_min_improvement_is_a_share_of_the_champions_error() -> None:
 
     assert loose.verdict == "promote", loose.reasons
     assert strict.verdict == "reject"
-    assert "min_relative_improvement 0.5 x champion" in strict.reasons[0]
+    assert strict.reason_codes[0].code == "improvement-not-shown"
+    required = strict.reason_codes[0].params
+    assert strict.champion is not None and strict.champion.score is not None
+    assert required["min_relative_improvement"] == 0.5
+    assert required["required"] == pytest.approx(0.5 * strict.champion.score)
 
 
 def test_challenger_above_the_error_floor_is_rejected() -> None:
@@ -329,7 +342,9 @@ def test_challenger_above_the_error_floor_is_rejected() -> None:
     comparison = _compare(y, champion, challenger, _rules(performance_threshold=3.0))
 
     assert comparison.verdict == "reject"
-    assert comparison.reasons[0].endswith("> performance_threshold 3.000 (lower is better)")
+    assert comparison.reason_codes[0].code == "below-floor"
+    assert comparison.reason_codes[0].params["threshold"] == 3.0
+    assert comparison.reason_codes[0].params["higher_is_better"] is False
 
 
 def test_biased_challenger_breaks_the_bias_guard() -> None:
@@ -379,10 +394,10 @@ def test_regressing_slice_blocks_with_holm() -> None:
     assert by_value["east"].regressed and east is not None and east < 0
     assert not by_value["north"].regressed and not by_value["south"].regressed
     assert comparison.verdict == "reject"
-    assert any(
-        r.startswith("slice region=east (400 rows) regresses beyond margin")
-        for r in comparison.reasons
-    )
+    regressed = params_of(comparison.reason_codes, "slice-regressed")
+    assert (regressed["column"], regressed["value"], regressed["rows"]) == ("region", "east", 400)
+    assert regressed["difference"] == east
+    assert regressed["higher_is_better"] is False
 
 
 def test_first_regressor_needs_only_the_floor() -> None:

@@ -28,6 +28,7 @@ from tasks.stores.history import open_history
 from tasks.stores.registry import LocalRegistry
 from tasks.stores.resources import open_stores
 from tests.helpers import make_lineage
+from tests.reasons import params_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -131,10 +132,9 @@ def test_a_second_run_right_after_a_promotion_is_held_by_the_cooldown(write_conf
     assert second.champion_before == "v0002"
     assert second.decision.action == "cooldown"
     assert second.status == "cooldown"
-    assert any(
-        r.startswith("cooldown: an earlier run of this window (as_of 2014-04-01 00:00)")
-        for r in second.decision.reasons
-    )
+    assert params_of(second.decision.reason_codes, "cooldown-same-window") == {
+        "as_of": "2014-04-01T00:00:00"
+    }
     assert [v.version for v in _registry(config_path).list_versions()] == ["v0001", "v0002"]
     config = load_config(config_path)
     with sqlite3.connect(config.registry.path / "history.sqlite") as connection:
@@ -164,10 +164,15 @@ def test_a_rerun_of_the_same_window_does_not_confirm_its_own_breach(write_config
     assert first.decision.action == "unconfirmed" and first.rerun is None
     assert rerun.decision.action == "unconfirmed"
     assert rerun.status == "unconfirmed"
-    assert (
-        "performance breach not confirmed yet: 1 of the last 1 runs of this champion "
-        "(needs 2 of 3)" in rerun.decision.reasons
+    unconfirmed = params_of(
+        rerun.decision.reason_codes, "breach-not-confirmed", signal="performance"
     )
+    assert (unconfirmed["signal"], unconfirmed["seen"], unconfirmed["looked"]) == (
+        "performance",
+        1,
+        1,
+    )
+    assert (unconfirmed["breaches"], unconfirmed["runs"]) == (2, 3)
     assert rerun.rerun is not None and "decision unconfirmed" in rerun.rerun
     assert [v.version for v in _registry(config_path).list_versions()] == ["v0001"]
     (row,) = open_history(tmp_path / "registry").rows("seattle-weather")
@@ -275,7 +280,10 @@ def test_worse_challenger_is_rejected_and_rollback_restores_the_previous_champio
     assert empty.status == "rejected"
     assert empty.comparison.verdict == "insufficient-evidence"
     assert empty.comparison.holdout_rows == 0
-    assert "insufficient evidence: 0 holdout rows < min_holdout_rows 30" in empty.comparison.reasons
+    assert params_of(empty.comparison.reason_codes, "insufficient-evidence") == {
+        "holdout_rows": 0,
+        "min_holdout_rows": 30,
+    }
     assert registry.get_alias("champion") == "v0002"
 
     message = rollback_flow(str(config_path), reason="test rollback", actor="on-call")

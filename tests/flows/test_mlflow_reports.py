@@ -17,6 +17,7 @@ from prefect.artifacts import Artifact
 import flows.monitor
 from flows.monitor import main as monitor_main
 from flows.monitor import monitor_flow
+from tasks.core.reasons import ReasonCode
 from tests.processes import stop_process
 from tests.registry_backends import MlflowServer, fresh_model_name, start_mlflow_server
 
@@ -92,6 +93,8 @@ def test_reports_and_summary_are_artifacts_of_a_monitoring_run_and_keep_prunes_t
         assert tags["autoretrain.as_of"] == f"{as_of}T00:00:00"
         assert tags["autoretrain.status"] in out and tags["autoretrain.decision"]
         assert tags["autoretrain.flow_run_id"]
+        reason_codes = tags["autoretrain.reason_codes"].split(",")
+        assert reason_codes[0] and set(reason_codes) <= {code.value for code in ReasonCode}
         assert experiment_id == client.get_experiment_by_name(f"autoretrain-{name}").experiment_id
         artifacts = sorted(a.path for a in client.list_artifacts(run_id, "reports"))
         assert artifacts == ["reports/drift.html", "reports/performance.html"]

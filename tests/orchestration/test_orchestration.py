@@ -17,6 +17,7 @@ from flows.monitor import monitor_flow
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 from tasks.config import load_config
+from tasks.core.reasons import codes
 from tasks.errors import AutoretrainError
 from tasks.orchestration import runtime
 from tasks.stores.registry import LocalRegistry
@@ -89,6 +90,13 @@ def test_events_mode_requests_a_retrain_instead_of_running_it(write_config, tmp_
     # The bootstrap ran inline and said so with events too.
     assert "autoretrain.challenger.registered" in by_name
     assert "autoretrain.model.promoted" in by_name
+    # Beside the sentences, each reason's code and numbers, as the records keep them.
+    drift = by_name["autoretrain.drift.detected"]
+    assert [r["code"] for r in drift["reason_codes"]] == codes(result.decision.reason_codes)
+    promoted = by_name["autoretrain.model.promoted"]
+    assert result.bootstrap is not None
+    assert [r["code"] for r in promoted["reason_codes"]] == codes(result.bootstrap.reason_codes)
+    assert "bootstrap" in codes(result.bootstrap.reason_codes)
 
 
 def test_the_history_shows_the_verdict_of_the_promote_run_a_request_started(

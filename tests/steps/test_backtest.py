@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from flows.backtest import backtest_flow, main
+from tasks.core.reasons import codes
 from tasks.errors import ConfigError
 from tasks.steps.backtest import Strategy
+from tests.reasons import params_of
 
 pytestmark = [pytest.mark.e2e]
 
@@ -54,10 +56,9 @@ def test_backtest_on_a_real_slice(write_config, tmp_path: Path) -> None:
     policy = first.get("policy")
     assert policy.outcomes[0].action == "unconfirmed" and not policy.outcomes[0].retrained
     assert policy.outcomes[1].retrained
-    assert (
-        "performance breach confirmed: 2 of the last 2 runs of this champion (needs 2 of 3)"
-        in policy.outcomes[1].reasons
-    )
+    confirmed = params_of(policy.outcomes[1].reason_codes, "breach-confirmed", signal="performance")
+    assert (confirmed["signal"], confirmed["seen"], confirmed["looked"]) == ("performance", 2, 2)
+    assert (confirmed["breaches"], confirmed["runs"]) == (2, 3)
     # Same input, same decisions.
     assert again.get("policy").decisions == policy.decisions
     assert [o.metric for o in again.get("policy").outcomes] == [o.metric for o in policy.outcomes]
@@ -68,6 +69,13 @@ def test_backtest_on_a_real_slice(write_config, tmp_path: Path) -> None:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 16
     assert {row["strategy"] for row in rows} == {"policy", "never", "fixed-every-2", "every-window"}
+    fired = next(
+        row
+        for row in rows
+        if row["strategy"] == "policy" and row["window"] == str(policy.outcomes[1].index)
+    )
+    assert fired["reason_codes"].split(" | ") == codes(policy.outcomes[1].reason_codes)
+    assert "breach-confirmed" in fired["reason_codes"].split(" | ")
     assert (tmp_path / "first" / "backtest.png").read_bytes()[:4] == b"\x89PNG"
     # The user's registry is untouched: the backtest works only in its scratch directory.
     assert not (tmp_path / "unused-registry").exists()
@@ -146,9 +154,12 @@ def test_a_window_replayed_twice_counts_once(tmp_path: Path) -> None:
 
     assert first.action == "unconfirmed" and not first.retrained
     assert again.action == "unconfirmed" and not again.retrained
-    assert (
-        "performance breach not confirmed yet: 1 of the last 1 runs of this champion "
-        "(needs 2 of 3)" in again.reasons
+    unconfirmed = params_of(again.reason_codes, "breach-not-confirmed", signal="performance")
+    assert (unconfirmed["signal"], unconfirmed["seen"], unconfirmed["looked"]) == (
+        "performance",
+        1,
+        1,
     )
+    assert (unconfirmed["breaches"], unconfirmed["runs"]) == (2, 3)
     (row,) = stores.history.rows(config.name)
     assert (row["as_of"], row["decision"], row["runs"]) == ("2013-06-30T00:00:00", "unconfirmed", 2)

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from tasks.core.policy import Breaches, TriggerDecision
+from tasks.core.reasons import read_reasons
 from tasks.stores.history import HISTORY_FILE, MonitorHistory, RunRecord, open_history
+from tests.core.test_reasons import decisions
 from tests.helpers import make_decision
 
 START = datetime(2014, 1, 1)
@@ -348,3 +350,20 @@ def test_concurrent_reruns_of_the_same_windows_keep_one_record_each(tmp_path: Pa
     ]
     # Worker 0's retrains survive whichever worker wrote a window last.
     assert [r["retrained"] for r in rows] == [int(i % 2 == 0) for i in range(20)]
+
+
+def test_a_record_keeps_each_reason_with_its_code_and_numbers(tmp_path: Path) -> None:
+    decision = decisions()[0]
+    history = open_history(tmp_path)
+    history.record("m", RunRecord(START, "v0001", decision, "retrain-requested", True, False, {}))
+
+    details = json.loads(history.rows("m")[0]["details"])
+
+    assert details["reasons"] == list(decision.reasons)
+    assert [item["code"] for item in details["reason_codes"]] == [
+        item.code for item in decision.reason_codes
+    ]
+    # Read back, the codes and numbers alone give the sentences; a record written before the
+    # codes existed (no reason_codes) reads as no codes.
+    assert [item.text for item in read_reasons(details)] == details["reasons"]
+    assert read_reasons({"reasons": details["reasons"]}) == ()

@@ -26,6 +26,7 @@ from tasks.core.gate._records import (
 from tasks.core.gate._rules import GateRules, improvement_shown
 from tasks.core.gate._slices import check_slices, slice_reasons
 from tasks.core.metrics import score_predictions
+from tasks.core.reasons import Reason, ReasonCode, reason, texts
 from tasks.core.regression import error_summary, pair_errors, paired_error_bootstrap, sign_flip_test
 from tasks.core.statistics import (
     BootstrapInterval,
@@ -48,12 +49,12 @@ from tasks.errors import AutoretrainError
 class _Reasons:
     """The gate's reasons as they are found: failures block, passes and notes explain."""
 
-    failures: list[str] = field(default_factory=list)
-    passes: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    failures: list[Reason] = field(default_factory=list)
+    passes: list[Reason] = field(default_factory=list)
+    notes: list[Reason] = field(default_factory=list)
 
-    def add(self, passed: bool, reason: str) -> None:
-        (self.passes if passed else self.failures).append(reason)
+    def add(self, passed: bool, found: Reason) -> None:
+        (self.passes if passed else self.failures).append(found)
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,12 @@ def compare_models(
         reasons,
     )
 
-    problems = [o.problem for o in (challenger, champion) if o is not None and o.problem]
+    problems = [
+        reason(ReasonCode.MODEL_UNUSABLE, version=o.version, problem=o.problem)
+        for o in (challenger, champion)
+        if o is not None and o.problem
+    ]
+    found = (*reasons.failures, *problems, *reasons.passes, *reasons.notes)
     verdict: Verdict = (
         "insufficient-evidence" if insufficient else "reject" if reasons.failures else "promote"
     )
@@ -171,7 +177,8 @@ def compare_models(
         champion=champion_record,
         challenger=challenger_record,
         verdict=verdict,
-        reasons=(*reasons.failures, *problems, *reasons.passes, *reasons.notes),
+        reasons=texts(found),
+        reason_codes=found,
         row_types=row_type_table(paired) if paired is not None else (),
         **(head_to_head.fields() if head_to_head else _NO_HEAD_TO_HEAD),
     )
@@ -191,12 +198,10 @@ def _against_champion(
     without a champion, the bootstrap's pass; with an unscorable one, the failure."""
     outputs, score = champion
     if outputs is None:
-        reasons.passes.append("no champion yet: the first model needs only the floor (bootstrap)")
+        reasons.passes.append(reason(ReasonCode.BOOTSTRAP))
         return None
     if score is None:
-        reasons.failures.append(
-            "champion could not be scored on the holdout: nothing to compare against"
-        )
+        reasons.failures.append(reason(ReasonCode.CHAMPION_NOT_SCORED))
         return None
     champion_record, challenger_record = records
     if scored is None or champion_record is None:
@@ -216,9 +221,7 @@ def _against_champion(
         reasons,
     )
     if outputs.trained_on_holdout:
-        reasons.notes.append(
-            "note: the champion trained on part of the holdout, which favours the champion"
-        )
+        reasons.notes.append(reason(ReasonCode.CHAMPION_TRAINED_ON_HOLDOUT))
     return head_to_head
 
 
@@ -249,14 +252,16 @@ def _finite(value: float | None) -> float | None:
 
 
 def _score(
-    metric: MetricConfig, y_true: Sequence[Any], outputs: ModelOutputs, failures: list[str]
+    metric: MetricConfig, y_true: Sequence[Any], outputs: ModelOutputs, failures: list[Reason]
 ) -> float | None:
     if outputs.predictions is None or len(y_true) == 0:
         return None
     try:
         return _finite(score_predictions(metric, list(y_true), list(outputs.predictions)))
     except AutoretrainError as error:
-        failures.append(f"{outputs.version} could not be scored: {error}")
+        failures.append(
+            reason(ReasonCode.MODEL_NOT_SCORABLE, version=outputs.version, error=str(error))
+        )
         return None
 
 
@@ -337,27 +342,33 @@ def _check_admission(
     insufficient = holdout_rows < rules.min_holdout_rows
     if insufficient:
         reasons.failures.append(
-            f"insufficient evidence: {holdout_rows} holdout rows < min_holdout_rows {rules.min_holdout_rows}"
+            reason(
+                ReasonCode.INSUFFICIENT_EVIDENCE,
+                holdout_rows=holdout_rows,
+                min_holdout_rows=rules.min_holdout_rows,
+            )
         )
     if challenger.trained_on_holdout:
-        reasons.failures.append(
-            "challenger's training window overlaps the holdout: its score would be inflated"
-        )
+        reasons.failures.append(reason(ReasonCode.CHALLENGER_TRAINED_ON_HOLDOUT))
     return insufficient
 
 
 def _check_floor(rules: GateRules, challenger_score: float | None, reasons: _Reasons) -> None:
     """The challenger must reach performance_threshold on its own, champion or not."""
     if challenger_score is None:
-        reasons.failures.append("challenger could not be scored on the holdout")
+        reasons.failures.append(reason(ReasonCode.CHALLENGER_NOT_SCORED))
         return
     metric = rules.metric_config()
     passed = not metric.worse(challenger_score, rules.performance_threshold)
-    better, worse = (">=", "<") if rules.higher_is_better else ("<=", ">")
     reasons.add(
         passed,
-        f"challenger {rules.metric} {challenger_score:.3f} {better if passed else worse} "
-        f"performance_threshold {rules.performance_threshold:.3f} ({rules.direction})",
+        reason(
+            ReasonCode.FLOOR_MET if passed else ReasonCode.BELOW_FLOOR,
+            metric=rules.metric,
+            score=challenger_score,
+            threshold=rules.performance_threshold,
+            higher_is_better=rules.higher_is_better,
+        ),
     )
 
 
@@ -447,26 +458,20 @@ def _check_improvement(
     reasons: _Reasons,
 ) -> None:
     """The primary rule: the interval's lower bound must reach the required improvement (> 0)."""
-    if rules.higher_is_better:
-        line = (
-            f"challenger - champion = {scores[1]:.3f} - {scores[0]:.3f} = "
-            f"{interval.difference:+.3f}"
-        )
-    else:
-        line = (
-            f"improvement = champion {rules.metric} - challenger's = {scores[0]:.4g} - "
-            f"{scores[1]:.4g} = {interval.difference:+.4g} ({rules.direction})"
-        )
-    bounds = ".3f" if rules.higher_is_better else ".4g"
-    line += (
-        f", {rules.confidence:.0%} paired bootstrap interval "
-        f"[{interval.lower:+{bounds}}, {interval.upper:+{bounds}}]"
-    )
     required = rules.required_improvement(scores[0])
-    if improvement_shown(interval, required):
-        reasons.passes.append(f"{line}: lower bound >= {rules.describe_required(scores[0])}")
-    else:
-        reasons.failures.append(
-            f"{line}: lower bound below {rules.describe_required(scores[0])} "
-            "(or not above 0), so the improvement is not shown"
-        )
+    shown = improvement_shown(interval, required)
+    found = reason(
+        ReasonCode.IMPROVEMENT_SHOWN if shown else ReasonCode.IMPROVEMENT_NOT_SHOWN,
+        metric=rules.metric,
+        higher_is_better=rules.higher_is_better,
+        champion_score=scores[0],
+        challenger_score=scores[1],
+        difference=interval.difference,
+        confidence=rules.confidence,
+        lower=interval.lower,
+        upper=interval.upper,
+        required=required,
+        min_improvement=rules.min_improvement,
+        min_relative_improvement=rules.min_relative_improvement,
+    )
+    reasons.add(shown, found)

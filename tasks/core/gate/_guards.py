@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tasks.core.gate._records import Contender, GuardCheck
 from tasks.core.gate._rules import TOLERANCE, GateRules
+from tasks.core.reasons import Reason, ReasonCode, reason
 from tasks.core.regression import tail_name
 
 
@@ -155,18 +156,16 @@ def _regression_guards(
     return checks
 
 
-def guard_reason(check: GuardCheck) -> str:
-    def number(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.4g}"
-
+def guard_reason(check: GuardCheck) -> Reason:
+    """The guard's verdict as a reason: passed, failed, or a value missing (fail closed)."""
     if check.champion is None or check.challenger is None:
         missing = "champion" if check.champion is None else "challenger"
-        return (
-            f"guard {check.name}: the {missing}'s value is missing, so non-inferiority cannot "
-            "be shown (fail closed); turn the guard off in promotion.guards if it cannot apply"
-        )
-    verb = "within" if check.passed else "breaks"
-    return (
-        f"guard {check.name}: challenger {number(check.challenger)} vs champion "
-        f"{number(check.champion)}, {verb} {check.rule} (limit {number(check.limit)})"
+        return reason(ReasonCode.GUARD_MISSING, guard=check.name, missing=missing)
+    return reason(
+        ReasonCode.GUARD_PASSED if check.passed else ReasonCode.GUARD_FAILED,
+        guard=check.name,
+        champion=check.champion,
+        challenger=check.challenger,
+        limit=check.limit,
+        rule=check.rule,
     )

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from tasks.core.gate._rules import GateRules
+from tasks.core.reasons import Reason, read_reasons
 from tasks.core.statistics import BootstrapInterval, McNemarResult, PermutationResult
 
 Verdict = Literal["promote", "reject", "insufficient-evidence"]
@@ -103,7 +104,7 @@ class Comparison:
     challenger: Contender
     difference: float | None
     verdict: Verdict
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # the sentences; reason_codes holds their codes and numbers
     interval: BootstrapInterval | None = None
     mcnemar: McNemarResult | None = None
     permutation: PermutationResult | None = None
@@ -113,6 +114,9 @@ class Comparison:
     approval: Approval | None = None
     # (label, champion prediction, challenger prediction, rows): recomputes every paired number
     row_types: tuple[tuple[Any, Any, Any, int], ...] = ()
+    # Each reason's stable code and the numbers it quotes, in the order of reasons (empty in
+    # comparisons saved before reasons had codes).
+    reason_codes: tuple[Reason, ...] = ()
 
     @property
     def bootstrap(self) -> bool:
@@ -154,4 +158,5 @@ class Comparison:
             multiplicity=data.get("multiplicity", ""),
             approval=optional(Approval, "approval"),
             row_types=tuple(tuple(row) for row in data.get("row_types", ())),
+            reason_codes=read_reasons(data),
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tasks.config import Config, MetricConfig
+from tasks.core.reasons import describe_required
 from tasks.core.statistics import BootstrapInterval
 
 TOLERANCE = 1e-9
@@ -118,14 +119,9 @@ class GateRules:
 
     def describe_required(self, champion_score: float | None) -> str:
         """The required improvement with where it comes from, in words."""
-        text = f"min_improvement {self.min_improvement:.3f}"
-        if self.min_relative_improvement is not None and champion_score is not None:
-            text = (
-                f"{self.required_improvement(champion_score):.4g} (the larger of {text} and "
-                f"min_relative_improvement {self.min_relative_improvement:g} x champion "
-                f"{champion_score:.4g} = {self.min_relative_improvement * abs(champion_score):.4g})"
-            )
-        return text
+        return describe_required(
+            self.min_improvement, self.min_relative_improvement, champion_score
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateRules:

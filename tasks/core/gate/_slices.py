@@ -15,6 +15,7 @@ import numpy as np
 from tasks.config import MetricConfig
 from tasks.core.gate._records import SliceCheck
 from tasks.core.gate._rules import GateRules
+from tasks.core.reasons import Reason, ReasonCode, reason
 from tasks.core.regression import error_regression_p_value, pair_errors, regression_scores
 from tasks.core.statistics import holm_adjust, metric_scores, pair_rows, regression_p_value
 from tasks.errors import AutoretrainError
@@ -29,14 +30,14 @@ def check_slices(
     champion: Sequence[Any],
     challenger: Sequence[Any],
     slice_values: Mapping[str, Sequence[Any]],
-) -> tuple[tuple[SliceCheck, ...], list[str]]:
+) -> tuple[tuple[SliceCheck, ...], list[Reason]]:
     """The primary metric per slice; Holm over the judged slices' one-sided regression tests.
 
     Returns the checks and the fail-closed reasons (a slice column asked for but absent, or no
     slice large enough to judge).
     """
     slices = rules.slices
-    problems: list[str] = []
+    problems: list[Reason] = []
     checks: list[SliceCheck] = []
     rows: _Rows = (
         np.asarray(y_true, dtype=object),
@@ -45,7 +46,7 @@ def check_slices(
     )
     for column in slices.columns:
         if column not in slice_values:
-            problems.append(f"slice column '{column}' is missing from the holdout rows")
+            problems.append(reason(ReasonCode.SLICE_COLUMN_MISSING, column=column))
             continue
         checks.extend(_check_column(metric, rules, column, slice_values[column], rows, len(checks)))
     judged = [
@@ -61,9 +62,9 @@ def check_slices(
         )
     if slices.columns and not judged:
         problems.append(
-            f"slices were asked for on {list(slices.columns)}, but no slice has at least "
-            f"min_rows {slices.min_rows} rows: nothing shows the challenger is safe per slice "
-            "(lower promotion.slices.min_rows or use a longer holdout)"
+            reason(
+                ReasonCode.NO_SLICE_JUDGED, columns=list(slices.columns), min_rows=slices.min_rows
+            )
         )
     return tuple(checks), problems
 
@@ -148,21 +149,26 @@ def _judge_slice(
     return champion_score, challenger_score, challenger_score - champion_score, p_value
 
 
-def slice_reasons(rules: GateRules, slices: Sequence[SliceCheck]) -> tuple[list[str], list[str]]:
+def slice_reasons(
+    rules: GateRules, slices: Sequence[SliceCheck]
+) -> tuple[list[Reason], list[Reason]]:
     """Each judged slice's regression (a failure) or non-significant dip (a note)."""
-    failures: list[str] = []
-    notes: list[str] = []
+    failures: list[Reason] = []
+    notes: list[Reason] = []
     for check in slices:
         if not check.judged or check.difference is None or check.adjusted_p_value is None:
             continue  # judged slices always have both numbers; this narrows the types
-        where = f"slice {check.column}={check.value} ({check.rows} rows)"
-        label = "difference" if rules.higher_is_better else f"improvement ({rules.direction})"
-        numbers = f"{label} {check.difference:+.4g}, Holm-adjusted p {check.adjusted_p_value:.3g}"
+        numbers = {
+            "column": check.column,
+            "value": check.value,
+            "rows": check.rows,
+            "difference": check.difference,
+            "adjusted_p_value": check.adjusted_p_value,
+            "margin": rules.slices.margin,
+            "higher_is_better": rules.higher_is_better,
+        }
         if check.regressed:
-            failures.append(f"{where} regresses beyond margin {rules.slices.margin:g}: {numbers}")
+            failures.append(Reason(ReasonCode.SLICE_REGRESSED, numbers))
         elif check.difference < -slice_margin(rules, check.champion):
-            notes.append(
-                f"note: {where} regresses beyond margin {rules.slices.margin:g} in the point "
-                f"estimate, but not significantly ({numbers})"
-            )
+            notes.append(Reason(ReasonCode.SLICE_DIP, numbers))
     return failures, notes

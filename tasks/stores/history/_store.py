@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tasks.config import HistoryConfig, check_history_url
 from tasks.core.policy import PastRun
+from tasks.core.reasons import reason_records
 from tasks.errors import RegistryError
 from tasks.secrets import SecretValue, mask_url_password
 from tasks.stores.history._records import (
@@ -179,7 +180,11 @@ class MonitorHistory:
             "drift_threshold": decision.drift_threshold,
             "higher_is_better": int(decision.higher_is_better),
         }
-        details = {"reasons": list(decision.reasons), **record.details}
+        details = {
+            "reasons": list(decision.reasons),
+            "reason_codes": reason_records(decision.reason_codes),
+            **record.details,
+        }
         window = (RUNS.c.model_name == model_name, RUNS.c.as_of == values["as_of"])
         with self._writing(f"recording the run of {model_name} at {values['as_of']}") as conn:
             inserted = conn.execute(

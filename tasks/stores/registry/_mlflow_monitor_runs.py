@@ -6,7 +6,8 @@ What goes where, for a model NAME, in experiment autoretrain-NAME:
 
     run "monitor <as_of>"          one per monitor run; tags autoretrain.kind=monitor, the model
                                    name, as_of, decision, status, the champion before and after,
-                                   the confirmed breaches, the reasons, the Prefect flow run id and
+                                   the confirmed breaches, the reasons and their codes
+                                   (reason_codes, comma-separated), the Prefect flow run id and
                                    autoretrain.report_run (the run's report directory name,
                                    which orders the runs for reports.keep)
     its artifacts reports/         the run's Evidently HTML reports (drift.html, ...)
