@@ -15,6 +15,9 @@ from tasks.errors import RegistryError
 
 ALIASES = ("champion", "challenger")
 CALIBRATION_FILE = "calibration.json"
+# A version's model card (card.md, card.json): beside its files, or under card/ of its run.
+CARD_MARKDOWN = "card.md"
+CARD_RECORD = "card.json"
 # The same rule as the config's name, with a length a directory name can always have.
 MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
@@ -116,6 +119,16 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class StoredCard:
+    """A version's model card as the registry keeps it: Markdown, its JSON record, and where."""
+
+    version: str
+    markdown: str
+    record: JsonDict
+    location: str
+
+
+@dataclass(frozen=True)
 class RegistryCheck:
     """What verify() found: problems a run could trip on, and harmless notes."""
 
@@ -179,6 +192,12 @@ class ModelRegistry(Protocol):
     def rollback(
         self, *, to_version: str | None = None, reason: str, actor: str | None = None
     ) -> tuple[str, str]: ...
+
+    def save_card(self, version: str, markdown: str, record: JsonDict) -> StoredCard: ...
+
+    def load_card(self, version: str) -> StoredCard: ...
+
+    def version_ids(self, version: str) -> dict[str, str]: ...
 
     def rollback_target(self, to_version: str | None = None) -> tuple[str, str]: ...
 
