@@ -23,6 +23,7 @@ from tasks.core.gate import (
     ModelOutputs,
     compare_models,
 )
+from tasks.errors import ConfigError
 from tasks.render.card import render_card_markdown
 from tests.helpers import repo_config
 
@@ -303,3 +304,8 @@ def test_the_promoting_comparison_is_read_from_the_promotion_reason(
     reason: str, expected: str | None
 ) -> None:
     assert promoting_comparison_id(reason) == expected
+
+
+def test_a_misspelt_card_key_fails_naming_its_path() -> None:
+    with pytest.raises(ConfigError, match=r"card\.ownr: unknown key"):
+        repo_config({"card": {"ownr": "forecasting team"}})
