@@ -90,8 +90,10 @@ def write_model_card(
     change, it never undoes it."""
     logger = step_logger(__name__)
     try:
+        # The history is read only for a request's record: a run without one never opens it.
+        history = stores.history if run.request_id else None
         sources = gather_card_sources(
-            config, stores.registry, stores.history, version, event, run, comparison_id
+            config, stores.registry, history, version, event, run, comparison_id
         )
         card = build_model_card(sources)
         stored = stores.registry.save_card(version, render(card), card.to_dict())
