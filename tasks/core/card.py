@@ -333,7 +333,12 @@ def _trigger(sources: CardSources) -> CardSection:
     change = choice.get("change") or {}
     fields_: dict[str, Any] = {
         "retrain_reason": version.get("reason", "") or run.reason,
-        "request_id": run.request_id or "none (inline: the monitor ran retrain and promote)",
+        "request_id": run.request_id
+        or (
+            "none (inline: the monitor ran retrain and promote)"
+            if run.parent_flow_run_id
+            else "none (started on its own: by hand or by a schedule)"
+        ),
         "promote_flow_run": run.flow_run_id or "not run by Prefect",
         "started_by_flow_run": run.parent_flow_run_id or "none (started on its own)",
         "event_chain": [
@@ -354,10 +359,12 @@ def _trigger(sources: CardSources) -> CardSection:
         fields_["monitor_decision"] = (
             f"no monitoring history record of request {run.request_id} was found"
         )
-    elif sources.event != "bootstrap":
+    elif sources.event != "bootstrap" and run.parent_flow_run_id:
         fields_["monitor_decision"] = (
             "recorded by the monitor run after this promotion (`autoretrain history`)"
         )
+    elif sources.event != "bootstrap":
+        fields_["monitor_decision"] = "none: no monitor run asked for this retrain"
     return CardSection(
         key="trigger",
         title="Why it was retrained",

@@ -309,3 +309,18 @@ def test_the_promoting_comparison_is_read_from_the_promotion_reason(
 def test_a_misspelt_card_key_fails_naming_its_path() -> None:
     with pytest.raises(ConfigError, match=r"card\.ownr: unknown key"):
         repo_config({"card": {"ownr": "forecasting team"}})
+
+
+def test_the_trigger_says_whether_a_monitor_run_started_the_promotion() -> None:
+    inline = RunContext(reason="monitor: x", flow_run_id="run-2", parent_flow_run_id="run-1")
+    by_hand = RunContext(reason="requested from the command line", flow_run_id="run-3")
+
+    started = build_model_card(_sources(run=inline)).section("trigger").fields
+    alone = build_model_card(_sources(run=by_hand)).section("trigger").fields
+
+    assert started["request_id"] == "none (inline: the monitor ran retrain and promote)"
+    assert started["started_by_flow_run"] == "run-1"
+    assert started["monitor_decision"].startswith("recorded by the monitor run after")
+    assert alone["request_id"] == "none (started on its own: by hand or by a schedule)"
+    assert alone["started_by_flow_run"] == "none (started on its own)"
+    assert alone["monitor_decision"] == "none: no monitor run asked for this retrain"
