@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fleet": ("flows.fleet", "monitor every model of a fleet file"),
     "registry": (
         "tasks.cli.registry",
-        "list versions, show the alias history, verify the registry",
+        "list versions, show the alias history, verify the registry, print a model card",
     ),
     "history": ("tasks.cli.history", "show the monitoring history as a table or a plot"),
     "alerts": ("tasks.cli.alerts", "create or update the alert automations"),

@@ -132,7 +132,7 @@ def monitor_flow(
         config, stores, result, report_dir, moment, render_summary, flow_run.get_id()
     )
     result = replace(result, reports=reports)
-    publish_monitor_summary(result)
+    publish_monitor_summary(result, config_path)
     return result
 
 

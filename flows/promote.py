@@ -12,15 +12,27 @@ from tasks.core.reasons import reason_records
 from tasks.core.windows import Window, plan_bootstrap, plan_windows, resolve_as_of
 from tasks.errors import RegistryError
 from tasks.orchestration.approval import request_approval
-from tasks.orchestration.artifacts import publish_comparison, publish_step_outcome
-from tasks.orchestration.runtime import Busy, emit_model_event, load_run_config, model_slot
+from tasks.orchestration.artifacts import (
+    publish_comparison,
+    publish_model_card,
+    publish_step_outcome,
+)
+from tasks.orchestration.runtime import (
+    Busy,
+    current_run_context,
+    emit_model_event,
+    load_run_config,
+    model_slot,
+)
 from tasks.orchestration.stores import run_stores
 from tasks.orchestration.tasks import (
     evaluate_on_holdout,
     promote_challenger,
     record_approval,
     record_request_outcome,
+    write_model_card,
 )
+from tasks.render.card import render_card_markdown
 from tasks.render.reporting import render_comparison
 from tasks.steps.preflight import check_challenger
 from tasks.steps.promotion import PromotionOutcome
@@ -89,6 +101,17 @@ def promote_flow(
         return PromotionOutcome(status="dropped", comparison=None)
     # Events mode: the monitor run that asked for this challenger shows the verdict.
     record_request_outcome(config, stores, request_id, status)
+    if status == "promoted":
+        card = write_model_card(
+            config,
+            stores,
+            challenger,
+            "bootstrap" if comparison.bootstrap else "promotion",
+            current_run_context(reason, request_id, config_path),
+            render_card_markdown,
+            comparison.comparison_id,
+        )
+        publish_model_card(config.name, card, challenger)
     emit_model_event(
         config,
         f"model.{status}",

@@ -7,8 +7,11 @@ import sys
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.orchestration.runtime import emit_model_event, load_run_config
+from tasks.orchestration.artifacts import publish_model_card
+from tasks.orchestration.runtime import current_run_context, emit_model_event, load_run_config
 from tasks.orchestration.stores import run_stores
+from tasks.orchestration.tasks import write_model_card
+from tasks.render.card import render_card_markdown
 from tasks.steps.preflight import check_rollback
 
 
@@ -19,7 +22,8 @@ def rollback_flow(
     reason: str = "manual rollback",
     actor: str | None = None,
 ) -> str:
-    """Restore the previous champion; return a one-line account of the change.
+    """Restore the previous champion, write its model card (restored, and why); return a
+    one-line account of the change.
 
     Args:
         config_path: Path of the config.yaml to run, relative to the working directory (a
@@ -29,11 +33,21 @@ def rollback_flow(
         actor: Who; recorded in the alias history (default: the user running it).
     """
     config = load_run_config(config_path)
-    registry = run_stores(config).registry
+    stores = run_stores(config)
+    registry = stores.registry
     before, after = registry.rollback(to_version=to_version, reason=reason, actor=actor)
     who = registry.history()[-1].actor
     message = f"champion of {config.name}: {before} -> {after} (rollback by {who}: {reason})"
     get_run_logger().info(message)
+    card = write_model_card(
+        config,
+        stores,
+        after,
+        "rollback",
+        current_run_context(reason, None, config_path),
+        render_card_markdown,
+    )
+    publish_model_card(config.name, card, after)
     emit_model_event(
         config,
         "model.rolled-back",

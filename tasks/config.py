@@ -1122,6 +1122,24 @@ class TrainingConfig(Strict):
     )
 
 
+class CardConfig(Strict):
+    """What the model card says of the model's use, which no record of the loop knows."""
+
+    owner: str | None = Field(
+        default=None, description="Who answers for the model (a team or a person)."
+    )
+    contact: str | None = Field(
+        default=None, description="How to reach the owner (an e-mail address, a channel)."
+    )
+    intended_use: str | None = Field(
+        default=None, description="What the model's predictions are for."
+    )
+    out_of_scope: str | None = Field(default=None, description="Uses the model is not meant for.")
+    limitations: str | None = Field(
+        default=None, description="Known limitations: data it never saw, groups it serves worse."
+    )
+
+
 class Config(Strict):
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]*$",
@@ -1159,6 +1177,11 @@ class Config(Strict):
     )
     reports: ReportsConfig = Field(
         description="The Evidently HTML reports, and the workspace of the dashboards."
+    )
+    card: CardConfig = Field(
+        default=CardConfig(),
+        description="The model card written at every promotion, bootstrap and rollback: its "
+        'owner and intended use (each "not stated" on the card when absent).',
     )
 
     @model_validator(mode="after")

@@ -247,6 +247,8 @@ def make_project(root: Path) -> Path:
     )
     registry.set_alias("champion", record.version, reason="docs test", action="promote")
     registry.mark(record.version, "champion")
+    # What a promotion writes beside the champion (`registry card` prints it).
+    registry.save_card(record.version, "# Model card: seattle-weather v0001\n", {})
     return root
 
 

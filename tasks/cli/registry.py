@@ -1,8 +1,9 @@
-"""The registry CLI: list versions, show the alias history, verify consistency."""
+"""The registry CLI: list versions, show the alias history, verify consistency, print a card."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from tasks.cli.common import DEFAULT_CONFIG
@@ -21,14 +22,22 @@ def list_mlflow_models(tracking_uri: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m tasks.cli.registry {list,history,verify}`: the config's model in the configured
-    registry: its versions, its alias history, or a consistency check (exit 2 on a problem)."""
+    """`python -m tasks.cli.registry {list,history,verify,card}`: the config's model in the
+    configured registry: its versions, its alias history, a consistency check (exit 2 on a
+    problem), or a version's model card (default: the champion's)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument(
         "command",
-        choices=["list", "history", "verify"],
+        choices=["list", "history", "verify", "card"],
         help="list: versions with status, aliases and lineage; history: every alias change "
-        "with who and why; verify: check files, digests and history against the aliases",
+        "with who and why; verify: check files, digests and history against the aliases; "
+        "card: a version's model card, written when it became champion",
+    )
+    parser.add_argument(
+        "version", nargs="?", help="card: the version, like v0002 (default: the champion)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="card: its JSON record instead of the Markdown"
     )
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="path of config.yaml")
     parser.add_argument("--last", type=int, help="history: only the last N changes")
@@ -36,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         "--all", action="store_true", help="list: the versions of every model in the registry"
     )
     args = parser.parse_args(argv)
+    if args.command != "card" and (args.version is not None or args.json):
+        parser.error(f"{args.command} takes no version and no --json (only card does)")
     try:
         # {secret: name} in history.url (the alias lock's database): read as the flows do.
         from tasks.orchestration.secrets import read_secret_block
@@ -76,6 +87,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "history":
             print(f"model {config.name} in {where}")
             print(render_history(registry, args.last))
+            return 0
+        if args.command == "card":
+            version = args.version or registry.get_alias("champion")
+            if version is None:
+                raise RegistryError(
+                    f"model {config.name} has no champion in {where}: name a version "
+                    "(`registry card v0001`), or run the monitor flow first"
+                )
+            card = registry.load_card(version)
+            print(json.dumps(card.record, indent=2) if args.json else card.markdown.rstrip("\n"))
             return 0
         check = registry.verify()
     except AutoretrainError as error:

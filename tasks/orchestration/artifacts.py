@@ -23,6 +23,7 @@ from tasks.render.reporting import (
     render_summary,
 )
 from tasks.steps.backtest import BacktestResult
+from tasks.stores.registry import StoredCard
 
 
 def publish_comparison(comparison: Comparison) -> None:
@@ -40,10 +41,18 @@ def publish_comparison(comparison: Comparison) -> None:
     )
 
 
-def publish_monitor_summary(result: MonitorResult) -> None:
+def publish_monitor_summary(result: MonitorResult, config_path: str | None = None) -> None:
     """The monitor run's summary as a markdown artifact, and its numbers as a one-row table
-    (a fleet that ran the monitor as a deployment reads its row from it)."""
+    (a fleet that ran the monitor as a deployment reads its row from it); with config_path,
+    the command that prints the champion's model card."""
     summary = f"```\n{render_summary(result)}\n```"
+    if config_path is not None and result.champion_after is not None:
+        champion = result.champion_after
+        summary += (
+            f"\n\nModel card of the champion {champion}: "
+            f"`autoretrain registry card {champion} --config {config_path}` "
+            "(stored with the version in the registry)"
+        )
     description = f"Monitor status: {result.status}"
     if result.dashboard is not None and not result.dashboard.updated:
         summary = f"{render_dashboard_warning(result.dashboard)}\n\n{summary}"
@@ -83,6 +92,18 @@ def publish_step_outcome(
         markdown="\n".join(lines),
         description=f"{step} status: {status}",
     )
+
+
+def publish_model_card(model_name: str, card: StoredCard | None, version: str) -> None:
+    """The champion's model card as a markdown artifact of the run that wrote it (or why there
+    is none)."""
+    if card is None:
+        markdown = f"**The model card of {version} was not written**: see the run's log."
+        description = f"Model card of {version}: NOT written"
+    else:
+        markdown = f"{card.markdown}\n\n*Stored at {card.location}.*"
+        description = f"Model card of {version}"
+    _markdown(key=f"{model_name}-model-card", markdown=markdown, description=description)
 
 
 def publish_backtest(result: BacktestResult, summary: str) -> None:

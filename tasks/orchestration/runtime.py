@@ -18,6 +18,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from tasks.config import Config, load_config
+from tasks.core.card import RunContext
 from tasks.errors import AutoretrainError, ConfigError
 from tasks.orchestration.retries import call_api
 from tasks.orchestration.secrets import read_secret_block
@@ -185,3 +186,22 @@ def model_slot(config: Config, step: Step) -> Iterator[None]:
         ) from error
     with slot:
         yield
+
+
+def current_run_context(reason: str, request_id: str | None, config_path: str) -> RunContext:
+    """What a model card records of this flow run: its id and the run that started it inline."""
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.get_id()
+    parent = (
+        call_api("reading the parent flow run", flow_run.get_parent_flow_run_id, idempotent=True)
+        if run_id
+        else None
+    )
+    return RunContext(
+        reason=reason,
+        request_id=request_id,
+        flow_run_id=run_id,
+        parent_flow_run_id=parent,
+        config_path=config_path,
+    )

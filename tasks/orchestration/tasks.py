@@ -10,7 +10,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.steps import dashboards, monitoring, promotion, reports, training
+from tasks.steps import cards, dashboards, monitoring, promotion, reports, training
 
 measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
 decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
@@ -26,6 +26,7 @@ adopt_model = task(cache_policy=NO_CACHE)(training.adopt_model)
 evaluate_on_holdout = task(cache_policy=NO_CACHE)(promotion.evaluate_on_holdout)
 record_approval = task(cache_policy=NO_CACHE)(promotion.record_approval)
 promote_challenger = task(cache_policy=NO_CACHE)(promotion.promote_challenger)
+write_model_card = task(cache_policy=NO_CACHE)(cards.write_model_card)
 
 __all__ = [
     "adopt_model",
@@ -42,4 +43,5 @@ __all__ = [
     "record_run",
     "train_challenger",
     "upload_reports",
+    "write_model_card",
 ]

@@ -64,6 +64,15 @@ def test_the_demo_loop_promotes_in_mlflow_and_a_server_loads_the_champion(
     assert client.get_run(linked).data.tags["autoretrain.verdict"] == "promote"
     registry = open_registry(load_config(config_path).registry, name)
     assert [e.action for e in registry.history()] == ["register", "promote", "promote"] * 2
+    # The promotion's model card: an artifact of the version's run, and its description.
+    card = registry.load_card("v0002")
+    assert (card.record["version"], card.record["event"]) == ("v0002", "promotion")
+    found = client.get_model_version(name, "2")
+    assert card.location == f"runs:/{found.run_id}/card/card.md"
+    assert card.markdown.startswith(f"# Model card: {name} v0002")
+    assert found.description[:2000] == card.markdown[:2000]
+    assert f"mlflow run id**: {found.run_id}" in card.markdown
+    assert registry.load_card("v0001").record["event"] == "bootstrap"
 
     # A serving system that loads models:/NAME@champion gets the promoted model.
     config = load_config(config_path)

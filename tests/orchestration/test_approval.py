@@ -146,6 +146,11 @@ def test_approved_promotion_swaps_the_champion_and_records_the_reviewer(write_co
     line = [h for h in registry.history() if h.alias == "champion"][-1]
     assert (line.from_version, line.to_version, line.actor) == ("v0001", "v0002", "alice")
     assert line.reason.endswith("approved by alice: numbers look right")
+    # The new champion's model card names who approved it, when, and the note.
+    card = registry.load_card("v0002")
+    approval = next(s for s in card.record["sections"] if s["key"] == "approval")["fields"]
+    assert (approval["reviewer"], approval["note"]) == ("alice", "numbers look right")
+    assert approval["decided_at"] == outcome.comparison.approval.decided_at
 
 
 def test_rejected_promotion_keeps_the_champion(write_config, tmp_path):

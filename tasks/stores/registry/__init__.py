@@ -4,7 +4,7 @@
 the default) or `mlflow_server.py` (an MLflow tracking server, imported only when used; with
 `_mlflow_client.py`, the only code that imports MLflow). The private modules hold the parts:
 
-    _types.py       the records (Lineage, ModelVersion, HistoryEntry, RegistryCheck)
+    _types.py       the records (Lineage, ModelVersion, HistoryEntry, RegistryCheck, StoredCard)
     _files.py       digests, fsync, atomic JSON, append-only lines, file locks
     _lock.py        AliasLock, what serialises one model's writers: FileAliasLock (a machine's),
                     AdvisoryAliasLock (PostgreSQL's, every machine's)
@@ -35,6 +35,7 @@ from tasks.stores.registry._types import (
     Lineage,
     ModelVersion,
     RegistryCheck,
+    StoredCard,
     Unchecked,
     check_model_name,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "ModelVersion",
     "MonitorRunRecord",
     "RegistryCheck",
+    "StoredCard",
     "Unchecked",
     "advisory_lock_key",
     "check_model_name",

@@ -39,6 +39,7 @@ from tasks.stores.registry._types import (
     Lineage,
     ModelVersion,
     RegistryCheck,
+    StoredCard,
     Unchecked,
 )
 
@@ -122,6 +123,18 @@ class ModelRegistry(ABC):
 
     @abstractmethod
     def load_comparison(self, comparison_id: str) -> JsonDict: ...
+
+    @abstractmethod
+    def save_card(self, version: str, markdown: str, record: JsonDict) -> StoredCard:
+        """Store the version's model card (Markdown and its JSON record); a later card of the
+        same version replaces it."""
+
+    @abstractmethod
+    def load_card(self, version: str) -> StoredCard: ...
+
+    @abstractmethod
+    def version_ids(self, version: str) -> dict[str, str]:
+        """The backend's own ids of a version (for the card's lineage)."""
 
     @abstractmethod
     def claim_request(self, request_id: str) -> bool: ...

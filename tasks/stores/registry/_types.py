@@ -12,6 +12,9 @@ from tasks.errors import RegistryError
 
 ALIASES = ("champion", "challenger")
 CALIBRATION_FILE = "calibration.json"
+# A version's model card (card.md, card.json): beside its files, or under card/ of its run.
+CARD_MARKDOWN = "card.md"
+CARD_RECORD = "card.json"
 # The same rule as the config's name, with a length a directory name can always have.
 MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
@@ -110,6 +113,16 @@ class HistoryEntry:
     to_version: str | None
     reason: str
     actor: str
+
+
+@dataclass(frozen=True)
+class StoredCard:
+    """A version's model card as the registry keeps it: Markdown, its JSON record, and where."""
+
+    version: str
+    markdown: str
+    record: JsonDict
+    location: str
 
 
 @dataclass(frozen=True)

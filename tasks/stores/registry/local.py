@@ -4,7 +4,9 @@ It keeps each model in its own directory under registry.path:
 
     models/<name>/versions/v0001/model.pkl, reference.parquet, metadata.json,
                                    calibration.json (classifiers: the probabilities' calibration
-                                   on the holdout, for the label-free estimate; optional)
+                                   on the holdout, for the label-free estimate; optional),
+                                   card.md, card.json (its model card, written when it becomes
+                                   champion: promotion, bootstrap or rollback)
     models/<name>/aliases.json           {"champion": "v0001", "challenger": "v0002"}
     models/<name>/history.jsonl          one line per alias change, append-only
     models/<name>/comparisons/<id>.json  champion-challenger comparisons
@@ -57,6 +59,7 @@ from tasks.stores.registry._files import (
     sha256_file,
     utc_now,
     write_json_atomic,
+    write_text_atomic,
 )
 from tasks.stores.registry._journal import ModelRegistry
 from tasks.stores.registry._layout import MODELS_DIRECTORY, VERSION_ID, model_directory
@@ -65,11 +68,14 @@ from tasks.stores.registry._migration import migrate_root_layout
 from tasks.stores.registry._types import (
     ALIASES,
     CALIBRATION_FILE,
+    CARD_MARKDOWN,
+    CARD_RECORD,
     HistoryEntry,
     JsonDict,
     Lineage,
     ModelVersion,
     RegistryCheck,
+    StoredCard,
     check_model_name,
 )
 
@@ -474,6 +480,39 @@ class LocalRegistry(ModelRegistry):
             elif sha256_file(calibration) != record.calibration_sha256:
                 problems.append(f"calibration of {record.version} does not match its SHA-256")
         return problems
+
+    # -- model cards -----------------------------------------------------------------
+    def save_card(self, version: str, markdown: str, record: JsonDict) -> StoredCard:
+        """Write the version's model card beside its files (card.json, then card.md, each
+        replaced atomically); a later card of the version (a rollback's) replaces it."""
+        with self._locked():
+            self.get_version(version)
+            directory = self._version_dir(version)
+            write_json_atomic(directory / CARD_RECORD, record)
+            write_text_atomic(directory / CARD_MARKDOWN, markdown)
+        return StoredCard(version, markdown, record, str(directory / CARD_MARKDOWN))
+
+    def load_card(self, version: str) -> StoredCard:
+        """The version's model card; RegistryError when it has none or it is unreadable."""
+        self.get_version(version)
+        directory = self._version_dir(version)
+        markdown, record = directory / CARD_MARKDOWN, directory / CARD_RECORD
+        if not markdown.is_file() or not record.is_file():
+            raise RegistryError(
+                f"{version} has no model card in {directory}: a card is written when a version "
+                "becomes champion (promotion, bootstrap or rollback), and versions that became "
+                "champion before cards existed have none"
+            )
+        try:
+            data = json.loads(record.read_text())
+        except ValueError as error:
+            raise RegistryError(f"model card {record} is unreadable: {error}") from None
+        return StoredCard(version, markdown.read_text(encoding="utf-8"), data, str(markdown))
+
+    def version_ids(self, version: str) -> dict[str, str]:
+        """Where the version is kept: its directory."""
+        self.get_version(version)
+        return {"registry": "local", "version_directory": str(self._version_dir(version))}
 
     # -- comparisons -----------------------------------------------------------------
     def _comparison_path(self, comparison_id: str) -> Path:

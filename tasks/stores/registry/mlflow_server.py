@@ -11,7 +11,9 @@ What goes where, for a model NAME (the config's name, also the registered model'
                                           signature, input example) under model/, the reference
                                           data under reference/, the calibration of its
                                           probabilities (if any) under calibration/, the
-                                          lineage under lineage/, the
+                                          lineage under lineage/, its model card
+                                          under card/ (card.md, card.json; the card is also
+                                          the model version's description), the
                                           training metrics and the estimator's params; one run per
                                           comparison (comparison.json and its numbers as metrics);
                                           one run per monitor run (its HTML reports and summary,
@@ -80,14 +82,20 @@ from tasks.stores.registry._mlflow_monitor_runs import MlflowMonitorRuns
 from tasks.stores.registry._types import (
     ALIASES,
     CALIBRATION_FILE,
+    CARD_MARKDOWN,
+    CARD_RECORD,
     HistoryEntry,
     JsonDict,
     Lineage,
     ModelVersion,
     RegistryCheck,
+    StoredCard,
 )
 
 logger = logging.getLogger(__name__)
+
+# What MLflow keeps of a model version's description (a String(5000) column).
+DESCRIPTION_CHARACTERS = 5000
 
 
 class MlflowRegistry(MlflowMonitorRuns, ModelRegistry):
@@ -396,6 +404,58 @@ class MlflowRegistry(MlflowMonitorRuns, ModelRegistry):
                 return False
             self.client.set_experiment_tag(experiment_id, key, utc_now())
         return True
+
+    # -- model cards -------------------------------------------------------------------
+    def save_card(self, version: str, markdown: str, record: JsonDict) -> StoredCard:
+        """Log the version's model card on its run (card/card.json, card/card.md) and make it
+        the model version's description (cut to what MLflow stores, with a pointer to the
+        artifact); a later card of the version (a rollback's) replaces both."""
+        found = self._model_version(version)
+        location = f"runs:/{found.run_id}/card/{CARD_MARKDOWN}"
+        description = markdown
+        if len(description) > DESCRIPTION_CHARACTERS:
+            pointer = f"\n\n... (cut: the whole card is the artifact {location})\n"
+            description = description[: DESCRIPTION_CHARACTERS - len(pointer)] + pointer
+        with self._calling(f"saving the model card of {version}"):
+            self.client.log_dict(found.run_id, record, f"card/{CARD_RECORD}")
+            self.client.log_text(found.run_id, markdown, f"card/{CARD_MARKDOWN}")
+            self.client.update_model_version(
+                self.model_name, version_number(version), description=description
+            )
+        return StoredCard(version, markdown, record, location)
+
+    def load_card(self, version: str) -> StoredCard:
+        """The version's model card from its run; RegistryError when it has none."""
+        found = self._model_version(version)
+        location = f"runs:/{found.run_id}/card/{CARD_MARKDOWN}"
+        with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
+            try:
+                markdown = self._download(location, Path(scratch), "model card")
+                record = self._download(
+                    f"runs:/{found.run_id}/card/{CARD_RECORD}", Path(scratch), "model card"
+                )
+            except ModelError:
+                raise RegistryError(
+                    f"{version} has no model card in the {self.location} (no artifact "
+                    f"card/{CARD_MARKDOWN} on run {found.run_id}): a card is written when a "
+                    "version becomes champion (promotion, bootstrap or rollback), and versions "
+                    "that became champion before cards existed have none"
+                ) from None
+            try:
+                data = json.loads(record.read_text())
+            except ValueError as error:
+                raise RegistryError(f"model card of {version} is unreadable: {error}") from None
+            return StoredCard(version, markdown.read_text(encoding="utf-8"), data, location)
+
+    def version_ids(self, version: str) -> dict[str, str]:
+        """Where the version is kept: MLflow's model version, its run and its model URI."""
+        found = self._model_version(version)
+        return {
+            "registry": "mlflow",
+            "mlflow_model_version": str(found.version),
+            "mlflow_run_id": str(found.run_id),
+            "model_uri": f"models:/{self.model_name}/{found.version}",
+        }
 
     # -- comparisons -------------------------------------------------------------------
     @staticmethod
