@@ -117,3 +117,26 @@ def evidently_panel_points(
         title: dict(zip(panel["legend"], panel["counts"], strict=True))
         for title, panel in panels.items()
     }
+
+
+# Per panel (by its title): the labels of its value axis, and how many lines it drew.
+AXES_SCRIPT = """
+const out = {};
+for (const heading of document.querySelectorAll('h5')) {
+  let card = heading;
+  while (card && !card.querySelector('.MuiChartsAxis-directionY')) card = card.parentElement;
+  if (!card) continue;
+  out[heading.innerText] = {
+    ticks: [...card.querySelectorAll('.MuiChartsAxis-directionY .MuiChartsAxis-tickLabel')]
+      .map(label => label.textContent),
+    lines: card.querySelectorAll('path[class*="MuiLineElement-"]').length,
+  };
+}
+return out;
+"""
+
+
+def evidently_panel_axes(driver: Any) -> dict[str, dict[str, Any]]:
+    """On a dashboard evidently_panel_points has drawn: per panel title, its value axis's tick
+    labels (`ticks`, bottom to top) and the number of line paths it drew (`lines`)."""
+    return dict(driver.execute_script(AXES_SCRIPT))

@@ -160,39 +160,39 @@ def _locked(workspace: Path) -> Iterator[None]:
 
 
 def _panels(metric: str, features: list[str]) -> list[Any]:
+    """Every panel as bars: Evidently 0.7.23's UI draws a line panel as a smoothed curve (MUI's
+    default monotone spline; a panel cannot ask for straight segments), which shows values
+    between windows that were never measured, and labels a line panel whose values are all
+    equal (one window) with a rounded tick, "1" for 0.5. A bar is one window's value exactly,
+    and a bar axis starts at 0."""
     from evidently.sdk.models import PanelMetric
-    from evidently.sdk.panels import bar_plot_panel, line_plot_panel
+    from evidently.sdk.panels import bar_plot_panel
 
-    # Each panel of PANEL_TITLES, in order: how it plots, its series (column, legend), what it
-    # shows and how wide it is.
+    # Each panel of PANEL_TITLES, in order: its series (column, legend), how wide it is and what
+    # it shows.
     panels = [
         (
-            line_plot_panel,
             [(DRIFT_SHARE, "drift share"), (DRIFT_THRESHOLD, "threshold")],
             "half",
-            "Share of feature columns whose drift test failed, per window",
+            "Share of feature columns whose drift test failed, per window, next to the threshold",
         ),
         (
-            line_plot_panel,
             [(f"{SCORE_PREFIX}{name}", name) for name in features],
             "half",
             "Each feature's drift score against the champion's reference "
             "(p-value or distance, per its method)",
         ),
         (
-            line_plot_panel,
             [(PERFORMANCE, f"{metric} (realised)"), (PERFORMANCE_THRESHOLD, "retrain threshold")],
             "half",
-            "The champion's metric on the window's labelled rows",
+            "The champion's metric on the window's labelled rows, next to the retrain threshold",
         ),
         (
-            bar_plot_panel,
             [(CURRENT_ROWS, "rows"), (LABELLED_ROWS, "labelled rows")],
             "half",
             "Rows in the window; labelled rows are those the metric used",
         ),
         (
-            bar_plot_panel,
             [(RETRAINED, "retrained"), (PROMOTED, "promoted")],
             "full",
             "1 at the end of a window after which a challenger was trained "
@@ -200,7 +200,7 @@ def _panels(metric: str, features: list[str]) -> list[Any]:
         ),
     ]
     return [
-        plot(
+        bar_plot_panel(
             title=title,
             values=[
                 PanelMetric(legend=legend, metric="MeanValue", metric_labels={"column": column})
@@ -209,7 +209,7 @@ def _panels(metric: str, features: list[str]) -> list[Any]:
             description=description,
             size=size,
         )
-        for title, (plot, series, size, description) in zip(PANEL_TITLES, panels, strict=True)
+        for title, (series, size, description) in zip(PANEL_TITLES, panels, strict=True)
     ]
 
 
@@ -228,15 +228,33 @@ def _project(workspace: Any, name: str, description: str) -> Any:
 
 
 def _ensure_dashboard(workspace: Any, project_id: Any, metric: str, features: list[str]) -> None:
-    """Give the project our panels, in one write, unless it has panels already (ours or a
-    person's): writers that race write the same panels."""
+    """Give the project our panels, in one write, unless it has panels already: a person's
+    stay as they are, ours of an earlier version are redrawn as today's. Writers that race
+    write the same panels."""
     from evidently.sdk.models import DashboardModel, DashboardTabModel
 
-    if workspace.get_dashboard(project_id).panels:
-        return
+    current = workspace.get_dashboard(project_id)
     panels = _panels(metric, features)
+    if current.panels:
+        upgraded = _upgraded_panels(current.panels, panels)
+        if upgraded is not None:
+            workspace.save_dashboard(project_id, DashboardModel(tabs=current.tabs, panels=upgraded))
+        return
     tab = DashboardTabModel(title="General", panels=[panel.id for panel in panels])
     workspace.save_dashboard(project_id, DashboardModel(tabs=[tab], panels=panels))
+
+
+def _upgraded_panels(current: list[Any], wanted: list[Any]) -> list[Any] | None:
+    """Our panels of an earlier version (the smoothed line panels) drawn as today's, same ids
+    and series; None when they are today's already or not ours (a person changed them)."""
+    if [panel.title for panel in current] != list(PANEL_TITLES):
+        return None
+    if all(old.plot_params == new.plot_params for old, new in zip(current, wanted, strict=True)):
+        return None
+    return [
+        old.copy(update={"plot_params": new.plot_params, "subtitle": new.subtitle})
+        for old, new in zip(current, wanted, strict=True)
+    ]
 
 
 def _snapshot(point: WindowPoint, write_id: str | None = None) -> Any:

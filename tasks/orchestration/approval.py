@@ -20,7 +20,7 @@ from pydantic import Field
 
 from tasks.core.gate import Approval, Comparison
 from tasks.orchestration.retries import call_api
-from tasks.render.reporting import render_comparison_markdown
+from tasks.render.reporting import render_approval_markdown
 
 
 class ApprovalInput(RunInput):
@@ -47,7 +47,7 @@ def request_approval(comparison: Comparison) -> Approval:
     """Pause until a person approves or rejects; no answer within the timeout rejects."""
     logger = get_run_logger()
     timeout = comparison.rules.approval_timeout_seconds
-    description = f"{render_comparison_markdown(comparison)}\n\n{describe_choices(comparison)}"
+    description = f"{render_approval_markdown(comparison)}\n\n{describe_choices(comparison)}"
     logger.info("waiting up to %d s for approval of %s", timeout, comparison.comparison_id)
     try:
         answer = pause_flow_run(

@@ -47,38 +47,42 @@ def verdict_in_words(comparison: Comparison) -> str:
 
 
 def comparison_rows(comparison: Comparison) -> list[dict[str, Any]]:
-    """The comparison as table rows: one per number, champion next to challenger and the rule."""
+    """The comparison as a narrow table: one row per check, its result next to its name, the
+    champion's and the challenger's number, and the rule in a few characters (the rules in full
+    are in comparison_details). It fits a 1280-pixel screen in Prefect's UI, whose table cells
+    do not wrap."""
     return [
         _floor_row(comparison),
         *_test_rows(comparison),
         *(_guard_row(guard) for guard in comparison.guards),
-        *(_slice_row(check, comparison.rules.slices.margin) for check in comparison.slices),
+        *(_slice_row(check) for check in comparison.slices),
     ]
 
 
-def _row(measure: str, champion: Any, challenger: Any, rule: str, result: str) -> dict[str, Any]:
+def _row(check: str, result: str, champion: Any, challenger: Any, rule: str) -> dict[str, Any]:
     return {
-        "measure": measure,
+        "check": check,
+        "result": result,
         "champion": champion,
         "challenger": challenger,
         "rule": rule,
-        "result": result,
     }
 
 
 def _floor_row(comparison: Comparison) -> dict[str, Any]:
     champion, challenger = comparison.champion, comparison.challenger
     rules = comparison.rules
-    floor = rules.performance_threshold
     score = challenger.score
-    passed = score is not None and not rules.metric_config().worse(score, floor)
+    passed = score is not None and not rules.metric_config().worse(
+        score, rules.performance_threshold
+    )
     side = ">=" if rules.higher_is_better else "<="
     return _row(
-        f"{rules.metric} ({rules.direction})",
+        rules.metric,
+        "ok" if passed else "FAIL",
         champion.score if champion else None,
         score,
-        f"challenger {side} {floor:.3f} (worst acceptable: performance_threshold)",
-        "ok" if passed else "FAIL",
+        f"{side} {rules.performance_threshold:.3f} (floor)",
     )
 
 
@@ -90,34 +94,100 @@ def _test_rows(comparison: Comparison) -> list[dict[str, Any]]:
     if interval is not None:
         champion_score = comparison.champion.score if comparison.champion else None
         required = rules.required_improvement(champion_score)
-        shown = improvement_shown(interval, required)
-        measure = (
-            "difference (challenger - champion)"
-            if rules.higher_is_better
-            else f"improvement (champion - challenger {rules.metric_name}; {rules.direction})"
-        )
         rows.append(
             _row(
-                measure,
+                "difference" if rules.higher_is_better else "improvement",
+                "ok" if improvement_shown(interval, required) else "FAIL",
                 None,
-                interval.difference,
-                f"{interval.confidence:.0%} paired bootstrap interval "
-                f"[{interval.lower:+.4g}, {interval.upper:+.4g}]: lower bound >= "
-                f"{rules.describe_required(champion_score)} ({interval.resamples} resamples, "
-                f"seed {interval.seed})",
-                "ok" if shown else "FAIL",
+                f"{interval.difference:+.4g}",
+                f"[{interval.lower:+.4g}, {interval.upper:+.4g}] >= {required:+.4g}",
             )
         )
     if comparison.mcnemar is not None:
         test = comparison.mcnemar
         rows.append(
             _row(
-                "McNemar (rows only one model gets right)",
+                "McNemar test",
+                "info",
                 test.champion_only_correct,
                 test.challenger_only_correct,
-                f"reported: p = {format_number(test.p_value, 'general')} ({test.method})",
-                "info",
+                f"p = {format_number(test.p_value, 'general')}",
             )
+        )
+    if comparison.permutation is not None:
+        rows.append(
+            _row(
+                "permutation test",
+                "info",
+                None,
+                None,
+                f"p = {format_number(comparison.permutation.p_value, 'general')}",
+            )
+        )
+    return rows
+
+
+def _short_name(name: str) -> str:
+    """A guard's name without a long explanation in brackets ("(macro)" and "(47 rows)" stay)."""
+    head, bracket, rest = name.partition(" (")
+    return name if not bracket or len(rest) <= 8 or rest.endswith(" rows)") else head
+
+
+def _guard_row(guard: GuardCheck) -> dict[str, Any]:
+    side = guard.rule.split(" ", 1)[0]
+    return _row(
+        _short_name(guard.name),
+        "ok" if guard.passed else "FAIL",
+        guard.champion,
+        guard.challenger,
+        f"guard: {side} {format_number(guard.limit, 'general')}"
+        if guard.limit is not None
+        else "guard: no limit",
+    )
+
+
+def _slice_row(check: SliceCheck) -> dict[str, Any]:
+    result = "FAIL" if check.regressed else "ok" if check.judged else "skipped"
+    return _row(
+        f"{check.column}={check.value} ({check.rows} rows)",
+        result,
+        check.champion,
+        check.challenger,
+        f"slice: Holm p {format_number(check.adjusted_p_value, 'general')}"
+        if check.judged
+        else "slice: not judged",
+    )
+
+
+def comparison_details(comparison: Comparison) -> list[str]:
+    """The rules behind comparison_rows in full, one markdown list item each."""
+    rules = comparison.rules
+    side = ">=" if rules.higher_is_better else "<="
+    items = [
+        f"**{rules.metric}** ({rules.direction}): the challenger must reach {side} "
+        f"performance_threshold {rules.performance_threshold:.3f}, the worst acceptable.",
+    ]
+    interval = comparison.interval
+    if interval is not None:
+        champion_score = comparison.champion.score if comparison.champion else None
+        what = (
+            "challenger - champion"
+            if rules.higher_is_better
+            else f"champion - challenger {rules.metric_name}, {rules.direction}"
+        )
+        items.append(
+            f"**{'difference' if rules.higher_is_better else 'improvement'}** ({what}) "
+            f"{interval.difference:+.4g}; its {interval.confidence:.0%} paired bootstrap interval "
+            f"[{interval.lower:+.4g}, {interval.upper:+.4g}] ({interval.resamples} resamples, "
+            f"seed {interval.seed}) decides: its lower bound must reach "
+            f"{rules.describe_required(champion_score)}."
+        )
+    if comparison.mcnemar is not None:
+        test = comparison.mcnemar
+        items.append(
+            f"**McNemar test** (reported, does not decide): {test.champion_only_correct} rows "
+            f"only the champion gets right, {test.challenger_only_correct} only the challenger; "
+            f"p = {format_number(test.p_value, 'general')} ({test.method})."
         )
     if comparison.permutation is not None:
         permutation = comparison.permutation
@@ -126,44 +196,31 @@ def _test_rows(comparison: Comparison) -> list[dict[str, Any]]:
             if not rules.regression
             else f"sign-flip permutation test of per-row {rules.metric_name} losses"
         )
-        rows.append(
-            _row(
-                name,
-                None,
-                None,
-                f"reported: p = {format_number(permutation.p_value, 'general')} "
-                f"({permutation.permutations} permutations)",
-                "info",
-            )
+        items.append(
+            f"**permutation test** (reported, does not decide): {name}, p = "
+            f"{format_number(permutation.p_value, 'general')} ({permutation.permutations} "
+            "permutations)."
         )
-    return rows
-
-
-def _guard_row(guard: GuardCheck) -> dict[str, Any]:
-    return _row(
-        f"guard: {guard.name}",
-        guard.champion,
-        guard.challenger,
-        f"{guard.rule} (limit {format_number(guard.limit, 'general')})",
-        "ok" if guard.passed else "FAIL",
-    )
-
-
-def _slice_row(check: SliceCheck, margin: float) -> dict[str, Any]:
-    rule = (
-        f"no significant regression beyond {margin:g} "
-        f"(Holm p {format_number(check.adjusted_p_value, 'general')})"
-        if check.judged
-        else f"not judged: {check.note}"
-    )
-    result = "FAIL" if check.regressed else "ok" if check.judged else "skipped"
-    return _row(
-        f"slice {check.column}={check.value} ({check.rows} rows)",
-        check.champion,
-        check.challenger,
-        rule,
-        result,
-    )
+    items += [
+        f"**guard: {guard.name}**: {guard.rule}"
+        + (f" (limit {format_number(guard.limit, 'general')})" if guard.limit is not None else "")
+        + "."
+        for guard in comparison.guards
+    ]
+    margin = rules.slices.margin
+    items += [
+        f"**slice {check.column}={check.value}**: "
+        + (
+            f"no significant regression beyond {margin:g} (Holm-adjusted p "
+            f"{format_number(check.adjusted_p_value, 'general')})."
+            if check.judged
+            else f"not judged: {check.note}."
+        )
+        for check in comparison.slices
+    ]
+    if comparison.multiplicity:
+        items.append(f"**Comparisons made**: {comparison.multiplicity}.")
+    return items
 
 
 def describe_provenance(made: dict[str, str]) -> str:
@@ -277,7 +334,9 @@ def comparison_table(comparison: Comparison) -> list[dict[str, str]]:
 
 
 def render_comparison_markdown(comparison: Comparison) -> str:
-    """The comparison for the Prefect UI: the verdict in words, the table, then every reason."""
+    """The comparison for the Prefect UI, narrow enough for a 1280-pixel screen: the verdict in
+    words, a short table of every check, then the rules, where the models were made and every
+    reason as lists (their text wraps; a table cell does not)."""
     holdout = Window.from_dict(comparison.holdout_window)
     champion = comparison.champion.version if comparison.champion else "none (bootstrap)"
     lines = [
@@ -288,42 +347,28 @@ def render_comparison_markdown(comparison: Comparison) -> str:
         f"Holdout {holdout}: {comparison.holdout_rows} labelled rows, the same rows for both "
         "models, trained on by neither.",
         "",
-        "| measure | champion | challenger | rule | result |",
+        "| check | result | champion | challenger | rule |",
         "|---|---|---|---|---|",
     ]
     for row in comparison_rows(comparison):
-        lines.append(
-            "| "
-            + " | ".join(
-                _cell(row[key]) for key in ("measure", "champion", "challenger", "rule", "result")
-            )
-            + " |"
-        )
-    if comparison.interval is not None:
-        lines += [
-            "",
-            "(For the interval row, the champion and challenger columns hold its bounds.)",
-        ]
-    if comparison.multiplicity:
-        lines += ["", f"Comparisons made: {comparison.multiplicity}."]
-    lines += [
-        "",
-        "## Where the models were made",
-        "",
-        "| version | image | image digest | git commit | uv.lock SHA-256 |",
-        "|---|---|---|---|---|",
-    ]
+        lines.append("| " + " | ".join(_cell(value) for value in row.values()) + " |")
+    lines += ["", "## The rules", ""]
+    lines += [f"- {item}" for item in comparison_details(comparison)]
+    lines += ["", "## Where the models were made", ""]
     for contender in (comparison.champion, comparison.challenger):
         if contender is not None:
             made = contender.provenance
-            lines.append(
-                f"| {contender.version} | "
-                + " | ".join(
-                    _cell(made.get(key, "")) or "-"
-                    for key in ("image", "image_digest", "git_sha", "lock_sha256")
+            described = [
+                f"{label} `{made[key]}`"
+                for label, key in (
+                    ("image", "image"),
+                    ("digest", "image_digest"),
+                    ("git commit", "git_sha"),
+                    ("uv.lock SHA-256", "lock_sha256"),
                 )
-                + " |"
-            )
+                if made.get(key)
+            ]
+            lines.append(f"- **{contender.version}**: {', '.join(described) or 'not recorded'}")
     lines += ["", "## Reasons", ""]
     lines += [f"- {reason}" for reason in comparison.reasons]
     if comparison.approval is not None:
@@ -334,6 +379,76 @@ def render_comparison_markdown(comparison: Comparison) -> str:
             f"{approval.reviewer} at {approval.decided_at}. {approval.note}",
         ]
     lines += ["", f"Comparison id `{comparison.comparison_id}` (JSON in the registry)."]
+    return "\n".join(lines)
+
+
+def render_approval_markdown(comparison: Comparison) -> str:
+    """The comparison in the approval form, whose text box is about 470 pixels wide: the
+    verdict and the numbers that decide it first, as a list that wraps (no table, no hash in
+    full), then the other checks and where the models were made."""
+    rules = comparison.rules
+    champion = comparison.champion
+    challenger = comparison.challenger
+    versus = champion.version if champion else "none (bootstrap)"
+    passed = _floor_row(comparison)["result"]
+    side = ">=" if rules.higher_is_better else "<="
+    scores = f"challenger {challenger.version} {_cell(challenger.score) or 'n/a'}"
+    if champion is not None:
+        scores = f"champion {champion.version} {_cell(champion.score) or 'n/a'}, {scores}"
+    lines = [
+        f"**{comparison.verdict.upper()}: {challenger.version} vs {versus}**",
+        "",
+        f"- **{rules.metric}** ({rules.direction}) on {comparison.holdout_rows} holdout rows: "
+        f"{scores}; floor {side} {rules.performance_threshold:.3f}: {passed}",
+    ]
+    interval = comparison.interval
+    if interval is not None:
+        champion_score = champion.score if champion else None
+        required = rules.describe_required(champion_score)
+        shown = improvement_shown(interval, rules.required_improvement(champion_score))
+        lines.append(
+            f"- **{'difference' if rules.higher_is_better else 'improvement'}** "
+            f"{interval.difference:+.4g}, {interval.confidence:.0%} interval "
+            f"[{interval.lower:+.4g}, {interval.upper:+.4g}]; its lower bound must reach "
+            f"{required}: {'ok' if shown else 'FAIL'}"
+        )
+    tests = []
+    if comparison.mcnemar is not None:
+        tests.append(f"McNemar p = {format_number(comparison.mcnemar.p_value, 'general')}")
+    if comparison.permutation is not None:
+        tests.append(
+            f"permutation test p = {format_number(comparison.permutation.p_value, 'general')}"
+        )
+    if tests:
+        lines.append(f"- **tests** (reported, they do not decide): {', '.join(tests)}")
+    checks = [
+        *(_guard_row(guard) for guard in comparison.guards),
+        *(_slice_row(check) for check in comparison.slices),
+    ]
+    if checks:
+        failed = [_cell(row["check"]) for row in checks if row["result"] == "FAIL"]
+        lines.append(
+            f"- **guards and slices**: {len(checks) - len(failed)} of {len(checks)} ok"
+            + (f"; FAIL: {', '.join(failed)}" if failed else "")
+        )
+    lines += ["", verdict_in_words(comparison), "", "Each check:", ""]
+    for row in comparison_rows(comparison):
+        numbers = ", ".join(
+            f"{side} {_cell(row[side])}"
+            for side in ("champion", "challenger")
+            if row[side] is not None
+        )
+        lines.append(
+            f"- {_cell(row['check'])}: {numbers + '; ' if numbers else ''}{_cell(row['rule'])}: "
+            f"{row['result']}"
+        )
+    lines += ["", "Made in:", ""]
+    for contender in (champion, challenger):
+        if contender is not None:
+            # The image apart from its digest: one unbroken name@digest is wider than the form.
+            made = describe_provenance(contender.provenance).replace("@sha256:", ", sha256:")
+            lines.append(f"- {contender.version}: {made}")
+    lines += ["", f"Comparison `{comparison.comparison_id}` (in full: the comparison artifact)."]
     return "\n".join(lines)
 
 

@@ -15,7 +15,13 @@ from flows.backtest import backtest_flow
 from flows.monitor import monitor_flow
 from tasks.adapters.evidently_workspace import PANEL_TITLES
 from tasks.config import load_config
-from tests.browser import chromium, evidently_panel_points, require_chromium, save_screenshot
+from tests.browser import (
+    chromium,
+    evidently_panel_axes,
+    evidently_panel_points,
+    require_chromium,
+    save_screenshot,
+)
 from tests.processes import evidently_ui
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -66,10 +72,23 @@ def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path
             "labelled rows": windows,
         }
         assert shown["Retrains and promotions"] == {"retrained": windows, "promoted": windows}
+        # Bars, not lines: no curve between windows shows a value nobody measured (issue 25).
+        axes = evidently_panel_axes(driver)
+        assert {title: axis["lines"] for title, axis in axes.items()} == dict.fromkeys(
+            PANEL_TITLES, 0
+        )
 
         # The demo's monitor run: one snapshot, every series one point.
         demo_shown = evidently_panel_points(
             driver, f"{url}/projects/{projects['seattle-weather']}", expected_series
         )
         assert all(set(series.values()) == {1} for series in demo_shown.values()), demo_shown
+        # One window: the axis of the drift share runs from 0 to its value, labelled as such (a
+        # line panel of equal values labelled its one tick "1" for a share of 0.5).
+        share = demo.signals.drift_share
+        assert share is not None
+        ticks = evidently_panel_axes(driver)[PANEL_TITLES[0]]["ticks"]
+        top = max(share, config.policy.drift_threshold)
+        assert float(ticks[0]) == 0 and float(ticks[-1]) == pytest.approx(top, abs=0.051), ticks
+        save_screenshot(driver, tmp_path / "evidently-one-window.png")
     assert (tmp_path / "evidently-dashboard.png").stat().st_size > 10_000

@@ -86,6 +86,63 @@ def test_every_panel_series_finds_its_value_in_the_snapshot(tmp_path: Path) -> N
     assert latest["performance"] == pytest.approx(0.6)
 
 
+def _dashboard(workspace: Path, project: str = "model-a") -> dict:
+    (path,) = [
+        p / "dashboard.json"
+        for p in workspace.iterdir()
+        if p.is_dir() and json.loads((p / "metadata.json").read_text())["name"] == project
+    ]
+    return json.loads(path.read_text())
+
+
+def test_every_panel_draws_bars_not_a_smoothed_line(tmp_path: Path) -> None:
+    """Evidently 0.7.23's UI draws a line panel as a smoothed curve (values between windows that
+    were never measured) and labels a one-window line panel's axis "1" for 0.5 (issue 25)."""
+    _add(tmp_path, _point(0))
+
+    panels = _dashboard(tmp_path)["panels"]
+
+    assert [panel["title"] for panel in panels] == list(PANEL_TITLES)
+    assert [panel["plot_params"]["plot_type"] for panel in panels] == ["bar"] * len(PANEL_TITLES)
+    assert not any(panel["plot_params"]["is_stacked"] for panel in panels)
+
+
+def _as_line_panels(workspace: Path, titles: list[str] | None = None) -> dict:
+    """Turn the project's panels into line panels, as earlier versions wrote them."""
+    (path,) = workspace.glob("*/dashboard.json")
+    dashboard = json.loads(path.read_text())
+    for panel, title in zip(dashboard["panels"], titles or PANEL_TITLES, strict=True):
+        panel["plot_params"] = {"plot_type": "line"}
+        panel["title"] = title
+    path.write_text(json.dumps(dashboard))
+    return dashboard
+
+
+def test_our_earlier_line_panels_are_redrawn_as_bars(tmp_path: Path) -> None:
+    _add(tmp_path, _point(0))
+    before = _as_line_panels(tmp_path)
+
+    _add(tmp_path, _point(30))
+
+    after = _dashboard(tmp_path)
+    assert [panel["plot_params"]["plot_type"] for panel in after["panels"]] == ["bar"] * len(
+        PANEL_TITLES
+    )
+    # The same panels (ids, series, tab), only drawn differently.
+    assert [p["id"] for p in after["panels"]] == [p["id"] for p in before["panels"]]
+    assert [p["values"] for p in after["panels"]] == [p["values"] for p in before["panels"]]
+    assert after["tabs"] == before["tabs"]
+
+
+def test_a_persons_panels_are_left_as_they_are(tmp_path: Path) -> None:
+    _add(tmp_path, _point(0))
+    mine = _as_line_panels(tmp_path, [f"my panel {n}" for n in range(len(PANEL_TITLES))])
+
+    _add(tmp_path, _point(30))
+
+    assert _dashboard(tmp_path) == mine
+
+
 def test_a_window_without_labels_leaves_the_metric_out_not_zero(tmp_path: Path) -> None:
     _add(tmp_path, _point(0, performance=None))
 

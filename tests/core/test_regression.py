@@ -302,7 +302,8 @@ def test_clearly_better_regressor_is_promoted_with_its_numbers_and_direction() -
     assert "mae (lower is better)" in text
     markdown = render_comparison_markdown(comparison)
     assert "lower in mae (lower is better)" in markdown
-    assert "| improvement (champion - challenger mae; lower is better) |" in markdown
+    assert "| improvement | ok |  | +" in markdown
+    assert "**improvement** (champion - challenger mae, lower is better) +" in markdown
     assert "sign-flip permutation test of per-row mae losses" in markdown
     # The record round-trips through its JSON form.
     assert Comparison.from_dict(comparison.to_dict()) == comparison

@@ -283,6 +283,11 @@ def test_the_form_refuses_an_answer_without_a_decision_or_a_reviewer() -> None:
     assert "default" not in schema["properties"]["decision"]
     assert "default" not in schema["properties"]["reviewer"]
     description = seen["description"]
+    # The verdict and its numbers first, and no table: the form's text box is ~470 px wide.
+    form = json.loads(description)  # the run input is stored as JSON
+    assert form.startswith("**PROMOTE: v0002 vs v0001**\n\n- **accuracy** (higher is ")
+    assert "- **difference** +0.4, 95% interval [" in form
+    assert not [line for line in form.splitlines() if line.startswith("|")]
     assert "**Choose a decision and give your name; both are required.**" in description
     assert "- **approve**: v0002 becomes champion in place of v0001." in description
     assert "- **reject**: v0001 stays champion; v0002 is marked rejected" in description

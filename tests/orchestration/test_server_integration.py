@@ -536,7 +536,7 @@ def test_prefect_ui_shows_the_comparison_artifact(server: Server, tmp_path: Path
     ui = server.url.removesuffix("/api")
 
     with chromium() as driver:
-        driver.set_window_size(1800, 900)  # the table's every column, for the docs' screenshot
+        driver.set_window_size(1280, 900)  # every column fits (test_prefect_ui_pages.py)
         driver.get(f"{ui}/artifacts/artifact/{artifact['latest_id']}")
         _wait_for(
             lambda: "challenger" in driver.execute_script("return document.body.innerText"),
