@@ -9,6 +9,7 @@ pyproject.toml; it imports only the command it runs.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.argv[0] = f"autoretrain {command}"  # what argparse shows in the command's usage line
     try:
         return run(rest)
+    except BrokenPipeError:
+        # The reader went away (`autoretrain registry list | head`): not an error of ours.
+        # Python's recipe: point stdout at /dev/null so that the exit flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command a pipe cut short
     finally:
         sys.argv[0] = program
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -149,11 +149,15 @@ def _threshold_text(view: HistoryView) -> str:
     return f"{text}, drift share threshold {format_number(view.drift_threshold)}"
 
 
+def _runs(view: HistoryView) -> str:
+    return f"{len(view.rows)} run" + ("" if len(view.rows) == 1 else "s")
+
+
 def render_monitoring_history(view: HistoryView) -> str:
     """One line per monitored window, oldest first: window end, rows, drift, metric, its
     label-free estimate, decision, status."""
     lines = [
-        f"monitoring history of {view.model_name}: {len(view.rows)} runs; {_threshold_text(view)}",
+        f"monitoring history of {view.model_name}: {_runs(view)}; {_threshold_text(view)}",
     ]
     if view.note:
         lines.append(f"({view.note})")
@@ -190,6 +194,16 @@ def render_monitoring_history(view: HistoryView) -> str:
     return "\n".join(lines)
 
 
+def threshold_edges(moments: list[datetime]) -> list[datetime]:
+    """The x positions of the threshold steps: each run's moment, and a margin before the first
+    and after the last, so that one run (and the last of many) still shows its thresholds as a
+    line, not as a step of zero width."""
+    if not moments:
+        return []
+    pad = max((moments[-1] - moments[0]) / 20, timedelta(days=15))
+    return [moments[0] - pad, *moments, moments[-1] + pad]
+
+
 def plot_monitoring_history(view: HistoryView, path: Path) -> Path:
     """Top: the metric of each run against its threshold; o where a retrain's challenger was
     promoted, x where it was rejected, + where no verdict was recorded.
@@ -205,14 +219,20 @@ def plot_monitoring_history(view: HistoryView, path: Path) -> Path:
         return [float("nan") if row.get(key) is None else float(row[key]) for row in view.rows]
 
     performance, drift = values("performance"), values("drift_share")
+    edges = threshold_edges(moments)
+
+    def thresholds(key: str) -> list[float]:
+        steps = values(key)
+        return [steps[0], *steps, steps[-1]] if steps else []
+
     figure, (metric_axes, drift_axes) = plt.subplots(
         2, 1, sharex=True, figsize=(11, 6.5), gridspec_kw={"height_ratios": [3, 2]}
     )
     metric_axes.plot(moments, performance, marker=".", label=f"{view.metric} (labelled rows)")
     # Each run's own threshold: a config change shows as a step.
     metric_axes.step(
-        moments,
-        values("performance_threshold"),
+        edges,
+        thresholds("performance_threshold"),
         where="post",
         color="tab:red",
         linestyle="--",
@@ -241,21 +261,23 @@ def plot_monitoring_history(view: HistoryView, path: Path) -> Path:
                 **style,
             )
     metric_axes.set_ylabel(view.metric)
-    metric_axes.set_title(f"{view.model_name}: monitoring history ({len(view.rows)} runs)")
+    metric_axes.set_title(f"{view.model_name}: monitoring history ({_runs(view)})")
     metric_axes.legend(loc="best", fontsize="small")
     metric_axes.grid(alpha=0.3)
     drift_axes.plot(
         moments, drift, marker=".", color="tab:orange", label="share of drifted columns"
     )
     drift_axes.step(
-        moments,
-        values("drift_threshold"),
+        edges,
+        thresholds("drift_threshold"),
         where="post",
         color="tab:red",
         linestyle="--",
         label="drift threshold",
     )
     drift_axes.set_ylim(-0.05, 1.05)
+    if edges:
+        drift_axes.set_xlim(edges[0], edges[-1])
     drift_axes.set_ylabel("drift share")
     drift_axes.set_xlabel("window end (as of)")
     drift_axes.legend(loc="best", fontsize="small")

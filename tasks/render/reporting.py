@@ -500,7 +500,8 @@ def render_summary(result: MonitorResult) -> str:
         column = signals.prediction_drift
         lines.append(
             f"predictions {column.method} score {column.score:.4g} (threshold {column.threshold:g}) "
-            f"{'DRIFTED' if column.drifted else 'ok'} (champion's outputs vs on its reference)"
+            f"{'DRIFTED' if column.drifted else 'ok'} "
+            "(the champion's outputs on the window vs on its reference)"
         )
     if signals.target_drift:
         column = signals.target_drift

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -75,3 +76,30 @@ def test_the_installed_command_runs_what_the_module_runs(
     assert by_command.returncode == by_module.returncode == 2
     assert by_command.stderr == by_module.stderr
     assert f"no registry at {tmp_path / 'no-registry-here'}" in by_command.stderr
+
+
+@pytest.mark.slow  # starts processes
+def test_a_reader_that_goes_away_is_not_a_traceback(tmp_path: Path) -> None:
+    # `autoretrain registry list | head -1`: the command's next print meets a closed pipe.
+    (tmp_path / "chatty_command.py").write_text(
+        "def main(argv):\n    for n in range(100_000):\n        print('line', n)\n    return 0\n"
+    )
+    program = (
+        "import sys, flows.cli as cli; "
+        "cli.COMMANDS['chatty'] = ('chatty_command', 'prints a lot'); "
+        "sys.exit(cli.main(['chatty']))"
+    )
+    shell = f'"{sys.executable}" -c "{program}" | head -1; echo "exit ${{PIPESTATUS[0]}}" >&2'
+    done = subprocess.run(
+        ["bash", "-c", shell],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.stdout == "line 0\n"
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr
+    assert done.stderr.strip().endswith("exit 141")

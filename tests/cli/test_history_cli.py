@@ -105,7 +105,7 @@ def test_show_last_and_another_model(
 
     assert main(["show", "--config", str(history_config), "--model", "another-model"]) == 0
     out = capsys.readouterr().out
-    assert "monitoring history of another-model: 1 runs" in out
+    assert "monitoring history of another-model: 1 run;" in out
     assert "14.200" in out
 
 
@@ -131,7 +131,7 @@ def test_runs_that_did_not_record_their_metric_are_not_labelled_with_another_mod
     assert main(["show", "--config", str(history_config), "--model", "old-model"]) == 0
 
     out = capsys.readouterr().out
-    assert "1 runs; metric and thresholds not recorded" in out
+    assert "1 run; metric and thresholds not recorded" in out
     assert "f1" not in out
     assert "show them with that model's config (--config)" in out
 
@@ -299,7 +299,7 @@ def test_a_sqlite_history_url_is_shown_from_there(
     )
 
     assert main(["show", "--config", str(config_path)]) == 0
-    assert "monitoring history of seattle-weather: 1 runs" in capsys.readouterr().out
+    assert "monitoring history of seattle-weather: 1 run;" in capsys.readouterr().out
     assert main(["show", "--config", str(config_path), "--model", "nope"]) == 2
     assert f"error: no monitor runs of nope in {url};" in capsys.readouterr().err
     assert not (tmp_path / "registry").exists() and not (tmp_path / "unused").exists()
