@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tasks.config import load_config
+from tasks.config import FleetConfig, deep_merge, load_config, load_fleet
 from tasks.errors import ConfigError
-from tasks.fleet_config import FleetConfig, deep_merge, load_fleet
 from tests.helpers import DEMO_DATA, ROOT, repo_raw_config
 
 

@@ -15,7 +15,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tasks.config import Config, Duration, SqlSourceConfig, is_service_url, parse_config
+from tasks.config._base import Duration
+from tasks.config._config import Config
+from tasks.config._data import SqlSourceConfig
+from tasks.config._loading import parse_config
+from tasks.config._stores import is_service_url
 from tasks.errors import ConfigError
 from tasks.yaml_files import (
     anchor_sqlite_url,
