@@ -6,7 +6,9 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+from tasks.secrets import SecretValue
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|min|h|d|w)\s*$")
 _UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -25,6 +27,26 @@ def parse_duration(value: Any) -> Any:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _at_least_one_second(value: timedelta) -> timedelta:
+    if value < timedelta(seconds=1):
+        raise ValueError("must be at least 1s")
+    return value
+
+
+# A timeout: no shorter than a second.
+Timeout = Annotated[Duration, AfterValidator(_at_least_one_second)]
+
+
+def refuse_plain_text_password(url: SecretValue) -> None:
+    """Raise ValueError when a URL written in config.yaml itself carries a password."""
+    if not url.from_reference and url.holds_url_password():
+        raise ValueError(
+            "holds a password in plain text, and config.yaml is committed and deployed: "
+            "give the URL as ${VARIABLE} (an environment variable) or as "
+            "{secret: block-name} (a Prefect Secret block)"
+        )
 
 
 class Strict(BaseModel):

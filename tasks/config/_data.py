@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tasks.config._base import Strict
+from tasks.config._base import Strict, refuse_plain_text_password
 from tasks.secrets import SecretValue
 
 
@@ -38,12 +38,7 @@ class SqlSourceConfig(Strict):
     @field_validator("url")
     @classmethod
     def _no_plain_text_password(cls, value: SecretValue) -> SecretValue:
-        if not value.from_reference and value.holds_url_password():
-            raise ValueError(
-                "holds a password in plain text, and config.yaml is committed and deployed: "
-                "give the URL as ${VARIABLE} (an environment variable) or as "
-                "{secret: block-name} (a Prefect Secret block)"
-            )
+        refuse_plain_text_password(value)
         return value
 
 

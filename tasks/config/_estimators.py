@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -36,6 +37,30 @@ def _module_allowed(module_name: str, allowed: list[str]) -> bool:
     return any(module_name == a or module_name.startswith(f"{a}.") for a in allowed)
 
 
+def resolve_estimator(path: str, allowed_modules: Sequence[str] = ()) -> type:
+    """The class an estimator's import path names, imported only from an allowed module
+    (scikit-learn's estimator modules and allowed_modules); ValueError naming the problem."""
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name:
+        raise ValueError(
+            f"'{path}' is not an import path like sklearn.linear_model.LogisticRegression"
+        )
+    if not _module_allowed(module_name, [*SKLEARN_ESTIMATOR_MODULES, *allowed_modules]):
+        raise ValueError(
+            f"module '{module_name}' is not allowed: estimators may come from scikit-learn's "
+            "estimator modules (sklearn.ensemble, sklearn.linear_model, ...) or a module listed "
+            "in model.allowed_modules; add it there if you trust its code"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import module '{module_name}': {error}") from None
+    if not hasattr(module, class_name):
+        raise ValueError(f"module '{module_name}' has no '{class_name}'")
+    estimator_class: type = getattr(module, class_name)
+    return estimator_class
+
+
 class ModelConfig(Strict):
     allowed_modules: list[str] = Field(
         default=[],
@@ -63,25 +88,8 @@ class ModelConfig(Strict):
     @field_validator("estimator")
     @classmethod
     def _check_importable(cls, value: str, info: ValidationInfo) -> str:
-        module_name, _, class_name = value.rpartition(".")
-        if not module_name:
-            raise ValueError(
-                f"'{value}' is not an import path like sklearn.linear_model.LogisticRegression"
-            )
-        allowed = [*SKLEARN_ESTIMATOR_MODULES, *info.data.get("allowed_modules", [])]
-        if not _module_allowed(module_name, allowed):
-            raise ValueError(
-                f"module '{module_name}' is not allowed: estimators may come from scikit-learn's "
-                "estimator modules (sklearn.ensemble, sklearn.linear_model, ...) or a module listed "
-                "in model.allowed_modules; add it there if you trust its code"
-            )
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            raise ValueError(f"cannot import module '{module_name}': {error}") from None
-        if not hasattr(module, class_name):
-            raise ValueError(f"module '{module_name}' has no '{class_name}'")
-        if estimator_kind(getattr(module, class_name)) is None:
+        estimator_class = resolve_estimator(value, info.data.get("allowed_modules", []))
+        if estimator_kind(estimator_class) is None:
             raise ValueError(
                 f"'{value}' is not a scikit-learn style classifier or regressor class "
                 "(a subclass of sklearn.base.ClassifierMixin or RegressorMixin)"
@@ -89,17 +97,22 @@ class ModelConfig(Strict):
         return value
 
     @property
+    def estimator_class(self) -> type:
+        """The class model.estimator names (checked when the config loaded)."""
+        return resolve_estimator(self.estimator, self.allowed_modules)
+
+    @property
     def kind(self) -> Literal["classifier", "regressor"]:
         """Whether model.estimator predicts classes or numbers."""
-        module_name, _, class_name = self.estimator.rpartition(".")
-        kind = estimator_kind(getattr(importlib.import_module(module_name), class_name))
-        return kind or "classifier"
+        return estimator_kind(self.estimator_class) or "classifier"
 
     @field_validator("params")
     @classmethod
     def _check_params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         if "estimator" in info.data:  # else the estimator's own error is reported
-            _check_estimator_params(info.data["estimator"], value)
+            estimator = info.data["estimator"]
+            estimator_class = resolve_estimator(estimator, info.data.get("allowed_modules", []))
+            _check_estimator_params(estimator_class, estimator.rpartition(".")[2], value)
         return value
 
 
@@ -116,10 +129,8 @@ def _param_error(name: str | None, message: str) -> PydanticCustomError:
     return PydanticCustomError("model_param", "{message}", {"param": name, "message": message})
 
 
-def _check_estimator_params(estimator: str, params: dict[str, Any]) -> None:
+def _check_estimator_params(estimator_class: type, class_name: str, params: dict[str, Any]) -> None:
     """Construct the estimator with params and let it validate them, as fit would, without data."""
-    module_name, _, class_name = estimator.rpartition(".")
-    estimator_class = getattr(importlib.import_module(module_name), class_name)
     accepted = inspect.signature(estimator_class).parameters.values()
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted):
         names = sorted(p.name for p in accepted)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 
-from tasks.config._base import Duration
+from tasks.config._base import Strict, Timeout
 from tasks.config._config import Config
 from tasks.config._data import SqlSourceConfig
 from tasks.config._loading import parse_config
@@ -38,9 +38,7 @@ _PATH_KEYS = (
 )
 
 
-class FleetConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class FleetConfig(Strict):
     name: str = Field(
         default="fleet",
         pattern=r"^[a-z0-9][a-z0-9-]*$",
@@ -71,7 +69,7 @@ class FleetConfig(BaseModel):
         le=1000,
         description="Models in flight at once (each loads its windows): bounds memory.",
     )
-    model_timeout: Duration = Field(
+    model_timeout: Timeout = Field(
         default=timedelta(hours=1),
         description="A model still running after this ends as an error row; the rest go on.",
     )
@@ -98,13 +96,6 @@ class FleetConfig(BaseModel):
         description="Where the run writes each model's merged config and the summary CSV "
         "(under <output_dir>/<name>/), relative to the fleet file.",
     )
-
-    @field_validator("model_timeout")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value < timedelta(seconds=1):
-            raise ValueError("must be at least 1s")
-        return value
 
 
 @dataclass(frozen=True)

@@ -42,23 +42,19 @@ class ConfirmationConfig(Strict):
         return self
 
 
+def _two_of_three(breach: str) -> Any:
+    """The field of one signal's confirmation rule: by default 2 of the last 3 runs."""
+    return Field(
+        default=ConfirmationConfig(breaches=2, runs=3),
+        description=f"M of the last N runs for {breach} breach.",
+    )
+
+
 class ConfirmationsConfig(Strict):
-    drift: ConfirmationConfig = Field(
-        default=ConfirmationConfig(breaches=2, runs=3),
-        description="M of the last N runs for a data drift breach.",
-    )
-    prediction_drift: ConfirmationConfig = Field(
-        default=ConfirmationConfig(breaches=2, runs=3),
-        description="M of the last N runs for a prediction drift breach.",
-    )
-    performance: ConfirmationConfig = Field(
-        default=ConfirmationConfig(breaches=2, runs=3),
-        description="M of the last N runs for a performance breach.",
-    )
-    estimated_performance: ConfirmationConfig = Field(
-        default=ConfirmationConfig(breaches=2, runs=3),
-        description="M of the last N runs for an estimated performance breach.",
-    )
+    drift: ConfirmationConfig = _two_of_three("a data drift")
+    prediction_drift: ConfirmationConfig = _two_of_three("a prediction drift")
+    performance: ConfirmationConfig = _two_of_three("a performance")
+    estimated_performance: ConfirmationConfig = _two_of_three("an estimated performance")
     min_spacing: Annotated[Duration, AfterValidator(_non_negative)] = Field(
         default=timedelta(0),
         description="Only earlier runs at least this far apart (in as_of time) count: with "

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from tasks.config._base import Duration, Strict
+from tasks.config._base import Strict, Timeout
 
 
 class GuardsConfig(Strict):
@@ -92,16 +92,9 @@ class ApprovalConfig(Strict):
             "the alias history says no approval was asked."
         ),
     )
-    timeout: Duration = Field(
+    timeout: Timeout = Field(
         default=timedelta(hours=24), description="No answer within it rejects."
     )
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value < timedelta(seconds=1):
-            raise ValueError("must be at least 1s")
-        return value
 
 
 class PromotionConfig(Strict):

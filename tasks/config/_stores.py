@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from tasks.config._base import Strict, parse_duration
+from tasks.config._base import Strict, parse_duration, refuse_plain_text_password
 from tasks.secrets import SecretValue, mask_url_password
 
 # The tracking URI schemes whose servers have a model registry (MLflow's file store has none).
@@ -80,12 +80,7 @@ class HistoryConfig(Strict):
     def _history_url(cls, value: SecretValue | None) -> SecretValue | None:
         if value is None:
             return value
-        if not value.from_reference and value.holds_url_password():
-            raise ValueError(
-                "holds a password in plain text, and config.yaml is committed and deployed: "
-                "give the URL as ${VARIABLE} (an environment variable) or as "
-                "{secret: block-name} (a Prefect Secret block)"
-            )
+        refuse_plain_text_password(value)
         if value.resolved:
             check_history_url(value)
         return value
