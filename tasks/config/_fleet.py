@@ -13,17 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from tasks.config._base import Strict, Timeout
 from tasks.config._config import Config
 from tasks.config._data import SqlSourceConfig
-from tasks.config._loading import parse_config
+from tasks.config._loading import parse_config, validate_file
 from tasks.config._stores import is_service_url
 from tasks.errors import ConfigError
 from tasks.yaml_files import (
     anchor_sqlite_url,
-    format_validation_error,
     read_yaml_file,
     resolve_path,
 )
@@ -160,16 +159,7 @@ def _anchor_default_paths(defaults: dict[str, Any], base: Path) -> dict[str, Any
 
 def parse_fleet_config(raw: Any, origin: Path) -> FleetConfig:
     """Validate a parsed fleet file; raise ConfigError naming the key path on any problem."""
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{origin}: expected a mapping of keys at the top level, got {type(raw).__name__}"
-        )
-    try:
-        return FleetConfig.model_validate(raw)
-    except ValidationError as error:
-        raise ConfigError(
-            format_validation_error(error, origin, "fleet file", "docs/fleet.md")
-        ) from None
+    return validate_file(FleetConfig, raw, origin, "fleet file", "docs/fleet.md")
 
 
 def find_config_paths(fleet: FleetConfig, base: Path) -> list[Path]:
