@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from tasks.secrets import SecretValue
 
@@ -51,3 +51,8 @@ def refuse_plain_text_password(url: SecretValue) -> None:
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def section(model: type[Strict], description: str) -> Any:
+    """A section that config.yaml may leave out: it then takes every default of its model."""
+    return Field(default=model(), description=description)

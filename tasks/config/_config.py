@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from tasks.config._base import Strict
+from tasks.config._base import Strict, section
 from tasks.config._data import DataConfig
 from tasks.config._estimators import ModelConfig
 from tasks.config._metric import CLASSIFICATION_METRICS, REGRESSION_METRICS
@@ -30,29 +30,25 @@ class Config(Strict):
     model: ModelConfig = Field(description="The estimator a challenger is trained with.")
     policy: PolicyConfig = Field(description="When monitoring says to retrain.")
     windows: WindowsConfig = Field(description="The monitored, holdout and training spans.")
-    training: TrainingConfig = Field(
-        default=TrainingConfig(),
-        description="Change-aware training windows: what a breach-started retrain trains on.",
+    training: TrainingConfig = section(
+        TrainingConfig, "Change-aware training windows: what a breach-started retrain trains on."
     )
-    promotion: PromotionConfig = Field(
-        default=PromotionConfig(),
-        description="The gate: champion and challenger on the same holdout rows.",
+    promotion: PromotionConfig = section(
+        PromotionConfig, "The gate: champion and challenger on the same holdout rows."
     )
-    bootstrap: BootstrapConfig = Field(
-        default=BootstrapConfig(),
-        description="How the first champion comes to be when the registry has none.",
+    bootstrap: BootstrapConfig = section(
+        BootstrapConfig, "How the first champion comes to be when the registry has none."
     )
-    sampling: SamplingConfig = Field(
-        default=SamplingConfig(), description="Bounds on the rows Evidently's drift tests see."
+    sampling: SamplingConfig = section(
+        SamplingConfig, "Bounds on the rows Evidently's drift tests see."
     )
-    orchestration: OrchestrationConfig = Field(
-        default=OrchestrationConfig(),
-        description="How retrain and promote run, and what a concurrent request does.",
+    orchestration: OrchestrationConfig = section(
+        OrchestrationConfig, "How retrain and promote run, and what a concurrent request does."
     )
     registry: RegistryConfig = Field(description="The model registry.")
-    history: HistoryConfig = Field(
-        default=HistoryConfig(),
-        description="The monitoring history: one record per monitored window, the policy's "
+    history: HistoryConfig = section(
+        HistoryConfig,
+        "The monitoring history: one record per monitored window, the policy's "
         "memory of breach streaks and cooldowns.",
     )
     reports: ReportsConfig = Field(

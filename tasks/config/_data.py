@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tasks.config._base import Strict, refuse_plain_text_password
+from tasks.config._base import Strict, refuse_plain_text_password, section
 from tasks.secrets import SecretValue
 
 
@@ -57,9 +57,9 @@ class DataConfig(Strict):
         description="Where the production log is read from: {kind: files, path, format} or "
         "{kind: sql, url, table}.",
     )
-    read_retries: ReadRetryConfig = Field(
-        default=ReadRetryConfig(),
-        description="Transient read errors (dropped connection, locked database, I/O error) "
+    read_retries: ReadRetryConfig = section(
+        ReadRetryConfig,
+        "Transient read errors (dropped connection, locked database, I/O error) "
         "are retried, waiting backoff_seconds, then twice that, and so on.",
     )
     timestamp_column: str = Field(description="Time of each row.")

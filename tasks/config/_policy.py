@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from tasks.config._base import Duration, Strict
+from tasks.config._base import Duration, Strict, section
 from tasks.config._metric import MetricConfig
 
 
@@ -93,9 +93,8 @@ class EstimatedPerformanceConfig(Strict):
 
 
 class PolicyConfig(Strict):
-    performance_metric: MetricConfig = Field(
-        default=MetricConfig(),
-        description="The metric scored on labelled rows, by monitor and gate alike.",
+    performance_metric: MetricConfig = section(
+        MetricConfig, "The metric scored on labelled rows, by monitor and gate alike."
     )
     performance_threshold: float = Field(
         description="The worst acceptable value of the metric: retrain when a score falls "
@@ -148,13 +147,12 @@ class PolicyConfig(Strict):
         "the metric's units instead of harm_drop (0.05 of an f1; for an error metric, in its "
         "units: minutes, gigawatts); null: harm_drop decides.",
     )
-    estimated_performance: EstimatedPerformanceConfig = Field(
-        default=EstimatedPerformanceConfig(),
-        description="Label-free performance estimate (CBPE) and its breach signal.",
+    estimated_performance: EstimatedPerformanceConfig = section(
+        EstimatedPerformanceConfig, "Label-free performance estimate (CBPE) and its breach signal."
     )
-    prediction_drift: PredictionDriftConfig = Field(
-        default=PredictionDriftConfig(),
-        description="Drift test of the champion's predicted labels (window vs its reference).",
+    prediction_drift: PredictionDriftConfig = section(
+        PredictionDriftConfig,
+        "Drift test of the champion's predicted labels (window vs its reference).",
     )
     min_labelled_rows: int = Field(
         default=30,
@@ -167,10 +165,9 @@ class PolicyConfig(Strict):
         ge=1,
         description="Fewer rows in the window: drift is insufficient data, not a breach.",
     )
-    confirmation: ConfirmationsConfig = Field(
-        default=ConfirmationsConfig(),
-        description="How many recent monitor runs of the same champion must show a breach "
-        "before it counts.",
+    confirmation: ConfirmationsConfig = section(
+        ConfirmationsConfig,
+        "How many recent monitor runs of the same champion must show a breach before it counts.",
     )
     cooldown: Annotated[Duration, AfterValidator(_non_negative)] = Field(
         default=timedelta(days=30),

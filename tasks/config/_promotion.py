@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from tasks.config._base import Strict, Timeout
+from tasks.config._base import Strict, Timeout, section
 
 
 class GuardsConfig(Strict):
@@ -128,14 +128,12 @@ class PromotionConfig(Strict):
         description="Bootstrap resamples, also the permutations of the paired test.",
     )
     seed: int = Field(default=0, ge=0, description="Seed of bootstrap and permutations.")
-    guards: GuardsConfig = Field(
-        default=GuardsConfig(),
-        description="Non-inferiority margins on point estimates; null turns a guard off.",
+    guards: GuardsConfig = section(
+        GuardsConfig, "Non-inferiority margins on point estimates; null turns a guard off."
     )
-    slices: SlicesConfig = Field(
-        default=SlicesConfig(),
-        description="Per-slice comparison of the primary metric, Holm-controlled.",
+    slices: SlicesConfig = section(
+        SlicesConfig, "Per-slice comparison of the primary metric, Holm-controlled."
     )
-    approval: ApprovalConfig = Field(
-        default=ApprovalConfig(), description="Human approval of a promotion the gate allows."
+    approval: ApprovalConfig = section(
+        ApprovalConfig, "Human approval of a promotion the gate allows."
     )

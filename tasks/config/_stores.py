@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from tasks.config._base import Strict, parse_duration, refuse_plain_text_password
+from tasks.config._base import Strict, parse_duration, refuse_plain_text_password, section
 from tasks.secrets import SecretValue, mask_url_password
 
 # The tracking URI schemes whose servers have a model registry (MLflow's file store has none).
@@ -186,9 +186,9 @@ class ReportsConfig(Strict):
         "for writes, given as ${ENV_VAR} or as {secret: block-name} (a Prefect Secret block), "
         "never in plain text; it is masked in every log, message and artifact.",
     )
-    workspace_retries: WorkspaceRetryConfig = Field(
-        default=WorkspaceRetryConfig(),
-        description="With a service URL in workspace: how often an upload that fails to "
+    workspace_retries: WorkspaceRetryConfig = section(
+        WorkspaceRetryConfig,
+        "With a service URL in workspace: how often an upload that fails to "
         "connect, times out (10 s a request) or gets an HTTP 5xx is tried, waiting "
         "backoff_seconds, then twice that, and so on.",
     )
