@@ -36,7 +36,7 @@ from typing import Any
 import psutil
 import yaml
 
-from tasks.fleet_config import load_fleet
+from tasks.config import load_fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 QUARTERS = [

@@ -14,9 +14,9 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.cli.common import prepare_environment
+from tasks.config import Fleet, load_fleet
 from tasks.core.fleet import FleetRow, FleetSummary, error_row, row_from_result
 from tasks.errors import AutoretrainError
-from tasks.fleet_config import Fleet, load_fleet
 from tasks.orchestration.fleet import (
     describe_failure,
     publish_fleet_summary,

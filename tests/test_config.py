@@ -18,7 +18,7 @@ from tasks.config import (
     parse_config,
 )
 from tasks.errors import ConfigError
-from tests.helpers import REMOVE, REPO_ROOT, repo_config, repo_raw_config
+from tests.helpers import REMOVE, REPO_ROOT, TrustedClassifier, repo_config, repo_raw_config
 
 
 def _write_config(directory: Path, raw: Any) -> Path:
@@ -254,6 +254,8 @@ def test_allowed_modules_extend_the_estimator_allow_list() -> None:
     config = repo_config({**changes, "model.allowed_modules": ["tests"]})
 
     assert config.model.estimator == "tests.helpers.TrustedClassifier"
+    assert config.model.estimator_class is TrustedClassifier
+    assert config.model.kind == "classifier"
 
 
 def test_allowed_modules_must_be_module_names() -> None:

@@ -454,7 +454,7 @@ def _design_rows() -> dict[str, str]:
 def test_the_design_page_names_every_module() -> None:
     """Every module of flows/ and tasks/ is named on the design page: in its package's row of the
     layer table (by its path inside the package, `registry/_files.py` or `_files.py`), or by its
-    path (`tasks/config.py`); a new module without a line there fails here."""
+    path (`tasks/errors.py`); a new module without a line there fails here."""
     page = (DOCS / "design.md").read_text()
     rows = _design_rows()
     named = {package: set(re.findall(r"`([\w/]+\.py)`", text)) for package, text in rows.items()}

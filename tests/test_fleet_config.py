@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tasks.config import load_config
+from tasks.config import FleetConfig, deep_merge, load_config, load_fleet
 from tasks.errors import ConfigError
-from tasks.fleet_config import FleetConfig, deep_merge, load_fleet
 from tests.helpers import DEMO_DATA, ROOT, repo_raw_config
 
 
@@ -126,6 +125,7 @@ def test_a_glob_that_matches_nothing_is_an_error_of_the_fleet_file(tmp_path: Pat
             {"models": ["a.yaml"], "model_timeout": "soon"},
             "model_timeout: 'soon' is not a duration",
         ),
+        ({"models": ["a.yaml"], "model_timeout": "0s"}, "model_timeout: must be at least 1s"),
         ({"models": ["a.yaml"], "deployment": "loop"}, "deployment: String should match pattern"),
         (["a.yaml"], "expected a mapping of keys at the top level, got list"),
     ],

@@ -1,4 +1,4 @@
-"""mkdocs hook: render the configuration reference from the pydantic models of tasks/config.py.
+"""mkdocs hook: render the configuration reference from the pydantic models of tasks/config/.
 
 `docs/configuration.md` holds the prose and a marker line; at build time the marker becomes one
 table per top-level key, with every key path, its type, allowed values, default, the value in the

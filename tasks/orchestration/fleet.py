@@ -22,9 +22,9 @@ from prefect.artifacts import create_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.states import State
 
+from tasks.config import FleetConfig, FleetMember
 from tasks.core.fleet import FleetRow, FleetSummary, error_row
 from tasks.errors import PrefectApiError
-from tasks.fleet_config import FleetConfig, FleetMember
 from tasks.orchestration.artifacts import monitor_row_key
 from tasks.orchestration.retries import call_api, client_retry_environment, describe_api_failure
 from tasks.render.fleet import fleet_table_rows

@@ -49,7 +49,7 @@ def test_promote_trigger_passes_on_the_request_and_reason_of_the_retrain():
 
 def test_the_fleet_deployment_runs_the_fleet_flow_on_the_shipped_fleet_file_daily():
     from flows.fleet import fleet_flow
-    from tasks.fleet_config import load_fleet
+    from tasks.config import load_fleet
 
     deployment = _deployments()["autoretrain-fleet"]
     path, _, name = deployment["entrypoint"].partition(":")

@@ -14,8 +14,8 @@ import pytest
 from prefect.states import Completed, Running
 from prefect_dask import DaskTaskRunner
 
+from tasks.config import FleetConfig, FleetMember
 from tasks.core.fleet import FleetRow
-from tasks.fleet_config import FleetConfig, FleetMember
 from tasks.orchestration import fleet, retries
 from tasks.orchestration.fleet import (
     _slots,

@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field
 
-from tasks.config import Config, Duration, SqlSourceConfig, is_service_url, parse_config
+from tasks.config._base import Strict, Timeout
+from tasks.config._config import Config
+from tasks.config._data import SqlSourceConfig
+from tasks.config._loading import parse_config, validate_file
+from tasks.config._stores import is_service_url
 from tasks.errors import ConfigError
 from tasks.yaml_files import (
     anchor_sqlite_url,
-    format_validation_error,
     read_yaml_file,
     resolve_path,
 )
@@ -34,9 +37,7 @@ _PATH_KEYS = (
 )
 
 
-class FleetConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class FleetConfig(Strict):
     name: str = Field(
         default="fleet",
         pattern=r"^[a-z0-9][a-z0-9-]*$",
@@ -67,7 +68,7 @@ class FleetConfig(BaseModel):
         le=1000,
         description="Models in flight at once (each loads its windows): bounds memory.",
     )
-    model_timeout: Duration = Field(
+    model_timeout: Timeout = Field(
         default=timedelta(hours=1),
         description="A model still running after this ends as an error row; the rest go on.",
     )
@@ -94,13 +95,6 @@ class FleetConfig(BaseModel):
         description="Where the run writes each model's merged config and the summary CSV "
         "(under <output_dir>/<name>/), relative to the fleet file.",
     )
-
-    @field_validator("model_timeout")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value < timedelta(seconds=1):
-            raise ValueError("must be at least 1s")
-        return value
 
 
 @dataclass(frozen=True)
@@ -165,16 +159,7 @@ def _anchor_default_paths(defaults: dict[str, Any], base: Path) -> dict[str, Any
 
 def parse_fleet_config(raw: Any, origin: Path) -> FleetConfig:
     """Validate a parsed fleet file; raise ConfigError naming the key path on any problem."""
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"{origin}: expected a mapping of keys at the top level, got {type(raw).__name__}"
-        )
-    try:
-        return FleetConfig.model_validate(raw)
-    except ValidationError as error:
-        raise ConfigError(
-            format_validation_error(error, origin, "fleet file", "docs/fleet.md")
-        ) from None
+    return validate_file(FleetConfig, raw, origin, "fleet file", "docs/fleet.md")
 
 
 def find_config_paths(fleet: FleetConfig, base: Path) -> list[Path]:
