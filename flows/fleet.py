@@ -13,7 +13,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.cli.common import prepare_environment
+from tasks.cli.common import add_debug_option, run_checked
 from tasks.config import Fleet, load_fleet
 from tasks.core.fleet import FleetRow, FleetSummary, error_row, row_from_result
 from tasks.errors import AutoretrainError
@@ -23,9 +23,9 @@ from tasks.orchestration.fleet import (
     run_on_dask,
     run_on_deployments,
 )
-from tasks.orchestration.local import local_run_settings
 from tasks.orchestration.runtime import check_config_path
 from tasks.render.fleet import render_fleet_summary, write_fleet_csv
+from tasks.steps.preflight import check_fleet
 
 DEFAULT_FLEET = os.environ.get("AUTORETRAIN_FLEET", "examples/fleet/fleet.yaml")
 
@@ -128,17 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--as-of", help="ISO time every window ends at (default: each config's windows.as_of)"
     )
+    add_debug_option(parser)
     args = parser.parse_args(argv)
-    prepare_environment()
-    try:
-        load_fleet(Path(args.fleet))  # a bad fleet file fails in a second, before any server
-        with local_run_settings():  # a patient temporary server, the project's API retries
-            summary = fleet_flow(args.fleet, args.as_of)
-    except AutoretrainError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(render_fleet_summary(summary))
-    return summary.exit_code
+    return run_checked(
+        # a bad fleet file, or no model that could run, fails in a second, before any server
+        lambda: check_fleet(load_fleet(Path(args.fleet))),
+        lambda: fleet_flow(args.fleet, args.as_of),
+        render_fleet_summary,
+        debug=args.debug,
+        exit_code=lambda summary: summary.exit_code,
+    )
 
 
 if __name__ == "__main__":

@@ -327,17 +327,19 @@ def _measure_performance(
         logger.warning("only one class among labelled rows; macro scores are of that class alone")
     labelled_predictions = predictions[labelled_mask]
     paths = []
-    # The HTML is for people: a sample renders the same picture; the value below uses all rows.
-    shown = sample_rows_of(
-        labelled.assign(**{PREDICTION: labelled_predictions}),
-        config.sampling.drift_rows,
-        config.sampling.seed,
-    )
-    snapshot = _run_performance(config, shown, shown[PREDICTION].to_numpy())
-    if snapshot is not None and report_dir is not None:
-        path = report_dir / "performance.html"
-        snapshot.save_html(str(path))
-        paths.append(str(path))
+    # The report is only its HTML, for people (the value below is score_predictions'): none
+    # without report_dir. A sample renders the same picture; the value uses all rows.
+    if report_dir is not None:
+        shown = sample_rows_of(
+            labelled.assign(**{PREDICTION: labelled_predictions}),
+            config.sampling.drift_rows,
+            config.sampling.seed,
+        )
+        snapshot = _run_performance(config, shown, shown[PREDICTION].to_numpy())
+        if snapshot is not None:
+            path = report_dir / "performance.html"
+            snapshot.save_html(str(path))
+            paths.append(str(path))
     performance = Performance(
         metric=config.policy.performance_metric.describe(),
         # The gate scores with the same function, so monitor and gate never disagree on what

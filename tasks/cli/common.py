@@ -70,11 +70,29 @@ def run_cli(
     is one line on the console (Prefect's tracebacks stay in the run's log; --debug shows them).
     A Prefect server that cannot be reached or started is reported in one line, exit 2.
     """
-    prepare_environment()
-    try:
+
+    def preflight() -> None:
         config = load_config(config_path)
         if check is not None:
             check(config)
+
+    return run_checked(preflight, call, render, debug=debug)
+
+
+def run_checked(
+    preflight: Callable[[], None],
+    call: Callable[[], Any],
+    render: Callable[[Any], str],
+    *,
+    debug: bool = False,
+    exit_code: Callable[[Any], int] = lambda result: 0,
+) -> int:
+    """run_cli's work, with any preflight: it runs before Prefect starts; an AutoretrainError
+    from it or from the call is one `error: ...` line and exit 2 (with tracebacks under debug);
+    after the call, its rendered result and exit_code(result)."""
+    prepare_environment()
+    try:
+        preflight()
     except AutoretrainError as error:
         return report_error(error, debug)
     # local_run_settings also while describing a failure: it names the timeout used
@@ -90,4 +108,4 @@ def run_cli(
             print(f"error: {problem}", file=sys.stderr)
             return 2
     print(render(result))
-    return 0
+    return exit_code(result)

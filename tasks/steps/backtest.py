@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import fmean
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -32,7 +32,7 @@ from tasks.steps.estimation import estimate_window
 from tasks.steps.monitoring import decide_on_history, measure_window, record_run
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
 from tasks.steps.training import adopt_model, plan_training, train_challenger
-from tasks.stores.data import load_window, make_source
+from tasks.stores.data import labelled_rows, load_window, make_source
 from tasks.stores.resources import Stores, open_stores
 
 StrategyKind = Literal["never", "fixed", "every-window", "policy"]
@@ -248,13 +248,26 @@ def bootstrap_champion(config: Config, stores: Stores, first_window: Window) -> 
 
 
 def score_window(
-    config: Config, stores: Stores, window: Window, champion: str
+    config: Config,
+    stores: Stores,
+    window: Window,
+    champion: str,
+    *,
+    rows: pd.DataFrame | None = None,
+    model: Any = None,
 ) -> tuple[float | None, int]:
-    """The champion's metric on the labelled rows of window, and how many there were."""
-    labelled = load_window(config, window, labelled_only=True, source=stores.source)
+    """The champion's metric on the labelled rows of window, and how many there were.
+
+    rows, model: the window's rows and the champion's model when the caller has them already.
+    """
+    if rows is None:
+        labelled = load_window(config, window, labelled_only=True, source=stores.source)
+    else:
+        labelled = labelled_rows(config, rows)
     if len(labelled) == 0:
         return None, 0
-    model = stores.registry.load_model(champion)
+    if model is None:
+        model = stores.registry.load_model(champion)
     predictions = predict_labels(model, labelled, config.data.features)
     value = score_predictions(
         config.policy.performance_metric,
@@ -265,19 +278,31 @@ def score_window(
 
 
 def estimate_in_window(
-    config: Config, stores: Stores, window: Window, champion: str
+    config: Config,
+    stores: Stores,
+    window: Window,
+    champion: str,
+    *,
+    rows: pd.DataFrame | None = None,
+    model: Any = None,
 ) -> float | None:
-    """The champion's metric on every row of window estimated without labels, or None."""
+    """The champion's metric on every row of window estimated without labels, or None.
+
+    rows, model: the window's rows and the champion's model when the caller has them already.
+    """
     if (
         not config.policy.estimated_performance.enabled
         or config.policy.performance_metric.is_regression
     ):
         return None
     registry = stores.registry
-    rows = load_window(config, window, source=stores.source)
+    if rows is None:
+        rows = load_window(config, window, source=stores.source)
     if len(rows) == 0:
         return None
-    estimate, _ = estimate_window(config, registry, champion, registry.load_model(champion), rows)
+    if model is None:
+        model = registry.load_model(champion)
+    estimate, _ = estimate_window(config, registry, champion, model, rows)
     return estimate.value if estimate else None
 
 
@@ -314,15 +339,19 @@ def replay_window(
 
     With workspace, the policy's monitor runs also go to the model's backtest project there.
     """
-    metric, labelled_rows = score_window(config, stores, window, champion)
-    estimate = estimate_in_window(config, stores, window, champion)
+    # The window's rows read once, the champion loaded once: scoring, the estimate and the
+    # policy's measurement share them.
+    rows = load_window(config, window, source=stores.source)
+    model = stores.registry.load_model(champion)
+    metric, labelled = score_window(config, stores, window, champion, rows=rows, model=model)
+    estimate = estimate_in_window(config, stores, window, champion, rows=rows, model=model)
     decision: TriggerDecision | None = None
     signals: Signals | None = None
     action: str
     if strategy.kind == "policy":
         # The monitor looks at its configured current window ending here, as in production.
         current = plan_windows(config, window.end).current
-        signals = measure_window(config, stores, current, champion, None)
+        signals = measure_window(config, stores, current, champion, None, champion_model=model)
         decision = decide_on_history(config, stores, signals, window.end, champion)
         retrain = decision.retrain
         action = decision.action
@@ -359,7 +388,7 @@ def replay_window(
         window=window,
         champion=champion,
         metric=metric,
-        labelled_rows=labelled_rows,
+        labelled_rows=labelled,
         action=action,
         retrained=retrain,
         promoted=promoted,

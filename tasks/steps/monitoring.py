@@ -27,14 +27,21 @@ from tasks.stores.resources import Stores
 
 
 def measure_window(
-    config: Config, stores: Stores, window: Window, champion_version: str, report_dir: Path | None
+    config: Config,
+    stores: Stores,
+    window: Window,
+    champion_version: str,
+    report_dir: Path | None,
+    *,
+    champion_model: Any = None,
 ) -> Signals:
     """Measure drift, prediction drift, performance and estimated performance of window for
     the champion.
 
     Evidently's HTML reports go to report_dir (none when it is None). Predictions are the
     logged ones where the log has them; the champion predicts the rest. The estimate uses the
-    champion's own predictions and calibrated probabilities on every row.
+    champion's own predictions and calibrated probabilities on every row. champion_model: the
+    champion's model when the caller has loaded it already (else it is loaded when needed).
     """
     registry = stores.registry
     current = load_window(config, window, source=stores.source)
@@ -51,11 +58,9 @@ def measure_window(
         and not config.policy.performance_metric.is_regression
         and len(current) > 0
     )
-    champion = (
-        registry.load_model(champion_version)
-        if missing.any() or prediction_drift or estimating
-        else None
-    )
+    champion = champion_model
+    if champion is None and (missing.any() or prediction_drift or estimating):
+        champion = registry.load_model(champion_version)
     if champion is not None:
         check_known_labels(
             champion,

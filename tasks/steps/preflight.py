@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tasks.config import Config, SqlSourceConfig
-from tasks.errors import RegistryError
+from tasks.config import Config, Fleet, SqlSourceConfig, load_config
+from tasks.errors import AutoretrainError, ConfigError, RegistryError
 from tasks.stores.data import check_source
 from tasks.stores.registry import ModelRegistry, open_registry
 
@@ -85,3 +85,36 @@ def check_rollback(config: Config, to_version: str | None) -> None:
     """RegistryError unless a rollback to to_version (default: the previous champion) can be
     made: a champion, a version to restore that exists and is not the champion already."""
     open_existing_registry(config).rollback_target(to_version)
+
+
+def fleet_problems(fleet: Fleet) -> dict[str, AutoretrainError]:
+    """The fleet's models that cannot run, by name: an invalid config, or (when the models run
+    on this machine: runner dask on a local cluster) a log or registry check_run refuses."""
+    local = fleet.config.runner == "dask" and fleet.config.dask_address is None
+    problems: dict[str, AutoretrainError] = {}
+    for member in fleet.members:
+        try:
+            if member.error is not None:
+                raise ConfigError(member.error)
+            config = load_config(member.config_path or member.source)
+            if local:
+                check_run(config)
+        except AutoretrainError as error:
+            problems[member.name] = error
+    return problems
+
+
+def check_fleet(fleet: Fleet) -> None:
+    """Before a fleet run: the error, naming the models, when none of them could run (one
+    broken model among others is its own error row, and the others run)."""
+    problems = fleet_problems(fleet)
+    if not fleet.members or len(problems) < len(fleet.members):
+        return
+    by_message: dict[str, list[str]] = {}
+    for name, error in problems.items():
+        by_message.setdefault(str(error), []).append(name)
+    parts = [f"{', '.join(names)}: {message}" for message, names in by_message.items()]
+    if len(parts) > 1:  # one problem a line (a config's own lines indented under it)
+        indented = ["  " + part.replace("\n", "\n  ") for part in parts]
+        parts = [f"no model of fleet {fleet.config.name} can run:\n" + "\n".join(indented)]
+    raise type(next(iter(problems.values())))(parts[0])

@@ -549,10 +549,17 @@ def load_window(
     if not config.policy.performance_metric.is_regression:
         frame[target] = keep_integer_labels(frame[target])
     if labelled_only:
-        frame = frame[frame[target].notna()].reset_index(drop=True)
-        if isinstance(frame[target].dtype, pd.Int64Dtype):
-            frame[target] = frame[target].astype("int64")
+        frame = labelled_rows(config, frame)
     logger.info("read %d rows of %s in %s", len(frame), source.describe(), window)
+    return frame
+
+
+def labelled_rows(config: Config, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a window load_window read that have a label (load_window's labelled_only)."""
+    target = config.data.target_column
+    frame = frame[frame[target].notna()].reset_index(drop=True)
+    if isinstance(frame[target].dtype, pd.Int64Dtype):
+        frame[target] = frame[target].astype("int64")
     return frame
 
 

@@ -196,3 +196,36 @@ def test_unseen_categories_are_drift_not_a_crash(write_config, tmp_path):
 
     assert len(predictions) == len(current)
     assert "season" in signals.drifted_columns
+
+
+def test_without_a_report_directory_no_performance_report_is_built(
+    config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The backtest measures without HTML: Evidently's performance report would only be HTML
+    # (the metric is score_predictions'), so it is not built; the signals are the same.
+    from tasks.adapters import evidently_report
+
+    reference = _window(config, "2012-01-01", "2013-01-01")
+    current = _window(config, "2014-01-01", "2014-04-01")
+    predictions = np.where(current["precipitation"] > 0, "rain", "sun").astype(object)
+    with_html = compute_signals(config, current, reference, predictions, "champion", tmp_path)
+    built: list[int] = []
+    original = evidently_report._run_performance
+
+    def counting(*args: object) -> object:
+        built.append(1)
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(evidently_report, "_run_performance", counting)
+
+    without = compute_signals(config, current, reference, predictions, "champion", None)
+
+    assert built == []
+    assert without.report_paths == ()
+    assert without.performance is not None and with_html.performance is not None
+    assert without.performance.value == pytest.approx(with_html.performance.value)
+    assert [(c.column, c.drifted) for c in without.columns] == [
+        (c.column, c.drifted) for c in with_html.columns
+    ]
+    assert [c.score for c in without.columns] == pytest.approx([c.score for c in with_html.columns])
+    assert len(with_html.report_paths) == 2

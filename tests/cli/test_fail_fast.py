@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from sklearn.dummy import DummyClassifier
 
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import make_lineage
+from tests.helpers import make_lineage, merge, repo_raw_config
 
 AUTORETRAIN = Path(sys.executable).parent / "autoretrain"
 SERVER_STARTED = "Starting temporary server"
@@ -140,7 +141,7 @@ def test_a_user_error_the_stores_show_fails_before_prefect_in_one_line(
     overrides: dict[str, object],
     champions: int,
     argv: list[str],
-    expected: str,
+    expected: list[str],
 ) -> None:
     (tmp_path / "a-file").write_text("not a directory")
     config = write_config({"registry": {"path": "registry"}, **overrides})
@@ -184,3 +185,101 @@ def test_a_user_error_inside_a_run_is_one_line_and_its_traceback_only_under_debu
     assert len(lines) <= 20, "\n".join(lines)
     assert debug.stderr.count("Traceback (most recent call last)") >= 3
     assert message in debug.stderr.splitlines()
+
+
+def _write_fleet(tmp_path: Path, models: dict[str, dict[str, object]], **defaults: object) -> Path:
+    """A fleet file of the repo config's defaults (the bundled log, a registry under tmp_path)
+    and models, each with its own overrides."""
+    raw = repo_raw_config()
+    del raw["name"]
+    data = Path(__file__).resolve().parents[2] / "data" / "seattle"
+    fleet_defaults = merge(
+        raw, {"data": {"source": {"path": str(data)}}, "registry": {"path": "registry"}}
+    )
+    (tmp_path / "models").mkdir()
+    for model, overrides in models.items():
+        (tmp_path / "models" / f"{model}.yaml").write_text(
+            yaml.safe_dump({"name": model, **overrides}, sort_keys=False)
+        )
+    fleet = {
+        "name": "fleet-checked",
+        "models": ["models/*.yaml"],
+        "defaults": merge(fleet_defaults, defaults),
+    }
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump(fleet, sort_keys=False))
+    return path
+
+
+NO_DATA = {"data": {"source": {"path": "no-such-directory"}}}
+FLEET_CASES = [
+    (
+        "every-model-without-its-data-directory",
+        {"model-a": {}, "model-b": {}},
+        NO_DATA,
+        [
+            "error: model-a, model-b: data directory not found: {tmp}/no-such-directory (set "
+            "data.source.path in the config)"
+        ],
+    ),
+    (
+        "each-model-with-its-own-problem",
+        {
+            "model-a": {"data": {"source": {"path": "{tmp}/no-such-directory"}}},
+            "model-b": {"registry": {"path": "{tmp}/a-file/registry"}},
+            "model-c": {"policy": {"drift_treshold": 0.5}},
+        },
+        {},
+        [
+            "error: no model of fleet fleet-checked can run:",
+            "  model-a: data directory not found: {tmp}/no-such-directory (set data.source.path "
+            "in the config)",
+            "  model-b: registry.path {tmp}/a-file/registry is not a directory: {tmp}/a-file is a "
+            "file (check registry.path)",
+            "  model-c: {tmp}/models/model-c.yaml: invalid configuration",
+            "    policy.drift_treshold: unknown key (check the spelling; see docs/configuration.md)",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("models", "defaults", "expected"),
+    [case[1:] for case in FLEET_CASES],
+    ids=[case[0] for case in FLEET_CASES],
+)
+def test_a_fleet_whose_models_cannot_run_fails_before_prefect_naming_them(
+    tmp_path: Path,
+    models: dict[str, dict[str, object]],
+    defaults: dict[str, object],
+    expected: list[str],
+) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    filled = yaml.safe_load(yaml.safe_dump(models).replace("{tmp}", str(tmp_path)))
+    fleet = _write_fleet(tmp_path, filled, **defaults)
+
+    run = run_command("fleet", "--fleet", str(fleet), cwd=tmp_path)
+
+    assert run.returncode == 2, run.stderr[-3000:]
+    assert output_lines(run) == [line.format(tmp=tmp_path) for line in expected]
+    assert SERVER_STARTED not in run.stderr
+    assert not (tmp_path / "prefect-home" / "prefect.db").exists()
+    assert not (tmp_path / "registry").exists()
+
+
+def test_a_fleet_check_shows_its_traceback_only_under_debug(tmp_path: Path) -> None:
+    fleet = _write_fleet(tmp_path, {"model-a": {}}, **NO_DATA)
+    message = (
+        f"error: model-a: data directory not found: {tmp_path}/no-such-directory (set "
+        "data.source.path in the config)"
+    )
+
+    quiet = run_command("fleet", "--fleet", str(fleet), cwd=tmp_path)
+    debug = run_command("fleet", "--fleet", str(fleet), "--debug", cwd=tmp_path)
+
+    assert quiet.returncode == debug.returncode == 2, debug.stderr[-3000:]
+    assert output_lines(quiet) == [message]
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "tasks/steps/preflight.py" in debug.stderr
+    assert debug.stderr.splitlines()[-1] == message
+    assert SERVER_STARTED not in debug.stderr

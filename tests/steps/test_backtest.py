@@ -163,3 +163,46 @@ def test_a_window_replayed_twice_counts_once(tmp_path: Path) -> None:
     assert (unconfirmed["breaches"], unconfirmed["runs"]) == (2, 3)
     (row,) = stores.history.rows(config.name)
     assert (row["as_of"], row["decision"], row["runs"]) == ("2013-06-30T00:00:00", "unconfirmed", 2)
+
+
+def test_a_replayed_window_reads_its_rows_and_loads_the_champion_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scoring the window, estimating its metric and the policy's measurement share the window's
+    # rows and the champion's model: one read of each window, one model load a window.
+    from collections import Counter
+    from datetime import datetime
+    from typing import Any
+
+    from tasks.core.windows import Window, plan_windows
+    from tasks.steps.backtest import bootstrap_champion, replay_window, scratch_config
+    from tasks.stores.resources import open_stores
+    from tests.helpers import repo_config
+
+    config = scratch_config(repo_config(), tmp_path / "replay")
+    stores = open_stores(config)
+    window = Window(datetime(2013, 4, 1), datetime(2013, 5, 1))
+    champion = bootstrap_champion(config, stores, window)
+    loads: Counter[str] = Counter()
+    reads: list[Window] = []
+    load_model, read = stores.registry.load_model, stores.source.read
+
+    def counting_load(version: str) -> Any:
+        loads[version] += 1
+        return load_model(version)
+
+    def counting_read(columns: list[str], read_window: Window) -> Any:
+        reads.append(read_window)
+        return read(columns, read_window)
+
+    monkeypatch.setattr(stores.registry, "load_model", counting_load)
+    monkeypatch.setattr(stores.source, "read", counting_read)
+
+    outcome = replay_window(config, stores, Strategy("policy"), 0, window, champion)
+
+    assert (outcome.action, outcome.retrained) == ("unconfirmed", False)
+    assert outcome.metric is not None and outcome.estimate is not None
+    assert loads == {champion: 1}
+    current = plan_windows(config, window.end).current
+    assert current != window  # the monitor's own 90-day window, read for the policy
+    assert Counter(reads) == Counter([window, current])

@@ -6,7 +6,9 @@ The contract it shares with the local registry is tested on both in test_registr
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,14 @@ import pytest
 from tasks.cli.registry import main as registry_main
 from tasks.config import RegistryConfig
 from tasks.errors import RegistryError
-from tasks.stores.registry import open_registry
+from tasks.stores.registry import HistoryEntry, open_registry
+from tasks.stores.registry._mlflow_alias_history import (
+    HISTORY_RUN_TAG,
+    HISTORY_TAGS_SHOWN,
+    RUN_TAG_LIMIT,
+    fitted_entry,
+)
+from tasks.stores.registry._mlflow_client import HISTORY_TAG
 from tasks.stores.registry.mlflow_server import (
     MlflowRegistry,
     tree_sha256,
@@ -52,6 +61,23 @@ def test_version_ids_map_to_mlflow_version_numbers() -> None:
     assert version_id(version_number("v12345")) == "v12345"
     with pytest.raises(RegistryError, match="is not a version id"):
         version_number("12")
+
+
+@pytest.mark.parametrize("letter", ["a", "é", '"'], ids=["ascii", "escaped-unicode", "quote"])
+def test_a_history_entry_too_long_for_a_run_tag_keeps_its_start_and_says_so(letter: str) -> None:
+    entry = HistoryEntry(
+        "2026-12-03T08:00:00Z", "rollback", "champion", "v2", "v1", letter * 9000, "me"
+    )
+
+    fitted = fitted_entry(json.dumps(asdict(entry), sort_keys=True))
+
+    assert len(fitted) <= RUN_TAG_LIMIT
+    read = HistoryEntry(**json.loads(fitted))
+    assert read.reason.startswith(letter * 500)
+    assert read.reason.endswith("[shortened from 9000 characters to fit an MLflow run tag]")
+    assert asdict(read) == {**asdict(entry), "reason": read.reason}
+    short = json.dumps(asdict(replace(entry, reason="v0002 is worse")), sort_keys=True)
+    assert fitted_entry(short) == short
 
 
 @pytest.mark.parametrize(
@@ -164,7 +190,7 @@ def test_what_mlflow_shows_and_serves(registry: MlflowRegistry, backend: MlflowB
 
     model = client.get_registered_model(backend.model_name)
     assert model.aliases == {"champion": "2"}
-    history = [json.loads(v) for k, v in sorted(model.tags.items()) if "history" in k]
+    history = [json.loads(v) for k, v in sorted(model.tags.items()) if k.startswith(HISTORY_TAG)]
     assert [(h["action"], h["to_version"], h["reason"]) for h in history] == [
         ("promote", "v0001", "better"),
         ("promote", "v0002", "comparison c2"),
@@ -380,3 +406,88 @@ def _none_then(client: Any) -> Callable[[str], Any]:
         return None if len(calls) == 1 else real(name)
 
     return lookup
+
+
+def _history_on_page(backend: MlflowBackend) -> list[tuple[str | None, str | None]]:
+    """The alias changes shown as tags on the registered model's page, by key."""
+    tags = _client(backend).get_registered_model(backend.model_name).tags
+    shown = [json.loads(v) for k, v in sorted(tags.items()) if k.startswith(HISTORY_TAG)]
+    return [(h["from_version"], h["to_version"]) for h in shown]
+
+
+def _twelve_changes(registry: MlflowRegistry) -> list[tuple[str | None, str | None]]:
+    """Two promotions, then ten challenger changes: the champion before the last promotion is
+    older than the entries the model's page keeps."""
+    for offset in (0.0, 0.1, 0.2):
+        _register(registry, offset)
+    _promote(registry, "v0001")
+    _promote(registry, "v0002")
+    changes: list[tuple[str | None, str | None]] = [(None, "v0001"), ("v0001", "v0002")]
+    for _ in range(5):
+        registry.set_alias("challenger", "v0003", reason="trained", action="register")
+        registry.set_alias("challenger", None, reason="worse", action="reject")
+        changes += [(None, "v0003"), ("v0003", None)]
+    return changes
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_the_model_page_keeps_the_latest_alias_changes_and_the_history_run_all(
+    registry: MlflowRegistry, backend: MlflowBackend
+) -> None:
+    changes = _twelve_changes(registry)
+
+    assert len(changes) == 12
+    assert _history_on_page(backend) == changes[-HISTORY_TAGS_SHOWN:]
+    reopened = backend.open()
+    assert [(h.from_version, h.to_version) for h in reopened.history()] == changes
+    model = _client(backend).get_registered_model(backend.model_name)
+    run = _client(backend).get_run(model.tags[HISTORY_RUN_TAG])
+    assert run.info.run_name == "alias history"
+    assert len([k for k in run.data.tags if k.startswith(HISTORY_TAG)]) == 12
+
+    # The previous champion is only in the run: the rollback still finds it.
+    assert reopened.rollback(reason="v0002 is worse") == ("v0002", "v0001")
+
+    assert backend.stored_aliases() == {"champion": "v0001"}
+    assert [(h.from_version, h.to_version) for h in reopened.history()][-1] == ("v0002", "v0001")
+    assert len(reopened.history()) == 13
+    assert _history_on_page(backend) == [*changes, ("v0002", "v0001")][-HISTORY_TAGS_SHOWN:]
+    assert reopened.verify().ok
+
+
+@pytest.mark.mlflow
+@pytest.mark.slow
+def test_a_registry_with_every_change_on_the_model_page_reads_and_moves_to_the_run(
+    registry: MlflowRegistry,
+    backend: MlflowBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    write_config: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    client = _client(backend)
+
+    def append_as_before(entry: HistoryEntry) -> None:  # how registries were written until now
+        key = f"{HISTORY_TAG}{len(registry.history()) + 1:06d}-{uuid.uuid4().hex[:6]}"
+        client.set_registered_model_tag(
+            backend.model_name, key, json.dumps(asdict(entry), sort_keys=True)
+        )
+
+    with monkeypatch.context() as patched:
+        patched.setattr(registry, "_append_history", append_as_before)
+        changes = _twelve_changes(registry)
+    assert _history_on_page(backend) == changes
+    assert HISTORY_RUN_TAG not in client.get_registered_model(backend.model_name).tags
+
+    old = backend.open()
+    assert [(h.from_version, h.to_version) for h in old.history()] == changes
+    config = write_config(backend.config_overrides())
+    assert registry_main(["history", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.count("v0003") == 10
+
+    assert old.rollback(reason="v0002 is worse") == ("v0002", "v0001")
+
+    moved = [*changes, ("v0002", "v0001")]
+    assert _history_on_page(backend) == moved[-HISTORY_TAGS_SHOWN:]
+    assert [(h.from_version, h.to_version) for h in backend.open().history()] == moved
+    assert backend.open().verify().ok

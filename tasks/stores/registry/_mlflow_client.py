@@ -174,8 +174,8 @@ class MlflowModel:
                         self.model_name,
                         tags={f"{TAG}managed": "true"},
                         description=f"Managed by autoretrain: versions, aliases and their "
-                        f"history (tags {HISTORY_TAG}*); runs in experiment "
-                        f"{self.experiment_name}.",
+                        f"history (the latest as tags {HISTORY_TAG}*, all of them in run "
+                        f"'alias history'); runs in experiment {self.experiment_name}.",
                     )
                 except MlflowException as error:
                     if not self._exists_already(error):  # another machine created it first

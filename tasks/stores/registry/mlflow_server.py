@@ -6,7 +6,9 @@ What goes where, for a model NAME (the config's name, also the registered model'
                                           v0001 is MLflow version 1, v0012 is version 12
     its aliases champion, challenger      MLflow registered-model aliases, so a serving system
                                           loads models:/NAME@champion
-    its tags autoretrain.history.NNNNNN   the alias history, one JSON entry per change (who, why)
+    its tags autoretrain.history.NNNNNN   the latest alias changes, one JSON entry each (who,
+                                          why); all of them are tags of the experiment's run
+                                          "alias history" (_mlflow_alias_history.py)
     experiment autoretrain-NAME           one run per version: the model (scikit-learn flavour,
                                           signature, input example) under model/, the reference
                                           data under reference/, the calibration of its
@@ -51,9 +53,7 @@ import logging
 import os
 import re
 import tempfile
-import uuid
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +65,9 @@ from tasks.secrets import mask_url_password, redact_url_password
 from tasks.stores.registry._files import read_calibration, sha256_file, utc_now
 from tasks.stores.registry._journal import ModelRegistry
 from tasks.stores.registry._lock import AliasLock, FileAliasLock
+from tasks.stores.registry._mlflow_alias_history import MlflowAliasHistory
 from tasks.stores.registry._mlflow_client import (
     COMPARISON_TAG,
-    HISTORY_TAG,
     MLFLOW_ENVIRONMENT,
     REQUEST_TAG,
     TAG,
@@ -98,7 +98,7 @@ logger = logging.getLogger(__name__)
 DESCRIPTION_CHARACTERS = 5000
 
 
-class MlflowRegistry(MlflowMonitorRuns, ModelRegistry):
+class MlflowRegistry(MlflowMonitorRuns, MlflowAliasHistory, ModelRegistry):
     """A registry on an MLflow tracking server (registry.kind: mlflow)."""
 
     replay_mismatch = (
@@ -307,27 +307,15 @@ class MlflowRegistry(MlflowMonitorRuns, ModelRegistry):
 
     # -- aliases and history -----------------------------------------------------------
     def _state(self) -> tuple[dict[str, str], list[HistoryEntry]]:
-        """Aliases (as version ids) and the history, from the registered model."""
+        """Aliases (as version ids) and the history, from the registered model and its history
+        run."""
         registered = self._registered()
         if registered is None:
             return {}, []
         aliases = {
             alias: version_id(number) for alias, number in (registered.aliases or {}).items()
         }
-        tags = dict(registered.tags or {})
-        return aliases, self._history_of(tags)
-
-    def _history_of(self, tags: dict[str, str]) -> list[HistoryEntry]:
-        entries = []
-        for key in sorted(k for k in tags if k.startswith(HISTORY_TAG)):
-            try:
-                entries.append(HistoryEntry(**json.loads(tags[key])))
-            except (ValueError, TypeError) as error:
-                raise RegistryError(
-                    f"tag {key} of the {self.location} is not a history entry ({error}); it was "
-                    "edited by hand: restore it"
-                ) from None
-        return entries
+        return aliases, self._history_entries(dict(registered.tags or {}))
 
     def get_alias(self, alias: str) -> str | None:
         """The version alias points at; RegistryError if MLflow lost an alias the history set
@@ -345,7 +333,10 @@ class MlflowRegistry(MlflowMonitorRuns, ModelRegistry):
         return current
 
     def _read_aliases(self) -> dict[str, str]:
-        return self._state()[0]
+        registered = self._registered()
+        if registered is None:
+            return {}
+        return {alias: version_id(n) for alias, n in (registered.aliases or {}).items()}
 
     def _read_state(self) -> tuple[dict[str, str], list[HistoryEntry]]:
         return self._state()
@@ -354,11 +345,7 @@ class MlflowRegistry(MlflowMonitorRuns, ModelRegistry):
         return self._state()[1]
 
     def _append_history(self, entry: HistoryEntry) -> None:
-        # A random suffix: a writer outside the lock never overwrites an entry of the same number.
-        key = f"{HISTORY_TAG}{len(self.history()) + 1:06d}-{uuid.uuid4().hex[:6]}"
-        self.client.set_registered_model_tag(
-            self.model_name, key, json.dumps(asdict(entry), sort_keys=True)
-        )
+        self._append_history_entry(entry)
 
     def _write_alias(self, alias: str, version: str | None) -> None:
         if version is None:
