@@ -411,7 +411,7 @@ def main() -> int:
         screenshots(stack, project["id"], args.out)
         if args.docker_pool:
             sys.path.insert(0, str(ROOT / "deploy"))
-            from docker_pool_check import check  # type: ignore[import-not-found]
+            from docker_pool_check import check
 
             timings["a flow run in its own container"] = check(
                 stack.url("prefect", "/api"),

@@ -78,7 +78,7 @@ async def _post_event(event: Event) -> None:
 def _deployment_id() -> str | None:
     from prefect.runtime import deployment
 
-    return deployment.id  # type: ignore[no-any-return]
+    return deployment.id
 
 
 def check_config_path(config_path: str) -> None:
