@@ -120,7 +120,7 @@ def resolve_mode(
         raise AutoretrainError(f"mode must be auto, inline or events, not {mode!r}")
     if mode == "auto":
         return "events" if _deployment_id() is not None else "inline"
-    return mode  # type: ignore[return-value]
+    return "inline" if mode == "inline" else "events"
 
 
 def limit_name(config: Config, step: Step) -> str:
