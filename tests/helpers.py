@@ -136,7 +136,7 @@ def make_lineage(**given: Any) -> Lineage:
 
 
 def read_artifact(key: str) -> ArtifactResponse | None:
-    """The newest Prefect artifact of a key, or None: `Artifact.get` as a test (no event loop) calls it."""
+    """The newest Prefect artifact of a key, or None (Artifact.get outside an event loop)."""
     from prefect.artifacts import Artifact
 
     artifact = Artifact.get(key)
