@@ -159,7 +159,7 @@ def run_monitor_child(
     )
     if result.returncode != 0:
         sys.exit(result.stderr[-3000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def full_evidently(

@@ -338,17 +338,12 @@ def screenshots(stack: Stack, project_id: str, out: Path) -> list[Path]:
         for name, url, text in pages:
             driver.get(url)
             path = out / f"{name}.png"
+
+            def shows(text: str = text) -> bool | None:
+                return True if text in driver.find_element("tag name", "body").text else None
+
             try:
-                wait(
-                    f"the {name} UI showing {text!r}",
-                    90,
-                    lambda text=text: (
-                        True  # type: ignore[misc]
-                        if text in driver.find_element("tag name", "body").text
-                        else None
-                    ),
-                    every=2,
-                )
+                wait(f"the {name} UI showing {text!r}", 90, shows, every=2)
                 time.sleep(2)  # let charts finish drawing before the picture (not a check)
             finally:
                 driver.save_screenshot(str(path))
@@ -411,7 +406,7 @@ def main() -> int:
         screenshots(stack, project["id"], args.out)
         if args.docker_pool:
             sys.path.insert(0, str(ROOT / "deploy"))
-            from docker_pool_check import check  # type: ignore[import-not-found]
+            from docker_pool_check import check
 
             timings["a flow run in its own container"] = check(
                 stack.url("prefect", "/api"),

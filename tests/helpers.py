@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 from sklearn.dummy import DummyClassifier
 
 from tasks.config import Config, parse_config
 from tasks.stores.registry import Lineage
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import Artifact as ArtifactResponse
+
+    from tasks.core.policy import TriggerDecision
 
 ROOT = REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO_ROOT / "data" / "seattle"
@@ -79,7 +85,7 @@ def demo_log_to_sql(url: str, table: str = "weather_log") -> None:
         engine.dispose()
 
 
-def make_decision(**changes: Any) -> Any:
+def make_decision(**changes: Any) -> TriggerDecision:
     """A TriggerDecision for tests: a retrain on a drift and severe performance breach, with
     `changes` to any field (breaches given as a Breaches)."""
     from tasks.core.policy import Breaches, TriggerDecision
@@ -106,7 +112,7 @@ def make_decision(**changes: Any) -> Any:
 class HangingClassifier(DummyClassifier):
     """A classifier whose fit never ends (in short sleeps, so a timeout can interrupt it)."""
 
-    def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NoReturn:
         import time
 
         while True:
@@ -127,3 +133,12 @@ def make_lineage(**given: Any) -> Lineage:
         "reason": "test",
     }
     return Lineage(**{**placeholders, **given})
+
+
+def read_artifact(key: str) -> ArtifactResponse | None:
+    """The newest Prefect artifact of a key, or None (Artifact.get outside an event loop)."""
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get(key)
+    assert not isinstance(artifact, Coroutine), "Artifact.get ran in an event loop"
+    return artifact

@@ -556,7 +556,7 @@ def test_config_is_frozen() -> None:
     config = load_config(REPO_ROOT / "config.yaml")
 
     with pytest.raises(ValueError, match="frozen"):
-        config.policy.drift_threshold = 0.9  # type: ignore[misc]
+        config.policy.drift_threshold = 0.9
 
 
 REGRESSOR = {

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tasks.config import FleetConfig, deep_merge, load_config, load_fleet
+from tasks.config import (
+    FileSourceConfig,
+    FleetConfig,
+    SqlSourceConfig,
+    deep_merge,
+    load_config,
+    load_fleet,
+)
 from tasks.errors import ConfigError
 from tests.helpers import DEMO_DATA, ROOT, repo_raw_config
 
@@ -57,7 +64,8 @@ def test_members_come_from_the_glob_with_defaults_merged_under_each_config(fleet
     assert str(south.windows.as_of) == "2013-10-01 00:00:00"
     # Relative paths of the defaults are taken from the fleet file's directory.
     assert north.registry.path == fleet_dir / "state" / "registry"
-    assert north.data.source.path == DEMO_DATA  # type: ignore[union-attr]
+    assert isinstance(north.data.source, FileSourceConfig)
+    assert north.data.source.path == DEMO_DATA
 
 
 def test_a_merged_config_reads_back_as_the_config_it_was_merged_into(fleet_dir: Path):
@@ -259,7 +267,8 @@ def test_relative_sqlite_urls_of_the_defaults_are_taken_from_the_fleet_file(flee
 
     (member,) = fleet.members
     config = load_config(member.config_path or "")
-    assert config.data.source.url.reveal() == f"sqlite:///{fleet_dir / 'logs' / 'log.db'}"  # type: ignore[union-attr]
+    assert isinstance(config.data.source, SqlSourceConfig)
+    assert config.data.source.url.reveal() == f"sqlite:///{fleet_dir / 'logs' / 'log.db'}"
 
 
 def test_a_sql_source_url_reaches_the_merged_config_as_written_never_masked(
@@ -290,7 +299,8 @@ def test_a_sql_source_url_reaches_the_merged_config_as_written_never_masked(
     assert written["variable"]["url"] == "${AUTORETRAIN_TEST_WAREHOUSE}"
     assert written["block"]["url"] == {"secret": "warehouse-url"}
     own = load_config(next(m.config_path for m in fleet.members if m.name == "own") or "")
-    assert own.data.source.url.reveal() == f"sqlite:///{fleet_dir / 'sql' / 'own.db'}"  # type: ignore[union-attr]
+    assert isinstance(own.data.source, SqlSourceConfig)
+    assert own.data.source.url.reveal() == f"sqlite:///{fleet_dir / 'sql' / 'own.db'}"
 
 
 @pytest.mark.parametrize(

@@ -415,7 +415,7 @@ def _client_class() -> type:
     from evidently._pydantic_compat import parse_obj_as
     from evidently.ui.workspace import RemoteWorkspace
 
-    class TimedRemoteWorkspace(RemoteWorkspace):  # type: ignore[misc]
+    class TimedRemoteWorkspace(RemoteWorkspace):
         def __init__(self, base_url: str, secret: str | None, timeout: float) -> None:
             self.timeout = timeout
             super().__init__(base_url, secret=secret, verify=False)

@@ -57,7 +57,7 @@ def build_model(config: Config) -> Pipeline:
 def _import_estimator(path: str) -> type:
     module_name, _, class_name = path.rpartition(".")
     try:
-        return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+        return getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError) as error:
         raise ModelError(f"cannot import model.estimator '{path}': {error}") from None
 

@@ -79,7 +79,7 @@ async def _post_event(event: Event) -> None:
 def _deployment_id() -> str | None:
     from prefect.runtime import deployment
 
-    return deployment.id  # type: ignore[no-any-return]
+    return deployment.id
 
 
 def check_config_path(config_path: str) -> None:
@@ -121,7 +121,7 @@ def resolve_mode(
         raise AutoretrainError(f"mode must be auto, inline or events, not {mode!r}")
     if mode == "auto":
         return "events" if _deployment_id() is not None else "inline"
-    return mode  # type: ignore[return-value]
+    return "inline" if mode == "inline" else "events"
 
 
 def limit_name(config: Config, step: Step) -> str:

@@ -180,7 +180,7 @@ def draw_backtest(result: BacktestResult) -> Any:
             drawstyle="steps-post",
             label=label,
             zorder=2 + row,
-            **_STYLES[row % len(_STYLES)],  # type: ignore[arg-type]
+            **_STYLES[row % len(_STYLES)],
         )
         retrained = [date2num(o.window.end) for o in strategy.outcomes if o.retrained]
         promoted = [date2num(o.window.end) for o in strategy.outcomes if o.promoted]

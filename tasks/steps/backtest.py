@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import fmean
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import pandas as pd
 
@@ -39,6 +39,11 @@ StrategyKind = Literal["never", "fixed", "every-window", "policy"]
 STRATEGY_KINDS: tuple[str, ...] = ("policy", "never", "fixed", "every-window")
 
 
+def _is_strategy_kind(name: str) -> TypeGuard[StrategyKind]:
+    """Whether name is one of the strategy kinds (as a StrategyKind for the type checker)."""
+    return name in STRATEGY_KINDS
+
+
 @dataclass(frozen=True)
 class Strategy:
     """When to retrain: never, every `every` windows, every window, or when the policy says so."""
@@ -49,13 +54,13 @@ class Strategy:
     @classmethod
     def parse(cls, name: str, every: int = 3) -> Strategy:
         """A strategy from its CLI name: policy, never, fixed (every `every` windows), every-window."""
-        if name not in STRATEGY_KINDS:
+        if not _is_strategy_kind(name):
             raise ConfigError(
                 f"unknown backtest strategy '{name}': choose from {', '.join(STRATEGY_KINDS)}"
             )
         if every < 1:
             raise ConfigError(f"the fixed schedule needs every >= 1 window, got {every}")
-        return cls(name, every) if name == "fixed" else cls(name)  # type: ignore[arg-type]
+        return cls(name, every) if name == "fixed" else cls(name)
 
     @property
     def name(self) -> str:

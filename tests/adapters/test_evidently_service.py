@@ -333,12 +333,12 @@ def _race(url: str, barrier: Any, worker: int) -> None:
     find_or_create = evidently_workspace._project
     waited = False
 
-    def at_once(*args: Any) -> Any:
+    def at_once(workspace: Any, name: str, description: str) -> Any:
         nonlocal waited
         if not waited:  # the first write: every writer looks for the project at the same time
             waited = True
             barrier.wait(timeout=60)
-        return find_or_create(*args)
+        return find_or_create(workspace, name, description)
 
     evidently_workspace._project = at_once  # in this forked process only
     for day in range(2):

@@ -141,7 +141,7 @@ def test_a_user_error_the_stores_show_fails_before_prefect_in_one_line(
     overrides: dict[str, object],
     champions: int,
     argv: list[str],
-    expected: list[str],
+    expected: str,
 ) -> None:
     (tmp_path / "a-file").write_text("not a directory")
     config = write_config({"registry": {"path": "registry"}, **overrides})

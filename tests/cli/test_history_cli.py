@@ -291,7 +291,7 @@ def test_a_sqlite_history_url_is_shown_from_there(
     shared = tmp_path / "shared" / "history.db"
     shared.parent.mkdir()
     url = f"sqlite:///{shared}"
-    open_history(tmp_path / "unused", HistoryConfig(url=url)).record(
+    open_history(tmp_path / "unused", HistoryConfig.model_validate({"url": url})).record(
         "seattle-weather", _record(0, 0.71, "healthy")
     )
     config_path = write_config(

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.config import MetricConfig
+from tasks.config import MetricConfig, MetricName
 from tasks.core.estimate import estimate_metric, fit_calibration
 from tests.helpers import ROOT
 
@@ -33,7 +33,7 @@ RECORDED = Path(__file__).resolve().parent.parent / "data" / "nannyml_cbpe.json"
 REFERENCE_ROWS = 3000
 CHUNK_ROWS = 1000
 CHUNKS = 4
-METRICS = ("f1", "precision", "recall", "accuracy")
+METRICS: tuple[MetricName, ...] = ("f1", "precision", "recall", "accuracy")
 TOLERANCE = 0.01
 
 
@@ -105,10 +105,10 @@ def check_inputs(classes: int, recorded: dict[str, Any]) -> None:
         )
 
 
-def _metric(name: str, classes: int) -> MetricConfig:
+def _metric(name: MetricName, classes: int) -> MetricConfig:
     if classes == 2 and name != "accuracy":
-        return MetricConfig(name=name, average="binary", pos_label=1)  # type: ignore[arg-type]
-    return MetricConfig(name=name)  # type: ignore[arg-type]
+        return MetricConfig(name=name, average="binary", pos_label=1)
+    return MetricConfig(name=name)
 
 
 def ours(classes: int) -> dict[str, list[float]]:
@@ -163,7 +163,7 @@ def nannyml_estimates(classes: int) -> dict[str, list[float]]:
 
 
 def _recorded() -> dict[str, Any]:
-    return json.loads(RECORDED.read_text())  # type: ignore[no-any-return]
+    return json.loads(RECORDED.read_text())
 
 
 @pytest.mark.parametrize("classes", [2, 3])

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from tasks.config import MetricConfig
+from tasks.config import MetricConfig, MetricName
 from tasks.core.metrics import score_predictions
 from tasks.errors import DataError
 
@@ -35,8 +35,10 @@ PRED_3 = ["a", "a", "b", "b", "c", "c"]
         ("f1", "sun", 2 / 5),  # 2 * 1 / (2 * 1 + 2 + 1)
     ],
 )
-def test_binary_scores_the_positive_class(name: str, pos_label: str, expected: float) -> None:
-    metric = MetricConfig(name=name, average="binary", pos_label=pos_label)  # type: ignore[arg-type]
+def test_binary_scores_the_positive_class(
+    name: MetricName, pos_label: str, expected: float
+) -> None:
+    metric = MetricConfig(name=name, average="binary", pos_label=pos_label)
 
     assert score_predictions(metric, TRUE_2, PRED_2) == pytest.approx(expected)
 
@@ -49,8 +51,8 @@ def test_binary_scores_the_positive_class(name: str, pos_label: str, expected: f
         ("f1", (4 / 5 + 1 / 2 + 2 / 3) / 3),
     ],
 )
-def test_macro_is_the_unweighted_class_mean(name: str, expected: float) -> None:
-    metric = MetricConfig(name=name, average="macro")  # type: ignore[arg-type]
+def test_macro_is_the_unweighted_class_mean(name: MetricName, expected: float) -> None:
+    metric = MetricConfig(name=name, average="macro")
 
     assert score_predictions(metric, TRUE_3, PRED_3) == pytest.approx(expected)
 

@@ -9,6 +9,7 @@ from sklearn import metrics as sk
 
 from tasks.config import MetricConfig
 from tasks.core.statistics import (
+    PairedRows,
     holm_adjust,
     log_loss_of_true_class,
     mcnemar_test,
@@ -134,7 +135,9 @@ def test_the_bootstrap_s_work_grows_with_row_types_not_rows(
     evaluated: list[tuple[int, int]] = []
     real = statistics._metric_values
 
-    def counting(metric, paired, predicted, counts):  # type: ignore[no-untyped-def]
+    def counting(
+        metric: MetricConfig, paired: PairedRows, predicted: np.ndarray, counts: np.ndarray
+    ) -> np.ndarray:
         evaluated.append(counts.shape)
         return real(metric, paired, predicted, counts)
 

@@ -8,12 +8,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from prefect.artifacts import Artifact
 
 from flows.monitor import monitor_flow
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 from tasks.core.retention import report_run_name
+from tests.helpers import read_artifact
 from tests.orchestration.test_orchestration import _poll_events
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -61,7 +61,7 @@ def test_monitor_logs_its_decision_and_the_retrain_request_it_emits(
     events = _poll_events("chain-monitor", {"autoretrain.retrain.requested"})
     payload = dict(events)["autoretrain.retrain.requested"]
     assert payload["request_id"] == request.request_id
-    summary = Artifact.get("chain-monitor-monitor-summary")
+    summary = read_artifact("chain-monitor-monitor-summary")
     assert summary is not None
     assert (
         f"requested   autoretrain.retrain.requested, request {request.request_id}: "
@@ -110,7 +110,7 @@ def test_retrain_and_promote_name_the_request_and_reason_that_started_them(
 
     trigger = f"triggered by request monitor-run-42 (the monitor run's id): {reason}"
     assert f"retrain of chain {trigger}" in run_log
-    retrain_note = Artifact.get("chain-retrain-outcome")
+    retrain_note = read_artifact("chain-retrain-outcome")
     assert retrain_note is not None and f"Trigger: {trigger}" in str(retrain_note.data)
     # The event the promote deployment's trigger renders its parameters from carries both.
     registered = dict(_poll_events("chain", {"autoretrain.challenger.registered"}))
@@ -125,7 +125,7 @@ def test_retrain_and_promote_name_the_request_and_reason_that_started_them(
     )
 
     assert f"promotion of chain challenger {retrained.version} {trigger}" in run_log
-    promote_note = Artifact.get("chain-promote-outcome")
+    promote_note = read_artifact("chain-promote-outcome")
     assert promote_note is not None
     assert promote_note.description == f"promote status: {outcome.status}"
     assert f"Trigger: {trigger}" in str(promote_note.data)

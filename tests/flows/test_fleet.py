@@ -12,13 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
-from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
 from flows.fleet import main
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import DEMO_DATA, repo_raw_config
+from tests.helpers import DEMO_DATA, read_artifact, repo_raw_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -86,9 +85,10 @@ def test_a_fleet_with_a_broken_model_runs_the_others_and_exits_2(
     assert "fleet fleet-broken-one (dask): 2 of 3 models ran, 1 with an error" in out
 
     # The same table as a Prefect table artifact, the error in full.
-    artifact = Artifact.get("fleet-broken-one-fleet-summary")
+    artifact = read_artifact("fleet-broken-one-fleet-summary")
     assert artifact is not None
     table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert isinstance(table, list)  # a table artifact: one dict per row
     by_model = {row["model"]: row for row in table}
     assert set(by_model) == {"model-a", "model-b", "model-c"}
     assert by_model["model-a"]["error"] == "" and by_model["model-c"]["action"] == "error"
@@ -220,9 +220,10 @@ def test_a_busy_api_slows_the_fleet_but_loses_no_model_and_a_lasting_failure_is_
     assert _champion(tmp_path, "model-b") is not None
     assert "fleet fleet-busy-api (dask): 2 of 3 models ran, 1 with an error" in out
     # The stuck model's row says which call failed, how often it was retried and for how long.
-    artifact = Artifact.get("fleet-busy-api-fleet-summary")
+    artifact = read_artifact("fleet-busy-api-fleet-summary")
     assert artifact is not None
     table = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    assert isinstance(table, list)  # a table artifact: one dict per row
     error = {row["model"]: row for row in table}["model-stuck"]["error"]
     assert error.startswith(
         "publishing the artifact model-stuck-monitor-summary: the Prefect API kept failing (503 "

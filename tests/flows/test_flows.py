@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
@@ -27,7 +26,7 @@ from tasks.stores.demo import build_production_log
 from tasks.stores.history import open_history
 from tasks.stores.registry import LocalRegistry
 from tasks.stores.resources import open_stores
-from tests.helpers import make_lineage
+from tests.helpers import make_lineage, read_artifact
 from tests.reasons import params_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -46,6 +45,7 @@ def _artifact_keys(keys: list[str]) -> dict[str, int]:
             )
         counts: dict[str, int] = {}
         for artifact in artifacts:
+            assert artifact.key is not None  # the filter selects by key
             counts[artifact.key] = counts.get(artifact.key, 0) + 1
         return counts
 
@@ -104,7 +104,7 @@ def test_drifted_window_retrains_and_promotes_a_better_challenger(write_config, 
     ]
     for report in result.signals.report_paths:
         assert Path(report).stat().st_size > 100_000
-    verdict = Artifact.get("seattle-weather-comparison-verdict")
+    verdict = read_artifact("seattle-weather-comparison-verdict")
     assert verdict is not None and isinstance(verdict.data, str)
     assert "Promote v0002 over v0001: on the same 89 rows it is better by" in verdict.data
     assert "| difference | ok |  | +0.6644 | [+0." in verdict.data
@@ -261,6 +261,7 @@ def test_worse_challenger_is_rejected_and_rollback_restores_the_previous_champio
     outcome = promote_flow(str(config_path), challenger_version=worse)
 
     assert outcome.status == "rejected"
+    assert outcome.comparison is not None
     assert outcome.comparison.verdict == "reject"
     assert outcome.comparison.interval is not None
     assert outcome.comparison.interval.upper < 0.02
@@ -275,6 +276,7 @@ def test_worse_challenger_is_rejected_and_rollback_restores_the_previous_champio
     empty = promote_flow(str(config_path), as_of="2030-01-01", challenger_version=another)
 
     assert empty.status == "rejected"
+    assert empty.comparison is not None
     assert empty.comparison.verdict == "insufficient-evidence"
     assert empty.comparison.holdout_rows == 0
     assert params_of(empty.comparison.reason_codes, "insufficient-evidence") == {

@@ -29,6 +29,7 @@ def test_the_demo_loop_promotes_in_mlflow_and_a_server_loads_the_champion(
     tmp_path: Path,
     mlflow_server: MlflowServer,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import mlflow.sklearn
     from mlflow import MlflowClient
@@ -70,6 +71,7 @@ def test_the_demo_loop_promotes_in_mlflow_and_a_server_loads_the_champion(
     found = client.get_model_version(name, "2")
     assert card.location == f"runs:/{found.run_id}/card/card.md"
     assert card.markdown.startswith(f"# Model card: {name} v0002")
+    assert found.description is not None
     assert found.description[:2000] == card.markdown[:2000]
     assert f"mlflow run id**: {found.run_id}" in card.markdown
     assert registry.load_card("v0001").record["event"] == "bootstrap"
@@ -78,11 +80,9 @@ def test_the_demo_loop_promotes_in_mlflow_and_a_server_loads_the_champion(
     config = load_config(config_path)
     plan = plan_windows(config, resolve_as_of(config, None))
     rows = load_window(config, plan.holdout, labelled_only=True)
-    mlflow.set_tracking_uri(mlflow_server.uri)
-    try:
+    with monkeypatch.context() as serving:  # told where, as a serving system is
+        serving.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
         served = mlflow.sklearn.load_model(f"models:/{name}@champion")
-    finally:
-        mlflow.set_tracking_uri(None)
     features = config.data.features
     expected = registry.load_model("v0002").predict(rows[features])
     assert served.predict(rows[features]).tolist() == expected.tolist()

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.artifacts import Artifact
 
 import flows.monitor
 from flows.monitor import main as monitor_main
 from flows.monitor import monitor_flow
 from tasks.core.reasons import ReasonCode
+from tests.helpers import read_artifact
 from tests.processes import stop_process
 from tests.registry_backends import MlflowServer, fresh_model_name, start_mlflow_server
 
@@ -82,7 +82,7 @@ def test_reports_and_summary_are_artifacts_of_a_monitoring_run_and_keep_prunes_t
         url, experiment_id, run_id = match.groups()
         assert url == f"{mlflow_server.uri}/#/experiments/{experiment_id}/runs/{run_id}"
         # The Prefect artifact links the same run.
-        artifact = Artifact.get(f"{name}-monitor-summary")
+        artifact = read_artifact(f"{name}-monitor-summary")
         assert artifact is not None and f"[MLflow run]({url})" in str(artifact.data)
         # The run's tags say what it was; its summary links itself.
         run = client.get_run(run_id)
@@ -157,7 +157,7 @@ def test_a_server_down_at_upload_leaves_the_decision_and_keeps_the_local_copy(
     local = Path(reports.local_copy or "")
     assert sorted(p.name for p in local.glob("*.html")) == ["drift.html", "performance.html"]
     assert "NOT uploaded to MLflow" in caplog.text
-    artifact = Artifact.get("down-monitor-summary")
+    artifact = read_artifact("down-monitor-summary")
     assert artifact is not None
     text = str(artifact.data)
     assert "**Warning: the reports were NOT uploaded to MLflow**" in text

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from prefect.artifacts import Artifact
 
 from flows.monitor import monitor_flow
 from flows.rollback import rollback_flow
@@ -21,7 +20,7 @@ from tasks.cli.registry import main as registry_main
 from tasks.config import load_config
 from tasks.core.card import ModelCard
 from tasks.stores.registry import StoredCard, open_registry
-from tests.helpers import DEMO_DATA, REPO_ROOT, merge, repo_raw_config
+from tests.helpers import DEMO_DATA, REPO_ROOT, merge, read_artifact, repo_raw_config
 from tests.outputs import SNIPPETS, output_differences
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -80,8 +79,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoCards:
     assert result.status == "promoted" and result.champion_after == "v0002"
     registry = open_registry(load_config(config_path).registry, "seattle-weather")
     bootstrap, promotion = registry.load_card("v0001"), registry.load_card("v0002")
-    card_artifact = Artifact.get("seattle-weather-model-card")
-    summary_artifact = Artifact.get("seattle-weather-monitor-summary")
+    card_artifact = read_artifact("seattle-weather-model-card")
+    summary_artifact = read_artifact("seattle-weather-monitor-summary")
     assert card_artifact is not None and summary_artifact is not None
     message = rollback_flow(str(config_path), reason="bad forecasts", actor="on-call")
     return DemoCards(

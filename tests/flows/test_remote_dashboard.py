@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from prefect.artifacts import Artifact
 
 from flows.monitor import main as monitor_main
 from tasks.stores.history import open_history
@@ -24,7 +23,7 @@ from tests.flows.test_secret_leaks import (
     _read_prefect_records,
     _server_database,
 )
-from tests.helpers import DEMO_DATA, merge, repo_raw_config
+from tests.helpers import DEMO_DATA, merge, read_artifact, repo_raw_config
 from tests.processes import evidently_ui, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -89,7 +88,7 @@ def _snapshots(url: str, project_id: str) -> list[dict[str, Any]]:
 
 
 def _summary_artifact() -> Any:
-    artifact = Artifact.get(f"{NAME}-monitor-summary")
+    artifact = read_artifact(f"{NAME}-monitor-summary")
     assert artifact is not None
     return artifact
 

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from prefect.blocks.system import Secret
@@ -23,11 +24,13 @@ from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterKey,
     FlowRunFilter,
+    FlowRunFilterId,
     FlowRunFilterStartTime,
     LogFilter,
     LogFilterTimestamp,
 )
 from prefect.events.filters import EventFilter, EventOccurredFilter
+from pydantic import BaseModel, SecretStr
 
 from flows.monitor import main as monitor_main
 from flows.monitor import monitor_flow
@@ -38,6 +41,8 @@ from tasks.render.reporting import render_summary
 from tests.helpers import demo_log_in_sqlite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
+
+Filter = TypeVar("Filter", bound=BaseModel)
 
 # Stands for the password: the database's directory carries it, so the URL as a whole, or any
 # rendering of the path, gives it away. Random per session: nothing else can contain it.
@@ -66,12 +71,12 @@ def _write(write_config, tmp_path: Path, name: str, url: object, table: str) -> 
     )
 
 
-def _reference(how: str, url: str, monkeypatch, name: str) -> object:
+def _reference(how: str, url: str, monkeypatch: pytest.MonkeyPatch, name: str) -> object:
     """The config's url: ${VARIABLE} set to url, or a Secret block holding it."""
     if how == "environment":
         monkeypatch.setenv("AUTORETRAIN_WAREHOUSE_URL", url)
         return "${AUTORETRAIN_WAREHOUSE_URL}"
-    Secret(value=url).save(name, overwrite=True)
+    Secret(value=SecretStr(url)).save(name, overwrite=True)
     return {"secret": name}
 
 
@@ -108,6 +113,11 @@ def _flush_run_logs_and_events() -> None:
     EventsWorker.drain_all(timeout=30)
 
 
+def _validated(model: type[Filter], **fields: object) -> Filter:
+    """Validate a Prefect filter: pydantic turns a datetime into its annotated DateTime."""
+    return model.model_validate(fields)
+
+
 def _read_prefect_records(since: datetime, name: str, until_event: str) -> dict[str, str]:
     """Logs, events, artifacts, flow runs and task runs the server holds since `since`."""
 
@@ -116,7 +126,7 @@ def _read_prefect_records(since: datetime, name: str, until_event: str) -> dict[
             logs, offset = [], 0
             while True:
                 page = await client.read_logs(
-                    log_filter=LogFilter(timestamp=LogFilterTimestamp(after_=since)),
+                    log_filter=LogFilter(timestamp=_validated(LogFilterTimestamp, after_=since)),
                     limit=200,
                     offset=offset,
                 )
@@ -125,21 +135,25 @@ def _read_prefect_records(since: datetime, name: str, until_event: str) -> dict[
                 if len(page) < 200:
                     break
             events = []
-            page = await client.read_events(
-                filter=EventFilter(occurred=EventOccurredFilter(since=since)), limit=50
+            events_page = await client.read_events(
+                filter=EventFilter(occurred=_validated(EventOccurredFilter, since=since)), limit=50
             )
-            events += page.events
-            while page.next_page:
-                page = await client.read_events_page(page.next_page)
-                events += page.events
+            events += events_page.events
+            while events_page.next_page:
+                events_page = await client.read_events_page(str(events_page.next_page))
+                events += events_page.events
             artifacts = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_=name))
             )
             flow_runs = await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since))
+                flow_run_filter=FlowRunFilter(
+                    start_time=_validated(FlowRunFilterStartTime, after_=since)
+                )
             )
             task_runs = await client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id={"any_": [run.id for run in flow_runs]})
+                flow_run_filter=FlowRunFilter(
+                    id=FlowRunFilterId(any_=[run.id for run in flow_runs])
+                )
             )
         records = {
             "prefect run logs": "\n".join(log.model_dump_json() for log in logs),
@@ -174,7 +188,13 @@ def _server_database() -> Iterator[tuple[str, bytes]]:
 
 
 def _collect_common(
-    outputs: Outputs, tmp_path: Path, caplog, capfd, since: datetime, name: str, until_event: str
+    outputs: Outputs,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    since: datetime,
+    name: str,
+    until_event: str,
 ) -> None:
     _flush_run_logs_and_events()
     for where, text in _read_prefect_records(since, name, until_event).items():

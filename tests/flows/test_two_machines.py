@@ -211,6 +211,7 @@ def test_two_machines_decide_as_one(services: dict[str, Any], tmp_path: Path) ->
 
     client = MlflowClient(tracking_uri=mlflow.uri)
     experiment = client.get_experiment_by_name(f"autoretrain-{NAME}")
+    assert experiment is not None
     runs = client.search_runs(
         [experiment.experiment_id],
         filter_string="tags.`autoretrain.kind` = 'monitor'",

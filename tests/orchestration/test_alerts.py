@@ -4,9 +4,13 @@ every message renders (a template that fails to render drops the notification si
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
+from prefect.events.actions import SendNotification
+from prefect.events.schemas.automations import AutomationCore, EventTrigger
+from prefect.events.schemas.events import ResourceSpecification
 
 from tasks.errors import ConfigError
 from tasks.orchestration.alerts import load_automations
@@ -15,7 +19,9 @@ from tests.helpers import ROOT
 FILE = ROOT / "automations.yaml"
 
 
-def _render(template: str, event_name: str, resource: dict, payload: dict) -> str:
+def _render(
+    template: str, event_name: str, resource: dict[str, str], payload: dict[str, Any]
+) -> str:
     from prefect.server.events.jinja_filters import all_filters
     from prefect.server.events.schemas.events import ReceivedEvent
     from prefect.server.utilities.user_templates import (
@@ -25,12 +31,30 @@ def _render(template: str, event_name: str, resource: dict, payload: dict) -> st
     from prefect.types._datetime import now
 
     register_user_template_filters(all_filters)
-    event = ReceivedEvent(
-        occurred=now("UTC"), event=event_name, resource=resource, payload=payload, id=uuid4()
+    # Validated as the server does: the resource dict becomes a Resource, the datetime a DateTime.
+    event = ReceivedEvent.model_validate(
+        {
+            "occurred": now("UTC"),
+            "event": event_name,
+            "resource": resource,
+            "payload": payload,
+            "id": uuid4(),
+        }
     )
     # No run behind the event (a local run): the objects a template looks up are None.
     context = {"event": event, "flow_run": None, "deployment": None}
     return render_user_template_sync(template, context)
+
+
+def _event_trigger(automation: AutomationCore) -> EventTrigger:
+    assert isinstance(automation.trigger, EventTrigger)
+    return automation.trigger
+
+
+def _notification(automation: AutomationCore) -> SendNotification:
+    (action,) = automation.actions
+    assert isinstance(action, SendNotification)
+    return action
 
 
 def test_the_file_holds_one_automation_per_event_all_through_the_chosen_block() -> None:
@@ -38,7 +62,7 @@ def test_the_file_holds_one_automation_per_event_all_through_the_chosen_block() 
 
     automations = load_automations(FILE, block)
 
-    expected = {a.name: sorted(a.trigger.expect) for a in automations}  # type: ignore[union-attr]
+    expected = {a.name: sorted(_event_trigger(a).expect) for a in automations}
     assert expected == {
         "autoretrain-performance-degraded": ["autoretrain.performance.degraded"],
         "autoretrain-drift-confirmed": ["autoretrain.drift.detected"],
@@ -50,12 +74,14 @@ def test_the_file_holds_one_automation_per_event_all_through_the_chosen_block() 
     for automation in automations:
         (action,) = automation.actions
         assert action.type == "send-notification"
-        assert action.block_document_id == block  # type: ignore[union-attr]
+        assert isinstance(action, SendNotification)
+        assert action.block_document_id == block
     drift = next(a for a in automations if a.name == "autoretrain-drift-confirmed")
-    assert drift.trigger.match.get("autoretrain.confirmed") == ["true"]  # type: ignore[union-attr]
+    assert _event_trigger(drift).match.get("autoretrain.confirmed") == ["true"]
     failed = next(a for a in automations if a.name == "autoretrain-run-failed")
-    related = failed.trigger.match_related  # type: ignore[union-attr]
-    assert related.get("prefect.resource.name") == ["autoretrain-*"]  # type: ignore[union-attr]
+    related = _event_trigger(failed).match_related
+    assert isinstance(related, ResourceSpecification)
+    assert related.get("prefect.resource.name") == ["autoretrain-*"]
 
 
 MODEL = {
@@ -110,11 +136,10 @@ def test_messages_name_the_model_and_the_numbers(
     automation: str, event: str, payload: dict, expected: list[str]
 ) -> None:
     (spec,) = [a for a in load_automations(FILE, uuid4()) if a.name == automation]
-    action = spec.actions[0]
+    action = _notification(spec)
 
     text = "\n".join(
-        _render(template, event, MODEL, payload)
-        for template in (action.subject, action.body)  # type: ignore[union-attr]
+        _render(template, event, MODEL, payload) for template in (action.subject, action.body)
     )
 
     assert "seattle-weather" in text
@@ -125,7 +150,7 @@ def test_messages_name_the_model_and_the_numbers(
 
 def test_the_failure_message_renders_without_a_run() -> None:
     (spec,) = [a for a in load_automations(FILE, uuid4()) if a.name == "autoretrain-run-failed"]
-    action = spec.actions[0]
+    action = _notification(spec)
     resource = {
         "prefect.resource.id": f"prefect.flow-run.{uuid4()}",
         "prefect.resource.name": "brave-otter",
@@ -133,7 +158,7 @@ def test_the_failure_message_renders_without_a_run() -> None:
         "prefect.state-message": "Flow run encountered an exception: ConfigError",
     }
 
-    body = _render(action.body, "prefect.flow-run.Failed", resource, {})  # type: ignore[union-attr]
+    body = _render(action.body, "prefect.flow-run.Failed", resource, {})
 
     assert "Flow run brave-otter of deployment unknown ended Failed." in body
     assert "ConfigError" in body

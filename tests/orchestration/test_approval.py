@@ -136,6 +136,7 @@ def test_approved_promotion_swaps_the_champion_and_records_the_reviewer(write_co
     assert isinstance(seen[0], UUID), seen
     assert "- **approve**: v0002 becomes champion in place of v0001." in seen[1]
     assert outcome.status == "promoted"
+    assert outcome.comparison is not None
     assert outcome.comparison.approval is not None
     assert outcome.comparison.approval.approved
     assert outcome.comparison.approval.reviewer == "alice"
@@ -163,6 +164,7 @@ def test_rejected_promotion_keeps_the_champion(write_config, tmp_path):
     reviewer.join(timeout=30)
 
     assert isinstance(seen[0], UUID), seen
+    assert outcome.comparison is not None
     assert outcome.comparison.verdict == "promote"  # the gate allowed it; the person did not
     assert outcome.status == "rejected"
     registry = _registry(config_path)
@@ -177,6 +179,7 @@ def test_no_answer_within_the_timeout_rejects(write_config, tmp_path):
     outcome = promote_flow(str(config_path))
 
     assert outcome.status == "rejected"
+    assert outcome.comparison is not None
     approval = outcome.comparison.approval
     assert approval is not None and not approval.approved
     assert approval.reviewer == "(nobody)"

@@ -9,12 +9,16 @@ from typing import Any
 import jinja2
 import pytest
 import yaml
+from prefect import Flow
 
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 from tests.helpers import ROOT
 
-FLOWS = {"autoretrain-retrain": retrain_flow, "autoretrain-promote": promote_flow}
+FLOWS: dict[str, Flow[..., Any]] = {
+    "autoretrain-retrain": retrain_flow,
+    "autoretrain-promote": promote_flow,
+}
 
 
 def _deployments() -> dict[str, dict[str, Any]]:

@@ -8,7 +8,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.concurrency.sync import concurrency
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
@@ -21,7 +20,7 @@ from tasks.core.reasons import codes
 from tasks.errors import AutoretrainError
 from tasks.orchestration import runtime
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import make_decision
+from tests.helpers import make_decision, read_artifact
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -168,8 +167,8 @@ def test_the_same_request_never_retrains_twice(write_config, tmp_path):
     }
     assert promote_flow(str(config_path), challenger_version="v0001").status == "duplicate"
     # Each no-op says why in the UI, not only in the logs.
-    retrain_note = Artifact.get("duplicates-retrain-outcome")
-    promote_note = Artifact.get("duplicates-promote-outcome")
+    retrain_note = read_artifact("duplicates-retrain-outcome")
+    promote_note = read_artifact("duplicates-promote-outcome")
     assert retrain_note is not None and promote_note is not None
     assert retrain_note.description == "retrain status: duplicate"
     assert "request monitor-run-1 was already handled" in str(retrain_note.data)

@@ -177,7 +177,7 @@ def test_the_wait_the_server_asks_for_is_the_wait(waits: list[float]) -> None:
         _status(404, "GET", "/api/block_documents/x"),
         _status(500),
         _status(422),
-        ObjectNotFound(None),
+        ObjectNotFound(_status(404, "GET", "/api/block_documents/name/x")),
         ValueError("Unable to find block document named x"),
     ],
     ids=["404", "500", "422", "not-found", "value-error"],

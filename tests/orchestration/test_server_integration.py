@@ -9,6 +9,7 @@ it starts is stopped by PID, also on failure.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.server
 import json
 import os
@@ -636,7 +637,7 @@ def test_two_workers_in_separate_directories_run_the_chain(
     # Which worker ran which run: the worker's own log line on each run (logs arrive late).
     for run_id, worker in runs.items():
         _wait_for(
-            lambda run_id=run_id, worker=worker: _worker_logs_say(server, run_id, worker),
+            functools.partial(_worker_logs_say, server, run_id, worker),
             60,
             f"the log line of {worker} submitting run {run_id}",
         )

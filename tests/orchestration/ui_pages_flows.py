@@ -58,4 +58,7 @@ def approve(name: str) -> Approval:
 
 
 if __name__ == "__main__":
-    {"publish": publish, "approve": approve}[sys.argv[1]](sys.argv[2])
+    if sys.argv[1] == "publish":
+        publish(sys.argv[2])
+    else:
+        approve(sys.argv[2])

@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from flows.backtest import backtest_flow, main
 from tasks.core.reasons import codes
 from tasks.errors import ConfigError
-from tasks.steps.backtest import Strategy
+from tasks.steps.backtest import Strategy, StrategyKind
 from tests.reasons import params_of
 
 pytestmark = [pytest.mark.e2e]
 
+
+class Slice(TypedDict):
+    """backtest_flow's step, start and end."""
+
+    step: str
+    start: str
+    end: str
+
+
 # Four 90-day windows after the bootstrap's holdout: 2013-04-01 .. 2014-03-27.
-SLICE = {"step": "90d", "start": "2013-04-01", "end": "2014-04-01"}
+SLICE: Slice = {"step": "90d", "start": "2013-04-01", "end": "2014-04-01"}
 
 
 @pytest.mark.parametrize(
     ("kind", "every", "expected"),
     [("never", 1, []), ("fixed", 3, [2]), ("fixed", 2, [1, 3]), ("every-window", 1, [0, 1, 2, 3])],
 )
-def test_baseline_schedules(kind: str, every: int, expected: list[int]) -> None:
-    strategy = Strategy(kind, every)  # type: ignore[arg-type]
+def test_baseline_schedules(kind: StrategyKind, every: int, expected: list[int]) -> None:
+    strategy = Strategy(kind, every)
 
     assert [i for i in range(4) if strategy.scheduled(i)] == expected
 

@@ -67,7 +67,7 @@ def test_the_key_is_the_same_in_every_process_and_differs_between_models() -> No
     ],
 )
 def test_only_a_postgresql_history_gives_an_advisory_lock(url: str | None, advisory: bool) -> None:
-    lock = shared_alias_lock(HistoryConfig(url=url), "m")
+    lock = shared_alias_lock(HistoryConfig.model_validate({"url": url}), "m")
 
     assert isinstance(lock, AdvisoryAliasLock) is advisory
     if isinstance(lock, AdvisoryAliasLock):
@@ -117,7 +117,8 @@ def test_an_mlflow_registry_takes_the_advisory_lock_with_a_postgresql_history(
     via_factory = open_registry(config.registry, config.name, history=config.history)
 
     for registry in (via_stores, via_factory):
-        lock = registry.lock  # type: ignore[attr-defined]
+        assert isinstance(registry, _Captured)  # the MlflowRegistry patched above
+        lock = registry.lock
         # None: MlflowRegistry's own default, the file lock in registry.path
         assert (lock is None) if lock_type is FileAliasLock else isinstance(lock, lock_type)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -218,11 +219,12 @@ def _store_sqlite(log: pd.DataFrame, path: Path, how: str) -> str:
     if how == "to_sql through SQLAlchemy":  # '2012-01-01 00:00:00.000000'
         _write_table(log, url)
         return url
-    stamps = {
+    converters: dict[str, Callable[[pd.Series], pd.Series | list[str]]] = {
         "ISO text with offsets": lambda s: _iso_text_with_offsets(s),
         "Unix seconds (integer)": _unix_seconds,
         "Unix seconds (real)": lambda s: _unix_seconds(s).astype(float),
-    }[how](log["timestamp"])
+    }
+    stamps = converters[how](log["timestamp"])
     _write_table(log.assign(timestamp=stamps), url)
     return url
 
@@ -271,7 +273,7 @@ def test_sqlite_windows_hold_the_same_rows_as_the_files_windows(
     ids=["not-iso-text", "milliseconds"],
 )
 def test_sqlite_times_no_window_can_select_are_refused(
-    demo_log: pd.DataFrame, tmp_path: Path, stored: object, message: str
+    demo_log: pd.DataFrame, tmp_path: Path, stored: str | int, message: str
 ) -> None:
     url = _write_sqlite(demo_log.head(3).assign(timestamp=stored), tmp_path / "log.db")
 
@@ -562,7 +564,7 @@ class FlakySource:
         self.calls += 1
         if self.calls <= self.failures:
             raise data_module.TransientReadError("OperationalError: server closed the connection")
-        return self.inner.read(columns, window)  # type: ignore[no-any-return]
+        return self.inner.read(columns, window)
 
     def describe(self) -> str:
         return "a flaky source"

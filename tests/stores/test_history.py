@@ -21,7 +21,7 @@ START = datetime(2014, 1, 1)
 
 
 def _decision(action: str = "none", *, drift: bool | None = False) -> TriggerDecision:
-    return make_decision(  # type: ignore[no-any-return]
+    return make_decision(
         action=action,
         breaches=Breaches(drift=drift, prediction_drift=None, performance=False, severe=False),
         performance=0.7,
@@ -152,6 +152,7 @@ def test_last_retrain_ignores_later_runs_and_other_runs(tmp_path: Path) -> None:
 
 def test_the_store_uses_wal_and_an_index_for_recent_runs(tmp_path: Path) -> None:
     history = open_history(tmp_path)
+    assert isinstance(history, MonitorHistory) and history.path is not None
     with sqlite3.connect(history.path) as connection:
         mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
         plan = connection.execute(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.core.policy import Breaches
+from tasks.core.policy import Breaches, TriggerDecision
 from tasks.stores.history import HISTORY_FILE, RunRecord, open_history
 from tests.helpers import make_decision
 from tests.stores import legacy_history
@@ -19,7 +19,7 @@ from tests.stores import legacy_history
 START = datetime(2014, 1, 1)
 
 
-def _decision(day: int, action: str) -> object:
+def _decision(day: int, action: str) -> TriggerDecision:
     return make_decision(
         action=action,
         breaches=Breaches(
@@ -51,7 +51,7 @@ def _legacy_file(registry: Path) -> list[dict[str, object]]:
             legacy_history.RunRecord(
                 as_of=START + timedelta(days=day),
                 champion="v0001" if day < 30 else "v0002",
-                decision=_decision(day, action),  # type: ignore[arg-type]
+                decision=_decision(day, action),
                 status=status,
                 retrained=action == "retrain",
                 promoted=status == "promoted",
@@ -66,7 +66,7 @@ def _legacy_file(registry: Path) -> list[dict[str, object]]:
         legacy_history.RunRecord(
             START + timedelta(days=30),
             "v0002",
-            _decision(30, "none"),  # type: ignore[arg-type]
+            _decision(30, "none"),
             "cooldown",
             retrained=False,
             promoted=False,
@@ -77,7 +77,7 @@ def _legacy_file(registry: Path) -> list[dict[str, object]]:
         "other",
         legacy_history.RunRecord(
             START, None, _decision(0, "none"), "insufficient-data", False, False, {}
-        ),  # type: ignore[arg-type]
+        ),
     )
     return old.rows("m") + old.rows("other")
 
@@ -101,7 +101,7 @@ def test_a_file_written_by_the_last_release_opens_with_every_row_kept(tmp_path: 
         RunRecord(
             START + timedelta(days=40),
             "v0002",
-            _decision(40, "none"),  # type: ignore[arg-type]
+            _decision(40, "none"),
             "cooldown",
             retrained=False,
             promoted=False,
@@ -130,7 +130,7 @@ def test_the_old_code_reads_what_the_new_code_wrote(tmp_path: Path) -> None:
         RunRecord(
             START + timedelta(days=50),
             "v0002",
-            _decision(50, "none"),  # type: ignore[arg-type]
+            _decision(50, "none"),
             "healthy",
             False,
             False,

@@ -65,7 +65,7 @@ def _record(
 
 
 def _settings(postgres: Postgres, prefix: str = "history") -> HistoryConfig:
-    return HistoryConfig(url=postgres.url(postgres.create_database(prefix)))
+    return HistoryConfig.model_validate({"url": postgres.url(postgres.create_database(prefix))})
 
 
 def _script(history: MonitoringHistory) -> dict[str, Any]:
@@ -180,7 +180,7 @@ def test_a_window_being_written_blocks_only_its_own_reruns(
 
 
 def _rerun_many(url: str, worker: int, count: int) -> None:
-    history = open_history(Path("unused"), HistoryConfig(url=url))
+    history = open_history(Path("unused"), HistoryConfig.model_validate({"url": url}))
     for index in range(count):
         retrained = worker == 0 and index % 2 == 0
         history.record("m", _record(index, retrained=retrained))

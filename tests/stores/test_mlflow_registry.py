@@ -176,7 +176,9 @@ def test_a_missing_registered_model_is_a_clear_error_and_exit_2(
 
 @pytest.mark.mlflow
 @pytest.mark.slow
-def test_what_mlflow_shows_and_serves(registry: MlflowRegistry, backend: MlflowBackend) -> None:
+def test_what_mlflow_shows_and_serves(
+    registry: MlflowRegistry, backend: MlflowBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import mlflow.sklearn
 
     _register(registry)
@@ -211,11 +213,9 @@ def test_what_mlflow_shows_and_serves(registry: MlflowRegistry, backend: MlflowB
     assert comparison_run.data.metrics == {"difference": 0.25}
     assert comparison_run.data.tags["autoretrain.verdict"] == "promote"
     # A serving system loads the champion by its alias.
-    mlflow.set_tracking_uri(backend.server.uri)
-    try:
+    with monkeypatch.context() as serving:  # told where, as a serving system is
+        serving.setenv("MLFLOW_TRACKING_URI", backend.server.uri)
         served = mlflow.sklearn.load_model(f"models:/{backend.model_name}@champion")
-    finally:
-        mlflow.set_tracking_uri(None)
     rows = _reference(0.1)[["precipitation", "wind"]]
     assert served.predict(rows).tolist() == registry.load_model("v0002").predict(rows).tolist()
 
@@ -391,9 +391,9 @@ def test_a_writer_that_loses_the_race_to_create_the_experiment_uses_the_winners(
 
     record = _register(registry)
 
-    run = registry.client.get_run(
-        registry.client.get_model_version(registry.model_name, "1").run_id
-    )
+    run_id = registry.client.get_model_version(registry.model_name, "1").run_id
+    assert run_id is not None
+    run = registry.client.get_run(run_id)
     assert record.version == "v0001" and run.info.experiment_id == winner
 
 

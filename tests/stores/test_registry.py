@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import pandas as pd
 import pytest
@@ -66,7 +66,16 @@ def _lineage(reference: pd.DataFrame, reason: str = "test") -> Lineage:
     )
 
 
-def _register(registry: ModelRegistry, offset: float = 0.0, **made: str) -> ModelVersion:
+class Made(TypedDict, total=False):
+    """Where a version was made: Lineage's provenance fields."""
+
+    image: str
+    image_digest: str
+    git_sha: str
+    lock_sha256: str
+
+
+def _register(registry: ModelRegistry, offset: float = 0.0, **made: Unpack[Made]) -> ModelVersion:
     """Register a model; made: where it was made (Lineage's image, image_digest, git_sha,
     lock_sha256)."""
     reference = _reference(offset)
@@ -74,7 +83,7 @@ def _register(registry: ModelRegistry, offset: float = 0.0, **made: str) -> Mode
 
 
 # Where a version was made, as training records it in an image (tasks/steps/training.py).
-MADE = {
+MADE: Made = {
     "image": "registry.example/autoretrain:1.2",
     "image_digest": "sha256:" + "d" * 64,
     "git_sha": "0123456789abcdef0123456789abcdef01234567",

@@ -133,6 +133,7 @@ def test_in_mlflow_the_card_is_the_model_versions_description_and_an_artifact(
     registry.save_card(version, long, RECORD)
 
     description = client.get_model_version(backend.model_name, "1").description
+    assert description is not None
     assert len(description) <= DESCRIPTION_CHARACTERS
     assert description.rstrip().endswith(f"(cut: the whole card is the artifact {stored.location})")
     assert registry.load_card(version).markdown == long

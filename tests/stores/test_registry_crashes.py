@@ -171,9 +171,11 @@ def test_killed_at_every_write_step_of_retrain_and_promote_the_registry_stays_co
         shutil.copytree(template, root)
         config = _config(root)
 
-        code = _in_child(
-            lambda config=config, step=step: (die_at_step(step), retrain_and_promote(config))
-        )
+        def crash_in_the_loop(config: Config = config, step: int = step) -> None:
+            die_at_step(step)
+            retrain_and_promote(config)
+
+        code = _in_child(crash_in_the_loop)
 
         assert code == CRASHED, f"step {step} of {steps} did not crash the child"
         registry = _assert_consistent(root)
@@ -224,9 +226,11 @@ def test_killed_at_every_step_of_moving_a_registry_into_its_namespace(
         root = tmp_path / f"step-{step}"
         _root_layout_copy(template, root)
 
-        code = _in_child(
-            lambda root=root, step=step: (die_at_step(step), LocalRegistry(root, MODEL_NAME))
-        )
+        def crash_in_the_move(root: Path = root, step: int = step) -> None:
+            die_at_step(step)
+            LocalRegistry(root, MODEL_NAME)
+
+        code = _in_child(crash_in_the_move)
 
         assert code == CRASHED, f"step {step} of {steps} did not crash the child"
         registry = _assert_consistent(root)  # opening finishes the move
@@ -255,12 +259,12 @@ def test_alias_change_interrupted_after_its_history_line_is_completed_on_open(
         # moved into place with os.replace: die at that replace.
         original = os.replace
 
-        def dying(source: Any, target: Any) -> None:
-            if str(target).endswith("aliases.json"):
+        def dying(src: Any, dst: Any, **kwargs: Any) -> None:
+            if str(dst).endswith("aliases.json"):
                 os._exit(CRASHED)
-            original(source, target)
+            original(src, dst, **kwargs)
 
-        os.replace = dying  # type: ignore[assignment]
+        os.replace = dying
         registry.set_alias(
             "champion", second.version, reason="x", action="promote", expected="v0001"
         )

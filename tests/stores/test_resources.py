@@ -25,9 +25,9 @@ def test_each_store_opens_on_first_use_and_only_once(
     opened: list[str] = []
     original = LocalRegistry.__init__
 
-    def counting(self: LocalRegistry, *args: object) -> None:
+    def counting(self: LocalRegistry, *args: Any) -> None:
         opened.append(str(args[1]))
-        original(self, *args)  # type: ignore[arg-type]
+        original(self, *args)
 
     monkeypatch.setattr(LocalRegistry, "__init__", counting)
     stores = open_stores(config)

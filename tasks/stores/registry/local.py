@@ -529,4 +529,4 @@ class LocalRegistry(ModelRegistry):
         path = self._comparison_path(comparison_id)
         if not path.is_file():
             raise RegistryError(f"comparison {comparison_id} not found in {path.parent}")
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
+        return json.loads(path.read_text())

@@ -501,7 +501,7 @@ class MlflowRegistry(MlflowMonitorRuns, MlflowAliasHistory, ModelRegistry):
         with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
             uri = f"runs:/{run.info.run_id}/comparison.json"
             path = self._download_checked(uri, Path(scratch), f"comparison {comparison_id}")
-            return json.loads(path.read_text())  # type: ignore[no-any-return]
+            return json.loads(path.read_text())
 
     # -- consistency -------------------------------------------------------------------
     def verify(self) -> RegistryCheck:
