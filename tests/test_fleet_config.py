@@ -271,6 +271,23 @@ def test_relative_sqlite_urls_of_the_defaults_are_taken_from_the_fleet_file(flee
     assert config.data.source.url.reveal() == f"sqlite:///{fleet_dir / 'logs' / 'log.db'}"
 
 
+def test_a_relative_sqlite_history_url_of_the_defaults_is_taken_from_the_fleet_file(
+    fleet_dir: Path,
+):
+    # One history database for the whole fleet, named once in the defaults: each model's config
+    # lives elsewhere (models/), so anchoring at the model's file would give it a database of its own.
+    defaults = _shared_defaults()
+    defaults["history"] = {"url": "sqlite:///state/history.db"}
+    fleet = load_fleet(
+        _write(fleet_dir / "fleet.yaml", {"models": ["models/north.yaml"], "defaults": defaults})
+    )
+
+    (member,) = fleet.members
+    config = load_config(member.config_path or "")
+    assert config.history.url is not None
+    assert config.history.url.reveal() == f"sqlite:///{fleet_dir / 'state' / 'history.db'}"
+
+
 def test_a_sql_source_url_reaches_the_merged_config_as_written_never_masked(
     fleet_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -301,6 +318,32 @@ def test_a_sql_source_url_reaches_the_merged_config_as_written_never_masked(
     own = load_config(next(m.config_path for m in fleet.members if m.name == "own") or "")
     assert isinstance(own.data.source, SqlSourceConfig)
     assert own.data.source.url.reveal() == f"sqlite:///{fleet_dir / 'sql' / 'own.db'}"
+
+
+def test_a_history_url_reaches_the_merged_config_as_written_never_masked(
+    fleet_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # history.url (the shared PostgreSQL history of a fleet) was written masked: every model of
+    # a fleet with one failed to load its merged config.
+    monkeypatch.setenv("AUTORETRAIN_TEST_HISTORY", "postgresql+psycopg://u:hist-s3cret@db/history")
+    urls = {"own": "sqlite:///own-history.db", "variable": "${AUTORETRAIN_TEST_HISTORY}"}
+    for name, url in urls.items():
+        _write(fleet_dir / "hist" / f"{name}.yaml", {"name": name, "history": {"url": url}})
+    fleet = load_fleet(
+        _write(
+            fleet_dir / "fleet.yaml", {"models": ["hist/*.yaml"], "defaults": _shared_defaults()}
+        )
+    )
+
+    assert [member.error for member in fleet.members] == [None, None]
+    paths = {member.name: Path(member.config_path or "") for member in fleet.members}
+    written = {name: yaml.safe_load(path.read_text())["history"] for name, path in paths.items()}
+    assert written["own"]["url"] == f"sqlite:///{fleet_dir / 'hist' / 'own-history.db'}"
+    assert written["variable"]["url"] == "${AUTORETRAIN_TEST_HISTORY}"
+    assert "hist-s3cret" not in paths["variable"].read_text()
+    variable = load_config(paths["variable"]).history.url
+    assert variable is not None
+    assert variable.reveal() == "postgresql+psycopg://u:hist-s3cret@db/history"
 
 
 @pytest.mark.parametrize(

@@ -154,6 +154,9 @@ def _anchor_default_paths(defaults: dict[str, Any], base: Path) -> dict[str, Any
     )
     if isinstance(source, dict) and isinstance(source.get("url"), str):
         source["url"] = anchor_sqlite_url(source["url"], base)
+    history = anchored.get("history")
+    if isinstance(history, dict) and isinstance(history.get("url"), str):
+        history["url"] = anchor_sqlite_url(history["url"], base)
     return anchored
 
 
@@ -239,15 +242,21 @@ def prepare_member(
 def _merged_config(config: Config, merged: dict[str, Any]) -> dict[str, Any]:
     """The merged config to write: every path absolute, so it reads the same from anywhere.
 
-    The SQL source's URL is written as the config has it (JSON shows a credential's mask): a
-    plain URL with its SQLite path made absolute, a ${VARIABLE} or {secret: name} reference as
-    that reference, read again where the model runs and never written out as its value.
+    The SQL source's URL and history.url are written as the config has them (JSON shows a
+    credential's mask): a plain URL with its SQLite path made absolute, a ${VARIABLE} or
+    {secret: name} reference as that reference, read again where the model runs and never
+    written out as its value.
     """
     dump: dict[str, Any] = config.model_dump(mode="json")
     source = config.data.source
     if isinstance(source, SqlSourceConfig):
         url = merged["data"]["source"]["url"] if source.url.from_reference else source.url.reveal()
         dump["data"]["source"]["url"] = url
+    history_url = config.history.url
+    if history_url is not None:  # the same for the history's database
+        dump["history"]["url"] = (
+            merged["history"]["url"] if history_url.from_reference else history_url.reveal()
+        )
     return dump
 
 
