@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from typing import Any
@@ -26,7 +25,12 @@ logger = logging.getLogger(__name__)
 
 def build_model(config: Config) -> Pipeline:
     """An unfitted pipeline: imputation and scaling/one-hot from the column types, then the estimator."""
-    estimator_class = _import_estimator(config.model.estimator)
+    try:  # checked when the config loaded; the module may have gone since (another venv)
+        estimator_class = config.model.estimator_class
+    except ValueError as error:
+        raise ModelError(
+            f"cannot import model.estimator '{config.model.estimator}': {error}"
+        ) from None
     try:
         estimator = estimator_class(**config.model.params)
     except TypeError as error:
@@ -52,14 +56,6 @@ def build_model(config: Config) -> Pipeline:
         transformers.append(("categorical", categorical, config.data.categorical_features))
     preprocess = ColumnTransformer(transformers, remainder="drop")
     return Pipeline([("preprocess", preprocess), ("estimator", estimator)])
-
-
-def _import_estimator(path: str) -> type:
-    module_name, _, class_name = path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as error:
-        raise ModelError(f"cannot import model.estimator '{path}': {error}") from None
 
 
 def fit_model(config: Config, training: pd.DataFrame) -> Pipeline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,29 @@ def test_every_allowed_classifier_trains_on_mixed_columns_or_says_why_not(estima
     with pytest.raises(error, match=re.escape(fragment)):
         config = repo_config(changes)
         predict_labels(fit_model(config, _frame()), _frame(10), config.data.features)
+
+
+def test_an_estimator_whose_module_went_after_the_config_loaded_is_a_model_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The config checked the import path when it loaded; a run in another environment (a worker
+    # without the module) finds it gone: one clear ModelError, through the config's one resolver.
+    config = repo_config(
+        {
+            "model.estimator": "tests.helpers.TrustedClassifier",
+            "model.params": {},
+            "model.allowed_modules": ["tests"],
+            "data.target_column": "label",
+            "data.numerical_features": NUMERICAL,
+            "data.categorical_features": CATEGORICAL,
+        }
+    )
+    monkeypatch.setitem(sys.modules, "tests.helpers", None)  # import now raises ImportError
+
+    with pytest.raises(ModelError) as raised:
+        fit_model(config, _frame())
+
+    assert str(raised.value).startswith(
+        "cannot import model.estimator 'tests.helpers.TrustedClassifier': cannot import module "
+        "'tests.helpers'"
+    )
