@@ -267,7 +267,7 @@ def _evaluation(sources: CardSources) -> CardSection:
         "holdout_rows": comparison.holdout_rows,
         "metric": f"{rules.metric}, {rules.direction}",
         "champion": champion.version if champion else "none (bootstrap: no champion to beat)",
-        "champion_score": champion.score if champion else None,
+        "champion_score": comparison.champion_score,
         "challenger": challenger.version,
         "challenger_score": challenger.score,
         "worst_acceptable_score": rules.performance_threshold,
@@ -282,9 +282,7 @@ def _evaluation(sources: CardSources) -> CardSection:
             "resamples": interval.resamples,
             "seed": interval.seed,
         }
-        fields_["required_improvement"] = rules.required_improvement(
-            champion.score if champion else None
-        )
+        fields_["required_improvement"] = rules.required_improvement(comparison.champion_score)
     if comparison.mcnemar is not None:
         fields_["mcnemar_p_value"] = comparison.mcnemar.p_value
     if comparison.permutation is not None:
