@@ -103,6 +103,32 @@ class CardSources:
     registry_ids: dict[str, str] = field(default_factory=dict)
 
 
+# Each section's title, in the card's order (a rollback's trigger section has its own title).
+SECTION_TITLES = {
+    "model": "Model details",
+    "intended_use": "Intended use and limitations",
+    "training_data": "Training data",
+    "evaluation": "Evaluation",
+    "trigger": "Why it was retrained",
+    "approval": "Approval",
+    "lineage": "Lineage",
+    "monitoring": "Monitoring",
+    "undo": "How to undo it",
+}
+
+
+def _section(
+    key: str,
+    *,
+    source: str,
+    fields: dict[str, Any] | None = None,
+    missing: str = "",
+    title: str = "",
+) -> CardSection:
+    """The section `key`, titled from SECTION_TITLES unless title is given."""
+    return CardSection(key, title or SECTION_TITLES[key], source, fields or {}, missing)
+
+
 def build_model_card(sources: CardSources) -> ModelCard:
     """The card of sources.version from its records."""
     version = sources.version
@@ -146,9 +172,8 @@ def _summary(sources: CardSources) -> str:
 def _model_details(sources: CardSources) -> CardSection:
     version, config = sources.version, sources.config
     metric = config.policy.performance_metric
-    return CardSection(
-        key="model",
-        title="Model details",
+    return _section(
+        "model",
         source=f"the lineage of {version['version']}",
         fields={
             "name": config.name,
@@ -173,9 +198,8 @@ def _intended_use(sources: CardSources) -> CardSection:
         "out_of_scope": card.out_of_scope,
         "limitations": card.limitations,
     }
-    return CardSection(
-        key="intended_use",
-        title="Intended use and limitations",
+    return _section(
+        "intended_use",
         source="the config's card section",
         fields={key: value if value else NOT_STATED for key, value in values.items()},
     )
@@ -211,9 +235,8 @@ def _training_data(sources: CardSources) -> CardSection:
             fields_["estimated_change_start"] = change.get("start", "")
     else:
         fields_["training_window_choice"] = "configured span (no choice recorded)"
-    return CardSection(
-        key="training_data",
-        title="Training data",
+    return _section(
+        "training_data",
         source=f"the lineage of {version['version']} and its reference data",
         fields=fields_,
     )
@@ -229,9 +252,8 @@ def _evaluation(sources: CardSources) -> CardSection:
             if sources.event == "rollback"
             else ""
         )
-        return CardSection(
-            key="evaluation",
-            title="Evaluation",
+        return _section(
+            "evaluation",
             source="the comparison that promoted it",
             fields={"calibration_of_label_free_estimate": calibration},
             missing=missing,
@@ -245,7 +267,7 @@ def _evaluation(sources: CardSources) -> CardSection:
         "holdout_rows": comparison.holdout_rows,
         "metric": f"{rules.metric}, {rules.direction}",
         "champion": champion.version if champion else "none (bootstrap: no champion to beat)",
-        "champion_score": champion.score if champion else None,
+        "champion_score": comparison.champion_score,
         "challenger": challenger.version,
         "challenger_score": challenger.score,
         "worst_acceptable_score": rules.performance_threshold,
@@ -260,9 +282,7 @@ def _evaluation(sources: CardSources) -> CardSection:
             "resamples": interval.resamples,
             "seed": interval.seed,
         }
-        fields_["required_improvement"] = rules.required_improvement(
-            champion.score if champion else None
-        )
+        fields_["required_improvement"] = rules.required_improvement(comparison.champion_score)
     if comparison.mcnemar is not None:
         fields_["mcnemar_p_value"] = comparison.mcnemar.p_value
     if comparison.permutation is not None:
@@ -289,9 +309,8 @@ def _evaluation(sources: CardSources) -> CardSection:
         for check in comparison.slices
     ] or "none configured"
     fields_["calibration_of_label_free_estimate"] = calibration
-    return CardSection(
-        key="evaluation",
-        title="Evaluation",
+    return _section(
+        "evaluation",
         source=f"comparison {comparison.comparison_id} and the calibration of "
         f"{sources.version['version']}",
         fields=fields_,
@@ -313,8 +332,8 @@ def _trigger(sources: CardSources) -> CardSection:
     version, run = sources.version, sources.run
     if sources.event == "rollback":
         entry = sources.alias_entry or {}
-        return CardSection(
-            key="trigger",
+        return _section(
+            "trigger",
             title="Why it is champion",
             source="the alias history entry of the rollback",
             fields={
@@ -365,9 +384,8 @@ def _trigger(sources: CardSources) -> CardSection:
         )
     elif sources.event != "bootstrap":
         fields_["monitor_decision"] = "none: no monitor run asked for this retrain"
-    return CardSection(
-        key="trigger",
-        title="Why it was retrained",
+    return _section(
+        "trigger",
         source=f"the lineage of {version['version']}, the run's parameters"
         + (" and the monitoring history" if record is not None else ""),
         fields=fields_,
@@ -377,9 +395,8 @@ def _trigger(sources: CardSources) -> CardSection:
 def _approval(sources: CardSources) -> CardSection:
     entry = sources.alias_entry
     if entry is None:
-        return CardSection(
-            key="approval",
-            title="Approval",
+        return _section(
+            "approval",
             source="the alias history",
             missing="no alias history entry of this change was found",
         )
@@ -398,9 +415,8 @@ def _approval(sources: CardSources) -> CardSection:
     else:
         fields_["approval"] = "automatic: the gate's verdict (promotion.approval.required is off)"
     fields_["recorded_reason"] = entry.get("reason", "")
-    return CardSection(
-        key="approval",
-        title="Approval",
+    return _section(
+        "approval",
         source="the alias history entry"
         + (f" and comparison {comparison.comparison_id}" if comparison else ""),
         fields=fields_,
@@ -420,9 +436,8 @@ def _lineage(sources: CardSources) -> CardSection:
         "reference_sha256": version.get("reference_sha256") or known,
         **sources.registry_ids,
     }
-    return CardSection(
-        key="lineage",
-        title="Lineage",
+    return _section(
+        "lineage",
         source=f"the lineage of {version['version']} and the registry",
         fields=fields_,
     )
@@ -445,9 +460,8 @@ def _monitoring(sources: CardSources) -> CardSection:
         "label_free_estimate": "on" if policy.estimated_performance.enabled else "off",
         "cooldown": _days(policy.cooldown),
     }
-    return CardSection(
-        key="monitoring",
-        title="Monitoring",
+    return _section(
+        "monitoring",
         source="the config in force when the card was written (policy, windows)",
         fields=fields_,
     )
@@ -464,9 +478,8 @@ def _undo(sources: CardSources) -> CardSection:
     run = sources.run
     target = sources.rollback_target
     if target is None:
-        return CardSection(
-            key="undo",
-            title="How to undo it",
+        return _section(
+            "undo",
             source="the alias history",
             missing=sources.rollback_refusal or "no earlier champion to roll back to",
         )
@@ -474,9 +487,8 @@ def _undo(sources: CardSources) -> CardSection:
         f"autoretrain rollback --config {run.config_path} --to {target} "
         '--reason "WHY" --actor "WHO"'
     )
-    return CardSection(
-        key="undo",
-        title="How to undo it",
+    return _section(
+        "undo",
         source="the alias history (the champion before this one)",
         fields={"rollback_target": target, "command": command},
     )

@@ -244,12 +244,12 @@ def _performance_ok(p: Mapping[str, Any]) -> str:
 
 
 def _performance_drop(p: Mapping[str, Any]) -> str:
-    return (
-        f"performance: {p['metric']} {p['value']:.3f} {_sign(p, True)} {p['drop_limit']:.3f}, "
-        f"more than performance_drop {p['performance_drop']:.0%} worse than the champion's "
-        f"holdout score {p['holdout_score']:.3f} ({direction(p['higher_is_better'])}) on "
-        f"{_labelled(p)} (performance_threshold {p['threshold']:.3f} not crossed)"
+    limit = (
+        f"{p['drop_limit']:.3f}, more than performance_drop {p['performance_drop']:.0%} worse "
+        f"than the champion's holdout score {p['holdout_score']:.3f}"
     )
+    text = _performance(p, "performance", True, limit)
+    return f"{text} (performance_threshold {p['threshold']:.3f} not crossed)"
 
 
 def _confirmation(p: Mapping[str, Any], verdict: str) -> str:

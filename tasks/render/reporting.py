@@ -30,7 +30,6 @@ def verdict_in_words(comparison: Comparison) -> str:
             f"acceptable {metric} of {rules.performance_threshold:.3f} ({rules.direction})."
         )
     if comparison.verdict == "promote" and interval is not None:
-        champion_score = comparison.champion.score if comparison.champion else None
         better = (
             f"better by {interval.difference:+.3f} {metric}"
             if rules.higher_is_better
@@ -39,7 +38,7 @@ def verdict_in_words(comparison: Comparison) -> str:
         return (
             f"Promote {challenger} over {champion}: on the same {comparison.holdout_rows} rows it is "
             f"{better}, and with {interval.confidence:.0%} confidence by at least "
-            f"{interval.lower:+.4g} (required: {rules.describe_required(champion_score)}); "
+            f"{interval.lower:+.4g} (required: {rules.describe_required(comparison.champion_score)}); "
             "no guard or slice regresses."
         )
     first = comparison.reasons[0] if comparison.reasons else "no reason recorded"
@@ -92,11 +91,10 @@ def _test_rows(comparison: Comparison) -> list[dict[str, Any]]:
     rules = comparison.rules
     interval = comparison.interval
     if interval is not None:
-        champion_score = comparison.champion.score if comparison.champion else None
-        required = rules.required_improvement(champion_score)
+        required = rules.required_improvement(comparison.champion_score)
         rows.append(
             _row(
-                "difference" if rules.higher_is_better else "improvement",
+                rules.interval_name,
                 "ok" if improvement_shown(interval, required) else "FAIL",
                 None,
                 f"{interval.difference:+.4g}",
@@ -169,18 +167,17 @@ def comparison_details(comparison: Comparison) -> list[str]:
     ]
     interval = comparison.interval
     if interval is not None:
-        champion_score = comparison.champion.score if comparison.champion else None
         what = (
             "challenger - champion"
             if rules.higher_is_better
             else f"champion - challenger {rules.metric_name}, {rules.direction}"
         )
         items.append(
-            f"**{'difference' if rules.higher_is_better else 'improvement'}** ({what}) "
+            f"**{rules.interval_name}** ({what}) "
             f"{interval.difference:+.4g}; its {interval.confidence:.0%} paired bootstrap interval "
             f"[{interval.lower:+.4g}, {interval.upper:+.4g}] ({interval.resamples} resamples, "
             f"seed {interval.seed}) decides: its lower bound must reach "
-            f"{rules.describe_required(champion_score)}."
+            f"{rules.describe_required(comparison.champion_score)}."
         )
     if comparison.mcnemar is not None:
         test = comparison.mcnemar
@@ -263,17 +260,14 @@ def render_comparison(comparison: Comparison) -> str:
     rules = comparison.rules
     interval = comparison.interval
     if interval is not None:
-        champion_score = comparison.champion.score if comparison.champion else None
-        label = (
-            "difference"
-            if rules.higher_is_better
-            else f"improvement (champion - challenger, {rules.direction})"
-        )
+        label = rules.interval_name
+        if not rules.higher_is_better:
+            label += f" (champion - challenger, {rules.direction})"
         lines.append(
             f"  {label} {interval.difference:+.4g}, {interval.confidence:.0%} interval "
             f"[{interval.lower:+.4g}, {interval.upper:+.4g}] (paired bootstrap, "
             f"{interval.resamples} resamples, seed {interval.seed}; "
-            f"{rules.describe_required(champion_score)})"
+            f"{rules.describe_required(comparison.champion_score)})"
         )
     for contender in (comparison.champion, comparison.challenger):
         if contender is not None and contender.errors:
@@ -403,11 +397,10 @@ def render_approval_markdown(comparison: Comparison) -> str:
     ]
     interval = comparison.interval
     if interval is not None:
-        champion_score = champion.score if champion else None
-        required = rules.describe_required(champion_score)
-        shown = improvement_shown(interval, rules.required_improvement(champion_score))
+        required = rules.describe_required(comparison.champion_score)
+        shown = improvement_shown(interval, rules.required_improvement(comparison.champion_score))
         lines.append(
-            f"- **{'difference' if rules.higher_is_better else 'improvement'}** "
+            f"- **{rules.interval_name}** "
             f"{interval.difference:+.4g}, {interval.confidence:.0%} interval "
             f"[{interval.lower:+.4g}, {interval.upper:+.4g}]; its lower bound must reach "
             f"{required}: {'ok' if shown else 'FAIL'}"

@@ -123,6 +123,11 @@ class Comparison:
         return self.champion is None
 
     @property
+    def champion_score(self) -> float | None:
+        """The champion's score on the holdout (None: no champion, or it could not be scored)."""
+        return self.champion.score if self.champion else None
+
+    @property
     def needs_approval(self) -> bool:
         """The gate allows the promotion and the rules ask a person before it happens."""
         rules = self.rules

@@ -65,6 +65,12 @@ class GateRules:
     def direction(self) -> str:
         return "higher is better" if self.higher_is_better else "lower is better"
 
+    @property
+    def interval_name(self) -> str:
+        """What the interval measures: the difference challenger - champion where higher is
+        better, else the improvement champion - challenger."""
+        return "difference" if self.higher_is_better else "improvement"
+
     @classmethod
     def from_config(cls, config: Config) -> GateRules:
         metric, promotion = config.policy.performance_metric, config.promotion

@@ -43,20 +43,6 @@ def fsync_path(path: Path) -> None:
         os.close(handle)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(data, out, indent=2, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace path with text in one step: a reader sees the old file or the new, never half."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -70,6 +56,11 @@ def write_text_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace path with data as indented JSON (keys sorted), in one step like write_text_atomic."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True))
 
 
 def actor_name() -> str:

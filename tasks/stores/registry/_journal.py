@@ -132,6 +132,27 @@ class ModelRegistry(ABC):
     @abstractmethod
     def load_card(self, version: str) -> StoredCard: ...
 
+    @staticmethod
+    def _card_missing(version: str, where: str) -> RegistryError:
+        """The error for a version without a model card; where: where it was looked for."""
+        return RegistryError(
+            f"{version} has no model card in {where}: a card is written when a version "
+            "becomes champion (promotion, bootstrap or rollback), and versions that became "
+            "champion before cards existed have none"
+        )
+
+    @staticmethod
+    def _read_card(
+        version: str, markdown: Path, record: Path, location: str, record_name: str
+    ) -> StoredCard:
+        """The card from its two files (location: where it is kept, as StoredCard reports it;
+        record_name: the record as an unreadable-record error names it)."""
+        try:
+            data = json.loads(record.read_text())
+        except ValueError as error:
+            raise RegistryError(f"model card {record_name} is unreadable: {error}") from None
+        return StoredCard(version, markdown.read_text(encoding="utf-8"), data, location)
+
     @abstractmethod
     def version_ids(self, version: str) -> dict[str, str]:
         """The backend's own ids of a version (for the card's lineage)."""

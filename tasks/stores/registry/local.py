@@ -498,16 +498,8 @@ class LocalRegistry(ModelRegistry):
         directory = self._version_dir(version)
         markdown, record = directory / CARD_MARKDOWN, directory / CARD_RECORD
         if not markdown.is_file() or not record.is_file():
-            raise RegistryError(
-                f"{version} has no model card in {directory}: a card is written when a version "
-                "becomes champion (promotion, bootstrap or rollback), and versions that became "
-                "champion before cards existed have none"
-            )
-        try:
-            data = json.loads(record.read_text())
-        except ValueError as error:
-            raise RegistryError(f"model card {record} is unreadable: {error}") from None
-        return StoredCard(version, markdown.read_text(encoding="utf-8"), data, str(markdown))
+            raise self._card_missing(version, str(directory))
+        return self._read_card(version, markdown, record, str(markdown), str(record))
 
     def version_ids(self, version: str) -> dict[str, str]:
         """Where the version is kept: its directory."""

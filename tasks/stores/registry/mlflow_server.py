@@ -422,17 +422,11 @@ class MlflowRegistry(MlflowMonitorRuns, MlflowAliasHistory, ModelRegistry):
                     f"runs:/{found.run_id}/card/{CARD_RECORD}", Path(scratch), "model card"
                 )
             except ModelError:
-                raise RegistryError(
-                    f"{version} has no model card in the {self.location} (no artifact "
-                    f"card/{CARD_MARKDOWN} on run {found.run_id}): a card is written when a "
-                    "version becomes champion (promotion, bootstrap or rollback), and versions "
-                    "that became champion before cards existed have none"
-                ) from None
-            try:
-                data = json.loads(record.read_text())
-            except ValueError as error:
-                raise RegistryError(f"model card of {version} is unreadable: {error}") from None
-            return StoredCard(version, markdown.read_text(encoding="utf-8"), data, location)
+                where = (
+                    f"the {self.location} (no artifact card/{CARD_MARKDOWN} on run {found.run_id})"
+                )
+                raise self._card_missing(version, where) from None
+            return self._read_card(version, markdown, record, location, f"of {version}")
 
     def version_ids(self, version: str) -> dict[str, str]:
         """Where the version is kept: MLflow's model version, its run and its model URI."""
