@@ -6,6 +6,7 @@ server certainly did not take it (`call_api`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -23,6 +24,7 @@ from tasks.render.reporting import (
     render_summary,
 )
 from tasks.steps.backtest import BacktestResult
+from tasks.steps.commands import installed_command, shell_path
 from tasks.stores.registry import StoredCard
 
 
@@ -50,7 +52,8 @@ def publish_monitor_summary(result: MonitorResult, config_path: str | None = Non
         champion = result.champion_after
         summary += (
             f"\n\nModel card of the champion {champion}: "
-            f"`autoretrain registry card {champion} --config {config_path}` "
+            f"`{installed_command('autoretrain')} registry card {champion} "
+            f"--config {shell_path(Path(config_path))}` "
             "(stored with the version in the registry)"
         )
     description = f"Monitor status: {result.status}"

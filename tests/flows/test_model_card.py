@@ -19,6 +19,7 @@ from flows.rollback import rollback_flow
 from tasks.cli.registry import main as registry_main
 from tasks.config import load_config
 from tasks.core.card import ModelCard
+from tasks.steps.commands import installed_command, shell_path
 from tasks.stores.registry import StoredCard, open_registry
 from tests.helpers import DEMO_DATA, REPO_ROOT, merge, read_artifact, repo_raw_config
 from tests.outputs import SNIPPETS, output_differences
@@ -208,9 +209,11 @@ def test_the_promote_run_publishes_the_card_and_the_summary_points_at_it(
 ) -> None:
     assert demo.card_artifact.startswith("# Model card: seattle-weather v0002")
     assert f"*Stored at {demo.promotion.location}.*" in demo.card_artifact
+    # printed to run as printed: the venv's command where PATH does not find it (issue 25)
+    command = f"{installed_command('autoretrain')} registry card v0002"
     assert (
-        f"Model card of the champion v0002: `autoretrain registry card v0002 --config "
-        f"{demo.config_path}`" in demo.summary_artifact
+        f"Model card of the champion v0002: `{command} --config {shell_path(demo.config_path)}`"
+        in demo.summary_artifact
     )
 
 
