@@ -65,7 +65,7 @@ def evidently_ui(workspace: Path, logs: Path, secret: str | None = None) -> Iter
     )
     try:
         wait_for(
-            lambda: process.poll() is not None or _answers(f"{url}/api/version"),
+            lambda: process.poll() is not None or answers(f"{url}/api/version"),
             120,
             "evidently ui to answer",
             interval=0.5,
@@ -77,8 +77,17 @@ def evidently_ui(workspace: Path, logs: Path, secret: str | None = None) -> Iter
         stop_process(process, signal.SIGTERM)
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether url answers 200 now (a server's /health while it starts)."""
     try:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def api_call(api_url: str, method: str, path: str, **body: Any) -> Any:
+    """One call of a server's JSON API (Prefect's REST API in the server tests); raises on an
+    error status."""
+    response = httpx.request(method, f"{api_url}{path}", json=body or None, timeout=30)
+    response.raise_for_status()
+    return response.json()

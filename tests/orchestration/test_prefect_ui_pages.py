@@ -24,7 +24,7 @@ from tasks.core.numbers import format_number
 from tests.browser import chromium, require_chromium, save_screenshot
 from tests.helpers import REPO_ROOT
 from tests.orchestration.ui_pages_flows import comparison
-from tests.processes import free_port, stop_process, wait_for
+from tests.processes import answers, api_call, free_port, stop_process, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -64,23 +64,14 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         start_new_session=True,
     )
     try:
-        wait_for(lambda: _healthy(url), 120, "the Prefect server to answer /health")
+        wait_for(lambda: answers(f"{url}/health"), 120, "the Prefect server to answer /health")
         yield UiServer(url, url.removesuffix("/api"), env, base)
     finally:
         stop_process(process, signal.SIGTERM)
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _api(server: UiServer, method: str, path: str, **body: Any) -> Any:
-    response = httpx.request(method, f"{server.url}{path}", json=body or None, timeout=30)
-    response.raise_for_status()
-    return response.json()
+    return api_call(server.url, method, path, **body)
 
 
 def _script(server: UiServer, action: str, log: str) -> subprocess.Popen[bytes]:

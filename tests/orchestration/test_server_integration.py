@@ -33,6 +33,7 @@ from tasks.stores.registry import model_directory
 from tests.browser import chromium, require_chromium, save_screenshot
 from tests.helpers import DEMO_DATA, ROOT, demo_log_to_sql, merge, repo_raw_config
 from tests.postgres import Postgres
+from tests.processes import answers, api_call
 from tests.processes import free_port as _free_port
 from tests.processes import stop_process as _stop
 from tests.processes import wait_for as _wait_for
@@ -135,7 +136,7 @@ def start_and_deploy(server: Server, port: int, log: Path, processes: Processes)
         start_new_session=True,
     )
     processes.append((process, signal.SIGTERM))
-    _wait_for(lambda: _healthy(server.url), 90, "the Prefect server to answer /health")
+    _wait_for(lambda: answers(f"{server.url}/health"), 90, "the Prefect server to answer /health")
     created = _cli(server, "work-pool", "create", "autoretrain", "--type", "process")
     assert created.returncode == 0, created.stderr
     deployed = _cli(server, "deploy", "--all")
@@ -155,17 +156,8 @@ def start_worker(server: Server, log: Path, processes: Processes, *options: str)
     processes.append((worker, signal.SIGINT))  # the worker shuts down cleanly on SIGINT
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _api(server: Server, method: str, path: str, **body: Any) -> Any:
-    response = httpx.request(method, f"{server.url}{path}", json=body or None, timeout=30)
-    response.raise_for_status()
-    return response.json()
+    return api_call(server.url, method, path, **body)
 
 
 def _deployment(server: Server, flow: str, name: str) -> dict[str, Any]:
