@@ -568,7 +568,7 @@ def _row(
 def _rollbacks(strategy: StrategyResult) -> str:
     """The watch's automatic rollbacks, and how many undid a promotion the realised metric
     after it confirms (good in hindsight; the target is 0); "" for a baseline."""
-    if not strategy.hindsight and not strategy.rollbacks:
+    if strategy.strategy != "policy":
         return ""
     bad = sum(1 for h in strategy.hindsight if h.good is False)
     return (
