@@ -34,6 +34,7 @@ from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
 from tasks.steps.training import adopt_model, plan_training, train_challenger
 from tasks.steps.watch import (
     PromotionHindsight,
+    WatchOutcome,
     judge_in_hindsight,
     roll_back_watched,
     watch_champion,
@@ -375,6 +376,7 @@ def replay_window(
     signals: Signals | None = None
     rolled_back = False
     watch_reasons: tuple[str, ...] = ()
+    watch: WatchOutcome | None = None
     action: str
     if strategy.kind == "policy":
         # The monitor looks at its configured current window ending here, as in production.
@@ -408,7 +410,15 @@ def replay_window(
         status = "promoted" if promoted else ("rejected" if retrain else action)
         if rolled_back:
             status = "rolled-back"
-        record_run(config, stores, window.end, champion, decision, status)
+        record_run(
+            config,
+            stores,
+            window.end,
+            champion,
+            decision,
+            status,
+            watch=watch.decision if watch is not None else None,
+        )
         if workspace is not None and signals is not None:
             record_dashboard(
                 config,

@@ -129,6 +129,20 @@ def roll_back_watched(stores: Stores, decision: WatchDecision) -> tuple[str, str
     return before, after
 
 
+def describe_rollback_choices(decision: WatchDecision, timeout_seconds: int) -> str:
+    """What each answer of the approval form does to a rollback the watch asks for."""
+    return (
+        "**The watch after a promotion found the previous champion better. Choose a decision "
+        "and give your name; both are required.**\n\n"
+        f"- **approve**: {decision.previous} is champion again in place of {decision.champion} "
+        f"(a rollback); {decision.champion} is marked rolled-back and never promoted again.\n"
+        f"- **reject**: {decision.champion} stays champion; the watch goes on.\n\n"
+        f"Why: {'; '.join(decision.reasons)}\n\n"
+        "Your name and note are recorded in the comparison and the alias history. "
+        f"No answer within {timeout_seconds} s keeps {decision.champion}."
+    )
+
+
 def describe_judged(version: str, status: str) -> str:
     """Why the promote step does nothing for a challenger that is not newly registered."""
     if status == "rolled-back":
