@@ -97,11 +97,12 @@ def test_a_promotion_the_rows_after_its_holdout_refute_is_rolled_back_and_never_
     config_path = _config(write_config, tmp_path)
     events: list[tuple[str, dict[str, Any]]] = []
     emit = rollback_module.emit_model_event
-    monkeypatch.setattr(
-        rollback_module,
-        "emit_model_event",
-        lambda config, name, payload: (events.append((name, payload)), emit(config, name, payload)),
-    )
+
+    def recording(config: Any, name: str, payload: dict[str, Any]) -> None:
+        events.append((name, payload))
+        emit(config, name, payload)
+
+    monkeypatch.setattr(rollback_module, "emit_model_event", recording)
 
     # The gate is fooled: on its holdout (inside the relabelling) the challenger wins clearly.
     first = monitor_flow(str(config_path), as_of=PROMOTED_AT.isoformat())
