@@ -561,7 +561,20 @@ def _row(
         "promotions": f"{strategy.promotions} / {every.promotions}",
         "estimate MAE": estimate,
         "note": note,
+        "rollbacks (of good)": _rollbacks(strategy),
     }
+
+
+def _rollbacks(strategy: StrategyResult) -> str:
+    """The watch's automatic rollbacks, and how many undid a promotion the realised metric
+    after it confirms (good in hindsight; the target is 0); "" for a baseline."""
+    if strategy.strategy != "policy":
+        return ""
+    bad = sum(1 for h in strategy.hindsight if h.good is False)
+    return (
+        f"{strategy.rollbacks} ({strategy.rollbacks_of_good}); "
+        f"{bad} of {len(strategy.hindsight)} promotions bad in hindsight"
+    )
 
 
 def demo_schedules(log: Log, work: Path) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
+from flows.rollback import rollback_flow
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
 from tasks.config import Config
 from tasks.core.gate import Comparison
@@ -28,6 +29,7 @@ from tasks.core.outcomes import (
 from tasks.core.retention import report_run_name
 from tasks.core.windows import fixed_as_of_warning, plan_windows, resolve_as_of
 from tasks.errors import ModelError
+from tasks.orchestration.approval import request_approval
 from tasks.orchestration.artifacts import publish_monitor_summary
 from tasks.orchestration.runtime import (
     RunMode,
@@ -42,13 +44,16 @@ from tasks.orchestration.tasks import (
     label_reports,
     measure_window,
     prune_reports,
+    record_approval,
     record_dashboard,
     record_run,
     upload_reports,
+    watch_champion,
 )
 from tasks.render.reporting import render_comparison, render_summary
 from tasks.steps.monitoring import describe_rerun
 from tasks.steps.preflight import check_run
+from tasks.steps.watch import WATCH_ACTOR, WatchOutcome, describe_rollback_choices
 from tasks.stores.registry import ModelRegistry
 from tasks.stores.resources import Stores
 
@@ -89,7 +94,14 @@ def monitor_flow(
     for name, payload in monitor_events(decision, signals):
         emit_model_event(config, name, {**payload, **context})
 
-    if decision.retrain:
+    watched = watch_champion(config, stores, plan.current, champion, moment)
+    status: MonitorStatus
+    comparison: Comparison | None
+    request: RetrainRequest | None
+    if watched is not None and roll_back_on_watch(config, stores, config_path, watched):
+        # The rollback is this run's action: the restored champion is judged from the next run.
+        status, comparison, request = "rolled-back", None, None
+    elif decision.retrain:
         status, comparison, request = request_retrain(
             config,
             stores,
@@ -110,6 +122,7 @@ def monitor_flow(
         status,
         bootstrapped=bootstrap is not None,
         request_id=request.request_id if request else None,
+        watch=watched.decision if watched else None,
     )
     prune_reports(config, report_dir)
     dashboard = record_dashboard(config, moment, champion, signals, decision, status)
@@ -127,6 +140,7 @@ def monitor_flow(
         retrain_request=request,
         dashboard=dashboard,
         rerun=describe_rerun(recorded, moment),
+        watch=watched.decision if watched else None,
     )
     reports = upload_reports(
         config, stores, result, report_dir, moment, render_summary, flow_run.get_id()
@@ -170,6 +184,40 @@ def request_retrain(
             return status_after_retrain(retrained.status, None), None, None
         promoted = promote_flow(config_path, moment.isoformat(), retrained.version, reason=reason)
     return status_after_retrain(retrained.status, promoted.status), promoted.comparison, None
+
+
+def roll_back_on_watch(
+    config: Config, stores: Stores, config_path: str, watched: WatchOutcome
+) -> bool:
+    """Restore the previous champion the watch found better, as `autoretrain rollback` does
+    (the rollback flow, with this run's stores), after a person's approval when
+    promotion.approval.required asks for one; True when it was restored."""
+    decision, comparison = watched.decision, watched.comparison
+    if not decision.found_better or comparison is None:
+        return False
+    actor = WATCH_ACTOR
+    if decision.action == "ask-approval":
+        timeout = comparison.rules.approval_timeout_seconds
+        approval = request_approval(comparison, describe_rollback_choices(decision, timeout))
+        record_approval(config, stores, comparison.comparison_id, approval)
+        if not approval.approved:
+            get_run_logger().info(
+                "rollback to %s not approved by %s: %s stays champion",
+                decision.previous,
+                approval.reviewer,
+                decision.champion,
+            )
+            return False
+        actor = approval.reviewer
+    with sharing_stores(stores):
+        rollback_flow(
+            config_path,
+            decision.previous,
+            reason=decision.reason,
+            actor=actor,
+            expected_champion=decision.champion,
+        )
+    return True
 
 
 def bootstrap_champion(config_path: str, moment: datetime, stores: Stores) -> Comparison | None:

@@ -36,6 +36,7 @@ from tasks.render.card import render_card_markdown
 from tasks.render.reporting import render_comparison
 from tasks.steps.preflight import check_challenger
 from tasks.steps.promotion import PromotionOutcome
+from tasks.steps.watch import describe_judged
 
 
 @flow(name="promote", log_prints=True)
@@ -78,7 +79,7 @@ def promote_flow(
     decided = registry.get_version(challenger).status
     if decided != "registered":
         # A challenger is judged once: a second event for it (at-least-once delivery) is a no-op.
-        message = f"{challenger} was already judged (status {decided}); nothing to do"
+        message = describe_judged(challenger, decided)
         logger.warning(message)
         publish_step_outcome(config.name, "promote", "duplicate", message, trigger)
         return PromotionOutcome(status="duplicate", comparison=None)

@@ -21,6 +21,7 @@ def rollback_flow(
     to_version: str | None = None,
     reason: str = "manual rollback",
     actor: str | None = None,
+    expected_champion: str | None = None,
 ) -> str:
     """Restore the previous champion, write its model card (restored, and why); return a
     one-line account of the change.
@@ -31,11 +32,15 @@ def rollback_flow(
         to_version: Version to restore, like v0001; default the previous champion.
         reason: Why; recorded in the alias history.
         actor: Who; recorded in the alias history (default: the user running it).
+        expected_champion: Roll back only if this version is still the champion (the watch
+            after a promotion passes the champion it watched); default: whichever is.
     """
     config = load_run_config(config_path)
     stores = run_stores(config)
     registry = stores.registry
-    before, after = registry.rollback(to_version=to_version, reason=reason, actor=actor)
+    before, after = registry.rollback(
+        to_version=to_version, reason=reason, actor=actor, expected=expected_champion
+    )
     who = registry.history()[-1].actor
     message = f"champion of {config.name}: {before} -> {after} (rollback by {who}: {reason})"
     get_run_logger().info(message)

@@ -28,6 +28,7 @@ from tasks.config._policy import (
     EstimatedPerformanceConfig,
     PolicyConfig,
     PredictionDriftConfig,
+    WatchConfig,
 )
 from tasks.config._promotion import ApprovalConfig, GuardsConfig, PromotionConfig, SlicesConfig
 from tasks.config._runs import (
@@ -86,6 +87,7 @@ __all__ = [
     "SqlSourceConfig",
     "Strict",
     "TrainingConfig",
+    "WatchConfig",
     "WindowsConfig",
     "WorkspaceRetryConfig",
     "check_history_url",

@@ -92,6 +92,21 @@ class EstimatedPerformanceConfig(Strict):
     )
 
 
+class WatchConfig(Strict):
+    """After a promotion, the monitor also scores the champion it replaced on the labelled rows
+    that came after the gate's holdout, paired, and rolls back when that one is better."""
+
+    windows: int = Field(
+        default=3,
+        ge=0,
+        description="How many monitor runs after a promotion watch it: each scores the previous "
+        "champion beside the promoted one on the window's labelled rows after the promotion's "
+        "holdout, and rolls back (as `autoretrain rollback`, promotion.approval respected) when "
+        "the previous champion's advantage, by the gate's paired interval, clears "
+        "promotion.min_improvement. 0: off.",
+    )
+
+
 class PolicyConfig(Strict):
     performance_metric: MetricConfig = section(
         MetricConfig, "The metric scored on labelled rows, by monitor and gate alike."
@@ -172,6 +187,9 @@ class PolicyConfig(Strict):
     cooldown: Annotated[Duration, AfterValidator(_non_negative)] = Field(
         default=timedelta(days=30),
         description="No retrain within this time after the last retrain or promotion.",
+    )
+    watch: WatchConfig = section(
+        WatchConfig, "Watch a promotion over the next monitor runs; roll back on evidence."
     )
 
     @field_validator("performance_threshold", "severe_performance_threshold")

@@ -13,6 +13,7 @@ from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision
 from tasks.core.reasons import reason_records
 from tasks.core.signals import Signals
+from tasks.core.watch import WatchDecision
 from tasks.core.windows import Window
 
 RetrainStatus = Literal["registered", "dropped", "duplicate"]
@@ -36,11 +37,13 @@ MonitorStatus = Literal[
     "rejected",
     "dropped",
     "duplicate",
+    "rolled-back",
 ]
 """healthy / drift-noted: no retrain (drift-noted: some column drifted, below the policy's
 bar); insufficient-data, unconfirmed, cooldown: the policy's reasons not to retrain yet;
 retrain-requested: events mode asked the retrain deployment; retrain-*: the inline retrain's
-status when it registered nothing; otherwise the inline promotion's status."""
+status when it registered nothing; rolled-back: the watch after a promotion restored the
+previous champion (no retrain that run); otherwise the inline promotion's status."""
 
 
 def status_without_retrain(decision: TriggerDecision, signals: Signals) -> MonitorStatus:
@@ -150,6 +153,8 @@ class MonitorResult:
     rerun: str | None = None
     # registry.kind mlflow: where the run's reports went on the tracking server, or why not.
     reports: ReportsUpload | None = None
+    # The watch after a promotion: what it decided at this run (None: nothing watched).
+    watch: WatchDecision | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,6 +171,7 @@ class MonitorResult:
             "dashboard": asdict(self.dashboard) if self.dashboard else None,
             "rerun": self.rerun,
             "reports": asdict(self.reports) if self.reports else None,
+            "watch": self.watch.to_dict() if self.watch else None,
         }
 
 

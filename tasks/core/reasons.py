@@ -68,6 +68,15 @@ class ReasonCode(StrEnum):
     NO_SLICE_JUDGED = "no-slice-judged"
     SLICE_REGRESSED = "slice-regressed"
     SLICE_DIP = "slice-dip"
+    # The watch after a promotion (tasks/core/watch.py), and the gate's refusal of a version
+    # rolled back after its promotion.
+    WATCH_EXPIRED = "watch-expired"
+    WATCH_INSUFFICIENT_DATA = "watch-insufficient-data"
+    WATCH_NOT_JUDGED = "watch-not-judged"
+    WATCH_CHAMPION_HOLDS = "watch-champion-holds"
+    WATCH_ROLLBACK = "watch-rollback"
+    WATCH_APPROVAL_REQUIRED = "watch-approval-required"
+    CHALLENGER_ROLLED_BACK = "challenger-rolled-back"
 
 
 @dataclass(frozen=True)
@@ -334,6 +343,36 @@ def _slice_dip(p: Mapping[str, Any]) -> str:
     )
 
 
+# -- the watch after a promotion ----------------------------------------------------------------
+
+
+def _watched(p: Mapping[str, Any]) -> str:
+    """Which watched run this is, of which champion."""
+    return (
+        f"watch of {p['champion']} (promoted over {p['previous']}), run {p['window']} of "
+        f"{p['windows']}"
+    )
+
+
+def _advantage(p: Mapping[str, Any]) -> str:
+    """The previous champion's advantage on the rows after the promotion, with its interval."""
+    fmt = ".3f" if p["higher_is_better"] else ".4g"
+    return (
+        f"{p['previous']} {p['metric']} {p['previous_score']:{fmt}} vs {p['champion']} "
+        f"{p['champion_score']:{fmt}} ({direction(p['higher_is_better'])}) on {p['rows']} "
+        f"labelled rows from {p['rows_start']} to {p['rows_end']}: advantage "
+        f"{p['difference']:+{fmt}}, {p['confidence']:.0%} paired bootstrap interval "
+        f"[{p['lower']:+{fmt}}, {p['upper']:+{fmt}}]"
+    )
+
+
+def _watch_rollback(p: Mapping[str, Any], then: str) -> str:
+    return (
+        f"{_watched(p)}: the previous champion is better, {_advantage(p)}: lower bound >= "
+        f"{_required(p)}; {then}"
+    )
+
+
 _Code = ReasonCode
 _RENDER: dict[ReasonCode, Callable[[Mapping[str, Any]], str]] = {
     _Code.ESTIMATE_MISSING: lambda p: f"no performance estimate: {p['note']}",
@@ -440,4 +479,25 @@ _RENDER: dict[ReasonCode, Callable[[Mapping[str, Any]], str]] = {
     ),
     _Code.SLICE_REGRESSED: _slice_regressed,
     _Code.SLICE_DIP: _slice_dip,
+    _Code.WATCH_EXPIRED: lambda p: (
+        f"watch of {p['champion']} (promoted over {p['previous']}) over: it held for "
+        f"policy.watch.windows {p['windows']} monitor runs"
+    ),
+    _Code.WATCH_INSUFFICIENT_DATA: lambda p: (
+        f"{_watched(p)}: {p['rows']} labelled rows after the promotion's holdout "
+        f"< min_holdout_rows {p['min_holdout_rows']}, not judged yet"
+    ),
+    _Code.WATCH_NOT_JUDGED: lambda p: f"{_watched(p)}: not judged, {p['problem']}",
+    _Code.WATCH_CHAMPION_HOLDS: lambda p: (
+        f"{_watched(p)}: the champion holds, {_advantage(p)}: lower bound below "
+        f"{_required(p)} (or not above 0)"
+    ),
+    _Code.WATCH_ROLLBACK: lambda p: _watch_rollback(p, f"rolling back to {p['previous']}"),
+    _Code.WATCH_APPROVAL_REQUIRED: lambda p: _watch_rollback(
+        p, f"a rollback to {p['previous']} waits for approval (promotion.approval.required)"
+    ),
+    _Code.CHALLENGER_ROLLED_BACK: lambda p: (
+        f"{p['version']} was rolled back after its promotion (status rolled-back): a version "
+        "rolled back is never promoted again; train a new challenger"
+    ),
 }

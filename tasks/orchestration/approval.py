@@ -43,11 +43,16 @@ def _poll_interval(timeout_seconds: int) -> int:
     return max(1, min(10, timeout_seconds // 10))
 
 
-def request_approval(comparison: Comparison) -> Approval:
-    """Pause until a person approves or rejects; no answer within the timeout rejects."""
+def request_approval(comparison: Comparison, choices: str | None = None) -> Approval:
+    """Pause until a person approves or rejects; no answer within the timeout rejects.
+
+    choices: what each answer does, when it is not the promotion of the comparison's challenger
+    (the watch's rollback to the previous champion).
+    """
     logger = get_run_logger()
     timeout = comparison.rules.approval_timeout_seconds
-    description = f"{render_approval_markdown(comparison)}\n\n{describe_choices(comparison)}"
+    choices = choices or describe_choices(comparison)
+    description = f"{render_approval_markdown(comparison)}\n\n{choices}"
     logger.info("waiting up to %d s for approval of %s", timeout, comparison.comparison_id)
     try:
         answer = pause_flow_run(

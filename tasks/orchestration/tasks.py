@@ -10,7 +10,7 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.steps import cards, dashboards, monitoring, promotion, reports, training
+from tasks.steps import cards, dashboards, monitoring, promotion, reports, training, watch
 
 measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
 decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
@@ -27,6 +27,7 @@ evaluate_on_holdout = task(cache_policy=NO_CACHE)(promotion.evaluate_on_holdout)
 record_approval = task(cache_policy=NO_CACHE)(promotion.record_approval)
 promote_challenger = task(cache_policy=NO_CACHE)(promotion.promote_challenger)
 write_model_card = task(cache_policy=NO_CACHE)(cards.write_model_card)
+watch_champion = task(cache_policy=NO_CACHE)(watch.watch_champion)
 
 __all__ = [
     "adopt_model",
@@ -43,5 +44,6 @@ __all__ = [
     "record_run",
     "train_challenger",
     "upload_reports",
+    "watch_champion",
     "write_model_card",
 ]

@@ -36,6 +36,8 @@ def summary_rows(result: BacktestResult) -> list[dict[str, Any]]:
                 "estimate error": None
                 if strategy.estimate_error is None
                 else round(strategy.estimate_error, 4),
+                # the watch's automatic rollbacks (policy only)
+                "rollbacks": strategy.rollbacks,
             }
         )
     return rows
@@ -61,6 +63,8 @@ def window_rows(result: BacktestResult) -> list[dict[str, Any]]:
                     "promoted": outcome.promoted,
                     "reasons": " | ".join(outcome.reasons),
                     "reason_codes": " | ".join(codes(outcome.reason_codes)),
+                    "rolled_back": outcome.rolled_back,
+                    "watch": " | ".join(outcome.watch_reasons),
                 }
             )
     return rows

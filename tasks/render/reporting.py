@@ -521,6 +521,9 @@ def render_summary(result: MonitorResult) -> str:
     lines.append(f"estimated   {describe_estimate(signals)}")
     lines.append(f"decision    {decision.action.upper()}")
     lines += [f"    - {reason}" for reason in decision.reasons]
+    if result.watch:
+        lines.append(f"watch       {result.watch.action.upper()}")
+        lines += [f"    - {reason}" for reason in result.watch.reasons]
     if result.rerun:
         lines.append(f"rerun       {result.rerun}")
     if result.retrain_request:

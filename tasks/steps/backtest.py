@@ -32,6 +32,13 @@ from tasks.steps.estimation import estimate_window
 from tasks.steps.monitoring import decide_on_history, measure_window, record_run
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
 from tasks.steps.training import adopt_model, plan_training, train_challenger
+from tasks.steps.watch import (
+    PromotionHindsight,
+    WatchOutcome,
+    judge_in_hindsight,
+    roll_back_watched,
+    watch_champion,
+)
 from tasks.stores.data import labelled_rows, load_window, make_source
 from tasks.stores.resources import Stores, open_stores
 
@@ -92,12 +99,27 @@ class WindowOutcome:
     # no estimate (a regressor, no predict_proba, no calibration, estimate disabled).
     estimate: float | None = None
     reason_codes: tuple[Reason, ...] = ()  # the policy's reasons as codes, in the order of reasons
+    # The watch after a promotion (policy only): whether it rolled back, and why.
+    rolled_back: bool = False
+    watch_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class StrategyResult:
     strategy: str
     outcomes: tuple[WindowOutcome, ...]
+    # The policy's promotions judged after the fact (the watch's benchmark); () for baselines.
+    hindsight: tuple[PromotionHindsight, ...] = ()
+
+    @property
+    def rollbacks(self) -> int:
+        """The watch's automatic rollbacks."""
+        return sum(o.rolled_back for o in self.outcomes)
+
+    @property
+    def rollbacks_of_good(self) -> int:
+        """Rollbacks of promotions that the realised metric after them confirms."""
+        return sum(1 for h in self.hindsight if h.rolled_back and h.good)
 
     @property
     def mean_metric(self) -> float | None:
@@ -352,6 +374,9 @@ def replay_window(
     estimate = estimate_in_window(config, stores, window, champion, rows=rows, model=model)
     decision: TriggerDecision | None = None
     signals: Signals | None = None
+    rolled_back = False
+    watch_reasons: tuple[str, ...] = ()
+    watch: WatchOutcome | None = None
     action: str
     if strategy.kind == "policy":
         # The monitor looks at its configured current window ending here, as in production.
@@ -360,6 +385,13 @@ def replay_window(
         decision = decide_on_history(config, stores, signals, window.end, champion)
         retrain = decision.retrain
         action = decision.action
+        watch = watch_champion(config, stores, current, champion, window.end)
+        if watch is not None:
+            watch_reasons = watch.decision.reasons
+            # A backtest has nobody to approve: only a rollback that asks no one happens.
+            if watch.decision.rollback:
+                roll_back_watched(stores, watch.decision)
+                rolled_back, retrain = True, False
     else:
         retrain = strategy.scheduled(index)
         action = "scheduled" if retrain else "none"
@@ -376,7 +408,17 @@ def replay_window(
         )
     if decision is not None:
         status = "promoted" if promoted else ("rejected" if retrain else action)
-        record_run(config, stores, window.end, champion, decision, status)
+        if rolled_back:
+            status = "rolled-back"
+        record_run(
+            config,
+            stores,
+            window.end,
+            champion,
+            decision,
+            status,
+            watch=watch.decision if watch is not None else None,
+        )
         if workspace is not None and signals is not None:
             record_dashboard(
                 config,
@@ -400,6 +442,8 @@ def replay_window(
         reasons=decision.reasons if decision else (),
         estimate=estimate,
         reason_codes=decision.reason_codes if decision else (),
+        rolled_back=rolled_back,
+        watch_reasons=watch_reasons,
     )
 
 
@@ -433,4 +477,18 @@ def replay_strategy(
         champion = stores.registry.get_alias("champion") or champion
         if on_window is not None:
             on_window(outcome)
-    return StrategyResult(strategy=strategy.name, outcomes=tuple(outcomes))
+    hindsight: list[PromotionHindsight] = []
+    if strategy.kind == "policy":
+        promotions = []
+        for o in outcomes[:-1]:
+            if o.promoted:
+                promoted = outcomes[o.index + 1].champion
+                undone = any(
+                    later.rolled_back and later.champion == promoted
+                    for later in outcomes[o.index + 1 :]
+                )
+                promotions.append((o.index, promoted, o.champion, undone))
+        hindsight = judge_in_hindsight(config, stores, promotions, windows)
+    return StrategyResult(
+        strategy=strategy.name, outcomes=tuple(outcomes), hindsight=tuple(hindsight)
+    )

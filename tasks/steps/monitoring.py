@@ -17,6 +17,7 @@ from tasks.core.metrics import holdout_metric_key
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
 from tasks.core.signals import PredictionSource, Signals
+from tasks.core.watch import WatchDecision
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
 from tasks.steps.logs import step_logger
@@ -152,6 +153,7 @@ def record_run(
     *,
     bootstrapped: bool = False,
     request_id: str | None = None,
+    watch: WatchDecision | None = None,
 ) -> Recorded:
     """Record this monitor run (signals summary, decision, action taken) as its window's record
     in the history; a rerun of a window replaces its record, and says so in the log.
@@ -159,8 +161,12 @@ def record_run(
     Args:
         request_id: the retrain request the run emitted (events mode): the promote run it
             starts records the verdict on this record (record_request_outcome).
+        watch: the watch's decision after a promotion, kept in details["watch"].
     """
     retrained = decision.retrain
+    details: dict[str, Any] = {"bootstrapped": bootstrapped, "confirmed": list(decision.confirmed)}
+    if watch is not None:
+        details["watch"] = watch.to_dict()
     recorded = stores.history.record(
         config.name,
         RunRecord(
@@ -170,7 +176,7 @@ def record_run(
             status=status,
             retrained=retrained,
             promoted=status == "promoted",
-            details={"bootstrapped": bootstrapped, "confirmed": list(decision.confirmed)},
+            details=details,
             request_id=request_id,
         ),
     )

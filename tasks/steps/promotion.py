@@ -36,6 +36,7 @@ def collect_outputs(
         trained_on_holdout=trained_on.overlaps(holdout),
         predictions=[],
         provenance=record.provenance,
+        rolled_back=record.status == "rolled-back",
     )
     if len(frame) == 0:
         return outputs

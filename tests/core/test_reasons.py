@@ -90,6 +90,24 @@ _SLICE = {
 }
 
 # One example or more per code, under "code" or "code/variant".
+_WATCHED = {"champion": "v0002", "previous": "v0001", "window": 2, "windows": 3}
+_WATCH_NUMBERS = {
+    **_WATCHED,
+    "metric": "f1 (macro)",
+    "higher_is_better": True,
+    "champion_score": 0.62,
+    "previous_score": 0.71,
+    "difference": 0.09,
+    "confidence": 0.95,
+    "lower": 0.04,
+    "upper": 0.14,
+    "required": 0.02,
+    "min_improvement": 0.02,
+    "min_relative_improvement": None,
+    "rows": 60,
+    "rows_start": "2014-04-01T00:00:00",
+    "rows_end": "2014-05-31T00:00:00",
+}
 EXAMPLES: dict[str, dict[str, Any]] = {
     "estimate-missing": {"note": "the champion has no predict_proba"},
     "estimate-insufficient-data": {"rows": 10, "min_current_rows": 30},
@@ -205,6 +223,26 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "adjusted_p_value": 0.3,
         "higher_is_better": False,
     },
+    "watch-expired": _WATCHED,
+    "watch-insufficient-data": {**_WATCHED, "rows": 12, "min_holdout_rows": 30},
+    "watch-not-judged": {**_WATCHED, "problem": "v0001 could not be scored: no labels"},
+    "watch-champion-holds": {**_WATCH_NUMBERS, "difference": 0.01, "lower": -0.03, "upper": 0.05},
+    "watch-rollback": _WATCH_NUMBERS,
+    "watch-rollback/error-metric": {
+        **_WATCH_NUMBERS,
+        "metric": "mae",
+        "higher_is_better": False,
+        "champion_score": 2.5,
+        "previous_score": 1.9,
+        "difference": 0.6,
+        "lower": 0.4,
+        "upper": 0.8,
+        "min_improvement": 0.0,
+        "min_relative_improvement": 0.02,
+        "required": 0.05,
+    },
+    "watch-approval-required": _WATCH_NUMBERS,
+    "challenger-rolled-back": {"version": "v0002"},
 }
 
 

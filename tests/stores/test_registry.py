@@ -330,6 +330,22 @@ def test_rollback_restores_the_previous_champion(registry: ModelRegistry) -> Non
     assert registry.get_version("v0002").status == "rolled-back"
 
 
+def test_a_rollback_expecting_another_champion_changes_nothing(registry: ModelRegistry) -> None:
+    # The watch after a promotion rolls back only the champion it scored.
+    for offset in (0.0, 0.1, 0.2):
+        _register(registry, offset)
+    for version in ("v0001", "v0002", "v0003"):
+        _promote(registry, version)
+    before = registry.history()
+
+    with pytest.raises(RegistryError, match="champion is v0003, not v0002 as expected"):
+        registry.rollback(to_version="v0001", reason="watch", expected="v0002")
+
+    assert registry.get_alias("champion") == "v0003"
+    assert registry.history() == before
+    assert registry.rollback(reason="watch", expected="v0003") == ("v0003", "v0002")
+
+
 def test_second_rollback_goes_further_back_then_stops_at_the_first(
     registry: ModelRegistry,
 ) -> None:

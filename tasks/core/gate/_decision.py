@@ -350,6 +350,10 @@ def _check_admission(
         )
     if challenger.trained_on_holdout:
         reasons.failures.append(reason(ReasonCode.CHALLENGER_TRAINED_ON_HOLDOUT))
+    if challenger.rolled_back:
+        reasons.failures.append(
+            reason(ReasonCode.CHALLENGER_ROLLED_BACK, version=challenger.version)
+        )
     return insufficient
 
 

@@ -30,6 +30,7 @@ class ModelOutputs:
     model_size_bytes: int | None = None
     problem: str | None = None  # why predictions is None
     provenance: dict[str, str] = field(default_factory=dict)  # where it was made (its lineage)
+    rolled_back: bool = False  # rolled back after a promotion: never promoted again
 
 
 @dataclass(frozen=True)

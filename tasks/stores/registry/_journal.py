@@ -374,12 +374,26 @@ class ModelRegistry(ABC):
         return wanted
 
     def rollback(
-        self, *, to_version: str | None = None, reason: str, actor: str | None = None
+        self,
+        *,
+        to_version: str | None = None,
+        reason: str,
+        actor: str | None = None,
+        expected: str | None = None,
     ) -> tuple[str, str]:
-        """Make the previous champion (or to_version) champion again; return (from, to)."""
+        """Make the previous champion (or to_version) champion again; return (from, to).
+
+        With expected, only if the champion is still that version (a compare-and-swap under
+        the lock, as a promotion's): RegistryError, nothing changed, when another run moved it.
+        """
         with self._locked():
             self._recover_locked()
             current, target = self.rollback_target(to_version)
+            if expected is not None and current != expected:
+                raise RegistryError(
+                    f"champion is {current}, not {expected} as expected: another run changed "
+                    "it; nothing was rolled back"
+                )
             mark_current = self._may_mark_rolled_back(current)
             self.load_model(target)  # refuse a target that would not load
             self._set_alias_locked("champion", target, reason, "rollback", actor, current=current)
