@@ -277,9 +277,12 @@ def _score(
 
 
 def current_side(
-    reference: ColumnProfile, values: np.ndarray | pd.Series
+    reference: ColumnProfile, values: np.ndarray | pd.Series | CategoricalProfile
 ) -> np.ndarray | CategoricalProfile:
-    """The window's column in the form its reference has: sorted finite floats, or counts."""
+    """The window's column in the form its reference has: sorted finite floats, or counts
+    (values already counted pass through)."""
+    if isinstance(values, CategoricalProfile):
+        return values
     if isinstance(reference, NumericProfile):
         array = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan

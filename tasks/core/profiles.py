@@ -114,6 +114,18 @@ def profile_categorical(values: Any) -> CategoricalProfile:
     )
 
 
+def text_counts(values: Any) -> CategoricalProfile:
+    """Counts of values as text, as a drift report of predicted labels sees them
+    (`astype(str)`: a missing value counts as "nan" or "None"); counted before the conversion,
+    so a million predictions cost one value_counts."""
+    counts = pd.Series(values).value_counts(dropna=False, sort=False)
+    as_text = counts.groupby(counts.index.map(str)).sum()
+    return CategoricalProfile(
+        values=np.asarray(as_text.index.tolist(), dtype=str),
+        counts=as_text.to_numpy(dtype=np.int64),
+    )
+
+
 def build_profile(
     reference: pd.DataFrame,
     numerical: Sequence[str],
@@ -138,7 +150,7 @@ def build_profile(
         predicted = (
             profile_numeric(predictions, exact_values)
             if numeric_predictions
-            else profile_categorical(pd.Series(predictions).astype(str))
+            else text_counts(predictions)
         )
     target_profile = None
     if target is not None and target in reference.columns:

@@ -62,6 +62,10 @@ class Signals:
     # The champion's realised metric on its own holdout, recorded at registration (None: a
     # version registered before it was kept, or without labelled holdout rows).
     holdout_score: float | None = None
+    # Rows per side Evidently's HTML drift report was drawn on when the flags above used every
+    # row against the reference profile (None: the report saw the rows the flags did).
+    report_rows_current: int | None = None
+    report_rows_reference: int | None = None
 
     @property
     def sampled(self) -> bool:
