@@ -74,6 +74,16 @@ class Signals:
         ) < self.reference_rows
 
     @property
+    def report_sampled(self) -> bool:
+        """Whether the HTML drift report shows a sample while the flags used every row."""
+        if self.report_rows_current is None or self.report_rows_reference is None:
+            return False
+        return (
+            self.report_rows_current < self.current_rows
+            or self.report_rows_reference < self.reference_rows
+        )
+
+    @property
     def champion_holdout_score(self) -> float | None:
         """The champion's holdout score: the one recorded at registration, else the one its
         calibration keeps (None: neither)."""
