@@ -80,18 +80,20 @@ def _run_drift(
     current: pd.DataFrame,
     reference: pd.DataFrame,
     prediction_pair: tuple[np.ndarray, np.ndarray] | None,
+    features: list[str] | None = None,
 ) -> tuple[Any, list[Any], Any | None, Any | None]:
-    """Drift of each feature and, given (current, reference) predictions, of the predictions;
-    for a regressor with labelled rows, of the target too."""
+    """Drift of each feature (of features, when given) and, given (current, reference)
+    predictions, of the predictions; for a regressor with labelled rows, of the target too."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
 
     data = config.data
     policy = config.policy
-    current_frame, reference_frame = current[data.features], reference[data.features]
-    categorical = list(data.categorical_features)
+    features = list(data.features) if features is None else features
+    current_frame, reference_frame = current[features], reference[features]
+    categorical = [c for c in data.categorical_features if c in features]
     column_metrics = []
-    for column in data.features:
+    for column in features:
         override = policy.column_drift.get(column)
         column_metrics.append(
             ValueDrift(
@@ -100,7 +102,7 @@ def _run_drift(
                 threshold=override.threshold if override else None,
             )
         )
-    numerical = list(data.numerical_features)
+    numerical = [c for c in data.numerical_features if c in features]
     regression = policy.performance_metric.is_regression
     prediction_metric = None
     if prediction_pair is not None:
@@ -266,6 +268,9 @@ def compute_signals(
             with_predictions=reference_predictions is not None,
         )
     )
+    shown_features = (
+        None if exact is None else exact.report_features(sampling.report_columns, report_dir)
+    )
     with _evidently_quiet():
         if exact is None or report_dir is not None or exact.left_to_evidently:
             columns, prediction_drift, target_drift, drift_paths = _measure_drift(
@@ -274,6 +279,7 @@ def compute_signals(
                 drift_reference,
                 reference_predictions is not None,
                 report_dir,
+                shown_features,
             )
         else:
             columns, prediction_drift, target_drift, drift_paths = (), None, None, []
@@ -299,6 +305,7 @@ def compute_signals(
         sample_seed=sampling.seed,
         report_rows_current=len(drift_current) if profile and drift_paths else None,
         report_rows_reference=len(drift_reference) if profile and drift_paths else None,
+        report_columns=len(shown_features) if shown_features is not None and drift_paths else None,
     )
 
 
@@ -326,6 +333,18 @@ class _ExactDrift:
             or self.prediction_left
             or self.target_left
         )
+
+    def report_features(self, limit: int | None, report_dir: Path | None) -> list[str]:
+        """The features Evidently's run covers: those it tests, and for the HTML report (with
+        report_dir) the drifted ones, then the rest in config order, up to limit in all."""
+        left = [name for name, result in self.columns.items() if result is None]
+        if report_dir is None:
+            return left
+        drifted = [n for n, r in self.columns.items() if r is not None and r.drifted]
+        rest = [n for n, r in self.columns.items() if r is not None and not r.drifted]
+        room = len(self.columns) if limit is None else max(limit - len(left), 0)
+        shown = set(left) | set((drifted + rest)[:room])
+        return [name for name in self.columns if name in shown]
 
     def merged(
         self,
@@ -439,16 +458,17 @@ def _measure_drift(
     drift_reference: pd.DataFrame,
     with_predictions: bool,
     report_dir: Path | None,
+    features: list[str] | None = None,
 ) -> tuple[tuple[ColumnDrift, ...], ColumnDrift | None, ColumnDrift | None, list[str]]:
-    """Per-column drift, prediction drift and (regressors) target drift of the sampled rows;
-    the drift report's path."""
+    """Per-column drift (of features, when given), prediction drift and (regressors) target
+    drift of the sampled rows; the drift report's path."""
     prediction_pair = (
         (drift_current[PREDICTION].to_numpy(), drift_reference[PREDICTION].to_numpy())
         if with_predictions
         else None
     )
     snapshot, column_metrics, prediction_metric, target_metric = _run_drift(
-        config, drift_current, drift_reference, prediction_pair
+        config, drift_current, drift_reference, prediction_pair, features
     )
     columns = tuple(_read_column_drift(snapshot, m) for m in column_metrics)
     prediction_drift = (

@@ -108,6 +108,13 @@ class SamplingConfig(Strict):
         "sample of at most this many rows per side (their header says so); the drift flags "
         "and the metric use every row.",
     )
+    report_columns: int | None = Field(
+        default=100,
+        ge=1,
+        description="With drift tested on every row, the HTML drift report shows at most this "
+        "many feature columns (the drifted ones first, then the others in config order; its "
+        "header says so); every column is still tested. null: all.",
+    )
     seed: int = Field(default=0, description="Seed of the samples.")
 
 

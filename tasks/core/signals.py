@@ -66,6 +66,8 @@ class Signals:
     # row against the reference profile (None: the report saw the rows the flags did).
     report_rows_current: int | None = None
     report_rows_reference: int | None = None
+    # Feature columns that report shows (sampling.report_columns), None: all of them.
+    report_columns: int | None = None
 
     @property
     def sampled(self) -> bool:

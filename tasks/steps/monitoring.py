@@ -273,12 +273,19 @@ def label_reports(
 ) -> None:
     """Put what each HTML report is about at its top: model, window, reference and decision."""
     reference = f"champion {champion}'s training data, {signals.reference_rows:,} rows"
-    if signals.report_sampled:
-        reference += (
-            f" (drift tested on every row against its profile; the plots below are drawn from "
-            f"a seeded sample of {signals.report_rows_current:,} current and "
-            f"{signals.report_rows_reference:,} reference rows, sampling.report_rows)"
-        )
+    shown = signals.report_columns
+    if signals.report_rows_current is not None:  # every row tested against the profile
+        if signals.report_sampled:
+            reference += (
+                f" (drift tested on every row against its profile; the plots below are drawn "
+                f"from a seeded sample of {signals.report_rows_current:,} current and "
+                f"{signals.report_rows_reference:,} reference rows, sampling.report_rows)"
+            )
+        if shown is not None and shown < len(signals.columns):
+            reference += (
+                f"; the plots show {shown:,} of the {len(signals.columns):,} feature columns, "
+                "the drifted ones first (sampling.report_columns); the table below, every one"
+            )
     elif signals.sampled:
         reference += (
             f" (drift tested on a seeded sample: {signals.drift_rows_current:,} current and "

@@ -48,7 +48,9 @@ def _frame(rows: int, seed: int, shift: float) -> pd.DataFrame:
     )
 
 
-def _config(tmp_path: Path, column_drift: dict[str, Any] | None = None) -> Config:
+def _config(
+    tmp_path: Path, column_drift: dict[str, Any] | None = None, report_columns: int | None = 100
+) -> Config:
     return parse_config(
         {
             "name": "exact",
@@ -68,7 +70,12 @@ def _config(tmp_path: Path, column_drift: dict[str, Any] | None = None) -> Confi
                 "column_drift": column_drift or {},
             },
             "windows": {"current": "1d", "training": "1d", "holdout": "1d"},
-            "sampling": {"drift_rows": None, "report_rows": 1_000, "seed": 1},
+            "sampling": {
+                "drift_rows": None,
+                "report_rows": 1_000,
+                "report_columns": report_columns,
+                "seed": 1,
+            },
             "registry": {"path": "registry"},
             "reports": {"path": "reports"},
         },
@@ -187,6 +194,30 @@ def test_the_html_report_is_drawn_on_a_sample_and_says_so(tmp_path):
     assert ours.report_rows_current == 1_000 and ours.report_rows_reference == 1_000
     assert ours.drift_rows_current == 2_500 and ours.drift_rows_reference == 3_000
     assert any(Path(path).name == "drift.html" for path in ours.report_paths)
+
+
+def test_a_wide_report_shows_the_drifted_columns_first_and_tests_every_one(tmp_path, monkeypatch):
+    from tasks.adapters import evidently_report
+
+    shown: list[list[str] | None] = []
+    run_drift = evidently_report._run_drift
+
+    def spy(config, current, reference, pair, features=None):
+        shown.append(features)
+        return run_drift(config, current, reference, pair, features)
+
+    monkeypatch.setattr(evidently_report, "_run_drift", spy)
+    config = _config(tmp_path, report_columns=2)
+    reference = _frame(3_000, 11, 0.0)
+    current = _frame(2_000, 12, 0.3)
+    ours, evidently = _both(
+        config, current, reference, reference["prediction"].to_numpy(), tmp_path / "reports"
+    )
+    assert ours.report_columns == 2 and len(ours.columns) == len(NUMERIC + CATEGORICAL)
+    drifted = [c.column for c in ours.columns if c.drifted]
+    assert len(drifted) >= 2 and shown[0] == drifted[:2]
+    for mine, theirs in zip(ours.columns, evidently.columns, strict=True):
+        _assert_same(mine, theirs)
 
 
 @pytest.mark.parametrize(
