@@ -20,9 +20,17 @@ import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 
 from tasks.config import Config
+from tasks.core.drift_tests import SUPPORTED, current_side, drift_of_column
 from tasks.core.frames import sample_rows_of
 from tasks.core.metrics import score_predictions
 from tasks.core.numbers import format_number
+from tasks.core.profiles import (
+    CategoricalProfile,
+    ColumnProfile,
+    NumericProfile,
+    ReferenceProfile,
+    text_counts,
+)
 from tasks.core.signals import ColumnDrift, Performance, PredictionSource, Signals
 from tasks.errors import DataError
 from tasks.stores.data import label_values
@@ -72,18 +80,20 @@ def _run_drift(
     current: pd.DataFrame,
     reference: pd.DataFrame,
     prediction_pair: tuple[np.ndarray, np.ndarray] | None,
+    features: list[str] | None = None,
 ) -> tuple[Any, list[Any], Any | None, Any | None]:
-    """Drift of each feature and, given (current, reference) predictions, of the predictions;
-    for a regressor with labelled rows, of the target too."""
+    """Drift of each feature (of features, when given) and, given (current, reference)
+    predictions, of the predictions; for a regressor with labelled rows, of the target too."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import ValueDrift
 
     data = config.data
     policy = config.policy
-    current_frame, reference_frame = current[data.features], reference[data.features]
-    categorical = list(data.categorical_features)
+    features = list(data.features) if features is None else features
+    current_frame, reference_frame = current[features], reference[features]
+    categorical = [c for c in data.categorical_features if c in features]
     column_metrics = []
-    for column in data.features:
+    for column in features:
         override = policy.column_drift.get(column)
         column_metrics.append(
             ValueDrift(
@@ -92,7 +102,7 @@ def _run_drift(
                 threshold=override.threshold if override else None,
             )
         )
-    numerical = list(data.numerical_features)
+    numerical = [c for c in data.numerical_features if c in features]
     regression = policy.performance_metric.is_regression
     prediction_metric = None
     if prediction_pair is not None:
@@ -195,6 +205,13 @@ def _run_performance(config: Config, labelled: pd.DataFrame, predictions: np.nda
     )
 
 
+def report_sample_rows(config: Config) -> int:
+    """Rows per side the HTML reports are drawn on: drift_rows when drift is sampled, else
+    report_rows."""
+    sampling = config.sampling
+    return sampling.drift_rows if sampling.drift_rows is not None else sampling.report_rows
+
+
 def compute_signals(
     config: Config,
     current: pd.DataFrame,
@@ -205,6 +222,7 @@ def compute_signals(
     reference_predictions: np.ndarray | None = None,
     timestamps: pd.Series | None = None,
     reference_total_rows: int | None = None,
+    profile: ReferenceProfile | None = None,
 ) -> Signals:
     """Drift of the current window against the reference, performance on its labelled rows.
 
@@ -212,8 +230,13 @@ def compute_signals(
     reference_predictions, the champion's on its reference rows, turns on prediction drift.
     timestamps (of the current rows) date the labelled rows the performance is measured on.
     reference may already be a sample: reference_total_rows then says how many rows it stands for.
-    Drift tests run on a seeded sample of at most sampling.drift_rows rows per side; performance
-    uses every labelled row. Both Evidently reports are saved as HTML in report_dir, unless None.
+    With profile (the champion's reference profile), drift is tested on every current row
+    against it, with Evidently's methods and thresholds (tasks/core/drift_tests.py); Evidently
+    then only draws the HTML report, on a seeded sample of report_sample_rows per side, and
+    tests the columns whose configured method is not computed here, on that sample. Without a
+    profile, Evidently tests drift on a seeded sample of at most sampling.drift_rows rows per
+    side. Performance uses every labelled row. Both Evidently reports are saved as HTML in
+    report_dir, unless None.
     """
     if len(current) == 0:
         raise DataError("the current window has no rows: check windows.as_of and windows.current")
@@ -222,37 +245,197 @@ def compute_signals(
     if report_dir is not None:
         report_dir.mkdir(parents=True, exist_ok=True)
     sampling = config.sampling
+    shown_rows = report_sample_rows(config) if profile is not None else sampling.drift_rows
     # Predictions ride along as columns, so a sample keeps each row with its prediction.
     drift_current = sample_rows_of(
-        current.assign(**{PREDICTION: predictions}), sampling.drift_rows, sampling.seed
+        current.assign(**{PREDICTION: predictions}), shown_rows, sampling.seed
     )
     drift_reference = sample_rows_of(
         reference
         if reference_predictions is None
         else reference.assign(**{PREDICTION: reference_predictions}),
-        sampling.drift_rows,
+        shown_rows,
         sampling.seed,
     )
-    with _evidently_quiet():
-        columns, prediction_drift, target_drift, drift_paths = _measure_drift(
-            config, drift_current, drift_reference, reference_predictions is not None, report_dir
+    exact = (
+        None
+        if profile is None
+        else _exact_drift(
+            config,
+            current,
+            predictions,
+            profile,
+            with_predictions=reference_predictions is not None,
         )
+    )
+    shown_features = (
+        None if exact is None else exact.report_features(sampling.report_columns, report_dir)
+    )
+    with _evidently_quiet():
+        if exact is None or report_dir is not None or exact.left_to_evidently:
+            columns, prediction_drift, target_drift, drift_paths = _measure_drift(
+                config,
+                drift_current,
+                drift_reference,
+                reference_predictions is not None,
+                report_dir,
+                shown_features,
+            )
+        else:
+            columns, prediction_drift, target_drift, drift_paths = (), None, None, []
+        if exact is not None:
+            columns, prediction_drift, target_drift = exact.merged(
+                columns, prediction_drift, target_drift
+            )
         performance, performance_paths = _measure_performance(
             config, current, predictions, prediction_source, timestamps, report_dir
         )
+    reference_rows = reference_total_rows or (profile.rows if profile else len(reference))
     return Signals(
         current_rows=len(current),
-        reference_rows=reference_total_rows or len(reference),
+        reference_rows=reference_rows,
         drift_share=sum(c.drifted for c in columns) / len(columns),
         columns=columns,
         performance=performance,
         report_paths=(*drift_paths, *performance_paths),
         prediction_drift=prediction_drift,
         target_drift=target_drift,
-        drift_rows_current=len(drift_current),
-        drift_rows_reference=len(drift_reference),
+        drift_rows_current=len(current) if profile else len(drift_current),
+        drift_rows_reference=reference_rows if profile else len(drift_reference),
         sample_seed=sampling.seed,
+        report_rows_current=len(drift_current) if profile and drift_paths else None,
+        report_rows_reference=len(drift_reference) if profile and drift_paths else None,
+        report_columns=len(shown_features) if shown_features is not None and drift_paths else None,
     )
+
+
+class _ExactDrift:
+    """Drift tested on every row against the profile; None where Evidently tests it."""
+
+    def __init__(
+        self,
+        columns: dict[str, ColumnDrift | None],
+        prediction_drift: ColumnDrift | None,
+        prediction_left: bool,
+        target_drift: ColumnDrift | None,
+        target_left: bool,
+    ) -> None:
+        self.columns = columns
+        self.prediction_drift = prediction_drift
+        self.prediction_left = prediction_left
+        self.target_drift = target_drift
+        self.target_left = target_left
+
+    @property
+    def left_to_evidently(self) -> bool:
+        return (
+            any(c is None for c in self.columns.values())
+            or self.prediction_left
+            or self.target_left
+        )
+
+    def report_features(self, limit: int | None, report_dir: Path | None) -> list[str]:
+        """The features Evidently's run covers: those it tests, and for the HTML report (with
+        report_dir) the drifted ones, then the rest in config order, up to limit in all."""
+        left = [name for name, result in self.columns.items() if result is None]
+        if report_dir is None:
+            return left
+        drifted = [n for n, r in self.columns.items() if r is not None and r.drifted]
+        rest = [n for n, r in self.columns.items() if r is not None and not r.drifted]
+        room = len(self.columns) if limit is None else max(limit - len(left), 0)
+        shown = set(left) | set((drifted + rest)[:room])
+        return [name for name in self.columns if name in shown]
+
+    def merged(
+        self,
+        evidently_columns: tuple[ColumnDrift, ...],
+        evidently_prediction: ColumnDrift | None,
+        evidently_target: ColumnDrift | None,
+    ) -> tuple[tuple[ColumnDrift, ...], ColumnDrift | None, ColumnDrift | None]:
+        """These results, Evidently's (on the sample) where a method is not computed here."""
+        sampled = {c.column: c for c in evidently_columns}
+        columns = tuple(
+            result if result is not None else sampled[name] for name, result in self.columns.items()
+        )
+        prediction = evidently_prediction if self.prediction_left else self.prediction_drift
+        target = evidently_target if self.target_left else self.target_drift
+        return columns, prediction, target
+
+
+def _column_drift(
+    column: str,
+    profile: ColumnProfile,
+    values: Any,
+    method: str | None,
+    threshold: float | None,
+) -> ColumnDrift | None:
+    """One column tested on every row against its profile; None for a method left to Evidently."""
+    if method is not None and method not in SUPPORTED:
+        return None
+    result = drift_of_column(column, profile, current_side(profile, values), method, threshold)
+    return ColumnDrift(
+        column=column,
+        method=result.shown_method,
+        score=result.score,
+        threshold=result.threshold,
+        drifted=result.drifted,
+    )
+
+
+def _exact_drift(
+    config: Config,
+    current: pd.DataFrame,
+    predictions: np.ndarray,
+    profile: ReferenceProfile,
+    *,
+    with_predictions: bool,
+) -> _ExactDrift:
+    """Every feature, the predictions and (regressors) the target against the profile."""
+    data, policy = config.data, config.policy
+    missing = [c for c in data.features if c not in profile.columns]
+    if missing:
+        raise DataError(
+            f"the champion's reference profile has no columns {missing}: it was registered "
+            "with other features. Retrain, or roll back to a version with these features"
+        )
+    columns: dict[str, ColumnDrift | None] = {}
+    for column in data.features:
+        override = policy.column_drift.get(column)
+        method = override.method if override and override.method else policy.drift_method
+        threshold = override.threshold if override else None
+        column_profile = profile.columns[column]
+        expected = column in data.categorical_features
+        if expected != isinstance(column_profile, CategoricalProfile):
+            raise DataError(
+                f"column {column!r} is {'categorical' if expected else 'numeric'} in the config "
+                "but was profiled the other way at registration: retrain the champion"
+            )
+        columns[column] = _column_drift(column, column_profile, current[column], method, threshold)
+    prediction_drift, prediction_left = None, False
+    if with_predictions and profile.predictions is not None:
+        settings = policy.prediction_drift
+        values: Any = (
+            np.asarray(predictions, dtype=np.float64)
+            if isinstance(profile.predictions, NumericProfile)
+            else text_counts(predictions)
+        )
+        prediction_drift = _column_drift(
+            PREDICTION, profile.predictions, values, settings.method, settings.threshold
+        )
+        prediction_left = prediction_drift is None
+    elif with_predictions:
+        prediction_left = True  # a profile without predictions: Evidently on the sample
+    target_drift, target_left = None, False
+    target = data.target_column
+    if policy.performance_metric.is_regression and profile.target is None:
+        target_left = True  # profiled without its target: Evidently on the sample
+    elif policy.performance_metric.is_regression and profile.target is not None:
+        labelled = pd.to_numeric(current[target], errors="coerce")
+        if labelled.notna().sum() >= 2 and profile.target.count >= 2:
+            drift = _column_drift(TARGET, profile.target, labelled, policy.drift_method, None)
+            target_drift = replace(drift, column=target) if drift else None
+            target_left = drift is None
+    return _ExactDrift(columns, prediction_drift, prediction_left, target_drift, target_left)
 
 
 @contextlib.contextmanager
@@ -275,16 +458,17 @@ def _measure_drift(
     drift_reference: pd.DataFrame,
     with_predictions: bool,
     report_dir: Path | None,
+    features: list[str] | None = None,
 ) -> tuple[tuple[ColumnDrift, ...], ColumnDrift | None, ColumnDrift | None, list[str]]:
-    """Per-column drift, prediction drift and (regressors) target drift of the sampled rows;
-    the drift report's path."""
+    """Per-column drift (of features, when given), prediction drift and (regressors) target
+    drift of the sampled rows; the drift report's path."""
     prediction_pair = (
         (drift_current[PREDICTION].to_numpy(), drift_reference[PREDICTION].to_numpy())
         if with_predictions
         else None
     )
     snapshot, column_metrics, prediction_metric, target_metric = _run_drift(
-        config, drift_current, drift_reference, prediction_pair
+        config, drift_current, drift_reference, prediction_pair, features
     )
     columns = tuple(_read_column_drift(snapshot, m) for m in column_metrics)
     prediction_drift = (
@@ -332,7 +516,7 @@ def _measure_performance(
     if report_dir is not None:
         shown = sample_rows_of(
             labelled.assign(**{PREDICTION: labelled_predictions}),
-            config.sampling.drift_rows,
+            report_sample_rows(config),
             config.sampling.seed,
         )
         snapshot = _run_performance(config, shown, shown[PREDICTION].to_numpy())

@@ -91,15 +91,31 @@ class OrchestrationConfig(Strict):
 
 
 class SamplingConfig(Strict):
-    """Evidently's drift tests on large windows run on a seeded random sample of each side."""
+    """How many rows drift tests and Evidently's HTML reports look at."""
 
     drift_rows: int | None = Field(
-        default=50_000,
+        default=None,
         ge=1_000,
-        description="Drift is tested on at most this many rows per side (null: all rows). "
-        "Performance is always scored on every labelled row.",
+        description="null: drift is tested on every row of the window against the champion's "
+        "reference profile, with Evidently's methods and thresholds. A number: Evidently tests "
+        "drift on a seeded sample of at most this many rows per side instead. Performance is "
+        "always scored on every labelled row.",
     )
-    seed: int = Field(default=0, description="Seed of the drift samples.")
+    report_rows: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="Evidently's HTML drift and performance reports are drawn on a seeded "
+        "sample of at most this many rows per side (their header says so); the drift flags "
+        "and the metric use every row.",
+    )
+    report_columns: int | None = Field(
+        default=100,
+        ge=1,
+        description="With drift tested on every row, the HTML drift report shows at most this "
+        "many feature columns (the drifted ones first, then the others in config order; its "
+        "header says so); every column is still tested. null: all.",
+    )
+    seed: int = Field(default=0, description="Seed of the samples.")
 
 
 class TrainingConfig(Strict):

@@ -62,12 +62,28 @@ class Signals:
     # The champion's realised metric on its own holdout, recorded at registration (None: a
     # version registered before it was kept, or without labelled holdout rows).
     holdout_score: float | None = None
+    # Rows per side Evidently's HTML drift report was drawn on when the flags above used every
+    # row against the reference profile (None: the report saw the rows the flags did).
+    report_rows_current: int | None = None
+    report_rows_reference: int | None = None
+    # Feature columns that report shows (sampling.report_columns), None: all of them.
+    report_columns: int | None = None
 
     @property
     def sampled(self) -> bool:
         return (self.drift_rows_current or 0) < self.current_rows or (
             self.drift_rows_reference or 0
         ) < self.reference_rows
+
+    @property
+    def report_sampled(self) -> bool:
+        """Whether the HTML drift report shows a sample while the flags used every row."""
+        if self.report_rows_current is None or self.report_rows_reference is None:
+            return False
+        return (
+            self.report_rows_current < self.current_rows
+            or self.report_rows_reference < self.reference_rows
+        )
 
     @property
     def champion_holdout_score(self) -> float | None:

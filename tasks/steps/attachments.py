@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 
 from tasks.config import Config
+from tasks.core.profiles import PROFILE_NAME
+from tasks.steps.profiles import profile_attachment
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,10 @@ class Registration:
 Builder = Callable[[Registration], bytes | None]
 
 # name -> builder; names follow the registry's rule (lower-case, digits, '.', '_', '-').
-BUILDERS: dict[str, Builder] = {}
+BUILDERS: dict[str, Builder] = {
+    # What drift tests need of the reference: sorted values, counts, the model's predictions.
+    PROFILE_NAME: lambda r: profile_attachment(r.config, r.model, r.reference),
+}
 
 
 def version_attachments(registration: Registration) -> dict[str, bytes]:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tasks.adapters.evidently_report import add_report_header, compute_signals
+from tasks.adapters.evidently_report import add_report_header, compute_signals, report_sample_rows
 from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
 from tasks.core.metrics import holdout_metric_key
@@ -21,6 +21,7 @@ from tasks.core.watch import WatchDecision
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
 from tasks.steps.logs import step_logger
+from tasks.steps.profiles import load_profile
 from tasks.stores.data import load_window
 from tasks.stores.history import Recorded, RunRecord
 from tasks.stores.reports import prune_report_runs
@@ -46,9 +47,12 @@ def measure_window(
     """
     registry = stores.registry
     current = load_window(config, window, source=stores.source)
-    # The champion's reference sample is drawn once and kept with the version.
+    # Drift is tested on every row against the champion's reference profile, unless
+    # sampling.drift_rows asks for Evidently on samples; the reference sample (drawn once and
+    # kept with the version) is then what Evidently tests, else what its HTML report shows.
+    sampled_drift = config.sampling.drift_rows is not None
     reference = registry.load_reference(
-        champion_version, config.sampling.drift_rows, config.sampling.seed
+        champion_version, report_sample_rows(config), config.sampling.seed
     )
     record = registry.get_version(champion_version)
     prediction_drift = config.policy.prediction_drift.enabled
@@ -62,6 +66,13 @@ def measure_window(
     champion = champion_model
     if champion is None and (missing.any() or prediction_drift or estimating):
         champion = registry.load_model(champion_version)
+
+    def champion_loaded() -> Any:
+        return champion if champion is not None else registry.load_model(champion_version)
+
+    profile = (
+        None if sampled_drift else load_profile(config, registry, champion_version, champion_loaded)
+    )
     if champion is not None:
         check_known_labels(
             champion,
@@ -83,6 +94,7 @@ def measure_window(
         reference_predictions=reference_predictions,
         timestamps=current[config.data.timestamp_column],
         reference_total_rows=record.training_rows,
+        profile=profile,
     )
     estimate, note = estimate_window(
         config,
@@ -267,7 +279,20 @@ def label_reports(
 ) -> None:
     """Put what each HTML report is about at its top: model, window, reference and decision."""
     reference = f"champion {champion}'s training data, {signals.reference_rows:,} rows"
-    if signals.sampled:
+    shown = signals.report_columns
+    if signals.report_rows_current is not None:  # every row tested against the profile
+        if signals.report_sampled:
+            reference += (
+                f" (drift tested on every row against its profile; the plots below are drawn "
+                f"from a seeded sample of {signals.report_rows_current:,} current and "
+                f"{signals.report_rows_reference:,} reference rows, sampling.report_rows)"
+            )
+        if shown is not None and shown < len(signals.columns):
+            reference += (
+                f"; the plots show {shown:,} of the {len(signals.columns):,} feature columns, "
+                "the drifted ones first (sampling.report_columns); the table below, every one"
+            )
+    elif signals.sampled:
         reference += (
             f" (drift tested on a seeded sample: {signals.drift_rows_current:,} current and "
             f"{signals.drift_rows_reference:,} reference rows)"
