@@ -121,9 +121,7 @@ class LossEstimator:
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise DataError(f"the stored loss estimator is malformed: {error!r}") from None
         missing = [
-            loss
-            for loss in LOSS_OF_METRIC.values()
-            if not isinstance(models.get(loss), Pipeline)
+            loss for loss in LOSS_OF_METRIC.values() if not isinstance(models.get(loss), Pipeline)
         ]
         if missing or set(estimator.holdout_scores) != set(SUPPORTED_METRICS):
             raise DataError(
@@ -225,7 +223,7 @@ def fit_loss_estimator(
         )
     predicted = inputs[PREDICTION_INPUT].to_numpy()
     losses = _losses(truth, predicted)
-    models = {}
+    models: dict[str, Any] = {}
     for loss, values in losses.items():
         model = _loss_model(features, categorical, seed)
         model.fit(inputs, values)
@@ -244,7 +242,10 @@ def fit_loss_estimator(
 
 
 def expected_losses(
-    estimator: LossEstimator, loss: Loss, frame: pd.DataFrame, predictions: Sequence[Any] | np.ndarray
+    estimator: LossEstimator,
+    loss: Loss,
+    frame: pd.DataFrame,
+    predictions: Sequence[Any] | np.ndarray,
 ) -> np.ndarray:
     """Each row's expected loss (never below 0: a loss is not negative)."""
     inputs = _inputs(frame, estimator.features, estimator.categorical, predictions)

@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 
 from tasks.config import Config
+from tasks.steps.loss_estimation import ATTACHMENT as LOSS_ESTIMATOR
+from tasks.steps.loss_estimation import loss_estimator_attachment
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,9 @@ class Registration:
 Builder = Callable[[Registration], bytes | None]
 
 # name -> builder; names follow the registry's rule (lower-case, digits, '.', '_', '-').
-BUILDERS: dict[str, Builder] = {}
+BUILDERS: dict[str, Builder] = {
+    LOSS_ESTIMATOR: lambda r: loss_estimator_attachment(r.config, r.model, r.holdout),
+}
 
 
 def version_attachments(registration: Registration) -> dict[str, bytes]:

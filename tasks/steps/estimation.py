@@ -21,7 +21,9 @@ from tasks.steps.loss_estimation import estimate_regressor_window
 from tasks.stores.data import LogSource, load_window
 from tasks.stores.registry import ModelRegistry
 
-REGRESSOR_NOTE = "a regressor's estimate comes from its loss estimator (tasks/steps/loss_estimation.py)"
+REGRESSOR_NOTE = (
+    "a regressor's estimate comes from its loss estimator (tasks/steps/loss_estimation.py)"
+)
 NO_PROBABILITIES_NOTE = "the model has no predict_proba, so its confidence cannot be estimated"
 
 

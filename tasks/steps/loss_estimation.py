@@ -27,6 +27,7 @@ from tasks.core.loss_estimate import (
 )
 from tasks.core.signals import EstimatedPerformance
 from tasks.errors import DataError, RegistryError
+from tasks.steps.logs import step_logger
 from tasks.stores.registry import ModelRegistry
 
 ATTACHMENT = "loss_estimator.pkl"
@@ -81,9 +82,13 @@ def loss_estimator_from_bytes(data: bytes, version: str) -> LossEstimator:
         ) from None
 
 
-def loss_estimator_attachment(config: Config, model: Any, holdout: pd.DataFrame | None) -> bytes | None:
+def loss_estimator_attachment(
+    config: Config, model: Any, holdout: pd.DataFrame | None
+) -> bytes | None:
     """The attachment a regressor is registered with (None: none, see build_loss_estimator)."""
-    estimator, _ = build_loss_estimator(config, model, holdout)
+    estimator, note = build_loss_estimator(config, model, holdout)
+    if config.policy.performance_metric.is_regression:
+        step_logger(__name__).info(note)
     return None if estimator is None else loss_estimator_bytes(estimator)
 
 

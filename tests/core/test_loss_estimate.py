@@ -45,9 +45,7 @@ def _fit(rows: int = 600, seed: int = 0) -> LossEstimator:
 
 def _realised(frame: pd.DataFrame, metric: MetricConfig) -> float:
     error = frame["y"].to_numpy() - _predict(frame)
-    return float(
-        np.abs(error).mean() if metric.name == "mae" else np.sqrt((error**2).mean())
-    )
+    return float(np.abs(error).mean() if metric.name == "mae" else np.sqrt((error**2).mean()))
 
 
 @pytest.mark.parametrize("metric", [MAE, RMSE], ids=["mae", "rmse"])
@@ -70,9 +68,7 @@ def test_the_estimate_follows_covariate_shift(metric: MetricConfig) -> None:
 def test_the_holdout_scores_are_the_realised_ones() -> None:
     holdout = _frame(600, 0.0, 0)
 
-    estimator = fit_loss_estimator(
-        holdout, FEATURES, CATEGORICAL, _predict(holdout), holdout["y"]
-    )
+    estimator = fit_loss_estimator(holdout, FEATURES, CATEGORICAL, _predict(holdout), holdout["y"])
 
     assert estimator.holdout_rows == 600
     assert estimator.holdout_scores["mae"] == pytest.approx(_realised(holdout, MAE), rel=1e-12)
