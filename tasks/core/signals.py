@@ -30,13 +30,15 @@ class Performance:
 
 @dataclass(frozen=True)
 class EstimatedPerformance:
-    """The champion's metric on the window estimated from its calibrated probabilities (CBPE),
-    on every row, labelled or not; holdout_score is its realised metric on its holdout."""
+    """The champion's metric on the window estimated without labels, on every row, labelled or
+    not; holdout_score is its realised metric on its holdout; basis, what the estimate is made
+    of: a classifier's calibrated probabilities (CBPE), a regressor's expected errors (DLE)."""
 
     metric: str
     value: float
     rows: int
     holdout_score: float
+    basis: str = "calibrated confidence"
 
 
 @dataclass(frozen=True)

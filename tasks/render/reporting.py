@@ -452,7 +452,7 @@ def describe_estimate(signals: Signals) -> str:
         return f"n/a: {signals.estimate_note}" if signals.estimate_note else "n/a: not computed"
     line = (
         f"{estimate.metric} {estimate.value:.3f} on all {estimate.rows} rows, from the champion's "
-        f"calibrated confidence (no labels needed; its holdout score {estimate.holdout_score:.3f})"
+        f"{estimate.basis} (no labels needed; its holdout score {estimate.holdout_score:.3f})"
     )
     if signals.performance is not None:
         difference = estimate.value - signals.performance.value

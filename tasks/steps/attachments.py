@@ -18,6 +18,8 @@ import pandas as pd
 
 from tasks.config import Config
 from tasks.core.profiles import PROFILE_NAME
+from tasks.steps.loss_estimation import ATTACHMENT as LOSS_ESTIMATOR
+from tasks.steps.loss_estimation import loss_estimator_attachment
 from tasks.steps.profiles import profile_attachment
 
 
@@ -39,6 +41,8 @@ Builder = Callable[[Registration], bytes | None]
 BUILDERS: dict[str, Builder] = {
     # What drift tests need of the reference: sorted values, counts, the model's predictions.
     PROFILE_NAME: lambda r: profile_attachment(r.config, r.model, r.reference),
+    # Regressors: the model of its per-row error, for the label-free estimate (DLE).
+    LOSS_ESTIMATOR: lambda r: loss_estimator_attachment(r.config, r.model, r.holdout),
 }
 
 

@@ -317,10 +317,7 @@ def estimate_in_window(
 
     rows, model: the window's rows and the champion's model when the caller has them already.
     """
-    if (
-        not config.policy.estimated_performance.enabled
-        or config.policy.performance_metric.is_regression
-    ):
+    if not config.policy.estimated_performance.enabled:
         return None
     registry = stores.registry
     if rows is None:

@@ -17,10 +17,13 @@ from tasks.core.signals import EstimatedPerformance
 from tasks.core.windows import Window
 from tasks.errors import DataError
 from tasks.steps.logs import step_logger
+from tasks.steps.loss_estimation import estimate_regressor_window
 from tasks.stores.data import LogSource, load_window
 from tasks.stores.registry import ModelRegistry
 
-REGRESSOR_NOTE = "performance is estimated for classifiers only (the metric is a regression metric)"
+REGRESSOR_NOTE = (
+    "a regressor's estimate comes from its loss estimator (tasks/steps/loss_estimation.py)"
+)
 NO_PROBABILITIES_NOTE = "the model has no predict_proba, so its confidence cannot be estimated"
 
 
@@ -89,7 +92,8 @@ def estimate_window(
     predicted: np.ndarray | None = None,
 ) -> tuple[EstimatedPerformance | None, str | None]:
     """The champion's metric on every row of current, estimated from its calibrated
-    probabilities; or None and why there is no estimate.
+    probabilities (a regressor: from its stored loss models, tasks/steps/loss_estimation.py);
+    or None and why there is no estimate.
 
     Args:
         predicted: the champion's own predictions of current's rows, when already made
@@ -99,7 +103,7 @@ def estimate_window(
     if not config.policy.estimated_performance.enabled:
         return None, None
     if metric.is_regression:
-        return None, REGRESSOR_NOTE
+        return estimate_regressor_window(config, registry, version, model, current, predicted)
     stored = registry.load_calibration(version)
     if stored is None:
         return None, (

@@ -58,11 +58,7 @@ def measure_window(
     prediction_drift = config.policy.prediction_drift.enabled
     logged = config.data.prediction_column
     missing = current[logged].isna().to_numpy() if logged else np.ones(len(current), dtype=bool)
-    estimating = (
-        config.policy.estimated_performance.enabled
-        and not config.policy.performance_metric.is_regression
-        and len(current) > 0
-    )
+    estimating = config.policy.estimated_performance.enabled and len(current) > 0
     champion = champion_model
     if champion is None and (missing.any() or prediction_drift or estimating):
         champion = registry.load_model(champion_version)
