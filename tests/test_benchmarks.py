@@ -131,15 +131,19 @@ def test_backtest_prints_every_log_against_every_window() -> None:
         "sea-stationary",
         "sea-abrupt",
         "sea-covariate",
+        "friedman-covariate",
     }
     for cells in rows.values():
         assert cells[2] == "defaults"
         assert re.fullmatch(r"\d+\.\d%", cells[6]), cells  # policy as % of every-window
         policy_retrains, every_retrains = (int(n) for n in cells[7].split(" / "))
         assert policy_retrains <= every_retrains == int(cells[3])
-    # Regressors have no label-free estimate; the classifiers' is compared with the realised one.
-    assert rows["trump-approval"][9] == rows["elec-demand"][9] == "n/a"
-    assert re.fullmatch(r"0\.\d{3} \(8 all windows\)", rows["sea-covariate"][9])
+    # Every log's label-free estimate (CBPE, DLE for the regressors) against the realised metric.
+    share = r"; \d+\.\d% of the realised\)"
+    for name in ("trump-approval", "elec-demand"):
+        assert re.fullmatch(r"\d+\.\d{3} \(6 all windows, concept drift" + share, rows[name][9])
+    for name in ("sea-covariate", "friedman-covariate"):
+        assert re.fullmatch(r"\d+\.\d{3} \(8 all windows" + share, rows[name][9]), rows[name]
     assert rows["sea-stationary"][10] == "0.0 retrains per 20 windows"
     # The abrupt change: with the change-aware window a challenger is promoted one window after
     # the first breached window (the configured span would still be mostly old rows).

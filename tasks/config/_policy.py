@@ -77,8 +77,9 @@ class PredictionDriftConfig(Strict):
 
 
 class EstimatedPerformanceConfig(Strict):
-    """The champion's performance estimated without labels (CBPE) from its probabilities,
-    calibrated on its holdout when it was registered. Classifiers with predict_proba only."""
+    """The champion's performance estimated without labels, from what was fitted on its holdout
+    when it was registered: a classifier's calibrated probabilities (CBPE, with predict_proba),
+    a regressor's expected errors (direct loss estimation; mae and rmse only)."""
 
     enabled: bool = Field(
         default=True,
@@ -163,7 +164,8 @@ class PolicyConfig(Strict):
         "units: minutes, gigawatts); null: harm_drop decides.",
     )
     estimated_performance: EstimatedPerformanceConfig = section(
-        EstimatedPerformanceConfig, "Label-free performance estimate (CBPE) and its breach signal."
+        EstimatedPerformanceConfig,
+        "Label-free performance estimate (CBPE, DLE) and its breach signal.",
     )
     prediction_drift: PredictionDriftConfig = section(
         PredictionDriftConfig,

@@ -53,6 +53,7 @@ LOSS_MODEL_PARAMS: dict[str, Any] = {
 # HistGradientBoosting takes at most 255 levels per categorical column: rarer ones are merged.
 MAX_CATEGORIES = 250
 PAYLOAD_FORMAT = 1
+Values = Sequence[Any] | np.ndarray | pd.Series
 
 
 def check_supported(metric: MetricConfig) -> None:
@@ -137,7 +138,7 @@ def _inputs(
     frame: pd.DataFrame,
     features: Sequence[str],
     categorical: Sequence[str],
-    predictions: Sequence[Any] | np.ndarray,
+    predictions: Values,
 ) -> pd.DataFrame:
     """The loss models' inputs: the features (categorical ones as text, missing kept missing)
     and the prediction, as one frame."""
@@ -200,8 +201,8 @@ def fit_loss_estimator(
     frame: pd.DataFrame,
     features: Sequence[str],
     categorical: Sequence[str],
-    predictions: Sequence[Any] | np.ndarray,
-    y_true: Sequence[Any] | np.ndarray,
+    predictions: Values,
+    y_true: Values,
     *,
     seed: int = 0,
 ) -> LossEstimator:
@@ -245,7 +246,7 @@ def expected_losses(
     estimator: LossEstimator,
     loss: Loss,
     frame: pd.DataFrame,
-    predictions: Sequence[Any] | np.ndarray,
+    predictions: Values,
 ) -> np.ndarray:
     """Each row's expected loss (never below 0: a loss is not negative)."""
     inputs = _inputs(frame, estimator.features, estimator.categorical, predictions)
@@ -256,7 +257,7 @@ def estimate_loss_metric(
     metric: MetricConfig,
     estimator: LossEstimator,
     frame: pd.DataFrame,
-    predictions: Sequence[Any] | np.ndarray,
+    predictions: Values,
 ) -> float:
     """The metric (mae or rmse) expected on these rows and predictions, no labels needed."""
     check_supported(metric)

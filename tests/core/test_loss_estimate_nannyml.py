@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import Ridge
 
-from tasks.config import MetricConfig
+from tasks.config import MetricConfig, MetricName
 from tasks.core.loss_estimate import estimate_loss_metric, fit_loss_estimator
 
 RECORDED = Path(__file__).resolve().parent.parent / "data" / "nannyml_dle.json"
@@ -38,7 +38,7 @@ REFERENCE_ROWS = 1000
 CHUNK_ROWS = 500
 SHIFTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)  # of x0 (x1 moves half as far)
 CHUNKS = len(SHIFTS)
-METRICS = ("mae", "rmse")
+METRICS: tuple[MetricName, ...] = ("mae", "rmse")
 # Float noise between CPUs (histogram sums in another order) moves the errors by far less.
 NOISE = 1e-6
 
@@ -126,7 +126,7 @@ def _recorded() -> dict[str, Any]:
 
 def mean_errors(estimates: dict[int, dict[str, list[float]]]) -> dict[str, float]:
     """Per metric, the mean |estimate - realised| over every chunk of every seed."""
-    result = {}
+    result: dict[str, float] = {}
     for name in METRICS:
         errors = [
             abs(value - truth)

@@ -199,11 +199,12 @@ def test_a_loss_estimator_of_other_features_is_refused(tmp_path: Path) -> None:
 def test_the_estimate_uses_the_champion_s_own_predictions(tmp_path: Path) -> None:
     config = _config(tmp_path)
     record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
-    args = _window_args(config, record.version)
-    rows = args[-1]
+    registry = open_registry(config.registry, config.name)
+    model, rows = registry.load_model(record.version), load_window(config, LATER)
 
-    own, _ = estimate_window(*args)
-    given, _ = estimate_window(*args, np.full(len(rows), 100.0))  # far off: larger errors
+    own, _ = estimate_window(config, registry, record.version, model, rows)
+    far_off = np.full(len(rows), 100.0)  # predictions far off: larger expected errors
+    given, _ = estimate_window(config, registry, record.version, model, rows, far_off)
 
     assert own is not None and given is not None
     assert given.value > own.value
