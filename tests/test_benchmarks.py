@@ -36,14 +36,46 @@ def test_million_rows_prints_speed_agreement_and_history() -> None:
         *("--history-rows", "5000"),
     )
 
-    # Below the 50,000-row sample size nothing is sampled: the flags and the metric must be
-    # exactly those of Evidently on all rows.
+    # Every row is tested against the profile: the flags, methods and thresholds must be
+    # Evidently's on all rows, the scores within a relative 1e-6, the metric identical.
     assert "drift flags agree on 25/25 columns" in out
     assert "(difference 0.00000)" in out
-    assert "all: 25/25 columns agree (100.0%); largest metric difference 0.00000" in out
+    agreement = re.search(
+        r"all: 25/25 columns agree \(100\.0%\); largest relative score difference (\S+); "
+        r"largest metric difference 0\.00000",
+        out,
+    )
+    assert agreement and float(agreement.group(1)) < 1e-6, out
+    assert re.search(r"^monitor signals, every row tested, no HTML reports\s+[\d.]+", out, re.M)
     history = re.findall(r"^\s+(5|50)\s+([\d,]+)\s+[\d.]+\s+[\d.]+\s+[\d.]+$", out, re.M)
     assert history == [("5", "25,000"), ("50", "250,000")]
     assert re.search(r"ratio 50 / 5 windows, whole monitor step: \d+\.\d\d", out)
+
+
+def test_wide_window_prints_end_to_end_evidently_and_the_cost_per_size() -> None:
+    out = _run(
+        "wide_window.py",
+        *("--rows", "3000", "--numeric", "36", "--categorical", "4"),
+        *("--evidently-limit", "300", "--scale-rows", "8000", "--scale-columns", "10"),
+    )
+
+    assert re.search(r"^monitor signals, fresh process .*\s[\d.]+\s+[\d.]+\s+\d+$", out, re.M)
+    # Every 10th column is shifted by 0.3 std (a normed Wasserstein distance of about 0.3,
+    # above its 0.1 threshold): at least those 4 numeric ones drift.
+    drifted = re.search(r"^drifted columns: (\d+) of 40 ", out, re.M)
+    assert drifted and 4 <= int(drifted.group(1)) <= 5, out
+    assert re.search(r"^Evidently on all rows: all 40 columns in [\d.]+ s", out, re.M), out
+    sizes = re.findall(r"^\s+([\d,]+)\s+([\d,]+)\s+[\d.]+\s+[\d.]+$", out, re.M)
+    assert sizes == [
+        ("1,000", "10"),
+        ("2,000", "10"),
+        ("4,000", "10"),
+        ("8,000", "10"),
+        ("3,000", "5"),
+        ("3,000", "10"),
+        ("3,000", "20"),
+        ("3,000", "40"),
+    ], out
 
 
 def test_gate_power_prints_the_promotion_rates_of_both_gates() -> None:
