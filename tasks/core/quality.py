@@ -9,11 +9,14 @@ one place the defaults live):
 
 - `missing`: the column's share of missing values may exceed the reference's by the tolerance;
 - `range` (numeric): values beyond the reference's min and max by more than the tolerance times
-  the reference's span (max - min) fail;
+  the reference's scale (the larger of its span, max - min, and its largest absolute value: a
+  unit change multiplies, and a narrow reference span is no bar for a moving quantity) fail;
 - `categories` (categorical): the share of values the reference never had may exceed the
   reference's own share outside its kept categories by the tolerance;
 - `constant`: a column with one value on the whole window fails when that value had a share
-  below the tolerance in the reference (a feed stuck on a value, not a dry month of rain);
+  below the tolerance in the reference (a feed stuck on a value, not a dry month of rain), and
+  the window holds more values than CONSTANT_RUN_FACTOR times the longest run of one value in
+  the reference (a value carried forward for weeks, as a poll is, is how that column moves);
 - `dtype`: the column's type family (numeric, boolean, text, datetime) must be the reference's
   (the tolerance is 0; null switches it off like any check);
 - `duplicates` (the window): the share of duplicated rows may exceed the reference's by the
@@ -67,6 +70,9 @@ ColumnKind = Literal["numeric", "categorical"]
 # A categorical column keeps its most frequent categories up to this many; the share of the
 # reference outside them is kept too, so the check stays exact on what was kept.
 MAX_CATEGORIES = 1000
+# A constant window of at most this many times the reference's longest run of one value is
+# how the column moves (a poll carried forward between polls), not a stuck feed.
+CONSTANT_RUN_FACTOR = 5
 # The most frequent values of a column kept for the constant check, with their shares.
 MAX_TOP_VALUES = 20
 
@@ -120,12 +126,22 @@ class ColumnProfile:
     top_values: tuple[tuple[JsonValue, float], ...] = ()
     distinct: int = 0
     constant: bool = False
+    # The longest run of one value among consecutive non-missing values of the reference.
+    longest_run: int = 0
 
     @property
     def span(self) -> float | None:
         if self.minimum is None or self.maximum is None:
             return None
         return self.maximum - self.minimum
+
+    @property
+    def scale(self) -> float | None:
+        """What the range margin is a share of: the larger of the span and the largest absolute
+        value of the reference."""
+        if self.minimum is None or self.maximum is None:
+            return None
+        return max(self.maximum - self.minimum, abs(self.minimum), abs(self.maximum))
 
     def value_share(self, value: Any) -> float:
         """The reference's share of value among its non-missing values (an upper bound when it
@@ -151,6 +167,7 @@ class ColumnProfile:
             "top_values": [[value, share] for value, share in self.top_values],
             "distinct": self.distinct,
             "constant": self.constant,
+            "longest_run": self.longest_run,
         }
 
     @classmethod
@@ -167,6 +184,7 @@ class ColumnProfile:
             top_values=tuple((value, float(share)) for value, share in data.get("top_values", ())),
             distinct=int(data.get("distinct", 0)),
             constant=bool(data.get("constant", False)),
+            longest_run=int(data.get("longest_run", 0)),
         )
 
 
@@ -242,7 +260,16 @@ def profile_column(values: pd.Series, kind: ColumnKind) -> ColumnProfile:
         top_values=_top_values(present),
         distinct=distinct,
         constant=distinct <= 1,
+        longest_run=_longest_run(present),
     )
+
+
+def _longest_run(values: pd.Series) -> int:
+    """The longest run of one value among consecutive values (in the frame's order)."""
+    if not len(values):
+        return 0
+    runs = (values != values.shift()).cumsum()
+    return int(runs.value_counts().max())
 
 
 def duplicate_share(frame: pd.DataFrame, columns: Sequence[str]) -> float:
@@ -458,14 +485,14 @@ def _check_missing(
 
 
 def _check_range(profile: ColumnProfile, values: pd.Series, tolerance: float) -> QualityFinding:
-    span = profile.span
+    scale = profile.scale
     present = pd.to_numeric(values.dropna(), errors="coerce").dropna()
-    if span is None or profile.minimum is None or profile.maximum is None:
+    if scale is None or profile.minimum is None or profile.maximum is None:
         return _not_judged("range", profile.name, tolerance, "the reference has no values")
     if not len(present):
         return _not_judged("range", profile.name, tolerance, "no numeric values in the window")
-    low = profile.minimum - tolerance * span
-    high = profile.maximum + tolerance * span
+    low = profile.minimum - tolerance * scale
+    high = profile.maximum + tolerance * scale
     outside = (present < low) | (present > high)
     share = float(outside.mean())
     failed = bool(outside.any())
@@ -479,7 +506,7 @@ def _check_range(profile: ColumnProfile, values: pd.Series, tolerance: float) ->
         failed,
         f"{profile.name} range {window_range}, {_share(share)} of values outside "
         f"{_number(low)} to {_number(high)} (reference {_number(profile.minimum)} to "
-        f"{_number(profile.maximum)} + {_share(tolerance)} of its span)",
+        f"{_number(profile.maximum)} + {_share(tolerance)} of its scale {_number(scale)})",
     )
 
 
@@ -530,7 +557,9 @@ def _check_constant(
         )
     value = present.iloc[0]
     share = profile.value_share(value)
-    failed = share < tolerance
+    longest = CONSTANT_RUN_FACTOR * profile.longest_run
+    usual = len(present) <= longest
+    failed = share < tolerance and not usual
     return _finding(
         "constant",
         profile.name,
@@ -538,9 +567,9 @@ def _check_constant(
         float(profile.distinct),
         tolerance,
         failed,
-        f"{profile.name} constant at {_json_value(value)}, a value with share {_share(share)} in "
-        f"the reference (constant allowed from {_share(tolerance)}; reference "
-        f"{profile.distinct} distinct values)",
+        f"{profile.name} constant at {_json_value(value)} on {len(present)} values, a value with "
+        f"share {_share(share)} in the reference (constant allowed from {_share(tolerance)}, or "
+        f"up to {longest} values: {CONSTANT_RUN_FACTOR} times the reference's longest run)",
     )
 
 

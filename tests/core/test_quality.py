@@ -293,3 +293,30 @@ def test_the_profile_keeps_what_the_checks_need() -> None:
     )
     assert profile.rows == ROWS and profile.duplicate_share == 0
     assert not wind.constant and wind.distinct == ROWS
+
+
+def test_a_value_carried_forward_as_long_as_in_the_reference_is_not_stuck() -> None:
+    # A poll: each value held for 8 days in the reference; a window holding one for 40 passes
+    # (5 times the longest run), one holding it for 41 days fails.
+    reference = pd.DataFrame({"poll": np.repeat(np.arange(40.0, 55.0), 8)})
+    profile = profile_reference(reference, ["poll"], [], ["poll"])
+    column = profile.column("poll")
+    assert column is not None and column.longest_run == 8
+    held = check_quality(profile, pd.DataFrame({"poll": [47.0] * 40}), _rules())
+    assert not _finding(held, "constant", "poll").failed
+    stuck = check_quality(profile, pd.DataFrame({"poll": [47.0] * 41}), _rules())
+    assert _finding(stuck, "constant", "poll").failed
+    assert "up to 40 values: 5 times the reference's longest run" in stuck.summary()
+
+
+def test_the_range_margin_follows_the_magnitude_of_a_narrow_reference() -> None:
+    # Approval between 38 and 44 in the reference: 34 a month later is a moving quantity, 440
+    # (a unit change) is not.
+    reference = pd.DataFrame({"approval": np.linspace(38.0, 44.0, 60)})
+    profile = profile_reference(reference, ["approval"], [], ["approval"])
+    window = pd.DataFrame({"approval": np.linspace(34.0, 40.0, 60)})
+    assert not _finding(check_quality(profile, window, _rules()), "range", "approval").failed
+    report = check_quality(profile, window * 10, _rules())
+    finding = _finding(report, "range", "approval")
+    assert finding.failed
+    assert "of its scale 44)" in finding.message
