@@ -33,7 +33,7 @@ DEFAULT_TOLERANCES: Mapping[CheckName, float] = {
     "categories": 0.05,
     "constant": 0.20,
     "dtype": 0.0,
-    "duplicates": 0.05,
+    "duplicates": 0.005,
     "row_count": 0.60,
 }
 # Fewer rows in a window: the share checks (missing, categories, constant, duplicates) are not
