@@ -10,7 +10,7 @@ import html
 import logging
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -223,6 +223,7 @@ def compute_signals(
     timestamps: pd.Series | None = None,
     reference_total_rows: int | None = None,
     profile: ReferenceProfile | None = None,
+    skip_columns: Sequence[str] = (),
 ) -> Signals:
     """Drift of the current window against the reference, performance on its labelled rows.
 
@@ -236,10 +237,13 @@ def compute_signals(
     tests the columns whose configured method is not computed here, on that sample. Without a
     profile, Evidently tests drift on a seeded sample of at most sampling.drift_rows rows per
     side. Performance uses every labelled row. Both Evidently reports are saved as HTML in
-    report_dir, unless None.
+    report_dir, unless None. skip_columns: features not drift-tested (they failed a data-quality
+    check): the drift share is of the others.
     """
     if len(current) == 0:
         raise DataError("the current window has no rows: check windows.as_of and windows.current")
+    if skip_columns:
+        config = _without_features(config, skip_columns)
     _check_not_empty_columns(current, config.data.features, "current window")
     _check_not_empty_columns(reference, config.data.features, "champion's reference data")
     if report_dir is not None:
@@ -272,7 +276,10 @@ def compute_signals(
         None if exact is None else exact.report_features(sampling.report_columns, report_dir)
     )
     with _evidently_quiet():
-        if exact is None or report_dir is not None or exact.left_to_evidently:
+        # No features left when every one failed a data-quality check: nothing to test.
+        if config.data.features and (
+            exact is None or report_dir is not None or exact.left_to_evidently
+        ):
             columns, prediction_drift, target_drift, drift_paths = _measure_drift(
                 config,
                 drift_current,
@@ -294,7 +301,7 @@ def compute_signals(
     return Signals(
         current_rows=len(current),
         reference_rows=reference_rows,
-        drift_share=sum(c.drifted for c in columns) / len(columns),
+        drift_share=sum(c.drifted for c in columns) / len(columns) if columns else 0.0,
         columns=columns,
         performance=performance,
         report_paths=(*drift_paths, *performance_paths),
@@ -436,6 +443,18 @@ def _exact_drift(
             target_drift = replace(drift, column=target) if drift else None
             target_left = drift is None
     return _ExactDrift(columns, prediction_drift, prediction_left, target_drift, target_left)
+
+
+def _without_features(config: Config, columns: Sequence[str]) -> Config:
+    """The config with columns left out of its features (for the drift tests only)."""
+    data = config.data
+    kept = data.model_copy(
+        update={
+            "numerical_features": [c for c in data.numerical_features if c not in columns],
+            "categorical_features": [c for c in data.categorical_features if c not in columns],
+        }
+    )
+    return config.model_copy(update={"data": kept})
 
 
 @contextlib.contextmanager

@@ -77,6 +77,10 @@ class ReasonCode(StrEnum):
     WATCH_ROLLBACK = "watch-rollback"
     WATCH_APPROVAL_REQUIRED = "watch-approval-required"
     CHALLENGER_ROLLED_BACK = "challenger-rolled-back"
+    # Data quality: the monitored window (the policy) and the gate's holdout.
+    DATA_QUALITY_FAILED = "data-quality-failed"
+    DATA_QUALITY_WARNING = "data-quality-warning"
+    DATA_QUALITY_HOLDOUT_FAILED = "data-quality-holdout-failed"
 
 
 @dataclass(frozen=True)
@@ -499,5 +503,18 @@ _RENDER: dict[ReasonCode, Callable[[Mapping[str, Any]], str]] = {
     _Code.CHALLENGER_ROLLED_BACK: lambda p: (
         f"{p['version']} was rolled back after its promotion (status rolled-back): a version "
         "rolled back is never promoted again; train a new challenger"
+    ),
+    _Code.DATA_QUALITY_FAILED: lambda p: (
+        f"data issue: the data looks broken, not the model: {p['summary']}; no retrain or "
+        "promotion for this window (data_quality.action block), and its drift and performance "
+        "are not judged"
+    ),
+    _Code.DATA_QUALITY_WARNING: lambda p: (
+        f"data quality warning: the data looks broken, not the model: {p['summary']}; "
+        "reported only (data_quality.action warn)"
+    ),
+    _Code.DATA_QUALITY_HOLDOUT_FAILED: lambda p: (
+        f"insufficient evidence: the holdout fails the data-quality checks, so no model is "
+        f"judged on it: {p['summary']}"
     ),
 }

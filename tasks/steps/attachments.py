@@ -21,6 +21,7 @@ from tasks.core.profiles import PROFILE_NAME
 from tasks.steps.loss_estimation import ATTACHMENT as LOSS_ESTIMATOR
 from tasks.steps.loss_estimation import loss_estimator_attachment
 from tasks.steps.profiles import profile_attachment
+from tasks.steps.quality import QUALITY_ATTACHMENT, quality_attachment
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ BUILDERS: dict[str, Builder] = {
     PROFILE_NAME: lambda r: profile_attachment(r.config, r.model, r.reference),
     # Regressors: the model of its per-row error, for the label-free estimate (DLE).
     LOSS_ESTIMATOR: lambda r: loss_estimator_attachment(r.config, r.model, r.holdout),
+    QUALITY_ATTACHMENT: lambda r: quality_attachment(r.config, r.reference),
 }
 
 

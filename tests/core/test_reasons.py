@@ -108,6 +108,15 @@ _WATCH_NUMBERS = {
     "rows_start": "2014-04-01T00:00:00",
     "rows_end": "2014-05-31T00:00:00",
 }
+_QUALITY = {
+    "failing_columns": ["wind"],
+    "failures": [
+        {"check": "missing", "column": "wind", "value": 1.0, "reference": 0.0, "tolerance": 0.1}
+    ],
+    "summary": "data quality failed in wind: wind missing share 1.000 (reference 0.000 + 0.100)",
+    "rows": 90,
+}
+
 EXAMPLES: dict[str, dict[str, Any]] = {
     "estimate-missing": {"note": "the champion has no predict_proba"},
     "estimate-insufficient-data": {"rows": 10, "min_current_rows": 30},
@@ -243,6 +252,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "watch-approval-required": _WATCH_NUMBERS,
     "challenger-rolled-back": {"version": "v0002"},
+    "data-quality-failed": _QUALITY,
+    "data-quality-warning": _QUALITY,
+    "data-quality-holdout-failed": {**_QUALITY, "failing_columns": [], "rows": 60},
 }
 
 
