@@ -30,7 +30,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flows.backtest import backtest_flow  # noqa: E402
-from tasks.config import load_config  # noqa: E402
+from tasks.config import Config, load_config  # noqa: E402
+from tasks.core.faults import FAULT_KINDS, Fault, broken_windows, spread_faults, touches_fault  # noqa: E402
+from tasks.core.reasons import codes  # noqa: E402
+from tasks.core.windows import Window, plan_windows  # noqa: E402
 from tasks.errors import AutoretrainError  # noqa: E402
 from tasks.orchestration.local import local_run_settings  # noqa: E402
-from tasks.steps.backtest import BacktestResult, StrategyResult  # noqa: E402
+from tasks.steps.backtest import (  # noqa: E402
+    BacktestResult,
+    StrategyResult,
+    WindowOutcome,
+    parse_moment,
+    parse_step,
+    plan_backtest,
+)
 
 ROWS_PER_DAY = 50
 STREAM_START = datetime(2020, 1, 1)
@@ -603,6 +613,156 @@ def demo_schedules(log: Log, work: Path) -> list[dict[str, Any]]:
     return rows
 
 
+# -- the fault-injection backtest (issue 32) ---------------------------------------------------
+
+# What today's policy makes of a broken window: the signals a fault can set off.
+SEEN_AS_CHANGE = {
+    "data-drift",
+    "data-drift-harmful",
+    "data-drift-not-harmful",
+    "data-drift-harm-unknown",
+    "data-drift-ignored",
+    "prediction-drift",
+    "prediction-drift-ignored",
+    "performance-breach",
+    "performance-drop",
+    "severe-performance-breach",
+    "estimate-breach",
+    "estimate-breach-ignored",
+}
+
+
+def _quality_flagged(outcome: WindowOutcome) -> bool:
+    """Whether the policy's decision on the window says the data failed its quality checks."""
+    return any(code.startswith(QUALITY_CODE_PREFIXES) for code in codes(outcome.reason_codes))
+
+
+QUALITY_CODE_PREFIXES = ("data-quality", "data-issue")
+
+
+def _today_config(log: Log) -> Path:
+    """The log's config with the data-quality checks off: today's policy, for comparison."""
+    config = yaml.safe_load(log.config.read_text())
+    if "data_quality" in Config.model_fields:
+        config["data_quality"] = {**(config.get("data_quality") or {}), "enabled": False}
+    path = log.config.with_name("config-today.yaml")
+    path.write_text(yaml.safe_dump(config, sort_keys=False, default_flow_style=None))
+    return path
+
+
+def plan_log_faults(log: Log) -> tuple[list[Window], tuple[Fault, ...]]:
+    """The log's replayed windows, and one fault of each kind spread over them: far enough
+    apart that no monitored window or holdout sees two (the renamed category only on a log with
+    a categorical column)."""
+    config = load_config(log.config)
+    step = parse_step(log.step) if log.step else config.windows.current
+    windows = plan_backtest(config, step, None, parse_moment(log.end, "--end"))
+    span = max(math.ceil(config.windows.current / step), math.ceil(config.windows.holdout / step))
+    faults = spread_faults(
+        len(windows),
+        config.data.numerical_features,
+        config.data.categorical_features,
+        spacing=span + 1,
+    )
+    return windows, faults
+
+
+def _caused(config: Config, outcomes: Any, broken: tuple[Window, ...]) -> tuple[int, int]:
+    """Retrains decided on a broken window's rows (in the monitored window), and promotions
+    decided on them (the monitored window or the gate's holdout)."""
+    retrains = promotions = 0
+    for outcome in outcomes:
+        plan = plan_windows(config, outcome.window.end)
+        seen = touches_fault(broken, plan.current)
+        retrains += outcome.retrained and seen
+        promotions += outcome.promoted and (seen or touches_fault(broken, plan.holdout))
+    return retrains, promotions
+
+
+def measure_faults(log: Log, work: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Replay the policy on the clean log (false alarms), and on a copy with one fault of each
+    kind with the data-quality checks (the new policy) and without (today's)."""
+    windows, faults = plan_log_faults(log)
+    config = load_config(log.config)
+    plan = ",".join(map(str, faults))
+    runs: dict[str, StrategyResult] = {}
+    for name, path, injected in (
+        ("clean", log.config, None),
+        ("new", log.config, plan),
+        ("today", _today_config(log), plan),
+    ):
+        result = backtest_flow(
+            str(path),
+            step=log.step,
+            end=log.end,
+            output=str(work / log.name / f"faults-{name}"),
+            strategies=["policy"],
+            faults=injected,
+        )
+        runs[name] = result.get("policy")
+    broken = broken_windows(windows, faults)
+    new, today, clean = runs["new"], runs["today"], runs["clean"]
+    details = []
+    for fault in faults:
+        ours, theirs = new.outcomes[fault.window], today.outcomes[fault.window]
+        details.append(
+            {
+                "log": log.name,
+                "fault": str(fault),
+                "window start": f"{windows[fault.window].start:%Y-%m-%d}",
+                "flagged (new)": "yes" if _quality_flagged(ours) else "NO",
+                "new: action": ours.action,
+                "today: action": theirs.action,
+                "today: seen as": ", ".join(
+                    sorted({c for c in codes(theirs.reason_codes) if c in SEEN_AS_CHANGE})
+                )
+                or "-",
+            }
+        )
+    flagged = sum(_quality_flagged(new.outcomes[f.window]) for f in faults)
+    alarms = sum(_quality_flagged(o) for o in clean.outcomes)
+    new_caused, today_caused = (
+        _caused(config, new.outcomes, broken),
+        _caused(config, today.outcomes, broken),
+    )
+    kinds = {f.kind for f in faults}
+    notes = []
+    if not config.data.categorical_features:
+        notes.append("no categorical column: no renamed category")
+    if missing := [k for k in FAULT_KINDS if k not in kinds and k != "renamed-category"]:
+        notes.append(f"too few windows for {', '.join(missing)}")
+    row = {
+        "log": log.name,
+        "windows": len(windows),
+        "faults injected": len(faults),
+        "flagged in their window": f"{flagged} / {len(faults)}",
+        "retrains / promotions caused (new)": f"{new_caused[0]} / {new_caused[1]}",
+        "retrains / promotions caused (today)": f"{today_caused[0]} / {today_caused[1]}",
+        "today: faults seen as drift or breach": sum(d["today: seen as"] != "-" for d in details),
+        "false alarms, clean log": f"{alarms} / {len(clean.outcomes)}",
+        "note": "; ".join(notes),
+    }
+    return row, details
+
+
+def write_outputs(directory: Path, tables: dict[str, list[dict[str, Any]]], header: str) -> None:
+    """Each table as CSV, and all of them as one markdown file, in directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    parts = [header]
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        pd.DataFrame(rows).to_csv(directory / f"{name}.csv", index=False)
+        headers = list(rows[0])
+        parts += [
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|" + "---|" * len(headers),
+            *("| " + " | ".join(str(r[h]) for h in headers) + " |" for r in rows),
+        ]
+    (directory / "faults.md").write_text("\n".join(parts) + "\n")
+
+
 def _format(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
@@ -632,11 +792,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--grid", action="store_true", help="also the policy variants")
     parser.add_argument("--toy", action="store_true", help="a few windows of each log (tests)")
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="the fault-injection backtest instead: one fault of each kind in chosen windows "
+        "of each log, the policy with and without its data-quality checks, and the clean log's "
+        "false alarms",
+    )
+    parser.add_argument(
+        "--output", type=Path, help="with --faults, also write its tables (CSV, markdown) here"
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.logs.split(",") if n.strip()]
     unknown = [n for n in names if n not in LOGS]
     if unknown:
         parser.error(f"unknown log(s) {', '.join(unknown)}: choose from {', '.join(LOGS)}")
+    if args.faults:
+        return main_faults(names, args.toy, args.output)
     rows: list[dict[str, Any]] = []
     schedules: list[dict[str, Any]] = []
     failed: list[str] = []
@@ -665,6 +837,44 @@ def main(argv: list[str] | None = None) -> int:
     if schedules:
         print("\ndemo, the fixed schedules bracketing the policy's retrains, and never:")
         print_table(schedules)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def main_faults(names: list[str], toy: bool, output: Path | None) -> int:
+    """The fault-injection backtest on each log: its table, per fault its details."""
+    rows: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = []
+    failed: list[str] = []
+    with (
+        local_run_settings(),
+        tempfile.TemporaryDirectory(prefix="autoretrain-faults-") as scratch,
+    ):
+        work = Path(scratch)
+        for name in names:
+            try:
+                row, faults = measure_faults(LOGS[name](work, toy), work)
+            except AutoretrainError as error:
+                print(f"\n{name}: FAILED: {error}", flush=True)
+                failed.append(name)
+                continue
+            rows.append(row)
+            details += faults
+            print_table([row])
+            print_table(faults)
+    header = (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average "
+        + ", ".join(f"{n:.1f}" for n in os.getloadavg())
+        + f", {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    print(f"\n{header}\nthe fault-injection backtest:")
+    print_table(rows)
+    print("\nper fault:")
+    print_table(details)
+    if output is not None:
+        write_outputs(output, {"faults-summary": rows, "faults-details": details}, header)
     if failed:
         print(f"failed: {', '.join(failed)}")
     return 1 if failed else 0

@@ -105,9 +105,9 @@ def spread_faults(
 ) -> tuple[Fault, ...]:
     """One fault of each kind, `spacing` windows apart from window `first` on, as many as fit.
 
-    The column faults break the first numerical column (the renamed category: the first
-    categorical one; left out when there is none). spacing: at least the number of replayed
-    windows one monitored window spans plus one, so that no monitor run sees two faults.
+    The column faults break the numerical columns in turn (the renamed category: the first
+    categorical one; left out when there is none). spacing: more than the replayed windows one
+    monitored window (or holdout) spans, so that no monitor run or holdout sees two faults.
     """
     if spacing < 1:
         raise ConfigError(f"faults need a spacing of at least 1 window, got {spacing}")
@@ -124,7 +124,7 @@ def spread_faults(
         elif kind in COLUMN_FAULTS:
             if not numerical:
                 continue
-            column = numerical[0]
+            column = numerical[sum(f.kind in COLUMN_FAULTS for f in faults) % len(numerical)]
         faults.append(Fault(index, kind, column))
         index += spacing
     return tuple(faults)
@@ -247,3 +247,13 @@ def _break_column(fault: Fault, part: pd.DataFrame) -> pd.DataFrame:
         renamed[(values.astype(str) == top) & values.notna()] = top + RENAMED_SUFFIX
         broken[column] = renamed
     return broken
+
+
+def broken_windows(windows: Sequence[Window], faults: Sequence[Fault]) -> tuple[Window, ...]:
+    """The replayed windows some fault breaks, in order, each once."""
+    return tuple(windows[i] for i in sorted({fault.window for fault in faults}))
+
+
+def touches_fault(broken: Sequence[Window], *looked_at: Window) -> bool:
+    """Whether a decision that looked at these spans saw a broken window's rows."""
+    return any(span.overlaps(window) for span in looked_at for window in broken)

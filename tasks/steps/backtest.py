@@ -21,6 +21,7 @@ import pandas as pd
 from tasks.adapters.evidently_workspace import WorkspaceLocation
 from tasks.adapters.modeling import predict_labels
 from tasks.config import Config, parse_duration
+from tasks.core.faults import Fault
 from tasks.core.metrics import score_predictions
 from tasks.core.policy import TriggerDecision
 from tasks.core.reasons import Reason
@@ -140,10 +141,15 @@ class BacktestResult:
     strategies: tuple[StrategyResult, ...] = field(default_factory=tuple)
     output_dir: Path | None = None
     higher_is_better: bool = True  # False for error metrics (mae, rmse, mape, pinball)
+    faults: tuple[Fault, ...] = ()  # the faults injected into the replayed log (--faults)
 
     @property
     def direction(self) -> str:
         return "higher is better" if self.higher_is_better else "lower is better"
+
+    def faults_in(self, index: int) -> tuple[Fault, ...]:
+        """The faults injected into window index."""
+        return tuple(fault for fault in self.faults if fault.window == index)
 
     def get(self, name: str) -> StrategyResult:
         for result in self.strategies:

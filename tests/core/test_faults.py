@@ -12,9 +12,11 @@ from tasks.core.faults import (
     FAULT_KINDS,
     RENAMED_SUFFIX,
     Fault,
+    broken_windows,
     inject_faults,
     parse_fault_plan,
     spread_faults,
+    touches_fault,
 )
 from tasks.core.windows import Window
 from tasks.errors import ConfigError
@@ -240,7 +242,7 @@ def test_spread_faults_puts_each_kind_in_its_own_window_spacing_apart() -> None:
 
     assert [f.kind for f in faults] == list(FAULT_KINDS)
     assert [f.window for f in faults] == [1, 5, 9, 13, 17, 21]
-    assert [f.column for f in faults] == ["temp", "temp", "city", None, None, None]
+    assert [f.column for f in faults] == ["temp", "wind", "city", None, None, None]
 
 
 def test_spread_faults_leaves_out_the_renamed_category_without_a_categorical_column() -> None:
@@ -255,3 +257,13 @@ def test_spread_faults_stops_at_the_last_window() -> None:
         "1:empty-column:temp",
         "4:unit-x1000:temp",
     ]
+
+
+def test_a_decision_touches_a_fault_when_a_span_it_looked_at_overlaps_a_broken_window() -> None:
+    broken = broken_windows(WINDOWS, [Fault(1, "duplicated-rows"), Fault(1, "unit-x1000", "size")])
+
+    assert broken == (WINDOWS[1],)
+    assert touches_fault(
+        broken, WINDOWS[0], Window(WINDOWS[1].end - timedelta(hours=1), WINDOWS[2].end)
+    )
+    assert not touches_fault(broken, WINDOWS[0], WINDOWS[2])  # half-open: the ends only meet

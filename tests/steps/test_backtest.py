@@ -97,7 +97,7 @@ def test_cli_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--step", "--every", "--start", "--end", "--output", "--strategy"):
+    for option in ("--step", "--every", "--start", "--end", "--output", "--strategy", "--faults"):
         assert option in out
 
 
@@ -108,6 +108,7 @@ def test_cli_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
         (["--step", "3x"], "--step: '3x' is not a duration"),
         (["--step", "0d"], "--step: '0d' is not a positive duration"),
         (["--start", "April"], "--start: 'April' is not an ISO time"),
+        (["--faults", "3:unit-x100:wind"], "unknown fault kind 'unit-x100'"),
     ],
 )
 def test_cli_refuses_bad_options_before_any_work(
