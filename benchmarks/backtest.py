@@ -51,6 +51,7 @@ from tasks.core.windows import Window, plan_windows  # noqa: E402
 from tasks.errors import AutoretrainError  # noqa: E402
 from tasks.orchestration.local import local_run_settings  # noqa: E402
 from tasks.steps.backtest import (  # noqa: E402
+    MONITOR_FAILED,
     BacktestResult,
     StrategyResult,
     WindowOutcome,
@@ -640,6 +641,13 @@ def _quality_flagged(outcome: WindowOutcome) -> bool:
 QUALITY_CODE_PREFIXES = ("data-quality", "data-issue")
 
 
+def _seen_as(outcome: WindowOutcome) -> str:
+    """What a policy made of a window: the change signals it raised, or its monitor's refusal."""
+    if outcome.action == MONITOR_FAILED:
+        return "monitor refused the window"
+    return ", ".join(sorted({c for c in codes(outcome.reason_codes) if c in SEEN_AS_CHANGE})) or "-"
+
+
 def _today_config(log: Log) -> Path:
     """The log's config with the data-quality checks off: today's policy, for comparison."""
     config = yaml.safe_load(log.config.read_text())
@@ -713,10 +721,7 @@ def measure_faults(log: Log, work: Path) -> tuple[dict[str, Any], list[dict[str,
                 "flagged (new)": "yes" if _quality_flagged(ours) else "NO",
                 "new: action": ours.action,
                 "today: action": theirs.action,
-                "today: seen as": ", ".join(
-                    sorted({c for c in codes(theirs.reason_codes) if c in SEEN_AS_CHANGE})
-                )
-                or "-",
+                "today: seen as": _seen_as(theirs),
             }
         )
     flagged = sum(_quality_flagged(new.outcomes[f.window]) for f in faults)
@@ -738,7 +743,9 @@ def measure_faults(log: Log, work: Path) -> tuple[dict[str, Any], list[dict[str,
         "flagged in their window": f"{flagged} / {len(faults)}",
         "retrains / promotions caused (new)": f"{new_caused[0]} / {new_caused[1]}",
         "retrains / promotions caused (today)": f"{today_caused[0]} / {today_caused[1]}",
-        "today: faults seen as drift or breach": sum(d["today: seen as"] != "-" for d in details),
+        "today: faults seen as drift, breach or refused": sum(
+            d["today: seen as"] != "-" for d in details
+        ),
         "false alarms, clean log": f"{alarms} / {len(clean.outcomes)}",
         "note": "; ".join(notes),
     }

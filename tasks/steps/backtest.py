@@ -38,6 +38,7 @@ from tasks.stores.resources import Stores, open_stores
 
 StrategyKind = Literal["never", "fixed", "every-window", "policy"]
 STRATEGY_KINDS: tuple[str, ...] = ("policy", "never", "fixed", "every-window")
+MONITOR_FAILED = "monitor-failed"  # the action of a window whose monitor run refused its data
 
 
 def _is_strategy_kind(name: str) -> TypeGuard[StrategyKind]:
@@ -362,7 +363,15 @@ def replay_window(
     if strategy.kind == "policy":
         # The monitor looks at its configured current window ending here, as in production.
         current = plan_windows(config, window.end).current
-        signals = measure_window(config, stores, current, champion, None, champion_model=model)
+        try:
+            signals = measure_window(config, stores, current, champion, None, champion_model=model)
+        except DataError as error:
+            # Refused as the monitor flow refuses it (e.g. an entirely empty column): that run
+            # fails, decides nothing and records nothing; the replay goes on to the next window.
+            return WindowOutcome(
+                index, window, champion, metric, labelled, MONITOR_FAILED, False, False,
+                (str(error),), estimate,
+            )  # fmt: skip
         decision = decide_on_history(config, stores, signals, window.end, champion)
         retrain = decision.retrain
         action = decision.action
