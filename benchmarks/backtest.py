@@ -56,7 +56,6 @@ from tasks.steps.backtest import (  # noqa: E402
     StrategyResult,
     WindowOutcome,
     parse_moment,
-    parse_step,
     plan_backtest,
 )
 
@@ -659,11 +658,12 @@ def _today_config(log: Log) -> Path:
 
 
 def plan_log_faults(log: Log) -> tuple[list[Window], tuple[Fault, ...]]:
-    """The log's replayed windows, and one fault of each kind spread over them: far enough
-    apart that no monitored window or holdout sees two (the renamed category only on a log with
-    a categorical column)."""
+    """The log's replayed windows, each the monitored window (windows.current, so that a broken
+    window is all the monitor of its end sees), and one fault of each kind spread over them: far
+    enough apart that no monitored window or holdout sees two (the renamed category only on a
+    log with a categorical column)."""
     config = load_config(log.config)
-    step = parse_step(log.step) if log.step else config.windows.current
+    step = config.windows.current
     windows = plan_backtest(config, step, None, parse_moment(log.end, "--end"))
     span = max(math.ceil(config.windows.current / step), math.ceil(config.windows.holdout / step))
     faults = spread_faults(
@@ -701,7 +701,7 @@ def measure_faults(log: Log, work: Path) -> tuple[dict[str, Any], list[dict[str,
     ):
         result = backtest_flow(
             str(path),
-            step=log.step,
+            step=None,  # windows.current, as plan_log_faults counts the windows
             end=log.end,
             output=str(work / log.name / f"faults-{name}"),
             strategies=["policy"],

@@ -144,3 +144,37 @@ def test_backtest_prints_every_log_against_every_window() -> None:
     # The abrupt change: with the change-aware window a challenger is promoted one window after
     # the first breached window (the configured span would still be mostly old rows).
     assert re.search(r"first promotion after window \d+: \d+ windows from the change, 1 after", out)
+
+
+def test_the_fault_backtest_flags_every_fault_and_retrains_on_none(tmp_path) -> None:
+    # Two logs at toy size, replayed in windows of their monitored window: the demo (daily rows,
+    # 90 days: one fault in its two windows) and elec-demand (half-hourly rows, 14 days: three
+    # faults in six windows); each gets as many faults as its windows hold apart.
+    out = _run(
+        "backtest.py",
+        *("--faults", "--toy", "--logs", "demo,elec-demand", "--output", str(tmp_path)),
+        timeout=1800,
+    )
+
+    summary = out.split("the fault-injection backtest:")[1].split("per fault:")[0]
+    rows = {
+        cells[0]: cells
+        for line in summary.splitlines()
+        if line.startswith("| ") and not line.startswith("| log")
+        for cells in [[c.strip() for c in line.strip("|").split("|")]]
+    }
+    assert (rows["demo"][2], rows["elec-demand"][2]) == ("1", "3")
+    for cells in rows.values():
+        injected = int(cells[2])
+        assert cells[3] == f"{injected} / {injected}", cells  # every fault flagged in its window
+        assert cells[4] == "0 / 0", cells  # no retrain, no promotion decided on a broken window
+        alarms, windows = (int(n) for n in cells[7].split(" / "))
+        assert windows == int(cells[1]) and alarms * 50 <= windows, cells
+        assert "no categorical column: no renamed category" in cells[8]
+    details = out.split("per fault:")[1]
+    assert re.search(
+        r"^\| demo +\| 1:empty-column:precipitation +\| 2013-06-30 +\| yes ", details, re.M
+    )
+    # The tables are also written as CSV and markdown.
+    assert (tmp_path / "faults-summary.csv").read_text().count("\n") == 3
+    assert "| demo | " in (tmp_path / "faults.md").read_text()
