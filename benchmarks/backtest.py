@@ -46,7 +46,8 @@ sys.path.insert(0, str(ROOT))
 from flows.backtest import backtest_flow  # noqa: E402
 from tasks.config import Config, load_config  # noqa: E402
 from tasks.core.faults import FAULT_KINDS, Fault, broken_windows, spread_faults, touches_fault  # noqa: E402
-from tasks.core.reasons import codes  # noqa: E402
+from tasks.core.quality import QualityReport  # noqa: E402
+from tasks.core.reasons import ReasonCode, codes  # noqa: E402
 from tasks.core.windows import Window, plan_windows  # noqa: E402
 from tasks.errors import AutoretrainError  # noqa: E402
 from tasks.orchestration.local import local_run_settings  # noqa: E402
@@ -58,6 +59,8 @@ from tasks.steps.backtest import (  # noqa: E402
     parse_moment,
     plan_backtest,
 )
+from tasks.steps.fault_injection import check_replayed_windows, faulted_log_config  # noqa: E402
+from tasks.stores.registry import open_registry  # noqa: E402
 
 ROWS_PER_DAY = 50
 STREAM_START = datetime(2020, 1, 1)
@@ -687,18 +690,31 @@ def _caused(config: Config, outcomes: Any, broken: tuple[Window, ...]) -> tuple[
     return retrains, promotions
 
 
-def measure_faults(log: Log, work: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _policy_has_quality_checks() -> bool:
+    """Whether the policy's decisions can say DATA-ISSUE (dq's monitor integration is in)."""
+    return any(code.value.startswith(QUALITY_CODE_PREFIXES) for code in ReasonCode)
+
+
+def _failed_checks(report: QualityReport) -> str:
+    names = [f.check + (f" ({f.column})" if f.column else "") for f in report.failures]
+    return ", ".join(dict.fromkeys(names)) or "none"
+
+
+def measure_faults(
+    log: Log, work: Path
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Replay the policy on the clean log (false alarms), and on a copy with one fault of each
-    kind with the data-quality checks (the new policy) and without (today's)."""
+    kind with the data-quality checks (the new policy) and without (today's); and run the
+    checks alone on every window of both, against the clean replay's champion of the window."""
     windows, faults = plan_log_faults(log)
     config = load_config(log.config)
     plan = ",".join(map(str, faults))
+    integrated = _policy_has_quality_checks()
     runs: dict[str, StrategyResult] = {}
-    for name, path, injected in (
-        ("clean", log.config, None),
-        ("new", log.config, plan),
-        ("today", _today_config(log), plan),
-    ):
+    replays = [("clean", log.config, None), ("today", _today_config(log), plan)]
+    if integrated:  # else the new policy's replay would be today's again
+        replays.append(("new", log.config, plan))
+    for name, path, injected in replays:
         result = backtest_flow(
             str(path),
             step=None,  # windows.current, as plan_log_faults counts the windows
@@ -708,8 +724,17 @@ def measure_faults(log: Log, work: Path) -> tuple[dict[str, Any], list[dict[str,
             faults=injected,
         )
         runs[name] = result.get("policy")
+    today, clean = runs["today"], runs["clean"]
+    new = runs.get("new", today)
+    # The checks alone, each window against the reference of the clean replay's champion then.
+    registry = open_registry(
+        work / log.name / "faults-clean" / "scratch" / "policy" / "registry", config.name
+    )
+    champions = [o.champion for o in clean.outcomes]
+    clean_checks = check_replayed_windows(config, registry, windows, champions)
+    broken_config = faulted_log_config(config, windows, faults, work / log.name / "faults-checks")
+    fault_checks = check_replayed_windows(broken_config, registry, windows, champions)
     broken = broken_windows(windows, faults)
-    new, today, clean = runs["new"], runs["today"], runs["clean"]
     details = []
     for fault in faults:
         ours, theirs = new.outcomes[fault.window], today.outcomes[fault.window]
@@ -718,38 +743,57 @@ def measure_faults(log: Log, work: Path) -> tuple[dict[str, Any], list[dict[str,
                 "log": log.name,
                 "fault": str(fault),
                 "window start": f"{windows[fault.window].start:%Y-%m-%d}",
-                "flagged (new)": "yes" if _quality_flagged(ours) else "NO",
-                "new: action": ours.action,
+                "checks failed": _failed_checks(fault_checks[fault.window]),
+                "policy (new)": (
+                    ("DATA-ISSUE" if _quality_flagged(ours) else "NOT FLAGGED") + f": {ours.action}"
+                    if integrated
+                    else "n/a"
+                ),
                 "today: action": theirs.action,
                 "today: seen as": _seen_as(theirs),
             }
         )
+    alarms = [
+        {
+            "log": log.name,
+            "window": index,
+            "window start": f"{windows[index].start:%Y-%m-%d}",
+            "checks failed": _failed_checks(report),
+            "numbers": "; ".join(f.message for f in report.failures),
+        }
+        for index, report in enumerate(clean_checks)
+        if report.failed
+    ]
+    checked = sum(fault_checks[f.window].failed for f in faults)
     flagged = sum(_quality_flagged(new.outcomes[f.window]) for f in faults)
-    alarms = sum(_quality_flagged(o) for o in clean.outcomes)
-    new_caused, today_caused = (
-        _caused(config, new.outcomes, broken),
-        _caused(config, today.outcomes, broken),
-    )
+    policy_alarms = sum(_quality_flagged(o) for o in clean.outcomes)
+    new_caused = _caused(config, new.outcomes, broken)
+    today_caused = _caused(config, today.outcomes, broken)
     kinds = {f.kind for f in faults}
     notes = []
     if not config.data.categorical_features:
         notes.append("no categorical column: no renamed category")
     if missing := [k for k in FAULT_KINDS if k not in kinds and k != "renamed-category"]:
         notes.append(f"too few windows for {', '.join(missing)}")
+    n = len(windows)
     row = {
         "log": log.name,
-        "windows": len(windows),
+        "windows": n,
         "faults injected": len(faults),
-        "flagged in their window": f"{flagged} / {len(faults)}",
-        "retrains / promotions caused (new)": f"{new_caused[0]} / {new_caused[1]}",
+        "flagged by the checks": f"{checked} / {len(faults)}",
+        "flagged by the policy (new)": f"{flagged} / {len(faults)}" if integrated else "n/a",
+        "retrains / promotions caused (new)": (
+            f"{new_caused[0]} / {new_caused[1]}" if integrated else "n/a"
+        ),
         "retrains / promotions caused (today)": f"{today_caused[0]} / {today_caused[1]}",
         "today: faults seen as drift, breach or refused": sum(
             d["today: seen as"] != "-" for d in details
         ),
-        "false alarms, clean log": f"{alarms} / {len(clean.outcomes)}",
+        "false alarms, clean log (checks)": f"{len(alarms)} / {n}",
+        "false alarms, clean log (policy)": f"{policy_alarms} / {n}" if integrated else "n/a",
         "note": "; ".join(notes),
     }
-    return row, details
+    return row, details, alarms
 
 
 def write_outputs(directory: Path, tables: dict[str, list[dict[str, Any]]], header: str) -> None:
@@ -853,6 +897,7 @@ def main_faults(names: list[str], toy: bool, output: Path | None) -> int:
     """The fault-injection backtest on each log: its table, per fault its details."""
     rows: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
+    alarms: list[dict[str, Any]] = []
     failed: list[str] = []
     with (
         local_run_settings(),
@@ -861,15 +906,17 @@ def main_faults(names: list[str], toy: bool, output: Path | None) -> int:
         work = Path(scratch)
         for name in names:
             try:
-                row, faults = measure_faults(LOGS[name](work, toy), work)
+                row, faults, false_alarms = measure_faults(LOGS[name](work, toy), work)
             except AutoretrainError as error:
                 print(f"\n{name}: FAILED: {error}", flush=True)
                 failed.append(name)
                 continue
             rows.append(row)
             details += faults
+            alarms += false_alarms
             print_table([row])
             print_table(faults)
+            print_table(false_alarms)
     header = (
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, load average "
@@ -880,8 +927,11 @@ def main_faults(names: list[str], toy: bool, output: Path | None) -> int:
     print_table(rows)
     print("\nper fault:")
     print_table(details)
+    print("\nfalse alarms of the checks on the clean logs:" + ("" if alarms else " none"))
+    print_table(alarms)
     if output is not None:
-        write_outputs(output, {"faults-summary": rows, "faults-details": details}, header)
+        tables = {"faults-summary": rows, "faults-details": details, "faults-false-alarms": alarms}
+        write_outputs(output, tables, header)
     if failed:
         print(f"failed: {', '.join(failed)}")
     return 1 if failed else 0

@@ -2,7 +2,9 @@
 
 The log is read whole through its source (files or SQL), broken by `tasks.core.faults`, and
 written as one Parquet file in a scratch directory; the replay then reads that copy through the
-config it returns. The user's log is never written.
+config it returns. The user's log is never written. `check_replayed_windows` runs the
+data-quality checks alone on each replayed window, against the reference of the champion a
+replay had then: what the checks say of a window, whatever the policy then does with it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,16 @@ from pathlib import Path
 
 from tasks.config import Config, FileSourceConfig
 from tasks.core.faults import Fault, inject_faults
+from tasks.core.quality import (
+    QualityProfile,
+    QualityReport,
+    check_quality,
+    profile_reference,
+    quality_rules,
+)
 from tasks.core.windows import Window
-from tasks.stores.data import log_columns, make_source, read_with_retries
+from tasks.stores.data import load_window, log_columns, make_source, read_with_retries
+from tasks.stores.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -50,3 +60,38 @@ def faulted_log_config(
     )
     source = FileSourceConfig(path=directory, format="parquet")
     return config.model_copy(update={"data": data.model_copy(update={"source": source})})
+
+
+RECENT_WINDOWS = 5  # the row count check compares a window with the median of this many before it
+
+
+def check_replayed_windows(
+    config: Config,
+    registry: ModelRegistry,
+    windows: Sequence[Window],
+    champions: Sequence[str],
+) -> list[QualityReport]:
+    """The data-quality report of each window of config's log against its champion's reference.
+
+    champions: the champion of each window (a replay's, from its scratch registry); the row
+    count check compares each window with the RECENT_WINDOWS before it.
+    """
+    data = config.data
+    rules = quality_rules(config.data_quality)
+    source = make_source(data)
+    columns = [data.timestamp_column, *data.features]  # what a duplicated row repeats
+    profiles: dict[str, QualityProfile] = {}
+    counts: list[int] = []
+    reports = []
+    for window, champion in zip(windows, champions, strict=True):
+        rows = load_window(config, window, source=source)
+        if champion not in profiles:
+            profiles[champion] = profile_reference(
+                registry.load_reference(champion),
+                data.numerical_features,
+                data.categorical_features,
+                columns,
+            )
+        reports.append(check_quality(profiles[champion], rows, rules, counts[-RECENT_WINDOWS:]))
+        counts.append(len(rows))
+    return reports

@@ -48,3 +48,25 @@ def test_a_fault_on_a_column_the_loop_does_not_read_is_refused(write_config, tmp
 
     with pytest.raises(ConfigError, match="the log has no column 'humidity'"):
         faulted_log_config(config, WINDOWS, [Fault(0, "empty-column", "humidity")], tmp_path)
+
+
+def test_the_checks_alone_flag_the_broken_window_and_pass_the_clean_ones(tmp_path: Path) -> None:
+    from tasks.steps.backtest import bootstrap_champion, scratch_config
+    from tasks.steps.fault_injection import check_replayed_windows
+    from tasks.stores.resources import open_stores
+    from tests.helpers import repo_config
+
+    config = scratch_config(repo_config(), tmp_path / "replay")
+    stores = open_stores(config)
+    champion = bootstrap_champion(config, stores, WINDOWS[0])
+    broken = faulted_log_config(
+        config, WINDOWS, [Fault(1, "unit-x1000", "temp_max")], tmp_path / "faulted"
+    )
+
+    clean = check_replayed_windows(config, stores.registry, WINDOWS, [champion, champion])
+    faulted = check_replayed_windows(broken, stores.registry, WINDOWS, [champion, champion])
+
+    assert [report.failed for report in clean] == [False, False]
+    assert not faulted[0].failed  # the window before the fault is the clean one
+    assert [(f.check, f.column) for f in faulted[1].failures] == [("range", "temp_max")]
+    assert faulted[1].failures[0].value == pytest.approx(1.0)  # every value out of range
