@@ -690,14 +690,36 @@ def _caused(config: Config, outcomes: Any, broken: tuple[Window, ...]) -> tuple[
     return retrains, promotions
 
 
+# The tolerances the fault backtest proposes where dq's defaults raise false alarms (docs/backtest.md)
+PROPOSED_TOLERANCES: dict[str, float | None] = {"range": 1.0, "constant": None, "duplicates": 0.0}
+
+
+def _with_tolerances(config: Config, tolerances: dict[str, float | None]) -> Config:
+    """config with these data-quality tolerances instead of its own."""
+    quality = config.data_quality
+    changed = quality.tolerances.model_copy(update=tolerances)
+    return config.model_copy(
+        update={"data_quality": quality.model_copy(update={"tolerances": changed})}
+    )
+
+
 def _policy_has_quality_checks() -> bool:
     """Whether the policy's decisions can say DATA-ISSUE (dq's monitor integration is in)."""
     return any(code.value.startswith(QUALITY_CODE_PREFIXES) for code in ReasonCode)
 
 
-def _failed_checks(report: QualityReport) -> str:
+def _failed_checks(report: QualityReport) -> list[str]:
     names = [f.check + (f" ({f.column})" if f.column else "") for f in report.failures]
-    return ", ".join(dict.fromkeys(names)) or "none"
+    return list(dict.fromkeys(names))
+
+
+def _fault_flags(broken: QualityReport, clean: QualityReport) -> str:
+    """The checks the broken window fails that the same window of the clean log passes (the
+    fault's own flags), then in brackets those it fails on the clean log too."""
+    already = set(_failed_checks(clean))
+    own = [name for name in _failed_checks(broken) if name not in already]
+    shared = [name for name in _failed_checks(broken) if name in already]
+    return (", ".join(own) or "none") + (f" [also clean: {', '.join(shared)}]" if shared else "")
 
 
 def measure_faults(
@@ -732,8 +754,13 @@ def measure_faults(
     )
     champions = [o.champion for o in clean.outcomes]
     clean_checks = check_replayed_windows(config, registry, windows, champions)
+    proposed_config = _with_tolerances(config, PROPOSED_TOLERANCES)
+    proposed_clean = check_replayed_windows(proposed_config, registry, windows, champions)
     broken_config = faulted_log_config(config, windows, faults, work / log.name / "faults-checks")
     fault_checks = check_replayed_windows(broken_config, registry, windows, champions)
+    proposed_faults = check_replayed_windows(
+        _with_tolerances(broken_config, PROPOSED_TOLERANCES), registry, windows, champions
+    )
     broken = broken_windows(windows, faults)
     details = []
     for fault in faults:
@@ -743,7 +770,9 @@ def measure_faults(
                 "log": log.name,
                 "fault": str(fault),
                 "window start": f"{windows[fault.window].start:%Y-%m-%d}",
-                "checks failed": _failed_checks(fault_checks[fault.window]),
+                "checks failed": _fault_flags(
+                    fault_checks[fault.window], clean_checks[fault.window]
+                ),
                 "policy (new)": (
                     ("DATA-ISSUE" if _quality_flagged(ours) else "NOT FLAGGED") + f": {ours.action}"
                     if integrated
@@ -758,13 +787,21 @@ def measure_faults(
             "log": log.name,
             "window": index,
             "window start": f"{windows[index].start:%Y-%m-%d}",
-            "checks failed": _failed_checks(report),
+            "checks failed": ", ".join(_failed_checks(report)),
             "numbers": "; ".join(f.message for f in report.failures),
         }
         for index, report in enumerate(clean_checks)
         if report.failed
     ]
-    checked = sum(fault_checks[f.window].failed for f in faults)
+    checked = sum(
+        not _fault_flags(fault_checks[f.window], clean_checks[f.window]).startswith("none")
+        for f in faults
+    )
+    proposed_checked = sum(
+        not _fault_flags(proposed_faults[f.window], proposed_clean[f.window]).startswith("none")
+        for f in faults
+    )
+    proposed_alarms = sum(report.failed for report in proposed_clean)
     flagged = sum(_quality_flagged(new.outcomes[f.window]) for f in faults)
     policy_alarms = sum(_quality_flagged(o) for o in clean.outcomes)
     new_caused = _caused(config, new.outcomes, broken)
@@ -790,6 +827,9 @@ def measure_faults(
             d["today: seen as"] != "-" for d in details
         ),
         "false alarms, clean log (checks)": f"{len(alarms)} / {n}",
+        "proposed tolerances: flagged, false alarms": (
+            f"{proposed_checked} / {len(faults)}, {proposed_alarms} / {n}"
+        ),
         "false alarms, clean log (policy)": f"{policy_alarms} / {n}" if integrated else "n/a",
         "note": "; ".join(notes),
     }
