@@ -166,19 +166,24 @@ def test_the_fault_backtest_flags_every_fault_and_retrains_on_none(tmp_path) -> 
     assert (rows["demo"]["faults injected"], rows["elec-demand"]["faults injected"]) == ("1", "3")
     for row in rows.values():
         injected, windows = int(row["faults injected"]), int(row["windows"])
-        # The checks flag every fault (a check the same window of the clean log passes).
+        # The checks flag every fault (a check the same window of the clean log passes), the
+        # policy decides DATA-ISSUE on each, and no retrain or promotion is decided on one.
         assert row["flagged by the checks"] == f"{injected} / {injected}", row
-        alarms, judged = (int(n) for n in row["false alarms, clean log (checks)"].split(" / "))
-        assert judged == windows and alarms * 50 <= windows, row  # none on the clean windows
+        assert row["flagged by the policy (new)"] == f"{injected} / {injected}", row
+        assert row["retrains / promotions caused (new)"] == "0 / 0", row
+        for column in ("false alarms, clean log (checks)", "false alarms, clean log (policy)"):
+            alarms, judged = (int(n) for n in row[column].split(" / "))
+            assert judged == windows and alarms * 50 <= windows, row  # none on clean windows
         retrains, promotions = (
             int(n) for n in row["retrains / promotions caused (today)"].split(" / ")
         )
         assert promotions <= retrains
         assert "no categorical column: no renamed category" in row["note"]
     details = out.split("per fault:")[1]
-    # Today an entirely empty column stops the monitor run; the missing check names it.
+    # Today an entirely empty column stops the monitor run; the missing check names it, and
+    # the policy decides DATA-ISSUE instead.
     empty = r"^\| demo +\| 1:empty-column:precipitation +\| 2013-06-30 +\| missing \(precipitation\) +\|"
-    assert re.search(empty + r".*\| monitor-failed +\|", details, re.M), details
+    assert re.search(empty + r" DATA-ISSUE: data-issue +\| monitor-failed +\|", details, re.M)
     assert re.search(
         r"^\| elec-demand +\| 3:unit-x1000:work_day +\| \S+ +\| range \(work_day\)", details, re.M
     )

@@ -16,14 +16,9 @@ from pathlib import Path
 
 from tasks.config import Config, FileSourceConfig
 from tasks.core.faults import Fault, inject_faults
-from tasks.core.quality import (
-    QualityProfile,
-    QualityReport,
-    check_quality,
-    profile_reference,
-    quality_rules,
-)
+from tasks.core.quality import QualityProfile, QualityReport, check_quality, quality_rules
 from tasks.core.windows import Window
+from tasks.steps.quality import RECENT_WINDOWS, build_profile
 from tasks.stores.data import load_window, log_columns, make_source, read_with_retries
 from tasks.stores.registry import ModelRegistry
 
@@ -62,9 +57,6 @@ def faulted_log_config(
     return config.model_copy(update={"data": data.model_copy(update={"source": source})})
 
 
-RECENT_WINDOWS = 5  # the row count check compares a window with the median of this many before it
-
-
 def check_replayed_windows(
     config: Config,
     registry: ModelRegistry,
@@ -79,19 +71,13 @@ def check_replayed_windows(
     data = config.data
     rules = quality_rules(config.data_quality)
     source = make_source(data)
-    columns = [data.timestamp_column, *data.features]  # what a duplicated row repeats
     profiles: dict[str, QualityProfile] = {}
     counts: list[int] = []
     reports = []
     for window, champion in zip(windows, champions, strict=True):
         rows = load_window(config, window, source=source)
         if champion not in profiles:
-            profiles[champion] = profile_reference(
-                registry.load_reference(champion),
-                data.numerical_features,
-                data.categorical_features,
-                columns,
-            )
+            profiles[champion] = build_profile(config, registry.load_reference(champion))
         reports.append(check_quality(profiles[champion], rows, rules, counts[-RECENT_WINDOWS:]))
         counts.append(len(rows))
     return reports
