@@ -557,7 +557,7 @@ def _check_dtype(profile: ColumnProfile, window: pd.DataFrame, tolerance: float)
         )
     values = window[profile.name]
     family = type_family(values.dtype)
-    if family == "text" and values.isna().all():
+    if values.isna().all():
         # An all-missing column has no type to judge: the missing check reports it.
         return _not_judged("dtype", profile.name, tolerance, "every value is missing")
     failed = family != profile.dtype

@@ -16,6 +16,7 @@ from tasks.core.outcomes import PromotionStatus
 from tasks.core.windows import Window
 from tasks.errors import AutoretrainError, RegistryError
 from tasks.steps.logs import step_logger
+from tasks.steps.quality import check_frame_quality
 from tasks.stores.data import load_window
 from tasks.stores.registry import ModelRegistry
 from tasks.stores.resources import Stores
@@ -74,6 +75,10 @@ def evaluate_on_holdout(
         f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{challenger_version}-vs-{champion_version or 'none'}"
     )
     slice_columns = config.promotion.slices.columns
+    # The holdout checked against the champion's reference (the challenger's, with none yet).
+    holdout_quality = check_frame_quality(
+        config, registry, champion_version or challenger_version, frame
+    )
     comparison = compare_models(
         comparison_id=comparison_id.lower(),
         model_name=config.name,
@@ -83,6 +88,7 @@ def evaluate_on_holdout(
         champion=champion,
         challenger=challenger,
         slice_values={column: frame[column].tolist() for column in slice_columns},
+        holdout_quality=holdout_quality,
     )
     registry.save_comparison(comparison.comparison_id, comparison.to_dict())
     logger.info("comparison %s: %s", comparison.comparison_id, comparison.verdict)

@@ -66,6 +66,7 @@ def test_the_file_holds_one_automation_per_event_all_through_the_chosen_block() 
     assert expected == {
         "autoretrain-performance-degraded": ["autoretrain.performance.degraded"],
         "autoretrain-drift-confirmed": ["autoretrain.drift.detected"],
+        "autoretrain-data-quality-failed": ["autoretrain.data.quality-failed"],
         "autoretrain-model-promoted": ["autoretrain.model.promoted"],
         "autoretrain-model-rejected": ["autoretrain.model.rejected"],
         "autoretrain-model-rolled-back": ["autoretrain.model.rolled-back"],
@@ -130,6 +131,21 @@ MODEL = {
             ["no numbers in the event"],
         ),
         ("autoretrain-drift-confirmed", "autoretrain.drift.detected", {}, ["drift confirmed"]),
+        (
+            "autoretrain-data-quality-failed",
+            "autoretrain.data.quality-failed",
+            {
+                "summary": "the data looks broken, not the model: data quality failed in wind: "
+                "wind missing share 1.000 (reference 0.000 + 0.100); decision data-issue",
+                "action": "block",
+            },
+            [
+                "seattle-weather data quality failed",
+                "the data looks broken, not the model",
+                "wind missing share 1.000",
+                "Action: block",
+            ],
+        ),
     ],
 )
 def test_messages_name_the_model_and_the_numbers(

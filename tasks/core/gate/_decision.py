@@ -26,6 +26,7 @@ from tasks.core.gate._records import (
 from tasks.core.gate._rules import GateRules, improvement_shown
 from tasks.core.gate._slices import check_slices, slice_reasons
 from tasks.core.metrics import score_predictions
+from tasks.core.quality import QualityReport, quality_reason
 from tasks.core.reasons import Reason, ReasonCode, reason, texts
 from tasks.core.regression import error_summary, pair_errors, paired_error_bootstrap, sign_flip_test
 from tasks.core.statistics import (
@@ -126,17 +127,27 @@ def compare_models(
     champion: ModelOutputs | None,
     challenger: ModelOutputs,
     slice_values: Mapping[str, Sequence[Any]] | None = None,
+    holdout_quality: QualityReport | None = None,
 ) -> Comparison:
     """Promote only a challenger that passes the floor, whose paired bootstrap interval of the
     improvement lies above min_improvement, and that breaks no guard and no slice.
 
     Fails closed: too few holdout rows ("insufficient-evidence"), a challenger trained on the
     holdout, a model that could not be loaded or scored, a guard metric that is missing, or
-    slices asked for but none large enough all reject, with the reason.
+    slices asked for but none large enough all reject, with the reason. A holdout that fails
+    the data-quality checks (holdout_quality, under data_quality.action block) is
+    "insufficient-evidence" too: no challenger is judged on a broken feed.
     """
     metric = rules.metric_config()
     reasons = _Reasons()
     insufficient = _check_admission(rules, len(y_true), challenger, reasons)
+    if holdout_quality is not None and holdout_quality.failed:
+        if holdout_quality.blocks:
+            insufficient = True
+            code = ReasonCode.DATA_QUALITY_HOLDOUT_FAILED
+            reasons.failures.insert(0, quality_reason(holdout_quality, code))
+        else:
+            reasons.notes.append(quality_reason(holdout_quality))
     challenger_score = _score(metric, y_true, challenger, reasons.failures)
     champion_score = _score(metric, y_true, champion, reasons.failures) if champion else None
     _check_floor(rules, challenger_score, reasons)
