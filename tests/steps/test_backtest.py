@@ -223,7 +223,8 @@ def test_a_window_the_monitor_refuses_is_replayed_as_a_failed_run_and_the_replay
     tmp_path: Path,
 ) -> None:
     # An entirely empty column (a fault of the fault-injection backtest) makes the monitor
-    # refuse its window, as the monitor flow does: that run decides and records nothing.
+    # without data-quality checks refuse its window, as the monitor flow does: that run decides
+    # and records nothing.
     from datetime import datetime
 
     from tasks.core.faults import Fault
@@ -239,7 +240,7 @@ def test_a_window_the_monitor_refuses_is_replayed_as_a_failed_run_and_the_replay
     from tests.helpers import repo_config
 
     window = Window(datetime(2013, 4, 1), datetime(2013, 6, 30))  # the monitor's 90 days
-    config = scratch_config(repo_config(), tmp_path / "replay")
+    config = scratch_config(repo_config({"data_quality.enabled": False}), tmp_path / "replay")
     config = faulted_log_config(
         config, [window], [Fault(0, "empty-column", "wind")], tmp_path / "faulted"
     )
