@@ -32,7 +32,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +46,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flows.backtest import backtest_flow  # noqa: E402
-from tasks.config import load_config  # noqa: E402
+from tasks.config import Config, load_config  # noqa: E402
+from tasks.core.faults import FAULT_KINDS, Fault, broken_windows, spread_faults, touches_fault  # noqa: E402
+from tasks.core.quality import QualityReport  # noqa: E402
+from tasks.core.reasons import ReasonCode, codes  # noqa: E402
+from tasks.core.windows import Window, plan_windows  # noqa: E402
 from tasks.errors import AutoretrainError  # noqa: E402
 from tasks.orchestration.local import local_run_settings  # noqa: E402
-from tasks.steps.backtest import BacktestResult, StrategyResult  # noqa: E402
+from tasks.steps.backtest import (  # noqa: E402
+    MONITOR_FAILED,
+    BacktestResult,
+    StrategyResult,
+    WindowOutcome,
+    parse_moment,
+    plan_backtest,
+)
+from tasks.steps.fault_injection import check_replayed_windows, faulted_log_config  # noqa: E402
+from tasks.stores.registry import open_registry  # noqa: E402
 
 ROWS_PER_DAY = 50
 STREAM_START = datetime(2020, 1, 1)
@@ -679,6 +692,244 @@ def demo_schedules(log: Log, work: Path) -> list[dict[str, Any]]:
     return rows
 
 
+# -- the fault-injection backtest (issue 32) ---------------------------------------------------
+
+# What today's policy makes of a broken window: the signals a fault can set off.
+SEEN_AS_CHANGE = {
+    "data-drift",
+    "data-drift-harmful",
+    "data-drift-not-harmful",
+    "data-drift-harm-unknown",
+    "data-drift-ignored",
+    "prediction-drift",
+    "prediction-drift-ignored",
+    "performance-breach",
+    "performance-drop",
+    "severe-performance-breach",
+    "estimate-breach",
+    "estimate-breach-ignored",
+}
+
+
+def _quality_flagged(outcome: WindowOutcome) -> bool:
+    """Whether the policy's decision on the window says the data failed its quality checks."""
+    return any(code.startswith(QUALITY_CODE_PREFIXES) for code in codes(outcome.reason_codes))
+
+
+QUALITY_CODE_PREFIXES = ("data-quality", "data-issue")
+
+
+def _seen_as(outcome: WindowOutcome) -> str:
+    """What a policy made of a window: the change signals it raised, or its monitor's refusal."""
+    if outcome.action == MONITOR_FAILED:
+        return "monitor refused the window"
+    return ", ".join(sorted({c for c in codes(outcome.reason_codes) if c in SEEN_AS_CHANGE})) or "-"
+
+
+def _today_config(log: Log) -> Path:
+    """The log's config with the data-quality checks off: today's policy, for comparison."""
+    config = yaml.safe_load(log.config.read_text())
+    if "data_quality" in Config.model_fields:
+        config["data_quality"] = {**(config.get("data_quality") or {}), "enabled": False}
+    path = log.config.with_name("config-today.yaml")
+    path.write_text(yaml.safe_dump(config, sort_keys=False, default_flow_style=None))
+    return path
+
+
+def plan_log_faults(log: Log) -> tuple[list[Window], tuple[Fault, ...]]:
+    """The log's replayed windows, each the monitored window (windows.current, so that a broken
+    window is all the monitor of its end sees), and one fault of each kind spread over them: far
+    enough apart that no monitored window or holdout sees two (the renamed category only on a
+    log with a categorical column)."""
+    config = load_config(log.config)
+    step = config.windows.current
+    windows = plan_backtest(config, step, None, parse_moment(log.end, "--end"))
+    span = max(math.ceil(config.windows.current / step), math.ceil(config.windows.holdout / step))
+    faults = spread_faults(
+        len(windows),
+        config.data.numerical_features,
+        config.data.categorical_features,
+        spacing=span + 1,
+    )
+    return windows, faults
+
+
+def _caused(config: Config, outcomes: Any, broken: tuple[Window, ...]) -> tuple[int, int]:
+    """Retrains decided on a broken window's rows (in the monitored window), and promotions
+    decided on them (the monitored window or the gate's holdout)."""
+    retrains = promotions = 0
+    for outcome in outcomes:
+        plan = plan_windows(config, outcome.window.end)
+        seen = touches_fault(broken, plan.current)
+        retrains += outcome.retrained and seen
+        promotions += outcome.promoted and (seen or touches_fault(broken, plan.holdout))
+    return retrains, promotions
+
+
+# The tolerances the fault backtest proposes where dq's defaults raise false alarms (docs/backtest.md)
+PROPOSED_TOLERANCES: dict[str, float | None] = {"range": 1.0, "constant": None, "duplicates": 0.0}
+
+
+def _with_tolerances(config: Config, tolerances: dict[str, float | None]) -> Config:
+    """config with these data-quality tolerances instead of its own."""
+    quality = config.data_quality
+    changed = quality.tolerances.model_copy(update=tolerances)
+    return config.model_copy(
+        update={"data_quality": quality.model_copy(update={"tolerances": changed})}
+    )
+
+
+def _policy_has_quality_checks() -> bool:
+    """Whether the policy's decisions can say DATA-ISSUE (dq's monitor integration is in)."""
+    return any(code.value.startswith(QUALITY_CODE_PREFIXES) for code in ReasonCode)
+
+
+def _failed_checks(report: QualityReport) -> list[str]:
+    names = [f.check + (f" ({f.column})" if f.column else "") for f in report.failures]
+    return list(dict.fromkeys(names))
+
+
+def _fault_flags(broken: QualityReport, clean: QualityReport) -> str:
+    """The checks the broken window fails that the same window of the clean log passes (the
+    fault's own flags), then in brackets those it fails on the clean log too."""
+    already = set(_failed_checks(clean))
+    own = [name for name in _failed_checks(broken) if name not in already]
+    shared = [name for name in _failed_checks(broken) if name in already]
+    return (", ".join(own) or "none") + (f" [also clean: {', '.join(shared)}]" if shared else "")
+
+
+def measure_faults(
+    log: Log, work: Path
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Replay the policy on the clean log (false alarms), and on a copy with one fault of each
+    kind with the data-quality checks (the new policy) and without (today's); and run the
+    checks alone on every window of both, against the clean replay's champion of the window."""
+    windows, faults = plan_log_faults(log)
+    config = load_config(log.config)
+    plan = ",".join(map(str, faults))
+    integrated = _policy_has_quality_checks()
+    runs: dict[str, StrategyResult] = {}
+    replays = [("clean", log.config, None), ("today", _today_config(log), plan)]
+    if integrated:  # else the new policy's replay would be today's again
+        replays.append(("new", log.config, plan))
+    for name, path, injected in replays:
+        result = backtest_flow(
+            str(path),
+            step=None,  # windows.current, as plan_log_faults counts the windows
+            end=log.end,
+            output=str(work / log.name / f"faults-{name}"),
+            strategies=["policy"],
+            faults=injected,
+        )
+        runs[name] = result.get("policy")
+    today, clean = runs["today"], runs["clean"]
+    new = runs.get("new", today)
+    # The checks alone, each window against the reference of the clean replay's champion then.
+    registry = open_registry(
+        work / log.name / "faults-clean" / "scratch" / "policy" / "registry", config.name
+    )
+    champions = [o.champion for o in clean.outcomes]
+    clean_checks = check_replayed_windows(config, registry, windows, champions)
+    proposed_config = _with_tolerances(config, PROPOSED_TOLERANCES)
+    proposed_clean = check_replayed_windows(proposed_config, registry, windows, champions)
+    broken_config = faulted_log_config(config, windows, faults, work / log.name / "faults-checks")
+    fault_checks = check_replayed_windows(broken_config, registry, windows, champions)
+    proposed_faults = check_replayed_windows(
+        _with_tolerances(broken_config, PROPOSED_TOLERANCES), registry, windows, champions
+    )
+    broken = broken_windows(windows, faults)
+    details = []
+    for fault in faults:
+        ours, theirs = new.outcomes[fault.window], today.outcomes[fault.window]
+        details.append(
+            {
+                "log": log.name,
+                "fault": str(fault),
+                "window start": f"{windows[fault.window].start:%Y-%m-%d}",
+                "checks failed": _fault_flags(
+                    fault_checks[fault.window], clean_checks[fault.window]
+                ),
+                "policy (new)": (
+                    ("DATA-ISSUE" if _quality_flagged(ours) else "NOT FLAGGED") + f": {ours.action}"
+                    if integrated
+                    else "n/a"
+                ),
+                "today: action": theirs.action,
+                "today: seen as": _seen_as(theirs),
+            }
+        )
+    alarms = [
+        {
+            "log": log.name,
+            "window": index,
+            "window start": f"{windows[index].start:%Y-%m-%d}",
+            "checks failed": ", ".join(_failed_checks(report)),
+            "numbers": "; ".join(f.message for f in report.failures),
+        }
+        for index, report in enumerate(clean_checks)
+        if report.failed
+    ]
+    checked = sum(
+        not _fault_flags(fault_checks[f.window], clean_checks[f.window]).startswith("none")
+        for f in faults
+    )
+    proposed_checked = sum(
+        not _fault_flags(proposed_faults[f.window], proposed_clean[f.window]).startswith("none")
+        for f in faults
+    )
+    proposed_alarms = sum(report.failed for report in proposed_clean)
+    flagged = sum(_quality_flagged(new.outcomes[f.window]) for f in faults)
+    policy_alarms = sum(_quality_flagged(o) for o in clean.outcomes)
+    new_caused = _caused(config, new.outcomes, broken)
+    today_caused = _caused(config, today.outcomes, broken)
+    kinds = {f.kind for f in faults}
+    notes = []
+    if not config.data.categorical_features:
+        notes.append("no categorical column: no renamed category")
+    if missing := [k for k in FAULT_KINDS if k not in kinds and k != "renamed-category"]:
+        notes.append(f"too few windows for {', '.join(missing)}")
+    n = len(windows)
+    row = {
+        "log": log.name,
+        "windows": n,
+        "faults injected": len(faults),
+        "flagged by the checks": f"{checked} / {len(faults)}",
+        "flagged by the policy (new)": f"{flagged} / {len(faults)}" if integrated else "n/a",
+        "retrains / promotions caused (new)": (
+            f"{new_caused[0]} / {new_caused[1]}" if integrated else "n/a"
+        ),
+        "retrains / promotions caused (today)": f"{today_caused[0]} / {today_caused[1]}",
+        "today: faults seen as drift, breach or refused": sum(
+            d["today: seen as"] != "-" for d in details
+        ),
+        "false alarms, clean log (checks)": f"{len(alarms)} / {n}",
+        "proposed tolerances: flagged, false alarms": (
+            f"{proposed_checked} / {len(faults)}, {proposed_alarms} / {n}"
+        ),
+        "false alarms, clean log (policy)": f"{policy_alarms} / {n}" if integrated else "n/a",
+        "note": "; ".join(notes),
+    }
+    return row, details, alarms
+
+
+def write_outputs(directory: Path, tables: dict[str, list[dict[str, Any]]], header: str) -> None:
+    """Each table as CSV, and all of them as one markdown file, in directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    parts = [header]
+    for name, rows in tables.items():
+        if not rows:
+            continue
+        pd.DataFrame(rows).to_csv(directory / f"{name}.csv", index=False)
+        headers = list(rows[0])
+        parts += [
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|" + "---|" * len(headers),
+            *("| " + " | ".join(str(r[h]) for h in headers) + " |" for r in rows),
+        ]
+    (directory / "faults.md").write_text("\n".join(parts) + "\n")
+
+
 def _format(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
@@ -708,11 +959,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--grid", action="store_true", help="also the policy variants")
     parser.add_argument("--toy", action="store_true", help="a few windows of each log (tests)")
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="the fault-injection backtest instead: one fault of each kind in chosen windows "
+        "of each log, the policy with and without its data-quality checks, and the clean log's "
+        "false alarms",
+    )
+    parser.add_argument(
+        "--output", type=Path, help="with --faults, also write its tables (CSV, markdown) here"
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.logs.split(",") if n.strip()]
     unknown = [n for n in names if n not in LOGS]
     if unknown:
         parser.error(f"unknown log(s) {', '.join(unknown)}: choose from {', '.join(LOGS)}")
+    if args.faults:
+        return main_faults(names, args.toy, args.output)
     rows: list[dict[str, Any]] = []
     schedules: list[dict[str, Any]] = []
     failed: list[str] = []
@@ -741,6 +1004,50 @@ def main(argv: list[str] | None = None) -> int:
     if schedules:
         print("\ndemo, the fixed schedules bracketing the policy's retrains, and never:")
         print_table(schedules)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def main_faults(names: list[str], toy: bool, output: Path | None) -> int:
+    """The fault-injection backtest on each log: its table, per fault its details."""
+    rows: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = []
+    alarms: list[dict[str, Any]] = []
+    failed: list[str] = []
+    with (
+        local_run_settings(),
+        tempfile.TemporaryDirectory(prefix="autoretrain-faults-") as scratch,
+    ):
+        work = Path(scratch)
+        for name in names:
+            try:
+                row, faults, false_alarms = measure_faults(LOGS[name](work, toy), work)
+            except AutoretrainError as error:
+                print(f"\n{name}: FAILED: {error}", flush=True)
+                failed.append(name)
+                continue
+            rows.append(row)
+            details += faults
+            alarms += false_alarms
+            print_table([row])
+            print_table(faults)
+            print_table(false_alarms)
+    header = (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average "
+        + ", ".join(f"{n:.1f}" for n in os.getloadavg())
+        + f", {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    print(f"\n{header}\nthe fault-injection backtest:")
+    print_table(rows)
+    print("\nper fault:")
+    print_table(details)
+    print("\nfalse alarms of the checks on the clean logs:" + ("" if alarms else " none"))
+    print_table(alarms)
+    if output is not None:
+        tables = {"faults-summary": rows, "faults-details": details, "faults-false-alarms": alarms}
+        write_outputs(output, tables, header)
     if failed:
         print(f"failed: {', '.join(failed)}")
     return 1 if failed else 0

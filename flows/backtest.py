@@ -12,6 +12,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.core.faults import FAULT_KINDS, parse_fault_plan
 from tasks.errors import ConfigError
 from tasks.orchestration.artifacts import publish_backtest
 from tasks.orchestration.runtime import load_run_config
@@ -27,6 +28,7 @@ from tasks.steps.backtest import (
     replay_strategy,
 )
 from tasks.steps.dashboards import workspace_location
+from tasks.steps.fault_injection import faulted_log_config
 from tasks.steps.preflight import check_log
 
 
@@ -40,6 +42,7 @@ def backtest_flow(
     output: str | None = None,
     strategies: list[str] | None = None,
     workspace: bool = False,
+    faults: str | None = None,
 ) -> BacktestResult:
     """Replay every strategy on the same windows; return their per-window outcomes.
 
@@ -56,6 +59,9 @@ def backtest_flow(
         workspace: Also write the policy's replay into the project "<name> (backtest)" of the
             Evidently workspace of reports.workspace, a directory or an `evidently ui` service
             (replacing an earlier replay).
+        faults: Break these windows of a copy of the log first, as WINDOW:KIND[:COLUMN],...
+            (like 3:unit-x1000:temp_max,7:duplicated-rows; WINDOW counts the replayed windows
+            from 0): the fault-injection backtest. The copy is written under the output.
     """
     logger = get_run_logger()
     config = load_run_config(config_path)
@@ -66,6 +72,9 @@ def backtest_flow(
         parse_moment(end, "--end"),
     )
     output_dir = Path(output) if output else config.reports.path / config.name / "backtest"
+    plan = parse_fault_plan(faults) if faults else ()
+    if plan:
+        config = faulted_log_config(config, windows, plan, output_dir / "faulted-log")
     names = list(strategies or STRATEGY_KINDS)
     dashboards = workspace_location(config) if workspace else None
     results = []
@@ -85,6 +94,7 @@ def backtest_flow(
         strategies=tuple(results),
         output_dir=output_dir,
         higher_is_better=config.policy.performance_metric.higher_is_better,
+        faults=plan,
     )
     write_csv(result, output_dir / "backtest.csv")
     plot_backtest(result, output_dir / "backtest.png")
@@ -124,12 +134,21 @@ def main(argv: list[str] | None = None) -> int:
         "(default <reports.path>/workspace, or an `evidently ui` service), project "
         "'<name> (backtest)'",
     )
+    parser.add_argument(
+        "--faults",
+        metavar="PLAN",
+        help="break these windows of a copy of the log first (the fault-injection backtest): "
+        "WINDOW:KIND[:COLUMN],... with WINDOW counted from 0 and KIND one of "
+        + ", ".join(FAULT_KINDS)
+        + "; e.g. 3:unit-x1000:temp_max,7:duplicated-rows",
+    )
     args = parser.parse_args(argv)
     if args.every < 1:
         parser.error("--every must be 1 or more")
     try:  # fail before any server starts
         parse_step(args.step) if args.step else None
         parse_moment(args.start, "--start"), parse_moment(args.end, "--end")
+        parse_fault_plan(args.faults) if args.faults else None
     except ConfigError as error:
         parser.error(str(error))
     return run_cli(
@@ -143,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             args.output,
             args.strategy,
             args.workspace,
+            args.faults,
         ),
         lambda result: f"{render_backtest(result)}\n\noutputs in {result.output_dir}",
         check=check_log,

@@ -180,3 +180,49 @@ def test_backtest_prints_every_log_against_every_window() -> None:
     # The abrupt change: with the change-aware window a challenger is promoted one window after
     # the first breached window (the configured span would still be mostly old rows).
     assert re.search(r"first promotion after window \d+: \d+ windows from the change, 1 after", out)
+
+
+def test_the_fault_backtest_flags_every_fault_and_retrains_on_none(tmp_path) -> None:
+    # Two logs at toy size, replayed in windows of their monitored window: the demo (daily rows,
+    # 90 days: one fault in its two windows) and elec-demand (half-hourly rows, 14 days: three
+    # faults in six windows); each gets as many faults as its windows hold apart.
+    out = _run(
+        "backtest.py",
+        *("--faults", "--toy", "--logs", "demo,elec-demand", "--output", str(tmp_path)),
+        timeout=1800,
+    )
+
+    summary = out.split("the fault-injection backtest:")[1].split("per fault:")[0]
+    lines = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in summary.splitlines()
+        if line.startswith("| ")
+    ]
+    rows = {cells[0]: dict(zip(lines[0], cells, strict=True)) for cells in lines[1:]}
+    assert (rows["demo"]["faults injected"], rows["elec-demand"]["faults injected"]) == ("1", "3")
+    for row in rows.values():
+        injected, windows = int(row["faults injected"]), int(row["windows"])
+        # The checks flag every fault (a check the same window of the clean log passes), the
+        # policy decides DATA-ISSUE on each, and no retrain or promotion is decided on one.
+        assert row["flagged by the checks"] == f"{injected} / {injected}", row
+        assert row["flagged by the policy (new)"] == f"{injected} / {injected}", row
+        assert row["retrains / promotions caused (new)"] == "0 / 0", row
+        for column in ("false alarms, clean log (checks)", "false alarms, clean log (policy)"):
+            alarms, judged = (int(n) for n in row[column].split(" / "))
+            assert judged == windows and alarms * 50 <= windows, row  # none on clean windows
+        retrains, promotions = (
+            int(n) for n in row["retrains / promotions caused (today)"].split(" / ")
+        )
+        assert promotions <= retrains
+        assert "no categorical column: no renamed category" in row["note"]
+    details = out.split("per fault:")[1]
+    # Today an entirely empty column stops the monitor run; the missing check names it, and
+    # the policy decides DATA-ISSUE instead.
+    empty = r"^\| demo +\| 1:empty-column:precipitation +\| 2013-06-30 +\| missing \(precipitation\) +\|"
+    assert re.search(empty + r" DATA-ISSUE: data-issue +\| monitor-failed +\|", details, re.M)
+    assert re.search(
+        r"^\| elec-demand +\| 3:unit-x1000:work_day +\| \S+ +\| range \(work_day\)", details, re.M
+    )
+    # The tables are also written as CSV and markdown.
+    assert (tmp_path / "faults-summary.csv").read_text().count("\n") == 3
+    assert "| demo | " in (tmp_path / "faults.md").read_text()

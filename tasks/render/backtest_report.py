@@ -65,6 +65,7 @@ def window_rows(result: BacktestResult) -> list[dict[str, Any]]:
                     "reason_codes": " | ".join(codes(outcome.reason_codes)),
                     "rolled_back": outcome.rolled_back,
                     "watch": " | ".join(outcome.watch_reasons),
+                    "faults": " | ".join(map(str, result.faults_in(outcome.index))),
                 }
             )
     return rows
@@ -99,6 +100,11 @@ def render_backtest(result: BacktestResult) -> str:
         "labelled rows, before any retraining on it; vs every-window is the mean over "
         "every-window's mean ("
         + ("above 1 is better)" if result.higher_is_better else "below 1 is better)"),
+        *(
+            [f"faults injected (--faults): {', '.join(map(str, result.faults))}"]
+            if result.faults
+            else []
+        ),
         "",
         *_table(summary_rows(result)),
         "",

@@ -21,6 +21,7 @@ import pandas as pd
 from tasks.adapters.evidently_workspace import WorkspaceLocation
 from tasks.adapters.modeling import predict_labels
 from tasks.config import Config, parse_duration
+from tasks.core.faults import Fault
 from tasks.core.metrics import score_predictions
 from tasks.core.policy import TriggerDecision
 from tasks.core.reasons import Reason
@@ -44,6 +45,7 @@ from tasks.stores.resources import Stores, open_stores
 
 StrategyKind = Literal["never", "fixed", "every-window", "policy"]
 STRATEGY_KINDS: tuple[str, ...] = ("policy", "never", "fixed", "every-window")
+MONITOR_FAILED = "monitor-failed"  # the action of a window whose monitor run refused its data
 
 
 def _is_strategy_kind(name: str) -> TypeGuard[StrategyKind]:
@@ -162,10 +164,15 @@ class BacktestResult:
     strategies: tuple[StrategyResult, ...] = field(default_factory=tuple)
     output_dir: Path | None = None
     higher_is_better: bool = True  # False for error metrics (mae, rmse, mape, pinball)
+    faults: tuple[Fault, ...] = ()  # the faults injected into the replayed log (--faults)
 
     @property
     def direction(self) -> str:
         return "higher is better" if self.higher_is_better else "lower is better"
+
+    def faults_in(self, index: int) -> tuple[Fault, ...]:
+        """The faults injected into window index."""
+        return tuple(fault for fault in self.faults if fault.window == index)
 
     def get(self, name: str) -> StrategyResult:
         for result in self.strategies:
@@ -378,7 +385,15 @@ def replay_window(
     if strategy.kind == "policy":
         # The monitor looks at its configured current window ending here, as in production.
         current = plan_windows(config, window.end).current
-        signals = measure_window(config, stores, current, champion, None, champion_model=model)
+        try:
+            signals = measure_window(config, stores, current, champion, None, champion_model=model)
+        except DataError as error:
+            # Refused as the monitor flow refuses it (e.g. an entirely empty column): that run
+            # fails, decides nothing and records nothing; the replay goes on to the next window.
+            return WindowOutcome(
+                index, window, champion, metric, labelled, MONITOR_FAILED, False, False,
+                (str(error),), estimate,
+            )  # fmt: skip
         decision = decide_on_history(config, stores, signals, window.end, champion)
         retrain = decision.retrain
         action = decision.action

@@ -97,7 +97,7 @@ def test_cli_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for option in ("--step", "--every", "--start", "--end", "--output", "--strategy"):
+    for option in ("--step", "--every", "--start", "--end", "--output", "--strategy", "--faults"):
         assert option in out
 
 
@@ -108,6 +108,7 @@ def test_cli_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
         (["--step", "3x"], "--step: '3x' is not a duration"),
         (["--step", "0d"], "--step: '0d' is not a positive duration"),
         (["--start", "April"], "--start: 'April' is not an ISO time"),
+        (["--faults", "3:unit-x100:wind"], "unknown fault kind 'unit-x100'"),
     ],
 )
 def test_cli_refuses_bad_options_before_any_work(
@@ -216,3 +217,39 @@ def test_a_replayed_window_reads_its_rows_and_loads_the_champion_once(
     current = plan_windows(config, window.end).current
     assert current != window  # the monitor's own 90-day window, read for the policy
     assert Counter(reads) == Counter([window, current])
+
+
+def test_a_window_the_monitor_refuses_is_replayed_as_a_failed_run_and_the_replay_goes_on(
+    tmp_path: Path,
+) -> None:
+    # An entirely empty column (a fault of the fault-injection backtest) makes the monitor
+    # without data-quality checks refuse its window, as the monitor flow does: that run decides
+    # and records nothing.
+    from datetime import datetime
+
+    from tasks.core.faults import Fault
+    from tasks.core.windows import Window
+    from tasks.steps.backtest import (
+        MONITOR_FAILED,
+        bootstrap_champion,
+        replay_window,
+        scratch_config,
+    )
+    from tasks.steps.fault_injection import faulted_log_config
+    from tasks.stores.resources import open_stores
+    from tests.helpers import repo_config
+
+    window = Window(datetime(2013, 4, 1), datetime(2013, 6, 30))  # the monitor's 90 days
+    config = scratch_config(repo_config({"data_quality.enabled": False}), tmp_path / "replay")
+    config = faulted_log_config(
+        config, [window], [Fault(0, "empty-column", "wind")], tmp_path / "faulted"
+    )
+    stores = open_stores(config)
+    champion = bootstrap_champion(config, stores, window)
+
+    outcome = replay_window(config, stores, Strategy("policy"), 0, window, champion)
+
+    assert (outcome.action, outcome.retrained, outcome.promoted) == (MONITOR_FAILED, False, False)
+    assert "columns ['wind'] are entirely empty in the current window" in outcome.reasons[0]
+    assert outcome.metric is not None  # the champion was still scored on the labelled rows
+    assert stores.history.rows(config.name) == []
