@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tasks.adapters.evidently_report import add_report_header, compute_signals
+from tasks.adapters.evidently_report import HeaderAlert, add_report_header, compute_signals
 from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
 from tasks.core.metrics import holdout_metric_key
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
+from tasks.core.quality_view import Report as QualityView
+from tasks.core.quality_view import quality_rows, quality_verdict
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
@@ -256,10 +258,32 @@ def prune_reports(config: Config, current: Path | None) -> list[Path]:
     return deleted
 
 
+def quality_alert(report: QualityView) -> HeaderAlert | None:
+    """A failed data-quality report as the block at the top of an HTML report: the verdict,
+    the failing checks with their numbers and tolerances, the passed ones folded; None when
+    every check passed (the facts then say so in one line)."""
+    if not report.failed:
+        return None
+    rows = quality_rows(report)
+    passed = [row for row in rows if row["result"] == "ok"]
+    return HeaderAlert(
+        headline=f"Data quality {quality_verdict(report)}",
+        table=[row for row in rows if row["result"] == "FAIL"],
+        folded=passed,
+        folded_label=f"the {len(passed)} checks that passed",
+    )
+
+
 def label_reports(
-    config: Config, window: Window, champion: str, signals: Signals, decision: TriggerDecision
+    config: Config,
+    window: Window,
+    champion: str,
+    signals: Signals,
+    decision: TriggerDecision,
+    quality: QualityView | None = None,
 ) -> None:
-    """Put what each HTML report is about at its top: model, window, reference and decision."""
+    """Put what each HTML report is about at its top: model, window, reference and decision,
+    and the window's data quality (a failed check first of all)."""
     reference = f"champion {champion}'s training data, {signals.reference_rows:,} rows"
     if signals.sampled:
         reference += (
@@ -277,6 +301,8 @@ def label_reports(
         ),
         *[("", f"- {reason}") for reason in decision.reasons],
     ]
+    if quality is not None and not quality.failed:
+        facts.append(("Data quality", quality_verdict(quality)))
     performance = signals.performance
     if performance is not None:
         facts.append(
@@ -313,11 +339,12 @@ def label_reports(
         }
         for name, column in tested
     ]
+    alert = quality_alert(quality) if quality is not None else None
     for report in signals.report_paths:
         path = Path(report)
         if path.stem == "drift":
             title = f"{config.name}: data drift of {window} against champion {champion}"
-            add_report_header(path, title, facts, drift_table)
+            add_report_header(path, title, facts, drift_table, alert=alert)
         else:
             title = f"{config.name}: performance of champion {champion} on {window}"
-            add_report_header(path, title, facts)
+            add_report_header(path, title, facts, alert=alert)
