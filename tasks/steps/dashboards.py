@@ -22,6 +22,8 @@ from tasks.adapters.evidently_workspace import (
 from tasks.config import Config
 from tasks.core.outcomes import DashboardUpdate
 from tasks.core.policy import TriggerDecision
+from tasks.core.quality_view import Report as QualityView
+from tasks.core.quality_view import check_names, failed_share, failed_shares_by_check
 from tasks.core.signals import Signals
 from tasks.steps.commands import installed_command, shell_path
 from tasks.steps.logs import step_logger
@@ -49,6 +51,7 @@ def window_point(
     signals: Signals,
     decision: TriggerDecision,
     status: str,
+    quality: QualityView | None = None,
 ) -> WindowPoint:
     """What the dashboard plots of one monitor run: the numbers the decision was made on."""
     return WindowPoint(
@@ -64,6 +67,8 @@ def window_point(
         labelled_rows=signals.performance.labelled_rows if signals.performance else 0,
         retrained=decision.retrain,
         promoted=status == "promoted",
+        quality_failed_share=failed_share(quality) if quality is not None else None,
+        quality_check_shares=failed_shares_by_check(quality) if quality is not None else {},
     )
 
 
@@ -77,6 +82,7 @@ def record_dashboard(
     *,
     workspace: WorkspaceLocation | None = None,
     backtest: bool = False,
+    quality: QualityView | None = None,
 ) -> DashboardUpdate:
     """Add this run to the model's project in Evidently's UI; say where, or what went wrong.
 
@@ -96,7 +102,8 @@ def record_dashboard(
             description,
             config.policy.performance_metric.describe(),
             list(config.data.features),
-            window_point(as_of, champion, signals, decision, status),
+            window_point(as_of, champion, signals, decision, status, quality),
+            check_names(quality) if quality is not None else (),
         )
     except Exception as error:  # any failure of the dashboard must leave the run standing
         problem = _problem(location, error)
