@@ -26,6 +26,9 @@ class FleetRow:
     champion_after: str | None = None
     duration_seconds: float | None = None
     error: str | None = None
+    # ok, "failed: <columns>", or None: the run checked no data quality (an error row, an
+    # older monitor run).
+    data_quality: str | None = None
 
     @property
     def failed(self) -> bool:
