@@ -401,11 +401,13 @@ _BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class HeaderAlert:
-    """A boxed block at the top of the header, red when it warns: a headline, a table, and
-    rows folded under a line a person clicks to open (such as the checks that passed)."""
+    """A boxed block at the top of the header, red when it warns: a headline, a table, notes
+    (sentences, as a list), and rows folded under a line a person clicks to open (such as the
+    checks that passed)."""
 
     headline: str
     table: list[dict[str, str]]
+    notes: list[str] = field(default_factory=list)
     warning: bool = True
     folded: list[dict[str, str]] = field(default_factory=list)
     folded_label: str = ""
@@ -481,6 +483,10 @@ def _alert_lines(alert: HeaderAlert, cell: str) -> list[str]:
     ]
     if alert.table:
         lines += _table_lines(alert.table, cell)
+    if alert.notes:
+        lines.append('<ul style="margin:6px 0 0 0;padding-left:20px">')
+        lines += [f"<li>{html.escape(note)}</li>" for note in alert.notes]
+        lines.append("</ul>")
     if alert.folded:
         lines.append('<details style="margin-top:6px">')
         lines.append(f'<summary style="cursor:pointer">{html.escape(alert.folded_label)}</summary>')

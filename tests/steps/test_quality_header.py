@@ -32,5 +32,6 @@ def test_a_failed_data_quality_report_opens_the_header(tmp_path: Path):
     )
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", box)
     assert cells[:6] == ["missing", "wind", "1", "0.002", "0.05", "FAIL"]
+    assert "<li>wind: 100% of values missing (reference 0.2%, tolerance +5 points)</li>" in box
     folded = box[box.index("<details") :]
     assert "the 3 checks that passed" in folded and folded.count("<td") == 3 * 6
