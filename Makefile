@@ -9,8 +9,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast install lint lock image stack-test benchmark clean
 
+# The venv is created once: re-running `python -m venv` over one made by another Python (after an
+# edit of pyproject.toml, say) would rewrite its pyvenv.cfg under the installed packages.
 $(STAMP): pyproject.toml requirements/dev.txt
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
@@ -28,8 +30,9 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
+# --durations: the slowest tests, in every run's output (CI's too), so the next slow one is seen.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=40 --durations-min=10
 
 # The inner loop: every test not marked e2e (flow runs on the demo data), server (a real Prefect
 # server) or slow (tests that start processes or kill loops), in every folder; a new test is in

@@ -134,6 +134,9 @@ class Backend:
     def calibration_file(self, version: str) -> Path:
         raise NotImplementedError
 
+    def attachment_file(self, version: str, name: str) -> Path:
+        raise NotImplementedError
+
     def stored_model_sha256(self, version: str) -> str:
         """The digest of the model as stored, computed from the stored files themselves."""
         raise NotImplementedError
@@ -180,6 +183,9 @@ class LocalBackend(Backend):
     def calibration_file(self, version: str) -> Path:
         return self._version_dir(version) / "calibration.json"
 
+    def attachment_file(self, version: str, name: str) -> Path:
+        return self._version_dir(version) / "attachments" / name
+
     missing_model_message = "model file of v0001 is missing"
     unstorable_model_message = "lambda"
 
@@ -224,6 +230,9 @@ class MlflowBackend(Backend):
 
     def calibration_file(self, version: str) -> Path:
         return self.run_directory(version) / "calibration" / "calibration.json"
+
+    def attachment_file(self, version: str, name: str) -> Path:
+        return self.run_directory(version) / "attachments" / name
 
     missing_model_message = r"model of v0001 \(its files\) does not match its registered SHA-256"
     unstorable_model_message = "predict"

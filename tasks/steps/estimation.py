@@ -33,6 +33,8 @@ class HoldoutFit:
     score: float | None
     calibration: Calibration | None
     note: str
+    # The holdout's labelled rows (None: no holdout, or none labelled), for the attachments.
+    rows: pd.DataFrame | None = None
 
 
 def fit_on_holdout(
@@ -57,22 +59,25 @@ def fit_on_holdout(
     scored = f"holdout score {score:.3f} on {len(rows)} labelled rows of {holdout}"
     if not config.policy.estimated_performance.enabled:
         return HoldoutFit(
-            score, None, f"{scored}; no calibration: policy.estimated_performance.enabled is false"
+            score,
+            None,
+            f"{scored}; no calibration: policy.estimated_performance.enabled is false",
+            rows,
         )
     if metric.is_regression:
-        return HoldoutFit(score, None, f"{scored}; no calibration: {REGRESSOR_NOTE}")
+        return HoldoutFit(score, None, f"{scored}; no calibration: {REGRESSOR_NOTE}", rows)
     predicted = predict_probabilities(model, rows, config.data.features)
     if predicted is None:
-        return HoldoutFit(score, None, f"{scored}; no calibration: {NO_PROBABILITIES_NOTE}")
+        return HoldoutFit(score, None, f"{scored}; no calibration: {NO_PROBABILITIES_NOTE}", rows)
     classes, probabilities = predicted
     if len(classes) < 2:
         return HoldoutFit(
-            score, None, f"{scored}; no calibration: the model knows {len(classes)} class"
+            score, None, f"{scored}; no calibration: the model knows {len(classes)} class", rows
         )
     calibration = fit_calibration(
         classes, probabilities, truth, metric=metric.describe(), holdout_score=score
     )
-    return HoldoutFit(score, calibration, f"{scored}; {calibration.describe()}")
+    return HoldoutFit(score, calibration, f"{scored}; {calibration.describe()}", rows)
 
 
 def estimate_window(

@@ -26,6 +26,7 @@ from tasks.core.frames import fingerprint_frame
 from tasks.core.metrics import holdout_metric_key, score_predictions
 from tasks.core.windows import Window, WindowPlan
 from tasks.errors import ModelError
+from tasks.steps.attachments import Registration, version_attachments
 from tasks.steps.estimation import HoldoutFit, fit_on_holdout
 from tasks.steps.logs import step_logger
 from tasks.stores.data import LogSource, load_window
@@ -211,11 +212,13 @@ def train_challenger(
             training_choice=choice.to_dict(),
             holdout_window=choice.holdout.to_dict() if moved else {},
         )
+    reference = reference_frame(config, training)
     record = registry.register(
         model,
-        reference_frame(config, training),
+        reference,
         lineage,
         fit.calibration.to_dict() if fit.calibration else None,
+        version_attachments(Registration(config, model, reference, fit.rows)),
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     logger.info(
@@ -247,9 +250,10 @@ def adopt_model(
     fit = fit_on_holdout(config, stores.source, model, holdout)
     step_logger(__name__).info(fit.note)
     registry = stores.registry
+    reference = reference_frame(config, training)
     record = registry.register(
         model,
-        reference_frame(config, training),
+        reference,
         _lineage(
             config,
             stores.source,
@@ -261,6 +265,7 @@ def adopt_model(
             fit=fit,
         ),
         fit.calibration.to_dict() if fit.calibration else None,
+        version_attachments(Registration(config, model, reference, fit.rows)),
     )
     registry.set_alias("challenger", record.version, reason=reason, action="register")
     return record

@@ -22,6 +22,7 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from tasks.stores.registry._files import actor_name, sha256_file, utc_now
 from tasks.stores.registry._lock import AliasLock
 from tasks.stores.registry._types import (
     ALIASES,
+    ATTACHMENTS_DIRECTORY,
     CALIBRATION_FILE,
     UNCHECKED,
     HistoryEntry,
@@ -41,6 +43,7 @@ from tasks.stores.registry._types import (
     RegistryCheck,
     StoredCard,
     Unchecked,
+    check_attachment_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -68,9 +71,14 @@ class ModelRegistry(ABC):
         reference: pd.DataFrame,
         lineage: Lineage,
         calibration: JsonDict | None = None,
+        attachments: Mapping[str, bytes] | None = None,
     ) -> ModelVersion:
-        """Store model, reference data, lineage and (if any) the calibration as a new version,
-        all or nothing: written and digested in a staging directory, then stored by the backend."""
+        """Store model, reference data, lineage, (if any) the calibration and the attachments
+        (name -> the file's bytes) as a new version, all or nothing: written and digested in a
+        staging directory, then stored by the backend."""
+        attachments = dict(attachments or {})
+        for name in attachments:
+            check_attachment_name(name)
         with self._staging() as staging:
             model_sha256 = self._save_model(model, reference, lineage, staging)
             reference.to_parquet(staging / "reference.parquet", index=False)
@@ -80,6 +88,12 @@ class ModelRegistry(ABC):
                     json.dumps(calibration, indent=2, sort_keys=True)
                 )
                 calibration_sha256 = sha256_file(staging / CALIBRATION_FILE)
+            attachment_sha256: dict[str, str] = {}
+            if attachments:
+                (staging / ATTACHMENTS_DIRECTORY).mkdir()
+                for name, content in sorted(attachments.items()):
+                    (staging / ATTACHMENTS_DIRECTORY / name).write_bytes(content)
+                    attachment_sha256[name] = sha256_file(staging / ATTACHMENTS_DIRECTORY / name)
             record = ModelVersion(
                 **lineage.lineage_fields(),
                 version="v0000",  # the backend numbers it when it stores it
@@ -88,11 +102,18 @@ class ModelRegistry(ABC):
                 model_sha256=model_sha256,
                 reference_sha256=sha256_file(staging / "reference.parquet"),
                 calibration_sha256=calibration_sha256,
+                attachments=attachment_sha256,
             )
             return self._store_version(staging, record)
 
     @abstractmethod
     def load_calibration(self, version: str) -> JsonDict | None: ...
+
+    @abstractmethod
+    def load_attachment(self, version: str, name: str) -> bytes | None:
+        """The version's attachment called name, after checking its SHA-256; None when the
+        version was registered without one of that name (RegistryError when it is recorded but
+        missing or changed)."""
 
     @abstractmethod
     def get_version(self, version: str) -> ModelVersion: ...

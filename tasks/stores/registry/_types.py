@@ -12,6 +12,10 @@ from tasks.errors import RegistryError
 
 ALIASES = ("champion", "challenger")
 CALIBRATION_FILE = "calibration.json"
+# A version's attachments (files other parts of the loop keep with it: a profile of its
+# reference, a quality profile, an error model, ...): attachments/<name>, SHA-256 checked.
+ATTACHMENTS_DIRECTORY = "attachments"
+ATTACHMENT_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
 # A version's model card (card.md, card.json): beside its files, or under card/ of its run.
 CARD_MARKDOWN = "card.md"
 CARD_RECORD = "card.json"
@@ -94,6 +98,9 @@ class ModelVersion(Lineage):
     # SHA-256 of calibration.json; "" when the version has none (a regressor, a model without
     # predict_proba, no labelled holdout rows, or registered before calibrations were kept).
     calibration_sha256: str = ""
+    # The version's attachments: name -> SHA-256 of the file (empty in versions registered
+    # without any, or before attachments were kept).
+    attachments: dict[str, str] = field(default_factory=dict)
 
     @property
     def lineage(self) -> Lineage:
@@ -135,6 +142,16 @@ class RegistryCheck:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def check_attachment_name(name: str) -> str:
+    """The attachment's name, if it is safe as a file name in any backend; else RegistryError."""
+    if not isinstance(name, str) or not ATTACHMENT_NAME.fullmatch(name):
+        raise RegistryError(
+            f"{name!r} is not an attachment name: use lower-case letters, digits, '.', '_' and "
+            "'-', starting with a letter or digit, at most 100 characters (like quality.json)"
+        )
+    return name
 
 
 def check_model_name(model_name: str) -> str:

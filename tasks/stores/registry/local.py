@@ -6,7 +6,9 @@ It keeps each model in its own directory under registry.path:
                                    calibration.json (classifiers: the probabilities' calibration
                                    on the holdout, for the label-free estimate; optional),
                                    card.md, card.json (its model card, written when it becomes
-                                   champion: promotion, bootstrap or rollback)
+                                   champion: promotion, bootstrap or rollback),
+                                   attachments/<name> (files kept with the version by other
+                                   parts of the loop; SHA-256 in metadata.json)
     models/<name>/aliases.json           {"champion": "v0001", "challenger": "v0002"}
     models/<name>/history.jsonl          one line per alias change, append-only
     models/<name>/comparisons/<id>.json  champion-challenger comparisons
@@ -67,6 +69,7 @@ from tasks.stores.registry._lock import AliasLock, FileAliasLock
 from tasks.stores.registry._migration import migrate_root_layout
 from tasks.stores.registry._types import (
     ALIASES,
+    ATTACHMENTS_DIRECTORY,
     CALIBRATION_FILE,
     CARD_MARKDOWN,
     CARD_RECORD,
@@ -76,6 +79,7 @@ from tasks.stores.registry._types import (
     ModelVersion,
     RegistryCheck,
     StoredCard,
+    check_attachment_name,
     check_model_name,
 )
 
@@ -177,6 +181,9 @@ class LocalRegistry(ModelRegistry):
         files = ["model.pkl", "reference.parquet"]
         if record.calibration_sha256:
             files.append(CALIBRATION_FILE)
+        files += [f"{ATTACHMENTS_DIRECTORY}/{name}" for name in record.attachments]
+        if record.attachments:
+            files.append(ATTACHMENTS_DIRECTORY)
         for name in files:
             fsync_path(staging / name)
         with self._locked():
@@ -275,6 +282,23 @@ class LocalRegistry(ModelRegistry):
             RegistryError,
         )
         return read_calibration(path, version)
+
+    def load_attachment(self, version: str, name: str) -> bytes | None:
+        """A version's attachment after checking its SHA-256; None when it was registered
+        without one of that name."""
+        check_attachment_name(name)
+        expected = self.get_version(version).attachments.get(name)
+        if expected is None:
+            return None
+        path = self._checked_file(
+            version,
+            f"{ATTACHMENTS_DIRECTORY}/{name}",
+            expected,
+            f"attachment {name}",
+            "use",
+            RegistryError,
+        )
+        return path.read_bytes()
 
     def load_reference(
         self, version: str, sample_rows: int | None = None, seed: int = 0
@@ -479,6 +503,12 @@ class LocalRegistry(ModelRegistry):
                 problems.append(f"calibration of {record.version} is missing")
             elif sha256_file(calibration) != record.calibration_sha256:
                 problems.append(f"calibration of {record.version} does not match its SHA-256")
+        for name, expected in sorted(record.attachments.items()):
+            attachment = directory / ATTACHMENTS_DIRECTORY / name
+            if not attachment.is_file():
+                problems.append(f"attachment {name} of {record.version} is missing")
+            elif sha256_file(attachment) != expected:
+                problems.append(f"attachment {name} of {record.version} does not match its SHA-256")
         return problems
 
     # -- model cards -----------------------------------------------------------------

@@ -12,7 +12,8 @@ What goes where, for a model NAME (the config's name, also the registered model'
     experiment autoretrain-NAME           one run per version: the model (scikit-learn flavour,
                                           signature, input example) under model/, the reference
                                           data under reference/, the calibration of its
-                                          probabilities (if any) under calibration/, the
+                                          probabilities (if any) under calibration/, its
+                                          attachments under attachments/, the
                                           lineage under lineage/, its model card
                                           under card/ (card.md, card.json; the card is also
                                           the model version's description), the
@@ -81,6 +82,7 @@ from tasks.stores.registry._mlflow_client import (
 from tasks.stores.registry._mlflow_monitor_runs import MlflowMonitorRuns
 from tasks.stores.registry._types import (
     ALIASES,
+    ATTACHMENTS_DIRECTORY,
     CALIBRATION_FILE,
     CARD_MARKDOWN,
     CARD_RECORD,
@@ -90,6 +92,7 @@ from tasks.stores.registry._types import (
     ModelVersion,
     RegistryCheck,
     StoredCard,
+    check_attachment_name,
 )
 
 logger = logging.getLogger(__name__)
@@ -178,6 +181,10 @@ class MlflowRegistry(MlflowMonitorRuns, MlflowAliasHistory, ModelRegistry):
             self.client.log_artifact(run_id, str(staging / "reference.parquet"), "reference")
             if record.calibration_sha256:
                 self.client.log_artifact(run_id, str(staging / CALIBRATION_FILE), "calibration")
+            if record.attachments:
+                self.client.log_artifacts(
+                    run_id, str(staging / ATTACHMENTS_DIRECTORY), ATTACHMENTS_DIRECTORY
+                )
             self.client.set_terminated(run_id)
         with self._locked():
             self._ensure_registered()
@@ -286,6 +293,21 @@ class MlflowRegistry(MlflowMonitorRuns, MlflowAliasHistory, ModelRegistry):
                 uri, Path(scratch), f"calibration of {version}", record.calibration_sha256, "use it"
             )
             return read_calibration(path, version)
+
+    def load_attachment(self, version: str, name: str) -> bytes | None:
+        """The version's attachment (SHA-256 checked); None when it was registered without one
+        of that name."""
+        check_attachment_name(name)
+        found = self._model_version(version)
+        expected = self._record(found).attachments.get(name)
+        if expected is None:
+            return None
+        uri = f"runs:/{found.run_id}/{ATTACHMENTS_DIRECTORY}/{name}"
+        with tempfile.TemporaryDirectory(prefix="autoretrain-mlflow-") as scratch:
+            path = self._download_checked(
+                uri, Path(scratch), f"attachment {name} of {version}", expected, "use it"
+            )
+            return path.read_bytes()
 
     def load_reference(
         self, version: str, sample_rows: int | None = None, seed: int = 0
@@ -523,6 +545,11 @@ class MlflowRegistry(MlflowMonitorRuns, MlflowAliasHistory, ModelRegistry):
             for load in (self.load_reference, self.load_calibration):
                 try:
                     load(record.version)
+                except AutoretrainError as error:
+                    problems.append(str(error))
+            for name in sorted(record.attachments):
+                try:
+                    self.load_attachment(record.version, name)
                 except AutoretrainError as error:
                     problems.append(str(error))
         with self._locked():
