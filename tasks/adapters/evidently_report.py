@@ -401,12 +401,14 @@ _BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class HeaderAlert:
-    """A boxed block at the top of the header, red when it warns: a headline, a table, notes
+    """A boxed block at the top of the header, red when it warns: a headline, a line under it,
+    a table, notes
     (sentences, as a list), and rows folded under a line a person clicks to open (such as the
     checks that passed)."""
 
     headline: str
     table: list[dict[str, str]]
+    subline: str = ""
     notes: list[str] = field(default_factory=list)
     warning: bool = True
     folded: list[dict[str, str]] = field(default_factory=list)
@@ -481,6 +483,8 @@ def _alert_lines(alert: HeaderAlert, cell: str) -> list[str]:
         'padding:8px 12px;margin:0 0 10px 0">',
         f'<p style="margin:0;font-weight:bold;color:{color}">{html.escape(alert.headline)}</p>',
     ]
+    if alert.subline:
+        lines.append(f'<p style="margin:4px 0 0 0">{html.escape(alert.subline)}</p>')
     if alert.table:
         lines += _table_lines(alert.table, cell)
     if alert.notes:

@@ -95,18 +95,24 @@ def failing_columns(report: Report) -> list[str]:
     return columns
 
 
+def describe_failures(report: Report) -> str:
+    """Which checks failed on which columns, in one clause: "1 of 4 checks failed (missing), on
+    wind"."""
+    findings = list(report.findings)
+    failed = [finding for finding in findings if finding.failed]
+    checks = ", ".join(dict.fromkeys(finding.check for finding in failed))
+    return (
+        f"{len(failed)} of {len(findings)} checks failed ({checks}), on "
+        f"{', '.join(failing_columns(report))}"
+    )
+
+
 def quality_verdict(report: Report) -> str:
     """The report in one line: which checks failed on which columns and what that means, or
     that every check passed."""
-    findings = list(report.findings)
-    failed = [finding for finding in findings if finding.failed]
     if not report.failed:
-        return f"ok: all {len(findings)} checks passed"
-    checks = sorted({finding.check for finding in failed})
-    return (
-        f"FAILED: {len(failed)} of {len(findings)} checks ({', '.join(checks)}) on "
-        f"{', '.join(failing_columns(report))}: {BROKEN}"
-    )
+        return f"ok: all {len(list(report.findings))} checks passed"
+    return f"FAILED: {describe_failures(report)}: {BROKEN}"
 
 
 def quality_cell(report: Report | None) -> str:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from tasks.core.quality_view import (
     ROW_COLUMNS,
     Report,
+    describe_failures,
     ordered_findings,
     quality_rows,
-    quality_verdict,
 )
 
 
@@ -36,7 +36,7 @@ def render_quality_markdown(report: Report) -> str:
     lines = [
         "## Data quality: FAILED",
         "",
-        f"**The data looks broken, not the model.** {quality_verdict(report)}.",
+        f"**The data looks broken, not the model**: {describe_failures(report)}.",
         "",
         "| " + " | ".join(ROW_COLUMNS) + " |",
         "|" + "---|" * len(ROW_COLUMNS),

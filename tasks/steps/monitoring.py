@@ -17,7 +17,13 @@ from tasks.core.metrics import holdout_metric_key
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
 from tasks.core.quality_view import Report as QualityView
-from tasks.core.quality_view import ordered_findings, quality_rows, quality_verdict
+from tasks.core.quality_view import (
+    BROKEN,
+    describe_failures,
+    ordered_findings,
+    quality_rows,
+    quality_verdict,
+)
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
@@ -267,7 +273,8 @@ def quality_alert(report: QualityView) -> HeaderAlert | None:
     rows = quality_rows(report)
     passed = [row for row in rows if row["result"] == "ok"]
     return HeaderAlert(
-        headline=f"Data quality {quality_verdict(report)}",
+        headline=f"Data quality FAILED: {BROKEN}",
+        subline=f"{describe_failures(report)}:",
         table=[row for row in rows if row["result"] == "FAIL"],
         notes=[finding.message for finding in ordered_findings(report) if finding.failed],
         folded=passed,

@@ -6,6 +6,7 @@ import pytest
 
 from tasks.core.quality_view import (
     BROKEN,
+    describe_failures,
     failed_share,
     failed_shares_by_check,
     format_quality_value,
@@ -38,7 +39,10 @@ def test_failing_checks_come_first_with_their_numbers_and_tolerance():
 
 
 def test_the_verdict_names_the_failed_checks_columns_and_what_it_means():
-    assert quality_verdict(broken_wind()) == (f"FAILED: 1 of 4 checks (missing) on wind: {BROKEN}")
+    assert quality_verdict(broken_wind()) == (
+        f"FAILED: 1 of 4 checks failed (missing), on wind: {BROKEN}"
+    )
+    assert describe_failures(broken_wind()) == "1 of 4 checks failed (missing), on wind"
     assert BROKEN == "the data looks broken, not the model"
     assert quality_verdict(healthy()) == "ok: all 2 checks passed"
 

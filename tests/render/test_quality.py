@@ -11,8 +11,9 @@ def test_a_failed_report_says_the_data_is_broken_and_shows_the_failing_checks_fi
     lines = text.splitlines()
 
     assert lines[0] == "## Data quality: FAILED"
-    assert "**The data looks broken, not the model.**" in lines[2]
-    assert "1 of 4 checks (missing) on wind" in lines[2]
+    assert lines[2] == (
+        "**The data looks broken, not the model**: 1 of 4 checks failed (missing), on wind."
+    )
     table = [line for line in lines if line.startswith("|")]
     assert table[0] == "| check | column | value | reference | tolerance | result |"
     # Only the failing check in the table, with its numbers and tolerance.
