@@ -16,7 +16,6 @@ from tasks.config import Config
 from tasks.core.metrics import holdout_metric_key
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
-from tasks.core.quality_view import Report as QualityView
 from tasks.core.quality_view import (
     BROKEN,
     describe_failures,
@@ -24,6 +23,7 @@ from tasks.core.quality_view import (
     quality_rows,
     quality_verdict,
 )
+from tasks.core.quality_view import Report as QualityView
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
