@@ -3,7 +3,8 @@
 The sections of config.yaml are private modules, one part each: the production log (`_data`),
 the estimator and its allow-list (`_estimators`), the metric (`_metric`), the retraining policy
 (`_policy`), the gate (`_promotion`), windows and how a run runs (`_runs`), the registry, history
-and reports (`_stores`), the model card's owner and intended use (`_card`), the whole (`_config`) and its loading (`_loading`); the fleet file is
+and reports (`_stores`), the model card's owner and intended use (`_card`), the data-quality
+gate (`_quality`), the whole (`_config`) and its loading (`_loading`); the fleet file is
 `_fleet`. Import from here.
 """
 
@@ -30,6 +31,17 @@ from tasks.config._policy import (
     PredictionDriftConfig,
 )
 from tasks.config._promotion import ApprovalConfig, GuardsConfig, PromotionConfig, SlicesConfig
+from tasks.config._quality import (
+    CHECKS,
+    COLUMN_CHECKS,
+    DEFAULT_MIN_RECENT_WINDOWS,
+    DEFAULT_MIN_ROWS,
+    DEFAULT_TOLERANCES,
+    WINDOW_CHECKS,
+    CheckName,
+    DataQualityConfig,
+    TolerancesConfig,
+)
 from tasks.config._runs import (
     BootstrapConfig,
     OrchestrationConfig,
@@ -49,20 +61,28 @@ from tasks.config._stores import (
 )
 
 __all__ = [
+    "CHECKS",
     "CLASSIFICATION_METRICS",
+    "COLUMN_CHECKS",
+    "DEFAULT_MIN_RECENT_WINDOWS",
+    "DEFAULT_MIN_ROWS",
+    "DEFAULT_TOLERANCES",
     "ERROR_METRICS",
     "HISTORY_DIALECTS",
     "MLFLOW_SCHEMES",
     "REGRESSION_METRICS",
     "SKLEARN_ESTIMATOR_MODULES",
+    "WINDOW_CHECKS",
     "ApprovalConfig",
     "BootstrapConfig",
     "CardConfig",
+    "CheckName",
     "ColumnDriftConfig",
     "Config",
     "ConfirmationConfig",
     "ConfirmationsConfig",
     "DataConfig",
+    "DataQualityConfig",
     "Duration",
     "EstimatedPerformanceConfig",
     "FileSourceConfig",
@@ -85,6 +105,7 @@ __all__ = [
     "SlicesConfig",
     "SqlSourceConfig",
     "Strict",
+    "TolerancesConfig",
     "TrainingConfig",
     "WindowsConfig",
     "WorkspaceRetryConfig",

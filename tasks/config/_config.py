@@ -11,6 +11,7 @@ from tasks.config._estimators import ModelConfig
 from tasks.config._metric import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from tasks.config._policy import PolicyConfig
 from tasks.config._promotion import PromotionConfig
+from tasks.config._quality import CATEGORICAL_CHECKS, NUMERIC_CHECKS, DataQualityConfig
 from tasks.config._runs import (
     BootstrapConfig,
     OrchestrationConfig,
@@ -60,6 +61,11 @@ class Config(Strict):
         "The model card written at every promotion, bootstrap and rollback: its owner and "
         'intended use (each "not stated" on the card when absent).',
     )
+    data_quality: DataQualityConfig = section(
+        DataQualityConfig,
+        "The data-quality gate: every window checked against the champion's reference; a "
+        "failure is decision DATA-ISSUE, not drift.",
+    )
 
     @model_validator(mode="after")
     def _check_metric_fits_estimator(self) -> Config:
@@ -98,4 +104,25 @@ class Config(Strict):
                 "promotion.slices.columns must be listed in data.categorical_features: "
                 f"{not_categorical}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_quality_columns(self) -> Config:
+        columns = self.data_quality.columns
+        features = self.data.features
+        unknown = sorted(set(columns) - set(features))
+        if unknown:
+            raise ValueError(
+                f"data_quality.columns names columns that are not features: {unknown}; the "
+                f"features are {', '.join(features)}"
+            )
+        for column, checks in columns.items():
+            numeric = column in self.data.numerical_features
+            wrong = NUMERIC_CHECKS if not numeric else CATEGORICAL_CHECKS
+            for check in sorted(set(checks) & wrong):
+                kind = "numerical" if numeric else "categorical"
+                raise ValueError(
+                    f"data_quality.columns.{column}.{check}: {column} is a {kind} feature, and "
+                    f"{check} checks only {'categorical' if numeric else 'numerical'} ones"
+                )
         return self
