@@ -2,54 +2,46 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from tasks.core.quality import QualityFinding, QualityReport
 
 
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    column: str | None
-    value: Any
-    reference: Any
-    tolerance: Any
-    failed: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class Report:
-    findings: tuple[Finding, ...]
-
-    @property
-    def failed(self) -> bool:
-        return any(finding.failed for finding in self.findings)
-
-
-def broken_wind() -> Report:
-    """wind arrived empty; temp_max and the row count are fine."""
-    return Report(
-        (
-            Finding("missing", "temp_max", 0.0, 0.0, 0.05, False, "temp_max: 0% missing"),
-            Finding(
+def broken_wind() -> QualityReport:
+    """wind arrived empty; temp_max is fine; the row count could not be judged."""
+    return QualityReport(
+        rows=90,
+        findings=(
+            QualityFinding("missing", "temp_max", 0.0, 0.0, 0.05, False, "temp_max missing 0"),
+            QualityFinding(
                 "missing",
                 "wind",
                 1.0,
                 0.002,
                 0.05,
                 True,
-                "wind: 100% of values missing (reference 0.2%, tolerance +5 points)",
+                "wind missing share 1.000 (reference 0.002 + 0.050)",
             ),
-            Finding("range", "temp_max", 0.0, 0.0, 0.01, False, "temp_max: in range"),
-            Finding("rows", None, 90, 91, 0.5, False, "90 rows (recent windows 91)"),
-        )
+            QualityFinding(
+                "range", "temp_max", 0.0, "-1.6 to 35.6", 0.1, False, "temp_max range ok"
+            ),
+            QualityFinding("duplicates", None, 0.0, 0.0, 0.01, False, "duplicated rows 0"),
+            QualityFinding(
+                "row_count",
+                None,
+                None,
+                None,
+                0.5,
+                False,
+                "window row_count: not judged, 0 recent windows on record < 3",
+            ),
+        ),
     )
 
 
-def healthy() -> Report:
-    return Report(
-        (
-            Finding("missing", "wind", 0.0, 0.0, 0.05, False, "wind: 0% missing"),
-            Finding("rows", None, 90, 91, 0.5, False, "90 rows"),
-        )
+def healthy() -> QualityReport:
+    return QualityReport(
+        rows=90,
+        findings=(
+            QualityFinding("missing", "wind", 0.0, 0.0, 0.05, False, "wind missing 0"),
+            QualityFinding("duplicates", None, 0.0, 0.0, 0.01, False, "duplicated rows 0"),
+        ),
     )

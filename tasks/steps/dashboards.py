@@ -22,8 +22,8 @@ from tasks.adapters.evidently_workspace import (
 from tasks.config import Config
 from tasks.core.outcomes import DashboardUpdate
 from tasks.core.policy import TriggerDecision
-from tasks.core.quality_view import Report as QualityView
-from tasks.core.quality_view import check_names, failed_share, failed_shares_by_check
+from tasks.core.quality import CHECKS, QualityReport
+from tasks.core.quality_view import failed_share, failed_shares_by_check
 from tasks.core.signals import Signals
 from tasks.steps.commands import installed_command, shell_path
 from tasks.steps.logs import step_logger
@@ -51,7 +51,7 @@ def window_point(
     signals: Signals,
     decision: TriggerDecision,
     status: str,
-    quality: QualityView | None = None,
+    quality: QualityReport | None = None,
 ) -> WindowPoint:
     """What the dashboard plots of one monitor run: the numbers the decision was made on."""
     return WindowPoint(
@@ -82,7 +82,7 @@ def record_dashboard(
     *,
     workspace: WorkspaceLocation | None = None,
     backtest: bool = False,
-    quality: QualityView | None = None,
+    quality: QualityReport | None = None,
 ) -> DashboardUpdate:
     """Add this run to the model's project in Evidently's UI; say where, or what went wrong.
 
@@ -103,7 +103,7 @@ def record_dashboard(
             config.policy.performance_metric.describe(),
             list(config.data.features),
             window_point(as_of, champion, signals, decision, status, quality),
-            check_names(quality) if quality is not None else (),
+            CHECKS,
         )
     except Exception as error:  # any failure of the dashboard must leave the run standing
         problem = _problem(location, error)

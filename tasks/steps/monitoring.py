@@ -16,14 +16,8 @@ from tasks.config import Config
 from tasks.core.metrics import holdout_metric_key
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
-from tasks.core.quality_view import (
-    BROKEN,
-    describe_failures,
-    ordered_findings,
-    quality_rows,
-    quality_verdict,
-)
-from tasks.core.quality_view import Report as QualityView
+from tasks.core.quality import QualityReport
+from tasks.core.quality_view import BROKEN, describe_failures, quality_rows, quality_verdict
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
@@ -264,21 +258,25 @@ def prune_reports(config: Config, current: Path | None) -> list[Path]:
     return deleted
 
 
-def quality_alert(report: QualityView) -> HeaderAlert | None:
+def quality_alert(report: QualityReport) -> HeaderAlert | None:
     """A failed data-quality report as the block at the top of an HTML report: the verdict,
-    the failing checks with their numbers and tolerances, the passed ones folded; None when
-    every check passed (the facts then say so in one line)."""
+    the failing checks with their numbers and tolerances and in words, the others folded; None
+    when every check passed (the facts then say so in one line)."""
     if not report.failed:
         return None
     rows = quality_rows(report)
-    passed = [row for row in rows if row["result"] == "ok"]
+    others = [row for row in rows if row["result"] != "FAIL"]
+    passed = sum(row["result"] == "ok" for row in others)
+    label = f"the other {len(others)} checks: {passed} passed"
+    if passed < len(others):
+        label += f", {len(others) - passed} not judged"
     return HeaderAlert(
         headline=f"Data quality FAILED: {BROKEN}",
         subline=f"{describe_failures(report)}:",
         table=[row for row in rows if row["result"] == "FAIL"],
-        notes=[finding.message for finding in ordered_findings(report) if finding.failed],
-        folded=passed,
-        folded_label=f"the {len(passed)} checks that passed",
+        notes=[finding.message for finding in report.failures],
+        folded=others,
+        folded_label=label,
     )
 
 
@@ -288,7 +286,7 @@ def label_reports(
     champion: str,
     signals: Signals,
     decision: TriggerDecision,
-    quality: QualityView | None = None,
+    quality: QualityReport | None = None,
 ) -> None:
     """Put what each HTML report is about at its top: model, window, reference and decision,
     and the window's data quality (a failed check first of all)."""

@@ -20,6 +20,7 @@ from tasks.adapters.evidently_workspace import (
     remove_project,
 )
 from tasks.core.policy import TriggerDecision
+from tasks.core.quality import CHECKS
 from tasks.core.signals import ColumnDrift, Performance, Signals
 from tasks.steps.dashboards import evidently_command, record_dashboard, window_point
 from tests.helpers import make_decision, repo_config
@@ -328,17 +329,16 @@ def test_the_data_quality_panel_plots_the_share_of_failed_checks(tmp_path: Path)
     record_dashboard(config, datetime(2014, 5, 1), "v0001", signals, decision, "healthy")
 
     values = point.values()
-    assert values["quality_failed_share"] == pytest.approx(0.25)
+    assert values["quality_failed_share"] == pytest.approx(0.25)  # 1 of the 4 checks made
     assert values["quality_failed_share__missing"] == pytest.approx(0.5)
-    assert values["quality_failed_share__rows"] == 0.0
+    assert values["quality_failed_share__duplicates"] == 0.0
+    assert "quality_failed_share__row_count" not in values  # not judged: no bar, not a 0
     workspace = tmp_path / "reports" / "workspace"
     panel = _dashboard(workspace, "seattle-weather")["panels"][-1]
     assert panel["title"] == "Data quality: share of failed checks" == PANEL_TITLES[-1]
     assert [(v["legend"], v["metric_labels"]["column"]) for v in panel["values"]] == [
         ("all checks", "quality_failed_share"),
-        ("missing", "quality_failed_share__missing"),
-        ("range", "quality_failed_share__range"),
-        ("rows", "quality_failed_share__rows"),
+        *((check, f"quality_failed_share__{check}") for check in CHECKS),
     ]
     first, second = sorted(_snapshots(workspace), key=lambda s: s["timestamp"])
     assert _series(first)["quality_failed_share"] == pytest.approx(0.25)

@@ -18,13 +18,13 @@ def test_a_failed_report_says_the_data_is_broken_and_shows_the_failing_checks_fi
     assert table[0] == "| check | column | value | reference | tolerance | result |"
     # Only the failing check in the table, with its numbers and tolerance.
     assert table[2:] == ["| missing | wind | 1 | 0.002 | 0.05 | FAIL |"]
-    assert "- wind: 100% of values missing (reference 0.2%, tolerance +5 points)" in lines
+    assert "- wind missing share 1.000 (reference 0.002 + 0.050)" in lines
     assert lines[-1] == "The other 3 checks passed."
 
 
 def test_a_report_that_passed_is_two_lines():
     assert render_quality_markdown(healthy()) == (
-        "## Data quality: ok\n\nAll 2 checks passed (missing, rows)."
+        "## Data quality: ok\n\nAll 2 checks passed (missing, duplicates)."
     )
 
 
