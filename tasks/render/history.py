@@ -14,7 +14,7 @@ from tasks.core.quality_view import quality_verdict
 from tasks.render.quality import quality_marker
 
 RetrainOutcome = Literal["promoted", "rejected", "no verdict"]
-QUALITY_DETAIL = "quality"  # a run's data-quality report in its record's details
+QUALITY_DETAIL = "data_quality"  # a run's data-quality report in its record's details
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,8 @@ def _history_row(day: str, details: dict, decision: str, status: str) -> dict:
 def test_history_show_marks_each_run_and_names_the_broken_window():
     rows = [
         _history_row("01-01", {"bootstrapped": False}, "none", "healthy"),
-        _history_row("02-01", {"quality": healthy().to_dict()}, "none", "healthy"),
-        _history_row("03-01", {"quality": broken_wind().to_dict()}, "data-issue", "data-issue"),
+        _history_row("02-01", {"data_quality": healthy().to_dict()}, "none", "healthy"),
+        _history_row("03-01", {"data_quality": broken_wind().to_dict()}, "data-issue", "data-issue"),
     ]
 
     text = render_monitoring_history(HistoryView("m", "f1 (macro)", 0.45, 0.5, rows))
