@@ -10,7 +10,7 @@ import html
 import logging
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -205,6 +205,7 @@ def compute_signals(
     reference_predictions: np.ndarray | None = None,
     timestamps: pd.Series | None = None,
     reference_total_rows: int | None = None,
+    skip_columns: Sequence[str] = (),
 ) -> Signals:
     """Drift of the current window against the reference, performance on its labelled rows.
 
@@ -214,9 +215,13 @@ def compute_signals(
     reference may already be a sample: reference_total_rows then says how many rows it stands for.
     Drift tests run on a seeded sample of at most sampling.drift_rows rows per side; performance
     uses every labelled row. Both Evidently reports are saved as HTML in report_dir, unless None.
+    skip_columns: features not drift-tested (they failed a data-quality check): the drift share
+    is of the others.
     """
     if len(current) == 0:
         raise DataError("the current window has no rows: check windows.as_of and windows.current")
+    if skip_columns:
+        config = _without_features(config, skip_columns)
     _check_not_empty_columns(current, config.data.features, "current window")
     _check_not_empty_columns(reference, config.data.features, "champion's reference data")
     if report_dir is not None:
@@ -234,8 +239,16 @@ def compute_signals(
         sampling.seed,
     )
     with _evidently_quiet():
-        columns, prediction_drift, target_drift, drift_paths = _measure_drift(
-            config, drift_current, drift_reference, reference_predictions is not None, report_dir
+        columns, prediction_drift, target_drift, drift_paths = (
+            _measure_drift(
+                config,
+                drift_current,
+                drift_reference,
+                reference_predictions is not None,
+                report_dir,
+            )
+            if config.data.features  # none when every feature failed a data-quality check
+            else ((), None, None, [])
         )
         performance, performance_paths = _measure_performance(
             config, current, predictions, prediction_source, timestamps, report_dir
@@ -243,7 +256,7 @@ def compute_signals(
     return Signals(
         current_rows=len(current),
         reference_rows=reference_total_rows or len(reference),
-        drift_share=sum(c.drifted for c in columns) / len(columns),
+        drift_share=sum(c.drifted for c in columns) / len(columns) if columns else 0.0,
         columns=columns,
         performance=performance,
         report_paths=(*drift_paths, *performance_paths),
@@ -253,6 +266,18 @@ def compute_signals(
         drift_rows_reference=len(drift_reference),
         sample_seed=sampling.seed,
     )
+
+
+def _without_features(config: Config, columns: Sequence[str]) -> Config:
+    """The config with columns left out of its features (for the drift tests only)."""
+    data = config.data
+    kept = data.model_copy(
+        update={
+            "numerical_features": [c for c in data.numerical_features if c not in columns],
+            "categorical_features": [c for c in data.categorical_features if c not in columns],
+        }
+    )
+    return config.model_copy(update={"data": kept})
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ MonitorStatus = Literal[
     "insufficient-data",
     "unconfirmed",
     "cooldown",
+    "data-issue",
     "retrain-requested",
     "retrain-dropped",
     "retrain-duplicate",
@@ -39,6 +40,7 @@ MonitorStatus = Literal[
 ]
 """healthy / drift-noted: no retrain (drift-noted: some column drifted, below the policy's
 bar); insufficient-data, unconfirmed, cooldown: the policy's reasons not to retrain yet;
+data-issue: the window failed a data-quality check (data_quality.action block), no retrain;
 retrain-requested: events mode asked the retrain deployment; retrain-*: the inline retrain's
 status when it registered nothing; otherwise the inline promotion's status."""
 
@@ -254,13 +256,37 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
                 },
             )
         )
+    quality = decision.data_quality
+    if quality is not None and quality.failed:
+        found.append(
+            (
+                "data.quality-failed",
+                "data_quality",  # acted on at once: no confirmation
+                {
+                    "failing_columns": quality.failing_columns,
+                    "failures": [finding.to_dict() for finding in quality.failures],
+                    "action": quality.action,
+                    "summary": (
+                        f"the data looks broken, not the model: {quality.summary()}; "
+                        f"decision {decision.action}"
+                    ),
+                },
+            )
+        )
     common = {
         "decision": decision.action,
         "reasons": list(decision.reasons),
         "reason_codes": reason_records(decision.reason_codes),
     }
     return [
-        (name, {**common, "confirmed": breach in decision.confirmed, **payload})
+        (
+            name,
+            {
+                **common,
+                "confirmed": breach in decision.confirmed or breach == "data_quality",
+                **payload,
+            },
+        )
         for name, breach, payload in found
     ]
 

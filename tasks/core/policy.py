@@ -28,10 +28,11 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from tasks.config import ConfirmationConfig, ConfirmationsConfig, PolicyConfig
+from tasks.core.quality import QualityReport, quality_reason
 from tasks.core.reasons import Reason, ReasonCode, harm_rule, reason, texts
 from tasks.core.signals import Signals
 
-Action = Literal["retrain", "none", "insufficient-data", "unconfirmed", "cooldown"]
+Action = Literal["retrain", "none", "insufficient-data", "unconfirmed", "cooldown", "data-issue"]
 SignalName = Literal["drift", "prediction_drift", "performance", "estimated_performance"]
 SIGNAL_NAMES: tuple[SignalName, ...] = (
     "drift",
@@ -53,6 +54,7 @@ class PastRun:
     retrained: bool
     promoted: bool
     estimated_performance_breach: bool | None = None  # None also for runs before the estimate
+    current_rows: int | None = None  # the window's rows (the data-quality row count check)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ class TriggerDecision:
     # Each reason's stable code and the numbers it quotes, in the order of reasons (empty in
     # decisions recorded before reasons had codes).
     reason_codes: tuple[Reason, ...] = ()
+    # The window's data-quality checks (None: data_quality.enabled is off).
+    data_quality: QualityReport | None = None
 
     @property
     def direction(self) -> str:
@@ -477,6 +481,16 @@ def decide_retrain(
             window's own earlier run included: a rerun never retrains a window twice).
     """
     breaches, reasons = find_breaches(signals, policy)
+    quality = signals.quality
+    if quality is not None and quality.failed:
+        # A broken feed is not a changed world: blocked, its breaches are not judged (and so
+        # never confirm a later one); warned, the decision goes on with the failure noted.
+        reasons.insert(0, quality_reason(quality))
+        if quality.blocks:
+            not_judged = Breaches(None, None, None, False, None)
+            return _decision(
+                "data-issue", reasons, not_judged, signals, policy, [], last_retrain_as_of
+            )
     breached: list[SignalName] = [name for name in SIGNAL_NAMES if breaches.get(name)]
     same_champion = [run for run in distinct_windows(history, as_of) if run.champion == champion]
     confirmed, notes = _confirm_breaches(breached, breaches, same_champion, policy.confirmation)
@@ -611,6 +625,7 @@ def _decision(
         performance_drop_limit=performance_drop_limit(policy, signals.holdout_score),
         metric=policy.performance_metric.describe(),
         reason_codes=tuple(reasons),
+        data_quality=signals.quality,
     )
 
 

@@ -43,6 +43,7 @@ from tasks.config import (
     DataQualityConfig,
 )
 from tasks.core.numbers import format_number
+from tasks.core.reasons import Reason, ReasonCode
 
 __all__ = [
     "CHECKS",
@@ -57,6 +58,7 @@ __all__ = [
     "QualityRules",
     "check_quality",
     "profile_reference",
+    "quality_reason",
     "quality_rules",
 ]
 
@@ -285,6 +287,7 @@ class QualityRules:
     columns: Mapping[str, Mapping[CheckName, float | None]] = field(default_factory=dict)
     min_rows: int = DEFAULT_MIN_ROWS
     min_recent_windows: int = DEFAULT_MIN_RECENT_WINDOWS
+    action: Literal["block", "warn"] = "block"
 
     def tolerance(self, check: CheckName, column: str | None = None) -> float | None:
         """The tolerance of check (for column when given); None: the check is off."""
@@ -303,6 +306,7 @@ def quality_rules(config: DataQualityConfig) -> QualityRules:
         },
         min_rows=config.min_rows,
         min_recent_windows=config.min_recent_windows,
+        action=config.action,
     )
 
 
@@ -349,10 +353,18 @@ class QualityReport:
     rows: int
     findings: tuple[QualityFinding, ...]
     notes: tuple[str, ...] = ()
+    # What a failure does (data_quality.action): block the window's retrain and promotion, or
+    # warn only.
+    action: Literal["block", "warn"] = "block"
 
     @property
     def failed(self) -> bool:
         return any(finding.failed for finding in self.findings)
+
+    @property
+    def blocks(self) -> bool:
+        """Whether a check failed and data_quality.action is block."""
+        return self.failed and self.action == "block"
 
     @property
     def failures(self) -> list[QualityFinding]:
@@ -373,13 +385,9 @@ class QualityReport:
         if not failures:
             judged = sum(1 for finding in self.findings if finding.tolerance is not None)
             return f"data quality ok: {judged} checks passed on {self.rows:,} rows"
-        parts = [finding.message for finding in failures]
         columns = self.failing_columns
         where = f" in {', '.join(columns)}" if columns else ""
-        return (
-            f"data quality failed{where}: {len(failures)} check"
-            f"{'s' if len(failures) > 1 else ''} ({'; '.join(parts)})"
-        )
+        return f"data quality failed{where}: {'; '.join(f.message for f in failures)}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -388,6 +396,7 @@ class QualityReport:
             "failing_columns": self.failing_columns,
             "findings": [finding.to_dict() for finding in self.findings],
             "notes": list(self.notes),
+            "action": self.action,
         }
 
     @classmethod
@@ -396,6 +405,7 @@ class QualityReport:
             rows=int(data["rows"]),
             findings=tuple(QualityFinding.from_dict(finding) for finding in data["findings"]),
             notes=tuple(data.get("notes", ())),
+            action=data.get("action", "block"),
         )
 
 
@@ -651,4 +661,34 @@ def check_quality(
         findings.append(
             _check_row_count(rows, recent_row_counts, tolerance, rules.min_recent_windows)
         )
-    return QualityReport(rows=rows, findings=tuple(findings), notes=tuple(notes))
+    return QualityReport(
+        rows=rows, findings=tuple(findings), notes=tuple(notes), action=rules.action
+    )
+
+
+def quality_reason(report: QualityReport, code: ReasonCode | None = None) -> Reason:
+    """The reason a failed report gives: the failing columns and checks with their numbers.
+
+    code: the reason's code; by default data-quality-failed when the report blocks, else
+    data-quality-warning.
+    """
+    if code is None:
+        code = ReasonCode.DATA_QUALITY_FAILED if report.blocks else ReasonCode.DATA_QUALITY_WARNING
+    return Reason(
+        code,
+        {
+            "failing_columns": report.failing_columns,
+            "failures": [
+                {
+                    "check": finding.check,
+                    "column": finding.column,
+                    "value": finding.value,
+                    "reference": finding.reference,
+                    "tolerance": finding.tolerance,
+                }
+                for finding in report.failures
+            ],
+            "summary": report.summary(),
+            "rows": report.rows,
+        },
+    )

@@ -68,6 +68,10 @@ class ReasonCode(StrEnum):
     NO_SLICE_JUDGED = "no-slice-judged"
     SLICE_REGRESSED = "slice-regressed"
     SLICE_DIP = "slice-dip"
+    # Data quality: the monitored window (the policy) and the gate's holdout.
+    DATA_QUALITY_FAILED = "data-quality-failed"
+    DATA_QUALITY_WARNING = "data-quality-warning"
+    DATA_QUALITY_HOLDOUT_FAILED = "data-quality-holdout-failed"
 
 
 @dataclass(frozen=True)
@@ -440,4 +444,17 @@ _RENDER: dict[ReasonCode, Callable[[Mapping[str, Any]], str]] = {
     ),
     _Code.SLICE_REGRESSED: _slice_regressed,
     _Code.SLICE_DIP: _slice_dip,
+    _Code.DATA_QUALITY_FAILED: lambda p: (
+        f"data issue: the data looks broken, not the model: {p['summary']}; no retrain or "
+        "promotion for this window (data_quality.action block), and its drift and performance "
+        "are not judged"
+    ),
+    _Code.DATA_QUALITY_WARNING: lambda p: (
+        f"data quality warning: the data looks broken, not the model: {p['summary']}; "
+        "reported only (data_quality.action warn)"
+    ),
+    _Code.DATA_QUALITY_HOLDOUT_FAILED: lambda p: (
+        f"insufficient evidence: the holdout fails the data-quality checks, so no model is "
+        f"judged on it: {p['summary']}"
+    ),
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from tasks.core.quality import QualityReport
+
 PredictionSource = Literal["logged", "champion", "logged, champion where missing"]
 """Where the window's predictions come from: the log, the champion, or both."""
 
@@ -62,6 +64,9 @@ class Signals:
     # The champion's realised metric on its own holdout, recorded at registration (None: a
     # version registered before it was kept, or without labelled holdout rows).
     holdout_score: float | None = None
+    # The window's data-quality checks against the champion's reference (None: off); the
+    # columns that failed one are not drift-tested (columns and drift_share leave them out).
+    quality: QualityReport | None = None
 
     @property
     def sampled(self) -> bool:

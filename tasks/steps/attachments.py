@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from tasks.config import Config
+from tasks.steps.quality import QUALITY_ATTACHMENT, quality_attachment
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class Registration:
 Builder = Callable[[Registration], bytes | None]
 
 # name -> builder; names follow the registry's rule (lower-case, digits, '.', '_', '-').
-BUILDERS: dict[str, Builder] = {}
+BUILDERS: dict[str, Builder] = {
+    QUALITY_ATTACHMENT: lambda r: quality_attachment(r.config, r.reference),
+}
 
 
 def version_attachments(registration: Registration) -> dict[str, bytes]:

@@ -22,6 +22,7 @@ from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
 from tasks.steps.logs import step_logger
+from tasks.steps.quality import check_window_quality
 from tasks.stores.data import load_window
 from tasks.stores.history import Recorded, RunRecord
 from tasks.stores.reports import prune_report_runs
@@ -52,6 +53,8 @@ def measure_window(
         champion_version, config.sampling.drift_rows, config.sampling.seed
     )
     record = registry.get_version(champion_version)
+    # Checked first: a broken column is data quality, not drift (it is not drift-tested).
+    quality = check_window_quality(config, stores, champion_version, current, window.end)
     prediction_drift = config.policy.prediction_drift.enabled
     logged = config.data.prediction_column
     missing = current[logged].isna().to_numpy() if logged else np.ones(len(current), dtype=bool)
@@ -84,6 +87,7 @@ def measure_window(
         reference_predictions=reference_predictions,
         timestamps=current[config.data.timestamp_column],
         reference_total_rows=record.training_rows,
+        skip_columns=quality.failing_columns if quality else (),
     )
     estimate, note = estimate_window(
         config,
@@ -95,7 +99,13 @@ def measure_window(
     )
     log_estimate(estimate, note)
     holdout_score = record.metrics.get(holdout_metric_key(config.policy.performance_metric))
-    signals = replace(signals, estimate=estimate, estimate_note=note, holdout_score=holdout_score)
+    signals = replace(
+        signals,
+        estimate=estimate,
+        estimate_note=note,
+        holdout_score=holdout_score,
+        quality=quality,
+    )
     step_logger(__name__).info(
         "window %s: %d rows, drift share %.2f, performance %s",
         window,
@@ -172,13 +182,23 @@ def record_run(
             status=status,
             retrained=retrained,
             promoted=status == "promoted",
-            details={"bootstrapped": bootstrapped, "confirmed": list(decision.confirmed)},
+            details={
+                "bootstrapped": bootstrapped,
+                "confirmed": list(decision.confirmed),
+                **_quality_details(decision),
+            },
             request_id=request_id,
         ),
     )
     if note := describe_rerun(recorded, as_of):
         step_logger(__name__).warning("%s: %s", config.name, note)
     return recorded
+
+
+def _quality_details(decision: TriggerDecision) -> dict[str, Any]:
+    """The window's data-quality report for the history's details (nothing when off)."""
+    quality = decision.data_quality
+    return {"data_quality": quality.to_dict()} if quality is not None else {}
 
 
 # What prefect.yaml's triggers pass when an event carries no request id.

@@ -90,6 +90,15 @@ _SLICE = {
 }
 
 # One example or more per code, under "code" or "code/variant".
+_QUALITY = {
+    "failing_columns": ["wind"],
+    "failures": [
+        {"check": "missing", "column": "wind", "value": 1.0, "reference": 0.0, "tolerance": 0.1}
+    ],
+    "summary": "data quality failed in wind: wind missing share 1.000 (reference 0.000 + 0.100)",
+    "rows": 90,
+}
+
 EXAMPLES: dict[str, dict[str, Any]] = {
     "estimate-missing": {"note": "the champion has no predict_proba"},
     "estimate-insufficient-data": {"rows": 10, "min_current_rows": 30},
@@ -205,6 +214,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "adjusted_p_value": 0.3,
         "higher_is_better": False,
     },
+    "data-quality-failed": _QUALITY,
+    "data-quality-warning": _QUALITY,
+    "data-quality-holdout-failed": {**_QUALITY, "failing_columns": [], "rows": 60},
 }
 
 

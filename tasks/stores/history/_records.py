@@ -108,6 +108,7 @@ def past_run(row: Mapping[Any, Any]) -> PastRun:
         retrained=bool(row["retrained"]),
         promoted=bool(row["promoted"]),
         estimated_performance_breach=unflag(row["estimated_performance_breach"]),
+        current_rows=row.get("current_rows"),
     )
 
 

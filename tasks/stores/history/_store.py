@@ -46,6 +46,7 @@ _PAST_RUN = (
     RUNS.c.retrained,
     RUNS.c.promoted,
     RUNS.c.estimated_performance_breach,
+    RUNS.c.current_rows,
 )
 
 
