@@ -102,3 +102,10 @@ def failed_shares_by_check(report: QualityReport) -> dict[str, float]:
         if made:
             shares[check] = sum(finding.failed for finding in made) / len(made)
     return shares
+
+
+def quality_action(report: QualityReport) -> str:
+    """What a failed report did to the window (data_quality.action), in one sentence."""
+    if report.blocks:
+        return "No retrain or promotion on this window (data_quality.action: block)."
+    return "A warning only: the window was judged as usual (data_quality.action: warn)."

@@ -4,7 +4,13 @@ marker (pure text; the rows and the verdict are worded once, in tasks.core.quali
 from __future__ import annotations
 
 from tasks.core.quality import QualityReport
-from tasks.core.quality_view import ROW_COLUMNS, describe_failures, judged, quality_rows
+from tasks.core.quality_view import (
+    ROW_COLUMNS,
+    describe_failures,
+    judged,
+    quality_action,
+    quality_rows,
+)
 
 
 def _cell(text: str) -> str:
@@ -26,7 +32,8 @@ def render_quality_markdown(report: QualityReport) -> str:
     lines = [
         "## Data quality: FAILED",
         "",
-        f"**The data looks broken, not the model**: {describe_failures(report)}.",
+        f"**The data looks broken, not the model**: {describe_failures(report)}. "
+        + quality_action(report),
         "",
         "| " + " | ".join(ROW_COLUMNS) + " |",
         "|" + "---|" * len(ROW_COLUMNS),

@@ -22,7 +22,7 @@ from tasks.adapters.evidently_workspace import (
 from tasks.config import Config
 from tasks.core.outcomes import DashboardUpdate
 from tasks.core.policy import TriggerDecision
-from tasks.core.quality import CHECKS, QualityReport
+from tasks.core.quality import CHECKS
 from tasks.core.quality_view import failed_share, failed_shares_by_check
 from tasks.core.signals import Signals
 from tasks.steps.commands import installed_command, shell_path
@@ -51,9 +51,9 @@ def window_point(
     signals: Signals,
     decision: TriggerDecision,
     status: str,
-    quality: QualityReport | None = None,
 ) -> WindowPoint:
     """What the dashboard plots of one monitor run: the numbers the decision was made on."""
+    quality = signals.quality
     return WindowPoint(
         as_of=as_of,
         status=status,
@@ -82,7 +82,6 @@ def record_dashboard(
     *,
     workspace: WorkspaceLocation | None = None,
     backtest: bool = False,
-    quality: QualityReport | None = None,
 ) -> DashboardUpdate:
     """Add this run to the model's project in Evidently's UI; say where, or what went wrong.
 
@@ -102,7 +101,7 @@ def record_dashboard(
             description,
             config.policy.performance_metric.describe(),
             list(config.data.features),
-            window_point(as_of, champion, signals, decision, status, quality),
+            window_point(as_of, champion, signals, decision, status),
             CHECKS,
         )
     except Exception as error:  # any failure of the dashboard must leave the run standing

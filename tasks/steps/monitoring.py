@@ -17,7 +17,13 @@ from tasks.core.metrics import holdout_metric_key
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
 from tasks.core.quality import QualityReport
-from tasks.core.quality_view import BROKEN, describe_failures, quality_rows, quality_verdict
+from tasks.core.quality_view import (
+    BROKEN,
+    describe_failures,
+    quality_action,
+    quality_rows,
+    quality_verdict,
+)
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
@@ -292,7 +298,7 @@ def quality_alert(report: QualityReport) -> HeaderAlert | None:
         label += f", {len(others) - passed} not judged"
     return HeaderAlert(
         headline=f"Data quality FAILED: {BROKEN}",
-        subline=f"{describe_failures(report)}:",
+        subline=f"{describe_failures(report)}. {quality_action(report)}",
         table=[row for row in rows if row["result"] == "FAIL"],
         notes=[finding.message for finding in report.failures],
         folded=others,
@@ -306,10 +312,10 @@ def label_reports(
     champion: str,
     signals: Signals,
     decision: TriggerDecision,
-    quality: QualityReport | None = None,
 ) -> None:
     """Put what each HTML report is about at its top: model, window, reference and decision,
     and the window's data quality (a failed check first of all)."""
+    quality = signals.quality
     reference = f"champion {champion}'s training data, {signals.reference_rows:,} rows"
     if signals.sampled:
         reference += (

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -322,10 +323,9 @@ def test_the_data_quality_panel_plots_the_share_of_failed_checks(tmp_path: Path)
     config = repo_config({"reports.path": str(tmp_path / "reports")})
     report = broken_wind()
 
-    point = window_point(datetime(2014, 4, 1), "v0001", signals, decision, "data-issue", report)
-    record_dashboard(
-        config, datetime(2014, 4, 1), "v0001", signals, decision, "healthy", quality=report
-    )
+    checked = replace(signals, quality=report)
+    point = window_point(datetime(2014, 4, 1), "v0001", checked, decision, "data-issue")
+    record_dashboard(config, datetime(2014, 4, 1), "v0001", checked, decision, "data-issue")
     record_dashboard(config, datetime(2014, 5, 1), "v0001", signals, decision, "healthy")
 
     values = point.values()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from tasks.render.history import HistoryView, render_monitoring_history
 from tasks.render.quality import quality_marker, render_quality_markdown
@@ -15,7 +16,8 @@ def test_a_failed_report_says_the_data_is_broken_and_shows_the_failing_checks_fi
 
     assert lines[0] == "## Data quality: FAILED"
     assert lines[2] == (
-        "**The data looks broken, not the model**: 1 of 4 checks failed (missing), on wind."
+        "**The data looks broken, not the model**: 1 of 4 checks failed (missing), on wind. "
+        "No retrain or promotion on this window (data_quality.action: block)."
     )
     table = [line for line in lines if line.startswith("|")]
     assert table[0] == "| check | column | value | reference | tolerance | result |"
@@ -23,6 +25,17 @@ def test_a_failed_report_says_the_data_is_broken_and_shows_the_failing_checks_fi
     assert table[2:] == ["| missing | wind | 1 | 0.002 | 0.05 | FAIL |"]
     assert "- wind missing share 1.000 (reference 0.002 + 0.050)" in lines
     assert lines[-1] == "The other 3 checks passed."
+
+
+def test_a_warning_says_the_window_was_judged_as_usual():
+    warned = replace(broken_wind(), action="warn")
+    assert (
+        render_quality_markdown(warned)
+        .splitlines()[2]
+        .endswith(
+            "on wind. A warning only: the window was judged as usual (data_quality.action: warn)."
+        )
+    )
 
 
 def test_a_report_that_passed_is_two_lines():
@@ -59,7 +72,9 @@ def test_history_show_marks_each_run_and_names_the_broken_window():
     rows = [
         _history_row("01-01", {"bootstrapped": False}, "none", "healthy"),
         _history_row("02-01", {"data_quality": healthy().to_dict()}, "none", "healthy"),
-        _history_row("03-01", {"data_quality": broken_wind().to_dict()}, "data-issue", "data-issue"),
+        _history_row(
+            "03-01", {"data_quality": broken_wind().to_dict()}, "data-issue", "data-issue"
+        ),
     ]
 
     text = render_monitoring_history(HistoryView("m", "f1 (macro)", 0.45, 0.5, rows))

@@ -27,7 +27,10 @@ def test_a_failed_data_quality_report_opens_the_header(tmp_path: Path):
     assert text.index("model: data drift") < text.index('id="autoretrain-alert"')
     assert text.index('id="autoretrain-alert"') < text.index("<th", text.index("</div>"))
     assert "Data quality FAILED: the data looks broken, not the model</p>" in box
-    assert ">1 of 4 checks failed (missing), on wind:</p>" in box
+    assert (
+        ">1 of 4 checks failed (missing), on wind. No retrain or promotion on this window "
+        "(data_quality.action: block).</p>" in box
+    )
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", box)
     assert cells[:6] == ["missing", "wind", "1", "0.002", "0.05", "FAIL"]
     assert "<li>wind missing share 1.000 (reference 0.002 + 0.050)</li>" in box
