@@ -8,8 +8,18 @@ from tasks.core.numbers import format_number
 from tasks.core.quality import QualityFinding, QualityReport
 
 BROKEN = "the data looks broken, not the model"
-ROW_COLUMNS = ("check", "column", "value", "reference", "tolerance", "result")
+ROW_COLUMNS = ("check", "column", "window", "reference", "tolerance", "result")
 WINDOW = "(window)"  # the place of a check of the whole window (duplicates, row count)
+# What each check's numbers measure, after its name (the name is the config's key).
+MEASURES = {
+    "missing": "share",
+    "range": "share outside",
+    "categories": "share unseen",
+    "constant": "share of its value",
+    "dtype": "type",
+    "duplicates": "share of rows",
+    "row_count": "rows",
+}
 
 
 def format_quality_value(value: float | str | None) -> str:
@@ -36,10 +46,13 @@ def ordered_findings(report: QualityReport) -> list[QualityFinding]:
 def finding_row(finding: QualityFinding) -> dict[str, str]:
     """One finding as a row of ROW_COLUMNS: what was checked, the window's number, the
     reference's, the tolerance, and FAIL, ok or not judged."""
+    measure = MEASURES.get(finding.check)
+    if finding.check == "constant" and not finding.failed:
+        measure = "distinct values"
     return {
-        "check": finding.check,
+        "check": f"{finding.check} ({measure})" if measure else finding.check,
         "column": finding.column or WINDOW,
-        "value": format_quality_value(finding.value),
+        "window": format_quality_value(finding.value),
         "reference": format_quality_value(finding.reference),
         "tolerance": format_quality_value(finding.tolerance),
         "result": "FAIL" if finding.failed else "ok" if judged(finding) else "not judged",

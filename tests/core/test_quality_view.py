@@ -22,9 +22,9 @@ def test_failing_checks_come_first_with_their_numbers_and_tolerance():
     rows = quality_rows(broken_wind())
 
     assert rows[0] == {
-        "check": "missing",
+        "check": "missing (share)",
         "column": "wind",
-        "value": "1",
+        "window": "1",
         "reference": "0.002",
         "tolerance": "0.05",
         "result": "FAIL",
@@ -32,13 +32,13 @@ def test_failing_checks_come_first_with_their_numbers_and_tolerance():
     # The rest keep the report's order; a check of the whole window names no column, and one
     # that could not be made says so rather than ok.
     assert [(row["check"], row["column"], row["result"]) for row in rows[1:]] == [
-        ("missing", "temp_max", "ok"),
-        ("range", "temp_max", "ok"),
-        ("duplicates", "(window)", "ok"),
-        ("row_count", "(window)", "not judged"),
+        ("missing (share)", "temp_max", "ok"),
+        ("range (share outside)", "temp_max", "ok"),
+        ("duplicates (share of rows)", "(window)", "ok"),
+        ("row_count (rows)", "(window)", "not judged"),
     ]
     assert rows[2]["reference"] == "-1.6 to 35.6"
-    assert rows[-1]["value"] == "-"
+    assert rows[-1]["window"] == "-"
 
 
 def test_the_verdict_names_the_failed_checks_where_and_what_it_means():

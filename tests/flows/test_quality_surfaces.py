@@ -19,6 +19,7 @@ from tasks.adapters.evidently_workspace import PANEL_TITLES
 from tasks.cli.history import main as history_main
 from tasks.config import load_config
 from tasks.core.fleet import FleetSummary, row_from_result
+from tasks.core.numbers import format_number
 from tasks.core.outcomes import MonitorResult
 from tasks.render.fleet import render_fleet_summary
 from tests.helpers import DEMO_DATA, merge, read_artifact, repo_raw_config
@@ -77,9 +78,13 @@ def test_the_html_report_opens_with_the_failing_check(broken: BrokenRun) -> None
     box = header[header.index('id="autoretrain-alert"') : header.index("</div>")]
 
     assert "Data quality FAILED: the data looks broken, not the model" in box
-    assert "checks failed (range), on wind:" in box
+    assert "checks failed (range), on wind. No retrain or promotion on this window" in box
     cells = [cell for cell in box.split("<td")[1:7]]
-    assert [cell.split(">", 1)[1].split("<", 1)[0] for cell in cells][:2] == ["range", "wind"]
+    assert [cell.split(">", 1)[1].split("<", 1)[0] for cell in cells][:3] == [
+        "range (share outside)",
+        "wind",
+        "1",
+    ]
     assert "wind range " in box  # the failure in words, with its numbers
     # The box comes before the facts (model, window, decision).
     assert header.index('id="autoretrain-alert"') < header.index(">Model</th>")
@@ -89,9 +94,14 @@ def test_the_artifact_opens_with_the_data_quality_section(broken: BrokenRun) -> 
     lines = broken.artifact.splitlines()
     assert lines[0] == "## Data quality: FAILED"
     assert lines[2].startswith("**The data looks broken, not the model**: ")
-    assert lines[2].endswith("checks failed (range), on wind.")
-    row = next(line for line in lines if line.startswith("| range | wind |"))
-    assert row.endswith("| 0.1 | FAIL |")  # the default tolerance: 10% of the reference's span
+    assert "checks failed (range), on wind. No retrain or promotion" in lines[2]
+    row = next(line for line in lines if line.startswith("| range (share outside) | wind |"))
+    # Every value outside the reference's range widened by the default tolerance (a share of
+    # its span), next to that range.
+    reference = load_config(broken.config_path)
+    assert reference.data_quality.tolerances.range is not None
+    tolerance = format_number(reference.data_quality.tolerances.range, "general")
+    assert row.endswith(f"| 1 | 1 to 9.5 | {tolerance} | FAIL |")
     assert "autoretrain monitor: broken-feed" in broken.artifact  # the summary follows
 
 

@@ -20,9 +20,9 @@ def test_a_failed_report_says_the_data_is_broken_and_shows_the_failing_checks_fi
         "No retrain or promotion on this window (data_quality.action: block)."
     )
     table = [line for line in lines if line.startswith("|")]
-    assert table[0] == "| check | column | value | reference | tolerance | result |"
+    assert table[0] == "| check | column | window | reference | tolerance | result |"
     # Only the failing check in the table, with its numbers and tolerance.
-    assert table[2:] == ["| missing | wind | 1 | 0.002 | 0.05 | FAIL |"]
+    assert table[2:] == ["| missing (share) | wind | 1 | 0.002 | 0.05 | FAIL |"]
     assert "- wind missing share 1.000 (reference 0.002 + 0.050)" in lines
     assert lines[-1] == "The other 3 checks passed."
 
