@@ -211,10 +211,9 @@ def render_monitoring_history(view: HistoryView) -> str:
     failed = [(row, report) for row in view.rows if (report := run_quality(row)) and report.failed]
     if failed:
         lines += ["", "data quality failed:"]
-        lines += [
-            f"  {str(row['as_of'])[:16].replace('T', ' ')}  {quality_verdict(report)}"
-            for row, report in failed
-        ]
+        for row, report in failed:
+            lines.append(f"  {str(row['as_of'])[:16].replace('T', ' ')}  {quality_verdict(report)}")
+            lines += [f"      {finding.message}" for finding in report.failures]
     return "\n".join(lines)
 
 

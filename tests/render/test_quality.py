@@ -89,5 +89,6 @@ def test_history_show_marks_each_run_and_names_the_broken_window():
     failed = lines[lines.index("data quality failed:") + 1 :]
     assert failed == [
         "  2014-03-01 00:00  FAILED: 1 of 4 checks failed (missing), on wind: the data looks "
-        "broken, not the model"
+        "broken, not the model",
+        "      wind missing share 1.000 (reference 0.002 + 0.050)",  # its numbers
     ]
