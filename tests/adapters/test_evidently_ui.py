@@ -14,8 +14,8 @@ import pytest
 from flows.backtest import backtest_flow
 from flows.monitor import monitor_flow
 from tasks.adapters.evidently_workspace import PANEL_TITLES
-from tasks.core.quality_view import failed_shares_by_check
 from tasks.config import load_config
+from tasks.core.quality_view import failed_shares_by_check
 from tests.browser import (
     chromium,
     evidently_panel_axes,
