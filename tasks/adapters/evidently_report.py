@@ -11,7 +11,7 @@ import logging
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -602,16 +602,34 @@ _HEADER_END = "<!-- /autoretrain header -->"
 _BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class HeaderAlert:
+    """A boxed block at the top of the header, red when it warns: a headline, a line under it,
+    a table, notes
+    (sentences, as a list), and rows folded under a line a person clicks to open (such as the
+    checks that passed)."""
+
+    headline: str
+    table: list[dict[str, str]]
+    subline: str = ""
+    notes: list[str] = field(default_factory=list)
+    warning: bool = True
+    folded: list[dict[str, str]] = field(default_factory=list)
+    folded_label: str = ""
+
+
 def add_report_header(
     path: Path,
     title: str,
     facts: list[tuple[str, str]],
     table: list[dict[str, str]] | None = None,
+    alert: HeaderAlert | None = None,
 ) -> None:
     """Put a first section into a saved Evidently HTML report: what it is about, in words.
 
     facts are (label, text) lines such as the model, window, reference and decision; table, if
-    given, is shown under them. A header written before is replaced, so labelling is repeatable.
+    given, is shown under them; alert, if given, right under the title, before the facts. A
+    header written before is replaced, so labelling is repeatable.
     """
     text = path.read_text(encoding="utf-8")
     text = re.sub(
@@ -624,8 +642,10 @@ def add_report_header(
         "font-size:14px;padding:16px 24px;border-bottom:2px solid #4d4d4d;background:#f6f6f6;"
         'color:#222">',
         f'<h2 style="margin:0 0 8px 0;font-size:20px">{html.escape(title)}</h2>',
-        '<table style="border-collapse:collapse">',
     ]
+    if alert is not None:
+        lines += _alert_lines(alert, cell)
+    lines += ['<table style="border-collapse:collapse">']
     for label, value in facts:
         lines.append(
             f'<tr><th style="{cell}">{html.escape(label)}</th>'
@@ -633,18 +653,7 @@ def add_report_header(
         )
     lines.append("</table>")
     if table:
-        headers = list(table[0])
-        lines.append('<table style="border-collapse:collapse;margin-top:10px">')
-        lines.append(
-            "<tr>" + "".join(f'<th style="{cell}">{html.escape(h)}</th>' for h in headers) + "</tr>"
-        )
-        for row in table:
-            lines.append(
-                "<tr>"
-                + "".join(f'<td style="{cell}">{html.escape(row[h])}</td>' for h in headers)
-                + "</tr>"
-            )
-        lines.append("</table>")
+        lines += _table_lines(table, cell)
     lines += ["</section>", _HEADER_END]
     header = "\n".join(lines)
     body = _BODY.search(text)
@@ -652,3 +661,43 @@ def add_report_header(
     at = body.end() if body else 0
     text = text[:at] + header + text[at:]
     path.write_text(text, encoding="utf-8")
+
+
+def _table_lines(table: list[dict[str, str]], cell: str) -> list[str]:
+    headers = list(table[0])
+    lines = ['<table style="border-collapse:collapse;margin-top:10px">']
+    lines.append(
+        "<tr>" + "".join(f'<th style="{cell}">{html.escape(h)}</th>' for h in headers) + "</tr>"
+    )
+    for row in table:
+        lines.append(
+            "<tr>"
+            + "".join(f'<td style="{cell}">{html.escape(row[h])}</td>' for h in headers)
+            + "</tr>"
+        )
+    lines.append("</table>")
+    return lines
+
+
+def _alert_lines(alert: HeaderAlert, cell: str) -> list[str]:
+    color, background = ("#b00020", "#fdecee") if alert.warning else ("#2e7d32", "#edf7ee")
+    lines = [
+        f'<div id="autoretrain-alert" style="border:2px solid {color};background:{background};'
+        'padding:8px 12px;margin:0 0 10px 0">',
+        f'<p style="margin:0;font-weight:bold;color:{color}">{html.escape(alert.headline)}</p>',
+    ]
+    if alert.subline:
+        lines.append(f'<p style="margin:4px 0 0 0">{html.escape(alert.subline)}</p>')
+    if alert.table:
+        lines += _table_lines(alert.table, cell)
+    if alert.notes:
+        lines.append('<ul style="margin:6px 0 0 0;padding-left:20px">')
+        lines += [f"<li>{html.escape(note)}</li>" for note in alert.notes]
+        lines.append("</ul>")
+    if alert.folded:
+        lines.append('<details style="margin-top:6px">')
+        lines.append(f'<summary style="cursor:pointer">{html.escape(alert.folded_label)}</summary>')
+        lines += _table_lines(alert.folded, cell)
+        lines.append("</details>")
+    lines.append("</div>")
+    return lines

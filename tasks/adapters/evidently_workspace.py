@@ -23,9 +23,9 @@ import re
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -53,6 +53,8 @@ LABELLED_ROWS = "labelled_rows"
 RETRAINED = "retrained"
 PROMOTED = "promoted"
 SCORE_PREFIX = "drift_score__"
+QUALITY_FAILED_SHARE = "quality_failed_share"
+QUALITY_PREFIX = "quality_failed_share__"
 
 PANEL_TITLES = (
     "Share of drifted columns",
@@ -60,6 +62,7 @@ PANEL_TITLES = (
     "Performance against its threshold",
     "Rows and labelled rows per window",
     "Retrains and promotions",
+    "Data quality: share of failed checks",
 )
 
 
@@ -79,6 +82,10 @@ class WindowPoint:
     labelled_rows: int
     retrained: bool
     promoted: bool
+    # The share of the window's data-quality checks that failed, in all and per check (None:
+    # the run checked none).
+    quality_failed_share: float | None = None
+    quality_check_shares: dict[str, float] = field(default_factory=dict)
 
     def values(self) -> dict[str, float]:
         """Every number to record; a missing one (no labelled rows) is left out, not zero."""
@@ -97,6 +104,14 @@ class WindowPoint:
         values.update(
             {f"{SCORE_PREFIX}{name}": score for name, score in self.column_scores.items()}
         )
+        if self.quality_failed_share is not None:
+            values[QUALITY_FAILED_SHARE] = self.quality_failed_share
+            values.update(
+                {
+                    f"{QUALITY_PREFIX}{name}": share
+                    for name, share in self.quality_check_shares.items()
+                }
+            )
         return values
 
 
@@ -159,7 +174,7 @@ def _locked(workspace: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _panels(metric: str, features: list[str]) -> list[Any]:
+def _panels(metric: str, features: list[str], checks: Sequence[str] = ()) -> list[Any]:
     """Every panel as bars: Evidently 0.7.23's UI draws a line panel as a smoothed curve (MUI's
     default monotone spline; a panel cannot ask for straight segments), which shows values
     between windows that were never measured, and labels a line panel whose values are all
@@ -198,6 +213,13 @@ def _panels(metric: str, features: list[str]) -> list[Any]:
             "1 at the end of a window after which a challenger was trained "
             "(retrained) and became champion (promoted)",
         ),
+        (
+            [(QUALITY_FAILED_SHARE, "all checks")]
+            + [(f"{QUALITY_PREFIX}{check}", check) for check in checks],
+            "full",
+            "Share of the window's data-quality checks that failed, in all and per check "
+            "(0: the data looks as the reference did; above 0: a feed may be broken)",
+        ),
     ]
     return [
         bar_plot_panel(
@@ -227,33 +249,53 @@ def _project(workspace: Any, name: str, description: str) -> Any:
     )
 
 
-def _ensure_dashboard(workspace: Any, project_id: Any, metric: str, features: list[str]) -> None:
+def _ensure_dashboard(
+    workspace: Any, project_id: Any, metric: str, features: list[str], checks: Sequence[str] = ()
+) -> None:
     """Give the project our panels, in one write, unless it has panels already: a person's
-    stay as they are, ours of an earlier version are redrawn as today's. Writers that race
-    write the same panels."""
+    stay as they are, ours of an earlier version are redrawn as today's, and get the panels
+    added since (in the tab of our first). Writers that race write the same panels."""
     from evidently.sdk.models import DashboardModel, DashboardTabModel
 
     current = workspace.get_dashboard(project_id)
-    panels = _panels(metric, features)
+    panels = _panels(metric, features, checks)
     if current.panels:
         upgraded = _upgraded_panels(current.panels, panels)
         if upgraded is not None:
-            workspace.save_dashboard(project_id, DashboardModel(tabs=current.tabs, panels=upgraded))
+            tabs = _tabs_with(current.tabs, current.panels[0].id, panels[len(current.panels) :])
+            workspace.save_dashboard(project_id, DashboardModel(tabs=tabs, panels=upgraded))
         return
     tab = DashboardTabModel(title="General", panels=[panel.id for panel in panels])
     workspace.save_dashboard(project_id, DashboardModel(tabs=[tab], panels=panels))
 
 
 def _upgraded_panels(current: list[Any], wanted: list[Any]) -> list[Any] | None:
-    """Our panels of an earlier version (the smoothed line panels) drawn as today's, same ids
-    and series; None when they are today's already or not ours (a person changed them)."""
-    if [panel.title for panel in current] != list(PANEL_TITLES):
+    """Our panels of an earlier version (the smoothed line panels, or fewer panels) drawn as
+    today's, same ids and series, followed by the panels added since; None when they are
+    today's already or not ours (a person changed them)."""
+    titles = [panel.title for panel in current]
+    if titles != list(PANEL_TITLES[: len(titles)]):
         return None
-    if all(old.plot_params == new.plot_params for old, new in zip(current, wanted, strict=True)):
+    drawn = all(
+        old.plot_params == new.plot_params for old, new in zip(current, wanted, strict=False)
+    )
+    if drawn and len(current) == len(wanted):
         return None
     return [
         old.copy(update={"plot_params": new.plot_params, "subtitle": new.subtitle})
-        for old, new in zip(current, wanted, strict=True)
+        for old, new in zip(current, wanted, strict=False)
+    ] + wanted[len(current) :]
+
+
+def _tabs_with(tabs: list[Any], beside: Any, added: list[Any]) -> list[Any]:
+    """The dashboard's tabs with the added panels in the tab that holds the panel beside (each
+    id once: a panel listed twice in a tab is drawn twice)."""
+    if not added:
+        return tabs
+    ids = [panel.id for panel in added]
+    return [
+        tab.copy(update={"panels": [*tab.panels, *ids]}) if beside in tab.panels else tab
+        for tab in tabs
     ]
 
 
@@ -289,16 +331,18 @@ def add_window_point(
     metric: str,
     features: list[str],
     point: WindowPoint,
+    checks: Sequence[str] = (),
 ) -> WorkspaceWrite:
     """Add one monitor run to the model's project (created, with its dashboard, on first use).
 
+    checks: the names of the data-quality checks, one series each in the data-quality panel.
     Raises DashboardWriteError when a service refuses the write or stays unreachable.
     """
     if isinstance(location, EvidentlyService):
         write_id = uuid.uuid4().hex
         snapshot = _snapshot(point, write_id)
         return _add_to_service(
-            location, project_name, description, metric, features, snapshot, write_id
+            location, project_name, description, metric, features, snapshot, write_id, checks
         )
     from evidently.ui.workspace import Workspace
 
@@ -306,7 +350,7 @@ def add_window_point(
     with _locked(location):
         workspace = Workspace.create(str(location))
         project = _project(workspace, project_name, description)
-        _ensure_dashboard(workspace, project.id, metric, features)
+        _ensure_dashboard(workspace, project.id, metric, features, checks)
         reference = workspace.add_run(project.id, snapshot)
     return WorkspaceWrite(location, project_name, str(project.id), str(reference.id))
 
@@ -319,10 +363,11 @@ def _add_to_service(
     features: list[str],
     snapshot: Any,
     write_id: str,
+    checks: Sequence[str] = (),
 ) -> WorkspaceWrite:
     def write(client: Any, attempt: int) -> tuple[str, str]:
         project = _project(client, project_name, description)
-        _ensure_dashboard(client, project.id, metric, features)
+        _ensure_dashboard(client, project.id, metric, features, checks)
         if attempt > 1:  # an earlier attempt may have added it and lost only the answer
             for item in client.snapshots(project.id):
                 if (item.get("metadata") or {}).get(WRITE_ID) == write_id:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tasks.core.outcomes import MonitorResult
+from tasks.core.quality_view import quality_cell
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class FleetRow:
     champion_after: str | None = None
     duration_seconds: float | None = None
     error: str | None = None
+    # ok, "failed: <columns>", or None: the run checked no data quality (an error row, an
+    # older monitor run).
+    data_quality: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -52,6 +56,7 @@ def row_from_result(result: MonitorResult, config_path: str, duration_seconds: f
         champion_before=result.champion_before,
         champion_after=result.champion_after,
         duration_seconds=round(duration_seconds, 2),
+        data_quality=quality_cell(result.signals.quality),
     )
 
 

@@ -15,6 +15,7 @@ from tasks.core.fleet import row_from_result
 from tasks.core.gate import Comparison
 from tasks.orchestration.retries import call_api
 from tasks.render.backtest_report import summary_rows
+from tasks.render.quality import render_quality_markdown
 from tasks.render.reporting import (
     MonitorResult,
     comparison_table,
@@ -57,6 +58,13 @@ def publish_monitor_summary(result: MonitorResult, config_path: str | None = Non
             "(stored with the version in the registry)"
         )
     description = f"Monitor status: {result.status}"
+    quality = result.signals.quality
+    if quality is not None:
+        # A broken feed comes first: it is why the run did what it did.
+        section = render_quality_markdown(quality)
+        summary = f"{section}\n\n{summary}" if quality.failed else f"{summary}\n\n{section}"
+        if quality.failed:
+            description += "; data quality FAILED"
     if result.dashboard is not None and not result.dashboard.updated:
         summary = f"{render_dashboard_warning(result.dashboard)}\n\n{summary}"
         description += "; dashboard NOT updated"

@@ -11,6 +11,7 @@ from tasks.core.fleet import FleetRow, FleetSummary
 COLUMNS = (
     "model",
     "window",
+    "data quality",
     "drift share",
     "metric vs threshold",
     "decision",
@@ -49,6 +50,7 @@ def summary_cells(row: FleetRow) -> dict[str, str]:
             (
                 row.model,
                 row.window or "",
+                row.data_quality or "",
                 _drift_cell(row),
                 _metric_cell(row),
                 row.decision or "",

@@ -9,8 +9,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tasks.core.numbers import format_number
+from tasks.core.quality import QualityReport
+from tasks.core.quality_view import quality_verdict
+from tasks.render.quality import quality_marker
 
 RetrainOutcome = Literal["promoted", "rejected", "no verdict"]
+QUALITY_DETAIL = "data_quality"  # a run's data-quality report in its record's details
 
 
 @dataclass(frozen=True)
@@ -115,12 +119,23 @@ def retrain_outcome(row: dict[str, Any]) -> RetrainOutcome | None:
     return "rejected" if "rejected" in statuses else "no verdict"
 
 
-def _replaced(row: dict[str, Any]) -> list[dict[str, Any]]:
+def _details(row: dict[str, Any]) -> dict[str, Any]:
     try:
         details = json.loads(row.get("details") or "{}")
     except (TypeError, ValueError):
-        return []
-    replaced = details.get("replaced") if isinstance(details, dict) else None
+        return {}
+    return details if isinstance(details, dict) else {}
+
+
+def run_quality(row: dict[str, Any]) -> QualityReport | None:
+    """The data-quality report a run recorded in its details (None: it recorded none, as runs
+    before the checks did)."""
+    recorded = _details(row).get(QUALITY_DETAIL)
+    return QualityReport.from_dict(recorded) if isinstance(recorded, dict) else None
+
+
+def _replaced(row: dict[str, Any]) -> list[dict[str, Any]]:
+    replaced = _details(row).get("replaced")
     return [run for run in replaced if isinstance(run, dict)] if isinstance(replaced, list) else []
 
 
@@ -163,7 +178,7 @@ def render_monitoring_history(view: HistoryView) -> str:
         lines.append(f"({view.note})")
     lines.append("")
     header = (
-        f"{'as of (window end)':<19} {'champion':<8} {'rows':>6} {'labelled':>8} "
+        f"{'as of (window end)':<19} {'champion':<8} {'rows':>6} {'labelled':>8} {'data':<4} "
         f"{'drift':>7} {view.metric:>12} {'estimated':>9}  {'decision':<18} {'status':<18} R/P"
     )
     lines += [header, "-" * len(header)]
@@ -180,7 +195,8 @@ def render_monitoring_history(view: HistoryView) -> str:
             drift += "!"
         lines.append(
             f"{as_of:<19} {row['champion'] or '-':<8} {row['current_rows']:>6} "
-            f"{row['labelled_rows']:>8} {drift:>7} {performance:>12} {estimated:>9}  "
+            f"{row['labelled_rows']:>8} {quality_marker(run_quality(row)):<4} {drift:>7} "
+            f"{performance:>12} {estimated:>9}  "
             f"{row['decision']:<18} "
             f"{row['status']:<18} {_FLAGS[retrain_outcome(row)]}".rstrip()
         )
@@ -190,7 +206,14 @@ def render_monitoring_history(view: HistoryView) -> str:
         "",
         "! breach of the threshold; after the run: P retrained, challenger promoted; R "
         "retrained, challenger rejected; R? retrained, no verdict recorded",
+        "data: the window's data-quality checks, ok or FAIL (- none recorded)",
     ]
+    failed = [(row, report) for row in view.rows if (report := run_quality(row)) and report.failed]
+    if failed:
+        lines += ["", "data quality failed:"]
+        for row, report in failed:
+            lines.append(f"  {str(row['as_of'])[:16].replace('T', ' ')}  {quality_verdict(report)}")
+            lines += [f"      {finding.message}" for finding in report.failures]
     return "\n".join(lines)
 
 

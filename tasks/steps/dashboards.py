@@ -22,6 +22,8 @@ from tasks.adapters.evidently_workspace import (
 from tasks.config import Config
 from tasks.core.outcomes import DashboardUpdate
 from tasks.core.policy import TriggerDecision
+from tasks.core.quality import CHECKS
+from tasks.core.quality_view import failed_share, failed_shares_by_check
 from tasks.core.signals import Signals
 from tasks.steps.commands import installed_command, shell_path
 from tasks.steps.logs import step_logger
@@ -51,6 +53,7 @@ def window_point(
     status: str,
 ) -> WindowPoint:
     """What the dashboard plots of one monitor run: the numbers the decision was made on."""
+    quality = signals.quality
     return WindowPoint(
         as_of=as_of,
         status=status,
@@ -64,6 +67,8 @@ def window_point(
         labelled_rows=signals.performance.labelled_rows if signals.performance else 0,
         retrained=decision.retrain,
         promoted=status == "promoted",
+        quality_failed_share=failed_share(quality) if quality is not None else None,
+        quality_check_shares=failed_shares_by_check(quality) if quality is not None else {},
     )
 
 
@@ -97,6 +102,7 @@ def record_dashboard(
             config.policy.performance_metric.describe(),
             list(config.data.features),
             window_point(as_of, champion, signals, decision, status),
+            CHECKS,
         )
     except Exception as error:  # any failure of the dashboard must leave the run standing
         problem = _problem(location, error)

@@ -10,12 +10,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tasks.adapters.evidently_report import add_report_header, compute_signals, report_sample_rows
+from tasks.adapters.evidently_report import (
+    HeaderAlert,
+    add_report_header,
+    compute_signals,
+    report_sample_rows,
+)
 from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
 from tasks.core.metrics import holdout_metric_key
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision, decide_retrain
+from tasks.core.quality import QualityReport
+from tasks.core.quality_view import (
+    BROKEN,
+    describe_failures,
+    quality_action,
+    quality_rows,
+    quality_verdict,
+)
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.watch import WatchDecision
 from tasks.core.windows import Window
@@ -286,10 +299,38 @@ def prune_reports(config: Config, current: Path | None) -> list[Path]:
     return deleted
 
 
+def quality_alert(report: QualityReport) -> HeaderAlert | None:
+    """A failed data-quality report as the block at the top of an HTML report: the verdict,
+    the failing checks with their numbers and tolerances and in words, the others folded; None
+    when every check passed (the facts then say so in one line)."""
+    if not report.failed:
+        return None
+    rows = quality_rows(report)
+    others = [row for row in rows if row["result"] != "FAIL"]
+    passed = sum(row["result"] == "ok" for row in others)
+    label = f"the other checks: {passed} passed"
+    if passed < len(others):
+        label += f", {len(others) - passed} not judged"
+    return HeaderAlert(
+        headline=f"Data quality FAILED: {BROKEN}",
+        subline=f"{describe_failures(report)}. {quality_action(report)}",
+        table=[row for row in rows if row["result"] == "FAIL"],
+        notes=[finding.message for finding in report.failures],
+        folded=others,
+        folded_label=label,
+    )
+
+
 def label_reports(
-    config: Config, window: Window, champion: str, signals: Signals, decision: TriggerDecision
+    config: Config,
+    window: Window,
+    champion: str,
+    signals: Signals,
+    decision: TriggerDecision,
 ) -> None:
-    """Put what each HTML report is about at its top: model, window, reference and decision."""
+    """Put what each HTML report is about at its top: model, window, reference and decision,
+    and the window's data quality (a failed check first of all)."""
+    quality = signals.quality
     reference = f"champion {champion}'s training data, {signals.reference_rows:,} rows"
     shown = signals.report_columns
     if signals.report_rows_current is not None:  # every row tested against the profile
@@ -320,6 +361,8 @@ def label_reports(
         ),
         *[("", f"- {reason}") for reason in decision.reasons],
     ]
+    if quality is not None and not quality.failed:
+        facts.append(("Data quality", quality_verdict(quality)))
     performance = signals.performance
     if performance is not None:
         facts.append(
@@ -356,11 +399,12 @@ def label_reports(
         }
         for name, column in tested
     ]
+    alert = quality_alert(quality) if quality is not None else None
     for report in signals.report_paths:
         path = Path(report)
         if path.stem == "drift":
             title = f"{config.name}: data drift of {window} against champion {champion}"
-            add_report_header(path, title, facts, drift_table)
+            add_report_header(path, title, facts, drift_table, alert=alert)
         else:
             title = f"{config.name}: performance of champion {champion} on {window}"
-            add_report_header(path, title, facts)
+            add_report_header(path, title, facts, alert=alert)

@@ -469,6 +469,7 @@ def test_the_services_dashboard_draws_both_machines_points(
 
     series = {title: 2 for title in PANEL_TITLES}
     series[PANEL_TITLES[1]] = 1  # the one feature the signals carry
+    series[PANEL_TITLES[-1]] = 0  # these signals checked no data quality: no bar, not a 0
     with chromium() as driver:
         shown = evidently_panel_points(driver, page, series)
         save_screenshot(driver, tmp_path / "evidently-service-dashboard.png")

@@ -15,6 +15,7 @@ from flows.backtest import backtest_flow
 from flows.monitor import monitor_flow
 from tasks.adapters.evidently_workspace import PANEL_TITLES
 from tasks.config import load_config
+from tasks.core.quality_view import failed_shares_by_check
 from tests.browser import (
     chromium,
     evidently_panel_axes,
@@ -49,8 +50,13 @@ def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path
     labelled = sum(outcome.labelled_rows > 0 for outcome in policy.outcomes)
     features = list(config.data.features)
     metric = config.policy.performance_metric.describe()
-    expected_series = {title: 2 for title in PANEL_TITLES}
+    expected_series = {title: 2 for title in PANEL_TITLES[:-1]}
     expected_series[PANEL_TITLES[1]] = len(features)
+    # Data quality: all checks, and each check the demo's window could make (no row count
+    # before three windows are on record).
+    assert demo.signals.quality is not None
+    demo_checks = failed_shares_by_check(demo.signals.quality)
+    demo_series = {**expected_series, PANEL_TITLES[-1]: 1 + len(demo_checks)}
     workspace = config.reports.workspace_dir
     with evidently_ui(workspace, tmp_path / "evidently-ui.log") as url, chromium() as driver:
         projects = {p["name"]: p["id"] for p in httpx.get(f"{url}/api/projects").json()}
@@ -80,8 +86,9 @@ def test_demo_and_backtest_show_as_trends_in_evidently_ui(write_config, tmp_path
 
         # The demo's monitor run: one snapshot, every series one point.
         demo_shown = evidently_panel_points(
-            driver, f"{url}/projects/{projects['seattle-weather']}", expected_series
+            driver, f"{url}/projects/{projects['seattle-weather']}", demo_series
         )
+        assert demo_shown[PANEL_TITLES[-1]] == dict.fromkeys(["all checks", *demo_checks], 1)
         assert all(set(series.values()) == {1} for series in demo_shown.values()), demo_shown
         # One window: the axis of the drift share runs from 0 to its value, labelled as such (a
         # line panel of equal values labelled its one tick "1" for a share of 0.5).

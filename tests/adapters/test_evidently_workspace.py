@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tasks.adapters.evidently_workspace import (
     remove_project,
 )
 from tasks.core.policy import TriggerDecision
+from tasks.core.quality import CHECKS
 from tasks.core.signals import ColumnDrift, Performance, Signals
 from tasks.steps.dashboards import evidently_command, record_dashboard, window_point
 from tests.helpers import make_decision, repo_config
@@ -41,6 +43,7 @@ def _point(day: int, performance: float | None = 0.6, promoted: bool = False) ->
         labelled_rows=0 if performance is None else 60,
         retrained=promoted,
         promoted=promoted,
+        quality_failed_share=0.0,
     )
 
 
@@ -310,3 +313,57 @@ def test_the_printed_command_runs_as_printed(tmp_path: Path) -> None:
 
     assert ran.returncode == 0, ran.stderr
     assert "--workspace" in ran.stdout
+
+
+def test_the_data_quality_panel_plots_the_share_of_failed_checks(tmp_path: Path) -> None:
+    """In all and per check, as recorded; a run that checked nothing leaves them out, not 0."""
+    from tests.quality_reports import broken_wind
+
+    signals, decision = _signals_and_decision()
+    config = repo_config({"reports.path": str(tmp_path / "reports")})
+    report = broken_wind()
+
+    checked = replace(signals, quality=report)
+    point = window_point(datetime(2014, 4, 1), "v0001", checked, decision, "data-issue")
+    record_dashboard(config, datetime(2014, 4, 1), "v0001", checked, decision, "data-issue")
+    record_dashboard(config, datetime(2014, 5, 1), "v0001", signals, decision, "healthy")
+
+    values = point.values()
+    assert values["quality_failed_share"] == pytest.approx(0.25)  # 1 of the 4 checks made
+    assert values["quality_failed_share__missing"] == pytest.approx(0.5)
+    assert values["quality_failed_share__duplicates"] == 0.0
+    assert "quality_failed_share__row_count" not in values  # not judged: no bar, not a 0
+    workspace = tmp_path / "reports" / "workspace"
+    panel = _dashboard(workspace, "seattle-weather")["panels"][-1]
+    assert panel["title"] == "Data quality: share of failed checks" == PANEL_TITLES[-1]
+    assert [(v["legend"], v["metric_labels"]["column"]) for v in panel["values"]] == [
+        ("all checks", "quality_failed_share"),
+        *((check, f"quality_failed_share__{check}") for check in CHECKS),
+    ]
+    first, second = sorted(_snapshots(workspace), key=lambda s: s["timestamp"])
+    assert _series(first)["quality_failed_share"] == pytest.approx(0.25)
+    assert not any(column.startswith("quality") for column in _series(second))
+
+
+def test_an_earlier_dashboard_gets_the_panels_added_since_in_its_tab(tmp_path: Path) -> None:
+    _add(tmp_path, _point(0))
+    (path,) = tmp_path.glob("*/dashboard.json")
+    before = json.loads(path.read_text())
+    earlier = {
+        "tabs": [
+            {**tab, "panels": [i for i in tab["panels"] if i != before["panels"][-1]["id"]]}
+            for tab in before["tabs"]
+        ],
+        "panels": before["panels"][:-1],
+    }
+    path.write_text(json.dumps({**before, **earlier}))
+
+    _add(tmp_path, _point(30))
+
+    after = _dashboard(tmp_path)
+    assert [panel["title"] for panel in after["panels"]] == list(PANEL_TITLES)
+    assert [p["id"] for p in after["panels"][:-1]] == [p["id"] for p in earlier["panels"]]
+    (tab,) = after["tabs"]
+    assert tab["panels"] == [panel["id"] for panel in after["panels"]]
+    _add(tmp_path, _point(60))  # today's panels: left as they are
+    assert _dashboard(tmp_path) == after

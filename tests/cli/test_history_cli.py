@@ -212,7 +212,8 @@ def test_the_estimate_and_its_breach_are_shown_next_to_the_metric() -> None:
     text = render_monitoring_history(HistoryView("m", "f1 (macro)", 0.45, 0.5, [row]))
 
     (line,) = [line for line in text.splitlines() if line.startswith("2014-")]
-    assert line.split()[5:9] == ["0.250", "n/a", "0.412!", "retrain"]
+    # "-": the run recorded no data-quality report.
+    assert line.split()[5:10] == ["-", "0.250", "n/a", "0.412!", "retrain"]
 
 
 def _row(**changes: object) -> dict[str, object]:

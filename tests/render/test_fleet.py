@@ -72,3 +72,16 @@ def test_the_artifact_rows_keep_the_whole_error_and_the_csv_every_field(tmp_path
         read = list(csv.DictReader(handle))
     assert read[0]["metric_value"] == "0.144" and read[0]["champion_after"] == "v0002"
     assert read[1]["error"] == BROKEN.error and read[1]["action"] == "error"
+
+
+def test_the_data_quality_column_names_the_broken_columns():
+    from dataclasses import replace
+
+    broken_feed = replace(RAN, model="east", data_quality="failed: wind, temp_max")
+    text = render_fleet_summary(_summary(RAN, broken_feed, BROKEN))
+    header, _, *lines = text.splitlines()
+    start = header.index("data quality")
+    assert header.index("window") < start < header.index("drift share")
+    cells = {line.split()[0]: line[start:].split("  ")[0] for line in lines[:3]}
+    assert cells == {"north": "", "east": "failed: wind, temp_max", "south": ""}
+    assert fleet_table_rows(_summary(broken_feed))[0]["data quality"] == "failed: wind, temp_max"
