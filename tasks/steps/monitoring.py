@@ -19,6 +19,7 @@ from tasks.core.policy import TriggerDecision, decide_retrain
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
+from tasks.steps.followup import follow_up_evidence
 from tasks.steps.logs import step_logger
 from tasks.stores.data import load_window
 from tasks.stores.history import Recorded, RunRecord
@@ -127,6 +128,7 @@ def decide_on_history(
 ) -> TriggerDecision:
     """Decide on this run's signals and the recent monitoring history (the policy)."""
     history = stores.history
+    runs = history.champion_runs(config.name, champion, as_of)
     return decide_retrain(
         signals,
         config.policy,
@@ -139,6 +141,8 @@ def decide_on_history(
         as_of=as_of,
         champion=champion,
         last_retrain_as_of=history.last_retrain(config.name, as_of),
+        champion_runs=runs,
+        follow_up_evidence=follow_up_evidence(config, stores, champion, as_of, runs),
     )
 
 

@@ -108,6 +108,9 @@ def past_run(row: Mapping[Any, Any]) -> PastRun:
         retrained=bool(row["retrained"]),
         promoted=bool(row["promoted"]),
         estimated_performance_breach=unflag(row["estimated_performance_breach"]),
+        performance=row.get("performance"),
+        labelled_rows=int(row.get("labelled_rows") or 0),
+        severe=bool(row.get("severe")),
     )
 
 
@@ -132,6 +135,8 @@ class MonitoringHistory(Protocol):
     def recent(
         self, model_name: str, as_of: datetime, limit: int, min_spacing: timedelta = ...
     ) -> list[PastRun]: ...
+
+    def champion_runs(self, model_name: str, champion: str, as_of: datetime) -> list[PastRun]: ...
 
     def last_retrain(self, model_name: str, as_of: datetime) -> datetime | None: ...
 
