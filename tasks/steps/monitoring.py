@@ -174,7 +174,13 @@ def record_run(
             status=status,
             retrained=retrained,
             promoted=status == "promoted",
-            details={"bootstrapped": bootstrapped, "confirmed": list(decision.confirmed)},
+            details={
+                "bootstrapped": bootstrapped,
+                "confirmed": list(decision.confirmed),
+                # What performance_drop was measured from (policy.drop_reference).
+                "drop_reference": decision.drop_reference,
+                "drop_reference_rule": decision.drop_reference_rule,
+            },
             request_id=request_id,
         ),
     )
