@@ -3,8 +3,8 @@
 After an abrupt change the first challenger that wins is trained on the few rows since the
 change (`since-change-split`: half of them to train on, the rest for the gate). The breach that
 started it is gone once it is champion, so nothing would retrain it while the rows since the
-change grow. Once `training.min_rows` more labelled rows exist since that change than when it
-was trained, one retrain is allowed without a breach (and without waiting for the cooldown),
+change grow. Once a challenger could train on `training.min_rows` more labelled rows since that
+change (before the configured holdout) than the champion was trained on, one retrain is allowed without a breach (and without waiting for the cooldown),
 trained since the same change and judged by the gate like any other. One per champion: a
 champion that has retrained once (promoted or not) gets no follow-up.
 """
@@ -34,7 +34,7 @@ class ChampionChange:
     """The change a champion was trained after, from its lineage's training choice."""
 
     start: datetime
-    rows_since_change: int  # labelled rows since the change when the champion was trained
+    training_rows: int  # the labelled rows since the change the champion was trained on
     chosen: str
 
 
@@ -43,7 +43,7 @@ def champion_change(training_choice: Mapping[str, Any]) -> ChampionChange | None
     on the configured span, or registered before the choice was recorded."""
     chosen = training_choice.get("chosen")
     change = training_choice.get("change")
-    rows = training_choice.get("rows_since_change")
+    rows = training_choice.get("training_rows")
     if chosen not in ("since-change", FOLLOWED) or not isinstance(change, Mapping) or rows is None:
         return None
     try:
@@ -56,7 +56,7 @@ def champion_change(training_choice: Mapping[str, Any]) -> ChampionChange | None
 @dataclass(frozen=True)
 class FollowUpEvidence:
     """What the monitor measured for the follow-up rule: the champion's change and the labelled
-    rows since it now."""
+    rows since it that a challenger could train on now (before the configured holdout)."""
 
     change: ChampionChange
     rows_now: int
@@ -72,13 +72,13 @@ def follow_up(
     if any(run.retrained for run in champion_runs):
         return None
     change = evidence.change
-    more = evidence.rows_now - change.rows_since_change
+    more = evidence.rows_now - change.training_rows
     if more < evidence.min_rows:
         return None
     return reason(
         ReasonCode.FOLLOW_UP_RETRAIN,
         change_start=change.start.isoformat(),
-        rows_at_training=change.rows_since_change,
+        rows_at_training=change.training_rows,
         rows_now=evidence.rows_now,
         min_rows=evidence.min_rows,
     )

@@ -285,10 +285,11 @@ def _same_window(p: Mapping[str, Any]) -> str:
 def _follow_up(p: Mapping[str, Any]) -> str:
     start = datetime.fromisoformat(p["change_start"])
     return (
-        f"follow-up retrain: {p['rows_now']} labelled rows since the change the champion was "
-        f"trained after ({start:%Y-%m-%d %H:%M}), {p['rows_now'] - p['rows_at_training']} more "
-        f"than when it was trained >= training.min_rows {p['min_rows']}; one retrain without a "
-        "breach or cooldown, judged by the gate"
+        f"follow-up retrain: {p['rows_now']} labelled rows to train on since the change the "
+        f"champion was trained after ({start:%Y-%m-%d %H:%M}), "
+        f"{p['rows_now'] - p['rows_at_training']} more than it was trained on >= "
+        f"training.min_rows {p['min_rows']}; one retrain without a breach or cooldown, judged "
+        "by the gate"
     )
 
 

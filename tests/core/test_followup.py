@@ -24,7 +24,7 @@ SPLIT = {
 
 
 def _evidence(rows_now: int, chosen: str = "since-change-split") -> FollowUpEvidence:
-    return FollowUpEvidence(ChampionChange(CHANGE, 700, chosen), rows_now, 100)
+    return FollowUpEvidence(ChampionChange(CHANGE, 350, chosen), rows_now, 100)
 
 
 def _run(days_ago: int, *, retrained: bool = False) -> PastRun:
@@ -65,22 +65,22 @@ def _healthy() -> Signals:
 def test_the_change_is_read_from_the_champions_training_choice() -> None:
     change = champion_change(SPLIT)
 
-    assert change == ChampionChange(CHANGE, 700, "since-change-split")
+    assert change == ChampionChange(CHANGE, 350, "since-change-split")  # rows it trained on
     assert champion_change({"chosen": "configured-span", "change": SPLIT["change"]}) is None
     assert champion_change({}) is None  # registered before the choice was recorded
     assert champion_change({**SPLIT, "change": {"start": "not a time"}}) is None
 
 
 def test_due_once_min_rows_more_rows_exist_since_the_change() -> None:
-    assert follow_up(True, _evidence(799), []) is None  # 99 more < training.min_rows 100
-    due = follow_up(True, _evidence(800), [])
+    assert follow_up(True, _evidence(449), []) is None  # 99 more < training.min_rows 100
+    due = follow_up(True, _evidence(450), [])
 
     assert due is not None
     assert due.code == "follow-up-retrain"
     assert due.params == {
         "change_start": CHANGE.isoformat(),
-        "rows_at_training": 700,
-        "rows_now": 800,
+        "rows_at_training": 350,
+        "rows_now": 450,
         "min_rows": 100,
     }
 
@@ -102,7 +102,7 @@ def test_the_decision_retrains_without_a_breach_and_within_the_cooldown() -> Non
         champion="v0002",
         last_retrain_as_of=NOW - timedelta(days=7),
         champion_runs=[_run(7)],
-        follow_up_evidence=_evidence(1050),
+        follow_up_evidence=_evidence(700),
     )
     plain = decide_retrain(
         _healthy(), _policy(), [], as_of=NOW, champion="v0002", champion_runs=[_run(7)]
@@ -113,7 +113,7 @@ def test_the_decision_retrains_without_a_breach_and_within_the_cooldown() -> Non
     assert decision.follow_up
     assert decision.confirmed == ()
     assert decision.trigger == "follow-up retrain after a change (no breach)"
-    assert params_of(decision.reason_codes, "follow-up-retrain")["rows_now"] == 1050
+    assert params_of(decision.reason_codes, "follow-up-retrain")["rows_now"] == 700
     assert decision.reason_codes[0].code == "follow-up-retrain"
 
 
@@ -125,7 +125,7 @@ def test_never_a_second_retrain_of_the_same_window_nor_when_switched_off() -> No
         as_of=NOW,
         champion="v0002",
         last_retrain_as_of=NOW,
-        follow_up_evidence=_evidence(1050),
+        follow_up_evidence=_evidence(700),
     )
     off = decide_retrain(
         _healthy(),
@@ -133,7 +133,7 @@ def test_never_a_second_retrain_of_the_same_window_nor_when_switched_off() -> No
         [],
         as_of=NOW,
         champion="v0002",
-        follow_up_evidence=_evidence(1050),
+        follow_up_evidence=_evidence(700),
     )
 
     assert rerun.action == "none" and not rerun.follow_up

@@ -212,8 +212,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "slice-dip": {**_SLICE, "rows": 30, "difference": -0.1, "adjusted_p_value": 0.4},
     "follow-up-retrain": {
         "change_start": "2020-04-15T00:00:00",
-        "rows_at_training": 700,
-        "rows_now": 1050,
+        "rows_at_training": 350,
+        "rows_now": 700,
         "min_rows": 100,
     },
     "backoff": {

@@ -145,7 +145,7 @@ def test_a_follow_up_retrain_trains_since_the_change_its_champion_was_trained_af
 
     # No breach started this retrain: it follows the champion's change, not the configured span.
     choice = plan_training(config, stores, plan, (), champion)
-    evidence = follow_up_evidence(config, stores, champion, AS_OF + 5 * DAY, [])
+    evidence = follow_up_evidence(config, stores, champion, AS_OF + 25 * DAY, [])
 
     assert choice.chosen == "since-change-split"
     assert choice.change is not None
@@ -153,8 +153,9 @@ def test_a_follow_up_retrain_trains_since_the_change_its_champion_was_trained_af
     assert choice.change.basis == f"the change the champion {champion} was trained after"
     assert evidence is not None
     assert evidence.change.start == START + 85 * DAY
-    assert evidence.change.rows_since_change == 60  # 15 days x 4 rows when it was trained
-    assert evidence.rows_now == 60  # the log ends at day 100: no row has come since
+    assert evidence.change.training_rows == 30  # it trained on 30 of the 60 rows since day 85
+    # Before the holdout of a retrain at day 125 ([105, 125)): days 85 to 100, where the log ends.
+    assert evidence.rows_now == 60
     assert evidence.min_rows == 30
     # Without a change in its lineage, or once the champion has retrained: nothing is read.
     assert follow_up_evidence(config, stores, "v0009", AS_OF, []) is None
