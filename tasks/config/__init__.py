@@ -2,12 +2,14 @@
 
 The sections of config.yaml are private modules, one part each: the production log (`_data`),
 the estimator and its allow-list (`_estimators`), the metric (`_metric`), the retraining policy
-(`_policy`), the gate (`_promotion`), windows and how a run runs (`_runs`), the registry, history
-and reports (`_stores`), the model card's owner and intended use (`_card`), the data-quality
-gate (`_quality`), the whole (`_config`) and its loading (`_loading`); the fleet file is
+(`_policy`; its adaptive bars, follow-up and back-off: `_adaptive`), the gate (`_promotion`),
+windows and how a run runs (`_runs`), the registry, history and reports (`_stores`), the model
+card's owner and intended use (`_card`), the data-quality gate (`_quality`), the whole
+(`_config`) and its loading (`_loading`); the fleet file is
 `_fleet`. Import from here.
 """
 
+from tasks.config._adaptive import BackoffConfig, DropReferenceConfig, FollowUpConfig
 from tasks.config._base import Duration, Strict, parse_duration
 from tasks.config._card import CardConfig
 from tasks.config._config import Config
@@ -75,6 +77,7 @@ __all__ = [
     "SKLEARN_ESTIMATOR_MODULES",
     "WINDOW_CHECKS",
     "ApprovalConfig",
+    "BackoffConfig",
     "BootstrapConfig",
     "CardConfig",
     "CheckName",
@@ -84,12 +87,14 @@ __all__ = [
     "ConfirmationsConfig",
     "DataConfig",
     "DataQualityConfig",
+    "DropReferenceConfig",
     "Duration",
     "EstimatedPerformanceConfig",
     "FileSourceConfig",
     "Fleet",
     "FleetConfig",
     "FleetMember",
+    "FollowUpConfig",
     "GuardsConfig",
     "HistoryConfig",
     "MetricConfig",

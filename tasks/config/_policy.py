@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from tasks.config._adaptive import BackoffConfig, DropReferenceConfig, FollowUpConfig
 from tasks.config._base import Duration, Strict, section
 from tasks.config._metric import MetricConfig
 
@@ -192,6 +193,15 @@ class PolicyConfig(Strict):
     )
     watch: WatchConfig = section(
         WatchConfig, "Watch a promotion over the next monitor runs; roll back on evidence."
+    )
+    drop_reference: DropReferenceConfig = section(
+        DropReferenceConfig, "What performance_drop measures the drop from."
+    )
+    follow_up: FollowUpConfig = section(
+        FollowUpConfig, "One retrain without a breach after a change-aware promotion."
+    )
+    backoff: BackoffConfig = section(
+        BackoffConfig, "Longer cooldowns while the gate keeps rejecting challengers."
     )
 
     @field_validator("performance_threshold", "severe_performance_threshold")

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from tasks.core.gate import Comparison
 from tasks.core.numbers import format_number
 from tasks.core.policy import TriggerDecision
-from tasks.core.reasons import reason_records
+from tasks.core.reasons import ReasonCode, reason_records
 from tasks.core.signals import Signals
 from tasks.core.watch import WatchDecision
 from tasks.core.windows import Window
@@ -276,6 +276,24 @@ def monitor_events(decision: TriggerDecision, signals: Signals) -> list[tuple[st
                         f"the data looks broken, not the model: {quality.summary()}; "
                         f"decision {decision.action}"
                     ),
+                },
+            )
+        )
+    if decision.threshold_unreachable:
+        said = next(
+            (r for r in decision.reason_codes if r.code == ReasonCode.THRESHOLD_UNREACHABLE), None
+        )
+        found.append(
+            (
+                "threshold.unreachable",
+                "performance",
+                {
+                    "confirmed": True,  # by the history: challengers rejected in a row
+                    "rejected_in_a_row": decision.rejected_in_a_row,
+                    "performance_threshold": decision.performance_threshold,
+                    "direction": decision.direction,
+                    "summary": (said.text if said else "challengers keep failing the gate")
+                    + f"; decision {decision.action}",
                 },
             )
         )

@@ -23,12 +23,15 @@ No champion is not decided here: the monitor bootstraps one before measuring any
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from tasks.config import ConfirmationConfig, ConfirmationsConfig, PolicyConfig
 from tasks.core.quality import QualityReport, quality_reason
+from tasks.core.backoff import SEVERE, Streak, backed_off, rejection_streak, unreachable_now
+from tasks.core.bars import DropReference, drop_reference
+from tasks.core.followup import FollowUpEvidence, follow_up
 from tasks.core.reasons import Reason, ReasonCode, harm_rule, reason, texts
 from tasks.core.signals import Signals
 
@@ -55,6 +58,11 @@ class PastRun:
     promoted: bool
     estimated_performance_breach: bool | None = None  # None also for runs before the estimate
     current_rows: int | None = None  # the window's rows (the data-quality row count check)
+    # The realised metric and its labelled rows (the drop reference), and a severe breach
+    # (the back-off's kinds of breach).
+    performance: float | None = None
+    labelled_rows: int = 0
+    severe: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,15 @@ class TriggerDecision:
     reason_codes: tuple[Reason, ...] = ()
     # The window's data-quality checks (None: data_quality.enabled is off).
     data_quality: QualityReport | None = None
+    # What performance_drop was measured from (policy.drop_reference; None: off or no holdout
+    # score), in numbers and words; whether this is the follow-up retrain after a change; the
+    # rejected challengers in a row the back-off counted, and whether this run says the bar
+    # looks unreachable (once a streak).
+    drop_reference: float | None = None
+    drop_reference_rule: str | None = None
+    follow_up: bool = False
+    rejected_in_a_row: int = 0
+    threshold_unreachable: bool = False
 
     @property
     def direction(self) -> str:
@@ -168,6 +185,8 @@ class TriggerDecision:
                 )
             elif name == "prediction_drift" and self.prediction_drift_score is not None:
                 parts.append(f"prediction drift: score {self.prediction_drift_score:.3g}")
+        if not parts and self.follow_up:
+            return "follow-up retrain after a change (no breach)"
         return "; ".join(parts) or self.action
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,13 +197,17 @@ class TriggerDecision:
         return data
 
 
-def find_breaches(signals: Signals, policy: PolicyConfig) -> tuple[Breaches, list[Reason]]:
-    """Judge each signal against its threshold and minimum rows; return the breaches and why."""
+def find_breaches(
+    signals: Signals, policy: PolicyConfig, reference: DropReference | None = None
+) -> tuple[Breaches, list[Reason]]:
+    """Judge each signal against its threshold and minimum rows; return the breaches and why.
+
+    reference: what performance_drop is measured from (None: the champion's holdout score)."""
     reasons: list[Reason] = []
     estimate_reasons: list[Reason] = []
     estimated = _estimated_breach(signals, policy, estimate_reasons)
     drift, prediction_drift = _drift_breaches(signals, policy, reasons)
-    breach, severe = _performance_breach(signals, policy, reasons)
+    breach, severe = _performance_breach(signals, policy, reasons, reference)
     reasons.extend(estimate_reasons)
     return Breaches(drift, prediction_drift, breach, severe, estimated), reasons
 
@@ -359,7 +382,10 @@ def _drift_breaches(
 
 
 def _performance_breach(
-    signals: Signals, policy: PolicyConfig, reasons: list[Reason]
+    signals: Signals,
+    policy: PolicyConfig,
+    reasons: list[Reason],
+    reference: DropReference | None = None,
 ) -> tuple[bool | None, bool]:
     """The performance breach (None: too few labelled rows) and whether it is severe."""
     performance = signals.performance
@@ -382,7 +408,9 @@ def _performance_breach(
     breach = metric.worse(value, threshold)
     severe_threshold = policy.severe_performance_threshold
     severe = severe_threshold is not None and metric.worse(value, severe_threshold)
-    drop_limit = performance_drop_limit(policy, signals.holdout_score)
+    drop_limit = performance_drop_limit(
+        policy, reference.value if reference else signals.holdout_score
+    )
     dropped = drop_limit is not None and metric.worse(value, drop_limit)
     numbers: dict[str, Any] = {
         "metric": performance.metric,
@@ -395,6 +423,8 @@ def _performance_breach(
         "drop_limit": drop_limit,
         "performance_drop": policy.performance_drop,
         "holdout_score": signals.holdout_score,
+        # The median with the first windows, recorded when they moved it from the holdout score.
+        **(reference.params() if reference and reference.windows else {}),
     }
     if severe:
         code = ReasonCode.SEVERE_PERFORMANCE_BREACH
@@ -469,6 +499,8 @@ def decide_retrain(
     as_of: datetime | None = None,
     champion: str | None = None,
     last_retrain_as_of: datetime | None = None,
+    champion_runs: Sequence[PastRun] = (),
+    follow_up_evidence: FollowUpEvidence | None = None,
 ) -> TriggerDecision:
     """Decide on this run's signals with the earlier runs (newest first) of the history.
 
@@ -479,8 +511,17 @@ def decide_retrain(
         as_of: the end of this run's window; the cooldown is measured from it.
         last_retrain_as_of: as_of of the last run that retrained or promoted, if any (this
             window's own earlier run included: a rerun never retrains a window twice).
+        champion_runs: every earlier run of `champion`, oldest first, one per window
+            (MonitorHistory.champion_runs): its first windows set the drop reference
+            (policy.drop_reference), its rejected retrains the back-off (policy.backoff).
+        follow_up_evidence: the change the champion was trained after and the labelled rows
+            since it now (policy.follow_up; None: not trained since a change).
     """
-    breaches, reasons = find_breaches(signals, policy)
+    runs = _one_per_window(champion_runs, as_of)
+    reference = drop_reference(
+        signals.holdout_score, runs, policy.drop_reference.windows, policy.min_labelled_rows
+    )
+    breaches, reasons = find_breaches(signals, policy, reference)
     quality = signals.quality
     if quality is not None and quality.failed:
         # A broken feed is not a changed world: blocked, its breaches are not judged (and so
@@ -494,23 +535,103 @@ def decide_retrain(
     breached: list[SignalName] = [name for name in SIGNAL_NAMES if breaches.get(name)]
     same_champion = [run for run in distinct_windows(history, as_of) if run.champion == champion]
     confirmed, notes = _confirm_breaches(breached, breaches, same_champion, policy.confirmation)
-    cooling, cooldown_note = _check_cooldown(breaches, policy.cooldown, as_of, last_retrain_as_of)
+    kinds_now = {*confirmed, *([SEVERE] if breaches.severe and confirmed else [])}
+    streak = rejection_streak(runs, kinds_now) if policy.backoff.enabled else Streak()
+    cooldown = backed_off(policy.cooldown, policy.backoff, streak.rejected)
+    backing_off = cooldown != policy.cooldown
+    cooling, cooldown_note = _check_cooldown(
+        breaches, cooldown, as_of, last_retrain_as_of, severe_skips=not backing_off
+    )
     if breached and cooldown_note:
+        if cooling and backing_off and cooldown_note.code == ReasonCode.COOLDOWN:
+            cooldown_note = _backoff_note(policy, streak, cooldown, cooldown_note)
         notes.append(cooldown_note)
     else:
         cooling = False
+    if streak.reset_by and confirmed:
+        notes.append(
+            reason(
+                ReasonCode.BACKOFF_RESET,
+                new_kinds=list(streak.reset_by),
+                rejected=streak.reset_rejected,
+                cooldown_days=_in_days(policy.cooldown),
+            )
+        )
+    unreachable = policy.backoff.enabled and unreachable_now(
+        streak, runs, policy.backoff.unreachable_after
+    )
+    if unreachable:
+        notes.append(_unreachable_note(policy, streak))
     judged = any(
         value is not None
         for value in (breaches.drift, breaches.performance, breaches.estimated_performance)
     )
-    return _decision(
-        _choose_action(bool(confirmed), bool(breached), cooling, judged),
-        notes + reasons,
-        breaches,
-        signals,
-        policy,
-        confirmed,
-        last_retrain_as_of,
+    action = _choose_action(bool(confirmed), bool(breached), cooling, judged)
+    follow = None
+    if action != "retrain" and last_retrain_as_of != as_of:
+        follow = follow_up(policy.follow_up.enabled, follow_up_evidence, runs)
+    if follow is not None:
+        action = "retrain"
+        notes.insert(0, follow)
+    return replace(
+        _decision(
+            action,
+            notes + reasons,
+            breaches,
+            signals,
+            policy,
+            confirmed,
+            last_retrain_as_of,
+            reference,
+        ),
+        follow_up=follow is not None,
+        rejected_in_a_row=streak.rejected,
+        threshold_unreachable=unreachable,
+    )
+
+
+def _one_per_window(runs: Sequence[PastRun], as_of: datetime | None) -> list[PastRun]:
+    """The runs (oldest first) before as_of, one per window: the latest record of each."""
+    newest_first = distinct_windows(list(reversed(runs)), as_of)
+    return list(reversed(newest_first))
+
+
+def _backoff_note(
+    policy: PolicyConfig, streak: Streak, cooldown: timedelta, note: Reason
+) -> Reason:
+    """The cooldown note of a backed-off cooldown: the streak and the numbers behind it."""
+    rule = policy.backoff
+    capped = rule.max_cooldown is not None and cooldown == max(rule.max_cooldown, policy.cooldown)
+    return reason(
+        ReasonCode.BACKOFF,
+        rejected=streak.rejected,
+        since=streak.since.isoformat() if streak.since else None,
+        kinds=sorted(streak.kinds),
+        cooldown_days=_in_days(cooldown),
+        base_cooldown_days=_in_days(policy.cooldown),
+        factor=rule.factor,
+        exponent=streak.rejected - rule.after + 1,
+        capped=capped,
+        max_cooldown_days=_in_days(rule.max_cooldown) if rule.max_cooldown else None,
+        elapsed_days=note.params["elapsed_days"],
+    )
+
+
+def _unreachable_note(policy: PolicyConfig, streak: Streak) -> Reason:
+    """The bar looks unreachable: the streak, and the best metric the champion showed in it."""
+    metric = policy.performance_metric
+    values = streak.performances
+    best = (max(values) if metric.higher_is_better else min(values)) if values else None
+    return reason(
+        ReasonCode.THRESHOLD_UNREACHABLE,
+        rejected=streak.rejected,
+        since=streak.since.isoformat() if streak.since else None,
+        kinds=sorted(streak.kinds),
+        metric=metric.describe(),
+        best=best,
+        best_worse=best is not None and metric.worse(best, policy.performance_threshold),
+        threshold=policy.performance_threshold,
+        higher_is_better=metric.higher_is_better,
     )
 
 
@@ -539,10 +660,13 @@ def _check_cooldown(
     cooldown: timedelta,
     as_of: datetime | None,
     last_retrain_as_of: datetime | None,
+    *,
+    severe_skips: bool = True,
 ) -> tuple[bool, Reason | None]:
     """Whether the last retrain is too recent to retrain again (a severe breach skips the
-    cooldown, but not a retrain of this same window), with the note that says so; (False,
-    None) when no retrain is that recent."""
+    cooldown unless severe_skips is off (a back-off of severe retrains), but never a retrain of
+    this same window), with the note that says so; (False, None) when no retrain is that
+    recent."""
     if last_retrain_as_of is None or as_of is None:
         return False, None
     if last_retrain_as_of == as_of:
@@ -551,7 +675,7 @@ def _check_cooldown(
     if elapsed >= cooldown:
         return False, None
     numbers = {"elapsed_days": _in_days(elapsed), "cooldown_days": _in_days(cooldown)}
-    if breaches.severe:
+    if breaches.severe and severe_skips:
         return False, Reason(ReasonCode.COOLDOWN_SKIPPED, numbers)
     return True, Reason(ReasonCode.COOLDOWN, numbers)
 
@@ -576,6 +700,7 @@ def _decision(
     policy: PolicyConfig,
     confirmed: list[str],
     last_retrain_as_of: datetime | None,
+    reference: DropReference | None = None,
 ) -> TriggerDecision:
     """The decision record: the action with every number and threshold behind it."""
     performance = signals.performance
@@ -622,10 +747,14 @@ def _decision(
         harm_margin=margin,
         drift_harmful=harmful,
         harm_rule=rule,
-        performance_drop_limit=performance_drop_limit(policy, signals.holdout_score),
+        performance_drop_limit=performance_drop_limit(
+            policy, reference.value if reference else signals.holdout_score
+        ),
         metric=policy.performance_metric.describe(),
         reason_codes=tuple(reasons),
         data_quality=signals.quality,
+        drop_reference=reference.value if reference and policy.performance_drop else None,
+        drop_reference_rule=reference.rule if reference and policy.performance_drop else None,
     )
 
 

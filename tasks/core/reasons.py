@@ -81,6 +81,11 @@ class ReasonCode(StrEnum):
     DATA_QUALITY_FAILED = "data-quality-failed"
     DATA_QUALITY_WARNING = "data-quality-warning"
     DATA_QUALITY_HOLDOUT_FAILED = "data-quality-holdout-failed"
+    # The policy again (issue 29): a retrain without a breach after a change, the back-off.
+    FOLLOW_UP_RETRAIN = "follow-up-retrain"
+    BACKOFF = "backoff"
+    BACKOFF_RESET = "backoff-reset"
+    THRESHOLD_UNREACHABLE = "threshold-unreachable"
 
 
 @dataclass(frozen=True)
@@ -246,12 +251,19 @@ def _performance(p: Mapping[str, Any], label: str, worse: bool, limit: str) -> s
     )
 
 
+def _drop_from(p: Mapping[str, Any]) -> str:
+    """What performance_drop is measured from: the holdout score, or the reference score."""
+    if p.get("reference_rule") is None:
+        return f"the champion's holdout score {p['holdout_score']:.3f}"
+    return f"the reference score {p['reference']:.3f} ({p['reference_rule']})"
+
+
 def _performance_ok(p: Mapping[str, Any]) -> str:
     text = _performance(p, "performance ok", False, f"performance_threshold {p['threshold']:.3f}")
     if p.get("drop_limit") is not None:
         text += (
-            f"; within performance_drop {p['performance_drop']:.0%} of the champion's "
-            f"holdout score {p['holdout_score']:.3f} (limit {p['drop_limit']:.3f})"
+            f"; within performance_drop {p['performance_drop']:.0%} of {_drop_from(p)} "
+            f"(limit {p['drop_limit']:.3f})"
         )
     return text
 
@@ -259,7 +271,7 @@ def _performance_ok(p: Mapping[str, Any]) -> str:
 def _performance_drop(p: Mapping[str, Any]) -> str:
     limit = (
         f"{p['drop_limit']:.3f}, more than performance_drop {p['performance_drop']:.0%} worse "
-        f"than the champion's holdout score {p['holdout_score']:.3f}"
+        f"than {_drop_from(p)}"
     )
     text = _performance(p, "performance", True, limit)
     return f"{text} (performance_threshold {p['threshold']:.3f} not crossed)"
@@ -280,6 +292,60 @@ def _same_window(p: Mapping[str, Any]) -> str:
         f"cooldown: an earlier run of this window (as_of {as_of:%Y-%m-%d %H:%M}) already "
         "retrained or promoted; a rerun of the same window does not retrain it again, even "
         "on a severe breach (run flows/retrain.py to retrain by hand)"
+    )
+
+
+def _follow_up(p: Mapping[str, Any]) -> str:
+    start = datetime.fromisoformat(p["change_start"])
+    return (
+        f"follow-up retrain: {p['rows_now']} labelled rows to train on since the change the "
+        f"champion was trained after ({start:%Y-%m-%d %H:%M}), "
+        f"{p['rows_now'] - p['rows_at_training']} more than it was trained on >= "
+        f"training.min_rows {p['min_rows']}; one retrain without a breach or cooldown, judged "
+        "by the gate"
+    )
+
+
+def _streak(p: Mapping[str, Any]) -> str:
+    since = datetime.fromisoformat(p["since"])
+    kinds = ", ".join(k.replace("_", " ") for k in p["kinds"]) or "no"
+    return (
+        f"{p['rejected']} challenger{'s' if p['rejected'] != 1 else ''} in a row rejected "
+        f"since {since:%Y-%m-%d %H:%M} ({kinds} breach)"
+    )
+
+
+def _backoff(p: Mapping[str, Any]) -> str:
+    return (
+        f"back-off: {_streak(p)}, so the cooldown is {days(p['cooldown_days'])} "
+        f"(cooldown {days(p['base_cooldown_days'])} x factor {p['factor']:g}^{p['exponent']}"
+        + (f", at most max_cooldown {days(p['max_cooldown_days'])})" if p["capped"] else ")")
+        + f"; {days(p['elapsed_days'])} since the last retrain or promotion: not retraining"
+    )
+
+
+def _backoff_reset(p: Mapping[str, Any]) -> str:
+    kinds = ", ".join(k.replace("_", " ") for k in p["new_kinds"])
+    return (
+        f"back-off reset: a new kind of breach ({kinds}) after {p['rejected']} rejected "
+        f"challenger{'s' if p['rejected'] != 1 else ''} in a row; the cooldown is "
+        f"{days(p['cooldown_days'])} again"
+    )
+
+
+def _unreachable(p: Mapping[str, Any]) -> str:
+    best = p["best"]
+    measured = (
+        f"the champion's best {p['metric']} since is {best:.3f} "
+        f"{_sign(p, p['best_worse'])} performance_threshold {p['threshold']:.3f} "
+        f"({direction(p['higher_is_better'])})"
+        if best is not None
+        else "no labelled window measured since"
+    )
+    return (
+        f"the performance bar looks unreachable: {_streak(p)}; {measured}. Retraining cannot "
+        "seem to meet it: check performance_threshold (and performance_drop) against what "
+        "this data allows, or the features"
     )
 
 
@@ -517,4 +583,8 @@ _RENDER: dict[ReasonCode, Callable[[Mapping[str, Any]], str]] = {
         f"insufficient evidence: the holdout fails the data-quality checks, so no model is "
         f"judged on it: {p['summary']}"
     ),
+    _Code.FOLLOW_UP_RETRAIN: _follow_up,
+    _Code.BACKOFF: _backoff,
+    _Code.BACKOFF_RESET: _backoff_reset,
+    _Code.THRESHOLD_UNREACHABLE: _unreachable,
 }

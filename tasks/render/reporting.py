@@ -511,6 +511,13 @@ def render_summary(result: MonitorResult) -> str:
             if decision.performance_drop_limit is not None and decision.holdout_score is not None
             else ""
         )
+        # The first monitored windows moved the reference (policy.drop_reference): say so.
+        reference = decision.drop_reference
+        if drop and reference is not None and reference != decision.holdout_score:
+            drop = (
+                f", or {decision.performance_drop_limit:.3f} from the reference score "
+                f"{reference:.3f}, {decision.drop_reference_rule}"
+            )
         lines.append(
             f"performance {performance.metric} {performance.value:.3f} (threshold "
             f"{decision.performance_threshold:.3f}{drop}, {decision.direction}) on "

@@ -33,6 +33,7 @@ from tasks.core.signals import PredictionSource, Signals
 from tasks.core.watch import WatchDecision
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
+from tasks.steps.followup import follow_up_evidence
 from tasks.steps.logs import step_logger
 from tasks.steps.profiles import load_profile
 from tasks.steps.quality import check_window_quality
@@ -159,6 +160,7 @@ def decide_on_history(
 ) -> TriggerDecision:
     """Decide on this run's signals and the recent monitoring history (the policy)."""
     history = stores.history
+    runs = history.champion_runs(config.name, champion, as_of)
     return decide_retrain(
         signals,
         config.policy,
@@ -171,6 +173,8 @@ def decide_on_history(
         as_of=as_of,
         champion=champion,
         last_retrain_as_of=history.last_retrain(config.name, as_of),
+        champion_runs=runs,
+        follow_up_evidence=follow_up_evidence(config, stores, champion, as_of, runs),
     )
 
 
@@ -207,7 +211,13 @@ def record_run(
             status=status,
             retrained=retrained,
             promoted=status == "promoted",
-            details={**details, **_quality_details(decision)},
+            details={
+                **details,
+                # What performance_drop was measured from (policy.drop_reference).
+                "drop_reference": decision.drop_reference,
+                "drop_reference_rule": decision.drop_reference_rule,
+                **_quality_details(decision),
+            },
             request_id=request_id,
         ),
     )

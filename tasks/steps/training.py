@@ -17,15 +17,17 @@ import pandas as pd
 from tasks.adapters.modeling import fit_model, predict_labels
 from tasks.config import Config
 from tasks.core.change import (
+    ChangeEstimate,
     TrainingChoice,
     choose_training_window,
     configured_span,
     estimate_change_start,
 )
+from tasks.core.followup import champion_change
 from tasks.core.frames import fingerprint_frame
 from tasks.core.metrics import holdout_metric_key, score_predictions
 from tasks.core.windows import Window, WindowPlan
-from tasks.errors import ModelError
+from tasks.errors import ModelError, RegistryError
 from tasks.steps.attachments import Registration, version_attachments
 from tasks.steps.estimation import HoldoutFit, fit_on_holdout
 from tasks.steps.logs import step_logger
@@ -112,15 +114,21 @@ def plan_training(
         breaches: the confirmed breaches that started the retrain (empty: manual or scheduled).
         champion: the champion whose breach streak is read from the monitoring history.
     """
-    if not config.training.change_aware or not breaches:
+    followed = followed_change(config, stores, champion) if not breaches else None
+    if not config.training.change_aware or (not breaches and followed is None):
         why = (
             "training.change_aware is off"
-            if breaches
+            if breaches or followed is not None
             else "no confirmed breach started this retrain"
         )
         return configured_span(plan, why)
-    earlier = stores.history.recent(config.name, plan.as_of, CHANGE_HISTORY_RUNS)
-    change = estimate_change_start(plan.as_of, config.windows.current, earlier, breaches, champion)
+    if followed is not None:  # a follow-up retrain (or by hand): since the champion's change
+        change: ChangeEstimate | None = followed
+    else:
+        earlier = stores.history.recent(config.name, plan.as_of, CHANGE_HISTORY_RUNS)
+        change = estimate_change_start(
+            plan.as_of, config.windows.current, earlier, breaches, champion
+        )
     times: list[Any] = []
     if change is not None and change.start > plan.training.start:
         column = config.data.timestamp_column
@@ -132,6 +140,24 @@ def plan_training(
     )
     step_logger(__name__).info("training window: %s, %s", choice.chosen, choice.reason)
     return choice
+
+
+def followed_change(config: Config, stores: Stores, champion: str | None) -> ChangeEstimate | None:
+    """The change the champion was trained since (its lineage's training choice), as the start
+    of a retrain that no breach started (the policy's follow-up retrain, or one by hand); None:
+    no champion, or one trained on the configured span."""
+    if champion is None or not config.training.change_aware:
+        return None
+    try:
+        record = stores.registry.get_version(champion)
+    except RegistryError:  # not a version of this registry: nothing to follow
+        return None
+    change = champion_change(record.training_choice)
+    if change is None:
+        return None
+    return ChangeEstimate(
+        change.start, change.start, 0, f"the change the champion {champion} was trained after"
+    )
 
 
 def _lineage(

@@ -71,6 +71,7 @@ def test_the_file_holds_one_automation_per_event_all_through_the_chosen_block() 
         "autoretrain-model-rejected": ["autoretrain.model.rejected"],
         "autoretrain-model-rolled-back": ["autoretrain.model.rolled-back"],
         "autoretrain-run-failed": ["prefect.flow-run.Crashed", "prefect.flow-run.Failed"],
+        "autoretrain-threshold-unreachable": ["autoretrain.threshold.unreachable"],
     }
     for automation in automations:
         (action,) = automation.actions
@@ -145,6 +146,12 @@ MODEL = {
                 "wind missing share 1.000",
                 "Action: block",
             ],
+        ),
+        (
+            "autoretrain-threshold-unreachable",
+            "autoretrain.threshold.unreachable",
+            {"summary": "the performance bar looks unreachable: 2 challengers in a row rejected"},
+            ["performance bar looks unreachable", "2 challengers in a row rejected", "back off"],
         ),
     ],
 )

@@ -185,3 +185,40 @@ def test_the_markdown_keeps_long_text_out_of_tables() -> None:
         "- **guards and slices**: 3 of 8 ok; FAIL: rmse, \\|bias\\|, p90 abs error, "
         "model size bytes, region=east (200 rows)"
     )
+
+
+def test_the_summary_names_the_drop_reference_once_first_windows_moved_it() -> None:
+    result = _monitor_result(DashboardUpdate(True, "project"))
+    rule = (
+        "the median of the champion's holdout score 0.960 and its first 2 monitored windows "
+        "(0.800, 0.820)"
+    )
+    moved = replace(
+        result,
+        decision=make_decision(
+            action="none",
+            reasons=(),
+            holdout_score=0.96,
+            drop_reference=0.82,
+            drop_reference_rule=rule,
+            performance_drop_limit=0.615,
+        ),
+    )
+    holdout_only = replace(
+        result,
+        decision=make_decision(
+            action="none",
+            reasons=(),
+            holdout_score=0.96,
+            drop_reference=0.96,
+            drop_reference_rule="the champion's holdout score",
+            performance_drop_limit=0.72,
+        ),
+    )
+
+    assert (
+        "(threshold 0.450, or 0.615 from the reference score 0.820, " + rule + ", higher is better)"
+    ) in render_summary(moved)
+    assert "(threshold 0.450, or 0.720 from the champion's holdout score 0.960, higher" in (
+        render_summary(holdout_only)
+    )

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from tasks.config import Config
-from tasks.core.policy import Breaches
+from tasks.core.policy import Breaches, PastRun
 from tasks.core.windows import Window, plan_windows
+from tasks.steps.followup import follow_up_evidence
 from tasks.steps.training import plan_training, train_challenger
 from tasks.stores.history import RunRecord, open_history
 from tasks.stores.registry import open_registry
@@ -128,3 +129,35 @@ def test_without_a_breach_or_the_switch_the_configured_span_is_kept(
     assert choice.chosen == "configured-span"
     assert (choice.training, choice.holdout) == (plan.training, plan.holdout)
     assert choice.reason == reason
+
+
+def test_a_follow_up_retrain_trains_since_the_change_its_champion_was_trained_after(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    _record(config, 85, False)
+    _record(config, 90, True)
+    stores = open_stores(config)
+    plan = plan_windows(config, AS_OF)
+    first = plan_training(config, stores, plan, ("performance",), "v0001")
+    champion = train_challenger(config, stores, first.training, "monitor", choice=first).version
+    assert first.chosen == "since-change-split"
+
+    # No breach started this retrain: it follows the champion's change, not the configured span.
+    choice = plan_training(config, stores, plan, (), champion)
+    evidence = follow_up_evidence(config, stores, champion, AS_OF + 25 * DAY, [])
+
+    assert choice.chosen == "since-change-split"
+    assert choice.change is not None
+    assert choice.change.start == START + 85 * DAY
+    assert choice.change.basis == f"the change the champion {champion} was trained after"
+    assert evidence is not None
+    assert evidence.change.start == START + 85 * DAY
+    assert evidence.change.training_rows == 30  # it trained on 30 of the 60 rows since day 85
+    # Before the holdout of a retrain at day 125 ([105, 125)): days 85 to 100, where the log ends.
+    assert evidence.rows_now == 60
+    assert evidence.min_rows == 30
+    # Without a change in its lineage, or once the champion has retrained: nothing is read.
+    assert follow_up_evidence(config, stores, "v0009", AS_OF, []) is None
+    retrained = PastRun(AS_OF, champion, False, None, True, retrained=True, promoted=False)
+    assert follow_up_evidence(config, stores, champion, AS_OF, [retrained]) is None

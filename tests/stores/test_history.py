@@ -56,6 +56,31 @@ def test_recent_runs_come_back_newest_first_before_as_of(tmp_path: Path) -> None
     assert (tmp_path / HISTORY_FILE).is_file()
 
 
+def test_champion_runs_are_every_run_of_one_champion_before_as_of_oldest_first(
+    tmp_path: Path,
+) -> None:
+    history = open_history(tmp_path)
+    for day in (0, 1, 2, 3, 4):
+        history.record("m", _record(day, retrained=day == 1))
+    history.record(
+        "m",
+        RunRecord(
+            START + timedelta(days=2, hours=12), "v0002", _decision(), "healthy", False, False, {}
+        ),
+    )
+    history.record("other-model", _record(1))
+
+    runs = history.champion_runs("m", "v0001", START + timedelta(days=3))
+
+    # Oldest first, not the record of as_of itself, not v0002's, not the other model's.
+    assert [(run.as_of - START).days for run in runs] == [0, 1, 2]
+    assert [run.retrained for run in runs] == [False, True, False]
+    assert runs[0].performance == pytest.approx(0.7)  # what the drop reference reads
+    assert runs[0].labelled_rows == make_decision().labelled_rows
+    assert runs[0].severe is False
+    assert history.champion_runs("m", "v0003", START + timedelta(days=9)) == []
+
+
 def test_a_rerun_of_a_window_replaces_its_record_and_keeps_its_retrain(tmp_path: Path) -> None:
     history = open_history(tmp_path)
     history.record("m", _record(0))

@@ -109,6 +109,9 @@ def past_run(row: Mapping[Any, Any]) -> PastRun:
         promoted=bool(row["promoted"]),
         estimated_performance_breach=unflag(row["estimated_performance_breach"]),
         current_rows=row.get("current_rows"),
+        performance=row.get("performance"),
+        labelled_rows=int(row.get("labelled_rows") or 0),
+        severe=bool(row.get("severe")),
     )
 
 
@@ -133,6 +136,8 @@ class MonitoringHistory(Protocol):
     def recent(
         self, model_name: str, as_of: datetime, limit: int, min_spacing: timedelta = ...
     ) -> list[PastRun]: ...
+
+    def champion_runs(self, model_name: str, champion: str, as_of: datetime) -> list[PastRun]: ...
 
     def last_retrain(self, model_name: str, as_of: datetime) -> datetime | None: ...
 

@@ -47,6 +47,9 @@ _PAST_RUN = (
     RUNS.c.promoted,
     RUNS.c.estimated_performance_breach,
     RUNS.c.current_rows,
+    RUNS.c.performance,
+    RUNS.c.labelled_rows,
+    RUNS.c.severe,
 )
 
 
@@ -235,6 +238,21 @@ class MonitorHistory:
                 runs.append(past_run(row._mapping))
                 bound = runs[-1].as_of
             return runs
+
+    def champion_runs(self, model_name: str, champion: str, as_of: datetime) -> list[PastRun]:
+        """Every record of `champion` before as_of (not the record of as_of itself), oldest
+        first: what the policy's drop reference and back-off read of the champion's life."""
+        with self._reading(f"reading the runs of {model_name}'s {champion}") as connection:
+            rows = connection.execute(
+                sa.select(*_PAST_RUN)
+                .where(
+                    RUNS.c.model_name == model_name,
+                    RUNS.c.champion == champion,
+                    RUNS.c.as_of < as_of.isoformat(),
+                )
+                .order_by(RUNS.c.as_of, RUNS.c.id)
+            )
+            return [past_run(row._mapping) for row in rows]
 
     def last_retrain(self, model_name: str, as_of: datetime) -> datetime | None:
         """as_of of the last window at or before as_of that retrained or promoted (as_of itself

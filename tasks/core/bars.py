@@ -1,0 +1,85 @@
+"""Bars that follow the data: the score performance_drop measures a champion's drop from.
+
+The champion's holdout score is one window, chosen by the calendar: when it happened to be
+unusually hard (a heatwave for a demand model) every bar derived from it is lax for the
+champion's whole life; unusually easy, and the bar is strict. The reference here is the median
+of the holdout score and the champion's own first monitored windows (each with enough labelled
+rows), so one odd window, holdout or not, cannot set the bar alone, and each new champion
+starts its own. Pure: the monitoring history's runs of the champion come in as the policy's PastRun values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import median
+from typing import Any, Protocol
+
+
+class JudgedRun(Protocol):
+    """What the reference reads of an earlier monitor run (a PastRun of the policy)."""
+
+    @property
+    def performance(self) -> float | None: ...
+
+    @property
+    def labelled_rows(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class DropReference:
+    """The score performance_drop is measured from, and what it is the median of."""
+
+    value: float
+    holdout_score: float
+    windows: tuple[float, ...]  # the champion's first monitored windows' metric, oldest first
+    wanted: int  # policy.drop_reference.windows
+
+    @property
+    def rule(self) -> str:
+        """Where the value comes from, in words."""
+        if not self.windows:
+            return "the champion's holdout score" + (
+                f" (none of its first {self.wanted} monitored windows yet)" if self.wanted else ""
+            )
+        seen = ", ".join(f"{value:.3f}" for value in self.windows)
+        return (
+            f"the median of the champion's holdout score {self.holdout_score:.3f} and its first "
+            f"{len(self.windows)} monitored windows ({seen})"
+        )
+
+    def params(self) -> dict[str, Any]:
+        """What a reason records of it (JSON values)."""
+        return {
+            "reference": self.value,
+            "reference_windows": list(self.windows),
+            "reference_rule": self.rule,
+        }
+
+
+def first_windows(
+    champion_runs: Sequence[JudgedRun], count: int, min_labelled_rows: int
+) -> tuple[float, ...]:
+    """The metric of the champion's first `count` monitored windows with at least
+    min_labelled_rows labelled rows, oldest first (champion_runs: oldest first, one per window)."""
+    values: list[float] = []
+    for run in champion_runs:
+        if len(values) >= count:
+            break
+        if run.performance is not None and run.labelled_rows >= min_labelled_rows:
+            values.append(run.performance)
+    return tuple(values)
+
+
+def drop_reference(
+    holdout_score: float | None,
+    champion_runs: Sequence[JudgedRun],
+    windows: int,
+    min_labelled_rows: int,
+) -> DropReference | None:
+    """The median of the holdout score and the first `windows` judged windows of the champion
+    (None: no holdout score on record, so performance_drop is not judged, as before)."""
+    if holdout_score is None:
+        return None
+    seen = first_windows(champion_runs, windows, min_labelled_rows) if windows else ()
+    return DropReference(float(median((holdout_score, *seen))), holdout_score, seen, windows)
