@@ -28,10 +28,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from tasks.config import ConfirmationConfig, ConfirmationsConfig, PolicyConfig
-from tasks.core.quality import QualityReport, quality_reason
 from tasks.core.backoff import SEVERE, Streak, backed_off, rejection_streak, unreachable_now
 from tasks.core.bars import DropReference, drop_reference
 from tasks.core.followup import FollowUpEvidence, follow_up
+from tasks.core.quality import QualityReport, quality_reason
 from tasks.core.reasons import Reason, ReasonCode, harm_rule, reason, texts
 from tasks.core.signals import Signals
 
