@@ -79,6 +79,8 @@ for (const heading of document.querySelectorAll('h5')) {
   let card = heading;
   while (card && !card.querySelector('[class*="MuiMarkElement-series-"], [class*="MuiBarElement-series-"]')) {
     card = card.parentElement;
+    // Past its own card (another panel's heading inside): the panel drew nothing.
+    if (card && card.querySelectorAll('h5').length > 1) card = null;
   }
   if (!card) continue;
   const counts = {};

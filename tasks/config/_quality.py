@@ -29,7 +29,7 @@ CATEGORICAL_CHECKS: frozenset[str] = frozenset({"categories"})
 # at or below 1 false alarm in 50 (measured by the fault-injection backtest, docs/data-quality.md).
 DEFAULT_TOLERANCES: Mapping[CheckName, float] = {
     "missing": 0.10,
-    "range": 0.50,
+    "range": 1.0,
     "categories": 0.05,
     "constant": 0.20,
     "dtype": 0.0,

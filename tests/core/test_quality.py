@@ -117,7 +117,7 @@ def test_a_unit_change_fails_the_range_check() -> None:
     assert finding.failed
     assert finding.value == pytest.approx(39 / 40)  # all but the 0
     assert finding.reference == "0 to 39"
-    assert "outside -19.5 to 58.5" in finding.message
+    assert "outside -39 to 78" in finding.message
 
 
 @pytest.mark.parametrize(
