@@ -90,7 +90,8 @@ def check_window_quality(
     recent windows of the monitoring history; None when data_quality is off."""
     if not config.data_quality.enabled:
         return None
-    recent = stores.history.recent(config.name, as_of, RECENT_WINDOWS)
+    history = stores.written_history()
+    recent = history.recent(config.name, as_of, RECENT_WINDOWS) if history is not None else []
     counts = [run.current_rows for run in recent if run.current_rows]
     report = check_frame_quality(config, stores.registry, version, window, counts)
     if report is not None and report.failed:

@@ -13,7 +13,7 @@ import threading
 
 from tasks.config import Config
 from tasks.stores.data import LogSource, make_source
-from tasks.stores.history import MonitoringHistory, open_history
+from tasks.stores.history import HISTORY_FILE, MonitoringHistory, open_history
 from tasks.stores.registry import ModelRegistry, open_registry
 
 
@@ -68,6 +68,17 @@ class Stores:
             if self._history is None:
                 self._history = open_history(self._config.registry.path, self._config.history)
             return self._history
+
+    def written_history(self) -> MonitoringHistory | None:
+        """The monitoring history if there is one to read (history.url, or the SQLite file
+        written by an earlier run); None before the first run, so that a read creates nothing
+        (a run that fails before it records must leave no file behind)."""
+        settings = self._config.history
+        local = settings is None or settings.url is None
+        written = (self._config.registry.path / HISTORY_FILE).is_file()
+        if self._history is None and local and not written:
+            return None
+        return self.history
 
     @property
     def source(self) -> LogSource:
