@@ -41,8 +41,10 @@ class BackoffConfig(Strict):
     """Longer cooldowns while challengers keep failing the gate on the same breach."""
 
     enabled: bool = Field(
-        default=True,
-        description="After `after` rejected challengers in a row, multiply the cooldown by "
+        default=False,
+        description="Off by default: on the seat-belt log (a real abrupt change) it held back "
+        "the retrain that would have recovered (0 promotions, the error of never retraining). "
+        "On: after `after` rejected challengers in a row, multiply the cooldown by "
         "`factor` per rejection; reset by a promotion or by a new kind of breach (a confirmed "
         "signal none of the rejected retrains breached: data drift is a change in the data).",
     )

@@ -58,6 +58,7 @@ def _policy(**changes: Any) -> PolicyConfig:
         },
         "retrain_on_drift": True,
         "cooldown": "28d",
+        "backoff": {"enabled": True},  # off by default
     }
     return PolicyConfig(**{**values, **changes})
 
@@ -122,7 +123,7 @@ def test_a_new_kind_of_breach_resets_the_streak() -> None:
 
 
 def test_the_cooldown_grows_from_after_rejections_on_up_to_max_cooldown() -> None:
-    rule = BackoffConfig(after=2, factor=2.0, max_cooldown=timedelta(days=200))
+    rule = BackoffConfig(enabled=True, after=2, factor=2.0, max_cooldown=timedelta(days=200))
     base = timedelta(days=28)
 
     assert backed_off(base, rule, 0) == base
@@ -131,7 +132,7 @@ def test_the_cooldown_grows_from_after_rejections_on_up_to_max_cooldown() -> Non
     assert backed_off(base, rule, 3) == 4 * base
     assert backed_off(base, rule, 4) == timedelta(days=200)  # 8 x 28d capped
     assert backed_off(base, BackoffConfig(enabled=False), 5) == base
-    assert backed_off(base, BackoffConfig(after=1), 1) == 2 * base
+    assert backed_off(base, BackoffConfig(enabled=True, after=1), 1) == 2 * base
 
 
 def test_unreachable_is_said_on_the_first_run_after_the_streak_reaches_it() -> None:
