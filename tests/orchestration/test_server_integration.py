@@ -460,8 +460,8 @@ def test_alerts_reach_the_receiver_for_degraded_promoted_and_failed_runs(server:
         ):
             applied = _python(server, *arguments)
             assert applied.returncode == 0, applied.stderr
-            assert "7 automations notify through" in applied.stdout
-        assert len(_api(server, "POST", "/automations/filter")) == 2 + 14
+            assert "8 automations notify through" in applied.stdout
+        assert len(_api(server, "POST", "/automations/filter")) == 2 + 16
 
         run = _run_deployment(server, monitor["id"], {"config_path": "alerts.yaml"})
         assert _final_state(server, run)["state"]["type"] == "COMPLETED", _logs(server, run)
