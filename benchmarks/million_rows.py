@@ -69,18 +69,28 @@ def make_frame(
     return pd.DataFrame(data)
 
 
-def config_for(root: Path, log_dir: Path, sample_rows: int | None) -> Config:
+def config_for(
+    root: Path,
+    log_dir: Path,
+    sample_rows: int | None,
+    *,
+    name: str = "million-rows",
+    numerical: list[str] | None = None,
+    categorical: list[str] | None = None,
+    estimator: str = "sklearn.linear_model.LogisticRegression",
+) -> Config:
+    """The benchmark's config over log_dir (also the wide window's, with its own columns)."""
     raw = {
-        "name": "million-rows",
+        "name": name,
         "data": {
             "source": {"kind": "files", "path": str(log_dir), "format": "parquet"},
             "timestamp_column": "timestamp",
             "target_column": "label",
-            "numerical_features": NUMERIC,
-            "categorical_features": CATEGORICAL,
+            "numerical_features": NUMERIC if numerical is None else numerical,
+            "categorical_features": CATEGORICAL if categorical is None else categorical,
             "prediction_column": "prediction",
         },
-        "model": {"estimator": "sklearn.linear_model.LogisticRegression", "params": {}},
+        "model": {"estimator": estimator, "params": {}},
         "policy": {
             "performance_metric": {"name": "f1", "average": "binary", "pos_label": 1},
             "performance_threshold": 0.5,

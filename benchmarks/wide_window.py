@@ -38,9 +38,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from million_rows import config_for as million_config_for
 from million_rows import run_monitor_child
 
-from tasks.config import Config, parse_config
+from tasks.config import Config
 
 START = datetime(2026, 1, 1)
 LEVELS = np.array([f"level_{k}" for k in range(8)], dtype=object)
@@ -73,33 +74,16 @@ def make_frame(
 
 
 def config_for(root: Path, log_dir: Path, numerical: list[str], categorical: list[str]) -> Config:
-    raw = {
-        "name": "wide-window",
-        "data": {
-            "source": {"kind": "files", "path": str(log_dir), "format": "parquet"},
-            "timestamp_column": "timestamp",
-            "target_column": "label",
-            "numerical_features": numerical,
-            "categorical_features": categorical,
-            "prediction_column": "prediction",
-        },
-        "model": {"estimator": "sklearn.dummy.DummyClassifier", "params": {}},
-        "policy": {
-            "performance_metric": {"name": "f1", "average": "binary", "pos_label": 1},
-            "performance_threshold": 0.5,
-            "drift_threshold": 0.5,
-        },
-        "windows": {
-            "as_of": START + timedelta(days=1),
-            "current": "1d",
-            "training": "1d",
-            "holdout": "1d",
-        },
-        "sampling": {"drift_rows": None, "seed": 0},
-        "registry": {"path": str(root / "registry")},
-        "reports": {"path": str(root / "reports")},
-    }
-    return parse_config(raw, root)
+    """million_rows.py's config with the wide window's columns, every row drift-tested."""
+    return million_config_for(
+        root,
+        log_dir,
+        None,
+        name="wide-window",
+        numerical=numerical,
+        categorical=categorical,
+        estimator="sklearn.dummy.DummyClassifier",
+    )
 
 
 def register(config: Config, reference: pd.DataFrame) -> str:

@@ -10,6 +10,8 @@ import pytest
 from tasks.core.gate import Comparison, GateRules, ModelOutputs, compare_models
 from tasks.core.reasons import codes
 from tasks.core.watch import WatchState, decide_watch
+from tests.core.test_gate import _rules as gate_rules
+from tests.core.test_gate import _truth
 from tests.reasons import params_of
 
 ROWS = {"start": "2014-04-01T00:00:00", "end": "2014-05-01T00:00:00"}
@@ -17,19 +19,7 @@ TRAINED = {"start": "2013-01-01T00:00:00", "end": "2013-10-01T00:00:00"}
 
 
 def _rules(**changes: Any) -> GateRules:
-    values: dict[str, Any] = {
-        "metric": "accuracy",
-        "metric_name": "accuracy",
-        "performance_threshold": 0.45,
-        "min_improvement": 0.02,
-        "min_holdout_rows": 30,
-        "resamples": 500,
-    }
-    return GateRules(**{**values, **changes})
-
-
-def _truth(rows: int) -> list[str]:
-    return ["rain" if i % 2 else "sun" for i in range(rows)]
+    return gate_rules(**{"resamples": 500, **changes})
 
 
 def _predict(truth: list[str], right: int) -> list[str]:
