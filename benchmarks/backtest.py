@@ -92,6 +92,22 @@ class Log:
 # -- the logs ------------------------------------------------------------------------------------
 
 
+def _stream_windows() -> dict[str, Any]:
+    """The windows and bootstrap of a generated stream: weekly windows after a 4-week bootstrap."""
+    return {
+        "windows": {
+            "as_of": None,
+            "current": f"{WINDOW_DAYS}d",
+            "holdout": f"{HOLDOUT_DAYS}d",
+            "training": f"{BOOTSTRAP_DAYS}d",
+        },
+        "bootstrap": {
+            "training_start": STREAM_START.isoformat(),
+            "training_end": (STREAM_START + timedelta(days=BOOTSTRAP_DAYS)).isoformat(),
+        },
+    }
+
+
 def _write_config(directory: Path, frame: pd.DataFrame, overrides: dict[str, Any]) -> Path:
     """The log as Parquet and a config: config.yaml's guards, with the log's own sections."""
     (directory / "data").mkdir(parents=True, exist_ok=True)
@@ -140,16 +156,7 @@ def _stream_log(directory: Path, frame: pd.DataFrame) -> Path:
                 "target_column": "y",
                 "numerical_features": ["x0", "x1", "x2"],
             },
-            "windows": {
-                "as_of": None,
-                "current": f"{WINDOW_DAYS}d",
-                "holdout": f"{HOLDOUT_DAYS}d",
-                "training": f"{BOOTSTRAP_DAYS}d",
-            },
-            "bootstrap": {
-                "training_start": STREAM_START.isoformat(),
-                "training_end": (STREAM_START + timedelta(days=BOOTSTRAP_DAYS)).isoformat(),
-            },
+            **_stream_windows(),
             "policy": {
                 "performance_metric": {"name": "accuracy"},
                 "performance_threshold": 0.9,
@@ -265,16 +272,7 @@ def friedman_covariate(work: Path, toy: bool) -> Log:
             "categorical_features": [],
         },
         "model": {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0}},
-        "windows": {
-            "as_of": None,
-            "current": f"{WINDOW_DAYS}d",
-            "holdout": f"{HOLDOUT_DAYS}d",
-            "training": f"{BOOTSTRAP_DAYS}d",
-        },
-        "bootstrap": {
-            "training_start": STREAM_START.isoformat(),
-            "training_end": (STREAM_START + timedelta(days=BOOTSTRAP_DAYS)).isoformat(),
-        },
+        **_stream_windows(),
         **_regression_sections(scale, 100),
     }
     overrides["policy"]["cooldown"] = f"{2 * WINDOW_DAYS}d"
