@@ -36,7 +36,7 @@ from tasks.steps.estimation import estimate_window, log_estimate
 from tasks.steps.followup import follow_up_evidence
 from tasks.steps.logs import step_logger
 from tasks.steps.profiles import load_profile
-from tasks.steps.quality import check_window_quality
+from tasks.steps.quality import check_window_quality, numbers_for_model
 from tasks.stores.data import load_window
 from tasks.stores.history import Recorded, RunRecord
 from tasks.stores.reports import prune_report_runs
@@ -61,7 +61,9 @@ def measure_window(
     champion's model when the caller has loaded it already (else it is loaded when needed).
     """
     registry = stores.registry
-    current = load_window(config, window, source=stores.source)
+    # Text in a numerical feature is kept for the type check to judge; numbers_for_model
+    # converts it after (a data issue) or refuses it.
+    current = load_window(config, window, source=stores.source, keep_text_features=True)
     # Drift is tested on every row against the champion's reference profile, unless
     # sampling.drift_rows asks for Evidently on samples; the reference sample (drawn once and
     # kept with the version) is then what Evidently tests, else what its HTML report shows.
@@ -72,6 +74,7 @@ def measure_window(
     record = registry.get_version(champion_version)
     # Checked first: a broken column is data quality, not drift (it is not drift-tested).
     quality = check_window_quality(config, stores, champion_version, current, window.end)
+    current = numbers_for_model(config, current, quality, f"the current window {window}")
     prediction_drift = config.policy.prediction_drift.enabled
     logged = config.data.prediction_column
     missing = current[logged].isna().to_numpy() if logged else np.ones(len(current), dtype=bool)

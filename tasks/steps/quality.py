@@ -20,6 +20,7 @@ from tasks.core.quality import (
     profile_reference,
     quality_rules,
 )
+from tasks.errors import DataError
 from tasks.steps.logs import step_logger
 from tasks.stores.registry import ModelRegistry
 from tasks.stores.resources import Stores
@@ -97,3 +98,59 @@ def check_window_quality(
     if report is not None and report.failed:
         step_logger(__name__).warning("%s: %s", config.name, report.summary())
     return report
+
+
+def numbers_for_model(
+    config: Config, frame: pd.DataFrame, report: QualityReport | None, where: str
+) -> pd.DataFrame:
+    """frame with every numerical feature as numbers, for the champion and the drift tests.
+
+    A numerical feature that arrived holding text (load_window's keep_text_features) is
+    converted, text that is no number becoming missing, when the data-quality type check failed
+    it and the report blocks: the window is a data issue, the column is not drift-tested and
+    the champion only shows what it would predict. Otherwise (the checks off, the type check
+    off for the column, or data_quality.action warn) the run cannot go on: a DataError naming
+    the column and the fix.
+    """
+    text = [
+        column
+        for column in config.data.numerical_features
+        if not pd.api.types.is_numeric_dtype(frame[column]) and frame[column].notna().any()
+    ]
+    if not text:
+        return frame
+    failed = (
+        {finding.column for finding in report.failures if finding.check == "dtype"}
+        if report is not None and report.blocks
+        else set()
+    )
+    for column in text:
+        if column not in failed:
+            raise DataError(_text_feature_message(config, frame[column], report, where))
+    frame = frame.copy()
+    for column in text:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def _text_feature_message(
+    config: Config, values: pd.Series, report: QualityReport | None, where: str
+) -> str:
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = values[numbers.isna() & values.notna()]
+    column = str(values.name)
+    problem = (
+        f"numerical feature '{column}' in {where} holds non-numbers such as {text.iloc[0]!r} "
+        f"({len(text):,} of {len(values):,} values)"
+    )
+    if report is not None and report.action == "warn":
+        return (
+            f"{problem}; data_quality.action is warn, so the champion would have to predict on "
+            "it: fix the data, set data_quality.action: block to record the window as a data "
+            "issue instead, or list the column under categorical_features"
+        )
+    return (
+        f"{problem}; fix the data, list the column under categorical_features, or turn the "
+        "data-quality type check on (data_quality.enabled, data_quality.tolerances.dtype) to "
+        "record the window as a data issue instead"
+    )

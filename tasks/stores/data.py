@@ -517,10 +517,13 @@ def load_window(
     *,
     labelled_only: bool = False,
     source: LogSource | None = None,
+    keep_text_features: bool = False,
 ) -> pd.DataFrame:
     """Read one time window of the log, checked against the config, sorted by time.
 
     source: the run's log source (Stores.source); by default one is made from the config.
+    keep_text_features: leave a numerical feature that holds non-numbers as read (text), for
+    the data-quality type check to judge (monitoring), instead of refusing it with a DataError.
 
     Rows are sorted by time (stable, so rows with the same time keep their order). Several
     rows with the same time are normal in an event log and kept; so are identical rows (two
@@ -536,7 +539,7 @@ def load_window(
     )
     _check_not_in_future(frame[data.timestamp_column], source.describe())
     frame = frame.sort_values(data.timestamp_column, kind="stable").reset_index(drop=True)
-    _check_feature_types(frame, data, source.describe())
+    _check_feature_types(frame, data, source.describe(), keep_text_features)
     duplicates = int(frame.duplicated().sum())
     if duplicates:
         logger.warning(
@@ -596,11 +599,15 @@ def _check_not_in_future(stamps: pd.Series, where: str) -> None:
         )
 
 
-def _check_feature_types(frame: pd.DataFrame, data: DataConfig, where: str) -> None:
+def _check_feature_types(
+    frame: pd.DataFrame, data: DataConfig, where: str, keep_text: bool = False
+) -> None:
     for column in data.numerical_features:
         if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
             converted = pd.to_numeric(frame[column], errors="coerce")
             bad = frame[column][converted.isna() & frame[column].notna()]
+            if len(bad) and keep_text:
+                continue
             if len(bad):
                 raise DataError(
                     f"numerical feature '{column}' in {where} holds non-numbers such as {bad.iloc[0]!r}; "

@@ -17,6 +17,7 @@ from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFi
 
 from flows.monitor import monitor_flow
 from tasks.config import load_config
+from tasks.errors import DataError
 from tasks.stores.history import open_history
 from tasks.stores.registry import LocalRegistry
 from tests.helpers import DEMO_DATA
@@ -106,3 +107,79 @@ def test_a_broken_column_is_a_data_issue_not_a_retrain(
     assert event["failures"][0]["check"] == "missing" and event["failures"][0]["value"] == 1.0
     assert event["decision"] == "data-issue" and event["action"] == "block"
     assert "wind missing share 1.000" in event["summary"]
+
+
+def _text_log(directory: Path) -> Path:
+    """The demo log with wind written as text ("12.5") in every file, and "n/a" in every
+    fifth row from 2014-01-01 on (a feed that started sending text for a missing reading)."""
+    shutil.copytree(DEMO_DATA, directory)
+    for path in sorted(directory.glob("*.parquet")):
+        frame = pd.read_parquet(path)
+        wind = frame["wind"].map(str).astype(object)
+        broken = (frame["timestamp"] >= pd.Timestamp("2014-01-01")) & (frame.index % 5 == 0)
+        wind[broken] = "n/a"
+        frame["wind"] = wind
+        frame.to_parquet(path, index=False)
+    return directory
+
+
+def test_text_in_a_numeric_column_is_a_data_issue_not_a_crash(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    name = "dq-text-feed"
+    config_path = write_config(
+        {
+            "name": name,
+            "data": {"source": {"path": str(_text_log(tmp_path / "log"))}},
+            "registry": {"path": str(tmp_path / "registry")},
+        }
+    )
+
+    result = monitor_flow(str(config_path))
+
+    # The champion (trained on 2012, whose text is all numbers) is not asked to predict on
+    # "n/a": the type check decides, the run ends as a data issue, the champion stays.
+    assert result.decision.action == "data-issue" and result.status == "data-issue"
+    assert not result.decision.retrain and result.comparison is None
+    assert result.champion_before == result.champion_after == "v0001"
+    config = load_config(config_path)
+    registry = LocalRegistry(config.registry.path, config.name)
+    assert [version.version for version in registry.list_versions()] == ["v0001"]
+    quality = result.signals.quality
+    assert quality is not None and quality.failing_columns == ["wind"]
+    (dtype,) = [f for f in quality.failures if f.check == "dtype"]
+    assert (dtype.value, dtype.reference) == ("text", "numeric")
+    assert "wind type text (reference numeric)" in quality.summary()
+    assert "wind" not in [column.column for column in result.signals.columns]
+    assert result.decision.reason_codes[0].code == "data-quality-failed"
+    (row,) = open_history(config.registry.path).rows(name)
+    assert row["decision"] == "data-issue" and not row["retrained"] and not row["promoted"]
+    details = json.loads(row["details"])
+    assert details["data_quality"]["failing_columns"] == ["wind"]
+
+
+def test_text_in_a_numeric_column_under_warn_is_a_clear_error(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config_path = write_config(
+        {
+            "name": "dq-text-feed-warn",
+            "data": {"source": {"path": str(_text_log(tmp_path / "log"))}},
+            "registry": {"path": str(tmp_path / "registry")},
+            "data_quality": {"action": "warn"},
+        }
+    )
+
+    with pytest.raises(DataError) as raised:
+        monitor_flow(str(config_path))
+
+    message = str(raised.value)
+    assert "numerical feature 'wind'" in message and "'n/a'" in message
+    assert "data_quality.action is warn" in message
+    assert "data_quality.action: block" in message and "categorical_features" in message
+    # The bootstrap made the champion; the failed run left it and nothing else behind.
+    config = load_config(config_path)
+    registry = LocalRegistry(config.registry.path, config.name)
+    assert [version.version for version in registry.list_versions()] == ["v0001"]
+    assert registry.get_alias("champion") == "v0001"
+    assert open_history(config.registry.path).rows("dq-text-feed-warn") == []
