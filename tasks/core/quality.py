@@ -360,6 +360,12 @@ class QualityFinding:
             "message": self.message,
         }
 
+    @property
+    def judged(self) -> bool:
+        """Whether the check was made: one that could not be (too few rows, no recent windows)
+        has no value and did not fail."""
+        return self.failed or self.value is not None
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QualityFinding:
         return cls(
@@ -410,8 +416,12 @@ class QualityReport:
         """One line: the failing columns and checks with their numbers, or that all passed."""
         failures = self.failures
         if not failures:
-            judged = sum(1 for finding in self.findings if finding.tolerance is not None)
-            return f"data quality ok: {judged} checks passed on {self.rows:,} rows"
+            passed = sum(1 for finding in self.findings if finding.judged)
+            unjudged = [finding.check for finding in self.findings if not finding.judged]
+            line = f"data quality ok: {passed} checks passed on {self.rows:,} rows"
+            if unjudged:
+                line += f", {len(unjudged)} not judged ({', '.join(dict.fromkeys(unjudged))})"
+            return line
         columns = self.failing_columns
         where = f" in {', '.join(columns)}" if columns else ""
         return f"data quality failed{where}: {'; '.join(f.message for f in failures)}"

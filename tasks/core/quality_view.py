@@ -35,7 +35,7 @@ def format_quality_value(value: float | str | None) -> str:
 def judged(finding: QualityFinding) -> bool:
     """Whether the check was made: one that could not be (too few rows, no recent windows)
     has no value and did not fail."""
-    return finding.failed or finding.value is not None
+    return finding.judged
 
 
 def ordered_findings(report: QualityReport) -> list[QualityFinding]:

@@ -320,3 +320,21 @@ def test_the_range_margin_follows_the_magnitude_of_a_narrow_reference() -> None:
     finding = _finding(report, "range", "approval")
     assert finding.failed
     assert "of its scale 44)" in finding.message
+
+
+def test_the_summary_counts_only_the_checks_made() -> None:
+    # 14 checks: dtype, missing, range or categories, constant of 3 columns; duplicates, rows.
+    # With no recent windows on record the row count cannot be judged.
+    report = check_quality(_profile(), _window(), _rules())
+    assert not report.failed and len(report.findings) == 14
+    assert report.summary() == (
+        "data quality ok: 13 checks passed on 40 rows, 1 not judged (row_count)"
+    )
+    # Ten rows: the share checks (missing, categories, constant, duplicates) are not judged.
+    short = check_quality(_profile(), _window().head(10), _rules(), recent_row_counts=[10] * 3)
+    assert short.summary() == (
+        "data quality ok: 6 checks passed on 10 rows, "
+        "8 not judged (missing, constant, categories, duplicates)"
+    )
+    every = check_quality(_profile(), _window(), _rules(), recent_row_counts=[ROWS] * 3)
+    assert every.summary() == "data quality ok: 14 checks passed on 40 rows"
