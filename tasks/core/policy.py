@@ -730,7 +730,11 @@ def _decision(
         action=action,
         reasons=texts(reasons),
         breaches=breaches,
-        drift_share=signals.drift_share if breaches.drift is not None else None,
+        # A data-issue run's breaches are not judged, but the other columns' drift was measured
+        # (its summary shows it): kept, as the history shows it.
+        drift_share=(
+            signals.drift_share if breaches.drift is not None or action == "data-issue" else None
+        ),
         drift_threshold=policy.drift_threshold,
         prediction_drift_score=signals.prediction_drift.score if signals.prediction_drift else None,
         performance=performance.value if performance else None,

@@ -8,11 +8,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
+import pandas as pd
 import pytest
 
 from tasks.cli.history import main
-from tasks.config import HistoryConfig
-from tasks.core.policy import Breaches, TriggerDecision
+from tasks.config import HistoryConfig, PolicyConfig
+from tasks.core.policy import Breaches, TriggerDecision, decide_retrain
+from tasks.core.quality import QualityRules, check_quality, profile_reference
+from tasks.core.signals import ColumnDrift, Performance, Signals
 from tasks.stores.history import RunRecord, open_history
 from tests.processes import free_port
 
@@ -304,3 +308,43 @@ def test_a_sqlite_history_url_is_shown_from_there(
     assert main(["show", "--config", str(config_path), "--model", "nope"]) == 2
     assert f"error: no monitor runs of nope in {url};" in capsys.readouterr().err
     assert not (tmp_path / "registry").exists() and not (tmp_path / "unused").exists()
+
+
+def test_a_data_issue_run_shows_the_drift_share_of_the_other_columns(
+    write_config: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The window's wind arrived empty (not drift-tested); 1 of the other 3 columns drifted.
+    reference = pd.DataFrame({"wind": np.arange(60.0), "rain": np.arange(60.0) % 7})
+    profile = profile_reference(reference, ["wind", "rain"], [], ["wind", "rain"])
+    quality = check_quality(profile, reference.assign(wind=np.nan), QualityRules())
+    signals = Signals(
+        current_rows=60,
+        reference_rows=60,
+        drift_share=1 / 3,
+        columns=(
+            ColumnDrift("rain", "K-S p_value", 0.01, 0.05, True),
+            ColumnDrift("temp_max", "K-S p_value", 0.4, 0.05, False),
+            ColumnDrift("temp_min", "K-S p_value", 0.6, 0.05, False),
+        ),
+        performance=Performance("f1 (macro)", 0.3, 60, "champion"),
+        quality=quality,
+    )
+    policy = PolicyConfig.model_validate({"performance_threshold": 0.45, "drift_threshold": 0.5})
+    decision = decide_retrain(signals, policy, as_of=START, champion="v0001")
+    assert decision.action == "data-issue"
+    config_path = write_config({"registry": {"path": str(tmp_path / "registry")}})
+    open_history(tmp_path / "registry").record(
+        "seattle-weather",
+        RunRecord(START, "v0001", decision, "data-issue", False, False, {}),
+    )
+
+    assert main(["show", "--config", str(config_path)]) == 0
+
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("as of"))
+    (run,) = [line for line in out.splitlines() if line.startswith("2014-01-01")]
+    at = header.index("drift") + len("drift")
+    # The share the monitor's summary shows ("share of drifted columns 0.33"); no breach mark:
+    # a data-issue run's breaches are not judged.
+    assert float(run[at - 7 : at]) == pytest.approx(1 / 3, abs=5e-4)
+    assert "data-issue" in run.split()

@@ -148,6 +148,11 @@ def test_history_show_marks_the_data_issue_run(
     at = header.index("data")
     assert run[at : at + 4] == "FAIL"
     assert "data-issue" in run.split()
+    # The drift share of the other columns, as the monitor's summary shows it, not n/a.
+    end = header.index("drift") + len("drift")
+    shown = broken.result.signals.drift_share
+    assert f"share of drifted columns {shown:.2f}" in broken.artifact
+    assert float(run[end - 7 : end]) == pytest.approx(shown, abs=5e-4)
     failed = lines[lines.index("data quality failed:") + 1]
     assert failed.startswith("  2014-04-01 00:00  FAILED: ")
     assert failed.endswith("checks failed (range), on wind: the data looks broken, not the model")
