@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.adapters.evidently_report import compute_signals
+from tasks.adapters.evidently_report import _evidently_quiet, compute_signals
 from tasks.config import Config, load_config
 from tasks.core.metrics import score_predictions
 from tasks.core.windows import Window
@@ -229,3 +230,29 @@ def test_without_a_report_directory_no_performance_report_is_built(
     ]
     assert [c.score for c in without.columns] == pytest.approx([c.score for c in with_html.columns])
     assert len(with_html.report_paths) == 2
+
+
+def test_the_anderson_method_runs_under_warnings_as_errors(write_config, tmp_path):
+    # scipy's anderson_ksamp warns on every call (its `midrank` argument is deprecated) and on
+    # every p-value outside [0.001, 0.25] (capped, floored): neither may fail a user's run.
+    config = load_config(write_config({"policy": {"drift_method": "anderson"}}))
+    reference = _window(config, "2012-01-01", "2013-01-01")
+    current = _window(config, "2014-01-01", "2014-04-01")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        signals = compute_signals(
+            config, current, reference, current["weather"].to_numpy(), "logged", tmp_path
+        )
+
+    assert {c.method for c in signals.columns} == {"anderson"}
+    by_column = {c.column: c for c in signals.columns}
+    # p-values held at 0.001 and 0.25 still decide drift against the 0.1 threshold.
+    assert all(c.threshold == pytest.approx(0.1) for c in signals.columns)
+    assert all(c.drifted == (c.score < 0.1) for c in signals.columns)
+    assert by_column["temp_max"].drifted and by_column["temp_max"].score <= 0.001 + 1e-9
+    # Another UserWarning is not swallowed.
+    with warnings.catch_warnings(), pytest.raises(UserWarning, match="not ours"):
+        warnings.simplefilter("error")
+        with _evidently_quiet():
+            warnings.warn("not ours", UserWarning, stacklevel=1)
