@@ -18,7 +18,8 @@ same bootstrapped champion (`tasks.steps.backtest`). Logs (nothing is downloaded
   from a known point on, are sampled where the Ridge errs more (pure covariate drift).
 
 `--before` also replays the policy as it was before issue 29 (its three additions off), side by
-side. `--grid` also replays the policy with each combination of policy.retrain_on_drift and
+side; `--previous`, with the defaults before the one-sided drop reference and the back-off on by
+default. `--grid` also replays the policy with each combination of policy.retrain_on_drift and
 training.change_aware, and with policy.performance_drop 0.5 and off; `--toy` replays a few windows of each log (tests/test_benchmarks.py).
 The numbers and the targets they are checked against are in docs/backtest.md.
 """
@@ -494,6 +495,15 @@ BEFORE_POLICY: dict[str, Any] = {
 }
 
 
+# The defaults before the one-sided drop reference and the back-off on by default (--previous):
+# the median of the holdout score and the first windows both ways, no back-off.
+PREVIOUS = "previous defaults (drop reference both ways, no back-off)"
+PREVIOUS_POLICY: dict[str, Any] = {
+    "drop_reference": {"windows": 2, "relax": True},
+    "backoff": {"enabled": False},
+}
+
+
 def _settings(config: Any) -> dict[str, Any]:
     """The variant settings of a loaded config."""
     return {
@@ -513,10 +523,10 @@ def _variant_config(log: Log, name: str, settings: dict[str, Any]) -> Path:
     return path
 
 
-def _before_config(log: Log) -> Path:
+def _before_config(log: Log, policy: dict[str, Any] = BEFORE_POLICY, name: str = "before") -> Path:
     config = yaml.safe_load(log.config.read_text())
-    config["policy"].update(BEFORE_POLICY)
-    path = log.config.with_name("config-before.yaml")
+    config["policy"].update(policy)
+    path = log.config.with_name(f"config-{name}.yaml")
     path.write_text(yaml.safe_dump(config, sort_keys=False, default_flow_style=None))
     return path
 
@@ -595,7 +605,9 @@ def _estimate_error(log: Log, policy: StrategyResult) -> str:
 BUDGET = 3  # the targets' retrain budget: a third of every-window's retrains
 
 
-def measure(log: Log, work: Path, grid: bool, before: bool = False) -> list[dict[str, Any]]:
+def measure(
+    log: Log, work: Path, grid: bool, before: bool = False, previous: bool = False
+) -> list[dict[str, Any]]:
     """Replay every-window once and the policy per variant (only the defaults without grid;
     with before, also the policy before issue 29); on a real log also the calendar that spends
     the targets' budget, every 3rd window."""
@@ -621,6 +633,8 @@ def measure(log: Log, work: Path, grid: bool, before: bool = False) -> list[dict
         }
     if before:
         variants[BEFORE] = _before_config(log)
+    if previous:
+        variants[PREVIOUS] = _before_config(log, PREVIOUS_POLICY, "previous")
     rows = []
     if log.real:
         calendar = baselines.get(f"fixed-every-{BUDGET}")
@@ -1011,6 +1025,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also the policy before issue 29 (drop reference, follow-up, back-off off)",
     )
+    parser.add_argument(
+        "--previous",
+        action="store_true",
+        help="also the previous defaults (drop reference both ways, back-off off)",
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.logs.split(",") if n.strip()]
     unknown = [n for n in names if n not in LOGS]
@@ -1029,7 +1048,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             try:
                 log = LOGS[name](work, args.toy)
-                measured = measure(log, work, args.grid, args.before)
+                measured = measure(log, work, args.grid, args.before, args.previous)
             except AutoretrainError as error:  # one log's failure must not lose the others
                 print(f"\n{name}: FAILED: {error}", flush=True)
                 failed.append(name)

@@ -23,6 +23,13 @@ class DropReferenceConfig(Strict):
         "min_labelled_rows labelled rows) join its holdout score in the median the drop is "
         "measured from; 0: the holdout score alone.",
     )
+    relax: bool = Field(
+        default=False,
+        description="Whether the first windows may also loosen the bar. Off: they only tighten "
+        "it (a median worse than the holdout score leaves the holdout score as the reference: "
+        "a champion already worse on its first windows than on its holdout has dropped, and a "
+        "laxer bar would hide it).",
+    )
 
 
 class FollowUpConfig(Strict):
@@ -41,12 +48,12 @@ class BackoffConfig(Strict):
     """Longer cooldowns while challengers keep failing the gate on the same breach."""
 
     enabled: bool = Field(
-        default=False,
-        description="Off by default: on the seat-belt log (a real abrupt change) it held back "
-        "the retrain that would have recovered (0 promotions, the error of never retraining). "
-        "On: after `after` rejected challengers in a row, multiply the cooldown by "
-        "`factor` per rejection; reset by a promotion or by a new kind of breach (a confirmed "
-        "signal none of the rejected retrains breached: data drift is a change in the data).",
+        default=True,
+        description="After `after` rejected challengers in a row, multiply the cooldown by "
+        "`factor` per rejection; reset by a promotion, a new kind of breach (a confirmed "
+        "signal none of the rejected retrains breached) or a change in the data (a confirmed "
+        "data drift; a retrain started while the data drifted is not counted). Only a verdict "
+        "counts: a retrain still waiting for its promotion (events mode) or dropped does not.",
     )
     after: int = Field(
         default=2,

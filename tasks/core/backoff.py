@@ -4,8 +4,13 @@ When a breach persists but every challenger fails the gate (a threshold the data
 target the features cannot predict), retraining each time the cooldown allows buys nothing.
 From `after` rejected challengers in a row on, each multiplies the cooldown by `factor` (up to
 `max_cooldown`); the streak ends with a promotion (a new champion starts its own runs) or a new
-kind of breach (a confirmed signal, or a severe breach, that none of the rejected retrains had:
-a confirmed data drift is a change in the data). Once the streak reaches `unreachable_after`,
+kind of breach (a confirmed signal, or a severe breach, that none of the rejected retrains had),
+or a change in the data: a retrain started while the data drifted is not counted and starts the
+streak again (the next challenger trains on rows that one never saw, so its rejection says
+nothing about whether the bar can be met; on the seat-belt log, a real abrupt change, counting
+them held back the retrain that recovered), and a confirmed data drift now resets a streak. Only
+a verdict counts: a retrain whose promotion has not recorded one yet (events mode: pending), or
+was dropped, neither adds to the streak nor ends it. Once the streak reaches `unreachable_after`,
 the decision says, on that one run, that the bar looks unreachable, with the numbers measured.
 Pure: the champion's earlier monitor runs come in as the policy's PastRun values.
 """
@@ -42,6 +47,28 @@ class RetrainRun(Protocol):
     @property
     def severe(self) -> bool: ...
 
+    @property
+    def drift_breach(self) -> bool | None: ...
+
+    @property
+    def status(self) -> str | None: ...
+
+
+# The statuses of a retrained run that are a gate's rejection (None: a run recorded without its
+# status, as PastRun values built by hand are: its retrain counts as rejected, as before).
+REJECTED = (None, "rejected")
+
+
+def rejected(run: RetrainRun) -> bool:
+    """Whether the run's retrain was judged and rejected (not promoted, not pending, not
+    dropped)."""
+    return run.retrained and not run.promoted and run.status in REJECTED
+
+
+def data_changed(run: RetrainRun) -> bool:
+    """Whether the run's retrain started while the data drifted (its data drift breach)."""
+    return bool(run.drift_breach)
+
 
 def run_kinds(run: RetrainRun) -> frozenset[str]:
     """The kinds of breach a run showed (a PastRun's *_breach flags, and severe)."""
@@ -68,7 +95,7 @@ def rejection_streak(champion_runs: Sequence[RetrainRun], kinds_now: Iterable[st
     """The streak of rejected retrains of the champion (champion_runs: its earlier runs, oldest
     first, one per window) as this run sees it: kinds_now (the confirmed breaches of this run,
     and severe) that none of the streak's retrains had reset it."""
-    rejected, kinds = 0, frozenset[str]()
+    count, kinds = 0, frozenset[str]()
     since: datetime | None = None
     last: datetime | None = None
     performances: list[float] = []
@@ -76,21 +103,24 @@ def rejection_streak(champion_runs: Sequence[RetrainRun], kinds_now: Iterable[st
         if since is not None and run.performance is not None:
             performances.append(run.performance)
         if run.promoted:  # a promotion recorded on this champion's run: a new streak
-            rejected, kinds, since, last, performances = 0, frozenset(), None, None, []
+            count, kinds, since, last, performances = 0, frozenset(), None, None, []
             continue
-        if not run.retrained:
+        if not rejected(run):  # no retrain, or no verdict yet (pending, dropped)
+            continue
+        if data_changed(run):  # the data changed under it: no evidence about the bar
+            count, kinds, since, last, performances = 0, frozenset(), None, None, []
             continue
         this = run_kinds(run)
-        if rejected and not this <= kinds:  # a new kind of breach started this retrain
-            rejected, kinds, since, performances = 0, frozenset(), None, []
+        if count and not this <= kinds:  # a new kind of breach started this retrain
+            count, kinds, since, performances = 0, frozenset(), None, []
         if since is None:
             since = run.as_of
             performances = [run.performance] if run.performance is not None else []
-        rejected, kinds, last = rejected + 1, kinds | this, run.as_of
-    new = tuple(sorted(set(kinds_now) - kinds)) if rejected else ()
+        count, kinds, last = count + 1, kinds | this, run.as_of
+    new = tuple(sorted(set(kinds_now) - kinds)) if count else ()
     if new:
-        return Streak(reset_by=new, reset_rejected=rejected)
-    return Streak(rejected, kinds, since, last, tuple(performances))
+        return Streak(reset_by=new, reset_rejected=count)
+    return Streak(count, kinds, since, last, tuple(performances))
 
 
 def backed_off(base: timedelta, rule: BackoffConfig, rejected: int) -> timedelta:

@@ -34,6 +34,7 @@ class DropReference:
     holdout_score: float
     windows: tuple[float, ...]  # the champion's first monitored windows' metric, oldest first
     wanted: int  # policy.drop_reference.windows
+    median: float | None = None  # the median of the holdout score and the windows (None: none)
 
     @property
     def rule(self) -> str:
@@ -43,10 +44,16 @@ class DropReference:
                 f" (none of its first {self.wanted} monitored windows yet)" if self.wanted else ""
             )
         seen = ", ".join(f"{value:.3f}" for value in self.windows)
-        return (
+        median = (
             f"the median of the champion's holdout score {self.holdout_score:.3f} and its first "
             f"{len(self.windows)} monitored windows ({seen})"
         )
+        if self.median is not None and self.value != self.median:
+            return (
+                f"the champion's holdout score {self.holdout_score:.3f}, stricter than {median}, "
+                f"{self.median:.3f}: the first windows only tighten the bar"
+            )
+        return median
 
     def params(self) -> dict[str, Any]:
         """What a reason records of it (JSON values)."""
@@ -76,10 +83,22 @@ def drop_reference(
     champion_runs: Sequence[JudgedRun],
     windows: int,
     min_labelled_rows: int,
+    *,
+    higher_is_better: bool,
+    relax: bool = False,
 ) -> DropReference | None:
     """The median of the holdout score and the first `windows` judged windows of the champion
-    (None: no holdout score on record, so performance_drop is not judged, as before)."""
+    (None: no holdout score on record, so performance_drop is not judged, as before).
+
+    Without relax, the windows only tighten the bar: when the median is worse than the holdout
+    score (the champion already did worse on its first windows than on its holdout, which is
+    the drop the rule is there to see), the holdout score stays the reference, so the bar is
+    never laxer than the holdout score alone would set it."""
     if holdout_score is None:
         return None
     seen = first_windows(champion_runs, windows, min_labelled_rows) if windows else ()
-    return DropReference(float(median((holdout_score, *seen))), holdout_score, seen, windows)
+    middle = float(median((holdout_score, *seen)))
+    value = middle
+    if not relax:
+        value = max(middle, holdout_score) if higher_is_better else min(middle, holdout_score)
+    return DropReference(value, holdout_score, seen, windows, middle)

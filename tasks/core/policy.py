@@ -63,6 +63,10 @@ class PastRun:
     performance: float | None = None
     labelled_rows: int = 0
     severe: bool = False
+    # What became of the run's retrain (the history's status: "rejected", "promoted", or
+    # "retrain-requested" while an events-mode promotion has not recorded its verdict); None
+    # when not known (the back-off then counts an unpromoted retrain as rejected).
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -519,7 +523,12 @@ def decide_retrain(
     """
     runs = _one_per_window(champion_runs, as_of)
     reference = drop_reference(
-        signals.holdout_score, runs, policy.drop_reference.windows, policy.min_labelled_rows
+        signals.holdout_score,
+        runs,
+        policy.drop_reference.windows,
+        policy.min_labelled_rows,
+        higher_is_better=policy.performance_metric.higher_is_better,
+        relax=policy.drop_reference.relax,
     )
     breaches, reasons = find_breaches(signals, policy, reference)
     quality = signals.quality

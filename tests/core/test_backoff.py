@@ -29,6 +29,7 @@ def _run(
     drift: bool = False,
     severe: bool = False,
     mae: float | None = 0.3,
+    status: str | None = None,
 ) -> PastRun:
     return PastRun(
         as_of=NOW - days_ago * DAY,
@@ -41,6 +42,7 @@ def _run(
         performance=mae,
         labelled_rows=600,
         severe=severe,
+        status=status,
     )
 
 
@@ -118,8 +120,54 @@ def test_a_new_kind_of_breach_resets_the_streak() -> None:
     # A severe breach after plain ones is a new kind too.
     assert rejection_streak(rejected, {"performance", "severe"}).reset_by == ("severe",)
     # A retrain started by a new kind starts a new streak of its own.
-    mixed = [*rejected, _run(14, retrained=True, drift=True)]
-    assert rejection_streak(mixed, {"performance"}).rejected == 1
+    mixed = [*rejected, _run(14, retrained=True, severe=True)]
+    assert rejection_streak(mixed, {"performance", "severe"}).rejected == 1
+
+
+def test_a_retrain_without_a_verdict_yet_is_not_a_rejection() -> None:
+    # Events mode: the monitor recorded "retrain-requested"; the promote run has not recorded
+    # its verdict (or dropped the request). Pending is not rejected, and it ends no streak.
+    one = [_run(70, retrained=True, status="rejected")]
+    pending = [*one, _run(42, retrained=True, status="retrain-requested")]
+    dropped = [*one, _run(42, retrained=True, status="dropped")]
+    judged = [*one, _run(42, retrained=True, status="rejected")]
+
+    assert rejection_streak(pending, {"performance"}).rejected == 1
+    assert rejection_streak(dropped, {"performance"}).rejected == 1
+    assert rejection_streak(judged, {"performance"}).rejected == 2
+    # In the decision: no back-off on one rejection and one pending retrain.
+    assert _decide(_signals(0.3), [*pending, _run(14)]).rejected_in_a_row == 1
+
+
+def test_a_retrain_started_while_the_data_drifted_is_not_counted_and_restarts_the_streak() -> None:
+    # The data changed under these challengers: the next one trains on rows they never saw.
+    drifting = [_run(70, retrained=True, drift=True), _run(42, retrained=True, drift=True)]
+    after_plain = [_run(98, retrained=True), _run(84, retrained=True), *drifting]
+    then_plain = [*drifting, _run(28, retrained=True)]
+
+    assert rejection_streak(drifting, {"performance", "drift"}).rejected == 0
+    assert rejection_streak(after_plain, {"performance"}).rejected == 0
+    assert rejection_streak(then_plain, {"performance"}).rejected == 1
+
+
+def test_rejections_while_the_data_keeps_changing_do_not_hold_back_the_recovery() -> None:
+    # The seat-belt log (examples/seatbelts, the UK's 1983 law): four challengers trained
+    # mostly on the months before the law, each rejected, each retrain started with confirmed
+    # data drift and a severe breach; 91-day windows, a 180-day cooldown that the severe breach
+    # skips. The fifth retrain, with nine months of the law in its training, is the one that
+    # recovers: the back-off must not hold it.
+    runs = [
+        _run(364, retrained=True, drift=True),
+        _run(273, retrained=True, drift=True),
+        _run(182, retrained=True, drift=True, severe=True),
+        _run(91, retrained=True, drift=True, severe=True),
+    ]
+
+    decision = _decide(_signals(0.7, drift_share=0.75), runs)
+
+    assert decision.action == "retrain"
+    assert decision.rejected_in_a_row == 0
+    assert "backoff" not in codes(decision.reason_codes)
 
 
 def test_the_cooldown_grows_from_after_rejections_on_up_to_max_cooldown() -> None:

@@ -58,7 +58,7 @@ def _signals(mae: float, holdout: float | None = 0.523) -> Signals:
 def test_the_reference_is_the_median_of_the_holdout_score_and_the_first_windows() -> None:
     runs = [_run(42, 0.29), _run(28, 0.293), _run(14, 0.25)]
 
-    reference = drop_reference(0.523, runs, 2, 100)
+    reference = drop_reference(0.523, runs, 2, 100, higher_is_better=False)
 
     assert reference is not None
     assert reference.value == pytest.approx(0.293)  # median of 0.523, 0.29, 0.293
@@ -73,15 +73,17 @@ def test_windows_without_enough_labels_do_not_count_and_none_leaves_the_holdout_
     runs = [_run(42, 0.29, labelled=99), _run(28, None, labelled=0), _run(14, 0.31)]
 
     assert first_windows(runs, 2, 100) == pytest.approx((0.31,))
-    reference = drop_reference(0.523, runs, 2, 100)
+    reference = drop_reference(0.523, runs, 2, 100, higher_is_better=False)
     assert reference is not None
     assert reference.value == pytest.approx((0.523 + 0.31) / 2)  # the median of two
-    alone = drop_reference(0.523, [], 2, 100)
+    alone = drop_reference(0.523, [], 2, 100, higher_is_better=False)
     assert alone is not None and alone.value == pytest.approx(0.523)
     assert alone.rule == "the champion's holdout score (none of its first 2 monitored windows yet)"
-    off = drop_reference(0.523, runs, 0, 100)
+    off = drop_reference(0.523, runs, 0, 100, higher_is_better=False)
     assert off is not None and off.value == pytest.approx(0.523) and off.windows == ()
-    assert drop_reference(None, runs, 2, 100) is None  # no holdout score: not judged
+    assert (
+        drop_reference(None, runs, 2, 100, higher_is_better=False) is None
+    )  # no holdout score: not judged
 
 
 def test_a_hard_holdout_no_longer_sets_a_lax_bar_for_the_champions_life() -> None:
@@ -165,3 +167,56 @@ def test_drop_reference_windows_must_not_be_negative() -> None:
         _mae_policy(drop_reference={"windows": -1})
     with pytest.raises(ValueError, match="Extra inputs are not permitted"):
         _mae_policy(drop_reference={"windows": 1, "window": 2})
+
+
+def test_first_windows_worse_than_the_holdout_do_not_loosen_the_bar() -> None:
+    # elec-demand's fifth champion: holdout MAE 0.233, then 0.293 and 0.306 in its first
+    # windows. The median (0.293) would set the bar at 0.366, above the 0.306 the champion
+    # already shows; one-sided, the holdout score stays the reference (bar 0.291).
+    runs = [_run(28, 0.293), _run(14, 0.306)]
+
+    strict = drop_reference(0.233, runs, 2, 100, higher_is_better=False)
+    relaxed = drop_reference(0.233, runs, 2, 100, higher_is_better=False, relax=True)
+
+    assert strict is not None and relaxed is not None
+    assert strict.value == pytest.approx(0.233)
+    assert strict.median == pytest.approx(0.293)
+    assert strict.rule == (
+        "the champion's holdout score 0.233, stricter than the median of the champion's holdout "
+        "score 0.233 and its first 2 monitored windows (0.293, 0.306), 0.293: the first windows "
+        "only tighten the bar"
+    )
+    assert relaxed.value == pytest.approx(0.293)
+    decision = decide_retrain(
+        _signals(0.306, holdout=0.233),
+        _mae_policy(),
+        [],
+        as_of=NOW,
+        champion="v0005",
+        champion_runs=runs,
+    )
+    loose = decide_retrain(
+        _signals(0.306, holdout=0.233),
+        _mae_policy(drop_reference={"windows": 2, "relax": True}),
+        [],
+        as_of=NOW,
+        champion="v0005",
+        champion_runs=runs,
+    )
+    assert decision.action == "retrain"
+    assert decision.performance_drop_limit == pytest.approx(0.233 * 1.25)
+    assert loose.action == "none"
+    assert loose.performance_drop_limit == pytest.approx(0.293 * 1.25)
+
+
+def test_for_a_score_higher_is_better_the_windows_only_tighten_the_bar_too() -> None:
+    # Accuracy: first windows better than the holdout raise the reference, worse leave it.
+    better = [_run(28, 0.95), _run(14, 0.97)]
+    worse = [_run(28, 0.80), _run(14, 0.82)]
+
+    up = drop_reference(0.90, better, 2, 100, higher_is_better=True)
+    kept = drop_reference(0.90, worse, 2, 100, higher_is_better=True)
+
+    assert up is not None and up.value == pytest.approx(0.95)
+    assert kept is not None and kept.value == pytest.approx(0.90)
+    assert kept.median == pytest.approx(0.82)

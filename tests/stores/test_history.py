@@ -81,6 +81,36 @@ def test_champion_runs_are_every_run_of_one_champion_before_as_of_oldest_first(
     assert history.champion_runs("m", "v0003", START + timedelta(days=9)) == []
 
 
+def test_champion_runs_carry_the_status_so_a_pending_retrain_is_not_a_rejection(
+    tmp_path: Path,
+) -> None:
+    # Events mode: the monitor records "retrain-requested"; the promote run records the verdict
+    # later (record_outcome). Until then the back-off must not count the retrain as rejected.
+    from tasks.core.backoff import rejected
+
+    history = open_history(tmp_path)
+    history.record("m", _record(0, retrained=True))
+    pending = RunRecord(
+        START + timedelta(days=1),
+        "v0001",
+        _decision("retrain"),
+        "retrain-requested",
+        True,
+        False,
+        {},
+        request_id="req-1",
+    )
+    history.record("m", pending)
+
+    runs = history.champion_runs("m", "v0001", START + timedelta(days=2))
+    assert [run.status for run in runs] == ["rejected", "retrain-requested"]
+    assert [rejected(run) for run in runs] == [True, False]
+
+    assert history.record_outcome("m", "req-1", "rejected") == 1
+    runs = history.champion_runs("m", "v0001", START + timedelta(days=2))
+    assert [rejected(run) for run in runs] == [True, True]
+
+
 def test_a_rerun_of_a_window_replaces_its_record_and_keeps_its_retrain(tmp_path: Path) -> None:
     history = open_history(tmp_path)
     history.record("m", _record(0))

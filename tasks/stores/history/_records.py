@@ -112,6 +112,7 @@ def past_run(row: Mapping[Any, Any]) -> PastRun:
         performance=row.get("performance"),
         labelled_rows=int(row.get("labelled_rows") or 0),
         severe=bool(row.get("severe")),
+        status=row.get("status"),
     )
 
 

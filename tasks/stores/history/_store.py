@@ -50,6 +50,7 @@ _PAST_RUN = (
     RUNS.c.performance,
     RUNS.c.labelled_rows,
     RUNS.c.severe,
+    RUNS.c.status,
 )
 
 
