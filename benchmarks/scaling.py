@@ -253,11 +253,13 @@ def run_direction(direction: str, sizes: list[Size], repeat: int) -> None:
     if missing:
         print(f"steps not found in the code (n/a): {', '.join(missing)}")
     cpu = exponent(counts, [r.cpu_s for r in results])
+    user = exponent(counts, [r.cpu_s - r.system_s for r in results])
     wall = exponent(counts, [r.wall_s for r in results])
     memory = exponent(counts, [r.window_mb for r in results])
     print(
         f"fitted exponent on {direction} (slope of log time on log size, least squares; 1.0 = "
-        f"linear): CPU {cpu:.2f}, wall {wall:.2f}, window MB {memory:.2f}"
+        f"linear): CPU {cpu:.2f}, of it user (CPU - system) {user:.2f}, wall {wall:.2f}, "
+        f"window MB {memory:.2f}"
     )
     by_step = [(s, exponent(counts, [r.steps[s] for r in results])) for s in steps]
     by_step.append(("other", exponent(counts, [r.other_s for r in results])))
