@@ -172,14 +172,16 @@ print(json.dumps({
 
 
 def run_monitor_child(
-    config: Config, config_path: Path, version: str, report_dir: Path | None
+    config: Config, config_path: Path, version: str, report_dir: Path | None, child: str = CHILD
 ) -> dict[str, Any]:
+    """CHILD (or another child script taking the same arguments) in a fresh process: its last
+    line of output, as JSON."""
     import yaml
 
     config_path.write_text(yaml.safe_dump(json.loads(config.model_dump_json())))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(config_path), version, str(report_dir or "none")],
+        [sys.executable, "-c", child, str(config_path), version, str(report_dir or "none")],
         capture_output=True,
         text=True,
         env=env,

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.helpers import ROOT
@@ -227,3 +228,78 @@ def test_the_fault_backtest_flags_every_fault_and_retrains_on_none(tmp_path) -> 
     # The tables are also written as CSV and markdown.
     assert (tmp_path / "faults-summary.csv").read_text().count("\n") == 3
     assert "| demo | " in (tmp_path / "faults.md").read_text()
+
+
+def _scaling_tables(out: str) -> dict[str, tuple[list[dict[str, str]], str]]:
+    """Each direction's table (its rows, by header) and the text under it."""
+    tables = {}
+    for part in out.split("The monitor's work on one window against ")[1:]:
+        direction = part.split(",")[0]
+        lines = [line for line in part.splitlines() if line.startswith("| ")]
+        header = [c.strip() for c in lines[0].strip("|").split("|")]
+        rows = [
+            dict(zip(header, (c.strip() for c in line.strip("|").split("|")), strict=True))
+            for line in lines[1:]
+        ]
+        tables[direction] = (rows, part)
+    return tables
+
+
+def test_scaling_prints_the_cost_of_4_sizes_each_way_and_its_fitted_exponent() -> None:
+    out = _run("scaling.py", "--toy", timeout=1800)  # 8 fresh processes: 10 min at load 26
+
+    tables = _scaling_tables(out)
+    assert set(tables) == {"rows", "columns"}, out
+    expected = {
+        "rows": [("2,000", "10"), ("4,000", "10"), ("8,000", "10"), ("16,000", "10")],
+        "columns": [("2,000", "10"), ("2,000", "20"), ("2,000", "40"), ("2,000", "80")],
+    }
+    for direction, (rows, text) in tables.items():
+        assert [(r["rows"], r["columns"]) for r in rows] == expected[direction], text
+        sizes = [float(r[direction].replace(",", "")) for r in rows]
+        cpu = [float(r["CPU s"]) for r in rows]
+        for row in rows:
+            assert float(row["CPU s"]) > 0 and float(row["wall s"]) > 0, row
+            assert 0 <= float(row["of it system s"]) <= float(row["CPU s"]) + 0.01, row
+            assert float(row["peak MB"].replace(",", "")) > 0, row
+            assert float(row["window MB"].replace(",", "")) >= 0, row
+        # The cost per row (column) is relative to the smallest size's.
+        relative = [float(r[f"CPU per {direction[:-1]}, relative"]) for r in rows]
+        assert relative[0] == 1.0
+        for size, seconds, shown in zip(sizes, cpu, relative, strict=True):
+            assert shown == pytest.approx(seconds / size / (cpu[0] / sizes[0]), abs=0.01)
+        # The steps are timed apart (none inside another): with the rest they add up to the
+        # whole; a step the code no longer has is named as such instead of a column.
+        steps = [c[: -len(" CPU s")] for c in rows[0] if c.endswith(" CPU s") and c != "CPU s"]
+        absent = re.search(r"^steps not found in the code \(n/a\): (.+)$", text, re.M)
+        named = steps[:-1] + (absent.group(1).split(", ") if absent else [])
+        assert sorted(named) == sorted(
+            ["load", "reference", "profile", "quality", "drift", "metrics"]
+        )
+        assert steps[-1] == "other" and "load" in steps and "quality" in steps, steps
+        for row in rows:
+            parts = [float(row[f"{step} CPU s"]) for step in steps]
+            assert min(parts[:-1]) >= 0 and parts[-1] > -0.005, row
+            assert sum(parts) == pytest.approx(float(row["CPU s"]), abs=0.01), row
+        # The exponent is the least-squares slope of the printed log times on log sizes.
+        fitted = re.search(
+            rf"^fitted exponent on {direction} \(slope of log time on log size, least squares; "
+            r"1\.0 = linear\): CPU (-?\d+\.\d\d), of it user \(CPU - system\) (-?\d+\.\d\d|nan), "
+            r"wall (-?\d+\.\d\d), window MB (-?\d+\.\d\d|nan)$",
+            text,
+            re.M,
+        )
+        assert fitted, text
+        slope = np.polyfit(np.log(sizes), np.log(cpu), 1)[0]
+        assert float(fitted.group(1)) == pytest.approx(slope, abs=0.02)
+        user = [float(r["CPU s"]) - float(r["of it system s"]) for r in rows]
+        if min(user) > 0.01:  # printed to 3 decimals
+            slope = np.polyfit(np.log(sizes), np.log(user), 1)[0]
+            assert float(fitted.group(2)) == pytest.approx(slope, abs=0.05)
+        wall = np.polyfit(np.log(sizes), np.log([float(r["wall s"]) for r in rows]), 1)[0]
+        assert float(fitted.group(3)) == pytest.approx(wall, abs=0.02)
+        by_step = re.search(r"^by step \(CPU\): (.+)$", text, re.M)
+        assert by_step, text
+        shown_steps = [item.rsplit(" ", 1) for item in by_step.group(1).split(", ")]
+        assert [name for name, _ in shown_steps] == steps, shown_steps
+        assert all(re.fullmatch(r"-?\d+\.\d\d|nan", value) for _, value in shown_steps)
