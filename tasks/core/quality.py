@@ -45,6 +45,7 @@ from tasks.config import (
     CheckName,
     DataQualityConfig,
 )
+from tasks.core.duplicates import count_duplicates
 from tasks.core.numbers import format_number
 from tasks.core.reasons import Reason, ReasonCode
 
@@ -277,7 +278,7 @@ def duplicate_share(frame: pd.DataFrame, columns: Sequence[str]) -> float:
     present = [column for column in columns if column in frame.columns]
     if not len(frame) or not present:
         return 0.0
-    return float(frame.duplicated(subset=present).sum()) / len(frame)
+    return count_duplicates(frame, present) / len(frame)
 
 
 def profile_reference(
