@@ -45,7 +45,7 @@ from tasks.config import (
     CheckName,
     DataQualityConfig,
 )
-from tasks.core.duplicates import count_duplicates
+from tasks.core.duplicates import count_distinct, count_duplicates
 from tasks.core.numbers import format_number
 from tasks.core.reasons import Reason, ReasonCode
 
@@ -545,7 +545,7 @@ def _check_constant(
         return _not_judged(
             "constant", profile.name, tolerance, f"{len(present)} values < {min_rows}"
         )
-    distinct = int(present.nunique())
+    distinct = count_distinct(present)
     if distinct > 1:
         return _finding(
             "constant",

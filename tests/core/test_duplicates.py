@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tasks.core import duplicates
-from tasks.core.duplicates import count_duplicates
+from tasks.core.duplicates import count_distinct, count_duplicates
 
 
 def mixed_frame(rows: int, seed: int) -> pd.DataFrame:
@@ -78,3 +78,26 @@ def test_small_and_empty_frames_and_repeated_column_names() -> None:
     repeated = pd.DataFrame([[1, 2, 3], [1, 2, 3], [1, 5, 3]], columns=["a", "a", "b"])
     assert count_duplicates(repeated) == 1
     assert count_duplicates(repeated, ["a"]) == int(repeated.duplicated(subset=["a"]).sum())
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series([0.0, -0.0, np.nan, 1.5, 1.5, np.inf, -np.inf]),
+        pd.Series([3, 1, 3, 2], dtype=np.int64),
+        pd.Series(np.array([1, 1], dtype=np.uint8)),
+        pd.Series([np.nan, np.nan]),
+        pd.Series([], dtype=np.float64),
+        pd.Series(np.array([0.25, 0.25, np.nan], dtype=np.float32)),
+        pd.Series(["a", None, "a", "b"], dtype=object),
+        pd.array([1, None, 1], dtype="Int64"),
+    ],
+)
+def test_count_distinct_equals_nunique(values: pd.Series) -> None:
+    series = pd.Series(values)
+    assert count_distinct(series) == series.nunique()
+
+
+def test_count_distinct_on_many_distinct_floats() -> None:
+    values = pd.Series(np.random.default_rng(0).normal(size=50_000).round(2))
+    assert count_distinct(values) == values.nunique()
