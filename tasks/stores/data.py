@@ -660,6 +660,14 @@ def _check_not_in_future(stamps: pd.Series, where: str) -> None:
         )
 
 
+def _strings_as_objects(values: pd.Series) -> np.ndarray:
+    """Text as Python strings with NaN for missing: values.astype(object).where(notna, nan),
+    each distinct string made once (factorized) instead of once a row."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    lookup = np.append(np.asarray(uniques, dtype=object), np.nan)  # code -1: the last, NaN
+    return lookup[codes]
+
+
 def _check_feature_types(frame: pd.DataFrame, data: DataConfig, where: str) -> None:
     for column in data.numerical_features:
         if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
@@ -675,7 +683,7 @@ def _check_feature_types(frame: pd.DataFrame, data: DataConfig, where: str) -> N
         # One representation in training and scoring: strings, with NaN for missing.
         values = frame[column]
         if pd.api.types.is_string_dtype(values):
-            frame[column] = values.astype(object).where(values.notna(), np.nan)
+            frame[column] = _strings_as_objects(values)
             continue
         frame[column] = values.astype(object).where(values.isna(), values.astype(str))
         frame.loc[values.isna(), column] = np.nan
