@@ -106,3 +106,15 @@ def count_distinct(values: pd.Series) -> int:
         return 0
     ordered = np.sort(array)
     return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
+
+
+def text_counts(values: pd.Series) -> tuple[list[str], np.ndarray] | None:
+    """The distinct values of a column of text and how often each occurs (missing values left
+    out), by one factorize; None when a value is not a str (then str() of two values pandas
+    takes as equal, 1 and 1.0, may differ, and the caller counts them one by one)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    distinct = list(np.asarray(uniques, dtype=object))
+    if not all(type(value) is str for value in distinct):
+        return None
+    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
+    return distinct, counts

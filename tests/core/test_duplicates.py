@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tasks.core import duplicates
-from tasks.core.duplicates import count_distinct, count_duplicates
+from tasks.core.duplicates import count_distinct, count_duplicates, text_counts
 
 
 def mixed_frame(rows: int, seed: int) -> pd.DataFrame:
@@ -101,3 +101,11 @@ def test_count_distinct_equals_nunique(values: pd.Series) -> None:
 def test_count_distinct_on_many_distinct_floats() -> None:
     values = pd.Series(np.random.default_rng(0).normal(size=50_000).round(2))
     assert count_distinct(values) == values.nunique()
+
+
+def test_text_counts_counts_each_distinct_text_and_refuses_other_values() -> None:
+    counted = text_counts(pd.Series(["b", None, "a", "b", np.nan], dtype=object))
+    assert counted is not None
+    distinct, counts = counted
+    assert dict(zip(distinct, counts.tolist(), strict=True)) == {"b": 2, "a": 1}
+    assert text_counts(pd.Series(["a", 1], dtype=object)) is None
