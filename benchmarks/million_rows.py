@@ -145,22 +145,52 @@ def register_champion(config: Config, reference: pd.DataFrame, timed: bool = Fal
     return record.version
 
 
+# The steps of measure_window timed one by one (CPU seconds, user and system, and the peak
+# RSS after each): where the time and the memory go.
+STEPS = (
+    "load_window",
+    "check_window_quality",
+    "load_profile",
+    "_window_predictions",
+    "predict_labels",
+    "compute_signals",
+    "estimate_window",
+)
+
 CHILD = """
-import json, resource, sys, time
+import functools, json, resource, sys, time
 from pathlib import Path
 started = time.perf_counter()
 import prefect  # a flow run has it imported before its steps run
 from tasks.config import load_config
-from tasks.steps.monitoring import measure_window
+import tasks.steps.monitoring as monitoring
 from tasks.core.windows import plan_windows, resolve_as_of
 from tasks.stores.resources import open_stores
+steps = {}
+def timed(name, function):
+    @functools.wraps(function)
+    def step(*args, **kwargs):
+        cpu = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent, peak = steps.get(name, (0.0, 0.0))
+            steps[name] = (spent + time.process_time() - cpu,
+                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return step
+for name in STEPS:
+    setattr(monitoring, name, timed(name, getattr(monitoring, name)))
 config = load_config(sys.argv[1])
 imported, cpu = time.perf_counter(), time.process_time()
+imported_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 plan = plan_windows(config, resolve_as_of(config))
 report_dir = None if sys.argv[3] == "none" else Path(sys.argv[3])
-signals = measure_window(config, open_stores(config), plan.current, sys.argv[2], report_dir)
+signals = monitoring.measure_window(
+    config, open_stores(config), plan.current, sys.argv[2], report_dir
+)
 done = time.perf_counter()
 print(json.dumps({
+    "steps": steps, "imported_mb": imported_mb,
     "measure_s": done - imported, "with_imports_s": done - started,
     "cpu_s": time.process_time() - cpu,
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -172,16 +202,22 @@ print(json.dumps({
 
 
 def run_monitor_child(
-    config: Config, config_path: Path, version: str, report_dir: Path | None, child: str = CHILD
+    config: Config,
+    config_path: Path,
+    version: str,
+    report_dir: Path | None,
+    child: str | None = None,
 ) -> dict[str, Any]:
-    """CHILD (or another child script taking the same arguments) in a fresh process: its last
-    line of output, as JSON."""
+    """CHILD timing STEPS (or another child script taking the same arguments) in a fresh
+    process: its last line of output, as JSON."""
     import yaml
+
+    script = f"STEPS = {STEPS!r}\n{CHILD}" if child is None else child
 
     config_path.write_text(yaml.safe_dump(json.loads(config.model_dump_json())))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     result = subprocess.run(
-        [sys.executable, "-c", child, str(config_path), version, str(report_dir or "none")],
+        [sys.executable, "-c", script, str(config_path), version, str(report_dir or "none")],
         capture_output=True,
         text=True,
         env=env,
@@ -190,6 +226,15 @@ def run_monitor_child(
     if result.returncode != 0:
         sys.exit(result.stderr[-3000:])
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def print_steps(run: dict[str, Any], what: str) -> None:
+    """The breakdown of one monitor run by step: CPU seconds and the peak RSS after it."""
+    print(
+        f"  by step, {what} (CPU s; peak MB after the step; {run['imported_mb']:.0f} MB imported)"
+    )
+    for name, (cpu_s, peak_mb) in run["steps"].items():
+        print(f"    {name:<58} {cpu_s:>7.2f} {peak_mb:>8.0f}")
 
 
 def full_evidently(
@@ -273,6 +318,7 @@ def speed(rows: int, scratch: Path) -> None:
     print(
         f"{'  the first, with Python imports of prefect/pandas':<64} {child['with_imports_s']:>8.1f}"
     )
+    print_steps(bare, "the run without HTML reports")
     print(
         f"{'Evidently, the drift tests on every row (in this process)':<64} {full_s:>8.1f} "
         f"{full_cpu:>7.1f}"

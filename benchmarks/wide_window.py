@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from million_rows import config_for as million_config_for
-from million_rows import run_monitor_child
+from million_rows import print_steps, run_monitor_child
 
 from tasks.config import Config
 
@@ -219,6 +219,7 @@ def end_to_end(rows: int, numeric: int, categorical: int, limit: float, scratch:
         f"{'monitor signals, fresh process (reading, HTML included)':<58} "
         f"{child['measure_s']:>8.1f} {child['cpu_s']:>7.1f} {child['peak_mb']:>8.0f}"
     )
+    print_steps(child, "HTML reports included")
     print(f"drifted columns: {drifted} of {len(child['flags'])} (every 10th column was shifted)")
     print("\n2. Evidently, the same drift tests on every row (fresh process, 50 columns a batch)")
     evidently_s = evidently_all_rows(

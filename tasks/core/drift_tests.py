@@ -284,10 +284,16 @@ def current_side(
     if isinstance(values, CategoricalProfile):
         return values
     if isinstance(reference, NumericProfile):
-        array = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        return np.sort(array[np.isfinite(array)])
+        dtype = getattr(values, "dtype", None)
+        if isinstance(dtype, np.dtype) and dtype.kind in "fiu":
+            array = np.asarray(values, dtype=np.float64)  # no copy for float64
+        else:
+            array = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+        finite = array[np.isfinite(array)]  # a copy: sorted in place
+        finite.sort()
+        return finite
     return profile_categorical(values)
 
 

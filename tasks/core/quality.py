@@ -45,6 +45,7 @@ from tasks.config import (
     CheckName,
     DataQualityConfig,
 )
+from tasks.core.duplicates import count_distinct, count_duplicates, text_counts
 from tasks.core.numbers import format_number
 from tasks.core.reasons import Reason, ReasonCode
 
@@ -277,7 +278,7 @@ def duplicate_share(frame: pd.DataFrame, columns: Sequence[str]) -> float:
     present = [column for column in columns if column in frame.columns]
     if not len(frame) or not present:
         return 0.0
-    return float(frame.duplicated(subset=present).sum()) / len(frame)
+    return count_duplicates(frame, present) / len(frame)
 
 
 def profile_reference(
@@ -525,13 +526,24 @@ def _check_categories(
 ) -> QualityFinding:
     if rows < min_rows:
         return _not_judged("categories", profile.name, tolerance, f"{rows} rows < {min_rows}")
-    present = values.dropna().astype(str)
-    if not len(present):
+    known = set(profile.categories)
+    counted = text_counts(values)  # text: each distinct value looked up once
+    if counted is not None:
+        distinct, counts = counted
+        present_count = int(counts.sum())
+        unseen = sorted(value for value in distinct if value not in known)
+        unseen_count = sum(
+            int(n) for value, n in zip(distinct, counts, strict=True) if value not in known
+        )
+    else:
+        present = values.dropna().astype(str)
+        unseen_mask = ~present.isin(known)
+        present_count, unseen_count = len(present), int(unseen_mask.sum())
+        unseen = sorted(set(present[unseen_mask]))
+    if not present_count:
         return _not_judged("categories", profile.name, tolerance, "no values in the window")
-    unseen_mask = ~present.isin(set(profile.categories))
-    share = float(unseen_mask.mean())
+    share = unseen_count / present_count
     failed = share > profile.other_share + tolerance
-    unseen = sorted(set(present[unseen_mask]))
     shown = ", ".join(unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
     return _finding(
         "categories",
@@ -554,7 +566,7 @@ def _check_constant(
         return _not_judged(
             "constant", profile.name, tolerance, f"{len(present)} values < {min_rows}"
         )
-    distinct = int(present.nunique())
+    distinct = count_distinct(present)
     if distinct > 1:
         return _finding(
             "constant",

@@ -338,3 +338,25 @@ def test_the_summary_counts_only_the_checks_made() -> None:
     )
     every = check_quality(_profile(), _window(), _rules(), recent_row_counts=[ROWS] * 3)
     assert every.summary() == "data quality ok: 14 checks passed on 40 rows"
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "category"], ids=["object", "str", "category"])
+def test_unseen_categories_with_missing_values_whatever_the_text_type(dtype: Any) -> None:
+    """Counted once per distinct value (text) or value by value: the same share and message."""
+    city = ["oslo", "roma", None, "oslo"] * (ROWS // 4)  # 10 missing, 10 of 30 present unseen
+    city[1] = "bern"
+    report = check_quality(_profile(), _window(city=pd.Series(city, dtype=dtype)), _rules())
+    finding = _finding(report, "categories", "city")
+    assert finding.value == pytest.approx(10 / 30)
+    assert finding.failed
+    assert "(bern, roma)" in finding.message
+
+
+def test_unseen_categories_among_values_that_are_not_text() -> None:
+    """1 and 1.0 are one value to pandas but '1' and '1.0' as text: counted value by value."""
+    reference = pd.DataFrame({"code": ["1", "2"] * 20})
+    profile = profile_reference(reference, [], ["code"], ["code"])
+    window = pd.DataFrame({"code": pd.Series([1, 1.0, "2", None] * 10, dtype=object)})
+    finding = _finding(check_quality(profile, window, _rules()), "categories", "code")
+    assert finding.value == pytest.approx(10 / 30)
+    assert "(1.0)" in finding.message

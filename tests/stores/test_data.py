@@ -735,3 +735,32 @@ def test_no_task_or_flow_retries_itself() -> None:
     ]
     assert len(found) >= 9
     assert [f.name for f in found if f.retries] == []
+
+
+@pytest.mark.parametrize("row_group_size", [7, 40, 10_000])
+def test_row_groups_inside_across_and_outside_the_window_give_its_rows(
+    demo_log: pd.DataFrame, tmp_path: Path, row_group_size: int
+) -> None:
+    """Row groups wholly inside the window are read without the filter, the others with it."""
+    log = demo_log.sort_values("timestamp")
+    log.iloc[:900].to_parquet(tmp_path / "a.parquet", index=False, row_group_size=row_group_size)
+    log.iloc[900:].to_parquet(tmp_path / "b.parquet", index=False, row_group_size=row_group_size)
+    window = Window(datetime(2012, 12, 20, 12), datetime(2013, 1, 10))
+
+    frame = load_window(_files_config(tmp_path), window)
+
+    pd.testing.assert_frame_equal(frame, _expected(demo_log, window))
+    assert frame["timestamp"].iloc[0] == pd.Timestamp(2012, 12, 21)
+    assert frame["timestamp"].iloc[-1] == pd.Timestamp(2013, 1, 9)
+
+
+def test_a_window_not_in_time_order_in_its_file_is_sorted(
+    demo_log: pd.DataFrame, tmp_path: Path
+) -> None:
+    log = demo_log.sort_values("timestamp", ascending=False)
+    log.to_parquet(tmp_path / "reversed.parquet", index=False, row_group_size=50)
+
+    frame = load_window(_files_config(tmp_path), NEW_YEAR_2013)
+
+    assert frame["timestamp"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(frame, _expected(demo_log, NEW_YEAR_2013))
