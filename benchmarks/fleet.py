@@ -11,20 +11,21 @@ confirms a breach at once (confirmation 1 of 1), so some of them retrain and pro
    reports it, and the CPU seconds per model in that time of the fleet's processes (CLI, Dask
    scheduler and workers) and of the server's (`prefect server`, PostgreSQL), read with psutil.
    Models per hour on a quiet machine: the cores' seconds over the CPU seconds one model takes.
-3. One fleet run over --cold models against --cold cold `python flows/monitor.py` runs of the
-   same merged configs, in turn (fresh registries for both, the same server).
-4. Where one model's time goes: benchmarks/fleet_breakdown.py runs --breakdown models in one
+3. Where one model's time goes: benchmarks/fleet_breakdown.py runs --breakdown models in one
    process against the server, the full loop (their first run) and monitor only, with a clock
    around each part (Prefect, imports, Evidently, drift tests, training, registry, history).
+4. One fleet run over --cold models against --cold cold `python flows/monitor.py` runs of the
+   same merged configs, in turn (fresh registries for both, the same server; the fleet run is
+   the full loop's of 1 when --cold equals --models).
 5. Optional (--memory-models M): M models with max_parallel 4 (4 worker processes): peak
    resident memory of the fleet's process tree, and how often Prefect's client retried an API
-   request (from its debug log).
+   request (from its debug log); both also for the full loop of 1.
 
 With --baseline DIR (a checkout of another commit, e.g. `git archive main | tar -x -C DIR`),
-1, 2 and 4 run for that tree too, in the same run, side by side (PYTHONPATH=DIR).
+1, 2 and 3 run for that tree too, in the same run, side by side (PYTHONPATH=DIR).
 
     python benchmarks/fleet.py [--models 100] [--cold 20] [--breakdown 10] [--baseline DIR]
-    python benchmarks/fleet.py --toy     # 4 models, 2 cold runs, 2 in the breakdown
+    python benchmarks/fleet.py --toy     # 2 models, 2 cold runs, 1 in the breakdown
 """
 
 from __future__ import annotations
@@ -122,14 +123,6 @@ def count_retries(output: str) -> tuple[dict[int, int], int | None]:
     return counts, budget
 
 
-def _tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            total += member.memory_info().rss
-    return total
-
-
 sys.path.insert(0, str(ROOT))  # tests.postgres: the throwaway PostgreSQL cluster of the tests
 STARTED = re.compile(r"fleet: \d+ models, \d+ at a time")
 CORES = os.cpu_count() or 1
@@ -205,6 +198,7 @@ class CpuSampler:
         self.roots = roots
         self.seen: dict[str, dict[int, float]] = {name: {} for name in roots}
         self.samples: list[tuple[float, dict[str, float]]] = []
+        self.peak_rss: dict[str, int] = dict.fromkeys(roots, 0)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -212,6 +206,7 @@ class CpuSampler:
         totals = {}
         for name, pids in self.roots.items():
             seen = self.seen[name]
+            rss = 0
             for pid in pids:
                 with contextlib.suppress(psutil.Error):
                     root = psutil.Process(pid)
@@ -219,7 +214,9 @@ class CpuSampler:
                         with contextlib.suppress(psutil.Error):
                             times = member.cpu_times()
                             seen[member.pid] = times.user + times.system
+                            rss += member.memory_info().rss
             totals[name] = sum(seen.values())
+            self.peak_rss[name] = max(self.peak_rss[name], rss)
         self.samples.append((time.monotonic(), totals))
 
     def _run(self) -> None:
@@ -256,7 +253,6 @@ def run_fleet(
     home: Path,
     server: Server,
     tree: Path = ROOT,
-    measure_memory: bool = False,
     watch_retries: bool = False,
 ) -> dict[str, Any]:
     """One `flows/fleet.py` run: its summary, wall times, and CPU per model of the fleet's and
@@ -270,17 +266,15 @@ def run_fleet(
         command, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     lines: list[str] = []
-    started = None
-    peak = 0
+    started = summarised = None
     with CpuSampler({"fleet": [process.pid], "server": server.pids}) as sampler:
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
             if started is None and STARTED.search(line):
                 started = time.monotonic()
-            if measure_memory:
-                with contextlib.suppress(psutil.Error):
-                    peak = max(peak, _tree_rss(psutil.Process(process.pid)))
+            if summarised is None and SUMMARY.search(line.rstrip("\n")):
+                summarised = time.monotonic()
         process.wait()
     wall = time.monotonic() - begun
     output = "".join(lines)
@@ -299,7 +293,8 @@ def run_fleet(
         re.M,
     )
     seconds = float(models_seconds) if models_seconds else wall
-    start = started if started is not None else begun
+    # A tree whose fleet does not log its start: the models' time, just before the summary.
+    start = started if started is not None else (summarised or time.monotonic()) - seconds
     during = sampler.between(start, start + seconds)
     whole = sampler.between(begun, time.monotonic())
     return {
@@ -311,7 +306,7 @@ def run_fleet(
         "fleet_cpu": during["fleet"] / int(total),
         "server_cpu": during["server"] / int(total),
         "whole_cpu": (whole["fleet"] + whole["server"]) / int(total),
-        "peak": peak,
+        "peak": sampler.peak_rss["fleet"],
         "promoted": actions.count("promoted"),
         "retries": count_retries(output),
         "output": output,
@@ -351,7 +346,13 @@ def measure_tree(name: str, tree: Path, models: int, scratch: Path, server: Serv
     result = TreeResult(name)
     directory = scratch / f"{name}-fleet"
     fleet_path = write_fleet(directory, models, dask_workers=2, max_parallel=2)
-    result.loop = run_fleet(fleet_path, scratch / f"{name}-home", server, tree)
+    result.loop = run_fleet(
+        fleet_path,
+        scratch / f"{name}-home",
+        server,
+        tree,
+        watch_retries=True,
+    )
     print(f"[{name}] full loop: {result.loop['wall']:.1f} s, {result.loop['load']}", flush=True)
     for workers in (1, 2):
         monitor_only(fleet_path, workers)
@@ -392,17 +393,42 @@ def print_models_per_hour(results: list[TreeResult], models: int) -> None:
             )
     print()
     for result in results:
-        one, two = result.workers[1]["models_seconds"], result.workers[2]["models_seconds"]
-        print(f"{result.name}: speed-up from 1 to 2 workers on the models: {one / two:.2f}x")
+        one, two = result.workers[1], result.workers[2]
+        cpu = [r["fleet_cpu"] + r["server_cpu"] for r in (one, two)]
+        print(
+            f"{result.name}: speed-up from 1 to 2 workers on the models: "
+            f"{one['models_seconds'] / two['models_seconds']:.2f}x "
+            f"(CPU per model {cpu[0]:.2f} -> {cpu[1]:.2f} s)"
+        )
+    for result in results:
+        print(f"{result.name}, full loop: {describe_memory_and_retries(result.loop)}")
     print()
 
 
-def compare_with_cold_runs(models: int, scratch: Path, server: Server) -> None:
-    fleet = run_fleet(
-        write_fleet(scratch / "cold-fleet", models, dask_workers=2, max_parallel=2),
-        scratch / "home-cold-fleet",
-        server,
-    )
+def describe_memory_and_retries(result: dict[str, Any]) -> str:
+    """Peak RSS of the fleet's process tree, and how often Prefect's client retried."""
+    retried, budget = result["retries"]
+    if budget is None:
+        retries = "Prefect's client retried no API request."
+    else:
+        failed = ", ".join(f"{k}x: {retried.get(k, 0)}" for k in range(1, budget + 2))
+        retries = (
+            "Prefect API requests that failed (503, a dropped connection...) at least k times, "
+            f"PREFECT_CLIENT_MAX_RETRIES {budget} (k = {budget + 1}: given up): {failed}"
+        )
+    return f"peak RSS of the fleet's process tree {result['peak'] / 1e9:.2f} GB; {retries}"
+
+
+def compare_with_cold_runs(
+    models: int, scratch: Path, server: Server, fleet: dict[str, Any] | None = None
+) -> None:
+    """fleet: the full loop's run over the same number of models, when there is one."""
+    if fleet is None:
+        fleet = run_fleet(
+            write_fleet(scratch / "cold-fleet", models, dask_workers=2, max_parallel=2),
+            scratch / "home-cold-fleet",
+            server,
+        )
     separate_fleet = load_fleet(write_fleet(scratch / "separate", models))
     separate = 0.0
     for member in separate_fleet.ready:
@@ -420,7 +446,7 @@ def compare_with_cold_runs(models: int, scratch: Path, server: Server) -> None:
         if done.returncode not in (0, 2):
             sys.exit(f"monitor.py failed ({done.returncode}):\n{done.stdout[-3000:]}")
     print(
-        f"## 3. {models} demo models: one fleet run vs {models} separate monitor.py runs (cold), "
+        f"## 4. {models} demo models: one fleet run vs {models} separate monitor.py runs (cold), "
         f"{uptime()}\n"
     )
     print("| run | wall s | models ran | errors | promoted |")
@@ -469,7 +495,7 @@ PREFECT_PARTS = ("Prefect engine", "Prefect client", "Prefect: artifacts")
 
 def print_breakdown(results: list[TreeResult], models: int) -> None:
     print(
-        f"## 4. Where one model's CPU goes ({models} models in one process, in turn, against "
+        f"## 3. Where one model's CPU goes ({models} models in one process, in turn, against "
         "the server)\n\nCPU seconds per model of the run's thread in each part (exclusive of "
         "the parts inside it), Prefect's client threads, and the server (prefect server and "
         "PostgreSQL; for monitor only, averaged over the bootstrap run before it too). Imports "
@@ -513,24 +539,14 @@ def _prefect_share(measured: dict[str, Any]) -> str:
 
 def measure_memory(models: int, scratch: Path, server: Server) -> None:
     fleet_path = write_fleet(scratch / "memory", models, max_parallel=4, dask_workers=4)
-    result = run_fleet(
-        fleet_path, scratch / "home-memory", server, measure_memory=True, watch_retries=True
-    )
+    result = run_fleet(fleet_path, scratch / "home-memory", server, watch_retries=True)
     print(f"## 5. {models} models, max_parallel 4 (4 worker processes): peak memory\n")
     print("| models | ran | errors | whole run s | peak RSS of the process tree GB |")
     print("|---|---|---|---|---|")
     print(
         f"| {models} | {result['ran']} | {result['errors']} | {result['wall']:.1f} | {result['peak'] / 1e9:.2f} |"
     )
-    retried, budget = result["retries"]
-    if budget is None:
-        print("\nPrefect's client retried no API request.")
-    else:
-        failed = ", ".join(f"{k}x: {retried.get(k, 0)}" for k in range(1, budget + 2))
-        print(
-            "\nPrefect API requests that failed (503, a dropped connection...) at least k times, "
-            f"PREFECT_CLIENT_MAX_RETRIES {budget} (k = {budget + 1}: given up): {failed}"
-        )
+    print(f"\n{describe_memory_and_retries(result)}\n")
 
 
 def main() -> None:
@@ -542,11 +558,11 @@ def main() -> None:
     parser.add_argument("--breakdown", type=int, default=10)
     parser.add_argument("--memory-models", type=int, default=0, help="0: section 5 is skipped")
     parser.add_argument("--baseline", type=Path, help="another checkout, measured beside this one")
-    parser.add_argument("--toy", action="store_true", help="4 models, 2 cold runs, 2 in 4.")
+    parser.add_argument("--toy", action="store_true", help="2 models, 2 cold runs, 1 in 4.")
     parser.add_argument("--skip", nargs="*", default=[], choices=["loop", "cold", "breakdown"])
     args = parser.parse_args()
     if args.toy:
-        args.models, args.cold, args.breakdown = 4, 2, 2
+        args.models, args.cold, args.breakdown = 2, 2, 1
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, {CORES} cores, "
         f"{psutil.virtual_memory().total / 1e9:.1f} GB, Python {platform.python_version()}, "
@@ -578,7 +594,9 @@ def main() -> None:
                         )
                 print_breakdown(results, args.breakdown)
             if "cold" not in args.skip:
-                compare_with_cold_runs(args.cold, scratch, server)
+                # The full loop's run is that fleet run when it had as many models.
+                same = results[-1].loop if args.cold == args.models and results[-1].loop else None
+                compare_with_cold_runs(args.cold, scratch, server, same)
             if args.memory_models:
                 measure_memory(args.memory_models, scratch, server)
     print(f"{uptime()} at the end")

@@ -18,6 +18,7 @@ Evidently is imported inside the functions: importing it costs ~3 s and ~280 MB.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import re
 import time
@@ -418,6 +419,8 @@ def _local_workspace(location: Path) -> Any:
 
 @cache
 def _local_workspace_class() -> type:
+    from evidently.legacy.core import new_id
+    from evidently.legacy.utils import NumpyEncoder
     from evidently.ui.storage.local.base import LocalState
     from evidently.ui.workspace import Workspace
 
@@ -425,6 +428,17 @@ def _local_workspace_class() -> type:
         def __init__(self, path: str) -> None:  # Workspace's own, without its dataset manager
             self.path = path
             self.state = LocalState(path)
+
+        def _add_run(self, project_id: Any, snapshot: Any) -> Any:
+            """Workspace's own write of the snapshot file, the same text, with json.dumps:
+            Evidently's json.dump encodes in pure Python, 5-10x slower (~0.1 s a snapshot)."""
+            snapshot_id = new_id()
+            state = self.state
+            state.location.makedirs(state._snapshot_dir(project_id))
+            text = json.dumps(snapshot.to_snapshot_model().dict(), cls=NumpyEncoder)
+            with state.location.open(state._snapshot_path(project_id, snapshot_id), "w") as file:
+                file.write(text)
+            return snapshot_id
 
     return SnapshotWorkspace
 
