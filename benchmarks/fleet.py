@@ -470,7 +470,6 @@ def breakdown(
     command = [sys.executable, str(ROOT / "benchmarks" / "fleet_breakdown.py"), str(fleet_path)]
     env = _env(scratch / f"{name}-home-breakdown", server.url, tree)
     with CpuSampler({"server": server.pids}) as sampler:
-        started = time.monotonic()
         done = subprocess.run(
             [*command, *(["--timed-first"] if first else [])],
             cwd=tree,
@@ -482,10 +481,9 @@ def breakdown(
     if done.returncode != 0:
         sys.exit(f"{command} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     measured: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    # The server's CPU over the whole child (its untimed bootstrap too, when not `first`):
-    # an upper bound per model of the timed runs; per run when first.
-    server_cpu = sampler.between(started, time.monotonic())["server"]
-    measured["server_cpu"] = server_cpu / (measured["models"] * (1 if first else 2))
+    # The server's CPU while the child ran its timed runs (time.monotonic: one clock for both).
+    server_cpu = sampler.between(*measured["timed"])["server"]
+    measured["server_cpu"] = server_cpu / measured["models"]
     measured["load"] = uptime()
     return measured
 
@@ -498,7 +496,7 @@ def print_breakdown(results: list[TreeResult], models: int) -> None:
         f"## 3. Where one model's CPU goes ({models} models in one process, in turn, against "
         "the server)\n\nCPU seconds per model of the run's thread in each part (exclusive of "
         "the parts inside it), Prefect's client threads, and the server (prefect server and "
-        "PostgreSQL; for monitor only, averaged over the bootstrap run before it too). Imports "
+        "PostgreSQL) while they ran. Imports "
         "are paid once per worker process, not per model.\n"
     )
     columns = [(r.name, kind, r.breakdown[kind]) for r in results for kind in ("loop", "monitor")]
