@@ -1,34 +1,49 @@
-"""A fleet run against separate monitor runs, 1 against 2 Dask workers, and a large fleet's peak
-memory, on this machine, now.
+"""Models per hour: the demo fleet against a real `prefect server` on PostgreSQL (both started
+here, thrown away at the end), on this machine, now.
 
 Models are copies of the demo config under different names and as_of quarters; every fourth one
 confirms a breach at once (confirmation 1 of 1), so some of them retrain and promote.
 
-1. One cold `python flows/fleet.py` over N models against N cold `python flows/monitor.py`
-   runs of the same merged configs, each in turn (fresh registries for both).
-2. The monitor-only part (every model already has a champion and the policy cannot retrain)
-   with 1 Dask worker (max_parallel 1), then 2 (max_parallel 2): the models' wall time once
-   the workers are up, as the fleet reports it.
-3. A fleet of M models with max_parallel 4 (and 4 worker processes): peak resident memory of
-   the whole process tree (CLI, temporary Prefect server, Dask scheduler and workers), the
-   models that ran and errored, and how often Prefect's client retried an API request (from
-   its debug log): a busy temporary server answers 503 when its SQLite database is locked.
+1. The full loop: one fleet run over --models models with fresh registries (each bootstraps a
+   champion: trains, passes the gate, is promoted; then is monitored), on 2 Dask workers.
+2. Monitor only (every model has its champion, the policy cannot retrain), 1 then 2 Dask
+   workers (max_parallel = workers): the models' wall time once the workers are up, as the fleet
+   reports it, and the CPU seconds per model in that time of the fleet's processes (CLI, Dask
+   scheduler and workers) and of the server's (`prefect server`, PostgreSQL), read with psutil.
+   Models per hour on a quiet machine: the cores' seconds over the CPU seconds one model takes.
+3. Where one model's time goes: benchmarks/fleet_breakdown.py runs --breakdown models in one
+   process against the server, the full loop (their first run) and monitor only, with a clock
+   around each part (Prefect, imports, Evidently, drift tests, training, registry, history).
+4. One fleet run over --cold models against --cold cold `python flows/monitor.py` runs of the
+   same merged configs, in turn (fresh registries for both, the same server; the fleet run is
+   the full loop's of 1 when --cold equals --models).
+5. Optional (--memory-models M): M models with max_parallel 4 (4 worker processes): peak
+   resident memory of the fleet's process tree, and how often Prefect's client retried an API
+   request (from its debug log); both also for the full loop of 1.
 
-    python benchmarks/fleet.py [--models 20] [--memory-models 100] [--api-url URL]
+With --baseline DIR (a checkout of another commit, e.g. `git archive main | tar -x -C DIR`),
+1, 2 and 3 run for that tree too, in the same run, side by side (PYTHONPATH=DIR).
+
+    python benchmarks/fleet.py [--models 100] [--cold 20] [--breakdown 10] [--baseline DIR]
+    python benchmarks/fleet.py --toy     # 2 models, 2 cold runs, 1 in the breakdown
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,18 +69,6 @@ SUMMARY = re.compile(
     r"(?: \(models: ([\d.]+) s once the workers were up\))?$",
     re.M,
 )
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        {
-            "PREFECT_HOME": str(home),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "OMP_NUM_THREADS": "1",
-        }
-    )
-    return env
 
 
 def write_fleet(directory: Path, models: int, **settings: Any) -> Path:
@@ -120,85 +123,163 @@ def count_retries(output: str) -> tuple[dict[int, int], int | None]:
     return counts, budget
 
 
-def _tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            total += member.memory_info().rss
-    return total
+sys.path.insert(0, str(ROOT))  # tests.postgres: the throwaway PostgreSQL cluster of the tests
+STARTED = re.compile(r"fleet: \d+ models, \d+ at a time")
+CORES = os.cpu_count() or 1
 
 
-SERVER_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
-RETRIED: list[str] = []
-
-
-def run(
-    command: list[str], env: dict[str, str], measure_memory: bool = False
-) -> tuple[float, str, int]:
-    """Run a command; its wall time, its output and the peak RSS of its process tree.
-
-    A run whose temporary Prefect server did not answer in time (a busy machine) is run again,
-    once, and listed at the end.
-    """
-    elapsed, output, peak = _run_once(command, env, measure_memory)
-    if output is None:
-        RETRIED.append(" ".join(command[1:]))
-        elapsed, output, peak = _run_once(command, env, measure_memory)
-    if output is None:
-        sys.exit(f"{command}: the temporary Prefect server did not start, twice")
-    return elapsed, output, peak
-
-
-def _run_once(
-    command: list[str], env: dict[str, str], measure_memory: bool
-) -> tuple[float, str | None, int]:
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+def _env(home: Path, api_url: str, tree: Path = ROOT) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_URL": api_url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "OMP_NUM_THREADS": "1",
+        }
     )
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        watched = psutil.Process(process.pid)
-        while not done.is_set():
-            try:
-                peak = max(peak, _tree_rss(watched))
-            except psutil.Error:
-                return
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    if measure_memory:
-        sampler.start()
-    output, _ = process.communicate()
-    done.set()
-    elapsed = time.perf_counter() - start
-    if process.returncode not in (0, 2) and SERVER_TIMEOUT in output:
-        return elapsed, None, peak
-    if process.returncode not in (0, 2):
-        sys.exit(f"{command} failed ({process.returncode}):\n{output[-3000:]}")
-    return elapsed, output, peak
+    if tree != ROOT:  # the baseline's flows and tasks before the installed ones
+        env["PYTHONPATH"] = str(tree)
+    return env
 
 
-def fleet_run(
+def uptime() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+@dataclass
+class Server:
+    url: str
+    pids: list[int]  # `prefect server start` and the PostgreSQL postmaster: their trees
+
+
+@contextlib.contextmanager
+def real_server(scratch: Path) -> Iterator[Server]:
+    """A throwaway PostgreSQL cluster and `prefect server start` on it, on free ports."""
+    from tests.postgres import require_postgres, throwaway_postgres
+    from tests.processes import answers, free_port, stop_process, wait_for
+
+    with throwaway_postgres(require_postgres()) as postgres:
+        database = postgres.create_database("prefect")
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/api"
+        home = scratch / "server-home"
+        home.mkdir()
+        env = _env(home, url)
+        del env["PREFECT_API_URL"]
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = postgres.url(database, driver="asyncpg")
+        env["PREFECT_UI_API_URL"] = url
+        process = subprocess.Popen(
+            [
+                *(str(Path(sys.executable).parent / "prefect"), "server", "start"),
+                *("--host", "127.0.0.1", "--port", str(port)),
+            ],
+            env=env,
+            stdout=(scratch / "server.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for(lambda: answers(f"{url}/health"), 180, "the Prefect server", interval=0.5)
+            postmaster = int(
+                (postgres.directory / "data" / "postmaster.pid").read_text().split()[0]
+            )
+            yield Server(url, [process.pid, postmaster])
+        finally:
+            stop_process(process, signal.SIGTERM)
+
+
+class CpuSampler:
+    """CPU seconds (user + system) of process trees over time, sampled every 0.25 s; a process
+    that exits keeps the last CPU seen of it."""
+
+    def __init__(self, roots: dict[str, list[int]]) -> None:
+        self.roots = roots
+        self.seen: dict[str, dict[int, float]] = {name: {} for name in roots}
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self.peak_rss: dict[str, int] = dict.fromkeys(roots, 0)
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        totals = {}
+        for name, pids in self.roots.items():
+            seen = self.seen[name]
+            rss = 0
+            for pid in pids:
+                with contextlib.suppress(psutil.Error):
+                    root = psutil.Process(pid)
+                    for member in [root, *root.children(recursive=True)]:
+                        with contextlib.suppress(psutil.Error):
+                            times = member.cpu_times()
+                            seen[member.pid] = times.user + times.system
+                            rss += member.memory_info().rss
+            totals[name] = sum(seen.values())
+            self.peak_rss[name] = max(self.peak_rss[name], rss)
+        self.samples.append((time.monotonic(), totals))
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            self._sample()
+            time.sleep(0.25)
+
+    def __enter__(self) -> CpuSampler:
+        self._sample()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+        self._sample()
+
+    def at(self, moment: float) -> dict[str, float]:
+        """The CPU totals of the last sample at or before moment (the first, before them)."""
+        chosen = self.samples[0][1]
+        for when, totals in self.samples:
+            if when > moment:
+                break
+            chosen = totals
+        return chosen
+
+    def between(self, start: float, end: float) -> dict[str, float]:
+        first, last = self.at(start), self.at(end)
+        return {name: last[name] - first[name] for name in last}
+
+
+def run_fleet(
     fleet_path: Path,
     home: Path,
-    measure_memory: bool = False,
+    server: Server,
+    tree: Path = ROOT,
     watch_retries: bool = False,
-    api_url: str | None = None,
 ) -> dict[str, Any]:
-    env = _env(home)
-    if api_url:
-        env["PREFECT_API_URL"] = api_url
+    """One `flows/fleet.py` run: its summary, wall times, and CPU per model of the fleet's and
+    the server's processes while the models ran."""
+    env = _env(home, server.url, tree)
     if watch_retries:
         env["PREFECT_LOGGING_SETTINGS_PATH"] = str(client_debug_logging(home))
-    elapsed, output, peak = run(
-        [sys.executable, str(ROOT / "flows" / "fleet.py"), "--fleet", str(fleet_path)],
-        env,
-        measure_memory,
+    command = [sys.executable, str(tree / "flows" / "fleet.py"), "--fleet", str(fleet_path)]
+    begun = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=tree, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    lines: list[str] = []
+    started = summarised = None
+    with CpuSampler({"fleet": [process.pid], "server": server.pids}) as sampler:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if started is None and STARTED.search(line):
+                started = time.monotonic()
+            if summarised is None and SUMMARY.search(line.rstrip("\n")):
+                summarised = time.monotonic()
+        process.wait()
+    wall = time.monotonic() - begun
+    output = "".join(lines)
+    if process.returncode not in (0, 2):
+        sys.exit(f"{command} failed ({process.returncode}):\n{output[-3000:]}")
     match = SUMMARY.search(output)
     if not match:
         sys.exit(f"no fleet summary in the output:\n{output[-3000:]}")
@@ -211,37 +292,162 @@ def fleet_run(
         output,
         re.M,
     )
+    seconds = float(models_seconds) if models_seconds else wall
+    # A tree whose fleet does not log its start: the models' time, just before the summary.
+    start = started if started is not None else (summarised or time.monotonic()) - seconds
+    during = sampler.between(start, start + seconds)
+    whole = sampler.between(begun, time.monotonic())
     return {
-        "wall": elapsed,
+        "wall": wall,
         "ran": int(ran),
         "total": int(total),
         "errors": int(errors),
-        "models_seconds": float(models_seconds) if models_seconds else None,
-        "peak": peak,
+        "models_seconds": seconds,
+        "fleet_cpu": during["fleet"] / int(total),
+        "server_cpu": during["server"] / int(total),
+        "whole_cpu": (whole["fleet"] + whole["server"]) / int(total),
+        "peak": sampler.peak_rss["fleet"],
         "promoted": actions.count("promoted"),
         "retries": count_retries(output),
         "output": output,
+        "load": uptime(),
     }
 
 
-def compare_with_separate_runs(models: int, scratch: Path) -> None:
-    fleet_path = write_fleet(scratch / "fleet", models, dask_workers=None, max_parallel=4)
-    fleet = fleet_run(fleet_path, scratch / "home-fleet")
+def monitor_only(fleet_path: Path, workers: int) -> None:
+    """The fleet file as monitor-only (no retrain can be decided), on `workers` Dask workers."""
+    raw = yaml.safe_load(fleet_path.read_text())
+    raw["defaults"]["policy"].update(
+        {"retrain_on_drift": False, "severe_performance_threshold": None}
+    )
+    raw["defaults"]["policy"]["performance_threshold"] = 0.0
+    for model in (fleet_path.parent / "models").glob("*.yaml"):  # no model-specific policy
+        spec = yaml.safe_load(model.read_text())
+        spec.pop("policy", None)
+        model.write_text(yaml.safe_dump(spec))
+    raw.update({"dask_workers": workers, "max_parallel": workers})
+    fleet_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+def per_hour(cpu_per_model: float) -> float:
+    """Models an hour when the cores do nothing else: the cores' seconds over one model's CPU."""
+    return 3600 * CORES / cpu_per_model if cpu_per_model > 0 else float("nan")
+
+
+@dataclass
+class TreeResult:
+    name: str
+    loop: dict[str, Any] = field(default_factory=dict)
+    workers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    breakdown: dict[str, Any] = field(default_factory=dict)
+
+
+def measure_tree(name: str, tree: Path, models: int, scratch: Path, server: Server) -> TreeResult:
+    result = TreeResult(name)
+    directory = scratch / f"{name}-fleet"
+    fleet_path = write_fleet(directory, models, dask_workers=2, max_parallel=2)
+    result.loop = run_fleet(
+        fleet_path,
+        scratch / f"{name}-home",
+        server,
+        tree,
+        watch_retries=True,
+    )
+    print(f"[{name}] full loop: {result.loop['wall']:.1f} s, {result.loop['load']}", flush=True)
+    for workers in (1, 2):
+        monitor_only(fleet_path, workers)
+        result.workers[workers] = run_fleet(fleet_path, scratch / f"{name}-home", server, tree)
+        print(
+            f"[{name}] monitor only, {workers} worker(s): "
+            f"{result.workers[workers]['models_seconds']:.1f} s, {result.workers[workers]['load']}",
+            flush=True,
+        )
+    return result
+
+
+def print_models_per_hour(results: list[TreeResult], models: int) -> None:
+    print(
+        f"## 1-2. {models} demo models on a `prefect server` on PostgreSQL: models per hour\n\n"
+        "Wall: the models' time once the workers were up (on this machine, under its load). CPU "
+        "per model: of the fleet's processes (CLI, Dask scheduler and workers) and of the "
+        "server's (prefect server, PostgreSQL) in that time. Quiet machine: "
+        f"{CORES} cores x 3600 s over the CPU per model.\n"
+    )
+    print(
+        "| tree | run | Dask workers | models ran | errors | promoted | wall s | models/hour "
+        "(wall) | CPU s/model fleet | CPU s/model server | models/hour/core (CPU) | "
+        f"models/hour, {CORES} quiet cores | load |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for result in results:
+        runs = [("full loop (bootstrap + monitor)", 2, result.loop)]
+        runs += [("monitor only", w, r) for w, r in result.workers.items()]
+        for run, workers, measured in runs:
+            cpu = measured["fleet_cpu"] + measured["server_cpu"]
+            print(
+                f"| {result.name} | {run} | {workers} | {measured['ran']}/{measured['total']} | "
+                f"{measured['errors']} | {measured['promoted']} | {measured['models_seconds']:.1f} | "
+                f"{3600 * measured['total'] / measured['models_seconds']:.0f} | "
+                f"{measured['fleet_cpu']:.2f} | {measured['server_cpu']:.2f} | "
+                f"{per_hour(cpu) / CORES:.0f} | {per_hour(cpu):.0f} | {measured['load']} |"
+            )
+    print()
+    for result in results:
+        one, two = result.workers[1], result.workers[2]
+        cpu = [r["fleet_cpu"] + r["server_cpu"] for r in (one, two)]
+        print(
+            f"{result.name}: speed-up from 1 to 2 workers on the models: "
+            f"{one['models_seconds'] / two['models_seconds']:.2f}x "
+            f"(CPU per model {cpu[0]:.2f} -> {cpu[1]:.2f} s)"
+        )
+    for result in results:
+        print(f"{result.name}, full loop: {describe_memory_and_retries(result.loop)}")
+    print()
+
+
+def describe_memory_and_retries(result: dict[str, Any]) -> str:
+    """Peak RSS of the fleet's process tree, and how often Prefect's client retried."""
+    retried, budget = result["retries"]
+    if budget is None:
+        retries = "Prefect's client retried no API request."
+    else:
+        failed = ", ".join(f"{k}x: {retried.get(k, 0)}" for k in range(1, budget + 2))
+        retries = (
+            "Prefect API requests that failed (503, a dropped connection...) at least k times, "
+            f"PREFECT_CLIENT_MAX_RETRIES {budget} (k = {budget + 1}: given up): {failed}"
+        )
+    return f"peak RSS of the fleet's process tree {result['peak'] / 1e9:.2f} GB; {retries}"
+
+
+def compare_with_cold_runs(
+    models: int, scratch: Path, server: Server, fleet: dict[str, Any] | None = None
+) -> None:
+    """fleet: the full loop's run over the same number of models, when there is one."""
+    if fleet is None:
+        fleet = run_fleet(
+            write_fleet(scratch / "cold-fleet", models, dask_workers=2, max_parallel=2),
+            scratch / "home-cold-fleet",
+            server,
+        )
     separate_fleet = load_fleet(write_fleet(scratch / "separate", models))
     separate = 0.0
     for member in separate_fleet.ready:
-        elapsed, _, _ = run(
-            [
-                sys.executable,
-                str(ROOT / "flows" / "monitor.py"),
-                "--config",
-                str(member.config_path),
-            ],
-            _env(scratch / "home-separate"),
+        command = [sys.executable, str(ROOT / "flows" / "monitor.py")]
+        started = time.monotonic()
+        done = subprocess.run(
+            [*command, "--config", str(member.config_path)],
+            cwd=ROOT,
+            env=_env(scratch / "home-separate", server.url),
+            capture_output=True,
+            text=True,
+            check=False,
         )
-        separate += elapsed
+        separate += time.monotonic() - started
+        if done.returncode not in (0, 2):
+            sys.exit(f"monitor.py failed ({done.returncode}):\n{done.stdout[-3000:]}")
     print(
-        f"## 1. {models} demo models: one fleet run vs {models} separate monitor.py runs (cold)\n"
+        f"## 4. {models} demo models: one fleet run vs {models} separate monitor.py runs (cold), "
+        f"{uptime()}\n"
     )
     print("| run | wall s | models ran | errors | promoted |")
     print("|---|---|---|---|---|")
@@ -252,84 +458,146 @@ def compare_with_separate_runs(models: int, scratch: Path) -> None:
     print(f"\nspeed-up of the fleet: {separate / fleet['wall']:.2f}x\n")
 
 
-def compare_workers(models: int, scratch: Path) -> None:
-    fleet_path = write_fleet(scratch / "workers", models)
-    fleet_run(fleet_path, scratch / "home-workers")  # bootstrap every champion first
-    raw = yaml.safe_load(fleet_path.read_text())
-    raw["defaults"]["policy"].update(
-        {"retrain_on_drift": False, "severe_performance_threshold": None}
-    )
-    raw["defaults"]["policy"]["performance_threshold"] = 0.0
-    for model in (scratch / "workers" / "models").glob("*.yaml"):  # no model-specific policy
-        spec = yaml.safe_load(model.read_text())
-        spec.pop("policy", None)
-        model.write_text(yaml.safe_dump(spec))
-    timings = {}
-    for workers in (1, 2):
-        raw.update({"dask_workers": workers, "max_parallel": workers})
-        fleet_path.write_text(yaml.safe_dump(raw, sort_keys=False))
-        result = fleet_run(fleet_path, scratch / "home-workers")
-        timings[workers] = result
-    one, two = timings[1]["models_seconds"], timings[2]["models_seconds"]
-    print(f"## 2. monitor only ({models} models with champions, no retrain): 1 vs 2 Dask workers\n")
-    print("| Dask workers (= max_parallel) | models s (workers up) | whole run s | errors |")
-    print("|---|---|---|---|")
-    for workers, result in timings.items():
-        print(
-            f"| {workers} | {result['models_seconds']:.1f} | {result['wall']:.1f} | {result['errors']} |"
+def breakdown(
+    name: str, tree: Path, models: int, scratch: Path, server: Server, first: bool
+) -> dict[str, Any]:
+    """benchmarks/fleet_breakdown.py over a fleet of `models`: their first run (the full loop)
+    or, after it, a monitor-only run; with the server's CPU per model in that time."""
+    directory = scratch / f"{name}-breakdown-{'loop' if first else 'monitor'}"
+    fleet_path = write_fleet(directory, models)
+    if not first:
+        monitor_only(fleet_path, 1)
+    command = [sys.executable, str(ROOT / "benchmarks" / "fleet_breakdown.py"), str(fleet_path)]
+    env = _env(scratch / f"{name}-home-breakdown", server.url, tree)
+    with CpuSampler({"server": server.pids}) as sampler:
+        done = subprocess.run(
+            [*command, *(["--timed-first"] if first else [])],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
-    print(f"\nspeed-up from 1 to 2 workers on the models: {one / two:.2f}x\n")
+    if done.returncode != 0:
+        sys.exit(f"{command} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    measured: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    # The server's CPU while the child ran its timed runs (time.monotonic: one clock for both).
+    server_cpu = sampler.between(*measured["timed"])["server"]
+    measured["server_cpu"] = server_cpu / measured["models"]
+    measured["load"] = uptime()
+    return measured
 
 
-def measure_memory(models: int, scratch: Path, api_url: str | None = None) -> None:
+PREFECT_PARTS = ("Prefect engine", "Prefect client", "Prefect: artifacts")
+
+
+def print_breakdown(results: list[TreeResult], models: int) -> None:
+    print(
+        f"## 3. Where one model's CPU goes ({models} models in one process, in turn, against "
+        "the server)\n\nCPU seconds per model of the run's thread in each part (exclusive of "
+        "the parts inside it), Prefect's client threads, and the server (prefect server and "
+        "PostgreSQL) while they ran. Imports "
+        "are paid once per worker process, not per model.\n"
+    )
+    columns = [(r.name, kind, r.breakdown[kind]) for r in results for kind in ("loop", "monitor")]
+    names = {"loop": "full loop (first run)", "monitor": "monitor only"}
+    print("| part | " + " | ".join(f"{t}: {names[k]}" for t, k, _ in columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    parts: list[str] = []
+    for _, _, measured in columns:
+        parts += [p for p in measured["parts"] if p not in parts]
+    for part in sorted(parts, key=lambda p: -max(m["parts"].get(p, 0.0) for _, _, m in columns)):
+        cells = [f"{m['parts'].get(part, 0.0):.3f}" for _, _, m in columns]
+        print(f"| {part} | " + " | ".join(cells) + " |")
+    rows = [
+        ("**the model's process, total**", lambda m: f"{m['process_cpu']:.2f}"),
+        ("Prefect in it (engine, client threads, artifacts, events)", _prefect_share),
+        ("server (prefect server + PostgreSQL)", lambda m: f"{m['server_cpu']:.2f}"),
+        (
+            "**CPU per model, process + server**",
+            lambda m: f"{m['process_cpu'] + m['server_cpu']:.2f}",
+        ),
+        (
+            f"models/hour on {CORES} quiet cores",
+            lambda m: f"{per_hour(m['process_cpu'] + m['server_cpu']):.0f}",
+        ),
+        ("wall per model, under the load", lambda m: f"{m['wall']:.2f}"),
+        ("imports, once per worker process", lambda m: f"{m['imports_cpu']:.2f}"),
+        ("load", lambda m: m["load"]),
+    ]
+    for label, cell in rows:
+        print(f"| {label} | " + " | ".join(cell(m) for _, _, m in columns) + " |")
+    print()
+
+
+def _prefect_share(measured: dict[str, Any]) -> str:
+    prefect = sum(v for p, v in measured["parts"].items() if p.startswith(PREFECT_PARTS))
+    return f"{prefect:.2f}"
+
+
+def measure_memory(models: int, scratch: Path, server: Server) -> None:
     fleet_path = write_fleet(scratch / "memory", models, max_parallel=4, dask_workers=4)
-    result = fleet_run(fleet_path, scratch / "home-memory", measure_memory=True, watch_retries=True)
-    print(f"## 3. {models} models, max_parallel 4 (4 worker processes): peak memory\n")
+    result = run_fleet(fleet_path, scratch / "home-memory", server, watch_retries=True)
+    print(f"## 5. {models} models, max_parallel 4 (4 worker processes): peak memory\n")
     print("| models | ran | errors | whole run s | peak RSS of the process tree GB |")
     print("|---|---|---|---|---|")
     print(
         f"| {models} | {result['ran']} | {result['errors']} | {result['wall']:.1f} | {result['peak'] / 1e9:.2f} |"
     )
-    retried, budget = result["retries"]
-    if budget is None:
-        print("\nPrefect's client retried no API request.")
-    else:
-        failed = ", ".join(f"{k}x: {retried.get(k, 0)}" for k in range(1, budget + 2))
-        print(
-            "\nPrefect API requests that failed (503, a dropped connection...) at least k times, "
-            f"PREFECT_CLIENT_MAX_RETRIES {budget} (k = {budget + 1}: given up): {failed}"
-        )
+    print(f"\n{describe_memory_and_retries(result)}\n")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--models", type=int, default=20)
-    parser.add_argument("--memory-models", type=int, default=100)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["separate", "workers", "memory"])
-    parser.add_argument(
-        "--api-url",
-        help="run the large fleet (3.) on this Prefect server instead of a temporary one, e.g. "
-        "one on PostgreSQL (its memory is then not counted)",
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--models", type=int, default=100)
+    parser.add_argument("--cold", type=int, default=20)
+    parser.add_argument("--breakdown", type=int, default=10)
+    parser.add_argument("--memory-models", type=int, default=0, help="0: section 5 is skipped")
+    parser.add_argument("--baseline", type=Path, help="another checkout, measured beside this one")
+    parser.add_argument("--toy", action="store_true", help="2 models, 2 cold runs, 1 in 4.")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["loop", "cold", "breakdown"])
     args = parser.parse_args()
-    load = os.getloadavg()
+    if args.toy:
+        args.models, args.cold, args.breakdown = 2, 2, 1
     print(
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, {os.cpu_count()} cores, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, {CORES} cores, "
         f"{psutil.virtual_memory().total / 1e9:.1f} GB, Python {platform.python_version()}, "
-        f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the start\n"
+        f"{uptime()} at the start\n",
+        flush=True,
     )
+    trees = [("this tree", ROOT)]
+    if args.baseline:
+        trees.insert(0, ("baseline", args.baseline.resolve()))
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
-        if "separate" not in args.skip:
-            compare_with_separate_runs(args.models, scratch)
-        if "workers" not in args.skip:
-            compare_workers(args.models, scratch)
-        if "memory" not in args.skip:
-            measure_memory(args.memory_models, scratch, args.api_url)
-    for command in RETRIED:
-        print(f"run again after its temporary server did not start in time: {command}")
-    load = os.getloadavg()
-    print(f"\nload average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end")
+        with real_server(scratch) as server:
+            results = [TreeResult(name) for name, _ in trees]
+            if "loop" not in args.skip:
+                # Interleaved, so both trees see about the same load.
+                for result, (name, tree) in zip(results, trees, strict=True):
+                    measured = measure_tree(
+                        name.replace(" ", "-"), tree, args.models, scratch, server
+                    )
+                    result.loop, result.workers = measured.loop, measured.workers
+                print()
+                print_models_per_hour(results, args.models)
+            if "breakdown" not in args.skip:
+                for result, (name, tree) in zip(results, trees, strict=True):
+                    label = name.replace(" ", "-")
+                    for kind in ("loop", "monitor"):
+                        result.breakdown[kind] = breakdown(
+                            label, tree, args.breakdown, scratch, server, first=kind == "loop"
+                        )
+                print_breakdown(results, args.breakdown)
+            if "cold" not in args.skip:
+                # The full loop's run is that fleet run when it had as many models.
+                same = results[-1].loop if args.cold == args.models and results[-1].loop else None
+                compare_with_cold_runs(args.cold, scratch, server, same)
+            if args.memory_models:
+                measure_memory(args.memory_models, scratch, server)
+    print(f"{uptime()} at the end")
 
 
 if __name__ == "__main__":

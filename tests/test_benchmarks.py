@@ -121,26 +121,66 @@ def test_store_opens_times_the_second_run_and_counts_the_opens_of_each() -> None
     assert f"opens in the first run {opened}, in the second {opened}" in out, out
 
 
-def test_fleet_compares_with_separate_runs_and_worker_counts_and_measures_memory() -> None:
-    # Several fleet runs and two cold monitor runs in turn: over 600 s at load average 8.
-    out = _run("fleet.py", "--models", "2", "--memory-models", "2", timeout=1800)
+def test_fleet_publishes_models_per_hour_where_the_time_goes_and_the_cold_comparison() -> None:
+    # A PostgreSQL cluster, a prefect server, three fleet runs, the breakdown's two runs in one
+    # process and two cold monitor runs.
+    out = _run("fleet.py", "--toy", timeout=1800)
 
+    number = r"[\d.]+"
+    # Models per hour: the full loop and monitor only on 1 and 2 workers, every model ran.
+    row = (
+        r"^\| this tree \| {run} \| {workers} \| 2/2 \| 0 \| \d+ \| {n} \| {n} \| ({n}) \| ({n}) "
+        r"\| {n} \| {n} \| load {n} / {n} / {n} \|$"
+    )
+    for run, workers in [(r"full loop \(bootstrap \+ monitor\)", 2), ("monitor only", 1)]:
+        found = re.search(row.format(run=run, workers=workers, n=number), out, re.M)
+        assert found, out
+        assert float(found.group(1)) > 0 and float(found.group(2)) > 0  # CPU was seen
+    assert re.search(row.format(run="monitor only", workers=2, n=number), out, re.M), out
+    assert re.search(
+        r"^this tree: speed-up from 1 to 2 workers on the models: \d+\.\d\dx "
+        r"\(CPU per model [\d.]+ -> [\d.]+ s\)$",
+        out,
+        re.M,
+    )
+    # The full loop's peak memory (the sampler saw the tree) and the client's retries.
+    memory = re.search(
+        r"^this tree, full loop: peak RSS of the fleet's process tree (\d+\.\d\d) GB; "
+        r"(Prefect's client retried no API request\.|Prefect API requests that failed .*"
+        r"PREFECT_CLIENT_MAX_RETRIES 7 \(k = 8: given up\): 1x: \d+, .*, 8x: \d+)$",
+        out,
+        re.M,
+    )
+    assert memory and float(memory.group(1)) > 0, out
+    # Where the time goes: each part a number per model, for the full loop and monitor only.
+    parts = {
+        cells[0]: cells[1:]
+        for cells in (
+            [c.strip() for c in line.strip("|").split("|")]
+            for line in out.split("## 3.")[1].split("## 4.")[0].splitlines()
+            if line.startswith("| ")
+        )
+    }
+    for part in [
+        "Evidently: HTML reports",
+        "Evidently: dashboard snapshot",
+        "training",
+        "registry",
+        "history store",
+        "Prefect engine and the flow's glue (the run's thread)",
+        "**CPU per model, process + server**",
+        "server (prefect server + PostgreSQL)",
+    ]:
+        assert part in parts, (part, out)
+    loop, monitor = (float(v) for v in parts["**CPU per model, process + server**"])
+    assert loop > 0 and monitor > 0
+    assert float(parts["training"][0]) > 0  # the first run trains; monitor only does not
+    assert float(parts["training"][1]) == 0
+    # One fleet run against cold monitor runs.
     fleet_row = r"^\| one `flows/fleet.py` \(dask, 2 workers\) \| [\d.]+ \| 2/2 \| 0 \| \d+ \|$"
     assert re.search(fleet_row, out, re.M), out
     assert re.search(r"^\| 2 x `flows/monitor.py`, in turn \| [\d.]+ \| 2/2 \| 0 \| \|$", out, re.M)
     assert re.search(r"^speed-up of the fleet: \d+\.\d\dx$", out, re.M)
-    # Monitor only, every model with a champion: both worker counts run both models.
-    assert len(re.findall(r"^\| [12] \| [\d.]+ \| [\d.]+ \| 0 \|$", out, re.M)) == 2
-    assert re.search(r"^speed-up from 1 to 2 workers on the models: \d+\.\d\dx$", out, re.M)
-    memory = re.search(r"^\| 2 \| 2 \| 0 \| [\d.]+ \| (\d+\.\d\d) \|$", out, re.M)
-    assert memory and float(memory.group(1)) > 0  # the sampler saw the process tree
-    # The client's retries, read from its debug log: none, or a count per number of failures.
-    retries = (
-        r"^(Prefect's client retried no API request\.|Prefect API requests that failed \(503, a "
-        r"dropped connection\.\.\.\) at least k times, PREFECT_CLIENT_MAX_RETRIES 7 \(k = 8: "
-        r"given up\): 1x: \d+, 2x: \d+, .*, 8x: \d+)$"
-    )
-    assert re.search(retries, out, re.M), out
 
 
 def test_backtest_prints_every_log_against_every_window() -> None:

@@ -162,7 +162,8 @@ def run_on_dask(
     with runner_factory(settings) as runner, runner.client.as_current():
         slots = _slots(runner, settings.max_parallel)
         started = time.monotonic()
-        logger.info("fleet: %d models, %d at a time", len(members), slots)
+        # In the run's log (the terminal, the UI): the workers are up, the models start now.
+        _run_logger().info("fleet: %d models, %d at a time", len(members), slots)
         running: dict[str, _Running] = {}
         while queue or running:
             while queue and len(running) < slots:
@@ -188,6 +189,17 @@ def run_on_dask(
                     rows[name] = _overdue_row(item, settings)
                     del running[name]
         return FanOut(rows, round(time.monotonic() - started, 2))
+
+
+def _run_logger() -> Any:
+    """The flow run's logger inside a run, else this module's."""
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logger
 
 
 def _row_of_run(member: FleetMember, flow_run: Any, waited: float, lost: str | None) -> FleetRow:

@@ -77,8 +77,22 @@ async def _post_event(event: Event) -> None:
 
 
 def _deployment_id() -> str | None:
+    """The deployment that started this run (or the run whose subflow this is), else None.
+
+    Inside a run, read from what the engine already knows: `prefect.runtime.deployment.id`
+    looks for the id on the run's context under a name the context does not have, so in every
+    run a deployment did not start it read the flow run from the API again (two requests per
+    monitor run, each a model's in a fleet). The engine sets the id for a deployment's run and
+    its subflows (the context variable it reads first), and the run's own flow run has it.
+    """
+    from prefect.context import FlowRunContext
+    from prefect.context import _deployment_id as started_by  # what deployment.id reads first
     from prefect.runtime import deployment
 
+    context = FlowRunContext.get()
+    if context is not None and context.flow_run is not None:
+        found = started_by.get() or context.flow_run.deployment_id
+        return str(found) if found is not None else None
     return deployment.id
 
 

@@ -177,6 +177,28 @@ def test_concurrent_writers_share_one_project_and_lose_no_snapshot(tmp_path: Pat
     assert len(dashboard["panels"]) == len(PANEL_TITLES)
 
 
+def test_a_write_reads_no_other_snapshot_of_the_workspace(tmp_path: Path) -> None:
+    # Workspace.create parses every snapshot of every project (its dataset manager), so a
+    # write cost time in the workspace's whole history: a fleet's shared workspace made each
+    # model read all the others'. One unreadable snapshot of another model shows it: it
+    # stopped every write.
+    _add(tmp_path, _point(0), project="model-b")
+    (other,) = tmp_path.glob("*/snapshots/*.json")
+    other.write_text("{not json")
+
+    _add(tmp_path, _point(0))
+    _add(tmp_path, _point(30))
+
+    written = [p for p in tmp_path.glob("*/snapshots/*.json") if p != other]
+    assert len(written) == 2
+    assert sorted(json.loads(p.read_text())["timestamp"][:10] for p in written) == [
+        "2014-01-01",
+        "2014-01-31",
+    ]
+    assert _dashboard(tmp_path)["panels"]  # the new project got its dashboard
+    assert remove_project(tmp_path, "model-a") == 1
+
+
 def test_remove_project_clears_a_replay(tmp_path: Path) -> None:
     _add(tmp_path, _point(0), project="model-a (backtest)")
     _add(tmp_path, _point(0), project="model-a")

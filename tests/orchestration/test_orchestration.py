@@ -317,3 +317,39 @@ def test_an_estimated_breach_is_reported_as_its_own_event():
         "estimated f1 (macro) 0.410 < threshold 0.450 on 90 rows, before their labels "
         "(label-free estimate); decision retrain"
     )
+
+
+def test_a_run_knows_whether_a_deployment_started_it_without_asking_the_api(monkeypatch):
+    # prefect.runtime.deployment.id read the flow run from the API on every call of a run no
+    # deployment started: two requests per monitor run, each model's in a fleet.
+    import uuid
+
+    import prefect.runtime.deployment
+    from prefect import flow
+    from prefect.context import FlowRunContext
+    from prefect.context import _deployment_id as started_by
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the flow run was read from the API")
+
+    monkeypatch.setattr(prefect.runtime.deployment, "_get_flow_run", no_read)
+    deployment = uuid.uuid4()
+
+    @flow
+    def probe() -> tuple[str | None, bool, str | None, str | None]:
+        plain = runtime._deployment_id()
+        deployed = runtime.is_deployment_run()
+        token = started_by.set(deployment)  # a subflow of a deployment's run
+        try:
+            inherited = runtime._deployment_id()
+        finally:
+            started_by.reset(token)
+        context = FlowRunContext.get()
+        assert context is not None and context.flow_run is not None
+        context.flow_run.deployment_id = deployment  # the deployment's run itself
+        own = runtime._deployment_id()
+        context.flow_run.deployment_id = None
+        return plain, deployed, inherited, own
+
+    assert probe() == (None, False, str(deployment), str(deployment))
+    assert runtime._deployment_id() is None  # outside any run
