@@ -12,6 +12,7 @@ import yaml
 
 from tests.helpers import DEMO_DATA, merge, repo_raw_config
 from tests.postgres import Postgres, require_postgres, throwaway_postgres
+from tests.processes import scaled
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def prefect_server() -> Iterator[None]:
     """One temporary Prefect server (SQLite in a temporary PREFECT_HOME) for the session."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=round(scaled(60))):
         yield
 
 
@@ -80,3 +81,22 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         return LocalBackend(tmp_path / "registry", "seattle-weather")
     server = request.getfixturevalue("mlflow_server")
     return MlflowBackend(server, tmp_path / "registry", fresh_model_name())
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks (make test: -n)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses a module-scoped fixture of its own module (a server, a flow run's
+    outputs) joins that module's xdist group: one worker builds the fixture once and runs
+    those tests, instead of every worker building its own. Other tests spread over the workers.
+    """
+    for item in items:
+        module = getattr(item, "module", None)
+        info = getattr(item, "_fixtureinfo", None)
+        if module is None or info is None:
+            continue
+        if any(
+            definition.scope == "module" and definition.func.__module__ == module.__name__
+            for definitions in info.name2fixturedefs.values()
+            for definition in definitions
+        ):
+            item.add_marker(pytest.mark.xdist_group(module.__name__))
