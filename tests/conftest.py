@@ -3,6 +3,8 @@ throwaway PostgreSQL cluster."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -100,3 +102,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             for definition in definitions
         ):
             item.add_marker(pytest.mark.xdist_group(module.__name__))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets its own PREFECT_HOME: the scripts tests start without
+    a server (benchmarks, flows) would otherwise share ~/.prefect's SQLite database with the
+    other workers' ("database is locked"). A test may still set its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"autoretrain-prefect-{worker}-")
