@@ -85,25 +85,6 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     return MlflowBackend(server, tmp_path / "registry", fresh_model_name())
 
 
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """A test that uses a module-scoped fixture of its own module (a server, a flow run's
-    outputs) joins that module's xdist group: one worker builds the fixture once and runs
-    those tests in order, instead of every worker building its own. Other tests spread over the
-    workers. (Marked as each test is collected: xdist reads the marks in its own
-    pytest_collection_modifyitems, which runs before a conftest's.)
-    """
-    module = getattr(item, "module", None)
-    info = getattr(item, "_fixtureinfo", None)
-    if module is None or info is None:
-        return
-    if any(
-        definition.scope == "module" and definition.func.__module__ == module.__name__
-        for definitions in info.name2fixturedefs.values()
-        for definition in definitions
-    ):
-        item.add_marker(pytest.mark.xdist_group(module.__name__))
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist each worker gets its own PREFECT_HOME: the scripts tests start without
     a server (benchmarks, flows) would otherwise share ~/.prefect's SQLite database with the
