@@ -32,10 +32,11 @@ lint: $(STAMP)
 
 # --durations: the slowest tests, in every run's output (CI's too), so the next slow one is seen.
 # -n: pytest-xdist workers, more than cores since most server and flow tests wait on processes;
-# loadgroup keeps the tests of a module-scoped fixture on one worker (tests/conftest.py).
+# loadfile: a module's tests run on one worker, in order, so a module-scoped fixture (a server)
+# is built once (xdist 3.8's loadgroup does not group under pytest 9.2: it renames item._nodeid).
 TEST_WORKERS ?= 4
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=40 --durations-min=10
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=40 --durations-min=10
 
 # The inner loop: every test not marked e2e (flow runs on the demo data), server (a real Prefect
 # server) or slow (tests that start processes or kill loops), in every folder; a new test is in

@@ -3,6 +3,8 @@ throwaway PostgreSQL cluster."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,20 +85,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     return MlflowBackend(server, tmp_path / "registry", fresh_model_name())
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group marks (make test: -n)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that uses a module-scoped fixture of its own module (a server, a flow run's
-    outputs) joins that module's xdist group: one worker builds the fixture once and runs
-    those tests, instead of every worker building its own. Other tests spread over the workers.
-    """
-    for item in items:
-        module = getattr(item, "module", None)
-        info = getattr(item, "_fixtureinfo", None)
-        if module is None or info is None:
-            continue
-        if any(
-            definition.scope == "module" and definition.func.__module__ == module.__name__
-            for definitions in info.name2fixturedefs.values()
-            for definition in definitions
-        ):
-            item.add_marker(pytest.mark.xdist_group(module.__name__))
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets its own PREFECT_HOME: the scripts tests start without
+    a server (benchmarks, flows) would otherwise share ~/.prefect's SQLite database with the
+    other workers' ("database is locked"). A test may still set its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"autoretrain-prefect-{worker}-")

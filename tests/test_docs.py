@@ -34,6 +34,7 @@ from tasks.config import Config
 from tasks.core.frames import fingerprint_frame
 from tasks.stores.registry import LocalRegistry
 from tests.helpers import make_lineage
+from tests.processes import scaled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCS = REPO_ROOT / "docs"
@@ -43,7 +44,7 @@ VENV_BIN = REPO_ROOT / ".venv" / "bin"
 SHELL_FENCES = {"bash", "sh", "shell", "console"}
 # Registry commands are quick and harmless on a temporary registry: run them for real.
 RUN_FOR_REAL = re.compile(r"^\.venv/bin/(python -m tasks\.cli\.registry|autoretrain registry) ")
-TIMEOUT = 120
+TIMEOUT = scaled(120)  # per command: 120 s, times xdist workers per core
 
 
 def load_hook() -> types.ModuleType:

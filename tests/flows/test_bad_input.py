@@ -58,7 +58,7 @@ def snapshot(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")  # cheap: session, so its tests spread over xdist workers
+@pytest.fixture(scope="module")
 def champion_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A registry whose champion v0001 was trained on 2012, as the demo bootstraps it."""
     root = tmp_path_factory.mktemp("template") / "registry"
