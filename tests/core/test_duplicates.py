@@ -17,11 +17,15 @@ def mixed_frame(rows: int, seed: int) -> pd.DataFrame:
         {
             "float": rng.choice([0.0, -0.0, np.nan, 1.5, float("nan"), np.inf], rows),
             "object": pd.Series(rng.choice(objects, rows), dtype=object),
-            "category": pd.Categorical(rng.choice(["x", "y", None], rows)),
+            "category": pd.Categorical(rng.choice(np.array(["x", "y", None], dtype=object), rows)),
             "int": rng.integers(0, 2, rows),
-            "text": pd.array(rng.choice(["p", "q", None], rows), dtype="str"),
-            "nullable": pd.array(rng.choice([1, 2, None], rows), dtype="Int64"),
-            "time": pd.to_datetime(rng.choice(["2020-01-01", None], rows)),
+            "text": pd.array(
+                rng.choice(np.array(["p", "q", None], dtype=object), rows), dtype="str"
+            ),
+            "nullable": pd.array(
+                rng.choice(np.array([1, 2, None], dtype=object), rows), dtype="Int64"
+            ),
+            "time": pd.to_datetime(rng.choice(np.array(["2020-01-01", None], dtype=object), rows)),
             "flag": rng.random(rows) < 0.5,
             "float32": rng.choice([0.5, -0.0, 0.0, np.nan], rows).astype(np.float32),
         }
