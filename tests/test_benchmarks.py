@@ -343,3 +343,54 @@ def test_scaling_prints_the_cost_of_4_sizes_each_way_and_its_fitted_exponent() -
         shown_steps = [item.rsplit(" ", 1) for item in by_step.group(1).split(", ")]
         assert [name for name, _ in shown_steps] == steps, shown_steps
         assert all(re.fullmatch(r"-?\d+\.\d\d|nan", value) for _, value in shown_steps)
+
+
+def test_retrain_oracle_prints_the_best_schedule_of_every_budget(tmp_path) -> None:
+    out = _run("retrain_oracle.py", "--logs", "trump-approval", "--toy", "--matrix", str(tmp_path))
+
+    # E is built with the backtest's own steps: every-window's per-window metric is its cell.
+    every = re.search(
+        r"every-window mean (\S+), (\d+) retrains, \d+ promotions; its per-window metric "
+        r"reproduced from E on (\d+)/(\d+) windows",
+        out,
+    )
+    assert every, out
+    assert every.group(3) == every.group(4) == every.group(2) == "6"
+    table = out.split("hindsight-optimal, no gate")[1].split("hindsight-optimal, retraining")[0]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("| ") and not line.startswith("| r ")
+    ]
+    assert rows[0][0] == "0" and any(r[0] == "2 <- 1/3" for r in rows), out
+    # The printed best means are those of trying every schedule on the written matrix.
+    import itertools
+
+    import pandas as pd
+
+    matrix = pd.read_csv(tmp_path / "trump-approval.csv").to_numpy()
+    windows = matrix.shape[1]
+    for row in rows:
+        budget, used = int(row[0].split()[0]), int(row[1])
+        assert used <= budget
+        best = min(
+            _schedule_mean(matrix, combo)
+            for size in range(budget + 1)
+            for combo in itertools.combinations(range(windows - 1), size)
+        )
+        assert float(row[2]) == pytest.approx(best, abs=6e-5), row
+        after = () if row[4] == "-" else tuple(int(w) for w in row[4].split(", "))
+        assert _schedule_mean(matrix, after) == pytest.approx(best, abs=1e-9), row
+        assert float(row[3].rstrip("%")) == pytest.approx(
+            100 * float(every.group(1)) / best, abs=0.1
+        )
+
+
+def _schedule_mean(matrix: np.ndarray, retrain_after: tuple[int, ...]) -> float:
+    """The mean metric when retraining at the end of these windows (model m + 1 after window m)."""
+    model, values = 0, []
+    for j in range(matrix.shape[1]):
+        values.append(matrix[model][j])
+        if j in retrain_after:
+            model = j + 1
+    return float(np.nanmean(values))
