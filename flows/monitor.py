@@ -94,7 +94,7 @@ def monitor_flow(
     for name, payload in monitor_events(decision, signals):
         emit_model_event(config, name, {**payload, **context})
 
-    watched = watch_champion(config, stores, plan.current, champion, moment)
+    watched = watch_champion(config, stores, plan.current, champion, moment, signals.quality)
     status: MonitorStatus
     comparison: Comparison | None
     request: RetrainRequest | None

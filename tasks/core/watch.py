@@ -93,14 +93,20 @@ class WatchDecision:
 
 
 def decide_watch(
-    state: WatchState, comparison: Comparison | None, *, approval_required: bool = False
+    state: WatchState,
+    comparison: Comparison | None,
+    *,
+    approval_required: bool = False,
+    data_issue: str | None = None,
 ) -> WatchDecision | None:
     """The watch's decision at a monitor run: None when nothing is watched (watch off, a
     champion that was not promoted over another, or long after its watch).
 
     comparison: the gate's comparison on the window's rows after the promotion's holdout, the
     champion in the champion's seat and the previous champion in the challenger's; needed while
-    watching (ValueError without it).
+    watching (ValueError without it), unless data_issue says why the window's rows cannot be
+    trusted (its data-quality checks failed and block): then the run is not judged, and the
+    window still counts as one of the watch's.
     """
     previous = state.previous
     if state.windows == 0 or previous is None:
@@ -115,6 +121,10 @@ def decide_watch(
         if state.runs_watched != state.windows:
             return None  # noted once, at the first run after the watch
         return _decided("expired", base, reason(ReasonCode.WATCH_EXPIRED, **base))
+    if data_issue is not None:
+        problem = f"the window failed its data-quality checks ({data_issue})"
+        found = reason(ReasonCode.WATCH_NOT_JUDGED, **base, problem=problem)
+        return _decided("not-judged", base, found)
     if comparison is None:
         raise ValueError("a watched run needs the comparison of both champions on its rows")
     rules = comparison.rules

@@ -397,7 +397,7 @@ def replay_window(
         decision = decide_on_history(config, stores, signals, window.end, champion)
         retrain = decision.retrain
         action = decision.action
-        watch = watch_champion(config, stores, current, champion, window.end)
+        watch = watch_champion(config, stores, current, champion, window.end, signals.quality)
         if watch is not None:
             watch_reasons = watch.decision.reasons
             # A backtest has nobody to approve: only a rollback that asks no one happens.

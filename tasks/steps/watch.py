@@ -15,6 +15,7 @@ from tasks.adapters.modeling import predict_labels
 from tasks.config import Config
 from tasks.core.gate import Comparison, GateRules, compare_models
 from tasks.core.metrics import score_predictions
+from tasks.core.quality import QualityReport
 from tasks.core.watch import WatchDecision, WatchState, decide_watch
 from tasks.core.windows import Window
 from tasks.steps.logs import step_logger
@@ -82,17 +83,33 @@ def watched_rows(
 
 
 def watch_champion(
-    config: Config, stores: Stores, window: Window, champion: str, as_of: datetime
+    config: Config,
+    stores: Stores,
+    window: Window,
+    champion: str,
+    as_of: datetime,
+    quality: QualityReport | None = None,
 ) -> WatchOutcome | None:
     """The watch at a monitor run of window: None when nothing is watched; else its decision,
     with the comparison of both champions on the rows after the promotion's holdout (saved in
-    the registry, the previous champion in the challenger's seat)."""
+    the registry, the previous champion in the challenger's seat).
+
+    quality: the window's data-quality report (Signals.quality); when it blocks (a check failed
+    and data_quality.action is block), neither champion is scored on its rows: the run is not
+    judged, as the monitor does not judge the champion on them either."""
     state = watch_state(config, stores, champion, as_of)
     rules = GateRules.from_config(config)
     approval = config.promotion.approval.required
     if not state.watching or state.previous is None:
         decision = decide_watch(state, None, approval_required=approval)
         return WatchOutcome(decision, None) if decision is not None else None
+    if quality is not None and quality.blocks:
+        decision = decide_watch(
+            state, None, approval_required=approval, data_issue=quality.summary()
+        )
+        if decision is not None:
+            step_logger(__name__).warning("%s: %s", config.name, "; ".join(decision.reasons))
+            return WatchOutcome(decision, None)
     registry = stores.registry
     previous = state.previous
     rows = watched_rows(window, registry, champion, previous, config.windows.holdout)

@@ -158,6 +158,30 @@ def test_a_watched_run_without_its_comparison_is_an_error() -> None:
         decide_watch(_state(), None)
 
 
+def test_a_window_whose_data_quality_blocks_is_not_judged_and_counts_as_watched() -> None:
+    summary = "data quality failed in wind: wind type text (reference numeric)"
+
+    decision = decide_watch(_state(runs_watched=1), None, data_issue=summary)
+
+    assert decision is not None
+    assert decision.action == "not-judged"
+    assert not decision.rollback and not decision.found_better
+    assert decision.comparison_id is None and decision.rows == 0
+    numbers = params_of(decision.reason_codes, "watch-not-judged")
+    assert (numbers["window"], numbers["windows"]) == (2, 3)
+    assert numbers["problem"] == f"the window failed its data-quality checks ({summary})"
+    assert decision.reasons == (
+        f"watch of v0002 (promoted over v0001), run 2 of 3: not judged, {numbers['problem']}",
+    )
+
+
+def test_a_data_issue_after_the_watch_changes_nothing() -> None:
+    # Past its windows, the watch notes its end once, whatever the window's data.
+    expired = decide_watch(_state(runs_watched=3), None, data_issue="data quality failed")
+    assert expired is not None and expired.action == "expired"
+    assert decide_watch(_state(runs_watched=4), None, data_issue="data quality failed") is None
+
+
 def test_the_decision_for_an_error_metric_reads_lower_as_better() -> None:
     truth = [float(i % 7) for i in range(60)]
     champion = [value + 2.0 for value in truth]  # mae 2

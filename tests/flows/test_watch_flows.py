@@ -38,8 +38,11 @@ PROMOTED_AT = RELABELLED[1]  # the first monitor run: bootstrap, then retrain an
 ROWS_PER_DAY = 10
 
 
-def _fooling_log(directory: Path) -> None:
-    """Two informative features; the label follows x0, or x1 during the relabelling."""
+def _fooling_log(directory: Path, text_in: tuple[datetime, datetime] | None = None) -> None:
+    """Two informative features; the label follows x0, or x1 during the relabelling.
+
+    text_in: x2 is written as text ("0.123") and is "n/a" in every fifth row of this span (a
+    feed that started sending text for a missing reading)."""
     rng = np.random.default_rng(29)
     days = 240
     stamps = [
@@ -59,12 +62,22 @@ def _fooling_log(directory: Path) -> None:
             "y": np.where(label, "yes", "no").astype(object),
         }
     )
+    if text_in is not None:
+        text = frame["x2"].map(str).astype(object)
+        broken = frame["timestamp"].between(*text_in, inclusive="left") & (frame.index % 5 == 0)
+        text[broken] = "n/a"
+        frame["x2"] = text
     directory.mkdir(parents=True)
     frame.to_parquet(directory / "log.parquet", index=False)
 
 
-def _config(write_config: Any, tmp_path: Path, **policy: Any) -> Path:
-    _fooling_log(tmp_path / "log")
+def _config(
+    write_config: Any,
+    tmp_path: Path,
+    text_in: tuple[datetime, datetime] | None = None,
+    **policy: Any,
+) -> Path:
+    _fooling_log(tmp_path / "log", text_in)
     return write_config(
         {
             "name": "fooled",
@@ -184,3 +197,42 @@ def test_a_promotion_the_rows_after_its_holdout_refute_is_rolled_back_and_never_
     third = monitor_flow(str(config_path), as_of=(watched_at + timedelta(days=30)).isoformat())
     assert third.watch is None and third.champion_before == "v0001"
     assert third.status != "rolled-back"
+
+
+def test_a_watched_window_that_fails_its_data_quality_is_not_judged_and_the_watch_goes_on(
+    write_config: Any, tmp_path: Path
+) -> None:
+    watched_at = PROMOTED_AT + timedelta(days=30)
+    config_path = _config(write_config, tmp_path, text_in=(PROMOTED_AT, watched_at))
+    first = monitor_flow(str(config_path), as_of=PROMOTED_AT.isoformat())
+    assert first.status == "promoted" and first.champion_after == "v0002"
+
+    # The first watched window has "n/a" in x2: the monitor does not judge the champion on it,
+    # and neither does the watch (it was a DataError that stopped the run).
+    second = monitor_flow(str(config_path), as_of=watched_at.isoformat())
+
+    assert second.status == "data-issue" and second.decision.action == "data-issue"
+    assert second.champion_before == second.champion_after == "v0002"
+    watch = second.watch
+    assert watch is not None and watch.action == "not-judged" and watch.comparison_id is None
+    problem = params_of(watch.reason_codes, "watch-not-judged")["problem"]
+    assert problem.startswith("the window failed its data-quality checks (data quality failed")
+    assert "x2 type text (reference numeric)" in problem
+    registry = LocalRegistry(tmp_path / "registry", "fooled")
+    assert registry.history()[-1].action == "promote"  # no rollback, nothing else moved
+    config = load_config(config_path)
+    rows = open_history(config.registry.path, config.history).rows("fooled")
+    recorded = {row["as_of"]: row for row in rows}[watched_at.isoformat()]
+    details = json.loads(recorded["details"])
+    assert details["watch"]["action"] == "not-judged"
+
+    # The next window is clean: the watch goes on (its second window) and rolls back.
+    third = monitor_flow(str(config_path), as_of=(watched_at + timedelta(days=30)).isoformat())
+
+    assert third.status == "rolled-back" and third.champion_after == "v0001"
+    assert third.watch is not None and third.watch.action == "rollback"
+    numbers = params_of(third.watch.reason_codes, "watch-rollback")
+    assert (numbers["window"], numbers["windows"]) == (2, 3)
+    # Judged on this run's window only, clean: the broken window's rows are no evidence.
+    assert numbers["rows_start"] == watched_at.isoformat()
+    assert numbers["rows"] == 30 * ROWS_PER_DAY
