@@ -5,7 +5,9 @@ unusually hard (a heatwave for a demand model) every bar derived from it is lax 
 champion's whole life; unusually easy, and the bar is strict. The reference here is the median
 of the holdout score and the champion's own first monitored windows (each with enough labelled
 rows), so one odd window, holdout or not, cannot set the bar alone, and each new champion
-starts its own. Pure: the monitoring history's runs of the champion come in as the policy's PastRun values.
+starts its own. Short of the bar, a warning level (a share of it) marks windows that move
+toward it: such a window of the champion counts toward confirming a later breach. Pure: the
+monitoring history's runs of the champion come in as the policy's PastRun values.
 """
 
 from __future__ import annotations

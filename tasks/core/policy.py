@@ -12,7 +12,9 @@ Guards, in the order they are applied:
    performance (the label-free estimate; judged only while some rows of the window await
    their labels: once every row is labelled the realised metric decides);
 3. confirmation: a breach counts when seen in M of the last N runs of the same champion
-   (this run included), separately per signal; a severe performance breach skips it;
+   (this run included), separately per signal; for performance an earlier window past the
+   drop bar's warning level counts too (drop_reference.warning); a severe performance breach
+   skips it;
 4. cooldown: no retrain within `cooldown` of the last retrain or promotion, unless severe;
    never a second retrain of the same window (a rerun of a window that already retrained).
 Runs are counted by window: an earlier run of this run's window (a retried job, a rerun by

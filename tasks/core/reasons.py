@@ -292,9 +292,9 @@ def _confirmation(p: Mapping[str, Any], verdict: str) -> str:
 def _warned(p: Mapping[str, Any]) -> str:
     """The earlier windows past the warning level that a confirmation counted."""
     side = "<" if p["higher_is_better"] else ">"
-    windows = "window" if p["warnings"] == 1 else "windows"
+    windows = "an earlier window" if p["warnings"] == 1 else "earlier windows"
     return (
-        f", {p['warnings']} of them an earlier {windows} past the warning level: metric "
+        f", {p['warnings']} of them {windows} past the warning level: metric "
         f"{side} {p['warning_limit']:.3f}, {p['warning']:g} of performance_drop "
         f"{p['performance_drop']:g} from the reference {p['reference']:.3f} (after the "
         f"champion's first {p['warm_up']} judged windows)"
