@@ -489,7 +489,7 @@ DROP = 0.25  # config.yaml's performance_drop: the variants that do not set thei
 # retrain, no back-off; replayed beside the defaults so the comparison is side by side.
 BEFORE = "before issue 29 (drop from the holdout score, no follow-up, no back-off)"
 BEFORE_POLICY: dict[str, Any] = {
-    "drop_reference": {"windows": 0},
+    "drop_reference": {"windows": 0, "warning": None},
     "follow_up": {"enabled": False},
     "backoff": {"enabled": False},
 }
@@ -499,7 +499,7 @@ BEFORE_POLICY: dict[str, Any] = {
 # the median of the holdout score and the first windows both ways, no back-off.
 PREVIOUS = "previous defaults (drop reference both ways, no back-off)"
 PREVIOUS_POLICY: dict[str, Any] = {
-    "drop_reference": {"windows": 2, "relax": True},
+    "drop_reference": {"windows": 2, "relax": True, "warning": None},
     "backoff": {"enabled": False},
 }
 
@@ -1023,12 +1023,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--before",
         action="store_true",
-        help="also the policy before issue 29 (drop reference, follow-up, back-off off)",
+        help="also the policy before issue 29 (drop reference, its warning level, follow-up, "
+        "back-off off)",
     )
     parser.add_argument(
         "--previous",
         action="store_true",
-        help="also the previous defaults (drop reference both ways, back-off off)",
+        help="also the previous defaults (drop reference both ways, no warning level, back-off "
+        "off)",
     )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.logs.split(",") if n.strip()]

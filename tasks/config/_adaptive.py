@@ -30,6 +30,16 @@ class DropReferenceConfig(Strict):
         "a champion already worse on its first windows than on its holdout has dropped, and a "
         "laxer bar would hide it).",
     )
+    warning: float | None = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="The warning level, as a share of performance_drop (as the warning level "
+        "of Gama et al.'s drift detection method): a window of the champion whose realised "
+        "metric moved from the reference the wrong way by more than this share of the drop "
+        "bar (0.5: half of it) counts toward confirming a later performance breach, as a "
+        "breach would. null: only breaches confirm.",
+    )
 
 
 class FollowUpConfig(Strict):

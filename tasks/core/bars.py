@@ -5,7 +5,9 @@ unusually hard (a heatwave for a demand model) every bar derived from it is lax 
 champion's whole life; unusually easy, and the bar is strict. The reference here is the median
 of the holdout score and the champion's own first monitored windows (each with enough labelled
 rows), so one odd window, holdout or not, cannot set the bar alone, and each new champion
-starts its own. Pure: the monitoring history's runs of the champion come in as the policy's PastRun values.
+starts its own. Short of the bar, a warning level (a share of it) marks windows that move
+toward it: such a window of the champion counts toward confirming a later breach. Pure: the
+monitoring history's runs of the champion come in as the policy's PastRun values.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 
 class JudgedRun(Protocol):
@@ -102,3 +104,47 @@ def drop_reference(
     if not relax:
         value = max(middle, holdout_score) if higher_is_better else min(middle, holdout_score)
     return DropReference(value, holdout_score, seen, windows, middle)
+
+
+def warning_limit(
+    reference: float | None,
+    performance_drop: float | None,
+    warning: float | None,
+    *,
+    higher_is_better: bool,
+) -> float | None:
+    """The warning level: the worst metric within `warning` x performance_drop of the
+    reference (None: no reference, performance_drop or warning off, or a reference of 0)."""
+    if reference is None or performance_drop is None or warning is None or reference == 0:
+        return None
+    change = warning * performance_drop * abs(reference)
+    return reference - change if higher_is_better else reference + change
+
+
+Run = TypeVar("Run", bound=JudgedRun)
+
+
+def warnings(
+    champion_runs: Sequence[Run],
+    limit: float | None,
+    warm_up: int,
+    min_labelled_rows: int,
+    *,
+    higher_is_better: bool,
+) -> list[Run]:
+    """The champion's runs (oldest first, one per window) whose realised metric, on at least
+    min_labelled_rows labelled rows, was worse than the warning limit, after its first
+    `warm_up` such runs (those set the reference: they are its warm-up, never a warning)."""
+    if limit is None:
+        return []
+    judged = [
+        run
+        for run in champion_runs
+        if run.performance is not None and run.labelled_rows >= min_labelled_rows
+    ]
+    return [
+        run
+        for run in judged[warm_up:]
+        if run.performance is not None
+        and (run.performance < limit if higher_is_better else run.performance > limit)
+    ]

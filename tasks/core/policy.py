@@ -12,7 +12,9 @@ Guards, in the order they are applied:
    performance (the label-free estimate; judged only while some rows of the window await
    their labels: once every row is labelled the realised metric decides);
 3. confirmation: a breach counts when seen in M of the last N runs of the same champion
-   (this run included), separately per signal; a severe performance breach skips it;
+   (this run included), separately per signal; for performance an earlier window past the
+   drop bar's warning level counts too (drop_reference.warning); a severe performance breach
+   skips it;
 4. cooldown: no retrain within `cooldown` of the last retrain or promotion, unless severe;
    never a second retrain of the same window (a rerun of a window that already retrained).
 Runs are counted by window: an earlier run of this run's window (a retried job, a rerun by
@@ -29,7 +31,7 @@ from typing import Any, Literal
 
 from tasks.config import ConfirmationConfig, ConfirmationsConfig, PolicyConfig
 from tasks.core.backoff import SEVERE, Streak, backed_off, rejection_streak, unreachable_now
-from tasks.core.bars import DropReference, drop_reference
+from tasks.core.bars import DropReference, drop_reference, warning_limit, warnings
 from tasks.core.followup import FollowUpEvidence, follow_up
 from tasks.core.quality import QualityReport, quality_reason
 from tasks.core.reasons import Reason, ReasonCode, harm_rule, reason, texts
@@ -478,12 +480,24 @@ def _confirm(
     earlier: Sequence[PastRun],
     rule: ConfirmationConfig,
     spacing: timedelta,
+    warning: WarningLevel | None = None,
 ) -> tuple[bool, Reason]:
-    """M of the last N runs (this one included) breached this signal."""
-    past = [getattr(run, f"{name}_breach") for run in earlier[: rule.runs - 1]]
-    seen = 1 + sum(1 for value in past if value)
+    """M of the last N runs (this one included) breached this signal; with warning (the
+    performance signal), an earlier run past its warning level counts as a breach."""
+    looked = earlier[: rule.runs - 1]
+    past = [bool(getattr(run, f"{name}_breach")) for run in looked]
+    warned = [
+        not breached and warning is not None and run.as_of in warning.runs
+        for run, breached in zip(looked, past, strict=True)
+    ]
+    seen = 1 + sum(past) + sum(warned)
     confirmed = seen >= rule.breaches
     code = ReasonCode.BREACH_CONFIRMED if confirmed else ReasonCode.BREACH_NOT_CONFIRMED
+    numbers: dict[str, Any] = {}
+    if warning is not None and any(warned):
+        numbers = {"warnings": sum(warned), **warning.params}
+        if confirmed and seen - sum(warned) < rule.breaches:
+            code = ReasonCode.BREACH_CONFIRMED_AFTER_WARNING
     return confirmed, reason(
         code,
         signal=name,
@@ -492,6 +506,46 @@ def _confirm(
         breaches=rule.breaches,
         runs=rule.runs,
         min_spacing_days=_in_days(spacing),
+        **numbers,
+    )
+
+
+@dataclass(frozen=True)
+class WarningLevel:
+    """The champion's earlier windows past the warning level (their as_of) and the numbers of
+    that level, for the confirmation's reason."""
+
+    runs: frozenset[datetime]
+    params: dict[str, Any]
+
+
+def _warning(
+    policy: PolicyConfig, reference: DropReference | None, runs: Sequence[PastRun]
+) -> WarningLevel | None:
+    """The warning level of the performance signal (policy.drop_reference.warning; None: off,
+    or no drop reference)."""
+    higher = policy.performance_metric.higher_is_better
+    share = policy.drop_reference.warning
+    limit = warning_limit(
+        reference.value if reference else None,
+        policy.performance_drop,
+        share,
+        higher_is_better=higher,
+    )
+    if limit is None or reference is None:
+        return None
+    warm_up = policy.drop_reference.windows
+    past = warnings(runs, limit, warm_up, policy.min_labelled_rows, higher_is_better=higher)
+    return WarningLevel(
+        frozenset(run.as_of for run in past),
+        {
+            "warning_limit": limit,
+            "warning": share,
+            "performance_drop": policy.performance_drop,
+            "reference": reference.value,
+            "warm_up": warm_up,
+            "higher_is_better": higher,
+        },
     )
 
 
@@ -543,7 +597,13 @@ def decide_retrain(
             )
     breached: list[SignalName] = [name for name in SIGNAL_NAMES if breaches.get(name)]
     same_champion = [run for run in distinct_windows(history, as_of) if run.champion == champion]
-    confirmed, notes = _confirm_breaches(breached, breaches, same_champion, policy.confirmation)
+    confirmed, notes = _confirm_breaches(
+        breached,
+        breaches,
+        same_champion,
+        policy.confirmation,
+        _warning(policy, reference, runs) if breaches.performance else None,
+    )
     kinds_now = {*confirmed, *([SEVERE] if breaches.severe and confirmed else [])}
     streak = rejection_streak(runs, kinds_now) if policy.backoff.enabled else Streak()
     cooldown = backed_off(policy.cooldown, policy.backoff, streak.rejected)
@@ -649,13 +709,22 @@ def _confirm_breaches(
     breaches: Breaches,
     same_champion: Sequence[PastRun],
     rules: ConfirmationsConfig,
+    warning: WarningLevel | None = None,
 ) -> tuple[list[str], list[Reason]]:
-    """The breaches confirmed by enough earlier runs (a severe performance breach needs none),
+    """The breaches confirmed by enough earlier runs (a severe performance breach needs none;
+    with warning, an earlier window past the warning level counts toward a performance breach),
     and a note on each breach's confirmation."""
     confirmed: list[str] = []
     notes: list[Reason] = []
     for name in breached:
-        ok, note = _confirm(name, breaches, same_champion, getattr(rules, name), rules.min_spacing)
+        ok, note = _confirm(
+            name,
+            breaches,
+            same_champion,
+            getattr(rules, name),
+            rules.min_spacing,
+            warning if name == "performance" else None,
+        )
         if breaches.severe and name == "performance":
             ok, note = True, reason(ReasonCode.CONFIRMATION_SKIPPED, signal=name)
         notes.append(note)

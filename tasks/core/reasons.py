@@ -86,6 +86,8 @@ class ReasonCode(StrEnum):
     BACKOFF = "backoff"
     BACKOFF_RESET = "backoff-reset"
     THRESHOLD_UNREACHABLE = "threshold-unreachable"
+    # The warning level of the drop bar: an earlier window past it confirms a performance breach.
+    BREACH_CONFIRMED_AFTER_WARNING = "breach-confirmed-after-warning"
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,19 @@ def _confirmation(p: Mapping[str, Any], verdict: str) -> str:
         f"{p['signal'].replace('_', ' ')} breach {verdict}: {p['seen']} of the last "
         f"{p['looked']} runs of this champion (needs {p['breaches']} of {p['runs']}"
         + (f", runs at least {days(spacing)} apart)" if spacing else ")")
+        + (_warned(p) if p.get("warnings") else "")
+    )
+
+
+def _warned(p: Mapping[str, Any]) -> str:
+    """The earlier windows past the warning level that a confirmation counted."""
+    side = "<" if p["higher_is_better"] else ">"
+    windows = "an earlier window" if p["warnings"] == 1 else "earlier windows"
+    return (
+        f", {p['warnings']} of them {windows} past the warning level: metric "
+        f"{side} {p['warning_limit']:.3f}, {p['warning']:g} of performance_drop "
+        f"{p['performance_drop']:g} from the reference {p['reference']:.3f} (after the "
+        f"champion's first {p['warm_up']} judged windows)"
     )
 
 
@@ -587,4 +602,5 @@ _RENDER: dict[ReasonCode, Callable[[Mapping[str, Any]], str]] = {
     _Code.BACKOFF: _backoff,
     _Code.BACKOFF_RESET: _backoff_reset,
     _Code.THRESHOLD_UNREACHABLE: _unreachable,
+    _Code.BREACH_CONFIRMED_AFTER_WARNING: lambda p: _confirmation(p, "confirmed after a warning"),
 }

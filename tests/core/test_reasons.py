@@ -317,6 +317,33 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "data-quality-failed": _QUALITY,
     "data-quality-warning": _QUALITY,
     "data-quality-holdout-failed": {**_QUALITY, "failing_columns": [], "rows": 60},
+    "breach-confirmed-after-warning": {
+        **_CONFIRMATION,
+        "seen": 2,
+        "min_spacing_days": 0,
+        "warnings": 1,
+        "warning_limit": 0.33,
+        "warning": 0.5,
+        "performance_drop": 0.25,
+        "reference": 0.2933,
+        "warm_up": 2,
+        "higher_is_better": False,
+    },
+    "breach-not-confirmed/warnings": {
+        **_CONFIRMATION,
+        "seen": 2,
+        "looked": 4,
+        "breaches": 3,
+        "runs": 4,
+        "min_spacing_days": 0,
+        "warnings": 2,
+        "warning_limit": 0.855,
+        "warning": 0.5,
+        "performance_drop": 0.1,
+        "reference": 0.9,
+        "warm_up": 2,
+        "higher_is_better": True,
+    },
 }
 
 
