@@ -21,7 +21,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from tasks.config import Config
 from tasks.core.drift_tests import SUPPORTED, current_side, drift_of_column
-from tasks.core.frames import sample_rows_of
+from tasks.core.frames import sample_with_column, with_columns
 from tasks.core.metrics import score_predictions
 from tasks.core.numbers import format_number
 from tasks.core.profiles import (
@@ -105,21 +105,21 @@ def _run_drift(
     numerical = [c for c in data.numerical_features if c in features]
     regression = policy.performance_metric.is_regression
     prediction_metric = None
+    # Added columns, joined in one concat below: inserting them one by one into a wide frame
+    # (one block per column) makes pandas warn that it is highly fragmented.
+    current_extra: dict[str, Any] = {}
+    reference_extra: dict[str, Any] = {}
     if prediction_pair is not None:
         settings = policy.prediction_drift
         if regression:
             # A regressor's predictions are numbers: Evidently's numeric methods (K-S, Wasserstein).
-            current_frame = current_frame.assign(
-                **{PREDICTION: prediction_pair[0].astype(np.float64)}
-            )
-            reference_frame = reference_frame.assign(
-                **{PREDICTION: prediction_pair[1].astype(np.float64)}
-            )
+            current_extra[PREDICTION] = prediction_pair[0].astype(np.float64)
+            reference_extra[PREDICTION] = prediction_pair[1].astype(np.float64)
             numerical.append(PREDICTION)
         else:
             # Predicted labels are categories, whatever their type.
-            current_frame = current_frame.assign(**{PREDICTION: prediction_pair[0].astype(str)})
-            reference_frame = reference_frame.assign(**{PREDICTION: prediction_pair[1].astype(str)})
+            current_extra[PREDICTION] = prediction_pair[0].astype(str)
+            reference_extra[PREDICTION] = prediction_pair[1].astype(str)
             categorical.append(PREDICTION)
         prediction_metric = ValueDrift(
             column=PREDICTION, method=settings.method, threshold=settings.threshold
@@ -128,14 +128,12 @@ def _run_drift(
     if regression and _has_labels(current, reference, data.target_column):
         # The target's own drift: labelled current rows against the reference's targets.
         target = data.target_column
-        current_frame = current_frame.assign(
-            **{TARGET: pd.to_numeric(current[target], errors="coerce").to_numpy()}
-        )
-        reference_frame = reference_frame.assign(
-            **{TARGET: pd.to_numeric(reference[target], errors="coerce").to_numpy()}
-        )
+        current_extra[TARGET] = pd.to_numeric(current[target], errors="coerce").to_numpy()
+        reference_extra[TARGET] = pd.to_numeric(reference[target], errors="coerce").to_numpy()
         numerical.append(TARGET)
         target_metric = ValueDrift(column=TARGET, method=policy.drift_method)
+    current_frame = with_columns(current_frame, current_extra)
+    reference_frame = with_columns(reference_frame, reference_extra)
     definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
     extra = [m for m in (prediction_metric, target_metric) if m is not None]
     # No DriftedColumnsCount: it tests every column again; the share is counted from these.
@@ -250,17 +248,9 @@ def compute_signals(
         report_dir.mkdir(parents=True, exist_ok=True)
     sampling = config.sampling
     shown_rows = report_sample_rows(config) if profile is not None else sampling.drift_rows
-    # Predictions ride along as columns, so a sample keeps each row with its prediction.
-    drift_current = sample_rows_of(
-        current.assign(**{PREDICTION: predictions}), shown_rows, sampling.seed
-    )
-    drift_reference = sample_rows_of(
-        reference
-        if reference_predictions is None
-        else reference.assign(**{PREDICTION: reference_predictions}),
-        shown_rows,
-        sampling.seed,
-    )
+    # Predictions ride along as columns, so a sample keeps each row with its prediction; drawn
+    # only when Evidently runs (without a report and with every column tested against the
+    # profile, a copy of the window would be made for nothing).
     exact = (
         None
         if profile is None
@@ -280,6 +270,12 @@ def compute_signals(
         if config.data.features and (
             exact is None or report_dir is not None or exact.left_to_evidently
         ):
+            drift_current = sample_with_column(
+                current, PREDICTION, predictions, shown_rows, sampling.seed
+            )
+            drift_reference = sample_with_column(
+                reference, PREDICTION, reference_predictions, shown_rows, sampling.seed
+            )
             columns, prediction_drift, target_drift, drift_paths = _measure_drift(
                 config,
                 drift_current,
@@ -297,21 +293,24 @@ def compute_signals(
         performance, performance_paths = _measure_performance(
             config, current, predictions, prediction_source, timestamps, report_dir
         )
-    reference_rows = reference_total_rows or (profile.rows if profile else len(reference))
+    # The rows sample_with_column keeps (or would keep) per side.
+    shown_current = len(current) if shown_rows is None else min(len(current), shown_rows)
+    shown_reference = len(reference) if shown_rows is None else min(len(reference), shown_rows)
+    reference_rows_total = reference_total_rows or (profile.rows if profile else len(reference))
     return Signals(
         current_rows=len(current),
-        reference_rows=reference_rows,
+        reference_rows=reference_rows_total,
         drift_share=sum(c.drifted for c in columns) / len(columns) if columns else 0.0,
         columns=columns,
         performance=performance,
         report_paths=(*drift_paths, *performance_paths),
         prediction_drift=prediction_drift,
         target_drift=target_drift,
-        drift_rows_current=len(current) if profile else len(drift_current),
-        drift_rows_reference=reference_rows if profile else len(drift_reference),
+        drift_rows_current=len(current) if profile else shown_current,
+        drift_rows_reference=reference_rows_total if profile else shown_reference,
         sample_seed=sampling.seed,
-        report_rows_current=len(drift_current) if profile and drift_paths else None,
-        report_rows_reference=len(drift_reference) if profile and drift_paths else None,
+        report_rows_current=shown_current if profile and drift_paths else None,
+        report_rows_reference=shown_reference if profile and drift_paths else None,
         report_columns=len(shown_features) if shown_features is not None and drift_paths else None,
     )
 
@@ -533,7 +532,8 @@ def _measure_performance(
     labelled_mask = current[target].notna().to_numpy()
     if labelled_mask.sum() == 0:
         return None, []
-    labelled = current[labelled_mask]
+    # Only the target is scored and reported: not a copy of every column of the labelled rows.
+    labelled = current[[target]][labelled_mask]
     # Integer labels with missing values come as nullable Int64: as int64 classes once the
     # missing are gone, for the score and Evidently's report alike.
     labelled = labelled.assign(**{target: label_values(labelled[target])})
@@ -545,8 +545,10 @@ def _measure_performance(
     # The report is only its HTML, for people (the value below is score_predictions'): none
     # without report_dir. A sample renders the same picture; the value uses all rows.
     if report_dir is not None:
-        shown = sample_rows_of(
-            labelled.assign(**{PREDICTION: labelled_predictions}),
+        shown = sample_with_column(
+            labelled,
+            PREDICTION,
+            labelled_predictions,
             report_sample_rows(config),
             config.sampling.seed,
         )

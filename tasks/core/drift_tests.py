@@ -29,6 +29,7 @@ from tasks.core.profiles import (
     NumericProfile,
     profile_categorical,
 )
+from tasks.core.sorted_numbers import sorted_finite
 from tasks.errors import DataError
 
 # Evidently's default threshold of each method; p-values drift below it, distances at or above.
@@ -285,6 +286,10 @@ def current_side(
         return values
     if isinstance(reference, NumericProfile):
         dtype = getattr(values, "dtype", None)
+        if isinstance(values, pd.Series | np.ndarray):
+            shared = sorted_finite(values)  # the data-quality check's sort, when it made one
+            if shared is not None:
+                return shared
         if isinstance(dtype, np.dtype) and dtype.kind in "fiu":
             array = np.asarray(values, dtype=np.float64)  # no copy for float64
         else:

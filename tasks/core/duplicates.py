@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from tasks.core.sorted_numbers import sorted_present
+
 # splitmix64's multipliers: mixing each column's key before combining them keeps structured keys
 # (small codes, nearby bit patterns) from colliding by addition.
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -96,15 +98,11 @@ def count_duplicates(frame: pd.DataFrame, columns: Sequence[str] | None = None) 
 def count_distinct(values: pd.Series) -> int:
     """values.nunique() (missing values left out): numbers by one sort instead of a hash table
     (0.08 s instead of 0.2 s for 1M distinct floats), -0.0 the same value as 0.0."""
-    dtype = values.dtype
-    if not isinstance(dtype, np.dtype) or dtype.kind not in "fiu":
+    ordered = sorted_present(values)  # kept for the drift tests inside sharing_sorts()
+    if ordered is None:
         return int(values.nunique())
-    array = values.to_numpy()
-    if dtype.kind == "f":
-        array = array[~np.isnan(array)]
-    if not len(array):
+    if not len(ordered):
         return 0
-    ordered = np.sort(array)
     return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
 
 

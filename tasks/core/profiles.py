@@ -15,8 +15,11 @@ normed Wasserstein distance by at most (max - min) / (m std).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import mmap
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +36,9 @@ EXACT_VALUES = 1_000_000
 """Most finite values a numeric column keeps exactly; above it, a sketch of this many."""
 
 FORMAT = 1
+
+Buffer = bytes | bytearray | memoryview | mmap.mmap
+"""What a stored profile is read from: its bytes, or a memory map of its file."""
 
 
 @dataclass(frozen=True)
@@ -201,10 +207,83 @@ def profile_to_bytes(profile: ReferenceProfile) -> bytes:
     return buffer.getvalue()
 
 
-def profile_from_bytes(data: bytes) -> ReferenceProfile:
-    """Read a profile written by profile_to_bytes; DataError when it is not one."""
+class _BufferFile(io.RawIOBase):
+    """A read-only file over a buffer (bytes, a memory map), without copying it."""
+
+    def __init__(self, buffer: Buffer) -> None:
+        self._view = memoryview(buffer).cast("B")
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}
+        self._position = max(base[whence] + offset, 0)
+        return self._position
+
+    def readinto(self, target: Any) -> int:
+        end = min(self._position + len(target), len(self._view))
+        size = max(end - self._position, 0)
+        target[:size] = self._view[self._position : end]
+        self._position += size
+        return size
+
+
+def _stored_arrays(buffer: Buffer) -> dict[str, np.ndarray] | None:
+    """The arrays of an uncompressed .npz in buffer as read-only views of it (no copy), by
+    name without ".npy"; None when a member is compressed or not a plain array (np.load reads
+    it then)."""
+    handle = _BufferFile(buffer)
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(handle) as archive:
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                return None
+            handle.seek(info.header_offset)
+            local = handle.read(30)
+            if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                return None
+            start = info.header_offset + 30 + int.from_bytes(local[26:28], "little")
+            start += int.from_bytes(local[28:30], "little")
+            handle.seek(start)
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                return None
+            count = int(np.prod(shape, dtype=np.int64))
+            offset = handle.tell()
+            if (
+                dtype.hasobject
+                or fortran
+                or offset + count * dtype.itemsize > start + (info.compress_size)
+            ):
+                return None
+            array = np.frombuffer(buffer, dtype=dtype, count=count, offset=offset)
+            arrays[info.filename[: -len(".npy")]] = array.reshape(shape)
+    return arrays
+
+
+def profile_from_bytes(data: Buffer) -> ReferenceProfile:
+    """Read a profile written by profile_to_bytes (bytes, or a memory map of the stored file);
+    DataError when it is not one. Its arrays are read-only views of data, not copies: reading
+    a 1M-row profile copied 160 MB (a 100,000 x 1,000 one, 720 MB) before."""
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as stored:
+        viewed = _stored_arrays(data)
+        with (
+            contextlib.nullcontext(viewed)
+            if viewed is not None
+            else np.load(_BufferFile(data), allow_pickle=False)
+        ) as stored:
             header = json.loads(stored["header"].tobytes().decode("utf-8"))
             if header.get("format") != FORMAT:
                 raise DataError(
@@ -226,7 +305,7 @@ def profile_from_bytes(data: bytes) -> ReferenceProfile:
             for entry in header["columns"]:
                 if entry["key"] not in roles:
                     columns[entry["name"]] = by_key[entry["key"]]
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(
             f"the stored drift profile cannot be read ({error}): register the version again"
         ) from error

@@ -16,6 +16,7 @@ from tasks.adapters.evidently_report import (
     compute_signals,
     report_sample_rows,
 )
+from tasks.adapters.memory import avoid_huge_pages
 from tasks.adapters.modeling import check_known_labels, predict_labels
 from tasks.config import Config
 from tasks.core.metrics import holdout_metric_key
@@ -30,6 +31,7 @@ from tasks.core.quality_view import (
     quality_verdict,
 )
 from tasks.core.signals import PredictionSource, Signals
+from tasks.core.sorted_numbers import sharing_sorts
 from tasks.core.watch import WatchDecision
 from tasks.core.windows import Window
 from tasks.steps.estimation import estimate_window, log_estimate
@@ -43,6 +45,8 @@ from tasks.stores.reports import prune_report_runs
 from tasks.stores.resources import Stores
 
 
+# The data-quality checks' sorts of numeric columns are kept for the drift tests meanwhile.
+@sharing_sorts()
 def measure_window(
     config: Config,
     stores: Stores,
@@ -60,6 +64,7 @@ def measure_window(
     champion's own predictions and calibrated probabilities on every row. champion_model: the
     champion's model when the caller has loaded it already (else it is loaded when needed).
     """
+    avoid_huge_pages()  # first touches of large arrays cost system CPU with them (see there)
     registry = stores.registry
     # Text in a numerical feature is kept for the type check to judge; numbers_for_model
     # converts it after (a data issue) or refuses it.
@@ -145,6 +150,12 @@ def _window_predictions(
 ) -> tuple[np.ndarray, PredictionSource]:
     """The window's predictions: the logged ones, the champion's where the log has none."""
     logged = config.data.prediction_column
+    if logged and not missing.any():
+        column = current[logged]
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind in "ifb":
+            # Already one numpy dtype, the one the conversion below would infer: no detour
+            # through a million Python objects.
+            return column.to_numpy(copy=True), "logged"
     if logged:
         predictions = current[logged].to_numpy(dtype=object, copy=True)
     else:

@@ -48,7 +48,7 @@ def load_profile(
     """The version's stored profile; for a version registered before profiles were stored,
     one built from its whole stored reference (and its model's predictions on it) for this run
     only: register a new version to have it stored."""
-    stored = registry.load_attachment(version, PROFILE_NAME)
+    stored = registry.map_attachment(version, PROFILE_NAME)  # read in place, not copied
     if stored is not None:
         return profile_from_bytes(stored)
     logger.info(

@@ -671,6 +671,12 @@ def _strings_as_objects(values: pd.Series) -> np.ndarray:
     return lookup[codes]
 
 
+def _text_dtype() -> Any:
+    """The dtype pandas gives a column of Python strings with NaN for missing (pandas 3: its
+    `str` dtype, whose missing value is NaN; before: object)."""
+    return pd.DataFrame({"text": np.array(["text", np.nan], dtype=object)})["text"].dtype
+
+
 def _check_feature_types(
     frame: pd.DataFrame, data: DataConfig, where: str, keep_text: bool = False
 ) -> None:
@@ -690,6 +696,8 @@ def _check_feature_types(
         # One representation in training and scoring: strings, with NaN for missing.
         values = frame[column]
         if pd.api.types.is_string_dtype(values):
+            if values.dtype == _text_dtype():
+                continue  # already so: pandas would turn Python strings back into this dtype
             frame[column] = _strings_as_objects(values)
             continue
         frame[column] = values.astype(object).where(values.isna(), values.astype(str))

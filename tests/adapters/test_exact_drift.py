@@ -7,6 +7,7 @@ threshold and flag must match (scores within a relative 1e-6).
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -236,3 +237,59 @@ def test_the_demos_real_weather_windows_agree_with_evidently(write_config, start
     for mine, theirs in zip(ours.columns, evidently.columns, strict=True):
         _assert_same(mine, theirs)
     _assert_same(ours.prediction_drift, evidently.prediction_drift)
+
+
+def _fragmented(frame: pd.DataFrame, extra: int = 120) -> pd.DataFrame:
+    """frame with extra columns inserted one by one (one block each), as a wide window may be."""
+    frame = frame.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        for index in range(extra):
+            frame[f"extra_{index}"] = float(index)
+    return frame
+
+
+def test_a_wide_fragmented_window_is_reported_without_pandas_warning(tmp_path):
+    config = _config(tmp_path)
+    reference = _frame(3_000, 13, 0.0)
+    current = _fragmented(_frame(2_500, 14, 0.2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        ours, evidently = _both(
+            config, current, reference, reference["prediction"].to_numpy(), tmp_path / "reports"
+        )
+    assert ours.report_rows_current == 1_000 and any(
+        Path(path).name == "drift.html" for path in ours.report_paths
+    )
+    for mine, theirs in zip(ours.columns, evidently.columns, strict=True):
+        _assert_same(mine, theirs)
+
+
+def test_without_a_report_evidently_does_not_run_and_the_window_is_not_sampled(
+    tmp_path, monkeypatch
+):
+    from tasks.adapters import evidently_report
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the window was sampled (copied) for a report that is not drawn")
+
+    monkeypatch.setattr(evidently_report, "sample_with_column", refuse)
+    monkeypatch.setattr(evidently_report, "_run_drift", refuse)
+    config = _config(tmp_path)
+    reference = _frame(3_000, 15, 0.0)
+    current = _frame(2_500, 16, 0.2)
+    stored = profile_to_bytes(
+        build_profile(reference, NUMERIC, CATEGORICAL, reference["prediction"].to_numpy())
+    )
+    signals = compute_signals(
+        config,
+        current,
+        reference,
+        current["prediction"].to_numpy(),
+        "logged",
+        None,
+        reference_predictions=reference["prediction"].to_numpy(),
+        profile=profile_from_bytes(stored),
+    )
+    assert signals.drift_rows_current == 2_500 and signals.report_rows_current is None
+    assert len(signals.columns) == len(NUMERIC + CATEGORICAL) and signals.report_paths == ()

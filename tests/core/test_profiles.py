@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import mmap
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,3 +117,52 @@ def test_bytes_that_are_not_a_profile_are_refused_with_the_fix():
 def test_a_profile_of_unknown_columns_names_them():
     with pytest.raises(DataError, match=r"no columns \['missing'\]"):
         build_profile(_frame(), ["missing"], [])
+
+
+def _stored_profile() -> tuple[bytes, dict[str, np.ndarray]]:
+    frame = _frame()
+    profile = build_profile(frame, ["x", "y"], ["level", "code"])
+    expected = {
+        name: column.values for name, column in profile.columns.items() if name in ("x", "y")
+    }
+    return profile_to_bytes(profile), expected
+
+
+def test_the_stored_form_is_read_in_place_not_copied():
+    stored, expected = _stored_profile()
+    read = profile_from_bytes(stored)
+    underlying = np.frombuffer(stored, dtype=np.uint8)
+    for name, values in expected.items():
+        column = read.columns[name]
+        assert isinstance(column, NumericProfile)
+        np.testing.assert_array_equal(column.values, values)
+        # A view of the stored bytes (a 1M-row profile is 160 MB: no second copy), read-only.
+        assert np.shares_memory(column.values, underlying)
+        assert not column.values.flags.writeable
+    level = read.columns["level"]
+    assert isinstance(level, CategoricalProfile)
+    assert dict(zip(level.values.tolist(), level.counts.tolist(), strict=True)) == {"a": 2, "b": 3}
+
+
+def test_a_memory_map_and_a_compressed_archive_read_the_same(tmp_path):
+    stored, expected = _stored_profile()
+    path = tmp_path / "profile.npz"
+    path.write_bytes(stored)
+    with path.open("rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    from_map = profile_from_bytes(mapped)
+    # np.savez_compressed's members cannot be viewed: read (copied) by numpy, the same values.
+    with np.load(io.BytesIO(stored)) as arrays:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{name: arrays[name] for name in arrays.files})
+    compressed = profile_from_bytes(buffer.getvalue())
+    for read in (from_map, compressed):
+        for name, values in expected.items():
+            np.testing.assert_array_equal(read.columns[name].values, values)
+    assert from_map.rows == compressed.rows == 6
+
+
+def test_a_cut_profile_is_refused_with_the_fix():
+    stored, _ = _stored_profile()
+    with pytest.raises(DataError, match=r"cannot be read.*register the version again"):
+        profile_from_bytes(stored[: len(stored) // 2])

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -764,3 +765,21 @@ def test_a_window_not_in_time_order_in_its_file_is_sorted(
 
     assert frame["timestamp"].is_monotonic_increasing
     pd.testing.assert_frame_equal(frame, _expected(demo_log, NEW_YEAR_2013))
+
+
+def test_text_categories_keep_pandas_text_dtype_with_missing_as_nan(
+    demo_log: pd.DataFrame, tmp_path: Path
+) -> None:
+    thirds = len(demo_log) // 3
+    sky = pd.Series(["clear", None, "grey"] * thirds, index=demo_log.index)
+    demo_log.assign(sky=sky).to_parquet(tmp_path / "log.parquet", index=False)
+    config = _files_config(tmp_path, changes={"data.categorical_features": ["sky"]})
+
+    frame = load_window(config, Window(datetime(2012, 1, 1), datetime(2012, 1, 4)))
+
+    # What Python strings with NaN become in a frame (pandas 3: its str dtype), read or not.
+    as_objects = pd.DataFrame({"sky": np.array(["clear", np.nan, "grey"], dtype=object)})["sky"]
+    assert frame["sky"].dtype == as_objects.dtype
+    assert frame["sky"].iloc[[0, 2]].tolist() == ["clear", "grey"]
+    assert frame["sky"].isna().tolist() == [False, True, False]
+    assert isinstance(frame["sky"].iloc[1], float)  # NaN, not None or pd.NA

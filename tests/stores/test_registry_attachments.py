@@ -6,6 +6,7 @@ Every test that takes `backend` runs on the local registry and on a real MLflow 
 from __future__ import annotations
 
 import hashlib
+import mmap
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +37,10 @@ def test_attachments_round_trip_on_every_backend(backend: Backend) -> None:
 
     assert registry.load_attachment(with_them, "quality.json") == QUALITY
     assert registry.load_attachment(with_them, "profile.npz") == PROFILE
+    # The same content read in place (a memory map of the file in the local registry).
+    mapped = registry.map_attachment(with_them, "profile.npz")
+    assert mapped is not None and bytes(mapped) == PROFILE
+    assert registry.map_attachment(without, "profile.npz") is None
     assert registry.get_version(with_them).attachments == {
         "profile.npz": hashlib.sha256(PROFILE).hexdigest(),
         "quality.json": hashlib.sha256(QUALITY).hexdigest(),
@@ -60,12 +65,16 @@ def test_a_changed_or_missing_attachment_is_refused_and_verify_names_it(
     message = f"attachment quality.json of {version} does not match its registered SHA-256"
     with pytest.raises(RegistryError, match=message):
         registry.load_attachment(version, "quality.json")
+    with pytest.raises(RegistryError, match=message):
+        registry.map_attachment(version, "quality.json")
     assert any(
         f"attachment quality.json of {version}" in problem for problem in registry.verify().problems
     )
     path.unlink()
     with pytest.raises(RegistryError, match=f"attachment quality.json of {version}"):
         registry.load_attachment(version, "quality.json")
+    with pytest.raises(RegistryError, match=f"attachment quality.json of {version}"):
+        registry.map_attachment(version, "quality.json")
 
 
 def test_a_bad_attachment_name_registers_nothing(tmp_path: Path) -> None:
@@ -105,3 +114,15 @@ def test_the_builders_run_at_registration_and_none_is_left_out(
 
     assert version_attachments(registration) == {"rows.txt": b"6"}
     assert seen == [registration]
+
+
+def test_a_local_attachment_is_mapped_and_checked_over_the_map(tmp_path: Path) -> None:
+    registry = LocalRegistry(tmp_path, MODEL_NAME)
+    version = _register_with(registry, {"profile.npz": PROFILE, "empty.json": b""})
+
+    mapped = registry.map_attachment(version, "profile.npz")
+    assert isinstance(mapped, mmap.mmap)  # the file's pages, not a copy in the process
+    assert bytes(mapped) == PROFILE
+    assert registry.map_attachment(version, "empty.json") == b""  # nothing to map
+    with pytest.raises(RegistryError, match=r"'Profile\.NPZ' is not an attachment name"):
+        registry.map_attachment(version, "Profile.NPZ")

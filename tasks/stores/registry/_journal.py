@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import mmap
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -114,6 +115,12 @@ class ModelRegistry(ABC):
         """The version's attachment called name, after checking its SHA-256; None when the
         version was registered without one of that name (RegistryError when it is recorded but
         missing or changed)."""
+
+    def map_attachment(self, version: str, name: str) -> bytes | mmap.mmap | None:
+        """load_attachment's content, checked the same way, as a buffer that may be a
+        read-only memory map of the stored file (LocalRegistry): arrays read from it then need
+        no copy of their own."""
+        return self.load_attachment(version, name)
 
     @abstractmethod
     def get_version(self, version: str) -> ModelVersion: ...

@@ -36,8 +36,10 @@ The move of a registry written before namespaces is in _migration.py.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
+import mmap
 import os
 import pickle
 import re
@@ -299,6 +301,34 @@ class LocalRegistry(ModelRegistry):
             RegistryError,
         )
         return path.read_bytes()
+
+    def map_attachment(self, version: str, name: str) -> bytes | mmap.mmap | None:
+        """A version's attachment as a read-only memory map of its file, after checking the
+        SHA-256 of that very map (the file's pages, shared with the page cache, not a copy in
+        the process); None when it was registered without one of that name. A version's files
+        are never rewritten in place (a registration writes a new directory), so the map keeps
+        the checked content."""
+        check_attachment_name(name)
+        expected = self.get_version(version).attachments.get(name)
+        if expected is None:
+            return None
+        path = self._version_dir(version) / ATTACHMENTS_DIRECTORY / name
+        what = f"attachment {name} of {version}"
+        if not path.is_file():
+            raise RegistryError(f"{what} is missing: {path}")
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            content: bytes | mmap.mmap = (
+                mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            )
+        actual = hashlib.sha256(content).hexdigest()
+        if actual != expected:
+            raise RegistryError(
+                f"{what} does not match its registered SHA-256 ({actual[:12]} != "
+                f"{expected[:12]}); refusing to use it. Restore the file or roll back to "
+                "another version."
+            )
+        return content
 
     def load_reference(
         self, version: str, sample_rows: int | None = None, seed: int = 0
