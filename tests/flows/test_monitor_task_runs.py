@@ -29,11 +29,11 @@ def test_a_monitor_run_is_six_task_runs_that_record_and_keep_its_reports(
     state = monitor_flow(str(config_path), return_state=True)
 
     result = state.result()
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=[state.state_details.flow_run_id])
-            )
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
         )
     names = sorted(run.name.rsplit("-", 1)[0] for run in runs)
     assert names == [
