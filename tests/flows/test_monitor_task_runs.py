@@ -12,7 +12,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from flows.monitor import monitor_flow
 from tasks.config import load_config
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
 
 def test_a_monitor_run_is_six_task_runs_that_record_and_keep_its_reports(
