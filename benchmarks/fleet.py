@@ -421,7 +421,7 @@ def describe_memory_and_retries(result: dict[str, Any]) -> str:
 
 def compare_with_cold_runs(
     models: int, scratch: Path, server: Server, fleet: dict[str, Any] | None = None
-) -> None:
+) -> float:
     """fleet: the full loop's run over the same number of models, when there is one."""
     if fleet is None:
         fleet = run_fleet(
@@ -456,6 +456,7 @@ def compare_with_cold_runs(
     )
     print(f"| {models} x `flows/monitor.py`, in turn | {separate:.1f} | {models}/{models} | 0 | |")
     print(f"\nspeed-up of the fleet: {separate / fleet['wall']:.2f}x\n")
+    return separate / fleet["wall"]
 
 
 def breakdown(
@@ -547,6 +548,66 @@ def measure_memory(models: int, scratch: Path, server: Server) -> None:
     print(f"\n{describe_memory_and_retries(result)}\n")
 
 
+TARGET_PER_HOUR = 5000  # issue 31: monitor only, on this machine's cores
+TARGET_WORKERS = 1.6  # monitor only, 1 -> 2 Dask workers
+TARGET_COLD = 4.0  # one fleet run against as many cold monitor.py runs
+
+
+def print_targets(results: list[TreeResult], cold: float | None) -> None:
+    """Issue 31's three targets, measured or not, per tree."""
+    print("## Targets\n")
+    print("| tree | target | measured | met |")
+    print("|---|---|---|---|")
+
+    def verdict(value: float, target: float) -> str:
+        return "yes" if value >= target else "no"
+
+    for result in results:
+        rows = []
+        if result.workers:
+            cpu = [r["fleet_cpu"] + r["server_cpu"] for r in result.workers.values()]
+            rate = per_hour(max(cpu))  # the worse of 1 and 2 workers
+            rows.append(
+                (
+                    f"monitor only >= {TARGET_PER_HOUR:,} models/hour on {CORES} cores "
+                    f"(<= {3600 * CORES / TARGET_PER_HOUR:.2f} CPU s a model, server included)",
+                    f"{max(cpu):.2f} CPU s a model (1 and 2 workers: "
+                    f"{' / '.join(f'{c:.2f}' for c in cpu)}) = {rate:,.0f}/hour",
+                    verdict(rate, TARGET_PER_HOUR),
+                )
+            )
+            one, two = result.workers[1], result.workers[2]
+            ratio = one["models_seconds"] / two["models_seconds"]
+            rows.append(
+                (
+                    f"monitor only, 1 -> 2 Dask workers >= {TARGET_WORKERS}x (wall)",
+                    f"{ratio:.2f}x ({one['load']} / {two['load']})",
+                    verdict(ratio, TARGET_WORKERS),
+                )
+            )
+        if result.breakdown.get("monitor"):
+            measured = result.breakdown["monitor"]
+            cpu = measured["process_cpu"] + measured["server_cpu"]
+            rows.append(
+                (
+                    "(one process, the breakdown: monitor only)",
+                    f"{cpu:.2f} CPU s a model = {per_hour(cpu):,.0f}/hour",
+                    verdict(per_hour(cpu), TARGET_PER_HOUR),
+                )
+            )
+        if cold is not None and result is results[-1]:
+            rows.append(
+                (
+                    f"one fleet run >= {TARGET_COLD}x faster than as many cold monitor.py runs",
+                    f"{cold:.2f}x",
+                    verdict(cold, TARGET_COLD),
+                )
+            )
+        for target, measured_text, met in rows:
+            print(f"| {result.name} | {target} | {measured_text} | {met} |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -591,10 +652,12 @@ def main() -> None:
                             label, tree, args.breakdown, scratch, server, first=kind == "loop"
                         )
                 print_breakdown(results, args.breakdown)
+            cold = None
             if "cold" not in args.skip:
                 # The full loop's run is that fleet run when it had as many models.
                 same = results[-1].loop if args.cold == args.models and results[-1].loop else None
-                compare_with_cold_runs(args.cold, scratch, server, same)
+                cold = compare_with_cold_runs(args.cold, scratch, server, same)
+            print_targets(results, cold)
             if args.memory_models:
                 measure_memory(args.memory_models, scratch, server)
     print(f"{uptime()} at the end")

@@ -43,11 +43,9 @@ from tasks.orchestration.tasks import (
     decide_on_history,
     label_reports,
     measure_window,
-    prune_reports,
+    publish_reports,
     record_approval,
-    record_dashboard,
-    record_run,
-    upload_reports,
+    record_monitor_run,
     watch_champion,
 )
 from tasks.render.reporting import render_comparison, render_summary
@@ -113,19 +111,19 @@ def monitor_flow(
         )
     else:
         status, comparison, request = status_without_retrain(decision, signals), None, None
-    recorded = record_run(
+    # The history's record, then the dashboard's point.
+    recorded = record_monitor_run(
         config,
         stores,
         moment,
         champion,
+        signals,
         decision,
         status,
         bootstrapped=bootstrap is not None,
         request_id=request.request_id if request else None,
         watch=watched.decision if watched else None,
     )
-    prune_reports(config, report_dir)
-    dashboard = record_dashboard(config, moment, champion, signals, decision, status)
 
     result = MonitorResult(
         status=status,
@@ -138,11 +136,12 @@ def monitor_flow(
         comparison=comparison,
         bootstrap=bootstrap,
         retrain_request=request,
-        dashboard=dashboard,
-        rerun=describe_rerun(recorded, moment),
+        dashboard=recorded.dashboard,
+        rerun=describe_rerun(recorded.history, moment),
         watch=watched.decision if watched else None,
     )
-    reports = upload_reports(
+    # reports.keep applied, then this run's reports uploaded (MLflow registry).
+    reports = publish_reports(
         config, stores, result, report_dir, moment, render_summary, flow_run.get_id()
     )
     result = replace(result, reports=reports)

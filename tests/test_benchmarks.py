@@ -181,6 +181,14 @@ def test_fleet_publishes_models_per_hour_where_the_time_goes_and_the_cold_compar
     assert re.search(fleet_row, out, re.M), out
     assert re.search(r"^\| 2 x `flows/monitor.py`, in turn \| [\d.]+ \| 2/2 \| 0 \| \|$", out, re.M)
     assert re.search(r"^speed-up of the fleet: \d+\.\d\dx$", out, re.M)
+    # Issue 31's targets, each with its measure and a verdict.
+    targets = re.findall(r"^\| this tree \| (.+?) \| .+ \| (yes|no) \|$", out, re.M)
+    assert [target.split(" ")[0:2] for target, _ in targets] == [
+        ["monitor", "only"],
+        ["monitor", "only,"],
+        ["(one", "process,"],
+        ["one", "fleet"],
+    ], out
 
 
 def test_backtest_prints_every_log_against_every_window() -> None:

@@ -10,16 +10,22 @@ from __future__ import annotations
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.steps import cards, dashboards, monitoring, promotion, reports, training, watch
+from tasks.steps import (
+    cards,
+    monitoring,
+    promotion,
+    recording,
+    reports,
+    training,
+    watch,
+)
 
 measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
 decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
-record_run = task(cache_policy=NO_CACHE)(monitoring.record_run)
 record_request_outcome = task(cache_policy=NO_CACHE)(monitoring.record_request_outcome)
-prune_reports = task(cache_policy=NO_CACHE)(monitoring.prune_reports)
 label_reports = task(cache_policy=NO_CACHE)(monitoring.label_reports)
-record_dashboard = task(cache_policy=NO_CACHE)(dashboards.record_dashboard)
-upload_reports = task(cache_policy=NO_CACHE)(reports.upload_reports)
+publish_reports = task(cache_policy=NO_CACHE)(reports.publish_reports)
+record_monitor_run = task(cache_policy=NO_CACHE)(recording.record_monitor_run)
 plan_training = task(cache_policy=NO_CACHE)(training.plan_training)
 train_challenger = task(cache_policy=NO_CACHE)(training.train_challenger)
 adopt_model = task(cache_policy=NO_CACHE)(training.adopt_model)
@@ -37,13 +43,11 @@ __all__ = [
     "measure_window",
     "plan_training",
     "promote_challenger",
-    "prune_reports",
+    "publish_reports",
     "record_approval",
-    "record_dashboard",
+    "record_monitor_run",
     "record_request_outcome",
-    "record_run",
     "train_challenger",
-    "upload_reports",
     "watch_champion",
     "write_model_card",
 ]

@@ -18,6 +18,7 @@ from tasks.config import Config
 from tasks.core.outcomes import MonitorResult, ReportsUpload
 from tasks.core.reasons import codes
 from tasks.steps.logs import step_logger
+from tasks.steps.monitoring import prune_reports
 from tasks.stores.registry import MlflowMonitorRuns, MonitorRunRecord
 from tasks.stores.resources import Stores
 
@@ -109,3 +110,19 @@ def _prune_monitor_runs(config: Config, registry: MlflowMonitorRuns, current: st
             deleted[0],
             deleted[-1],
         )
+
+
+def publish_reports(
+    config: Config,
+    stores: Stores,
+    result: MonitorResult,
+    report_dir: Path | None,
+    as_of: datetime,
+    render: Callable[[MonitorResult], str],
+    flow_run_id: str | None = None,
+) -> ReportsUpload | None:
+    """Apply reports.keep to the model's local report runs (this run's kept), then upload this
+    run's reports where the registry keeps them (upload_reports): one step of the run, as
+    both look after the same reports."""
+    prune_reports(config, report_dir)
+    return upload_reports(config, stores, result, report_dir, as_of, render, flow_run_id)

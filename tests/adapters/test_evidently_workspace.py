@@ -389,3 +389,46 @@ def test_an_earlier_dashboard_gets_the_panels_added_since_in_its_tab(tmp_path: P
     assert tab["panels"] == [panel["id"] for panel in after["panels"]]
     _add(tmp_path, _point(60))  # today's panels: left as they are
     assert _dashboard(tmp_path) == after
+
+
+def test_a_snapshot_records_what_evidentlys_mean_value_report_records(tmp_path: Path) -> None:
+    """Built without Report.run (which drew a plotly histogram of each one-row column, 95% of
+    its time): the same results as Evidently's own MeanValue report on the run's numbers, each
+    shown as a counter of its value on the snapshot's page."""
+    import pandas as pd
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.core.report import Snapshot
+    from evidently.legacy.utils import NumpyEncoder
+    from evidently.metrics import MeanValue
+
+    point = _point(0)
+    _add(tmp_path, point)
+    (path,) = sorted(tmp_path.glob("*/snapshots/*.json"))
+    snapshot = json.loads(path.read_text())
+    values = point.values()
+    frame = pd.DataFrame({column: [value] for column, value in values.items()})
+    report = Report([MeanValue(column=column) for column in values]).run(
+        Dataset.from_pandas(frame, data_definition=DataDefinition(numerical_columns=list(values))),
+        None,
+    )
+    expected = json.loads(json.dumps(report.dump_dict(), cls=NumpyEncoder))
+
+    def described(results: dict) -> dict:
+        return {
+            metric_id: {key: item for key, item in result.items() if key not in ("widget", "value")}
+            for metric_id, result in results.items()
+        }
+
+    assert snapshot["top_level_metrics"] == expected["top_level_metrics"]
+    assert described(snapshot["metric_results"]) == described(expected["metric_results"])
+    for metric_id, result in expected["metric_results"].items():
+        assert snapshot["metric_results"][metric_id]["value"] == pytest.approx(result["value"])
+    assert {widget["type"] for widget in snapshot["widgets"]} == {"counter"}
+    shown = {
+        widget["params"]["counters"][0]["label"]: float(widget["params"]["counters"][0]["value"])
+        for widget in snapshot["widgets"]
+    }
+    assert shown == pytest.approx(values, abs=1e-3)
+    # Evidently reads it back and renders its page.
+    html = Snapshot.load(str(path)).get_html_str(as_iframe=False)
+    assert "drift_score__wind" in html

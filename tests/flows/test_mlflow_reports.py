@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import flows.monitor
+import tasks.steps.reports
 from flows.monitor import main as monitor_main
 from flows.monitor import monitor_flow
 from tasks.core.reasons import ReasonCode
@@ -139,13 +139,13 @@ def test_a_server_down_at_upload_leaves_the_decision_and_keeps_the_local_copy(
     baseline = monitor_flow(str(_config(write_config, tmp_path, server.uri, "base", keep=5)))
     assert baseline.reports is not None and baseline.reports.uploaded
 
-    upload = flows.monitor.upload_reports
+    upload = tasks.steps.reports.upload_reports  # the upload in the run's publish_reports
 
     def stop_then_upload(*args: Any, **kwargs: Any) -> Any:
         stop_process(process, 15)
         return upload(*args, **kwargs)
 
-    monkeypatch.setattr(flows.monitor, "upload_reports", stop_then_upload)
+    monkeypatch.setattr(tasks.steps.reports, "upload_reports", stop_then_upload)
     result = monitor_flow(str(_config(write_config, tmp_path, server.uri, "down", keep=5)))
 
     assert process.poll() is not None  # the server was down

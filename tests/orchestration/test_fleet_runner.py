@@ -3,6 +3,7 @@ through a busy API (no cluster or server started here)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import timedelta
 from types import SimpleNamespace
@@ -11,6 +12,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from prefect import Task
 from prefect.states import Completed, Running
 from prefect_dask import DaskTaskRunner
 
@@ -18,9 +20,11 @@ from tasks.config import FleetConfig, FleetMember
 from tasks.core.fleet import FleetRow
 from tasks.orchestration import fleet, retries
 from tasks.orchestration.fleet import (
+    QUIET_DASK,
     _slots,
     dask_task_runner,
     local_cluster_kwargs,
+    run_on_dask,
     run_on_deployments,
 )
 from tasks.orchestration.retries import CLIENT_MAX_RETRIES
@@ -58,6 +62,34 @@ def test_a_dask_address_connects_to_that_cluster_instead_of_starting_one() -> No
     runner = dask_task_runner(_settings(dask_address="tcp://10.0.0.5:8786"))
     assert isinstance(runner, DaskTaskRunner)
     assert runner.address == "tcp://10.0.0.5:8786" and not runner.cluster_kwargs
+
+
+def test_the_cluster_starts_with_dasks_housekeeping_slowed_and_the_config_is_restored() -> None:
+    import dask
+
+    seen: dict[str, object] = {}
+
+    class Runner:  # what run_on_dask uses of a DaskTaskRunner
+        client = SimpleNamespace(as_current=contextlib.nullcontext, nthreads=lambda: {"a": 1})
+
+        def __enter__(self) -> Runner:  # where DaskTaskRunner starts its cluster
+            seen.update({key: dask.config.get(key) for key in QUIET_DASK})
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    before = {key: dask.config.get(key) for key in QUIET_DASK}
+
+    def model(name: str) -> FleetRow:
+        return FleetRow(model=name, config_path="", window="")
+
+    fan_out = run_on_dask(Task(model), [], None, _settings(), lambda settings: Runner())
+
+    assert fan_out.rows == {}
+    assert seen == QUIET_DASK
+    assert seen["distributed.worker.profile.enabled"] is False  # a default of True, slowed
+    assert {key: dask.config.get(key) for key in QUIET_DASK} == before
 
 
 @pytest.mark.parametrize(
