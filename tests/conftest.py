@@ -15,6 +15,11 @@ import yaml
 from tests.helpers import DEMO_DATA, merge, repo_raw_config
 from tests.postgres import Postgres, require_postgres, throwaway_postgres
 from tests.processes import scaled
+from tests.schedule import (  # noqa: F401  (hooks: modules longest first, seconds per worker)
+    pytest_collection_modifyitems,
+    pytest_runtest_logreport,
+    pytest_terminal_summary,
+)
 
 
 @pytest.fixture
