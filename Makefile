@@ -34,10 +34,11 @@ lint: $(STAMP)
 # -n: pytest-xdist workers, one per core: with 4 on 2 cores the fleet's busy-API test saw the
 # SQLite test server answer 503 for minutes (docs: Benchmarks); TEST_WORKERS=0 runs one process;
 # loadfile: a module's tests run on one worker, in order, so a module-scoped fixture (a server)
-# is built once (xdist 3.8's loadgroup does not group under pytest 9.2: it renames item._nodeid).
+# is built once (xdist 3.8's loadgroup does not group under pytest 9.2: it renames item._nodeid);
+# --no-loadscope-reorder: the modules go out longest first (tests/schedule.py), not by test count.
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=40 --durations-min=10
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=40 --durations-min=10
 
 # The inner loop: every test not marked e2e (flow runs on the demo data), server (a real Prefect
 # server) or slow (tests that start processes or kill loops), in every folder; a new test is in

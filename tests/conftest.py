@@ -15,6 +15,11 @@ import yaml
 from tests.helpers import DEMO_DATA, merge, repo_raw_config
 from tests.postgres import Postgres, require_postgres, throwaway_postgres
 from tests.processes import scaled
+from tests.schedule import (  # noqa: F401  (hooks: modules longest first, seconds per worker)
+    pytest_collection_modifyitems,
+    pytest_runtest_logreport,
+    pytest_terminal_summary,
+)
 
 
 @pytest.fixture
@@ -46,7 +51,8 @@ def prefect_server() -> Iterator[None]:
     """One temporary Prefect server (SQLite in a temporary PREFECT_HOME) for the session."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=round(scaled(60))):
+    # A deadline, not a wait: ~11 s on a quiet machine, over 60 s at load average 19 on 2 cores.
+    with prefect_test_harness(server_startup_timeout=round(scaled(180))):
         yield
 
 
