@@ -12,7 +12,7 @@ import pytest
 from tasks.config import PolicyConfig
 from tasks.core.bars import warning_limit, warnings
 from tasks.core.policy import PastRun, decide_retrain
-from tasks.core.signals import Performance, Signals
+from tests.core.test_bars import _signals
 from tests.reasons import params_of
 
 NOW = datetime(2014, 6, 1)
@@ -46,17 +46,6 @@ def _policy(**changes: Any) -> PolicyConfig:
         "cooldown": "0d",
     }  # confirmation: the default, 2 of the last 3 runs
     return PolicyConfig(**{**values, **changes})
-
-
-def _signals(mae: float, holdout: float = 0.523) -> Signals:
-    return Signals(
-        current_rows=672,
-        reference_rows=1344,
-        drift_share=0.0,
-        columns=(),
-        performance=Performance("mae", mae, 672, "champion"),
-        holdout_score=holdout,
-    )
 
 
 def _decide(policy: PolicyConfig, runs: list[PastRun], mae: float, holdout: float = 0.523) -> Any:
