@@ -93,7 +93,9 @@ def estimate_change_start(
     """Date the change behind a retrain that the confirmed breach of `signals` started at as_of.
 
     The streak is the retraining run plus the earlier runs (newest first) of the same champion
-    that breached one of `signals`. The change began after the last run before the streak that
+    that breached one of `signals`; for a champion restored by a rollback, it goes on with its
+    own windows before it was replaced (the replaced champion's windows in between are skipped:
+    its breaches are another model's). The change began after the last run before the streak that
     saw no such breach (its rows looked healthy), and no earlier than the window of the streak's
     first run: the later of the two. None when no signal is given (a manual or scheduled retrain).
 
@@ -111,7 +113,10 @@ def estimate_change_start(
     first = as_of
     streak = 1
     healthy: datetime | None = None
-    for run in distinct_windows(earlier, as_of):
+    runs = distinct_windows(earlier, as_of)
+    for index, run in enumerate(runs):
+        if run.champion != champion and any(r.champion == champion for r in runs[index + 1 :]):
+            continue  # a replaced champion's window: this one was restored by a rollback
         breached = any(getattr(run, f"{name}_breach") for name in signals)
         if run.champion != champion or not breached:
             healthy = run.as_of

@@ -11,8 +11,9 @@ Guards, in the order they are applied:
    than the champion's own holdout score by more than that share of it), estimated
    performance (the label-free estimate; judged only while some rows of the window await
    their labels: once every row is labelled the realised metric decides);
-3. confirmation: a breach counts when seen in M of the last N runs of the same champion
-   (this run included), separately per signal; for performance an earlier window past the
+3. confirmation: a breach counts when seen in M of the last N windows of the same champion
+   (this run included; a champion restored by a rollback reads its own windows before it was
+   replaced too), separately per signal; for performance an earlier window past the
    drop bar's warning level counts too (drop_reference.warning); a severe performance breach
    skips it;
 4. cooldown: no retrain within `cooldown` of the last retrain or promotion, unless severe;
@@ -474,6 +475,32 @@ def distinct_windows(history: Sequence[PastRun], as_of: datetime | None) -> list
     return kept
 
 
+def champion_evidence(
+    history: Sequence[PastRun],
+    champion_runs: Sequence[PastRun],
+    champion: str | None,
+    as_of: datetime | None,
+    min_spacing: timedelta,
+) -> list[PastRun]:
+    """The earlier windows of `champion` that can confirm its breach, newest first, one per
+    window: its runs in the recent history, then its own older windows (champion_runs, oldest
+    first), each at least min_spacing before the one after it, as the history spaces them.
+
+    The older windows matter for a champion restored by a rollback: the recent history then
+    holds the replaced champion's runs, which say nothing of this model, and the restored
+    champion's breaches before it was replaced are the same model's record on the data (a
+    champion that breached, was replaced, and came back breaches again on its second window,
+    not its third). For any other champion they lie beyond the last N runs a rule reads."""
+    own = [run for run in distinct_windows(history, as_of) if run.champion == champion]
+    bound = own[-1].as_of if own else as_of
+    for run in distinct_windows(list(reversed(champion_runs)), bound):
+        if run.champion != champion or (bound is not None and run.as_of > bound - min_spacing):
+            continue
+        own.append(run)
+        bound = run.as_of
+    return own
+
+
 def _confirm(
     name: SignalName,
     breaches: Breaches,
@@ -596,7 +623,9 @@ def decide_retrain(
                 "data-issue", reasons, not_judged, signals, policy, [], last_retrain_as_of
             )
     breached: list[SignalName] = [name for name in SIGNAL_NAMES if breaches.get(name)]
-    same_champion = [run for run in distinct_windows(history, as_of) if run.champion == champion]
+    same_champion = champion_evidence(
+        history, runs, champion, as_of, policy.confirmation.min_spacing
+    )
     confirmed, notes = _confirm_breaches(
         breached,
         breaches,
