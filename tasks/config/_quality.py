@@ -1,6 +1,6 @@
 """The data-quality gate (`data_quality`): the checks of every window and what a failure does.
 
-The defaults of every tolerance live here, once: the config, the checks (tasks/core/quality.py)
+The defaults of every tolerance live here, once: the config, the checks (tasks/core/quality/)
 and the fault-injection backtest all take them from `DEFAULT_TOLERANCES`.
 """
 
