@@ -1,6 +1,6 @@
 """Why the policy and the gate decided as they did: each reason a stable code and its numbers.
 
-The trigger policy (tasks/core/policy.py) and the promotion gate (tasks/core/gate/) record each
+The trigger policy (tasks/core/policy/) and the promotion gate (tasks/core/gate/) record each
 reason as a `Reason`: a kebab-case code that scripts and tests can rely on, and the numbers (and
 names) the reason quotes. The sentence people read is built from those two here, and only here:
 rewording a reason changes one line below, never a record's code. The records keep both: the
