@@ -220,7 +220,7 @@ def _decision(
     """The decision record: the action with every number and threshold behind it."""
     performance = signals.performance
     estimate = signals.estimate
-    # Harm is judged only for drift that reached the threshold, as in _drift_breaches.
+    # Harm is judged only for drift that reached the threshold, as in _signals._drift_breaches.
     harmful = (
         judge_harm(signals, policy)[0]
         if policy.retrain_on_drift == "when-harmful"
