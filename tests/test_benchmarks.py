@@ -66,6 +66,7 @@ def test_wide_window_prints_end_to_end_evidently_and_the_cost_per_size() -> None
     drifted = re.search(r"^drifted columns: (\d+) of 40 ", out, re.M)
     assert drifted and 4 <= int(drifted.group(1)) <= 5, out
     assert re.search(r"^Evidently on all rows: all 40 columns in [\d.]+ s", out, re.M), out
+    assert re.search(r"^speed-up: [\d.]+x wall, [\d.]+x CPU$", out, re.M), out
     sizes = re.findall(r"^\s+([\d,]+)\s+([\d,]+)\s+[\d.]+\s+[\d.]+$", out, re.M)
     assert sizes == [
         ("1,000", "10"),
