@@ -2,7 +2,9 @@
 monitor deployment per model, bounded by max_parallel, and reads each model's row back.
 
 Each worker takes one flow run at a time (--limit 1), so two models in flight at once run on
-the two workers. Every process the test starts is stopped by its PID.
+the two workers. The server's database is a throwaway PostgreSQL: on SQLite, the fleet's and the
+workers' concurrent writes got 503s (database locked) that Prefect's client waited out for
+2 to 128 s each. Every process the test starts is stopped by its PID.
 """
 
 from __future__ import annotations
@@ -24,17 +26,21 @@ from tests.orchestration.test_server_integration import (
     Server,
     _api,
     _free_port,
-    _stop,
     start_and_deploy,
     start_worker,
 )
+from tests.postgres import Postgres
+from tests.processes import prefect_database_url, stop_processes
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def pool_of_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, list[Path]]]:
-    """A real server, the project's deployments and two process workers of one run each."""
+def pool_of_two(
+    tmp_path_factory: pytest.TempPathFactory, postgres: Postgres
+) -> Iterator[tuple[Server, list[Path]]]:
+    """A real server on PostgreSQL, the project's deployments and two process workers of one
+    run each."""
     import os
 
     base = tmp_path_factory.mktemp("fleet-server")
@@ -49,6 +55,8 @@ def pool_of_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
         {
             "PREFECT_HOME": str(base / "prefect-home"),
             "PREFECT_API_URL": url,
+            # Only the server reads it: workers and flows talk to the API.
+            "PREFECT_API_DATABASE_CONNECTION_URL": prefect_database_url(postgres),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_WORKER_QUERY_SECONDS": "2",
             "OMP_NUM_THREADS": "1",
@@ -66,8 +74,7 @@ def pool_of_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
             start_worker(handle, log, processes, "--limit", "1")
         yield handle, worker_logs
     finally:
-        for process, first in reversed(processes):
-            _stop(process, first)
+        stop_processes(processes, grace=20)
 
 
 def _write_fleet(server: Server, base: Path) -> Path:
