@@ -30,7 +30,7 @@ from tests.orchestration.test_server_integration import (
     start_worker,
 )
 from tests.postgres import Postgres
-from tests.processes import prefect_database_url, stop_processes
+from tests.processes import prefect_database_url, prefect_server_environment, stop_processes
 
 pytestmark = pytest.mark.server
 
@@ -41,7 +41,6 @@ def pool_of_two(
 ) -> Iterator[tuple[Server, list[Path]]]:
     """A real server on PostgreSQL, the project's deployments and two process workers of one
     run each."""
-    import os
 
     base = tmp_path_factory.mktemp("fleet-server")
     project = base / "project"
@@ -50,14 +49,11 @@ def pool_of_two(
     (project / "flows").symlink_to(ROOT / "flows")
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = prefect_server_environment(url, base / "prefect-home")
     env.update(
         {
-            "PREFECT_HOME": str(base / "prefect-home"),
-            "PREFECT_API_URL": url,
             # Only the server reads it: workers and flows talk to the API.
             "PREFECT_API_DATABASE_CONNECTION_URL": prefect_database_url(postgres),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_WORKER_QUERY_SECONDS": "2",
             "OMP_NUM_THREADS": "1",
             "PWD": str(project),

@@ -33,7 +33,12 @@ from tasks.stores.registry import model_directory
 from tests.browser import chromium, require_chromium, save_screenshot
 from tests.helpers import DEMO_DATA, ROOT, demo_log_to_sql, merge, repo_raw_config
 from tests.postgres import Postgres
-from tests.processes import api_call, start_prefect_server, stop_processes
+from tests.processes import (
+    api_call,
+    prefect_server_environment,
+    start_prefect_server,
+    stop_processes,
+)
 from tests.processes import free_port as _free_port
 from tests.processes import stop_process as _stop
 from tests.processes import wait_for as _wait_for
@@ -92,16 +97,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iter
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = prefect_server_environment(url, base / "prefect-home")
     env.update(
         {
-            "PREFECT_HOME": str(base / "prefect-home"),
-            "PREFECT_API_URL": url,
             # Only the server reads it: workers and flows talk to the API.
             "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(database, driver="asyncpg"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            # The UI of a server on another port than 4200 must be told where its API is.
-            "PREFECT_UI_API_URL": url,
             "PREFECT_WORKER_QUERY_SECONDS": "2",  # the default 10 s poll only slows the test
             # The server frees expired concurrency leases this often (default 15 s).
             "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
