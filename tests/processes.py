@@ -10,11 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from tests.postgres import Postgres  # which imports free_port from here
 
 
 def free_port() -> int:
@@ -34,6 +37,24 @@ def stop_process(process: subprocess.Popen[Any], first: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+def stop_processes(processes: Sequence[tuple[subprocess.Popen[Any], int]], grace: float) -> None:
+    """Stop process groups we started, each with its first signal, all at once: one shared grace
+    period of seconds for all of them, then SIGKILL to those still running (stop_process, one
+    after the other, gave each its own)."""
+    running = [(process, first) for process, first in processes if process.poll() is None]
+    for process, first in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, first)
+    deadline = time.monotonic() + grace
+    for process, _ in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
@@ -78,6 +99,98 @@ def evidently_ui(workspace: Path, logs: Path, secret: str | None = None) -> Iter
         yield url
     finally:
         stop_process(process, signal.SIGTERM)
+
+
+def start_prefect_server(
+    port: int, env: dict[str, str], cwd: Path, log: Path
+) -> subprocess.Popen[bytes]:
+    """`prefect server start` on 127.0.0.1:port with env (its database: SQLite in PREFECT_HOME
+    unless PREFECT_API_DATABASE_CONNECTION_URL names another), once it answers /health; stopped
+    again when it does not."""
+    process = subprocess.Popen(
+        [
+            *(str(Path(sys.executable).parent / "prefect"), "server", "start"),
+            *("--host", "127.0.0.1", "--port", str(port)),
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(
+            lambda: process.poll() is not None or answers(f"http://127.0.0.1:{port}/api/health"),
+            90,
+            "the Prefect server to answer /health",
+            interval=0.5,
+        )
+        if process.poll() is not None:
+            raise AssertionError(f"prefect server exited with {process.returncode}: see {log}")
+    except BaseException:
+        stop_process(process, signal.SIGTERM)
+        raise
+    return process
+
+
+def prefect_server_environment(api_url: str, home: Path) -> dict[str, str]:
+    """This process's environment without its PREFECT_ settings, for a Prefect process of the
+    server at api_url with PREFECT_HOME home (a server's UI told where its API is)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        {
+            "PREFECT_HOME": str(home),
+            "PREFECT_API_URL": api_url,
+            "PREFECT_UI_API_URL": api_url,  # the UI of a server on another port than 4200
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # no telemetry (offline)
+        }
+    )
+    return env
+
+
+def prefect_database_url(postgres: Postgres) -> str:
+    """A new database of postgres for a Prefect server's own state, as its
+    PREFECT_API_DATABASE_CONNECTION_URL (asyncpg: the driver of Prefect's server)."""
+    return postgres.url(postgres.create_database("prefect"), driver="asyncpg")
+
+
+@contextlib.contextmanager
+def prefect_server_on(postgres: Postgres, directory: Path) -> Iterator[str]:
+    """A real `prefect server start` whose database is a new one of postgres (PREFECT_HOME and
+    its log in directory), on a free port; its API URL once it answers. Stopped by its PID.
+
+    Under concurrent writes the temporary SQLite server answers 503 (database locked) without
+    Retry-After, and Prefect's client backs off 2 to 128 s each time: on PostgreSQL it does not.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = prefect_server_environment(url, directory / "prefect-home")
+    env["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_database_url(postgres)
+    process = start_prefect_server(port, env, directory, directory / "prefect-server.log")
+    try:
+        yield url
+    finally:
+        stop_process(process, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def prefect_api(api_url: str) -> Iterator[None]:
+    """This process's Prefect client (flows, tasks, get_client) on the server at api_url, as
+    prefect_test_harness sets it for its own server; the logs and events still queued are sent
+    before the context ends."""
+    import prefect.context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with (
+        temporary_settings(updates={PREFECT_API_URL: api_url}),
+        # the harness's own step: code in a context copied before this one sees it too
+        prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()),
+    ):
+        yield
+        APILogWorker.drain_all()
+        EventsWorker.drain_all()
 
 
 def answers(url: str) -> bool:

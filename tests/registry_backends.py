@@ -24,7 +24,13 @@ from tasks.config import RegistryConfig
 from tasks.stores.registry import ModelRegistry, open_registry
 from tests.processes import free_port, stop_process, wait_for
 
-MLFLOW_ENVIRONMENT = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+MLFLOW_ENVIRONMENT = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    # No job runner (huey consumers beside the server: 10 processes instead of 2, twice the CPU
+    # of a start); the tests run no MLflow server jobs.
+    "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+}
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,18 @@
 """The fleet on a real Dask LocalCluster (worker processes): one broken or hanging model is one
 error row, the others complete, the exit code says so, and the summary reaches the terminal, a
-table artifact and a CSV."""
+table artifact and a CSV.
+
+The module's Prefect server is a real one on a throwaway PostgreSQL: under the fleet's concurrent
+writes the session's temporary SQLite server answered 503 (database locked) with no Retry-After,
+and Prefect's client backed off 2 to 128 s each time (docs/benchmarks.md, Where the suite waited).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +24,21 @@ from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 from flows.fleet import main
 from tasks.stores.registry import LocalRegistry
 from tests.helpers import DEMO_DATA, read_artifact, repo_raw_config
-from tests.processes import scaled
+from tests.postgres import Postgres
+from tests.processes import prefect_api, prefect_server_on, scaled
 
-pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_on_postgres")]
+
+
+@pytest.fixture(scope="module")
+def prefect_on_postgres(
+    postgres: Postgres, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """The module's fleets, their Dask workers and its checks on a real Prefect server whose
+    database is PostgreSQL (skips, or fails in CI, without PostgreSQL)."""
+    directory = tmp_path_factory.mktemp("fleet-prefect-server")
+    with prefect_server_on(postgres, directory) as api_url, prefect_api(api_url):
+        yield
 
 
 def _defaults(tmp_path: Path) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 monitor deployment per model, bounded by max_parallel, and reads each model's row back.
 
 Each worker takes one flow run at a time (--limit 1), so two models in flight at once run on
-the two workers. Every process the test starts is stopped by its PID.
+the two workers. The server's database is a throwaway PostgreSQL: on SQLite, the fleet's and the
+workers' concurrent writes got 503s (database locked) that Prefect's client waited out for
+2 to 128 s each. Every process the test starts is stopped by its PID.
 """
 
 from __future__ import annotations
@@ -24,18 +26,21 @@ from tests.orchestration.test_server_integration import (
     Server,
     _api,
     _free_port,
-    _stop,
     start_and_deploy,
     start_worker,
 )
+from tests.postgres import Postgres
+from tests.processes import prefect_database_url, prefect_server_environment, stop_processes
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def pool_of_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, list[Path]]]:
-    """A real server, the project's deployments and two process workers of one run each."""
-    import os
+def pool_of_two(
+    tmp_path_factory: pytest.TempPathFactory, postgres: Postgres
+) -> Iterator[tuple[Server, list[Path]]]:
+    """A real server on PostgreSQL, the project's deployments and two process workers of one
+    run each."""
 
     base = tmp_path_factory.mktemp("fleet-server")
     project = base / "project"
@@ -44,12 +49,11 @@ def pool_of_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
     (project / "flows").symlink_to(ROOT / "flows")
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = prefect_server_environment(url, base / "prefect-home")
     env.update(
         {
-            "PREFECT_HOME": str(base / "prefect-home"),
-            "PREFECT_API_URL": url,
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            # Only the server reads it: workers and flows talk to the API.
+            "PREFECT_API_DATABASE_CONNECTION_URL": prefect_database_url(postgres),
             "PREFECT_WORKER_QUERY_SECONDS": "2",
             "OMP_NUM_THREADS": "1",
             "PWD": str(project),
@@ -66,8 +70,7 @@ def pool_of_two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
             start_worker(handle, log, processes, "--limit", "1")
         yield handle, worker_logs
     finally:
-        for process, first in reversed(processes):
-            _stop(process, first)
+        stop_processes(processes, grace=20)
 
 
 def _write_fleet(server: Server, base: Path) -> Path:

@@ -8,7 +8,6 @@ on the screen: inside the window and not behind a scrollbar of the page or of a 
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,11 +23,17 @@ from tasks.core.numbers import format_number
 from tests.browser import chromium, require_chromium, save_screenshot
 from tests.helpers import REPO_ROOT
 from tests.orchestration.ui_pages_flows import comparison
-from tests.processes import answers, api_call, free_port, stop_process, wait_for
+from tests.processes import (
+    api_call,
+    free_port,
+    prefect_server_environment,
+    start_prefect_server,
+    stop_process,
+    wait_for,
+)
 
 pytestmark = pytest.mark.server
 
-BIN = Path(sys.executable).parent
 WIDTH, HEIGHT = 1280, 900
 COMPARISON = "classifier-promoted"  # six guards, McNemar and the permutation test
 
@@ -46,25 +51,9 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     base = tmp_path_factory.mktemp("ui-server")
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        {
-            "PREFECT_HOME": str(base / "prefect-home"),
-            "PREFECT_API_URL": url,
-            "PREFECT_UI_API_URL": url,  # a server on another port than 4200 must be told
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        }
-    )
-    process = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=base,
-        env=env,
-        stdout=(base / "server.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    env = prefect_server_environment(url, base / "prefect-home")
+    process = start_prefect_server(port, env, base, base / "server.log")
     try:
-        wait_for(lambda: answers(f"{url}/health"), 120, "the Prefect server to answer /health")
         yield UiServer(url, url.removesuffix("/api"), env, base)
     finally:
         stop_process(process, signal.SIGTERM)

@@ -33,7 +33,12 @@ from tasks.stores.registry import model_directory
 from tests.browser import chromium, require_chromium, save_screenshot
 from tests.helpers import DEMO_DATA, ROOT, demo_log_to_sql, merge, repo_raw_config
 from tests.postgres import Postgres
-from tests.processes import answers, api_call
+from tests.processes import (
+    api_call,
+    prefect_server_environment,
+    start_prefect_server,
+    stop_processes,
+)
 from tests.processes import free_port as _free_port
 from tests.processes import stop_process as _stop
 from tests.processes import wait_for as _wait_for
@@ -49,8 +54,8 @@ class Server:
     url: str
     env: dict[str, str]
     project: Path
-    # The PostgreSQL cluster and database of the server's own state; None: a SQLite server
-    # (tests/orchestration/test_fleet_server.py starts one of those).
+    # The PostgreSQL cluster and database of the server's own state, for the tests that read
+    # them; None: they are not told.
     postgres: Postgres | None = None
     database: str = ""
 
@@ -92,16 +97,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iter
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env = prefect_server_environment(url, base / "prefect-home")
     env.update(
         {
-            "PREFECT_HOME": str(base / "prefect-home"),
-            "PREFECT_API_URL": url,
             # Only the server reads it: workers and flows talk to the API.
             "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url(database, driver="asyncpg"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            # The UI of a server on another port than 4200 must be told where its API is.
-            "PREFECT_UI_API_URL": url,
             "PREFECT_WORKER_QUERY_SECONDS": "2",  # the default 10 s poll only slows the test
             # The server frees expired concurrency leases this often (default 15 s).
             "PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2",
@@ -117,8 +117,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iter
         start_worker(handle, logs / "worker.log", processes)
         yield handle
     finally:
-        for process, first in reversed(processes):
-            _stop(process, first)
+        stop_processes(processes, grace=20)
 
 
 Processes = list[tuple[subprocess.Popen[bytes], int]]  # each with the signal that stops it first
@@ -127,16 +126,7 @@ Processes = list[tuple[subprocess.Popen[bytes], int]]  # each with the signal th
 def start_and_deploy(server: Server, port: int, log: Path, processes: Processes) -> None:
     """Start `prefect server` for server on port, wait for /health, create the process pool
     `autoretrain` and deploy the project's prefect.yaml."""
-    process = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=server.project,
-        env=server.env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    processes.append((process, signal.SIGTERM))
-    _wait_for(lambda: answers(f"{server.url}/health"), 90, "the Prefect server to answer /health")
+    processes.append((start_prefect_server(port, server.env, server.project, log), signal.SIGTERM))
     created = _cli(server, "work-pool", "create", "autoretrain", "--type", "process")
     assert created.returncode == 0, created.stderr
     deployed = _cli(server, "deploy", "--all")
@@ -700,6 +690,5 @@ def _run_the_chain_on_two_workers(
         verdict = _artifacts(server, promoted["id"])[f"{TWO_WORKERS_MODEL}-comparison-verdict"]
         assert "PROMOTE" in verdict["data"]
     finally:
-        for process in reversed(processes):
-            _stop(process, signal.SIGINT)
+        stop_processes([(process, signal.SIGINT) for process in processes], grace=20)
     return {monitor_run: "worker-a", retrained["id"]: "worker-b", promoted["id"]: "worker-b"}
