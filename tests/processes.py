@@ -70,32 +70,59 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def start_answering(
+    argv: list[str],
+    health_url: str,
+    what: str,
+    log: Path,
+    env: dict[str, str],
+    timeout: float,
+    cwd: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a server in its own process group (output to log), once health_url answers; stopped
+    again, and the test failed, when it exits or does not answer within timeout (scaled)."""
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for(
+            lambda: process.poll() is not None or answers(health_url),
+            timeout,
+            f"{what} to answer {health_url}",
+            interval=0.5,
+        )
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited with {process.returncode}: see {log}")
+    except BaseException:
+        stop_process(process, signal.SIGTERM)
+        raise
+    return process
+
+
 @contextlib.contextmanager
 def evidently_ui(workspace: Path, logs: Path, secret: str | None = None) -> Iterator[str]:
     """`evidently ui` over workspace on a free port of 127.0.0.1 (writes need secret when given);
     its URL once it answers. Stopped by its PID."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
+    process = start_answering(
         [
             *(str(Path(sys.executable).parent / "evidently"), "ui"),
             *("--workspace", str(workspace), "--host", "127.0.0.1", "--port", str(port)),
             *(("--secret", secret) if secret is not None else ()),
         ],
-        env={**os.environ, "DO_NOT_TRACK": "1"},  # no telemetry (offline)
-        stdout=logs.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        f"{url}/api/version",
+        "evidently ui",
+        logs,
+        {**os.environ, "DO_NOT_TRACK": "1"},  # no telemetry (offline)
+        120,
     )
     try:
-        wait_for(
-            lambda: process.poll() is not None or answers(f"{url}/api/version"),
-            120,
-            "evidently ui to answer",
-            interval=0.5,
-        )
-        if process.poll() is not None:
-            raise AssertionError(f"evidently ui exited with {process.returncode}: see {logs}")
         yield url
     finally:
         stop_process(process, signal.SIGTERM)
@@ -105,32 +132,19 @@ def start_prefect_server(
     port: int, env: dict[str, str], cwd: Path, log: Path
 ) -> subprocess.Popen[bytes]:
     """`prefect server start` on 127.0.0.1:port with env (its database: SQLite in PREFECT_HOME
-    unless PREFECT_API_DATABASE_CONNECTION_URL names another), once it answers /health; stopped
-    again when it does not."""
-    process = subprocess.Popen(
+    unless PREFECT_API_DATABASE_CONNECTION_URL names another), once it answers /health."""
+    return start_answering(
         [
             *(str(Path(sys.executable).parent / "prefect"), "server", "start"),
             *("--host", "127.0.0.1", "--port", str(port)),
         ],
-        cwd=cwd,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        f"http://127.0.0.1:{port}/api/health",
+        "prefect server",
+        log,
+        env,
+        90,
+        cwd,
     )
-    try:
-        wait_for(
-            lambda: process.poll() is not None or answers(f"http://127.0.0.1:{port}/api/health"),
-            90,
-            "the Prefect server to answer /health",
-            interval=0.5,
-        )
-        if process.poll() is not None:
-            raise AssertionError(f"prefect server exited with {process.returncode}: see {log}")
-    except BaseException:
-        stop_process(process, signal.SIGTERM)
-        raise
-    return process
 
 
 def prefect_server_environment(api_url: str, home: Path) -> dict[str, str]:

@@ -114,8 +114,10 @@ def estimate_change_start(
     streak = 1
     healthy: datetime | None = None
     runs = distinct_windows(earlier, as_of)
+    # Another champion's windows newer than this one's oldest: it was replaced, then restored.
+    oldest_own = max((i for i, run in enumerate(runs) if run.champion == champion), default=-1)
     for index, run in enumerate(runs):
-        if run.champion != champion and any(r.champion == champion for r in runs[index + 1 :]):
+        if run.champion != champion and index < oldest_own:
             continue  # a replaced champion's window: this one was restored by a rollback
         breached = any(getattr(run, f"{name}_breach") for name in signals)
         if run.champion != champion or not breached:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from tasks.config import PolicyConfig
 from tasks.core.change import estimate_change_start
 from tasks.core.policy import PastRun, champion_evidence, decide_retrain
 from tests.core.test_bars import _signals
+from tests.core.test_warning import _policy
 from tests.reasons import params_of
 
 NOW = datetime(2014, 6, 1)
@@ -40,17 +40,6 @@ HISTORY = [
     _run(4, "v2", False),
 ]
 V1_RUNS = [_run(7, "v1", False), _run(6, "v1", False), _run(5, "v1", True, 0.9), HISTORY[0]]
-
-
-def _policy(**changes: Any) -> PolicyConfig:
-    values: dict[str, Any] = {
-        "performance_metric": {"name": "mae"},
-        "performance_threshold": 0.785,
-        "drift_threshold": 0.5,
-        "min_labelled_rows": 100,
-        "cooldown": "0d",
-    }  # confirmation: the default, 2 of the last 3 runs
-    return PolicyConfig(**{**values, **changes})
 
 
 def _decide(history: list[PastRun], champion_runs: list[PastRun], mae: float = 0.9) -> Any:
