@@ -71,14 +71,19 @@ SUMMARY = re.compile(
 )
 
 
+REPORTS_HTML = "on-breach"  # reports.html of the benchmark's fleets (--reports-html)
+
+
 def write_fleet(directory: Path, models: int, **settings: Any) -> Path:
-    """A fleet file over `models` demo copies in directory, with its own registry and reports."""
+    """A fleet file over `models` demo copies in directory, with its own registry and reports
+    (drawn as REPORTS_HTML says)."""
     demo = yaml.safe_load((ROOT / "config.yaml").read_text())
     del demo["name"]
     demo["data"]["source"]["path"] = str(ROOT / "data" / "seattle")
     demo["registry"]["path"] = "state/registry"
     demo["reports"]["path"] = "state/reports"
     demo["reports"]["keep"] = 1
+    demo["reports"]["html"] = REPORTS_HTML
     demo["promotion"]["guards"]["latency_ratio"] = None  # timing guard: chance on a busy machine
     (directory / "models").mkdir(parents=True, exist_ok=True)
     for index in range(models):
@@ -314,9 +319,12 @@ def run_fleet(
     }
 
 
-def monitor_only(fleet_path: Path, workers: int) -> None:
-    """The fleet file as monitor-only (no retrain can be decided), on `workers` Dask workers."""
+def monitor_only(fleet_path: Path, workers: int, html: str | None = None) -> None:
+    """The fleet file as monitor-only (no retrain can be decided), on `workers` Dask workers;
+    with html, its reports.html."""
     raw = yaml.safe_load(fleet_path.read_text())
+    if html is not None:
+        raw["defaults"]["reports"]["html"] = html
     raw["defaults"]["policy"].update(
         {"retrain_on_drift": False, "severe_performance_threshold": None}
     )
@@ -340,9 +348,18 @@ class TreeResult:
     loop: dict[str, Any] = field(default_factory=dict)
     workers: dict[int, dict[str, Any]] = field(default_factory=dict)
     breakdown: dict[str, Any] = field(default_factory=dict)
+    # Monitor only on 2 workers with another reports.html (--compare-html), by that setting.
+    compared: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def measure_tree(name: str, tree: Path, models: int, scratch: Path, server: Server) -> TreeResult:
+def measure_tree(
+    name: str,
+    tree: Path,
+    models: int,
+    scratch: Path,
+    server: Server,
+    compare_html: str | None = None,
+) -> TreeResult:
     result = TreeResult(name)
     directory = scratch / f"{name}-fleet"
     fleet_path = write_fleet(directory, models, dask_workers=2, max_parallel=2)
@@ -362,12 +379,22 @@ def measure_tree(name: str, tree: Path, models: int, scratch: Path, server: Serv
             f"{result.workers[workers]['models_seconds']:.1f} s, {result.workers[workers]['load']}",
             flush=True,
         )
+    if compare_html is not None and compare_html != REPORTS_HTML:
+        monitor_only(fleet_path, 2, compare_html)
+        other = run_fleet(fleet_path, scratch / f"{name}-home", server, tree)
+        result.compared[compare_html] = other
+        print(
+            f"[{name}] monitor only, 2 workers, reports.html {compare_html}: "
+            f"{other['models_seconds']:.1f} s, {other['load']}",
+            flush=True,
+        )
     return result
 
 
 def print_models_per_hour(results: list[TreeResult], models: int) -> None:
     print(
         f"## 1-2. {models} demo models on a `prefect server` on PostgreSQL: models per hour\n\n"
+        f"reports.html: {REPORTS_HTML} unless the run says otherwise. "
         "Wall: the models' time once the workers were up (on this machine, under its load). CPU "
         "per model: of the fleet's processes (CLI, Dask scheduler and workers) and of the "
         "server's (prefect server, PostgreSQL) in that time. Quiet machine: "
@@ -382,6 +409,9 @@ def print_models_per_hour(results: list[TreeResult], models: int) -> None:
     for result in results:
         runs = [("full loop (bootstrap + monitor)", 2, result.loop)]
         runs += [("monitor only", w, r) for w, r in result.workers.items()]
+        runs += [
+            (f"monitor only, reports.html: {html}", 2, r) for html, r in result.compared.items()
+        ]
         for run, workers, measured in runs:
             cpu = measured["fleet_cpu"] + measured["server_cpu"]
             print(
@@ -400,6 +430,12 @@ def print_models_per_hour(results: list[TreeResult], models: int) -> None:
             f"{one['models_seconds'] / two['models_seconds']:.2f}x "
             f"(CPU per model {cpu[0]:.2f} -> {cpu[1]:.2f} s)"
         )
+        for html, other in result.compared.items():
+            print(
+                f"{result.name}: monitor only on 2 workers, reports.html {REPORTS_HTML} against "
+                f"{html}: {other['models_seconds'] / two['models_seconds']:.2f}x in wall time, "
+                f"CPU per model {other['fleet_cpu'] + other['server_cpu']:.2f} -> {cpu[1]:.2f} s"
+            )
     for result in results:
         print(f"{result.name}, full loop: {describe_memory_and_retries(result.loop)}")
     print()
@@ -609,6 +645,7 @@ def print_targets(results: list[TreeResult], cold: float | None) -> None:
 
 
 def main() -> None:
+    global REPORTS_HTML  # the benchmark's one setting, read by write_fleet
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -619,7 +656,20 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another checkout, measured beside this one")
     parser.add_argument("--toy", action="store_true", help="2 models, 2 cold runs, 1 in 4.")
     parser.add_argument("--skip", nargs="*", default=[], choices=["loop", "cold", "breakdown"])
+    parser.add_argument(
+        "--reports-html",
+        default=REPORTS_HTML,
+        choices=["always", "on-breach", "never"],
+        help="reports.html of every fleet here (default: %(default)s, a fleet's choice)",
+    )
+    parser.add_argument(
+        "--compare-html",
+        default="always",
+        choices=["always", "on-breach", "never", "none"],
+        help="one more monitor-only run on 2 workers with this reports.html (none: not run)",
+    )
     args = parser.parse_args()
+    REPORTS_HTML = args.reports_html
     if args.toy:
         args.models, args.cold, args.breakdown = 2, 2, 1
     print(
@@ -639,9 +689,15 @@ def main() -> None:
                 # Interleaved, so both trees see about the same load.
                 for result, (name, tree) in zip(results, trees, strict=True):
                     measured = measure_tree(
-                        name.replace(" ", "-"), tree, args.models, scratch, server
+                        name.replace(" ", "-"),
+                        tree,
+                        args.models,
+                        scratch,
+                        server,
+                        None if args.compare_html == "none" else args.compare_html,
                     )
                     result.loop, result.workers = measured.loop, measured.workers
+                    result.compared = measured.compared
                 print()
                 print_models_per_hour(results, args.models)
             if "breakdown" not in args.skip:

@@ -41,9 +41,10 @@ PARTS: tuple[tuple[str, str, str], ...] = (
     ("champion's predictions, estimate", "tasks.steps.monitoring", "_window_predictions"),
     ("champion's predictions, estimate", "tasks.steps.monitoring", "predict_labels"),
     ("champion's predictions, estimate", "tasks.steps.monitoring", "estimate_window"),
+    ("Evidently: HTML reports", "tasks.adapters.evidently_report", "ReportDrawing"),
     ("Evidently: HTML reports", "tasks.adapters.evidently_report", "_measure_drift"),
-    ("Evidently: HTML reports", "tasks.adapters.evidently_report", "_measure_performance"),
     ("Evidently: HTML reports", "tasks.steps.monitoring", "add_report_header"),
+    ("the metric (every labelled row)", "tasks.adapters.evidently_report", "_measure_performance"),
     ("Evidently: dashboard snapshot", "tasks.steps.dashboards", "add_window_point"),
     ("training", "tasks.steps.training", "fit_model"),
     ("promotion gate (bootstrap, scores)", "tasks.steps.promotion", "compare_models"),
@@ -92,7 +93,9 @@ class Clock:
 def install(clock: Clock) -> None:
     for part, module_name, attribute in PARTS:
         module = importlib.import_module(module_name)
-        target = getattr(module, attribute)
+        target = getattr(module, attribute, None)
+        if target is None:  # a part of another tree's code (--baseline): not in this one
+            continue
         if inspect.isclass(target):
             for name, member in list(vars(target).items()):
                 if not name.startswith("_") and inspect.isfunction(member):

@@ -145,7 +145,7 @@ def register_champion(config: Config, reference: pd.DataFrame, timed: bool = Fal
     return record.version
 
 
-# The steps of measure_window timed one by one (CPU seconds, user and system, and the peak
+# The steps of window_signals timed one by one (CPU seconds, user and system, and the peak
 # RSS after each): where the time and the memory go.
 STEPS = (
     "load_window",
@@ -153,8 +153,9 @@ STEPS = (
     "load_profile",
     "_window_predictions",
     "predict_labels",
-    "compute_signals",
+    "measure_signals",
     "estimate_window",
+    "ReportDrawing.draw",
 )
 
 CHILD = """
@@ -188,13 +189,15 @@ def timed(name, function):
             steps[name] = (spent + time.process_time() - cpu, peak_mb())
     return step
 for name in STEPS:
-    setattr(monitoring, name, timed(name, getattr(monitoring, name)))
+    *path, attribute = name.split(".")  # a method: ReportDrawing.draw
+    owner = functools.reduce(getattr, path, monitoring)
+    setattr(owner, attribute, timed(name, getattr(owner, attribute)))
 config = load_config(sys.argv[1])
 imported, cpu = time.perf_counter(), time.process_time()
 imported_mb = peak_mb()
 plan = plan_windows(config, resolve_as_of(config))
 report_dir = None if sys.argv[3] == "none" else Path(sys.argv[3])
-signals = monitoring.measure_window(
+signals = monitoring.window_signals(
     config, open_stores(config), plan.current, sys.argv[2], report_dir
 )
 done = time.perf_counter()
@@ -376,7 +379,7 @@ def history(window_rows: int, scratch: Path) -> None:
     history of as many past runs: reading, Evidently, the metric and the policy's history reads."""
     from tasks.core.policy import decide_retrain
     from tasks.core.windows import plan_windows, resolve_as_of
-    from tasks.steps.monitoring import decide_on_history, measure_window
+    from tasks.steps.monitoring import decide_on_history, window_signals
     from tasks.stores.data import load_window
     from tasks.stores.history import RunRecord
     from tasks.stores.resources import open_stores
@@ -408,7 +411,7 @@ def history(window_rows: int, scratch: Path) -> None:
         window = plan_windows(config, resolve_as_of(config)).current
         stores = open_stores(config)  # as a flow run opens them: once
         store = stores.history
-        signals = measure_window(
+        signals = window_signals(
             config, stores, window, version, None
         )  # warm: imports, the reference sample
         decision = decide_retrain(signals, config.policy, [], as_of=as_of, champion=version)
@@ -425,7 +428,7 @@ def history(window_rows: int, scratch: Path) -> None:
             load_window(config, window, source=stores.source)
             reads.append(time.perf_counter() - started)
             started = time.perf_counter()
-            signals = measure_window(config, stores, window, version, None)
+            signals = window_signals(config, stores, window, version, None)
             measured = time.perf_counter()
             decide_on_history(config, stores, signals, as_of, version)  # the monitor's own step
             finished = time.perf_counter()

@@ -1,7 +1,7 @@
 """How the monitor's cost of one window grows with its rows and with its columns.
 
 The monitor's work on one window is the path benchmarks/million_rows.py and
-benchmarks/wide_window.py time: `measure_window` (reading the window, the data-quality checks,
+benchmarks/wide_window.py time: `window_signals` (reading the window, the data-quality checks,
 drift of every row of every column against the champion's stored reference profile, the
 performance metric on every labelled row), without the HTML reports (those are drawn on a
 sample of a fixed size: a constant per window, not a cost that grows with it). Prints two
@@ -113,7 +113,7 @@ imported_mb = peak_mb()
 imported, cpu, system = time.perf_counter(), time.process_time(), os.times().system
 plan = plan_windows(config, resolve_as_of(config))
 report_dir = None if sys.argv[3] == "none" else Path(sys.argv[3])
-signals = monitoring.measure_window(
+signals = monitoring.window_signals(
     config, open_stores(config), plan.current, sys.argv[2], report_dir
 )
 done = time.perf_counter()

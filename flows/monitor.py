@@ -41,7 +41,7 @@ from tasks.orchestration.runtime import (
 from tasks.orchestration.stores import run_stores, sharing_stores
 from tasks.orchestration.tasks import (
     decide_on_history,
-    label_reports,
+    draw_reports,
     measure_window,
     publish_reports,
     record_approval,
@@ -84,15 +84,27 @@ def monitor_flow(
     champion = _champion(stores.registry)
 
     report_dir = _report_dir(config, moment)
-    signals = measure_window(config, stores, plan.current, champion, report_dir)
+    measured = measure_window(
+        config, stores, plan.current, champion, drawn=config.reports.html == "always"
+    )
+    signals = measured.signals
     decision = decide_on_history(config, stores, signals, moment, champion)
     logger.info("%s: %s", config.name, describe_decision(decision))
-    label_reports(config, plan.current, champion, signals, decision)
     context = {"config_path": config_path, "as_of": moment.isoformat()}
     for name, payload in monitor_events(decision, signals):
         emit_model_event(config, name, {**payload, **context})
 
     watched = watch_champion(config, stores, plan.current, champion, moment, signals.quality)
+    # The HTML reports (reports.html), before a retrain or rollback changes the champion.
+    signals = draw_reports(
+        config,
+        plan.current,
+        champion,
+        measured,
+        decision,
+        report_dir,
+        watched.decision if watched else None,
+    )
     status: MonitorStatus
     comparison: Comparison | None
     request: RetrainRequest | None

@@ -139,6 +139,15 @@ def test_fleet_publishes_models_per_hour_where_the_time_goes_and_the_cold_compar
         assert found, out
         assert float(found.group(1)) > 0 and float(found.group(2)) > 0  # CPU was seen
     assert re.search(row.format(run="monitor only", workers=2, n=number), out, re.M), out
+    # The fleets draw reports on a breach only; one more run draws them always, side by side.
+    always = r"monitor only, reports\.html: always"
+    assert re.search(row.format(run=always, workers=2, n=number), out, re.M), out
+    assert re.search(
+        r"^this tree: monitor only on 2 workers, reports\.html on-breach against always: "
+        r"\d+\.\d\dx in wall time, CPU per model [\d.]+ -> [\d.]+ s$",
+        out,
+        re.M,
+    ), out
     assert re.search(
         r"^this tree: speed-up from 1 to 2 workers on the models: \d+\.\d\dx "
         r"\(CPU per model [\d.]+ -> [\d.]+ s\)$",

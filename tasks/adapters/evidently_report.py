@@ -223,7 +223,44 @@ def compute_signals(
     profile: ReferenceProfile | None = None,
     skip_columns: Sequence[str] = (),
 ) -> Signals:
-    """Drift of the current window against the reference, performance on its labelled rows.
+    """Drift of the current window against the reference, performance on its labelled rows,
+    and, with report_dir, both Evidently reports saved there as HTML (measure_signals, then
+    ReportDrawing.draw)."""
+    signals, drawing = measure_signals(
+        config,
+        current,
+        reference,
+        predictions,
+        prediction_source,
+        reference_predictions=reference_predictions,
+        timestamps=timestamps,
+        reference_total_rows=reference_total_rows,
+        profile=profile,
+        skip_columns=skip_columns,
+        drawn=report_dir is not None,
+    )
+    if report_dir is None:
+        drawing.release()
+        return signals
+    return drawing.draw(report_dir, signals)
+
+
+def measure_signals(
+    config: Config,
+    current: pd.DataFrame,
+    reference: pd.DataFrame,
+    predictions: np.ndarray,
+    prediction_source: PredictionSource,
+    *,
+    reference_predictions: np.ndarray | None = None,
+    timestamps: pd.Series | None = None,
+    reference_total_rows: int | None = None,
+    profile: ReferenceProfile | None = None,
+    skip_columns: Sequence[str] = (),
+    drawn: bool = False,
+) -> tuple[Signals, ReportDrawing]:
+    """Drift of the current window against the reference, performance on its labelled rows;
+    and what draws the HTML reports of them later, if they are wanted (ReportDrawing).
 
     predictions holds one predicted label per current row (logged or the champion's);
     reference_predictions, the champion's on its reference rows, turns on prediction drift.
@@ -234,9 +271,10 @@ def compute_signals(
     then only draws the HTML report, on a seeded sample of report_sample_rows per side, and
     tests the columns whose configured method is not computed here, on that sample. Without a
     profile, Evidently tests drift on a seeded sample of at most sampling.drift_rows rows per
-    side. Performance uses every labelled row. Both Evidently reports are saved as HTML in
-    report_dir, unless None. skip_columns: features not drift-tested (they failed a data-quality
-    check): the drift share is of the others.
+    side. Performance uses every labelled row. skip_columns: features not drift-tested (they
+    failed a data-quality check): the drift share is of the others. drawn: the reports will
+    be drawn, so that where Evidently has to test columns on the sample, its run covers the
+    report's columns at once (one run of Evidently instead of two).
     """
     if len(current) == 0:
         raise DataError("the current window has no rows: check windows.as_of and windows.current")
@@ -244,13 +282,8 @@ def compute_signals(
         config = _without_features(config, skip_columns)
     _check_not_empty_columns(current, config.data.features, "current window")
     _check_not_empty_columns(reference, config.data.features, "champion's reference data")
-    if report_dir is not None:
-        report_dir.mkdir(parents=True, exist_ok=True)
     sampling = config.sampling
     shown_rows = report_sample_rows(config) if profile is not None else sampling.drift_rows
-    # Predictions ride along as columns, so a sample keeps each row with its prediction; drawn
-    # only when Evidently runs (without a report and with every column tested against the
-    # profile, a copy of the window would be made for nothing).
     exact = (
         None
         if profile is None
@@ -262,57 +295,182 @@ def compute_signals(
             with_predictions=reference_predictions is not None,
         )
     )
-    shown_features = (
-        None if exact is None else exact.report_features(sampling.report_columns, report_dir)
+    # The features the drift report would show: with a profile, the drifted ones first.
+    shown_features = None if exact is None else exact.report_features(sampling.report_columns)
+    drawing = ReportDrawing(
+        config,
+        current,
+        reference,
+        predictions,
+        reference_predictions,
+        shown_rows,
+        shown_features,
     )
     with _evidently_quiet():
         # No features left when every one failed a data-quality check: nothing to test.
-        if config.data.features and (
-            exact is None or report_dir is not None or exact.left_to_evidently
-        ):
-            drift_current = sample_with_column(
-                current, PREDICTION, predictions, shown_rows, sampling.seed
-            )
-            drift_reference = sample_with_column(
-                reference, PREDICTION, reference_predictions, shown_rows, sampling.seed
-            )
-            columns, prediction_drift, target_drift, drift_paths = _measure_drift(
-                config,
-                drift_current,
-                drift_reference,
-                reference_predictions is not None,
-                report_dir,
-                shown_features,
-            )
+        if config.data.features and (exact is None or exact.left_to_evidently):
+            tested = shown_features if drawn or exact is None else exact.left_features
+            columns, prediction_drift, target_drift = drawing.test_on_sample(tested)
         else:
-            columns, prediction_drift, target_drift, drift_paths = (), None, None, []
+            columns, prediction_drift, target_drift = (), None, None
         if exact is not None:
             columns, prediction_drift, target_drift = exact.merged(
                 columns, prediction_drift, target_drift
             )
-        performance, performance_paths = _measure_performance(
-            config, current, predictions, prediction_source, timestamps, report_dir
+        performance = _measure_performance(
+            config, current, predictions, prediction_source, timestamps
         )
     # The rows sample_with_column keeps (or would keep) per side.
     shown_current = len(current) if shown_rows is None else min(len(current), shown_rows)
     shown_reference = len(reference) if shown_rows is None else min(len(reference), shown_rows)
     reference_rows_total = reference_total_rows or (profile.rows if profile else len(reference))
-    return Signals(
+    signals = Signals(
         current_rows=len(current),
         reference_rows=reference_rows_total,
         drift_share=sum(c.drifted for c in columns) / len(columns) if columns else 0.0,
         columns=columns,
         performance=performance,
-        report_paths=(*drift_paths, *performance_paths),
         prediction_drift=prediction_drift,
         target_drift=target_drift,
         drift_rows_current=len(current) if profile else shown_current,
         drift_rows_reference=reference_rows_total if profile else shown_reference,
         sample_seed=sampling.seed,
-        report_rows_current=shown_current if profile and drift_paths else None,
-        report_rows_reference=shown_reference if profile and drift_paths else None,
-        report_columns=len(shown_features) if shown_features is not None and drift_paths else None,
     )
+    drawing.exact_rows = (shown_current, shown_reference) if profile is not None else None
+    return signals, drawing
+
+
+class ReportDrawing:
+    """Draws the two Evidently HTML reports of one measured window, when they are wanted
+    (reports.html): the drift report on the seeded sample of both sides, the performance
+    report on a sample of the labelled rows. It holds the window until draw or release."""
+
+    def __init__(
+        self,
+        config: Config,
+        current: pd.DataFrame,
+        reference: pd.DataFrame,
+        predictions: np.ndarray,
+        reference_predictions: np.ndarray | None,
+        shown_rows: int | None,
+        shown_features: list[str] | None,
+    ) -> None:
+        self.config = config
+        self._frames: tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray | None] | None = (
+            current,
+            reference,
+            predictions,
+            reference_predictions,
+        )
+        self.shown_rows = shown_rows
+        self.shown_features = shown_features
+        self.exact_rows: tuple[int, int] | None = None
+        # Evidently's run on the sample when measuring needed one, and the features it covered.
+        self._tested: tuple[Any, list[Any], Any | None, Any | None] | None = None
+        self._tested_features: list[str] | None = None
+
+    def _samples(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Both sides' seeded samples, each row with its prediction (as a column)."""
+        if self._frames is None:
+            raise RuntimeError("the window's reports were drawn or released already")
+        current, reference, predictions, reference_predictions = self._frames
+        seed = self.config.sampling.seed
+        return (
+            sample_with_column(current, PREDICTION, predictions, self.shown_rows, seed),
+            sample_with_column(reference, PREDICTION, reference_predictions, self.shown_rows, seed),
+        )
+
+    def _run(self, features: list[str] | None) -> tuple[Any, list[Any], Any | None, Any | None]:
+        drift_current, drift_reference = self._samples()
+        prediction_pair = (
+            (drift_current[PREDICTION].to_numpy(), drift_reference[PREDICTION].to_numpy())
+            if self._frames is not None and self._frames[3] is not None
+            else None
+        )
+        return _run_drift(self.config, drift_current, drift_reference, prediction_pair, features)
+
+    def test_on_sample(
+        self, features: list[str] | None
+    ) -> tuple[tuple[ColumnDrift, ...], ColumnDrift | None, ColumnDrift | None]:
+        """Evidently's drift tests on the sample (of features, when given): per column, of the
+        predictions and (regressors) of the target. The run is kept for the drift report."""
+        self._tested = self._run(features)
+        self._tested_features = features
+        snapshot, column_metrics, prediction_metric, target_metric = self._tested
+        columns = tuple(_read_column_drift(snapshot, m) for m in column_metrics)
+        prediction_drift = (
+            _read_column_drift(snapshot, prediction_metric) if prediction_metric else None
+        )
+        target_drift = None
+        if target_metric is not None:
+            drift = _read_column_drift(snapshot, target_metric)
+            target_drift = replace(drift, column=self.config.data.target_column)
+        return columns, prediction_drift, target_drift
+
+    def draw(self, report_dir: Path, signals: Signals) -> Signals:
+        """Save drift.html and performance.html (when it can be drawn) in report_dir; return
+        signals (the window's) with their paths. The window is released after."""
+        report_dir.mkdir(parents=True, exist_ok=True)
+        paths: list[str] = []
+        drift_drawn = bool(self.config.data.features)
+        with _evidently_quiet():
+            if drift_drawn:
+                paths.append(self._draw_drift(report_dir))
+            performance = self._draw_performance(report_dir)
+            paths += [performance] if performance else []
+        self.release()
+        signals = replace(signals, report_paths=tuple(paths))
+        if self.exact_rows is None or not drift_drawn:
+            return signals
+        return replace(
+            signals,
+            report_rows_current=self.exact_rows[0],
+            report_rows_reference=self.exact_rows[1],
+            report_columns=(len(self.shown_features) if self.shown_features is not None else None),
+        )
+
+    def release(self) -> None:
+        """Let go of the window (a run that draws no reports, or after drawing them)."""
+        self._frames = None
+        self._tested = None
+
+    def _draw_drift(self, report_dir: Path) -> str:
+        covered = self._tested is not None and self._tested_features == self.shown_features
+        tested = self._tested if covered and self._tested else self._run(self.shown_features)
+        snapshot, column_metrics, prediction_metric, target_metric = tested
+        _show_exact_scores(
+            snapshot,
+            [*column_metrics, *(m for m in (prediction_metric, target_metric) if m is not None)],
+        )
+        path = report_dir / "drift.html"
+        snapshot.save_html(str(path))
+        return str(path)
+
+    def _draw_performance(self, report_dir: Path) -> str | None:
+        """The performance report of a sample of the labelled rows (the value is
+        score_predictions' on every row: a sample renders the same picture)."""
+        if self._frames is None:
+            raise RuntimeError("the window's reports were drawn or released already")
+        current, _, predictions, _ = self._frames
+        target = self.config.data.target_column
+        labelled_mask = current[target].notna().to_numpy()
+        if labelled_mask.sum() == 0:
+            return None
+        labelled = current[[target]][labelled_mask]
+        labelled = labelled.assign(**{target: label_values(labelled[target])})
+        shown = sample_with_column(
+            labelled,
+            PREDICTION,
+            predictions[labelled_mask],
+            report_sample_rows(self.config),
+            self.config.sampling.seed,
+        )
+        snapshot = _run_performance(self.config, shown, shown[PREDICTION].to_numpy())
+        if snapshot is None:
+            return None
+        path = report_dir / "performance.html"
+        snapshot.save_html(str(path))
+        return str(path)
 
 
 class _ExactDrift:
@@ -340,12 +498,15 @@ class _ExactDrift:
             or self.target_left
         )
 
-    def report_features(self, limit: int | None, report_dir: Path | None) -> list[str]:
-        """The features Evidently's run covers: those it tests, and for the HTML report (with
-        report_dir) the drifted ones, then the rest in config order, up to limit in all."""
-        left = [name for name, result in self.columns.items() if result is None]
-        if report_dir is None:
-            return left
+    @property
+    def left_features(self) -> list[str]:
+        """The features whose configured method is left to Evidently (tested on the sample)."""
+        return [name for name, result in self.columns.items() if result is None]
+
+    def report_features(self, limit: int | None) -> list[str]:
+        """The features the HTML drift report shows: those Evidently tests, then the drifted
+        ones, then the rest in config order, up to limit in all."""
+        left = self.left_features
         drifted = [n for n, r in self.columns.items() if r is not None and r.drifted]
         rest = [n for n, r in self.columns.items() if r is not None and not r.drifted]
         room = len(self.columns) if limit is None else max(limit - len(left), 0)
@@ -482,94 +643,35 @@ def _evidently_quiet() -> Iterator[None]:
         yield
 
 
-def _measure_drift(
-    config: Config,
-    drift_current: pd.DataFrame,
-    drift_reference: pd.DataFrame,
-    with_predictions: bool,
-    report_dir: Path | None,
-    features: list[str] | None = None,
-) -> tuple[tuple[ColumnDrift, ...], ColumnDrift | None, ColumnDrift | None, list[str]]:
-    """Per-column drift (of features, when given), prediction drift and (regressors) target
-    drift of the sampled rows; the drift report's path."""
-    prediction_pair = (
-        (drift_current[PREDICTION].to_numpy(), drift_reference[PREDICTION].to_numpy())
-        if with_predictions
-        else None
-    )
-    snapshot, column_metrics, prediction_metric, target_metric = _run_drift(
-        config, drift_current, drift_reference, prediction_pair, features
-    )
-    columns = tuple(_read_column_drift(snapshot, m) for m in column_metrics)
-    prediction_drift = (
-        _read_column_drift(snapshot, prediction_metric) if prediction_metric else None
-    )
-    target_drift = None
-    if target_metric is not None:
-        drift = _read_column_drift(snapshot, target_metric)
-        target_drift = replace(drift, column=config.data.target_column)
-    if report_dir is None:
-        return columns, prediction_drift, target_drift, []
-    _show_exact_scores(
-        snapshot,
-        [*column_metrics, *(m for m in (prediction_metric, target_metric) if m is not None)],
-    )
-    path = report_dir / "drift.html"
-    snapshot.save_html(str(path))
-    return columns, prediction_drift, target_drift, [str(path)]
-
-
 def _measure_performance(
     config: Config,
     current: pd.DataFrame,
     predictions: np.ndarray,
     prediction_source: PredictionSource,
     timestamps: pd.Series | None,
-    report_dir: Path | None,
-) -> tuple[Performance | None, list[str]]:
-    """The metric on every labelled row (None without labels); the performance report's path."""
+) -> Performance | None:
+    """The metric on every labelled row (None without labels)."""
     target = config.data.target_column
     labelled_mask = current[target].notna().to_numpy()
     if labelled_mask.sum() == 0:
-        return None, []
-    # Only the target is scored and reported: not a copy of every column of the labelled rows.
-    labelled = current[[target]][labelled_mask]
-    # Integer labels with missing values come as nullable Int64: as int64 classes once the
-    # missing are gone, for the score and Evidently's report alike.
-    labelled = labelled.assign(**{target: label_values(labelled[target])})
+        return None
+    # Only the target is scored: not a copy of every column of the labelled rows. Integer
+    # labels with missing values come as nullable Int64: as int64 classes once the missing
+    # are gone.
+    labels = label_values(current[target][labelled_mask])
     metric = config.policy.performance_metric
-    if labelled[target].nunique() < 2 and metric.average == "macro" and not metric.is_regression:
+    if len(pd.unique(labels)) < 2 and metric.average == "macro" and not metric.is_regression:
         logger.warning("only one class among labelled rows; macro scores are of that class alone")
-    labelled_predictions = predictions[labelled_mask]
-    paths = []
-    # The report is only its HTML, for people (the value below is score_predictions'): none
-    # without report_dir. A sample renders the same picture; the value uses all rows.
-    if report_dir is not None:
-        shown = sample_with_column(
-            labelled,
-            PREDICTION,
-            labelled_predictions,
-            report_sample_rows(config),
-            config.sampling.seed,
-        )
-        snapshot = _run_performance(config, shown, shown[PREDICTION].to_numpy())
-        if snapshot is not None:
-            path = report_dir / "performance.html"
-            snapshot.save_html(str(path))
-            paths.append(str(path))
-    performance = Performance(
-        metric=config.policy.performance_metric.describe(),
+    return Performance(
+        metric=metric.describe(),
         # The gate scores with the same function, so monitor and gate never disagree on what
         # the metric means (Evidently's "macro" turns binary on two labels).
-        value=score_predictions(
-            config.policy.performance_metric, labelled[target].to_numpy(), labelled_predictions
-        ),
+        value=score_predictions(metric, labels, predictions[labelled_mask]),
         labelled_rows=int(labelled_mask.sum()),
         prediction_source=prediction_source,
         labelled_start=_moment(timestamps, labelled_mask, first=True),
         labelled_end=_moment(timestamps, labelled_mask, first=False),
     )
-    return performance, paths
 
 
 def _moment(timestamps: pd.Series | None, mask: np.ndarray, *, first: bool) -> str | None:

@@ -164,6 +164,15 @@ class ReportsConfig(Strict):
         "written here, then logged as the artifacts of a monitoring run of the model's "
         "experiment and deleted here; they stay here only when the upload fails."
     )
+    html: Literal["always", "on-breach", "never"] = Field(
+        default="always",
+        description="Which monitor runs draw Evidently's HTML reports (drift and performance, "
+        "about half of a monitor run's CPU time in a fleet): always; on-breach, only runs "
+        "where a signal breached its threshold, the decision is anything but none (retrain, "
+        "unconfirmed, cooldown, a data issue) or the watch finds the previous champion better; "
+        "never. The signals, the decision, the history and the dashboard's point are the same "
+        "either way.",
+    )
     keep: Annotated[int | timedelta | None, BeforeValidator(_parse_keep)] = Field(
         default=None,
         description="Retention of the monitor's HTML reports (about 7 MB a run), applied after "

@@ -1,4 +1,5 @@
-"""Which monitor runs' report directories to delete under reports.keep: pure, no I/O."""
+"""Which monitor runs draw HTML reports (reports.html) and which runs' report directories to
+delete (reports.keep): pure, no I/O."""
 
 from __future__ import annotations
 
@@ -6,8 +7,32 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from tasks.core.policy import SIGNAL_NAMES, TriggerDecision
+from tasks.core.watch import WatchDecision
+
 # <window end>-run-<wall-clock start with microseconds>, e.g. 20140401T0000-run-20261126T060000123456
 _RUN_DIRECTORY = re.compile(r"^\d{8}T\d{4}-run-(\d{8}T\d{12})$")
+
+
+def draws_reports(
+    setting: str, decision: TriggerDecision, watch: WatchDecision | None = None
+) -> bool:
+    """Whether this monitor run draws its HTML reports under reports.html: on-breach draws
+    for a run where a signal breached, the decision is not none (or insufficient data), or
+    the watch found the previous champion better."""
+    if setting != "on-breach":
+        return setting == "always"
+    breaches = decision.breaches
+    breached = breaches.severe or any(breaches.get(name) for name in SIGNAL_NAMES)
+    acted = decision.action not in ("none", "insufficient-data")
+    return breached or acted or (watch is not None and watch.found_better)
+
+
+def skipped_reports_note(setting: str) -> str:
+    """Why a run has no HTML reports, for its summary."""
+    if setting == "never":
+        return "none drawn (reports.html: never)"
+    return "none drawn (reports.html: on-breach, and nothing breached)"
 
 
 def report_run_name(as_of: datetime, started: datetime) -> str:

@@ -53,6 +53,8 @@ class Signals:
     columns: tuple[ColumnDrift, ...]
     performance: Performance | None
     report_paths: tuple[str, ...] = ()
+    # Why the run has no HTML reports although it could have drawn them (reports.html), else "".
+    reports_note: str = ""
     prediction_drift: ColumnDrift | None = None  # the champion's outputs: window vs reference
     # Regressors: the target of the labelled window rows vs the reference's (reported only).
     target_drift: ColumnDrift | None = None

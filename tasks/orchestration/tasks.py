@@ -23,7 +23,7 @@ from tasks.steps import (
 measure_window = task(cache_policy=NO_CACHE)(monitoring.measure_window)
 decide_on_history = task(cache_policy=NO_CACHE)(monitoring.decide_on_history)
 record_request_outcome = task(cache_policy=NO_CACHE)(monitoring.record_request_outcome)
-label_reports = task(cache_policy=NO_CACHE)(monitoring.label_reports)
+draw_reports = task(cache_policy=NO_CACHE)(monitoring.draw_reports)
 publish_reports = task(cache_policy=NO_CACHE)(reports.publish_reports)
 record_monitor_run = task(cache_policy=NO_CACHE)(recording.record_monitor_run)
 plan_training = task(cache_policy=NO_CACHE)(training.plan_training)
@@ -38,8 +38,8 @@ watch_champion = task(cache_policy=NO_CACHE)(watch.watch_champion)
 __all__ = [
     "adopt_model",
     "decide_on_history",
+    "draw_reports",
     "evaluate_on_holdout",
-    "label_reports",
     "measure_window",
     "plan_training",
     "promote_challenger",

@@ -547,6 +547,8 @@ def render_summary(result: MonitorResult) -> str:
         lines.append(f"reports     {reports.describe()}")
     else:
         lines += [f"report      {path}" for path in signals.report_paths]
+        if signals.reports_note:
+            lines.append(f"report      {signals.reports_note}")
         if reports is not None:
             lines.append(f"reports     {reports.describe()}")
     if result.dashboard:

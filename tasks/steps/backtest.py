@@ -30,7 +30,7 @@ from tasks.core.windows import Window, plan_bootstrap, plan_windows, to_utc_naiv
 from tasks.errors import ConfigError, DataError, ModelError
 from tasks.steps.dashboards import record_dashboard, replay_location, reset_backtest_dashboard
 from tasks.steps.estimation import estimate_window
-from tasks.steps.monitoring import decide_on_history, measure_window, record_run
+from tasks.steps.monitoring import decide_on_history, record_run, window_signals
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
 from tasks.steps.training import adopt_model, plan_training, train_challenger
 from tasks.steps.watch import (
@@ -386,7 +386,7 @@ def replay_window(
         # The monitor looks at its configured current window ending here, as in production.
         current = plan_windows(config, window.end).current
         try:
-            signals = measure_window(config, stores, current, champion, None, champion_model=model)
+            signals = window_signals(config, stores, current, champion, None, champion_model=model)
         except DataError as error:
             # Refused as the monitor flow refuses it (e.g. an entirely empty column): that run
             # fails, decides nothing and records nothing; the replay goes on to the next window.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,9 @@ import pandas as pd
 
 from tasks.adapters.evidently_report import (
     HeaderAlert,
+    ReportDrawing,
     add_report_header,
-    compute_signals,
+    measure_signals,
     report_sample_rows,
 )
 from tasks.adapters.memory import avoid_huge_pages
@@ -30,6 +31,7 @@ from tasks.core.quality_view import (
     quality_rows,
     quality_verdict,
 )
+from tasks.core.retention import draws_reports, skipped_reports_note
 from tasks.core.signals import PredictionSource, Signals
 from tasks.core.sorted_numbers import sharing_sorts
 from tasks.core.watch import WatchDecision
@@ -45,9 +47,16 @@ from tasks.stores.reports import prune_report_runs
 from tasks.stores.resources import Stores
 
 
-# The data-quality checks' sorts of numeric columns are kept for the drift tests meanwhile.
-@sharing_sorts()
-def measure_window(
+@dataclass(frozen=True)
+class Measured:
+    """A measured window: its signals, and what draws its HTML reports if the run wants them
+    (draw_reports)."""
+
+    signals: Signals
+    drawing: ReportDrawing
+
+
+def window_signals(
     config: Config,
     stores: Stores,
     window: Window,
@@ -56,13 +65,41 @@ def measure_window(
     *,
     champion_model: Any = None,
 ) -> Signals:
-    """Measure drift, prediction drift, performance and estimated performance of window for
-    the champion.
+    """The window's signals (measure_window), with its HTML reports drawn in report_dir unless
+    it is None (they are then never drawn)."""
+    measured = measure_window(
+        config,
+        stores,
+        window,
+        champion_version,
+        champion_model=champion_model,
+        drawn=report_dir is not None,
+    )
+    if report_dir is None:
+        measured.drawing.release()
+        return measured.signals
+    return measured.drawing.draw(report_dir, measured.signals)
 
-    Evidently's HTML reports go to report_dir (none when it is None). Predictions are the
-    logged ones where the log has them; the champion predicts the rest. The estimate uses the
-    champion's own predictions and calibrated probabilities on every row. champion_model: the
-    champion's model when the caller has loaded it already (else it is loaded when needed).
+
+# The data-quality checks' sorts of numeric columns are kept for the drift tests meanwhile.
+@sharing_sorts()
+def measure_window(
+    config: Config,
+    stores: Stores,
+    window: Window,
+    champion_version: str,
+    *,
+    champion_model: Any = None,
+    drawn: bool = False,
+) -> Measured:
+    """Measure drift, prediction drift, performance and estimated performance of window for
+    the champion; draw_reports draws the HTML reports of it after, if they are wanted.
+
+    Predictions are the logged ones where the log has them; the champion predicts the rest.
+    The estimate uses the champion's own predictions and calibrated probabilities on every row.
+    champion_model: the champion's model when the caller has loaded it already (else it is
+    loaded when needed). drawn: the reports will be drawn (reports.html: always), so that a
+    drift test left to Evidently's sample covers the report's columns in the same run.
     """
     avoid_huge_pages()  # first touches of large arrays cost system CPU with them (see there)
     registry = stores.registry
@@ -105,13 +142,13 @@ def measure_window(
     reference_predictions = (
         predict_labels(champion, reference, config.data.features) if prediction_drift else None
     )
-    signals = compute_signals(
+    signals, drawing = measure_signals(
         config,
         current,
         reference,
         predictions,
         source,
-        report_dir,
+        drawn=drawn,
         reference_predictions=reference_predictions,
         timestamps=current[config.data.timestamp_column],
         reference_total_rows=record.training_rows,
@@ -142,7 +179,7 @@ def measure_window(
         signals.drift_share,
         f"{signals.performance.value:.3f}" if signals.performance else "n/a",
     )
-    return signals
+    return Measured(signals, drawing)
 
 
 def _window_predictions(
@@ -343,6 +380,30 @@ def quality_alert(report: QualityReport) -> HeaderAlert | None:
         folded=others,
         folded_label=label,
     )
+
+
+def draw_reports(
+    config: Config,
+    window: Window,
+    champion: str,
+    measured: Measured,
+    decision: TriggerDecision,
+    report_dir: Path,
+    watch: WatchDecision | None = None,
+) -> Signals:
+    """Draw the window's HTML reports in report_dir when reports.html wants them for this run
+    (draws_reports: always, on a breach or an action, never), each with what it is about at
+    its top (label_reports); return the window's signals with their paths, or with the note
+    why there are none."""
+    setting = config.reports.html
+    if not draws_reports(setting, decision, watch):
+        measured.drawing.release()
+        note = skipped_reports_note(setting)
+        step_logger(__name__).info("%s: HTML reports %s", config.name, note)
+        return replace(measured.signals, reports_note=note)
+    signals = measured.drawing.draw(report_dir, measured.signals)
+    label_reports(config, window, champion, signals, decision)
+    return signals
 
 
 def label_reports(

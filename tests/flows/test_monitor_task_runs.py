@@ -38,7 +38,7 @@ def test_a_monitor_run_is_six_task_runs_that_record_and_keep_its_reports(
     names = sorted(run.name.rsplit("-", 1)[0] for run in runs)
     assert names == [
         "decide_on_history",
-        "label_reports",
+        "draw_reports",
         "measure_window",
         "publish_reports",
         "record_monitor_run",

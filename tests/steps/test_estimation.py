@@ -11,7 +11,7 @@ from tasks.core.estimate import Calibration
 from tasks.core.windows import Window
 from tasks.steps.backtest import score_window
 from tasks.steps.estimation import estimate_window
-from tasks.steps.monitoring import measure_window
+from tasks.steps.monitoring import window_signals
 from tasks.steps.training import train_challenger
 from tasks.stores.data import load_window
 from tasks.stores.registry import open_registry
@@ -48,7 +48,7 @@ def test_every_version_records_its_holdout_score_and_the_monitor_passes_it_on(
     record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
     holdout_score, _ = score_window(config, open_stores(config), HOLDOUT, record.version)
 
-    signals = measure_window(config, open_stores(config), LATER, record.version, None)
+    signals = window_signals(config, open_stores(config), LATER, record.version, None)
 
     assert record.metrics["holdout_f1 (macro)"] == pytest.approx(holdout_score, abs=1e-6)
     assert signals.holdout_score == record.metrics["holdout_f1 (macro)"]
@@ -58,7 +58,7 @@ def test_a_version_without_a_holdout_has_no_holdout_score(tmp_path: Path) -> Non
     config = _config(tmp_path)
     record = train_challenger(config, open_stores(config), TRAINING, "test")
 
-    signals = measure_window(config, open_stores(config), LATER, record.version, None)
+    signals = window_signals(config, open_stores(config), LATER, record.version, None)
 
     assert set(record.metrics) == {"training_f1 (macro)"}
     assert signals.holdout_score is None
@@ -68,7 +68,7 @@ def test_the_estimate_is_computed_on_every_row_and_reported_by_the_monitor(tmp_p
     config = _config(tmp_path)
     record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
 
-    signals = measure_window(config, open_stores(config), LATER, record.version, None)
+    signals = window_signals(config, open_stores(config), LATER, record.version, None)
 
     assert signals.estimate is not None
     assert signals.estimate_note is None
@@ -101,7 +101,7 @@ def test_a_model_without_predict_proba_has_no_estimate(tmp_path: Path) -> None:
     )
     record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
 
-    signals = measure_window(config, open_stores(config), LATER, record.version, None)
+    signals = window_signals(config, open_stores(config), LATER, record.version, None)
 
     assert open_registry(config.registry, config.name).load_calibration(record.version) is None
     assert signals.estimate is None

@@ -15,7 +15,7 @@ from tasks.adapters import evidently_report
 from tasks.config import Config
 from tasks.core.windows import Window
 from tasks.render.reporting import render_comparison
-from tasks.steps.monitoring import measure_window
+from tasks.steps.monitoring import window_signals
 from tasks.steps.promotion import evaluate_on_holdout, promote_challenger
 from tasks.steps.training import train_challenger
 from tasks.stores.resources import open_stores
@@ -83,7 +83,7 @@ def test_integer_labels_with_gaps_are_0_and_1_everywhere(
 
     monkeypatch.setattr(evidently_report, "_run_performance", spy)
     # The current window: 15 days of the last 35 still await their labels.
-    signals = measure_window(
+    signals = window_signals(
         config, stores, Window(_day(165), _day(200)), first.version, tmp_path / "r"
     )
 

@@ -17,7 +17,7 @@ from tasks.render.reporting import describe_estimate
 from tasks.steps.backtest import estimate_in_window, score_window
 from tasks.steps.estimation import estimate_window
 from tasks.steps.loss_estimation import ATTACHMENT, BASIS, loss_estimator_from_bytes
-from tasks.steps.monitoring import measure_window
+from tasks.steps.monitoring import window_signals
 from tasks.steps.training import train_challenger
 from tasks.stores.data import load_window
 from tasks.stores.registry import open_registry
@@ -68,7 +68,7 @@ def test_the_monitor_estimates_a_regressor_on_every_row(tmp_path: Path, metric: 
     config = _config(tmp_path, **{"policy.performance_metric": {"name": metric}})
     record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
 
-    signals = measure_window(config, open_stores(config), LATER, record.version, None)
+    signals = window_signals(config, open_stores(config), LATER, record.version, None)
 
     estimate, realised = signals.estimate, signals.performance
     assert estimate is not None and realised is not None and signals.estimate_note is None
@@ -102,7 +102,7 @@ def test_an_unsupported_metric_has_no_estimate_and_says_why(tmp_path: Path) -> N
     )
     record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
 
-    signals = measure_window(config, open_stores(config), LATER, record.version, None)
+    signals = window_signals(config, open_stores(config), LATER, record.version, None)
 
     assert signals.estimate is None
     assert signals.estimate_note == (
@@ -116,7 +116,7 @@ def test_a_regressor_without_a_holdout_has_no_estimate_and_says_why(tmp_path: Pa
     config = _config(tmp_path)
     record = train_challenger(config, open_stores(config), TRAINING, "test")
 
-    signals = measure_window(config, open_stores(config), LATER, record.version, None)
+    signals = window_signals(config, open_stores(config), LATER, record.version, None)
 
     assert ATTACHMENT not in record.attachments
     assert signals.estimate is None

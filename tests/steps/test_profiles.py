@@ -11,7 +11,7 @@ import pytest
 
 from tasks.core.profiles import PROFILE_NAME, CategoricalProfile, profile_from_bytes
 from tasks.core.windows import Window
-from tasks.steps.monitoring import measure_window
+from tasks.steps.monitoring import window_signals
 from tasks.steps.profiles import load_profile, profile_reference
 from tasks.steps.training import train_challenger
 from tasks.stores.registry import open_registry
@@ -65,8 +65,8 @@ def test_a_version_without_a_profile_gets_one_from_its_stored_reference(tmp_path
     for name, column in expected.columns.items():
         np.testing.assert_array_equal(built.columns[name].values, column.values)
 
-    with_profile = measure_window(config, open_stores(config), LATER, trained.version, None)
-    without = measure_window(config, open_stores(config), LATER, older.version, None)
+    with_profile = window_signals(config, open_stores(config), LATER, trained.version, None)
+    without = window_signals(config, open_stores(config), LATER, older.version, None)
     assert with_profile.columns == without.columns
     assert with_profile.prediction_drift == without.prediction_drift
     assert with_profile.drift_rows_current == with_profile.current_rows  # every row tested
@@ -75,11 +75,11 @@ def test_a_version_without_a_profile_gets_one_from_its_stored_reference(tmp_path
 def test_sampling_drift_rows_still_samples_with_evidently(tmp_path: Path) -> None:
     config = _config(tmp_path)
     record = train_challenger(config, open_stores(config), TRAINING, "test", HOLDOUT)
-    every_row = measure_window(
+    every_row = window_signals(
         config, open_stores(config), LATER, record.version, tmp_path / "reports"
     )
     sampled_config = _config(tmp_path, **{"sampling.drift_rows": 1_000})
-    sampled = measure_window(
+    sampled = window_signals(
         sampled_config, open_stores(sampled_config), LATER, record.version, None
     )
     # Fewer rows than the sample here: Evidently sees the same rows, and agrees.
