@@ -168,7 +168,8 @@ class ReportsConfig(Strict):
         default="always",
         description="Which monitor runs draw Evidently's HTML reports (drift and performance, "
         "about half of a monitor run's CPU time in a fleet): always; on-breach, only runs "
-        "where a signal breached its threshold, the decision is anything but none (retrain, "
+        "where a signal is over its threshold (acted on or not: drift the policy ignores or "
+        "judges harmless counts), the decision is anything but none (retrain, "
         "unconfirmed, cooldown, a data issue) or the watch finds the previous champion better; "
         "never. The signals, the decision, the history and the dashboard's point are the same "
         "either way.",

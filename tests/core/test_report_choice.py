@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tasks.core.policy import Breaches
+from tasks.core.reasons import Reason, ReasonCode
 from tasks.core.retention import draws_reports, skipped_reports_note
 from tasks.core.watch import WatchAction, WatchDecision
 from tests.helpers import make_decision
@@ -51,6 +52,29 @@ def test_on_breach_draws_for_any_breached_signal_even_unacted(breaches: Breaches
     # A single breach the policy does not act on yet (action none) is still drawn: it is the
     # run a person looks at when the next one confirms it.
     assert draws_reports("on-breach", make_decision(action="none", breaches=breaches))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        ReasonCode.DATA_DRIFT_IGNORED,  # retrain_on_drift: false
+        ReasonCode.DATA_DRIFT_NOT_HARMFUL,  # when-harmful judged it harmless
+        ReasonCode.PREDICTION_DRIFT_IGNORED,
+        ReasonCode.ESTIMATE_BREACH_IGNORED,
+    ],
+)
+def test_on_breach_draws_for_a_signal_over_its_threshold_the_policy_does_not_act_on(
+    code: ReasonCode,
+) -> None:
+    over = make_decision(action="none", breaches=QUIET, confirmed=(), reason_codes=(Reason(code),))
+    assert draws_reports("on-breach", over)
+    quiet = make_decision(
+        action="none",
+        breaches=QUIET,
+        confirmed=(),
+        reason_codes=(Reason(ReasonCode.NO_DATA_DRIFT), Reason(ReasonCode.PERFORMANCE_OK)),
+    )
+    assert not draws_reports("on-breach", quiet)
 
 
 @pytest.mark.parametrize("action", ["retrain", "unconfirmed", "cooldown", "data-issue"])
