@@ -197,6 +197,7 @@ def test_fleet_publishes_models_per_hour_where_the_time_goes_and_the_cold_compar
     assert [target.split(" ")[0:2] for target, _ in targets] == [
         ["monitor", "only"],
         ["monitor", "only,"],
+        ["(monitor", "only,"],
         ["(one", "process,"],
         ["one", "fleet"],
     ], out
