@@ -86,7 +86,9 @@ def write_fleet(directory: Path, models: int, **settings: Any) -> Path:
     demo["registry"]["path"] = "state/registry"
     demo["reports"]["path"] = "state/reports"
     demo["reports"]["keep"] = 1
-    if REPORTS_HTML != "always":  # the default, and all a --baseline tree before it knows
+    # Left out when it is the default: a --baseline tree from before the setting refuses it.
+    demo["reports"].pop("html", None)
+    if REPORTS_HTML != "always":
         demo["reports"]["html"] = REPORTS_HTML
     demo["promotion"]["guards"]["latency_ratio"] = None  # timing guard: chance on a busy machine
     (directory / "models").mkdir(parents=True, exist_ok=True)
