@@ -239,10 +239,7 @@ def compute_signals(
         skip_columns=skip_columns,
         drawn=report_dir is not None,
     )
-    if report_dir is None:
-        drawing.release()
-        return signals
-    return drawing.draw(report_dir, signals)
+    return drawing.finish(report_dir, signals)
 
 
 def measure_signals(
@@ -321,8 +318,8 @@ def measure_signals(
             config, current, predictions, prediction_source, timestamps
         )
     # The rows sample_with_column keeps (or would keep) per side.
-    shown_current = len(current) if shown_rows is None else min(len(current), shown_rows)
-    shown_reference = len(reference) if shown_rows is None else min(len(reference), shown_rows)
+    shown_current = _rows_shown(len(current), shown_rows)
+    shown_reference = _rows_shown(len(reference), shown_rows)
     reference_rows_total = reference_total_rows or (profile.rows if profile else len(reference))
     signals = Signals(
         current_rows=len(current),
@@ -336,8 +333,12 @@ def measure_signals(
         drift_rows_reference=reference_rows_total if profile else shown_reference,
         sample_seed=sampling.seed,
     )
-    drawing.exact_rows = (shown_current, shown_reference) if profile is not None else None
     return signals, drawing
+
+
+def _rows_shown(rows: int, shown_rows: int | None) -> int:
+    """The rows a seeded sample of at most shown_rows keeps of rows (all, without a limit)."""
+    return rows if shown_rows is None else min(rows, shown_rows)
 
 
 class ReportDrawing:
@@ -364,16 +365,20 @@ class ReportDrawing:
         )
         self.shown_rows = shown_rows
         self.shown_features = shown_features
-        self.exact_rows: tuple[int, int] | None = None
+        self._with_predictions = reference_predictions is not None
         # Evidently's run on the sample when measuring needed one, and the features it covered.
         self._tested: tuple[Any, list[Any], Any | None, Any | None] | None = None
         self._tested_features: list[str] | None = None
 
-    def _samples(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Both sides' seeded samples, each row with its prediction (as a column)."""
+    def _window(self) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray | None]:
+        """The window held since measuring: current, reference and both sides' predictions."""
         if self._frames is None:
             raise RuntimeError("the window's reports were drawn or released already")
-        current, reference, predictions, reference_predictions = self._frames
+        return self._frames
+
+    def _samples(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Both sides' seeded samples, each row with its prediction (as a column)."""
+        current, reference, predictions, reference_predictions = self._window()
         seed = self.config.sampling.seed
         return (
             sample_with_column(current, PREDICTION, predictions, self.shown_rows, seed),
@@ -384,7 +389,7 @@ class ReportDrawing:
         drift_current, drift_reference = self._samples()
         prediction_pair = (
             (drift_current[PREDICTION].to_numpy(), drift_reference[PREDICTION].to_numpy())
-            if self._frames is not None and self._frames[3] is not None
+            if self._with_predictions
             else None
         )
         return _run_drift(self.config, drift_current, drift_reference, prediction_pair, features)
@@ -410,6 +415,7 @@ class ReportDrawing:
     def draw(self, report_dir: Path, signals: Signals) -> Signals:
         """Save drift.html and performance.html (when it can be drawn) in report_dir; return
         signals (the window's) with their paths. The window is released after."""
+        current, reference, _, _ = self._window()
         report_dir.mkdir(parents=True, exist_ok=True)
         paths: list[str] = []
         drift_drawn = bool(self.config.data.features)
@@ -420,14 +426,22 @@ class ReportDrawing:
             paths += [performance] if performance else []
         self.release()
         signals = replace(signals, report_paths=tuple(paths))
-        if self.exact_rows is None or not drift_drawn:
+        # Shown features exist with a profile only: the flags used every row, the plots a sample.
+        if self.shown_features is None or not drift_drawn:
             return signals
         return replace(
             signals,
-            report_rows_current=self.exact_rows[0],
-            report_rows_reference=self.exact_rows[1],
-            report_columns=(len(self.shown_features) if self.shown_features is not None else None),
+            report_rows_current=_rows_shown(len(current), self.shown_rows),
+            report_rows_reference=_rows_shown(len(reference), self.shown_rows),
+            report_columns=len(self.shown_features),
         )
+
+    def finish(self, report_dir: Path | None, signals: Signals) -> Signals:
+        """draw in report_dir; with None, release the window without drawing."""
+        if report_dir is None:
+            self.release()
+            return signals
+        return self.draw(report_dir, signals)
 
     def release(self) -> None:
         """Let go of the window (a run that draws no reports, or after drawing them)."""
@@ -449,9 +463,7 @@ class ReportDrawing:
     def _draw_performance(self, report_dir: Path) -> str | None:
         """The performance report of a sample of the labelled rows (the value is
         score_predictions' on every row: a sample renders the same picture)."""
-        if self._frames is None:
-            raise RuntimeError("the window's reports were drawn or released already")
-        current, _, predictions, _ = self._frames
+        current, _, predictions, _ = self._window()
         target = self.config.data.target_column
         labelled_mask = current[target].notna().to_numpy()
         if labelled_mask.sum() == 0:

@@ -75,10 +75,7 @@ def window_signals(
         champion_model=champion_model,
         drawn=report_dir is not None,
     )
-    if report_dir is None:
-        measured.drawing.release()
-        return measured.signals
-    return measured.drawing.draw(report_dir, measured.signals)
+    return measured.drawing.finish(report_dir, measured.signals)
 
 
 # The data-quality checks' sorts of numeric columns are kept for the drift tests meanwhile.
