@@ -11,11 +11,13 @@ documented options); `make` targets with `make -n`.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import tempfile
 import types
 import typing
 from collections.abc import Iterator
@@ -41,6 +43,7 @@ DOCS = REPO_ROOT / "docs"
 DOC_FILES = sorted([REPO_ROOT / "README.md", *DOCS.rglob("*.md")])
 HOOK_PATH = DOCS / "hooks" / "config_reference.py"
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
+HELP_RUNNER = REPO_ROOT / "tests" / "help_runner.py"
 SHELL_FENCES = {"bash", "sh", "shell", "console"}
 # Registry commands are quick and harmless on a temporary registry: run them for real.
 RUN_FOR_REAL = re.compile(r"^\.venv/bin/(python -m tasks\.cli\.registry|autoretrain registry) ")
@@ -276,8 +279,33 @@ def _script_of(tokens: list[str], project: Path) -> Path | None:
     return project / tokens[1]
 
 
-def check_command(command: DocCommand, project: Path, env: dict[str, str]) -> str | None:
-    """None when the documented line runs as written; else what is wrong with it."""
+@dataclass(frozen=True)
+class HelpCheck:
+    """A documented line to run with `--help` appended: it parses its options and exits 0
+    without doing the work."""
+
+    where: str
+    tokens: list[str]  # the line's words, VAR=value prefixes dropped
+
+    @property
+    def argv(self) -> list[str]:
+        return [*self.tokens, "--help"]
+
+    def judge(self, code: int, stdout: str, stderr: str) -> str | None:
+        if code != 0:
+            return f"{self.where}: `--help` exits {code}: {stderr.strip()[-500:]}"
+        options = [token.split("=")[0] for token in self.tokens[1:] if token.startswith("--")]
+        unknown = [
+            option
+            for option in options
+            if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", stdout)
+        ]
+        return f"{self.where}: options not in its --help: {unknown}" if unknown else None
+
+
+def precheck(command: DocCommand, project: Path, env: dict[str, str]) -> str | HelpCheck | None:
+    """What is wrong with the documented line, None when it ran as written, or the --help run
+    that decides (servers and flows included)."""
     where = f"{command.source}: `{command.line}`"
     try:
         tokens = shlex.split(command.line, comments=True)
@@ -312,18 +340,76 @@ def check_command(command: DocCommand, project: Path, env: dict[str, str]) -> st
                 return f"{where}: does not compile: {compiled.stderr.strip()}"
             extra = tokens[3:] if tokens[1] == "-m" else tokens[2:]
             return f"{where}: takes no arguments, documented with {extra}" if extra else None
-    # Everything else, servers and flows included: the documented line with --help appended
-    # parses its options and exits 0 without doing the work.
-    result = _run([*tokens, "--help"], project, env)
-    if result.returncode != 0:
-        return f"{where}: `--help` exits {result.returncode}: {result.stderr.strip()[-500:]}"
-    options = [token.split("=")[0] for token in tokens[1:] if token.startswith("--")]
-    unknown = [
-        option
-        for option in options
-        if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", result.stdout)
-    ]
-    return f"{where}: options not in its --help: {unknown}" if unknown else None
+    return HelpCheck(where, tokens)
+
+
+def _runner_line(check: HelpCheck, project: Path) -> list[str] | None:
+    """The line for tests/help_runner.py when the project's Python runs the program (a
+    `.venv/bin/python SCRIPT|-m MODULE` line, or a console script of .venv/bin); else None."""
+    program, *args = check.argv
+    if program == ".venv/bin/python":
+        return ["module", *args[1:]] if args[0] == "-m" else ["path", *args]
+    path = project / program
+    if not (program.startswith(".venv/bin/") and path.is_file()):
+        return None
+    with path.open("rb") as file:
+        first = file.readline()
+    return ["path", program, *args] if first.startswith(b"#!") and b"python" in first else None
+
+
+def run_help_checks(
+    checks: list[HelpCheck], project: Path, env: dict[str, str], threads: int
+) -> list[str | None]:
+    """The verdicts of checks, in order: the lines of one Python program in one
+    tests/help_runner.py process (the program's imports paid once, not once a line), any other
+    program's line in a process of its own."""
+    groups: dict[str, list[int]] = {}
+    lines: dict[int, list[str]] = {}
+    for index, check in enumerate(checks):
+        line = _runner_line(check, project)
+        key = f"own-{index}" if line is None else check.tokens[0]
+        if line is not None:
+            lines[index] = line
+        groups.setdefault(key, []).append(index)
+    results: list[str | None] = [None] * len(checks)
+
+    def run_group(indexes: list[int]) -> None:
+        if indexes[0] not in lines:
+            check = checks[indexes[0]]
+            result = _run(check.argv, project, env)
+            results[indexes[0]] = check.judge(result.returncode, result.stdout, result.stderr)
+            return
+        verdicts = _run_runner([lines[index] for index in indexes], project, env)
+        for index, verdict in zip(indexes, verdicts, strict=True):
+            check = checks[index]
+            results[index] = check.judge(*verdict) if isinstance(verdict, tuple) else verdict
+
+    # The largest groups first, so that the last thread to finish is not the longest one.
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(run_group, sorted(groups.values(), key=len, reverse=True)))
+    return results
+
+
+def _run_runner(
+    lines: list[list[str]], project: Path, env: dict[str, str]
+) -> list[tuple[int, str, str] | str]:
+    """tests/help_runner.py over lines: (exit code, stdout, stderr) of each, or what went wrong
+    with the runner itself."""
+    with tempfile.TemporaryDirectory() as directory:
+        output = Path(directory) / "results.json"
+        result = subprocess.run(
+            [".venv/bin/python", str(HELP_RUNNER), str(output)],
+            input=json.dumps(lines),
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT + 10 * len(lines),
+        )
+        if result.returncode != 0 or not output.exists():
+            failure = f"tests/help_runner.py exits {result.returncode}: {result.stderr[-500:]}"
+            return [failure] * len(lines)
+        return [tuple(verdict) for verdict in json.loads(output.read_text())]
 
 
 WRONG_COMMANDS = [
@@ -343,10 +429,11 @@ WRONG_COMMANDS = [
 
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
-    """The result of check_command for every documented and every wrong example line.
+    """What is wrong with every documented and every wrong example line (None: nothing).
 
-    Each check starts a Python or Prefect process (2-7 s on a busy machine): run them a few at
-    a time, once, and let the tests below read the results.
+    Each check starts a process (2-7 s on a busy machine, most of it imports): run them a few
+    at a time, once, and let the tests below read the results. The --help runs of one Python
+    program share a process (tests/help_runner.py).
     """
     base = tmp_path_factory.mktemp("reader")
     project, env = make_project(base / "project"), reader_environment(base)
@@ -359,8 +446,13 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
         unique.setdefault(command.line, command)
     commands = list(unique.values())
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = pool.map(lambda command: check_command(command, project, env), commands)
-        return {command.line: result for command, result in zip(commands, results, strict=True)}
+        found = list(pool.map(lambda command: precheck(command, project, env), commands))
+    helps = [check for check in found if isinstance(check, HelpCheck)]
+    verdicts = iter(run_help_checks(helps, project, env, threads=3))
+    return {
+        command.line: next(verdicts) if isinstance(result, HelpCheck) else result
+        for command, result in zip(commands, found, strict=True)
+    }
 
 
 def test_the_docs_document_the_commands_a_reader_needs() -> None:
