@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from prefect.client.schemas.objects import Artifact as ArtifactResponse
 
     from tasks.core.policy import TriggerDecision
+    from tasks.stores.registry import LocalRegistry
 
 ROOT = REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO_ROOT / "data" / "seattle"
@@ -133,6 +134,40 @@ def make_lineage(**given: Any) -> Lineage:
         "reason": "test",
     }
     return Lineage(**{**placeholders, **given})
+
+
+def register_demo_champions(
+    registry_path: Path, count: int, name: str = "seattle-weather", reason: str = "test"
+) -> LocalRegistry:
+    """A registry of count real trees on the demo log's 2012 rows (depths 1..count), each made
+    champion in turn as a promotion leaves them: the last one is the champion."""
+    import pandas as pd
+    from sklearn.tree import DecisionTreeClassifier
+
+    from tasks.core.frames import fingerprint_frame
+    from tasks.stores.registry import LocalRegistry
+
+    registry = LocalRegistry(registry_path, name)
+    reference = pd.read_parquet(DEMO_DATA / "weather-2012.parquet").dropna()
+    features = ["precipitation", "temp_max", "temp_min", "wind"]
+    for depth in range(1, count + 1):
+        model = DecisionTreeClassifier(max_depth=depth, random_state=0)
+        model.fit(reference[features], reference["weather"])
+        record = registry.register(
+            model,
+            reference,
+            make_lineage(
+                params={"max_depth": depth, "random_state": 0},
+                training_rows=len(reference),
+                data_fingerprint=fingerprint_frame(reference),
+                source="trained",
+                reason=reason,
+                features=features,
+            ),
+        )
+        registry.set_alias("champion", record.version, reason=reason, action="promote")
+        registry.mark(record.version, "champion")
+    return registry
 
 
 def read_artifact(key: str) -> ArtifactResponse | None:

@@ -26,16 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 import yaml
 from pydantic import BaseModel, Field
-from sklearn.tree import DecisionTreeClassifier
 
 from tasks.config import Config
-from tasks.core.frames import fingerprint_frame
-from tasks.stores.registry import LocalRegistry
-from tests.helpers import make_lineage
+from tests.helpers import register_demo_champions
 from tests.processes import scaled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -231,28 +227,9 @@ def make_project(root: Path) -> Path:
             (root / entry.name).symlink_to(entry)
     (root / "config.yaml").write_text((REPO_ROOT / "config.yaml").read_text())
     registry_path = yaml.safe_load((root / "config.yaml").read_text())["registry"]["path"]
-    registry = LocalRegistry(root / registry_path, "seattle-weather")
-    reference = pd.read_parquet(REPO_ROOT / "data" / "seattle" / "weather-2012.parquet").dropna()
-    features = ["precipitation", "temp_max", "temp_min", "wind"]
-    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(
-        reference[features], reference["weather"]
-    )
-    record = registry.register(
-        model,
-        reference,
-        make_lineage(
-            params={"max_depth": 3, "random_state": 0},
-            training_rows=len(reference),
-            data_fingerprint=fingerprint_frame(reference),
-            source="trained",
-            reason="docs test",
-            features=features,
-        ),
-    )
-    registry.set_alias("champion", record.version, reason="docs test", action="promote")
-    registry.mark(record.version, "champion")
+    registry = register_demo_champions(root / registry_path, 1, reason="docs test")
     # What a promotion writes beside the champion (`registry card` prints it).
-    registry.save_card(record.version, "# Model card: seattle-weather v0001\n", {})
+    registry.save_card("v0001", "# Model card: seattle-weather v0001\n", {})
     return root
 
 

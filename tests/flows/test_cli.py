@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, register_demo_champions
 from tests.outputs import output_differences, prefect_from, snippet
 
 pytestmark = pytest.mark.e2e
@@ -67,7 +67,9 @@ def test_monitor_script_runs_the_loop_then_finds_nothing_new_to_promote(write_co
 def test_rollback_script_restores_the_previous_champion(write_config, tmp_path):
     config_path = write_config({"registry": {"path": "registry"}, "reports": {"path": "reports"}})
     home = tmp_path / "home"
-    assert _run("monitor.py", "--config", str(config_path), cwd=tmp_path, home=home).returncode == 0
+    # Where a promotion leaves the registry: v0001 was champion, v0002 is (the first test runs
+    # the monitor that gets there; here it is the rollback script's turn, cold).
+    register_demo_champions(tmp_path / "registry", 2)
 
     without_reason = _run("rollback.py", "--config", str(config_path), cwd=tmp_path, home=home)
     rollback = _run(
