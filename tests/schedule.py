@@ -24,23 +24,29 @@ import pytest
 CACHE_KEY = "autoretrain/module_seconds"
 
 # Seconds per module (setup + call + teardown of its tests) in a 2-worker `make test` on the
-# 2-core machine of docs/benchmarks.md; only the order matters, so rough numbers do.
+# 2-core machine of docs/benchmarks.md (2026-12-04, 16:30); only the order matters, so rough
+# numbers do.
 KNOWN_SECONDS: dict[str, float] = {
-    "tests/test_benchmarks.py": 550,
-    "tests/orchestration/test_server_integration.py": 340,
-    "tests/flows/test_fleet.py": 200,
-    "tests/flows/test_two_machines.py": 200,
-    "tests/test_docs.py": 195,
-    "tests/flows/test_cli.py": 160,
-    "tests/cli/test_fail_fast.py": 140,
-    "tests/orchestration/test_fleet_server.py": 110,
-    "tests/stores/test_kill_and_race.py": 110,
-    "tests/flows/test_bad_input.py": 75,
-    "tests/flows/test_mlflow_reports.py": 75,
-    "tests/steps/test_backtest.py": 75,
-    "tests/orchestration/test_approval.py": 70,
-    "tests/flows/test_shared_registry.py": 40,
-    "tests/adapters/test_evidently_ui.py": 30,
+    "tests/test_benchmarks.py": 650,
+    "tests/orchestration/test_server_integration.py": 325,
+    "tests/flows/test_fleet.py": 245,
+    "tests/flows/test_two_machines.py": 190,
+    "tests/flows/test_cli.py": 165,
+    "tests/stores/test_kill_and_race.py": 125,
+    "tests/cli/test_fail_fast.py": 120,
+    "tests/orchestration/test_fleet_server.py": 105,
+    "tests/orchestration/test_approval.py": 80,
+    "tests/flows/test_bad_input.py": 80,
+    "tests/flows/test_flows.py": 65,
+    "tests/test_docs.py": 65,
+    "tests/flows/test_mlflow_reports.py": 60,
+    "tests/flows/test_shared_registry.py": 55,
+    "tests/stores/test_registry.py": 55,
+    "tests/orchestration/test_prefect_ui_pages.py": 50,
+    "tests/orchestration/test_orchestration.py": 50,
+    "tests/flows/test_secret_leaks.py": 40,
+    "tests/flows/test_watch_flows.py": 40,
+    "tests/stores/test_mlflow_registry.py": 40,
 }
 # A module not in the table: seconds per test by its heaviest marker.
 MARKER_SECONDS = {"server": 30.0, "e2e": 10.0, "slow": 5.0}
