@@ -7,18 +7,19 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import pandas as pd
 import yaml
 from sklearn.dummy import DummyClassifier
+from sklearn.tree import DecisionTreeClassifier
 
 from tasks.config import Config, parse_config
-from tasks.stores.registry import Lineage
+from tasks.core.frames import fingerprint_frame
+from tasks.stores.registry import Lineage, LocalRegistry
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import Artifact as ArtifactResponse
 
     from tasks.core.policy import TriggerDecision
-    from tasks.stores.registry import LocalRegistry
-
 ROOT = REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO_ROOT / "data" / "seattle"
 REMOVE = object()  # an override value that deletes the key
@@ -141,12 +142,6 @@ def register_demo_champions(
 ) -> LocalRegistry:
     """A registry of count real trees on the demo log's 2012 rows (depths 1..count), each made
     champion in turn as a promotion leaves them: the last one is the champion."""
-    import pandas as pd
-    from sklearn.tree import DecisionTreeClassifier
-
-    from tasks.core.frames import fingerprint_frame
-    from tasks.stores.registry import LocalRegistry
-
     registry = LocalRegistry(registry_path, name)
     reference = pd.read_parquet(DEMO_DATA / "weather-2012.parquet").dropna()
     features = ["precipitation", "temp_max", "temp_min", "wind"]

@@ -23,6 +23,7 @@ import typing
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -340,30 +341,32 @@ def run_help_checks(
     """The verdicts of checks, in order: the lines of one Python program in one
     tests/help_runner.py process (the program's imports paid once, not once a line), any other
     program's line in a process of its own."""
-    groups: dict[str, list[int]] = {}
-    lines: dict[int, list[str]] = {}
+    results: list[str | None] = [None] * len(checks)
+    by_program: dict[str, list[tuple[int, list[str]]]] = {}
+    alone: list[int] = []
     for index, check in enumerate(checks):
         line = _runner_line(check, project)
-        key = f"own-{index}" if line is None else check.tokens[0]
-        if line is not None:
-            lines[index] = line
-        groups.setdefault(key, []).append(index)
-    results: list[str | None] = [None] * len(checks)
+        if line is None:
+            alone.append(index)
+        else:
+            by_program.setdefault(check.tokens[0], []).append((index, line))
 
-    def run_group(indexes: list[int]) -> None:
-        if indexes[0] not in lines:
-            check = checks[indexes[0]]
-            result = _run(check.argv, project, env)
-            results[indexes[0]] = check.judge(result.returncode, result.stdout, result.stderr)
-            return
-        verdicts = _run_runner([lines[index] for index in indexes], project, env)
-        for index, verdict in zip(indexes, verdicts, strict=True):
-            check = checks[index]
-            results[index] = check.judge(*verdict) if isinstance(verdict, tuple) else verdict
+    def run_program(group: list[tuple[int, list[str]]]) -> None:
+        verdicts = _run_runner([line for _, line in group], project, env)
+        for (index, _), verdict in zip(group, verdicts, strict=True):
+            results[index] = (
+                checks[index].judge(*verdict) if isinstance(verdict, tuple) else verdict
+            )
+
+    def run_alone(index: int) -> None:
+        result = _run(checks[index].argv, project, env)
+        results[index] = checks[index].judge(result.returncode, result.stdout, result.stderr)
 
     # The largest groups first, so that the last thread to finish is not the longest one.
+    jobs = [partial(run_program, group) for group in sorted(by_program.values(), key=len)[::-1]]
+    jobs += [partial(run_alone, index) for index in alone]
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(run_group, sorted(groups.values(), key=len, reverse=True)))
+        list(pool.map(lambda job: job(), jobs))
     return results
 
 
