@@ -3,6 +3,7 @@ under each model's config, and broken members as errors instead of exceptions.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,42 @@ def test_two_configs_with_one_model_name_keep_the_first_and_name_the_clash(fleet
     assert "model name 'north' is already used by" in (clash[0].error or "")
 
 
+def test_model_timeouts_set_single_models_and_the_rest_keep_model_timeout(fleet_dir: Path):
+    fleet_path = _write(
+        fleet_dir / "fleet.yaml",
+        {
+            "models": ["models/*.yaml"],
+            "defaults": _shared_defaults(),
+            "model_timeout": "20min",
+            "model_timeouts": {"south": "2h"},
+        },
+    )
+
+    settings = load_fleet(fleet_path).config
+
+    assert settings.timeout_of("south") == timedelta(hours=2)
+    assert settings.timeout_of("north") == timedelta(minutes=20)
+
+
+def test_model_timeouts_naming_no_model_of_the_fleet_is_refused_naming_them(fleet_dir: Path):
+    fleet_path = _write(
+        fleet_dir / "fleet.yaml",
+        {
+            "models": ["models/*.yaml"],
+            "defaults": _shared_defaults(),
+            "model_timeouts": {"sotuh": "2h", "north": "5min"},
+        },
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        load_fleet(fleet_path)
+
+    assert str(raised.value) == (
+        f"{fleet_path}: model_timeouts names sotuh, no model of this fleet (its models: north, "
+        "south): use the models' names (config.yaml's name)"
+    )
+
+
 def test_a_glob_that_matches_nothing_is_an_error_of_the_fleet_file(tmp_path: Path):
     fleet_path = _write(tmp_path / "fleet.yaml", {"models": ["nowhere/*.yaml"]})
     with pytest.raises(ConfigError, match=r"models entry 'nowhere/\*\.yaml' matches no file"):
@@ -134,6 +171,14 @@ def test_a_glob_that_matches_nothing_is_an_error_of_the_fleet_file(tmp_path: Pat
             "model_timeout: 'soon' is not a duration",
         ),
         ({"models": ["a.yaml"], "model_timeout": "0s"}, "model_timeout: must be at least 1s"),
+        (
+            {"models": ["a.yaml"], "model_timeouts": {"a": "soon"}},
+            "model_timeouts.a: 'soon' is not a duration",
+        ),
+        (
+            {"models": ["a.yaml"], "model_timeouts": {"a": "soon"}},
+            "model_timeouts.a: 'soon' is not a duration",
+        ),
         ({"models": ["a.yaml"], "deployment": "loop"}, "deployment: String should match pattern"),
         (["a.yaml"], "expected a mapping of keys at the top level, got list"),
     ],

@@ -72,6 +72,11 @@ class FleetConfig(Strict):
         default=timedelta(hours=1),
         description="A model still running after this ends as an error row; the rest go on.",
     )
+    model_timeouts: dict[str, Timeout] = Field(
+        default={},
+        description="model_timeout of single models, by model name (a model known to take "
+        "longer, or one to cut sooner); the others take model_timeout.",
+    )
     dask_address: str | None = Field(
         default=None,
         description="Address of an existing Dask scheduler, e.g. tcp://10.0.0.5:8786; null: "
@@ -95,6 +100,10 @@ class FleetConfig(Strict):
         description="Where the run writes each model's merged config and the summary CSV "
         "(under <output_dir>/<name>/), relative to the fleet file.",
     )
+
+    def timeout_of(self, model: str) -> timedelta:
+        """The model_timeout of one model: its own in model_timeouts, else the fleet's."""
+        return self.model_timeouts.get(model, self.model_timeout)
 
 
 @dataclass(frozen=True)
@@ -273,4 +282,18 @@ def load_fleet(path: str | Path) -> Fleet:
         prepare_member(config_path, defaults, configs_dir, taken)
         for config_path in find_config_paths(fleet, base)
     )
+    check_model_timeouts(fleet, members, fleet_path)
     return Fleet(fleet, fleet_path, members)
+
+
+def check_model_timeouts(
+    fleet: FleetConfig, members: tuple[FleetMember, ...], origin: Path
+) -> None:
+    """A name in model_timeouts that is no model of the fleet is a typo: refuse it, naming them."""
+    names = [member.name for member in members]
+    unknown = sorted(set(fleet.model_timeouts) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"{origin}: model_timeouts names {', '.join(unknown)}, no model of this fleet "
+            f"(its models: {', '.join(names)}): use the models' names (config.yaml's name)"
+        )

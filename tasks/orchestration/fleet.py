@@ -97,6 +97,7 @@ class _Running:
     member: FleetMember
     future: Any  # PrefectDaskFuture
     submitted: float
+    deadline: float  # its model_timeout and the grace after it, on the monotonic clock
 
 
 def _row_of(item: _Running) -> FleetRow:
@@ -130,7 +131,7 @@ def _overdue_row(item: _Running, settings: FleetConfig) -> FleetRow:
     return error_row(
         item.member.name,
         item.member.config_path or item.member.source,
-        f"no answer within model_timeout ({settings.model_timeout}) plus "
+        f"no answer within model_timeout ({settings.timeout_of(item.member.name)}) plus "
         f"{TIMEOUT_GRACE_SECONDS:.0f} s: the fleet stopped waiting for it (its worker may "
         "still be busy with it)",
         time.monotonic() - item.submitted,
@@ -167,9 +168,6 @@ def run_on_dask(
     import dask
     import distributed
 
-    timeout = settings.model_timeout.total_seconds()
-    task = monitor_model.with_options(timeout_seconds=timeout)
-    overdue = timeout + TIMEOUT_GRACE_SECONDS
     rows: dict[str, FleetRow] = {}
     queue = list(members)
     # The scheduler and the nannies run in this process; the nannies hand the config on to
@@ -187,18 +185,20 @@ def run_on_dask(
         while queue or running:
             while queue and len(running) < slots:
                 member = queue.pop(0)
+                timeout = settings.timeout_of(member.name).total_seconds()
                 future = runner.submit(
-                    task,
+                    monitor_model.with_options(timeout_seconds=timeout),
                     parameters={
                         "name": member.name,
                         "config_path": member.config_path,
                         "as_of": as_of,
                     },
                 )
-                running[member.name] = _Running(member, future, time.monotonic())
+                deadline = time.monotonic() + timeout + TIMEOUT_GRACE_SECONDS
+                running[member.name] = _Running(member, future, time.monotonic(), deadline)
             futures = [item.future.wrapped_future for item in running.values()]
-            # Woken by the first model to finish, else at the first one's deadline.
-            first_deadline = min(item.submitted for item in running.values()) + overdue
+            # Woken by the first model to finish, else at the first deadline.
+            first_deadline = min(item.deadline for item in running.values())
             with contextlib.suppress(TimeoutError):
                 distributed.wait(
                     futures,
@@ -209,7 +209,7 @@ def run_on_dask(
                 if item.future.wrapped_future.done():
                     rows[name] = _row_of(item)
                     del running[name]
-                elif time.monotonic() - item.submitted > overdue:
+                elif time.monotonic() > item.deadline:
                     item.future.wrapped_future.cancel()
                     rows[name] = _overdue_row(item, settings)
                     del running[name]
@@ -357,7 +357,7 @@ def _run_deployment_for(
     except Exception as error:  # no such deployment, server unreachable...
         message = f"could not run deployment {settings.deployment}: {describe_failure(error)}"
         return error_row(member.name, member.config_path or "", message)
-    waited = _wait_for_run(flow_run, member.name, settings.model_timeout.total_seconds())
+    waited = _wait_for_run(flow_run, member.name, settings.timeout_of(member.name).total_seconds())
     flow_run = waited.flow_run
     row = _row_of_run(member, flow_run, time.monotonic() - started, waited.lost)
     if flow_run.state is None or not flow_run.state.is_final():

@@ -168,8 +168,13 @@ def test_the_deployments_runner_starts_each_run_once_and_waits_through_a_busy_ap
     assert pool.reads == 3
 
 
+@pytest.mark.parametrize(
+    "timeouts",
+    [{"model_timeout": "1s"}, {"model_timeout": "1h", "model_timeouts": {"model-a": "1s"}}],
+    ids=["fleet-timeout", "own-timeout"],
+)
 def test_a_run_whose_state_the_fleet_never_reads_again_is_an_error_row_saying_why(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, timeouts: dict[str, object]
 ) -> None:
     import prefect.deployments
 
@@ -179,11 +184,19 @@ def test_a_run_whose_state_the_fleet_never_reads_again_is_an_error_row_saying_wh
     monkeypatch.setattr(fleet, "_cancel", lambda flow_run_id: None)
     monkeypatch.setattr(fleet, "RUN_POLL_SECONDS", 0.0)
     monkeypatch.setattr(retries, "FIRST_WAIT_SECONDS", 0.0)
+    waits: list[float] = []
+    wait_for_run = fleet._wait_for_run
+
+    def spied_wait(flow_run: Any, model: str, timeout: float) -> Any:
+        waits.append(timeout)
+        return wait_for_run(flow_run, model, timeout)
+
+    monkeypatch.setattr(fleet, "_wait_for_run", spied_wait)
     member = FleetMember("model-a", "models/model-a.yaml", "models/model-a.yaml")
 
-    fan_out = run_on_deployments(
-        [member], None, _settings(runner="deployments", model_timeout="1s")
-    )
+    fan_out = run_on_deployments([member], None, _settings(runner="deployments", **timeouts))
+
+    assert waits == [1.0]  # the model's own timeout wins over the fleet's
 
     error = fan_out.rows["model-a"].error or ""
     assert error.startswith(
