@@ -6,14 +6,23 @@ Writes a table to the terminal, a markdown artifact, backtest.csv and backtest.p
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+if __name__ == "__main__":
+    # The options, the config and the stores are checked before the imports below (Prefect,
+    # scikit-learn: seconds): --help or a bad config answers at once (tasks/cli/scripts.py).
+    from tasks.cli.scripts import launch
+
+    sys.exit(launch("backtest"))
+
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
-from tasks.core.faults import FAULT_KINDS, parse_fault_plan
-from tasks.errors import ConfigError
+from tasks.cli.common import run_flow_call
+from tasks.cli.scripts import DEFAULT_CONFIG, launch
+from tasks.core.faults import parse_fault_plan
 from tasks.orchestration.artifacts import publish_backtest
 from tasks.orchestration.runtime import load_run_config
 from tasks.render.backtest_report import plot_backtest, render_backtest, write_csv
@@ -29,7 +38,6 @@ from tasks.steps.backtest import (
 )
 from tasks.steps.dashboards import workspace_location
 from tasks.steps.fault_injection import faulted_log_config
-from tasks.steps.preflight import check_log
 
 
 @flow(name="backtest", log_prints=True)
@@ -103,56 +111,9 @@ def backtest_flow(
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or "")
-    parser.add_argument(
-        "--step",
-        help="length of each replayed window, like 30d (default: windows.current, 90d in the "
-        "demo config.yaml; the published demo backtest numbers use --step 30d). The summary's "
-        "first line names the step it used",
-    )
-    parser.add_argument(
-        "--every", type=int, default=3, help="the fixed schedule retrains every K windows (3)"
-    )
-    parser.add_argument("--start", help="ISO time of the first window (default: after bootstrap)")
-    parser.add_argument("--end", help="ISO time the last window ends by (default: end of the log)")
-    parser.add_argument(
-        "--output",
-        help="directory of the CSV, PNG and scratch registries "
-        "(default: <reports.path>/<name>/backtest)",
-    )
-    parser.add_argument(
-        "--strategy",
-        action="append",
-        choices=STRATEGY_KINDS,
-        help="replay only these strategies (repeatable; default: all four)",
-    )
-    parser.add_argument(
-        "--workspace",
-        action="store_true",
-        help="also write the policy's replay to the Evidently workspace of reports.workspace "
-        "(default <reports.path>/workspace, or an `evidently ui` service), project "
-        "'<name> (backtest)'",
-    )
-    parser.add_argument(
-        "--faults",
-        metavar="PLAN",
-        help="break these windows of a copy of the log first (the fault-injection backtest): "
-        "WINDOW:KIND[:COLUMN],... with WINDOW counted from 0 and KIND one of "
-        + ", ".join(FAULT_KINDS)
-        + "; e.g. 3:unit-x1000:temp_max,7:duplicated-rows",
-    )
-    args = parser.parse_args(argv)
-    if args.every < 1:
-        parser.error("--every must be 1 or more")
-    try:  # fail before any server starts
-        parse_step(args.step) if args.step else None
-        parse_moment(args.start, "--start"), parse_moment(args.end, "--end")
-        parse_fault_plan(args.faults) if args.faults else None
-    except ConfigError as error:
-        parser.error(str(error))
-    return run_cli(
-        args.config,
+def run(args: argparse.Namespace) -> int:
+    """The command line's run, its options parsed and checked (tasks/cli/scripts.py)."""
+    return run_flow_call(
         lambda: backtest_flow(
             args.config,
             args.step,
@@ -165,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             args.faults,
         ),
         lambda result: f"{render_backtest(result)}\n\noutputs in {result.output_dir}",
-        check=check_log,
         debug=args.debug,
     )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: list[str] | None = None) -> int:
+    """`python flows/backtest.py` with argv: its options, its checks, then run."""
+    return launch("backtest", argv)

@@ -3,15 +3,19 @@
 `autoretrain monitor --config config.yaml` runs what `python flows/monitor.py --config
 config.yaml` runs, `autoretrain registry list` what `python -m tasks.cli.registry list` runs;
 `autoretrain COMMAND --help` shows a command's options. The command is the console script of
-pyproject.toml; it imports only the command it runs.
+pyproject.toml; it imports only the command it runs (a flow's module after its options and
+checks: tasks/cli/scripts.py).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
 from collections.abc import Callable
+
+from tasks.cli.scripts import SCRIPTS, launch
 
 # command: (module whose main(argv) runs it, what it does)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -62,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"autoretrain: unknown command '{command}'\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    run: Callable[[list[str]], int] = module.main
+    if command in SCRIPTS:  # a flow script: its options and checks before its imports
+        run: Callable[[list[str]], int] = functools.partial(launch, command)
+    else:
+        run = importlib.import_module(COMMANDS[command][0]).main
     program = sys.argv[0]
     sys.argv[0] = f"autoretrain {command}"  # what argparse shows in the command's usage line
     try:

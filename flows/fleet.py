@@ -3,17 +3,26 @@ print one summary table. One model's failure is one error row; the others comple
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
+
+if __name__ == "__main__":
+    # The options, the config and the stores are checked before the imports below (Prefect,
+    # scikit-learn: seconds): --help or a bad config answers at once (tasks/cli/scripts.py).
+    from tasks.cli.scripts import launch
+
+    # launch runs flows.fleet's run, not this __main__ copy's: Dask workers then unpickle
+    # monitor_model by its import path instead of receiving it by value.
+    sys.exit(launch("fleet"))
+
+import argparse
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.cli.common import add_debug_option, run_checked
+from tasks.cli.common import run_flow_call
+from tasks.cli.scripts import DEFAULT_FLEET, launch
 from tasks.config import Fleet, load_fleet
 from tasks.core.fleet import FleetRow, FleetSummary, error_row, row_from_result
 from tasks.errors import AutoretrainError
@@ -25,9 +34,6 @@ from tasks.orchestration.fleet import (
 )
 from tasks.orchestration.runtime import check_config_path
 from tasks.render.fleet import render_fleet_summary, write_fleet_csv
-from tasks.steps.preflight import check_fleet
-
-DEFAULT_FLEET = os.environ.get("AUTORETRAIN_FLEET", "examples/fleet/fleet.yaml")
 
 
 def describe_error(error: BaseException) -> str:
@@ -118,21 +124,9 @@ def fleet_flow(fleet_path: str = DEFAULT_FLEET, as_of: str | None = None) -> Fle
     return summary
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--fleet",
-        default=DEFAULT_FLEET,
-        help="path of the fleet file (default: %(default)s, or $AUTORETRAIN_FLEET)",
-    )
-    parser.add_argument(
-        "--as-of", help="ISO time every window ends at (default: each config's windows.as_of)"
-    )
-    add_debug_option(parser)
-    args = parser.parse_args(argv)
-    return run_checked(
-        # a bad fleet file, or no model that could run, fails in a second, before any server
-        lambda: check_fleet(load_fleet(Path(args.fleet))),
+def run(args: argparse.Namespace) -> int:
+    """The command line's run, its options parsed and checked (tasks/cli/scripts.py)."""
+    return run_flow_call(
         lambda: fleet_flow(args.fleet, args.as_of),
         render_fleet_summary,
         debug=args.debug,
@@ -140,9 +134,6 @@ def main(argv: list[str] | None = None) -> int:
     )
 
 
-if __name__ == "__main__":
-    # Run the module's own copy, not __main__'s, so Dask workers unpickle monitor_model by
-    # its import path (flows.fleet) instead of receiving it by value.
-    from flows.fleet import main as fleet_main
-
-    sys.exit(fleet_main())
+def main(argv: list[str] | None = None) -> int:
+    """`python flows/fleet.py` with argv: its options, its checks, then run."""
+    return launch("fleet", argv)

@@ -3,7 +3,16 @@ policy says so. With no champion yet, bootstrap one first."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+if __name__ == "__main__":
+    # The options, the config and the stores are checked before the imports below (Prefect,
+    # scikit-learn: seconds): --help or a bad config answers at once (tasks/cli/scripts.py).
+    from tasks.cli.scripts import launch
+
+    sys.exit(launch("monitor"))
+
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +23,8 @@ from prefect.runtime import flow_run
 from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 from flows.rollback import rollback_flow
-from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.cli.common import run_flow_call
+from tasks.cli.scripts import DEFAULT_CONFIG, launch
 from tasks.config import Config
 from tasks.core.gate import Comparison
 from tasks.core.outcomes import (
@@ -50,7 +60,6 @@ from tasks.orchestration.tasks import (
 )
 from tasks.render.reporting import render_comparison, render_summary
 from tasks.steps.monitoring import describe_rerun
-from tasks.steps.preflight import check_run
 from tasks.steps.watch import WATCH_ACTOR, WatchOutcome, describe_rollback_choices
 from tasks.stores.registry import ModelRegistry
 from tasks.stores.resources import Stores
@@ -281,25 +290,15 @@ def _request_id() -> str:
     return flow_run.get_id() or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or "")
-    parser.add_argument(
-        "--as-of", help="ISO time the current window ends at (default: windows.as_of, else now)"
-    )
-    parser.add_argument(
-        "--mode",
-        choices=["auto", "inline", "events"],
-        help="override orchestration.mode (default: the config's)",
-    )
-    args = parser.parse_args(argv)
-    return run_cli(
-        args.config,
+def run(args: argparse.Namespace) -> int:
+    """The command line's run, its options parsed and checked (tasks/cli/scripts.py)."""
+    return run_flow_call(
         lambda: monitor_flow(args.config, args.as_of, args.mode),
         render_summary,
-        check=check_run,
         debug=args.debug,
     )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: list[str] | None = None) -> int:
+    """`python flows/monitor.py` with argv: its options, its checks, then run."""
+    return launch("monitor", argv)

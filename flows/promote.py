@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+if __name__ == "__main__":
+    # The options, the config and the stores are checked before the imports below (Prefect,
+    # scikit-learn: seconds): --help or a bad config answers at once (tasks/cli/scripts.py).
+    from tasks.cli.scripts import launch
+
+    sys.exit(launch("promote"))
+
 
 from prefect import flow, get_run_logger
 
-from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.cli.common import run_flow_call
+from tasks.cli.scripts import DEFAULT_CONFIG, launch
 from tasks.core.outcomes import comparison_summary, describe_trigger
 from tasks.core.reasons import reason_records
 from tasks.core.windows import Window, plan_bootstrap, plan_windows, resolve_as_of
@@ -34,7 +44,6 @@ from tasks.orchestration.tasks import (
 )
 from tasks.render.card import render_card_markdown
 from tasks.render.reporting import render_comparison
-from tasks.steps.preflight import check_challenger
 from tasks.steps.promotion import PromotionOutcome
 from tasks.steps.watch import describe_judged
 
@@ -140,21 +149,15 @@ def _render(outcome: PromotionOutcome) -> str:
     return f"{render_comparison(outcome.comparison)}\n\nstatus: {outcome.status}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or "")
-    parser.add_argument(
-        "--as-of", help="ISO time the holdout ends at (default: windows.as_of, else now)"
-    )
-    parser.add_argument("--challenger", help="version to compare (default: the challenger alias)")
-    args = parser.parse_args(argv)
-    return run_cli(
-        args.config,
+def run(args: argparse.Namespace) -> int:
+    """The command line's run, its options parsed and checked (tasks/cli/scripts.py)."""
+    return run_flow_call(
         lambda: promote_flow(args.config, args.as_of, args.challenger),
         _render,
-        check=lambda config: check_challenger(config, args.challenger),
         debug=args.debug,
     )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: list[str] | None = None) -> int:
+    """`python flows/promote.py` with argv: its options, its checks, then run."""
+    return launch("promote", argv)

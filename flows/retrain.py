@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+if __name__ == "__main__":
+    # The options, the config and the stores are checked before the imports below (Prefect,
+    # scikit-learn: seconds): --help or a bad config answers at once (tasks/cli/scripts.py).
+    from tasks.cli.scripts import launch
+
+    sys.exit(launch("retrain"))
+
 from dataclasses import dataclass
 
 from prefect import flow, get_run_logger
 
-from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.cli.common import run_flow_call
+from tasks.cli.scripts import DEFAULT_CONFIG, launch
 from tasks.core.change import configured_span, parse_breaches
 from tasks.core.outcomes import RetrainStatus, describe_trigger
 from tasks.core.windows import plan_bootstrap, plan_windows, resolve_as_of
@@ -20,7 +30,6 @@ from tasks.orchestration.tasks import (
     record_request_outcome,
     train_challenger,
 )
-from tasks.steps.preflight import check_run
 
 
 @dataclass(frozen=True)
@@ -114,21 +123,15 @@ def retrain_flow(
     return RetrainOutcome("registered", record.version, message)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or "")
-    parser.add_argument(
-        "--as-of", help="ISO time the windows end at (default: windows.as_of, else now)"
-    )
-    parser.add_argument("--reason", default="requested from the command line")
-    args = parser.parse_args(argv)
-    return run_cli(
-        args.config,
+def run(args: argparse.Namespace) -> int:
+    """The command line's run, its options parsed and checked (tasks/cli/scripts.py)."""
+    return run_flow_call(
         lambda: retrain_flow(args.config, args.as_of, args.reason),
         lambda outcome: outcome.message,
-        check=check_run,
         debug=args.debug,
     )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: list[str] | None = None) -> int:
+    """`python flows/retrain.py` with argv: its options, its checks, then run."""
+    return launch("retrain", argv)

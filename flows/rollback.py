@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+
+if __name__ == "__main__":
+    # The options, the config and the stores are checked before the imports below (Prefect,
+    # scikit-learn: seconds): --help or a bad config answers at once (tasks/cli/scripts.py).
+    from tasks.cli.scripts import launch
+
+    sys.exit(launch("rollback"))
+
 
 from prefect import flow, get_run_logger
 
-from tasks.cli.common import DEFAULT_CONFIG, base_parser, run_cli
+from tasks.cli.common import run_flow_call
+from tasks.cli.scripts import DEFAULT_CONFIG, launch
 from tasks.orchestration.artifacts import publish_model_card
 from tasks.orchestration.runtime import current_run_context, emit_model_event, load_run_config
 from tasks.orchestration.stores import run_stores
 from tasks.orchestration.tasks import write_model_card
 from tasks.render.card import render_card_markdown
-from tasks.steps.preflight import check_rollback
 
 
 @flow(name="rollback")
@@ -61,22 +70,15 @@ def rollback_flow(
     return message
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = base_parser(__doc__ or "")
-    parser.add_argument(
-        "--to", dest="to_version", help="version to restore (default: the previous champion)"
-    )
-    parser.add_argument("--reason", required=True, help="why: recorded in the history")
-    parser.add_argument("--actor", help="who: recorded in the history (default: your user name)")
-    args = parser.parse_args(argv)
-    return run_cli(
-        args.config,
+def run(args: argparse.Namespace) -> int:
+    """The command line's run, its options parsed and checked (tasks/cli/scripts.py)."""
+    return run_flow_call(
         lambda: rollback_flow(args.config, args.to_version, args.reason, args.actor),
         str,
-        check=lambda config: check_rollback(config, args.to_version),
         debug=args.debug,
     )
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: list[str] | None = None) -> int:
+    """`python flows/rollback.py` with argv: its options, its checks, then run."""
+    return launch("rollback", argv)

@@ -312,7 +312,10 @@ def precheck(command: DocCommand, project: Path, env: dict[str, str]) -> str | H
         script = _script_of(tokens, project)
         if script is None or not script.is_file():
             return f"{where}: no such script or module"
-        if "parse_args(" not in script.read_text():  # --help would run it: only compile it
+        source = script.read_text()
+        # A program without options (parse_args, or a flow script's launch: tasks/cli/scripts.py)
+        # would run on --help: only compile it.
+        if "parse_args(" not in source and "sys.exit(launch(" not in source:
             compiled = _run([program, "-m", "py_compile", str(script)], project, env)
             if compiled.returncode != 0:
                 return f"{where}: does not compile: {compiled.stderr.strip()}"

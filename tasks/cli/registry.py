@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from tasks.cli.common import DEFAULT_CONFIG
+from tasks.cli.scripts import DEFAULT_CONFIG
 from tasks.config import load_config
 from tasks.errors import AutoretrainError, RegistryError
 from tasks.render.registry import render_history, render_models, render_versions

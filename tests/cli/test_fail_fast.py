@@ -283,3 +283,70 @@ def test_a_fleet_check_shows_its_traceback_only_under_debug(tmp_path: Path) -> N
     assert "tasks/steps/preflight.py" in debug.stderr
     assert debug.stderr.splitlines()[-1] == message
     assert SERVER_STARTED not in debug.stderr
+
+
+def _imported_modules(*argv: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run a flow script as a user does, under -X importtime: its result and the top-level
+    packages it imported."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in run.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return run, imported
+
+
+HEAVY = {"prefect", "sklearn", "scipy", "evidently"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("script", ["monitor", "retrain", "promote", "rollback", "fleet"])
+def test_a_scripts_help_imports_none_of_prefect_scikit_learn_or_pandas(
+    script: str, tmp_path: Path
+) -> None:
+    run, imported = _imported_modules(str(ROOT / "flows" / f"{script}.py"), "--help", cwd=tmp_path)
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.startswith("usage: "), run.stdout
+    assert "--config" in run.stdout or "--fleet" in run.stdout
+    assert imported.isdisjoint(HEAVY | {"pandas", "numpy"}), sorted(imported & HEAVY)
+
+
+def test_a_bad_config_key_is_reported_before_prefect_or_evidently_is_imported(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = write_config({"policy": {"drift_treshold": 0.5}})
+
+    run, imported = _imported_modules(
+        str(ROOT / "flows" / "monitor.py"), "--config", str(config), cwd=tmp_path
+    )
+
+    assert run.returncode == 2
+    assert "policy.drift_treshold: unknown key" in run.stderr
+    # (scikit-learn is: the config's model.estimator is validated by importing it)
+    assert imported.isdisjoint({"prefect", "evidently"}), sorted(imported & HEAVY)
+
+
+def test_a_missing_data_directory_is_reported_before_prefect_is_imported(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = write_config({"data": {"source": {"path": str(tmp_path / "no-such-data")}}})
+
+    run, imported = _imported_modules(
+        str(ROOT / "flows" / "monitor.py"), "--config", str(config), cwd=tmp_path
+    )
+
+    assert run.returncode == 2
+    assert [line for line in run.stderr.splitlines() if not line.startswith("import time:")] == [
+        f"error: data directory not found: {tmp_path / 'no-such-data'} (set data.source.path in the config)"
+    ]
+    assert "prefect" not in imported

@@ -19,25 +19,25 @@ from tasks.orchestration.local import (
 from tests.helpers import ROOT
 from tests.outputs import prefect_from
 
-# What a script does: import Prefect (flows/*.py do at the top), then run_cli runs the call.
+# What a script does: import Prefect (flows/*.py do at the top), then run_flow_call runs the call.
 _SCRIPT = """
 import sys
 import flows.monitor
 from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as timeout
-from tasks.cli.common import run_cli
+from tasks.cli.common import run_flow_call
 
 def server_did_not_start():
     raise RuntimeError("Timed out while attempting to connect to ephemeral Prefect API server.")
 
-call = server_did_not_start if sys.argv[2] == "fail" else timeout.value
-raise SystemExit(run_cli(sys.argv[1], call, str))
+call = server_did_not_start if sys.argv[1] == "fail" else timeout.value
+raise SystemExit(run_flow_call(call, str))
 """
 
 
 def _script(call: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     return subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(ROOT / "config.yaml"), call],
+        [sys.executable, "-c", _SCRIPT, call],
         env={**clean, **env},
         cwd=ROOT,
         capture_output=True,
