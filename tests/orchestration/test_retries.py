@@ -255,7 +255,7 @@ def test_the_project_gives_every_run_the_same_retry_budget() -> None:
 
 @pytest.mark.slow  # starts processes
 def test_a_script_outside_the_project_directory_gets_the_budget_too(tmp_path: Path) -> None:
-    """prefect.toml is read only in the project directory; a script's run_cli sets the budget
+    """prefect.toml is read only in the project directory; a script's run_flow_call sets the budget
     anywhere, and a value the user set wins."""
     script = (
         "from prefect.settings import PREFECT_CLIENT_MAX_RETRIES as budget\n"
