@@ -13,6 +13,7 @@ from sklearn.tree import DecisionTreeClassifier
 from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
 from tasks.core.windows import Window
 from tasks.errors import RegistryError
+from tasks.steps import promotion
 from tasks.steps.promotion import apply_verdict, collect_outputs
 from tasks.stores.registry import LocalRegistry
 from tests.helpers import make_lineage, repo_config
@@ -369,6 +370,36 @@ def test_outputs_of_a_model_hold_predictions_probabilities_latency_and_size(tmp_
     assert outputs.latency_ms_per_1k_rows is not None and outputs.latency_ms_per_1k_rows > 0
     assert outputs.model_size_bytes is not None and outputs.model_size_bytes > 100
     assert not outputs.trained_on_holdout
+
+
+@pytest.mark.parametrize(("latency_ratio", "repeats"), [(3.0, 5), (None, 1)])
+def test_predictions_are_timed_five_times_only_when_the_latency_guard_judges_them(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    latency_ratio: float | None,
+    repeats: int,
+) -> None:
+    registry, config = _registry_with_a_real_model(tmp_path)
+    guards = config.promotion.guards.model_copy(update={"latency_ratio": latency_ratio})
+    config = config.model_copy(
+        update={"promotion": config.promotion.model_copy(update={"guards": guards})}
+    )
+    asked: list[int] = []
+    timed = promotion.time_predictions
+
+    def counting(model: Any, frame: pd.DataFrame, features: list[str], times: int) -> Any:
+        asked.append(times)
+        return timed(model, frame, features, times)
+
+    monkeypatch.setattr(promotion, "time_predictions", counting)
+
+    outputs = collect_outputs(
+        registry, "v0001", config, _holdout_frame(), Window.from_dict(HOLDOUT)
+    )
+
+    assert asked == [repeats]
+    assert outputs.latency_ms_per_1k_rows is not None and outputs.latency_ms_per_1k_rows > 0
+    assert outputs.predictions is not None and len(outputs.predictions) == 6
 
 
 def test_a_model_that_fails_to_load_gives_no_predictions_and_the_reason(tmp_path: Path) -> None:
