@@ -24,29 +24,29 @@ import pytest
 CACHE_KEY = "autoretrain/module_seconds"
 
 # Seconds per module (setup + call + teardown of its tests) in a 2-worker `make test` on the
-# 2-core machine of docs/benchmarks.md (2026-12-04, 16:30); only the order matters, so rough
+# 2-core machine of docs/benchmarks.md (2026-12-04, 19:55); only the order matters, so rough
 # numbers do.
 KNOWN_SECONDS: dict[str, float] = {
-    "tests/test_benchmarks.py": 650,
-    "tests/orchestration/test_server_integration.py": 325,
-    "tests/flows/test_fleet.py": 245,
-    "tests/flows/test_two_machines.py": 190,
-    "tests/flows/test_cli.py": 165,
-    "tests/stores/test_kill_and_race.py": 125,
-    "tests/cli/test_fail_fast.py": 120,
-    "tests/orchestration/test_fleet_server.py": 105,
-    "tests/orchestration/test_approval.py": 80,
-    "tests/flows/test_bad_input.py": 80,
-    "tests/flows/test_flows.py": 65,
-    "tests/test_docs.py": 65,
-    "tests/flows/test_mlflow_reports.py": 60,
-    "tests/flows/test_shared_registry.py": 55,
-    "tests/stores/test_registry.py": 55,
-    "tests/orchestration/test_prefect_ui_pages.py": 50,
-    "tests/orchestration/test_orchestration.py": 50,
-    "tests/flows/test_secret_leaks.py": 40,
-    "tests/flows/test_watch_flows.py": 40,
-    "tests/stores/test_mlflow_registry.py": 40,
+    "tests/test_benchmarks.py": 795,
+    "tests/orchestration/test_server_integration.py": 360,
+    "tests/flows/test_two_machines.py": 245,
+    "tests/flows/test_fleet.py": 190,
+    "tests/flows/test_cli.py": 170,
+    "tests/orchestration/test_fleet_server.py": 150,
+    "tests/cli/test_fail_fast.py": 145,
+    "tests/stores/test_kill_and_race.py": 140,
+    "tests/flows/test_mlflow_reports.py": 120,
+    "tests/flows/test_flows.py": 105,
+    "tests/flows/test_bad_input.py": 95,
+    "tests/orchestration/test_approval.py": 85,
+    "tests/stores/test_registry.py": 80,
+    "tests/test_docs.py": 80,
+    "tests/orchestration/test_prefect_ui_pages.py": 70,
+    "tests/flows/test_shared_registry.py": 65,
+    "tests/orchestration/test_orchestration.py": 65,
+    "tests/steps/test_backtest.py": 50,
+    "tests/flows/test_secret_leaks.py": 50,
+    "tests/flows/test_watch_flows.py": 45,
 }
 # A module not in the table: seconds per test by its heaviest marker.
 MARKER_SECONDS = {"server": 30.0, "e2e": 10.0, "slow": 5.0}
