@@ -12,7 +12,6 @@ if __name__ == "__main__":
 
     sys.exit(launch("promote"))
 
-
 from prefect import flow, get_run_logger
 
 from tasks.cli.common import run_flow_call

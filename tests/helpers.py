@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from prefect.client.schemas.objects import Artifact as ArtifactResponse
 
     from tasks.core.policy import TriggerDecision
+
 ROOT = REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DATA = REPO_ROOT / "data" / "seattle"
 REMOVE = object()  # an override value that deletes the key

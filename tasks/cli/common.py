@@ -3,17 +3,23 @@ and the checks before it are tasks/cli/scripts.py's)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from tasks.cli.scripts import prepare_environment, report_error
+from tasks.cli.scripts import report_error
 from tasks.errors import AutoretrainError
 from tasks.orchestration.local import (
     console_without_user_tracebacks,
     describe_prefect_failure,
     local_run_settings,
 )
+
+
+def prepare_environment() -> None:
+    """Quiet defaults for a local run: no telemetry from the temporary Prefect server (offline)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def run_flow_call(

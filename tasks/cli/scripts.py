@@ -32,11 +32,6 @@ DEFAULT_CONFIG = os.environ.get("AUTORETRAIN_CONFIG", "config.yaml")
 DEFAULT_FLEET = os.environ.get("AUTORETRAIN_FLEET", "examples/fleet/fleet.yaml")
 
 
-def prepare_environment() -> None:
-    """Quiet defaults for a local run: no telemetry from the temporary Prefect server (offline)."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-
 def report_error(error: AutoretrainError, debug: bool = False) -> int:
     """Print a user-fixable error as one `error: ...` message (its traceback too under --debug);
     the exit code 2."""
@@ -262,7 +257,6 @@ def launch(command: str, argv: list[str] | None = None) -> int:
     script = SCRIPTS[command]
     parser = script.parser()
     args = parser.parse_args(argv)
-    prepare_environment()
     try:
         script.check(parser, args)
     except AutoretrainError as error:

@@ -194,8 +194,9 @@ def run_on_dask(
                         "as_of": as_of,
                     },
                 )
-                deadline = time.monotonic() + timeout + TIMEOUT_GRACE_SECONDS
-                running[member.name] = _Running(member, future, time.monotonic(), deadline)
+                submitted = time.monotonic()
+                deadline = submitted + timeout + TIMEOUT_GRACE_SECONDS
+                running[member.name] = _Running(member, future, submitted, deadline)
             futures = [item.future.wrapped_future for item in running.values()]
             # Woken by the first model to finish, else at the first deadline.
             first_deadline = min(item.deadline for item in running.values())
