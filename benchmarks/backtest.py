@@ -51,7 +51,8 @@ sys.path.insert(0, str(ROOT))
 
 from flows.backtest import backtest_flow  # noqa: E402
 from tasks.config import Config, load_config  # noqa: E402
-from tasks.core.faults import FAULT_KINDS, Fault, broken_windows, spread_faults, touches_fault  # noqa: E402
+from tasks.core.faults import Fault, broken_windows, spread_faults, touches_fault  # noqa: E402
+from tasks.core.kinds import FAULT_KINDS  # noqa: E402
 from tasks.core.quality import QualityReport  # noqa: E402
 from tasks.core.reasons import ReasonCode, codes  # noqa: E402
 from tasks.core.windows import Window, plan_windows  # noqa: E402

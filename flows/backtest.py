@@ -23,12 +23,12 @@ from prefect import flow, get_run_logger
 from tasks.cli.common import run_flow_call
 from tasks.cli.scripts import DEFAULT_CONFIG, launch
 from tasks.core.faults import parse_fault_plan
+from tasks.core.kinds import STRATEGY_KINDS
 from tasks.orchestration.artifacts import publish_backtest
 from tasks.orchestration.runtime import load_run_config
 from tasks.render.backtest_report import plot_backtest, render_backtest, write_csv
 from tasks.render.progress import replay_progress
 from tasks.steps.backtest import (
-    STRATEGY_KINDS,
     BacktestResult,
     Strategy,
     parse_moment,

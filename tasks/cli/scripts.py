@@ -106,8 +106,7 @@ def _rollback_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _backtest_options(parser: argparse.ArgumentParser) -> None:
-    from tasks.core.faults import FAULT_KINDS
-    from tasks.steps.backtest import STRATEGY_KINDS
+    from tasks.core.kinds import FAULT_KINDS, STRATEGY_KINDS
 
     parser.add_argument(
         "--step",

@@ -12,31 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal, TypeGuard
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
 
+from tasks.core.kinds import FAULT_KINDS, FaultKind
 from tasks.core.windows import Window
 from tasks.errors import ConfigError
 
-FaultKind = Literal[
-    "empty-column",
-    "unit-x1000",
-    "renamed-category",
-    "duplicated-rows",
-    "repeated-day",
-    "half-rows-missing",
-]
-FAULT_KINDS: tuple[FaultKind, ...] = (
-    "empty-column",  # the column arrives with every value missing
-    "unit-x1000",  # a unit changed (metres to millimetres): the column's values x1000
-    "renamed-category",  # the window's most frequent category arrives under a new name
-    "duplicated-rows",  # a join that duplicates: every row of the window twice
-    "repeated-day",  # yesterday's file delivered again: the last day's rows replaced by a copy
-    # of the day before (same rows, same timestamps)
-    "half-rows-missing",  # a seeded half of the window's rows never arrives
-)
 COLUMN_FAULTS: frozenset[str] = frozenset({"empty-column", "unit-x1000", "renamed-category"})
 RENAMED_SUFFIX = " (renamed)"
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from statistics import fmean
-from typing import Any, Literal, TypeGuard
+from typing import Any, TypeGuard
 
 import pandas as pd
 
@@ -22,6 +22,7 @@ from tasks.adapters.evidently_workspace import WorkspaceLocation
 from tasks.adapters.modeling import predict_labels
 from tasks.config import Config, parse_duration
 from tasks.core.faults import Fault
+from tasks.core.kinds import STRATEGY_KINDS, StrategyKind
 from tasks.core.metrics import score_predictions
 from tasks.core.policy import TriggerDecision
 from tasks.core.reasons import Reason
@@ -43,8 +44,6 @@ from tasks.steps.watch import (
 from tasks.stores.data import labelled_rows, load_window, make_source
 from tasks.stores.resources import Stores, open_stores
 
-StrategyKind = Literal["never", "fixed", "every-window", "policy"]
-STRATEGY_KINDS: tuple[str, ...] = ("policy", "never", "fixed", "every-window")
 MONITOR_FAILED = "monitor-failed"  # the action of a window whose monitor run refused its data
 
 

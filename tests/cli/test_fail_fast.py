@@ -309,7 +309,9 @@ HEAVY = {"prefect", "sklearn", "scipy", "evidently"}
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("script", ["monitor", "retrain", "promote", "rollback", "fleet"])
+@pytest.mark.parametrize(
+    "script", ["monitor", "retrain", "promote", "rollback", "backtest", "fleet"]
+)
 def test_a_scripts_help_imports_none_of_prefect_scikit_learn_or_pandas(
     script: str, tmp_path: Path
 ) -> None:

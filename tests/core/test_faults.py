@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from tasks.core.faults import (
-    FAULT_KINDS,
     RENAMED_SUFFIX,
     Fault,
     broken_windows,
@@ -18,6 +17,7 @@ from tasks.core.faults import (
     spread_faults,
     touches_fault,
 )
+from tasks.core.kinds import FAULT_KINDS
 from tasks.core.windows import Window
 from tasks.errors import ConfigError
 
