@@ -60,6 +60,7 @@ from tasks.stores.registry._files import (
     drop_partial_line,
     fsync_path,
     read_calibration,
+    read_parquet_file,
     sha256_file,
     utc_now,
     write_json_atomic,
@@ -348,7 +349,7 @@ class LocalRegistry(ModelRegistry):
                 "to measure drift against it. Restore the file or roll back to another version."
             )
         if sample_rows is None:
-            return pd.read_parquet(path)
+            return read_parquet_file(path)
         cached = path.with_name(f"reference-sample-{sample_rows}-{seed}.parquet")
         stamp = cached.with_name(f"{cached.stem}.sha256.json")
         expected = {"reference_sha256": reference_sha256}
@@ -356,13 +357,13 @@ class LocalRegistry(ModelRegistry):
             with contextlib.suppress(ValueError, OSError):
                 kept = json.loads(stamp.read_text())
                 if kept == {**expected, "sample_sha256": sha256_file(cached)}:
-                    return pd.read_parquet(cached)
+                    return read_parquet_file(cached)
             logger.warning(
                 "the kept reference sample %s of %s does not match its digest; drawing it again",
                 cached.name,
                 version,
             )
-        sample = sample_rows_of(pd.read_parquet(path), sample_rows, seed)
+        sample = sample_rows_of(read_parquet_file(path), sample_rows, seed)
         handle, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".sample-", suffix=".tmp")
         os.close(handle)
         try:

@@ -63,7 +63,12 @@ import pandas as pd
 from tasks.core.frames import sample_rows_of
 from tasks.errors import AutoretrainError, ModelError, RegistryError
 from tasks.secrets import mask_url_password, redact_url_password
-from tasks.stores.registry._files import read_calibration, sha256_file, utc_now
+from tasks.stores.registry._files import (
+    read_calibration,
+    read_parquet_file,
+    sha256_file,
+    utc_now,
+)
 from tasks.stores.registry._journal import ModelRegistry
 from tasks.stores.registry._lock import AliasLock, FileAliasLock
 from tasks.stores.registry._mlflow_alias_history import MlflowAliasHistory
@@ -324,7 +329,7 @@ class MlflowRegistry(MlflowMonitorRuns, MlflowAliasHistory, ModelRegistry):
                 record.reference_sha256,
                 "measure drift against it",
             )
-            frame = pd.read_parquet(path)
+            frame = read_parquet_file(path)
         return sample_rows_of(frame, sample_rows, seed)
 
     # -- aliases and history -----------------------------------------------------------
