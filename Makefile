@@ -31,12 +31,15 @@ lint: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 # --durations: the slowest tests, in every run's output (CI's too), so the next slow one is seen.
-# -n: pytest-xdist workers, one per core: with 4 on 2 cores the fleet's busy-API test saw the
-# SQLite test server answer 503 for minutes (docs: Benchmarks); TEST_WORKERS=0 runs one process;
+# -n: pytest-xdist workers, 3 on these 2 cores: the suite waits on the servers and processes it
+# starts, and with 2 workers about a fifth of the cores stayed idle; a third worker fills
+# those waits (pytest 16 min 2 s -> 13 min 15 s), a fourth only shares saturated cores (13 min 42 s;
+# docs/benchmarks.md). Deadlines scale with the workers per core (tests/processes.py, scaled).
+# TEST_WORKERS=0 runs one process;
 # loadfile: a module's tests run on one worker, in order, so a module-scoped fixture (a server)
 # is built once (xdist 3.8's loadgroup does not group under pytest 9.2: it renames item._nodeid);
 # --no-loadscope-reorder: the modules go out longest first (tests/schedule.py), not by test count.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 test: lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=40 --durations-min=10
 

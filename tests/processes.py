@@ -225,7 +225,7 @@ def api_call(api_url: str, method: str, path: str, **body: Any) -> Any:
 
 def scaled(seconds: float) -> float:
     """A deadline for a machine running pytest-xdist workers: seconds (set for one test at a
-    time on 2 cores) times the workers per core, never less. `make test` runs 4 workers on 2
-    cores here: a server that starts in 20 s alone takes up to twice that beside three others."""
+    time on 2 cores) times the workers per core, never less. `make test` runs 3 workers on 2
+    cores here: a server that starts in 20 s alone takes up to 1.5 times that beside two others."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     return seconds * max(1.0, workers / (os.cpu_count() or 1))
