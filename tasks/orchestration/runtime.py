@@ -20,10 +20,15 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from tasks.config import Config, load_config
 from tasks.core.card import RunContext
 from tasks.errors import AutoretrainError, ConfigError
+from tasks.orchestration import heartbeats
 from tasks.orchestration.retries import call_api
 from tasks.orchestration.secrets import read_secret_block
 
 logger = logging.getLogger(__name__)
+
+# Every flow module imports this one: its flow runs (subflows too, in a terminal, a deployment
+# run or a Dask worker) end without waiting out the heartbeat thread's nap (heartbeats.py).
+heartbeats.install()
 
 EVENT_PREFIX = "autoretrain"
 Step = Literal["retrain", "promote"]
