@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 
 from tasks.cli.scripts import SCRIPTS, launch
+from tasks.exiting import skip_exit_collection
 
 # command: (module whose main(argv) runs it, what it does)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         run: Callable[[list[str]], int] = functools.partial(launch, command)
     else:
         run = importlib.import_module(COMMANDS[command][0]).main
+    skip_exit_collection()  # a second of garbage collection at the end otherwise
     program = sys.argv[0]
     sys.argv[0] = f"autoretrain {command}"  # what argparse shows in the command's usage line
     try:

@@ -47,8 +47,9 @@ QUIET_DASK = {
     "distributed.scheduler.work-stealing": False,
 }
 RUN_POLL_SECONDS = 2.0  # between reads of a deployment run's state
-# What every model needs: Evidently (~3 s, ~280 MB) and the flows with Prefect and scikit-learn.
-WORKER_PRELOAD = ("evidently", "flows.monitor")
+# What every model needs: Evidently (~3 s, ~280 MB) and the flows with Prefect and scikit-learn;
+# then the exit without a last collection over them (dask_worker.py).
+WORKER_PRELOAD = ("evidently", "flows.monitor", "tasks.orchestration.dask_worker")
 
 
 def local_cluster_kwargs(
