@@ -2,10 +2,11 @@
 
 At exit CPython clears its modules and collects the cycles that leaves, over every object the
 garbage collector tracks: after Prefect, pandas, scikit-learn and Evidently are imported, over
-400,000 objects, and that took about 1 s of each process's end (`python -c "import evidently, flows.monitor"`: 1.18 s from
-the last line to the exit; 0.06 s with `gc.freeze()` first). That second came after the work
-was done and printed: `python flows/monitor.py` and `autoretrain ...` ended a second later for
-nothing, and a fleet waited for it in each of its Dask workers.
+400,000 objects, and that took about 1 s of each process's end (`python -c "import evidently,
+flows.monitor"`: 1.18 s from the last line to the exit; 0.06 s with `gc.freeze()` first). That
+second came after the work was done and printed: `python flows/monitor.py` and
+`autoretrain ...` ended a second later for nothing, and a fleet waited for it in each of its
+Dask workers.
 
 `gc.freeze()` at exit moves the objects still alive to the permanent generation, which the last
 collection skips. It changes nothing before the exit (the collections of the run stay as
