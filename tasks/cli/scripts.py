@@ -221,6 +221,11 @@ def _check_fleet(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     from tasks.steps.preflight import check_fleet
 
     check_fleet(fleet)
+    # Its Dask workers' imports, in the process they are forked from, while this one imports
+    # the flow (tasks/orchestration/forkserver.py).
+    from tasks.orchestration.forkserver import start_for_fleet
+
+    start_for_fleet(fleet.config)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,13 @@ from tasks.config import FleetConfig, FleetMember
 from tasks.core.fleet import FleetRow, FleetSummary, error_row
 from tasks.errors import PrefectApiError
 from tasks.orchestration.artifacts import monitor_row_key
+from tasks.orchestration.forkserver import (
+    METHOD_KEY,
+    WORKER_PRELOAD,
+    start_forkserver,
+    start_method,
+    worker_environment,
+)
 from tasks.orchestration.retries import call_api, client_retry_environment, describe_api_failure
 from tasks.render.fleet import fleet_table_rows
 
@@ -47,9 +54,6 @@ QUIET_DASK = {
     "distributed.scheduler.work-stealing": False,
 }
 RUN_POLL_SECONDS = 2.0  # between reads of a deployment run's state
-# What every model needs: Evidently (~3 s, ~280 MB) and the flows with Prefect and scikit-learn;
-# then the exit without a last collection over them (dask_worker.py).
-WORKER_PRELOAD = ("evidently", "flows.monitor", "tasks.orchestration.dask_worker")
 
 
 def local_cluster_kwargs(
@@ -71,7 +75,7 @@ def local_cluster_kwargs(
         "threads_per_worker": 1,
         "processes": True,
         "dashboard_address": ":0",
-        "env": {"PREFECT_API_URL": api_url, **client_retry_environment()},
+        "env": worker_environment({"PREFECT_API_URL": api_url, **client_retry_environment()}),
         # Imported once per worker process as it starts, beside the others, not by its first model.
         "preload": list(WORKER_PRELOAD),
     }
@@ -87,6 +91,7 @@ def dask_task_runner(settings: FleetConfig) -> Any:
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address)
     api_url = str(get_client(sync_client=True).api_url)
+    start_forkserver()  # started by the command line already, else now
     return DaskTaskRunner(
         cluster_class="distributed.LocalCluster",
         cluster_kwargs=local_cluster_kwargs(settings, api_url),
@@ -174,7 +179,7 @@ def run_on_dask(
     # The scheduler and the nannies run in this process; the nannies hand the config on to
     # their workers.
     with (
-        dask.config.set(QUIET_DASK),
+        dask.config.set({**QUIET_DASK, METHOD_KEY: start_method()}),
         runner_factory(settings) as runner,
         runner.client.as_current(),
     ):

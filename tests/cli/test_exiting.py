@@ -16,7 +16,7 @@ import pytest
 from tasks import exiting
 from tasks.cli import scripts
 from tasks.orchestration import dask_worker
-from tasks.orchestration.fleet import WORKER_PRELOAD
+from tasks.orchestration.forkserver import WORKER_IMPORTS, WORKER_PRELOAD
 from tests.helpers import ROOT
 
 # Run in a process of its own: the observer is registered first, so it runs last, after the
@@ -96,9 +96,8 @@ def test_the_console_script_registers_it(registered: list[Callable[..., Any]]) -
     assert registered == [gc.freeze]
 
 
-def test_a_fleets_dask_workers_register_it_after_the_imports_every_model_needs(
-    registered: list[Callable[..., Any]],
-) -> None:
-    assert WORKER_PRELOAD[-1] == dask_worker.__name__
-    dask_worker.dask_setup(worker=None)
-    assert registered == [gc.freeze]
+def test_a_fleets_dask_workers_and_their_fork_server_register_it_as_they_import_it() -> None:
+    # Imported last, after what every model needs, by a spawned worker and by the fork server
+    # (whose forked workers inherit the registration).
+    assert WORKER_PRELOAD[-1] == WORKER_IMPORTS[-1] == dask_worker.__name__
+    assert _exit_of(f"import {dask_worker.__name__}") == "frozen at exit: True"

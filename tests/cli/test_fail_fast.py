@@ -285,6 +285,41 @@ def test_a_fleet_check_shows_its_traceback_only_under_debug(tmp_path: Path) -> N
     assert SERVER_STARTED not in debug.stderr
 
 
+@pytest.mark.parametrize(
+    ("settings", "started"),
+    [
+        ({}, True),  # a local Dask cluster: its workers' server starts now
+        ({"dask_address": "tcp://10.0.0.5:8786"}, False),  # a cluster of its own
+        ({"runner": "deployments"}, False),  # the work pool's workers
+    ],
+)
+def test_a_fleet_that_passed_its_check_starts_its_workers_fork_server_before_the_flow_import(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: dict[str, object],
+    started: bool,
+) -> None:
+    import argparse
+
+    from tasks.cli import scripts
+    from tasks.orchestration import forkserver
+
+    calls: list[str] = []
+
+    def start() -> bool:
+        calls.append("started")
+        return True
+
+    monkeypatch.setattr(forkserver, "start_forkserver", start)
+    fleet = _write_fleet(tmp_path, {"model-a": {}})
+    raw = yaml.safe_load(fleet.read_text())
+    fleet.write_text(yaml.safe_dump({**raw, **settings}, sort_keys=False))
+
+    scripts._check_fleet(argparse.ArgumentParser(), argparse.Namespace(fleet=str(fleet)))
+
+    assert calls == (["started"] if started else [])
+
+
 def _imported_modules(*argv: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """Run a flow script as a user does, under -X importtime: its result and the top-level
     packages it imported."""

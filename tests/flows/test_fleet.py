@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,10 @@ from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
 from flows.fleet import main
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import DEMO_DATA, read_artifact, repo_raw_config
+from tests.helpers import DEMO_DATA, ROOT, read_artifact, repo_raw_config
 from tests.postgres import Postgres
 from tests.processes import prefect_api, prefect_server_on
+from tests.worker_probe import ENVIRONMENT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_on_postgres")]
 
@@ -258,3 +261,52 @@ def test_a_busy_api_slows_the_fleet_but_loses_no_model_and_a_lasting_failure_is_
     recovered = {r["route"] for r in records if r["kind"] == "passed" and r["failed"] == 6}
     routes = {"POST /task_runs/", "POST /flow_runs/", "POST /artifacts/", "POST /events"}
     assert routes <= recovered & in_workers, sorted(recovered & in_workers)
+
+
+# A command line's start (tasks/orchestration/forkserver.py): the fork server is started before
+# Prefect is imported, here with an API nobody answers at; the run's own is set after it.
+FORKED_RUN = """
+import os, sys
+api_url = os.environ["PREFECT_API_URL"]
+os.environ["PREFECT_API_URL"] = "http://127.0.0.1:9/api"
+from tasks.orchestration.forkserver import start_forkserver
+assert start_forkserver()
+os.environ["PREFECT_API_URL"] = api_url
+from tasks.orchestration import fleet
+fleet.WORKER_PRELOAD = (*fleet.WORKER_PRELOAD, "tests.worker_probe")
+from flows.fleet import main
+print("main process", os.getpid())
+sys.exit(main(["--fleet", sys.argv[1]]))
+"""
+
+
+def test_the_workers_are_forked_from_one_server_and_run_with_this_runs_prefect_api(
+    tmp_path: Path,
+) -> None:
+    fleet_path = _write_fleet(
+        tmp_path, "fleet-forked", {"model-a": {}, "model-b": {}}, max_parallel=2, dask_workers=2
+    )
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    api_url = str(get_client(sync_client=True).api_url)
+    env = {**os.environ, "PREFECT_API_URL": api_url, ENVIRONMENT: str(probes)}
+
+    done = subprocess.run(
+        [sys.executable, "-c", FORKED_RUN, str(fleet_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    main_pid = int(done.stdout.split("main process ", 1)[1].split()[0])
+    workers = [json.loads(path.read_text()) for path in probes.glob("*.json")]
+    assert len(workers) == 2
+    # Forked by the server, not spawned by the nannies of the run's process...
+    assert {worker["parent"] for worker in workers} != {main_pid}
+    assert len({worker["parent"] for worker in workers}) == 1
+    # ... and talking to the run's API, not to the one the server started with.
+    assert {worker["api"] for worker in workers} == {api_url}
+    assert _champion(tmp_path, "model-a") is not None and _champion(tmp_path, "model-b") is not None

@@ -27,6 +27,7 @@ from tasks.orchestration.fleet import (
     run_on_dask,
     run_on_deployments,
 )
+from tasks.orchestration.forkserver import METHOD_KEY
 from tasks.orchestration.retries import CLIENT_MAX_RETRIES
 
 API = "http://127.0.0.1:4200/api"
@@ -46,8 +47,9 @@ def _settings(**values: object) -> FleetConfig:
     ],
 )
 def test_the_local_cluster_has_one_single_threaded_process_per_core_up_to_max_parallel(
-    cores: int, values: dict[str, object], workers: int
+    cores: int, values: dict[str, object], workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("AUTORETRAIN_SET_JUST_NOW", "yes")
     kwargs = local_cluster_kwargs(_settings(**values), API, cores=cores)
     assert kwargs["n_workers"] == workers
     assert kwargs["threads_per_worker"] == 1 and kwargs["processes"] is True
@@ -56,6 +58,8 @@ def test_the_local_cluster_has_one_single_threaded_process_per_core_up_to_max_pa
     assert kwargs["env"]["PREFECT_API_URL"] == API
     assert kwargs["env"]["PREFECT_CLIENT_MAX_RETRIES"] == str(CLIENT_MAX_RETRIES)
     assert "evidently" in kwargs["preload"]  # paid once per worker, as it starts
+    # A worker forked from a server started earlier still gets this process's environment now.
+    assert kwargs["env"]["AUTORETRAIN_SET_JUST_NOW"] == "yes"
 
 
 def test_a_dask_address_connects_to_that_cluster_instead_of_starting_one() -> None:
@@ -73,7 +77,7 @@ def test_the_cluster_starts_with_dasks_housekeeping_slowed_and_the_config_is_res
         client = SimpleNamespace(as_current=contextlib.nullcontext, nthreads=lambda: {"a": 1})
 
         def __enter__(self) -> Runner:  # where DaskTaskRunner starts its cluster
-            seen.update({key: dask.config.get(key) for key in QUIET_DASK})
+            seen.update({key: dask.config.get(key) for key in (*QUIET_DASK, METHOD_KEY)})
             return self
 
         def __exit__(self, *exc: object) -> None:
@@ -87,7 +91,8 @@ def test_the_cluster_starts_with_dasks_housekeeping_slowed_and_the_config_is_res
     fan_out = run_on_dask(Task(model), [], None, _settings(), lambda settings: Runner())
 
     assert fan_out.rows == {}
-    assert seen == QUIET_DASK
+    # The workers are forked from the server of forkserver.py where the platform has one.
+    assert seen == {**QUIET_DASK, METHOD_KEY: "forkserver"}
     assert seen["distributed.worker.profile.enabled"] is False  # a default of True, slowed
     assert {key: dask.config.get(key) for key in QUIET_DASK} == before
 

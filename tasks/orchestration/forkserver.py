@@ -1,0 +1,77 @@
+"""Where a fleet's local Dask workers come from: forked from one process that has imported what
+every model needs, instead of each worker starting a fresh Python and importing it again.
+
+Dask starts its worker processes with multiprocessing's `spawn` by default: each worker is a
+new interpreter that imports Prefect, scikit-learn, pandas and Evidently (4.4 s in one quiet
+process), two or more of them at once on the same cores, while the fleet's own process is still
+importing the same modules. With `forkserver`, one server process imports them once and every
+worker is a fork of it (copy-on-write: its pages are shared until written). The command line
+starts that server before it imports the flow (tasks/cli/scripts.py), so the server's imports run
+on the other core while the fleet's process imports and creates its flow run; a run that does
+not start from the command line (a deployment's) starts it as it creates the cluster.
+
+A worker forked from the server has the server's environment and the Prefect settings read
+from it at import. The cluster hands each worker the fleet process's environment as it is now
+(`worker_environment`, so a variable set since the server started reaches the models too), and
+the worker's setup (dask_worker.py) has Prefect read its settings again: PREFECT_API_URL and the
+client's retries are this run's in the worker itself, as they are in each model's task run
+(Prefect hands a task the settings of the run that submitted it).
+
+Where the platform has no forkserver (Windows), the workers are spawned as before.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tasks.config import FleetConfig
+
+# What every model needs, imported by each worker as it starts (Dask's preload): the flows with
+# Prefect and scikit-learn (~2 s), Evidently (~2.5 s, ~280 MB), then the worker's setup.
+WORKER_PRELOAD = ("flows.monitor", "evidently", "tasks.orchestration.dask_worker")
+# Imported by the server once, before its first fork, in the order a spawned worker imports
+# them: Prefect (with its logging) before Dask's worker.
+WORKER_IMPORTS = ("flows.monitor", "distributed", *WORKER_PRELOAD[1:])
+METHOD_KEY = "distributed.worker.multiprocessing-method"
+
+
+def start_method() -> str:
+    """How the workers start: forked from the server where the platform can, else spawned."""
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def start_forkserver() -> bool:
+    """Start the server the workers are forked from, now, importing WORKER_IMPORTS; True when
+    it runs. A second call finds it running and does nothing; it ends with this process.
+
+    Neither Dask nor Evidently is imported here: the command line calls it before Prefect
+    sets up its logging, and `distributed` imported before that would keep its own.
+    """
+    if start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    # Dask sets a list of its own on its first forkserver context: the server runs by then,
+    # with this one.
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_IMPORTS))
+    forkserver.ensure_running()
+    return True
+
+
+def start_for_fleet(settings: FleetConfig) -> bool:
+    """start_forkserver for a fleet whose run starts a local Dask cluster (runner dask, no
+    dask_address); True when the server runs."""
+    if settings.runner != "dask" or settings.dask_address:
+        return False
+    return start_forkserver()
+
+
+def worker_environment(overrides: dict[str, str]) -> dict[str, str]:
+    """The environment a worker runs with: this process's, as it is now, and the overrides.
+
+    A forked worker would otherwise keep the environment the server started with.
+    """
+    return {**os.environ, **overrides}
