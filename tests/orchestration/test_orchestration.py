@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -48,8 +49,6 @@ def _events(model: str, prefix: str = "autoretrain.") -> list[tuple[str, dict]]:
 def _poll_events(model: str, expected: set[str], timeout: float = 120) -> list[tuple[str, dict]]:
     """Events are written asynchronously: poll until the expected names are there (a deadline,
     not a count of tries: a busy server takes longer)."""
-    import time
-
     deadline = time.monotonic() + timeout
     found = _events(model)
     while not expected <= {name for name, _ in found} and time.monotonic() < deadline:
@@ -353,3 +352,67 @@ def test_a_run_knows_whether_a_deployment_started_it_without_asking_the_api(monk
 
     assert probe() == (None, False, str(deployment), str(deployment))
     assert runtime._deployment_id() is None  # outside any run
+
+
+def test_the_projects_events_reuse_one_tls_context_and_still_arrive(write_config, monkeypatch):
+    # Prefect's client reads the CA bundle for each client it opens (~20 ms of CPU): a model's
+    # run opened six for its events. They share one context now, and the events still arrive.
+    import ssl
+
+    from prefect import flow
+
+    config = load_config(write_config())
+    built: list[object] = []
+    real = ssl.create_default_context
+
+    def counted(*args, **kwargs):
+        built.append(args or kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+
+    @flow
+    def emits(events: int) -> None:
+        for number in range(events):
+            runtime.emit_model_event(config, "probe.sent", {"number": number})
+
+    emits(1)  # the first event of the process builds the one context
+    counts = []
+    for events in (0, 3):
+        built.clear()
+        emits(events)
+        counts.append(len(built))
+
+    assert counts[1] == counts[0]  # Prefect's own clients of a flow run; none for the 3 events
+
+    def numbers() -> list[int]:
+        sent = _events(config.name, "autoretrain.probe.sent")
+        return sorted(payload["number"] for _, payload in sent)
+
+    deadline = time.monotonic() + 120  # events are written asynchronously
+    while len(numbers()) < 4 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert numbers() == [0, 0, 1, 2]
+
+
+def test_the_tls_context_is_the_one_prefects_settings_ask_for(tmp_path):
+    import ssl
+
+    from prefect.settings import (
+        PREFECT_API_SSL_CERT_FILE,
+        PREFECT_API_TLS_INSECURE_SKIP_VERIFY,
+        temporary_settings,
+    )
+
+    verified = runtime.api_tls_context()
+    assert verified is runtime.api_tls_context()  # built once
+    assert verified.verify_mode == ssl.CERT_REQUIRED and verified.check_hostname
+    with temporary_settings(updates={PREFECT_API_TLS_INSECURE_SKIP_VERIFY: True}):
+        skipped = runtime.api_tls_context()
+    assert skipped.verify_mode == ssl.CERT_NONE and not skipped.check_hostname
+    # A certificate file of the user's own is read (here one that is not there: the error).
+    with (
+        temporary_settings(updates={PREFECT_API_SSL_CERT_FILE: str(tmp_path / "ca.pem")}),
+        pytest.raises(FileNotFoundError),
+    ):
+        runtime.api_tls_context()
