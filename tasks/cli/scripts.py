@@ -215,17 +215,23 @@ def _check_backtest(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 def _check_fleet(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     # A bad fleet file, or no model that could run, fails before any server.
-    from tasks.config import load_fleet
+    from tasks.config import load_fleet, read_fleet_config
+    from tasks.orchestration.forkserver import start_for_fleet, stop_forkserver
 
-    fleet = load_fleet(Path(args.fleet))
-    from tasks.steps.preflight import check_fleet
+    # The fleet file's own settings first: a local Dask cluster's workers are forked from a
+    # server that imports what every model needs (tasks/orchestration/forkserver.py), started
+    # now so that its imports run on the other core while the models are checked (scikit-learn
+    # imported for their estimators) and the flow is imported.
+    started = start_for_fleet(read_fleet_config(Path(args.fleet)))
+    try:
+        fleet = load_fleet(Path(args.fleet))
+        from tasks.steps.preflight import check_fleet
 
-    check_fleet(fleet)
-    # Its Dask workers' imports, in the process they are forked from, while this one imports
-    # the flow (tasks/orchestration/forkserver.py).
-    from tasks.orchestration.forkserver import start_for_fleet
-
-    start_for_fleet(fleet.config)
+        check_fleet(fleet)
+    except BaseException:
+        if started:  # no model can run: the server's imports would only hold the output open
+            stop_forkserver()
+        raise
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,14 @@ from tasks.config._card import CardConfig
 from tasks.config._config import Config
 from tasks.config._data import DataConfig, FileSourceConfig, ReadRetryConfig, SqlSourceConfig
 from tasks.config._estimators import SKLEARN_ESTIMATOR_MODULES, ModelConfig, estimator_kind
-from tasks.config._fleet import Fleet, FleetConfig, FleetMember, deep_merge, load_fleet
+from tasks.config._fleet import (
+    Fleet,
+    FleetConfig,
+    FleetMember,
+    deep_merge,
+    load_fleet,
+    read_fleet_config,
+)
 from tasks.config._loading import load_config, parse_config
 from tasks.config._metric import (
     CLASSIFICATION_METRICS,
@@ -124,4 +131,5 @@ __all__ = [
     "load_fleet",
     "parse_config",
     "parse_duration",
+    "read_fleet_config",
 ]

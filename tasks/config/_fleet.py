@@ -269,10 +269,16 @@ def _merged_config(config: Config, merged: dict[str, Any]) -> dict[str, Any]:
     return dump
 
 
+def read_fleet_config(path: str | Path) -> FleetConfig:
+    """The fleet file's own settings (its models not read yet); a problem of them raises."""
+    fleet_path = Path(path).expanduser().resolve()
+    return parse_fleet_config(read_yaml_file(fleet_path, "fleet file"), fleet_path)
+
+
 def load_fleet(path: str | Path) -> Fleet:
     """Read the fleet file and prepare its members; a problem of the fleet file itself raises."""
     fleet_path = Path(path).expanduser().resolve()
-    fleet = parse_fleet_config(read_yaml_file(fleet_path, "fleet file"), fleet_path)
+    fleet = read_fleet_config(fleet_path)
     base = fleet_path.parent
     defaults = _anchor_default_paths(fleet.defaults, base)
     loaded = Fleet(fleet, fleet_path, ())

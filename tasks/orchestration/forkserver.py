@@ -22,8 +22,10 @@ Where the platform has no forkserver (Windows), the workers are spawned as befor
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -67,6 +69,24 @@ def start_for_fleet(settings: FleetConfig) -> bool:
     if settings.runner != "dask" or settings.dask_address:
         return False
     return start_forkserver()
+
+
+def stop_forkserver() -> None:
+    """End the server at once, as a fleet that cannot run ends: it would otherwise end only
+    after its imports, holding this process's output open for seconds (a caller reading it,
+    a pipe or a test, waits for that). Nothing to do without one."""
+    from multiprocessing import forkserver
+
+    # multiprocessing has no public stop: its own tests use ForkServer._stop, which waits for
+    # the server to notice; killed first, it has nothing left to finish.
+    server = forkserver._forkserver
+    pid = getattr(server, "_forkserver_pid", None)
+    stop = getattr(server, "_stop", None)
+    if pid is None or stop is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    stop()
 
 
 def worker_environment(overrides: dict[str, str]) -> dict[str, str]:

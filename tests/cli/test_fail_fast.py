@@ -293,7 +293,7 @@ def test_a_fleet_check_shows_its_traceback_only_under_debug(tmp_path: Path) -> N
         ({"runner": "deployments"}, False),  # the work pool's workers
     ],
 )
-def test_a_fleet_that_passed_its_check_starts_its_workers_fork_server_before_the_flow_import(
+def test_a_fleet_starts_its_workers_fork_server_before_its_models_checks_and_stops_it_if_they_fail(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     settings: dict[str, object],
@@ -302,6 +302,7 @@ def test_a_fleet_that_passed_its_check_starts_its_workers_fork_server_before_the
     import argparse
 
     from tasks.cli import scripts
+    from tasks.errors import AutoretrainError
     from tasks.orchestration import forkserver
 
     calls: list[str] = []
@@ -311,13 +312,50 @@ def test_a_fleet_that_passed_its_check_starts_its_workers_fork_server_before_the
         return True
 
     monkeypatch.setattr(forkserver, "start_forkserver", start)
-    fleet = _write_fleet(tmp_path, {"model-a": {}})
-    raw = yaml.safe_load(fleet.read_text())
-    fleet.write_text(yaml.safe_dump({**raw, **settings}, sort_keys=False))
+    monkeypatch.setattr(forkserver, "stop_forkserver", lambda: calls.append("stopped"))
 
-    scripts._check_fleet(argparse.ArgumentParser(), argparse.Namespace(fleet=str(fleet)))
+    def check(tmp: Path, **defaults: object) -> None:
+        fleet = _write_fleet(tmp, {"model-a": {}}, **defaults)
+        raw = yaml.safe_load(fleet.read_text())
+        fleet.write_text(yaml.safe_dump({**raw, **settings}, sort_keys=False))
+        scripts._check_fleet(argparse.ArgumentParser(), argparse.Namespace(fleet=str(fleet)))
 
+    (tmp_path / "runs").mkdir()
+    check(tmp_path / "runs")
     assert calls == (["started"] if started else [])
+
+    if started:  # (the other runners' models are checked where they run)
+        calls.clear()
+        (tmp_path / "fails").mkdir()
+        with pytest.raises(AutoretrainError, match="data directory not found"):
+            check(tmp_path / "fails", **NO_DATA)
+        assert calls == ["started", "stopped"]
+
+
+# The server's imports never end here: stopping it must not wait for them.
+STOPPED = """
+import psutil
+from tasks.orchestration import forkserver
+from tasks.orchestration.forkserver import start_forkserver, stop_forkserver
+forkserver.WORKER_IMPORTS = ("tests.hanging_import",)
+assert start_forkserver()
+(server,) = [p for p in psutil.Process().children() if "forkserver" in " ".join(p.cmdline())]
+stop_forkserver()
+print("gone:", not psutil.pid_exists(server.pid))
+stop_forkserver()  # none left: nothing to do
+"""
+
+
+def test_stopping_the_fork_server_ends_it_without_waiting_for_its_imports() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", STOPPED],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    assert done.stdout.strip() == "gone: True", done.stderr[-2000:]
 
 
 def _imported_modules(*argv: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
