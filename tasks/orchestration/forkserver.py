@@ -11,11 +11,11 @@ on the other core while the fleet's process imports and creates its flow run; a 
 not start from the command line (a deployment's) starts it as it creates the cluster.
 
 A worker forked from the server has the server's environment and the Prefect settings read
-from it at import. The cluster hands each worker the fleet process's environment as it is now
-(`worker_environment`, so a variable set since the server started reaches the models too), and
-the worker's setup (dask_worker.py) has Prefect read its settings again: PREFECT_API_URL and the
-client's retries are this run's in the worker itself, as they are in each model's task run
-(Prefect hands a task the settings of the run that submitted it).
+from it at import. The cluster hands each worker what changed in the fleet process's
+environment since it started the server (`worker_environment`: a variable set since reaches the
+models too), and the worker's setup (dask_worker.py) has Prefect read its settings again:
+PREFECT_API_URL and the client's retries are this run's in the worker itself, as they are in
+each model's task run (Prefect hands a task the settings of the run that submitted it).
 
 Where the platform has no forkserver (Windows), the workers are spawned as before.
 """
@@ -39,6 +39,11 @@ WORKER_PRELOAD = ("flows.monitor", "evidently", "tasks.orchestration.dask_worker
 WORKER_IMPORTS = ("flows.monitor", "distributed", *WORKER_PRELOAD[1:])
 METHOD_KEY = "distributed.worker.multiprocessing-method"
 
+# This process's environment when it first started the server (None: never started here); a
+# server multiprocessing restarts later starts with a newer one, which differs from it in fewer
+# variables.
+_started_with: dict[str, str] | None = None
+
 
 def start_method() -> str:
     """How the workers start: forked from the server where the platform can, else spawned."""
@@ -52,10 +57,13 @@ def start_forkserver() -> bool:
     Neither Dask nor Evidently is imported here: the command line calls it before Prefect
     sets up its logging, and `distributed` imported before that would keep its own.
     """
+    global _started_with
     if start_method() != "forkserver":
         return False
     from multiprocessing import forkserver
 
+    if _started_with is None:
+        _started_with = dict(os.environ)
     # Dask sets a list of its own on its first forkserver context: the server runs by then,
     # with this one.
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_IMPORTS))
@@ -90,8 +98,15 @@ def stop_forkserver() -> None:
 
 
 def worker_environment(overrides: dict[str, str]) -> dict[str, str]:
-    """The environment a worker runs with: this process's, as it is now, and the overrides.
+    """What a worker's environment needs on top of the one it starts with: the overrides, and,
+    for a worker forked from the server, the variables this process set or changed since it
+    started the server (a spawned worker inherits this process's environment as it is).
 
-    A forked worker would otherwise keep the environment the server started with.
+    Only the differences: the workers' environment is otherwise the server's, which is this
+    process's, so no more of it (a credential, say) travels through Dask's worker options.
     """
-    return {**os.environ, **overrides}
+    started_with = _started_with
+    if started_with is None:
+        return dict(overrides)
+    changed = {key: value for key, value in os.environ.items() if started_with.get(key) != value}
+    return {**changed, **overrides}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -18,7 +19,7 @@ from prefect_dask import DaskTaskRunner
 
 from tasks.config import FleetConfig, FleetMember
 from tasks.core.fleet import FleetRow
-from tasks.orchestration import fleet, retries
+from tasks.orchestration import fleet, forkserver, retries
 from tasks.orchestration.fleet import (
     QUIET_DASK,
     _slots,
@@ -49,6 +50,8 @@ def _settings(**values: object) -> FleetConfig:
 def test_the_local_cluster_has_one_single_threaded_process_per_core_up_to_max_parallel(
     cores: int, values: dict[str, object], workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The fork server started with this environment; one variable set since.
+    monkeypatch.setattr(forkserver, "_started_with", dict(os.environ))
     monkeypatch.setenv("AUTORETRAIN_SET_JUST_NOW", "yes")
     kwargs = local_cluster_kwargs(_settings(**values), API, cores=cores)
     assert kwargs["n_workers"] == workers
@@ -58,8 +61,20 @@ def test_the_local_cluster_has_one_single_threaded_process_per_core_up_to_max_pa
     assert kwargs["env"]["PREFECT_API_URL"] == API
     assert kwargs["env"]["PREFECT_CLIENT_MAX_RETRIES"] == str(CLIENT_MAX_RETRIES)
     assert "evidently" in kwargs["preload"]  # paid once per worker, as it starts
-    # A worker forked from a server started earlier still gets this process's environment now.
+    # A worker forked from a server started earlier still gets what changed since, and only
+    # that: the rest of its environment is the server's.
     assert kwargs["env"]["AUTORETRAIN_SET_JUST_NOW"] == "yes"
+    assert "PATH" not in kwargs["env"]
+
+
+def test_without_a_fork_server_the_workers_get_only_the_runs_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Spawned workers inherit this process's environment as it is.
+    monkeypatch.setattr(forkserver, "_started_with", None)
+    monkeypatch.setenv("AUTORETRAIN_SET_JUST_NOW", "yes")
+    env = local_cluster_kwargs(_settings(), API, cores=2)["env"]
+    assert env["PREFECT_API_URL"] == API and "AUTORETRAIN_SET_JUST_NOW" not in env
 
 
 def test_a_dask_address_connects_to_that_cluster_instead_of_starting_one() -> None:
