@@ -222,9 +222,10 @@ def _check_fleet(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
     # server that imports what every model needs (tasks/orchestration/forkserver.py), started
     # now so that its imports run on the other core while the models are checked (scikit-learn
     # imported for their estimators) and the flow is imported.
-    started = start_for_fleet(read_fleet_config(Path(args.fleet)))
+    settings = read_fleet_config(Path(args.fleet))
+    started = start_for_fleet(settings)
     try:
-        fleet = load_fleet(Path(args.fleet))
+        fleet = load_fleet(Path(args.fleet), settings)
         from tasks.steps.preflight import check_fleet
 
         check_fleet(fleet)

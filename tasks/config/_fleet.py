@@ -275,10 +275,13 @@ def read_fleet_config(path: str | Path) -> FleetConfig:
     return parse_fleet_config(read_yaml_file(fleet_path, "fleet file"), fleet_path)
 
 
-def load_fleet(path: str | Path) -> Fleet:
-    """Read the fleet file and prepare its members; a problem of the fleet file itself raises."""
+def load_fleet(path: str | Path, settings: FleetConfig | None = None) -> Fleet:
+    """Read the fleet file and prepare its members; a problem of the fleet file itself raises.
+
+    settings: the file's own settings when read_fleet_config has read them already.
+    """
     fleet_path = Path(path).expanduser().resolve()
-    fleet = read_fleet_config(fleet_path)
+    fleet = settings if settings is not None else read_fleet_config(fleet_path)
     base = fleet_path.parent
     defaults = _anchor_default_paths(fleet.defaults, base)
     loaded = Fleet(fleet, fleet_path, ())

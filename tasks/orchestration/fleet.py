@@ -76,7 +76,8 @@ def local_cluster_kwargs(
         "processes": True,
         "dashboard_address": ":0",
         "env": worker_environment({"PREFECT_API_URL": api_url, **client_retry_environment()}),
-        # Imported once per worker process as it starts, beside the others, not by its first model.
+        # Imported once per worker process, not by its first model: by the fork server before
+        # it forks the workers (forkserver.py), else by each spawned worker as it starts.
         "preload": list(WORKER_PRELOAD),
     }
 
