@@ -217,7 +217,7 @@ def test_a_pyproject_change_without_make_lock_is_caught(
 
 
 def test_every_export_is_the_lock_s(tmp_path: Path) -> None:
-    exports = sorted(EXPORTS.glob("*.txt"))
+    exports = sorted(path for path in EXPORTS.glob("*.txt") if path.name != "uv.txt")
     assert {path.name for path in exports} == {"dev.txt", "image.txt", "nannyml.txt"}
     for path in exports:
         out = tmp_path / path.name
@@ -225,6 +225,21 @@ def test_every_export_is_the_lock_s(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         fresh = out.read_text().splitlines()[2:]  # the header names the output file
         assert path.read_text().splitlines()[2:] == fresh, f"{path.name} is stale: run `make lock`"
+
+
+def test_make_install_bootstraps_the_uv_that_dev_txt_pins() -> None:
+    # pip installs requirements/uv.txt alone (--no-deps), then that uv installs dev.txt: the same
+    # pin and hashes, or `make install` would run another uv than the lock's.
+    dev = (EXPORTS / "dev.txt").read_text()
+    block = re.search(r"^uv==.*?(?=^\S)", dev, re.M | re.S)
+    assert block, "dev.txt pins no uv"
+    *header, pinned = (EXPORTS / "uv.txt").read_text().split("\n", 2)
+    assert all(line.startswith("# ") for line in header)
+    assert pinned == block.group(0), "requirements/uv.txt is stale: run `make lock`"
+    assert pins(EXPORTS / "uv.txt") == {"uv": pins(EXPORTS / "dev.txt")["uv"]}
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "--require-hashes --no-deps -r requirements/uv.txt" in makefile
+    assert "--require-hashes --compile-bytecode -r requirements/dev.txt" in makefile
 
 
 def test_every_pin_of_an_export_carries_hashes() -> None:
