@@ -93,3 +93,41 @@ def test_a_page_without_body_still_gets_the_header_first(tmp_path: Path):
     text = page.read_text()
     assert text.startswith("<!-- autoretrain header -->")
     assert "title &lt;b&gt;" in text and "m&amp;m" in text and text.endswith("<p>report</p>")
+
+
+def test_a_header_replaces_the_one_before_and_keeps_the_rest_of_the_page_byte_for_byte(
+    tmp_path: Path,
+):
+    # Evidently's page carries non-ASCII text in its script: spliced as bytes, none of it changes.
+    script = "<script>var s = 'Ünïcødé ✓';</script>"
+    page = tmp_path / "drift.html"
+    page.write_text(f"<html><head>{script}</head><BODY class='x'><div>report</div></body></html>")
+
+    add_report_header(page, "first", [("Decision", "RETRAIN")])
+    add_report_header(page, "second", [("Decision", "NO RETRAIN")])
+
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<!-- autoretrain header -->") == 1 and "first" not in text
+    before, header, after = re.split(
+        r"(<!-- autoretrain header -->.*<!-- /autoretrain header -->)", text, flags=re.S
+    )
+    assert before == f"<html><head>{script}</head><BODY class='x'>"
+    assert "second" in header and "NO RETRAIN" in header
+    assert after == "<div>report</div></body></html>"
+
+
+def test_a_failed_write_leaves_the_page_as_it_was_and_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    page = tmp_path / "drift.html"
+    page.write_text("<html><body><div>report</div></body></html>")
+
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tasks.adapters.evidently_report.os.replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        add_report_header(page, "title", [("Model", "m")])
+
+    assert page.read_text() == "<html><body><div>report</div></body></html>"
+    assert [p.name for p in tmp_path.iterdir()] == ["drift.html"]
