@@ -125,7 +125,7 @@ def test_a_failed_write_leaves_the_page_as_it_was_and_no_temporary_file(
     def full_disk(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("tasks.adapters.evidently_report.os.replace", full_disk)
+    monkeypatch.setattr("tasks.stores.files.os.replace", full_disk)
     with pytest.raises(OSError, match="No space left"):
         add_report_header(page, "title", [("Model", "m")])
 
