@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from datetime import timedelta
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ from prefect_dask import DaskTaskRunner
 
 from tasks.config import FleetConfig, FleetMember
 from tasks.core.fleet import FleetRow
-from tasks.orchestration import fleet, forkserver, retries
+from tasks.orchestration import dask_worker, fleet, forkserver, retries
 from tasks.orchestration.fleet import (
     QUIET_DASK,
     _slots,
@@ -225,3 +226,29 @@ def test_a_run_whose_state_the_fleet_never_reads_again_is_an_error_row_saying_wh
         "the Prefect API kept failing (503 Service Unavailable to GET /api/flow_runs/"
     ), error
     assert f"retried {CLIENT_MAX_RETRIES} times by Prefect's client over" in error
+
+
+def test_the_workers_drop_prefects_thread_timeout_warning_and_no_other_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    task_runs = logging.getLogger("prefect.task_runs")
+    monkeypatch.setattr(task_runs, "filters", [])
+    dask_worker.quiet_thread_timeout_warning()
+    dask_worker.quiet_thread_timeout_warning()  # a second call adds no second filter
+    assert len(task_runs.filters) == 1
+
+    def kept(message: str, *args: object) -> bool:
+        record = task_runs.makeRecord(
+            task_runs.name, logging.WARNING, __file__, 1, message, args, None
+        )
+        return bool(task_runs.filter(record))
+
+    # Prefect's text (prefect/task_engine.py); the real fleet run's output is checked in
+    # tests/flows/test_fleet.py.
+    prefects = (
+        "Timeout of %s seconds configured for this task, but the task is running in a worker "
+        "thread. Timeouts in worker threads cannot interrupt blocking operations"
+    )
+    assert not kept(prefects, 3600.0)
+    assert kept("Task run failed with exception: TaskRunTimeoutError('Timeout of %s seconds')", 5)
+    assert kept("%s: the registry is locked", "model-a")
