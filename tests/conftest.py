@@ -4,6 +4,7 @@ throwaway PostgreSQL cluster."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -91,10 +92,21 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     return MlflowBackend(server, tmp_path / "registry", fresh_model_name())
 
 
+_WORKER_PREFECT_HOME = pytest.StashKey[str]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist each worker gets its own PREFECT_HOME: the scripts tests start without
     a server (benchmarks, flows) would otherwise share ~/.prefect's SQLite database with the
     other workers' ("database is locked"). A test may still set its own."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
-        os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"autoretrain-prefect-{worker}-")
+        home = tempfile.mkdtemp(prefix=f"autoretrain-prefect-{worker}-")
+        os.environ["PREFECT_HOME"] = config.stash[_WORKER_PREFECT_HOME] = home
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The worker's PREFECT_HOME goes with the worker (each run left one per worker in /tmp)."""
+    home = config.stash.get(_WORKER_PREFECT_HOME, None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
