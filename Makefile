@@ -47,9 +47,9 @@ lint: $(STAMP)
 # is built once (xdist 3.8's loadgroup does not group under pytest 9.2: it renames item._nodeid);
 # --no-loadscope-reorder: the modules go out longest first (tests/schedule.py), not by test count.
 TEST_WORKERS ?= 3
-# compileall: this environment sets PYTHONDONTWRITEBYTECODE=1, so without it every process the
-# suite starts compiles the project's modules again (0.2-0.3 s each); it writes only the files
-# changed since the last run.
+# compileall: where PYTHONDONTWRITEBYTECODE=1 is set (as on these machines) Python writes no .pyc,
+# so each of the ~180 processes the suite starts that import flows and tasks compiled them again
+# (0.2-0.3 CPU s each); compileall writes them anyway, only for the files changed since.
 test: lint
 	$(BIN)/python -m compileall -q flows tasks tests benchmarks
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=40 --durations-min=10
