@@ -67,9 +67,7 @@ def _workspace(tmp_path: Path, template: Path) -> Path:
             "registry": {"path": str(registry)},
             "reports": {"path": str(tmp_path / "reports")},
             "model": {"params": {"n_estimators": 10, "random_state": 0, "n_jobs": 1}},
-            # The timed latency guard (3x the champion's) judges two racing runs' predictions
-            # on 2 busy cores: it can reject the challenger at random, and then no run promotes.
-            # These tests are about the registry; the guard's rule is tests/core/test_gate.py's.
+            # see tests/conftest.py: racing runs time predictions on busy cores
             "promotion": {"guards": {"latency_ratio": 1000}},
         },
     )
