@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import mmap
@@ -55,6 +56,7 @@ import pandas as pd
 
 from tasks.core.frames import sample_rows_of
 from tasks.errors import AutoretrainError, ModelError, RegistryError
+from tasks.stores.files import write_bytes_atomic
 from tasks.stores.registry._files import (
     append_line,
     drop_partial_line,
@@ -364,14 +366,10 @@ class LocalRegistry(ModelRegistry):
                 version,
             )
         sample = sample_rows_of(read_parquet_file(path), sample_rows, seed)
-        handle, temporary = tempfile.mkstemp(dir=cached.parent, prefix=".sample-", suffix=".tmp")
-        os.close(handle)
-        try:
-            sample.to_parquet(temporary, index=False)
-            os.replace(temporary, cached)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
+        # A cache drawn again when its stamp disagrees: replaced in one step, not flushed.
+        encoded = io.BytesIO()
+        sample.to_parquet(encoded, index=False)
+        write_bytes_atomic(cached, encoded.getvalue(), durable=False)
         # The stamp is written last: a sample without a matching stamp is drawn again.
         write_json_atomic(stamp, {**expected, "sample_sha256": sha256_file(cached)})
         return sample
