@@ -91,6 +91,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iter
             "registry": {"path": str(base / "registry")},
             "reports": {"path": str(base / "reports")},
             "orchestration": {"on_busy": "drop"},
+            "promotion": {"guards": {"latency_ratio": 1000}},  # see tests/conftest.py
         },
     )
     (project / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -595,6 +596,7 @@ def test_two_workers_in_separate_directories_run_the_chain(
                 "registry": {"kind": "mlflow", "tracking_uri": mlflow.uri},
                 "reports": {"path": "reports"},  # in each copy: nobody else writes there
                 "orchestration": {"on_busy": "drop"},
+                "promotion": {"guards": {"latency_ratio": 1000}},  # see tests/conftest.py
             },
         )
         config["data"]["source"] = {"kind": "sql", "url": warehouse, "table": "weather_log"}
