@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -14,7 +15,7 @@ from tasks.config import Config
 from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
 from tasks.core.outcomes import PromotionStatus
 from tasks.core.windows import Window
-from tasks.errors import AutoretrainError, RegistryError
+from tasks.errors import AutoretrainError, ModelError, RegistryError
 from tasks.steps.logs import step_logger
 from tasks.steps.quality import check_frame_quality
 from tasks.stores.data import load_window
@@ -29,36 +30,71 @@ def collect_outputs(
 
     A model that fails to load or predict yields no predictions and the problem: the gate rejects.
     """
-    record = registry.get_version(version)
-    trained_on = Window.from_dict(record.training_window)
-    outputs = ModelOutputs(
-        version=version,
-        training_window=record.training_window,
-        trained_on_holdout=trained_on.overlaps(holdout),
-        predictions=[],
-        provenance=record.provenance,
-        rolled_back=record.status == "rolled-back",
-    )
+    return collect_side_by_side(registry, (version,), config, frame, holdout)[0]
+
+
+def collect_side_by_side(
+    registry: ModelRegistry,
+    versions: Sequence[str],
+    config: Config,
+    frame: pd.DataFrame,
+    holdout: Window,
+) -> list[ModelOutputs]:
+    """collect_outputs of each version, their predictions timed side by side (the models take
+    turns, run after run: time_predictions), so that the latency guard compares two models timed
+    under the same load.
+    """
+    outputs: list[ModelOutputs] = []
+    for version in versions:
+        record = registry.get_version(version)
+        trained_on = Window.from_dict(record.training_window)
+        outputs.append(
+            ModelOutputs(
+                version=version,
+                training_window=record.training_window,
+                trained_on_holdout=trained_on.overlaps(holdout),
+                predictions=[],
+                provenance=record.provenance,
+                rolled_back=record.status == "rolled-back",
+            )
+        )
     if len(frame) == 0:
         return outputs
     features = config.data.features
+    loaded: dict[int, Any] = {}
+    for index, version in enumerate(versions):
+        try:
+            loaded[index] = registry.load_model(version)
+        except AutoretrainError as error:  # fail closed: an unscorable model is never promoted
+            outputs[index] = _unscorable(outputs[index], error)
+    # The latency guard judges the fastest of five timed runs (the least noisy on a busy
+    # machine); with the guard off, the one run that predicts is timed, for the record.
+    repeats = 5 if config.promotion.guards.latency_ratio is not None else 1
+    timed = time_predictions(list(loaded.values()), frame, features, repeats)
     y_true = frame[config.data.target_column].tolist()
-    try:
-        model = registry.load_model(version)
-        # The latency guard judges the fastest of five timed runs (the least noisy on a busy
-        # machine); with the guard off, the one run that predicts is timed, for the record.
-        repeats = 5 if config.promotion.guards.latency_ratio is not None else 1
-        predictions, latency = time_predictions(model, frame, features, repeats)
-        probability = predict_true_class_probability(model, frame, features, y_true)
-    except AutoretrainError as error:  # fail closed: an unscorable model is never promoted
-        return replace(outputs, predictions=None, problem=f"{version}: {error}")
-    return replace(
-        outputs,
-        predictions=predictions.tolist(),
-        true_class_probability=None if probability is None else probability.tolist(),
-        latency_ms_per_1k_rows=latency,
-        model_size_bytes=len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)),
-    )
+    for (index, model), result in zip(loaded.items(), timed, strict=True):
+        if isinstance(result, ModelError):
+            outputs[index] = _unscorable(outputs[index], result)
+            continue
+        predictions, latency = result
+        try:
+            probability = predict_true_class_probability(model, frame, features, y_true)
+        except AutoretrainError as error:
+            outputs[index] = _unscorable(outputs[index], error)
+            continue
+        outputs[index] = replace(
+            outputs[index],
+            predictions=predictions.tolist(),
+            true_class_probability=None if probability is None else probability.tolist(),
+            latency_ms_per_1k_rows=latency,
+            model_size_bytes=len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)),
+        )
+    return outputs
+
+
+def _unscorable(outputs: ModelOutputs, error: AutoretrainError) -> ModelOutputs:
+    """A model that failed to load or predict: no predictions, and why (the gate rejects it)."""
+    return replace(outputs, predictions=None, problem=f"{outputs.version}: {error}")
 
 
 def evaluate_on_holdout(
@@ -69,12 +105,9 @@ def evaluate_on_holdout(
     registry = stores.registry
     frame = load_window(config, holdout, labelled_only=True, source=stores.source)
     champion_version = registry.get_alias("champion")
-    challenger = collect_outputs(registry, challenger_version, config, frame, holdout)
-    champion = (
-        collect_outputs(registry, champion_version, config, frame, holdout)
-        if champion_version is not None
-        else None
-    )
+    versions = (challenger_version,) + ((champion_version,) if champion_version else ())
+    challenger, *compared = collect_side_by_side(registry, versions, config, frame, holdout)
+    champion = compared[0] if compared else None
     comparison_id = (
         f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{challenger_version}-vs-{champion_version or 'none'}"
     )

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
+from tasks.adapters.modeling import time_predictions
 from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
 from tasks.core.windows import Window
-from tasks.errors import RegistryError
+from tasks.errors import ModelError, RegistryError
 from tasks.steps import promotion
-from tasks.steps.promotion import apply_verdict, collect_outputs
+from tasks.steps.promotion import apply_verdict, collect_outputs, collect_side_by_side
 from tasks.stores.registry import LocalRegistry
 from tests.helpers import make_lineage, repo_config
 
@@ -372,6 +373,13 @@ def test_outputs_of_a_model_hold_predictions_probabilities_latency_and_size(tmp_
     assert not outputs.trained_on_holdout
 
 
+def _with_latency_ratio(config: Any, latency_ratio: float | None) -> Any:
+    guards = config.promotion.guards.model_copy(update={"latency_ratio": latency_ratio})
+    return config.model_copy(
+        update={"promotion": config.promotion.model_copy(update={"guards": guards})}
+    )
+
+
 @pytest.mark.parametrize(("latency_ratio", "repeats"), [(3.0, 5), (None, 1)])
 def test_predictions_are_timed_five_times_only_when_the_latency_guard_judges_them(
     tmp_path: Path,
@@ -380,16 +388,13 @@ def test_predictions_are_timed_five_times_only_when_the_latency_guard_judges_the
     repeats: int,
 ) -> None:
     registry, config = _registry_with_a_real_model(tmp_path)
-    guards = config.promotion.guards.model_copy(update={"latency_ratio": latency_ratio})
-    config = config.model_copy(
-        update={"promotion": config.promotion.model_copy(update={"guards": guards})}
-    )
+    config = _with_latency_ratio(config, latency_ratio)
     asked: list[int] = []
     timed = promotion.time_predictions
 
-    def counting(model: Any, frame: pd.DataFrame, features: list[str], times: int) -> Any:
+    def counting(models: list[Any], frame: pd.DataFrame, features: list[str], times: int) -> Any:
         asked.append(times)
-        return timed(model, frame, features, times)
+        return timed(models, frame, features, times)
 
     monkeypatch.setattr(promotion, "time_predictions", counting)
 
@@ -400,6 +405,72 @@ def test_predictions_are_timed_five_times_only_when_the_latency_guard_judges_the
     assert asked == [repeats]
     assert outputs.latency_ms_per_1k_rows is not None and outputs.latency_ms_per_1k_rows > 0
     assert outputs.predictions is not None and len(outputs.predictions) == 6
+
+
+class _Logged:
+    """A model that records each predict call in a shared log, then predicts the first class."""
+
+    def __init__(self, name: str, log: list[str], fails: bool = False) -> None:
+        self.name, self.log, self.fails = name, log, fails
+
+    def predict(self, frame: pd.DataFrame) -> list[str]:
+        self.log.append(self.name)
+        if self.fails:
+            raise ValueError("columns changed")
+        return ["sun"] * len(frame)
+
+
+def test_two_models_are_timed_taking_turns_and_one_that_fails_sits_out_the_rest() -> None:
+    # Turns, not one model's five runs then the other's: a burst of other work on the machine
+    # then slows both models' runs alike, and the latency guard's ratio stays theirs.
+    log: list[str] = []
+    frame, features = _holdout_frame(), repo_config().data.features
+    first, second = time_predictions([_Logged("a", log), _Logged("b", log)], frame, features, 3)
+    assert log == ["a", "b", "a", "b", "a", "b"]
+    assert not isinstance(first, ModelError) and not isinstance(second, ModelError)
+    assert list(first[0]) == ["sun"] * 6 and first[1] > 0 and second[1] > 0
+
+    log.clear()
+    broken, working = time_predictions(
+        [_Logged("broken", log, fails=True), _Logged("ok", log)], frame, features, 3
+    )
+    assert log == ["broken", "ok", "ok", "ok"]
+    assert isinstance(broken, ModelError)
+    assert "the model failed to predict: ValueError: columns changed" in str(broken)
+    assert not isinstance(working, ModelError) and len(working[0]) == 6
+
+
+def test_champion_and_challenger_are_collected_side_by_side_in_their_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry, config = _registry_with_a_real_model(tmp_path)
+    model = registry.load_model("v0001")
+    second = registry.register(
+        model,
+        _holdout_frame(),
+        make_lineage(training_window=WINDOW, training_rows=5),
+    ).version
+    config = _with_latency_ratio(config, 3.0)
+    calls: list[int] = []
+    timed = promotion.time_predictions
+
+    def once(models: list[Any], frame: pd.DataFrame, features: list[str], times: int) -> Any:
+        calls.append(len(models))
+        return timed(models, frame, features, times)
+
+    monkeypatch.setattr(promotion, "time_predictions", once)
+    model_file = registry.root / "versions" / "v0001" / "model.pkl"
+    model_file.write_bytes(model_file.read_bytes() + b"\x00")
+
+    challenger, champion = collect_side_by_side(
+        registry, (second, "v0001"), config, _holdout_frame(), Window.from_dict(HOLDOUT)
+    )
+
+    assert calls == [1]  # one timing of the models that loaded: the corrupt one did not
+    assert challenger.version == second and challenger.predictions is not None
+    assert challenger.latency_ms_per_1k_rows is not None
+    assert champion.version == "v0001" and champion.predictions is None
+    assert champion.problem is not None and champion.problem.startswith("v0001: model file")
 
 
 def test_a_model_that_fails_to_load_gives_no_predictions_and_the_reason(tmp_path: Path) -> None:
