@@ -24,25 +24,18 @@ from tasks.stores.resources import Stores
 
 
 def collect_outputs(
-    registry: ModelRegistry, version: str, config: Config, frame: pd.DataFrame, holdout: Window
-) -> ModelOutputs:
-    """One model's per-row predictions, true-class probabilities, latency and size on the holdout.
-
-    A model that fails to load or predict yields no predictions and the problem: the gate rejects.
-    """
-    return collect_side_by_side(registry, (version,), config, frame, holdout)[0]
-
-
-def collect_side_by_side(
     registry: ModelRegistry,
     versions: Sequence[str],
     config: Config,
     frame: pd.DataFrame,
     holdout: Window,
 ) -> list[ModelOutputs]:
-    """collect_outputs of each version, their predictions timed side by side (the models take
-    turns, run after run: time_predictions), so that the latency guard compares two models timed
-    under the same load.
+    """Each version's per-row predictions, true-class probabilities, latency and size on the
+    holdout, in the order given. Their predictions are timed side by side (the models take turns,
+    run after run: time_predictions), so that the latency guard compares two models timed under
+    the same load.
+
+    A model that fails to load or predict yields no predictions and the problem: the gate rejects.
     """
     outputs: list[ModelOutputs] = []
     for version in versions:
@@ -106,7 +99,7 @@ def evaluate_on_holdout(
     frame = load_window(config, holdout, labelled_only=True, source=stores.source)
     champion_version = registry.get_alias("champion")
     versions = (challenger_version,) + ((champion_version,) if champion_version else ())
-    challenger, *compared = collect_side_by_side(registry, versions, config, frame, holdout)
+    challenger, *compared = collect_outputs(registry, versions, config, frame, holdout)
     champion = compared[0] if compared else None
     comparison_id = (
         f"{datetime.now(UTC):%Y%m%dt%H%M%S}-{challenger_version}-vs-{champion_version or 'none'}"

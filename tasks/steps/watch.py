@@ -19,7 +19,7 @@ from tasks.core.quality import QualityReport
 from tasks.core.watch import WatchDecision, WatchState, decide_watch
 from tasks.core.windows import Window
 from tasks.steps.logs import step_logger
-from tasks.steps.promotion import collect_side_by_side
+from tasks.steps.promotion import collect_outputs
 from tasks.stores.data import load_window
 from tasks.stores.registry import HistoryEntry, ModelRegistry
 from tasks.stores.resources import Stores
@@ -115,7 +115,7 @@ def watch_champion(
     rows = watched_rows(window, registry, champion, previous, config.windows.holdout)
     frame = load_window(config, rows, labelled_only=True, source=stores.source)
     slice_columns = config.promotion.slices.columns
-    outputs = collect_side_by_side(registry, (champion, previous), config, frame, rows)
+    outputs = collect_outputs(registry, (champion, previous), config, frame, rows)
     comparison = compare_models(
         comparison_id=f"{datetime.now(UTC):%Y%m%dt%H%M%S}-watch-{previous}-vs-{champion}",
         model_name=config.name,

@@ -15,7 +15,7 @@ from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compa
 from tasks.core.windows import Window
 from tasks.errors import ModelError, RegistryError
 from tasks.steps import promotion
-from tasks.steps.promotion import apply_verdict, collect_outputs, collect_side_by_side
+from tasks.steps.promotion import apply_verdict, collect_outputs
 from tasks.stores.registry import LocalRegistry
 from tests.helpers import make_lineage, repo_config
 
@@ -359,8 +359,8 @@ def _registry_with_a_real_model(tmp_path: Path) -> tuple[LocalRegistry, Any]:
 def test_outputs_of_a_model_hold_predictions_probabilities_latency_and_size(tmp_path: Path) -> None:
     registry, config = _registry_with_a_real_model(tmp_path)
 
-    outputs = collect_outputs(
-        registry, "v0001", config, _holdout_frame(), Window.from_dict(HOLDOUT)
+    (outputs,) = collect_outputs(
+        registry, ("v0001",), config, _holdout_frame(), Window.from_dict(HOLDOUT)
     )
 
     assert outputs.problem is None
@@ -398,8 +398,8 @@ def test_predictions_are_timed_five_times_only_when_the_latency_guard_judges_the
 
     monkeypatch.setattr(promotion, "time_predictions", counting)
 
-    outputs = collect_outputs(
-        registry, "v0001", config, _holdout_frame(), Window.from_dict(HOLDOUT)
+    (outputs,) = collect_outputs(
+        registry, ("v0001",), config, _holdout_frame(), Window.from_dict(HOLDOUT)
     )
 
     assert asked == [repeats]
@@ -462,7 +462,7 @@ def test_champion_and_challenger_are_collected_side_by_side_in_their_order(
     model_file = registry.root / "versions" / "v0001" / "model.pkl"
     model_file.write_bytes(model_file.read_bytes() + b"\x00")
 
-    challenger, champion = collect_side_by_side(
+    challenger, champion = collect_outputs(
         registry, (second, "v0001"), config, _holdout_frame(), Window.from_dict(HOLDOUT)
     )
 
@@ -478,8 +478,8 @@ def test_a_model_that_fails_to_load_gives_no_predictions_and_the_reason(tmp_path
     model_file = registry.root / "versions" / "v0001" / "model.pkl"
     model_file.write_bytes(model_file.read_bytes() + b"\x00")
 
-    outputs = collect_outputs(
-        registry, "v0001", config, _holdout_frame(), Window.from_dict(HOLDOUT)
+    (outputs,) = collect_outputs(
+        registry, ("v0001",), config, _holdout_frame(), Window.from_dict(HOLDOUT)
     )
 
     assert outputs.predictions is None
