@@ -132,21 +132,24 @@ def time_predictions(
     not on the five runs of one, and the ratio the latency guard judges compares like with like.
     """
     timings: list[list[float]] = [[] for _ in models]
-    results: list[tuple[np.ndarray, float] | ModelError] = [(np.array([]), 0.0) for _ in models]
-    rows = max(len(frame), 1)
+    predictions: list[np.ndarray] = [np.array([]) for _ in models]
+    failed: dict[int, ModelError] = {}
     for _ in range(repeats):
         for index, model in enumerate(models):
-            if isinstance(results[index], ModelError):
+            if index in failed:
                 continue
             started = time.perf_counter()
             try:
-                predictions = predict_labels(model, frame, features)
+                predictions[index] = predict_labels(model, frame, features)
             except ModelError as error:
-                results[index] = error
+                failed[index] = error
                 continue
             timings[index].append(time.perf_counter() - started)
-            results[index] = (predictions, min(timings[index]) * 1000 / rows * 1000)
-    return results
+    rows = max(len(frame), 1)
+    return [
+        failed.get(index) or (predictions[index], min(timings[index]) * 1000 / rows * 1000)
+        for index in range(len(models))
+    ]
 
 
 def predict_true_class_probability(
