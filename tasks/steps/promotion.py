@@ -61,7 +61,7 @@ def collect_outputs(
             loaded[index] = registry.load_model(version)
         except AutoretrainError as error:  # fail closed: an unscorable model is never promoted
             outputs[index] = _unscorable(outputs[index], error)
-    timed = time_for_latency_guard(
+    timed, rounds = time_for_latency_guard(
         list(loaded.values()), frame, features, config.promotion.guards.latency_ratio
     )
     y_true = frame[config.data.target_column].tolist()
@@ -80,6 +80,7 @@ def collect_outputs(
             predictions=predictions.tolist(),
             true_class_probability=None if probability is None else probability.tolist(),
             latency_ms_per_1k_rows=latency,
+            latency_rounds=rounds,
             model_size_bytes=len(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)),
         )
     return outputs
@@ -91,8 +92,9 @@ GUARD_ROUNDS = 3  # rounds at most: more when the first says one model is too sl
 
 def time_for_latency_guard(
     models: Sequence[Any], frame: pd.DataFrame, features: list[str], latency_ratio: float | None
-) -> list[tuple[np.ndarray, float] | ModelError]:
-    """time_predictions for the latency guard: a slow verdict is confirmed before it is given.
+) -> tuple[list[tuple[np.ndarray, float] | ModelError], int]:
+    """time_predictions for the latency guard, and the rounds it took: a slow verdict is
+    confirmed before it is given.
 
     With the guard off, the one run that predicts is timed, for the record. With it on, the
     models take turns five times and each keeps its fastest run (the least noisy on a busy
@@ -102,19 +104,21 @@ def time_for_latency_guard(
     every round and still fails the guard; one that only met a busy moment does not.
     """
     if latency_ratio is None:
-        return time_predictions(models, frame, features, 1)
+        return time_predictions(models, frame, features, 1), 1
     timed = time_predictions(models, frame, features, GUARD_REPEATS)
-    for _ in range(GUARD_ROUNDS - 1):
+    rounds = 1
+    while rounds < GUARD_ROUNDS:
         scored = {i: result for i, result in enumerate(timed) if not isinstance(result, ModelError)}
         latencies = [latency for _, latency in scored.values()]
         if len(latencies) < 2 or max(latencies) <= latency_ratio * min(latencies):
             break
         again = time_predictions([models[i] for i in scored], frame, features, GUARD_REPEATS)
+        rounds += 1
         for (index, (predictions, latency)), result in zip(scored.items(), again, strict=True):
             timed[index] = (
                 result if isinstance(result, ModelError) else (predictions, min(latency, result[1]))
             )
-    return timed
+    return timed, rounds
 
 
 def _unscorable(outputs: ModelOutputs, error: AutoretrainError) -> ModelOutputs:

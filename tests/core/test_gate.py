@@ -394,6 +394,33 @@ def test_a_guard_beyond_its_margin_rejects(
     }
 
 
+def test_a_latency_timed_again_says_so_in_its_rule_and_in_the_record() -> None:
+    truth = _truth(400)
+    challenger = replace(_outputs("v0002", _predict(truth, 390), latency=35.0), latency_rounds=3)
+    champion = replace(_outputs("v0001", _predict(truth, 200), window=OLD), latency_rounds=3)
+
+    comparison = _compare(truth, challenger, champion, rules=_rules(guards=ALL_GUARDS))
+
+    (latency,) = [g for g in comparison.guards if g.name == "latency ms per 1k rows"]
+    assert not latency.passed and latency.limit == 30.0
+    assert latency.rule == "<= 3 x champion, fastest of 3 timing rounds"
+    assert comparison.challenger.latency_rounds == 3
+    assert "fastest of 3 timing rounds" in " ".join(comparison.reasons)
+    # A record written before the field existed reads back as one round.
+    data = comparison.to_dict()
+    del data["challenger"]["latency_rounds"]
+    assert Comparison.from_dict(data).challenger.latency_rounds == 1
+    # One round (the usual case): the rule as before.
+    plain = _compare(
+        truth,
+        _outputs("v0002", _predict(truth, 390)),
+        champion=_outputs("v0001", _predict(truth, 200), window=OLD),
+        rules=_rules(guards=ALL_GUARDS),
+    )
+    (latency,) = [g for g in plain.guards if g.name == "latency ms per 1k rows"]
+    assert latency.rule == "<= 3 x champion"
+
+
 def test_recall_and_per_class_f1_guards_catch_a_challenger_that_drops_a_class() -> None:
     # Predicting the common class everywhere: the rare class's recall and F1 collapse.
     truth = ["sun"] * 300 + ["rain"] * 100

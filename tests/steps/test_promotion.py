@@ -467,7 +467,11 @@ def _guard_timings(
 ) -> list[Any]:
     monkeypatch.setattr(promotion, "time_predictions", rounds)
     frame, features = _holdout_frame(), repo_config().data.features
-    return promotion.time_for_latency_guard([object()] * models, frame, features, ratio)
+    timed, rounds_taken = promotion.time_for_latency_guard(
+        [object()] * models, frame, features, ratio
+    )
+    assert rounds_taken == len(rounds.asked)  # the rounds the comparison records
+    return timed
 
 
 def test_a_model_too_slow_in_one_round_is_timed_again_and_keeps_its_fastest_run(

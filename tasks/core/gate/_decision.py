@@ -323,6 +323,7 @@ def _contender(
         recall=recall,
         log_loss=log_loss,
         latency_ms_per_1k_rows=_finite(outputs.latency_ms_per_1k_rows),
+        latency_rounds=outputs.latency_rounds,
         model_size_bytes=outputs.model_size_bytes,
         per_class_f1=per_class_f1 or {},
         errors=errors or {},

@@ -53,13 +53,15 @@ def check_guards(
     )
     if guards.latency_ratio is not None:
         base = champion.latency_ms_per_1k_rows
+        rounds = max(champion.latency_rounds, challenger.latency_rounds)
         checks.append(
             _guard_no_higher(
                 "latency ms per 1k rows",
                 base,
                 challenger.latency_ms_per_1k_rows,
                 None if base is None else base * guards.latency_ratio,
-                f"<= {guards.latency_ratio:g} x champion",
+                f"<= {guards.latency_ratio:g} x champion"
+                + (f", fastest of {rounds} timing rounds" if rounds > 1 else ""),
             )
         )
     if guards.model_size_ratio is not None:
