@@ -369,9 +369,12 @@ class LocalRegistry(ModelRegistry):
         # A cache drawn again when its stamp disagrees: replaced in one step, not flushed.
         encoded = io.BytesIO()
         sample.to_parquet(encoded, index=False)
-        write_bytes_atomic(cached, encoded.getvalue(), durable=False)
-        # The stamp is written last: a sample without a matching stamp is drawn again.
-        write_json_atomic(stamp, {**expected, "sample_sha256": sha256_file(cached)})
+        content = encoded.getvalue()
+        write_bytes_atomic(cached, content, durable=False)
+        # The stamp is written last: a sample without a matching stamp is drawn again. Its digest
+        # is of the bytes just written, not of the file read back.
+        digest = hashlib.sha256(content).hexdigest()
+        write_json_atomic(stamp, {**expected, "sample_sha256": digest})
         return sample
 
     # -- aliases and history --------------------------------------------------------
