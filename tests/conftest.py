@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import DEMO_DATA, merge, repo_raw_config
+from tests.helpers import DEMO_DATA, LATENCY_GUARD_ASIDE, merge, repo_raw_config
 from tests.postgres import Postgres, require_postgres, throwaway_postgres
 from tests.processes import scaled
 from tests.schedule import (  # noqa: F401  (hooks: modules longest first, seconds per worker)
@@ -28,18 +28,10 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     """Write the repo config with overrides to tmp_path; data stays the bundled demo log."""
 
     def write(overrides: dict[str, Any] | None = None, name: str = "config.yaml") -> Path:
+        # The latency guard aside (tests/helpers.py); a test may set its own ratio in overrides.
         config = merge(
-            repo_raw_config(),
-            {
-                "data": {"source": {"path": str(DEMO_DATA)}},
-                # Prediction takes a few ms on 90 rows: on a loaded machine the timed latency
-                # guard (3x the champion's) can still reject a better challenger at random, if
-                # rarely now that a slow verdict is timed again (docs/benchmarks.md). The flow
-                # tests are about the loop; the guard's rule is tested on fixed numbers
-                # (tests/core/test_gate.py), its timing in tests/steps/test_promotion.py. A
-                # test may set its own ratio in overrides.
-                "promotion": {"guards": {"latency_ratio": 1000}},
-            },
+            merge(repo_raw_config(), LATENCY_GUARD_ASIDE),
+            {"data": {"source": {"path": str(DEMO_DATA)}}},
         )
         config = merge(config, overrides or {})
         path = tmp_path / name

@@ -25,7 +25,14 @@ from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
 from flows.fleet import main
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import DEMO_DATA, ROOT, read_artifact, repo_raw_config
+from tests.helpers import (
+    DEMO_DATA,
+    LATENCY_GUARD_ASIDE,
+    ROOT,
+    merge,
+    read_artifact,
+    repo_raw_config,
+)
 from tests.postgres import Postgres
 from tests.processes import prefect_api, prefect_server_on
 from tests.worker_probe import ENVIRONMENT
@@ -50,9 +57,7 @@ def _defaults(tmp_path: Path) -> dict[str, Any]:
     raw["data"]["source"]["path"] = str(DEMO_DATA)
     raw["registry"]["path"] = str(tmp_path / "registry")
     raw["reports"]["path"] = str(tmp_path / "reports")
-    # Prediction latency is timed: on a busy machine its guard can reject by chance.
-    raw["promotion"]["guards"]["latency_ratio"] = None
-    return raw
+    return merge(raw, LATENCY_GUARD_ASIDE)
 
 
 def _write_fleet(

@@ -21,7 +21,14 @@ from tasks.config import load_config
 from tasks.core.card import ModelCard
 from tasks.steps.commands import installed_command, shell_path
 from tasks.stores.registry import StoredCard, open_registry
-from tests.helpers import DEMO_DATA, REPO_ROOT, merge, read_artifact, repo_raw_config
+from tests.helpers import (
+    DEMO_DATA,
+    LATENCY_GUARD_ASIDE,
+    REPO_ROOT,
+    merge,
+    read_artifact,
+    repo_raw_config,
+)
 from tests.outputs import SNIPPETS, output_differences
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
@@ -65,10 +72,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoCards:
     """The demo's first monitor run (bootstrap v0001, promote v0002), then a rollback to v0001."""
     tmp = tmp_path_factory.mktemp("card")
     config = merge(
-        repo_raw_config(),
+        merge(repo_raw_config(), LATENCY_GUARD_ASIDE),
         {
             "data": {"source": {"path": str(DEMO_DATA)}},
-            "promotion": {"guards": {"latency_ratio": 1000}},  # see tests/conftest.py
             "registry": {"path": str(tmp / "registry")},
             "reports": {"path": str(tmp / "reports")},
         },

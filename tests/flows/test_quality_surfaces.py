@@ -22,7 +22,7 @@ from tasks.core.fleet import FleetSummary, row_from_result
 from tasks.core.numbers import format_number
 from tasks.core.outcomes import MonitorResult
 from tasks.render.fleet import render_fleet_summary
-from tests.helpers import DEMO_DATA, merge, read_artifact, repo_raw_config
+from tests.helpers import DEMO_DATA, LATENCY_GUARD_ASIDE, merge, read_artifact, repo_raw_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -47,11 +47,10 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> BrokenRun:
     year.loc[window, "wind"] = year.loc[window, "wind"] * 1000
     year.to_parquet(data / "weather-2014.parquet")
     config = merge(
-        repo_raw_config(),
+        merge(repo_raw_config(), LATENCY_GUARD_ASIDE),
         {
             "name": NAME,
             "data": {"source": {"path": str(data)}},
-            "promotion": {"guards": {"latency_ratio": 1000}},  # see tests/conftest.py
             "registry": {"path": str(tmp / "registry")},
             "reports": {"path": str(tmp / "reports")},
         },

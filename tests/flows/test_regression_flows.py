@@ -18,7 +18,7 @@ from tasks.core.windows import plan_windows, resolve_as_of
 from tasks.render.reporting import render_summary
 from tasks.stores.data import load_window
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import REPO_ROOT, make_lineage
+from tests.helpers import LATENCY_GUARD_ASIDE, REPO_ROOT, make_lineage, merge
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -30,11 +30,8 @@ def _seatbelts_config(tmp_path: Path) -> Path:
     raw["data"]["source"]["path"] = str(REPO_ROOT / "data" / "seatbelts")
     raw["registry"]["path"] = str(tmp_path / "registry")
     raw["reports"]["path"] = str(tmp_path / "reports")
-    # As write_config does: the timed latency guard can reject a better challenger at random on
-    # a loaded machine; its rule is tested on fixed numbers (tests/core/test_gate.py).
-    raw["promotion"].setdefault("guards", {})["latency_ratio"] = 1000
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    path.write_text(yaml.safe_dump(merge(raw, LATENCY_GUARD_ASIDE), sort_keys=False))
     return path
 
 

@@ -23,7 +23,7 @@ from tests.flows.test_secret_leaks import (
     _read_prefect_records,
     _server_database,
 )
-from tests.helpers import DEMO_DATA, merge, read_artifact, repo_raw_config
+from tests.helpers import DEMO_DATA, LATENCY_GUARD_ASIDE, merge, read_artifact, repo_raw_config
 from tests.processes import evidently_ui, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -44,11 +44,10 @@ def _machine(directory: Path, workspace: str) -> Path:
     """A project copy's config.yaml: its own registry and reports, relative to it."""
     directory.mkdir(parents=True, exist_ok=True)
     raw = merge(
-        repo_raw_config(),
+        merge(repo_raw_config(), LATENCY_GUARD_ASIDE),
         {
             "name": NAME,
             "data": {"source": {"path": str(DEMO_DATA)}},
-            "promotion": {"guards": {"latency_ratio": 1000}},  # see tests/conftest.py
             # A healthy year after bootstrapping: one snapshot, no retrain.
             "policy": {"performance_threshold": 0.35},
             "windows": {"as_of": "2016-01-01", "current": "365d", "holdout": "365d"},

@@ -14,7 +14,7 @@ from flows.monitor import main as monitor_main
 from tasks.cli.history import main as history_main
 from tasks.config import load_config
 from tasks.stores.history import HISTORY_FILE, open_history
-from tests.helpers import DEMO_DATA, merge, repo_raw_config
+from tests.helpers import DEMO_DATA, LATENCY_GUARD_ASIDE, merge, repo_raw_config
 from tests.postgres import Postgres
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -27,11 +27,10 @@ def _machine(directory: Path, as_of: str) -> Path:
     """A fresh project copy monitoring the year before as_of; its history in the database."""
     directory.mkdir(parents=True)
     raw = merge(
-        repo_raw_config(),
+        merge(repo_raw_config(), LATENCY_GUARD_ASIDE),
         {
             "name": NAME,
             "data": {"source": {"path": str(DEMO_DATA)}},
-            "promotion": {"guards": {"latency_ratio": 1000}},  # see tests/conftest.py
             # A healthy year after bootstrapping (as in test_remote_dashboard): no retrain.
             "policy": {"performance_threshold": 0.35},
             "windows": {"as_of": as_of, "current": "365d", "holdout": "365d"},

@@ -28,7 +28,7 @@ import yaml
 from flows.monitor import monitor_flow
 from tasks.core.outcomes import MonitorResult
 from tests.browser import chromium, evidently_panel_points, require_chromium, save_screenshot
-from tests.helpers import DEMO_DATA, ROOT, merge, repo_raw_config
+from tests.helpers import DEMO_DATA, LATENCY_GUARD_ASIDE, ROOT, merge, repo_raw_config
 from tests.postgres import Postgres
 from tests.processes import evidently_ui
 from tests.registry_backends import MLFLOW_ENVIRONMENT, MlflowServer, mlflow_server_running
@@ -54,12 +54,11 @@ SHARE_PANEL = "Share of drifted columns"
 
 def _raw_config(overrides: dict[str, Any]) -> dict[str, Any]:
     return merge(
-        repo_raw_config(),
+        merge(repo_raw_config(), LATENCY_GUARD_ASIDE),
         merge(
             {
                 "name": NAME,
                 "data": {"source": {"path": str(DEMO_DATA)}},
-                "promotion": {"guards": {"latency_ratio": 1000}},  # see tests/conftest.py
             },
             overrides,
         ),

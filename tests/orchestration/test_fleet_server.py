@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import DEMO_DATA, ROOT, repo_raw_config
+from tests.helpers import DEMO_DATA, LATENCY_GUARD_ASIDE, ROOT, merge, repo_raw_config
 from tests.orchestration.test_server_integration import (
     Processes,
     Server,
@@ -76,12 +76,11 @@ def pool_of_two(
 def _write_fleet(server: Server, base: Path) -> Path:
     fleet_dir = server.project / "fleet"
     (fleet_dir / "models").mkdir(parents=True)
-    defaults = repo_raw_config()
+    defaults = merge(repo_raw_config(), LATENCY_GUARD_ASIDE)
     del defaults["name"]
     defaults["data"]["source"]["path"] = str(DEMO_DATA)
     defaults["registry"]["path"] = str(base / "registry")
     defaults["reports"]["path"] = str(base / "reports")
-    defaults["promotion"]["guards"]["latency_ratio"] = None  # timed: chance on a busy machine
     models: dict[str, dict[str, Any]] = {
         "pool-a": {},
         "pool-b": {"windows": {"as_of": "2013-10-01"}},

@@ -31,7 +31,14 @@ import yaml
 from tasks.core.numbers import format_number
 from tasks.stores.registry import model_directory
 from tests.browser import chromium, require_chromium, save_screenshot
-from tests.helpers import DEMO_DATA, ROOT, demo_log_to_sql, merge, repo_raw_config
+from tests.helpers import (
+    DEMO_DATA,
+    LATENCY_GUARD_ASIDE,
+    ROOT,
+    demo_log_to_sql,
+    merge,
+    repo_raw_config,
+)
 from tests.postgres import Postgres
 from tests.processes import (
     api_call,
@@ -85,13 +92,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, postgres: Postgres) -> Iter
     shutil.copy(ROOT / "automations.yaml", project / "automations.yaml")
     (project / "flows").symlink_to(ROOT / "flows")
     config = merge(
-        repo_raw_config(),
+        merge(repo_raw_config(), LATENCY_GUARD_ASIDE),
         {
             "data": {"source": {"path": str(DEMO_DATA)}},
             "registry": {"path": str(base / "registry")},
             "reports": {"path": str(base / "reports")},
             "orchestration": {"on_busy": "drop"},
-            "promotion": {"guards": {"latency_ratio": 1000}},  # see tests/conftest.py
         },
     )
     (project / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -589,14 +595,13 @@ def test_two_workers_in_separate_directories_run_the_chain(
     mlflow_database = postgres.create_database("mlflow")
     with mlflow_server_running(postgres.url(mlflow_database)) as mlflow:
         config = merge(
-            repo_raw_config(),
+            merge(repo_raw_config(), LATENCY_GUARD_ASIDE),
             {
                 "name": TWO_WORKERS_MODEL,
                 # path: the lock and the monitoring history, in each copy
                 "registry": {"kind": "mlflow", "tracking_uri": mlflow.uri},
                 "reports": {"path": "reports"},  # in each copy: nobody else writes there
                 "orchestration": {"on_busy": "drop"},
-                "promotion": {"guards": {"latency_ratio": 1000}},  # see tests/conftest.py
             },
         )
         config["data"]["source"] = {"kind": "sql", "url": warehouse, "table": "weather_log"}
