@@ -42,6 +42,7 @@ lint: $(STAMP)
 # starts, and with 2 workers about a fifth of the cores stayed idle; a third worker fills
 # those waits (pytest 16 min 2 s -> 13 min 15 s), a fourth only shares saturated cores (13 min 42 s;
 # docs/benchmarks.md). Deadlines scale with the workers per core (tests/processes.py, scaled).
+# Each process of the suite runs one OpenMP thread (tests/__init__.py: spinning idle threads).
 # TEST_WORKERS=0 runs one process;
 # loadfile: a module's tests run on one worker, in order, so a module-scoped fixture (a server)
 # is built once (xdist 3.8's loadgroup does not group under pytest 9.2: it renames item._nodeid);
