@@ -1,5 +1,6 @@
 """Preloaded by a fleet's Dask workers in a test (after tasks.orchestration.dask_worker): each
-worker writes where it came from and the Prefect API its settings name, as it starts."""
+worker writes where it came from, the Prefect API its settings name and its OpenMP threads, as it
+starts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ ENVIRONMENT = "AUTORETRAIN_TEST_WORKER_PROBE"  # the directory the workers write
 
 
 def dask_setup(worker: Any) -> None:
+    import threadpoolctl
     from prefect.settings import get_current_settings
 
-    seen = {"pid": os.getpid(), "parent": os.getppid(), "api": get_current_settings().api.url}
+    pools = threadpoolctl.threadpool_info()
+    seen = {
+        "pid": os.getpid(),
+        "parent": os.getppid(),
+        "api": get_current_settings().api.url,
+        "openmp threads": [pool["num_threads"] for pool in pools if pool["user_api"] == "openmp"],
+    }
     Path(os.environ[ENVIRONMENT], f"{os.getpid()}.json").write_text(json.dumps(seen))

@@ -29,6 +29,8 @@ import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from tasks.config import FleetConfig
 
 # What every model needs, imported by each worker as it starts (Dask's preload): the flows with
@@ -38,6 +40,12 @@ WORKER_PRELOAD = ("flows.monitor", "evidently", "tasks.orchestration.dask_worker
 # them: Prefect (with its logging) before Dask's worker.
 WORKER_IMPORTS = ("flows.monitor", "distributed", *WORKER_PRELOAD[1:])
 METHOD_KEY = "distributed.worker.multiprocessing-method"
+# The server's own thread settings: one thread a worker (the cluster's threads_per_worker), as
+# Dask's nanny sets them for a spawned worker before its imports (its default
+# distributed.nanny.pre-spawn-environ). A forked worker's numerical libraries were loaded in the
+# server and read the server's environment then, not the worker's: without these, each forked
+# worker's OpenMP ran a thread per core (2 workers x 2 threads on 2 cores, the idle ones spinning).
+SERVER_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 # This process's environment when it first started the server (None: never started here); a
 # server multiprocessing restarts later starts with a newer one, which differs from it in fewer
@@ -67,8 +75,24 @@ def start_forkserver() -> bool:
     # Dask sets a list of its own on its first forkserver context: the server runs by then,
     # with this one.
     multiprocessing.get_context("forkserver").set_forkserver_preload(list(WORKER_IMPORTS))
-    forkserver.ensure_running()
+    with _environment(SERVER_THREADS):  # the server's, not this process's
+        forkserver.ensure_running()
     return True
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """os.environ with values while the block runs (a process started then inherits them)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def start_for_fleet(settings: FleetConfig) -> bool:

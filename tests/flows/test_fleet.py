@@ -295,6 +295,8 @@ def test_the_workers_are_forked_from_one_server_and_run_with_this_runs_prefect_a
     probes.mkdir()
     api_url = str(get_client(sync_client=True).api_url)
     env = {**os.environ, "PREFECT_API_URL": api_url, ENVIRONMENT: str(probes)}
+    # As a user's shell: no thread setting (the suite sets one OpenMP thread, tests/__init__.py).
+    env.pop("OMP_NUM_THREADS", None)
 
     done = subprocess.run(
         [sys.executable, "-c", FORKED_RUN, str(fleet_path)],
@@ -314,6 +316,9 @@ def test_the_workers_are_forked_from_one_server_and_run_with_this_runs_prefect_a
     assert len({worker["parent"] for worker in workers}) == 1
     # ... and talking to the run's API, not to the one the server started with.
     assert {worker["api"] for worker in workers} == {api_url}
+    # One OpenMP thread each, as Dask gives a spawned worker: the server started with it (the
+    # workers' numerical libraries were loaded there), not with the run's environment.
+    assert [worker["openmp threads"] for worker in workers] == [[1], [1]], workers
     assert _champion(tmp_path, "model-a") is not None and _champion(tmp_path, "model-b") is not None
     # Prefect's warning that a task's timeout cannot interrupt a worker thread, once per model,
     # is quieted in the workers (tasks/orchestration/dask_worker.py): the fleet has its deadline.
