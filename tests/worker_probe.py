@@ -12,15 +12,21 @@ from typing import Any
 ENVIRONMENT = "AUTORETRAIN_TEST_WORKER_PROBE"  # the directory the workers write to
 
 
-def dask_setup(worker: Any) -> None:
+def openmp_threads() -> list[int]:
+    """The threads of each OpenMP runtime loaded in this process, as threadpoolctl sees them."""
     import threadpoolctl
-    from prefect.settings import get_current_settings
 
     pools = threadpoolctl.threadpool_info()
+    return [pool["num_threads"] for pool in pools if pool["user_api"] == "openmp"]
+
+
+def dask_setup(worker: Any) -> None:
+    from prefect.settings import get_current_settings
+
     seen = {
         "pid": os.getpid(),
         "parent": os.getppid(),
         "api": get_current_settings().api.url,
-        "openmp threads": [pool["num_threads"] for pool in pools if pool["user_api"] == "openmp"],
+        "openmp threads": openmp_threads(),
     }
     Path(os.environ[ENVIRONMENT], f"{os.getpid()}.json").write_text(json.dumps(seen))
