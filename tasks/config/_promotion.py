@@ -31,7 +31,10 @@ class GuardsConfig(Strict):
         default=3.0, ge=1, description="Challenger ms per 1k rows <= this times the champion's."
     )
     model_size_ratio: float | None = Field(
-        default=3.0, ge=1, description="Challenger pickled size <= this times the champion's."
+        default=3.0,
+        ge=1,
+        description="Challenger pickled size <= this times the champion's, times the growth "
+        "of its training rows when it trained on more (a forest's size grows with its rows).",
     )
     # Regressors only (the classification guards above are not applied to regressors).
     second_error: float | None = Field(

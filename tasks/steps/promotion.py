@@ -48,6 +48,7 @@ def collect_outputs(
                 training_window=record.training_window,
                 trained_on_holdout=trained_on.overlaps(holdout),
                 predictions=[],
+                training_rows=record.training_rows,
                 provenance=record.provenance,
                 rolled_back=record.status == "rolled-back",
             )

@@ -67,6 +67,7 @@ def _outputs(
     probability: float | None = 0.7,
     latency: float | None = 10.0,
     size: int | None = 1000,
+    rows: int | None = None,
     problem: str | None = None,
 ) -> ModelOutputs:
     return ModelOutputs(
@@ -79,6 +80,7 @@ def _outputs(
         ),
         latency_ms_per_1k_rows=latency,
         model_size_bytes=size,
+        training_rows=rows,
         problem=problem,
     )
 
@@ -392,6 +394,56 @@ def test_a_guard_beyond_its_margin_rejects(
         "limit": check.limit,
         "rule": check.rule,
     }
+
+
+@pytest.mark.parametrize(
+    ("challenger_rows", "challenger_size", "passed", "limit", "rule"),
+    [
+        # 3.5x the bytes on 4x the rows: what a forest trained on more rows weighs.
+        (
+            400,
+            3500,
+            True,
+            12000.0,
+            "<= 3 x champion x 4 (trained on 400 rows, the champion on 100)",
+        ),
+        # 13x the bytes on 4x the rows: bloated beyond its rows, still rejected.
+        (
+            400,
+            13000,
+            False,
+            12000.0,
+            "<= 3 x champion x 4 (trained on 400 rows, the champion on 100)",
+        ),
+        # The same rows: the plain ratio.
+        (100, 3500, False, 3000.0, "<= 3 x champion"),
+        # Fewer rows never lower the limit: a linear model's size does not shrink with its rows.
+        (50, 2900, True, 3000.0, "<= 3 x champion"),
+        # Rows unknown (a record written before they were kept): the plain ratio.
+        (None, 3500, False, 3000.0, "<= 3 x champion"),
+    ],
+    ids=["more-rows", "bloated", "same-rows", "fewer-rows", "rows-unknown"],
+)
+def test_the_size_guard_allows_growth_in_proportion_to_the_training_rows(
+    challenger_rows: int | None, challenger_size: int, passed: bool, limit: float, rule: str
+) -> None:
+    truth = _truth(400)
+    challenger = _outputs("v0002", _predict(truth, 390), size=challenger_size, rows=challenger_rows)
+    champion = _outputs("v0001", _predict(truth, 200), window=OLD, size=1000, rows=100)
+
+    comparison = _compare(truth, challenger, champion, rules=_rules(guards=ALL_GUARDS))
+
+    (size,) = [g for g in comparison.guards if g.name == "model size bytes"]
+    assert (size.passed, size.limit, size.rule) == (passed, limit, rule)
+    assert comparison.verdict == ("promote" if passed else "reject"), comparison.reasons
+    assert comparison.challenger.training_rows == challenger_rows
+    assert comparison.champion is not None and comparison.champion.training_rows == 100
+    if not passed:
+        assert rule in " ".join(comparison.reasons)
+    # A record written before the field existed reads back without rows.
+    data = comparison.to_dict()
+    del data["challenger"]["training_rows"]
+    assert Comparison.from_dict(data).challenger.training_rows is None
 
 
 def test_a_latency_timed_again_says_so_in_its_rule_and_in_the_record() -> None:

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
-from tasks.adapters.modeling import time_predictions
+from tasks.adapters.modeling import fit_model, time_predictions
 from tasks.core.gate import Approval, Comparison, GateRules, ModelOutputs, compare_models
 from tasks.core.windows import Window
 from tasks.errors import ModelError, RegistryError
 from tasks.steps import promotion
 from tasks.steps.promotion import apply_verdict, collect_outputs
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import make_lineage, repo_config
+from tests.helpers import DEMO_DATA, make_lineage, repo_config
 
 MODEL_NAME = "seattle-weather"
 WINDOW = {"start": "2013-07-01T00:00:00", "end": "2014-01-01T00:00:00"}
@@ -565,3 +565,44 @@ def test_a_model_that_fails_to_load_gives_no_predictions_and_the_reason(tmp_path
     assert outputs.predictions is None
     assert outputs.problem is not None
     assert outputs.problem.startswith("v0001: model file of v0001 does not match its registered")
+
+
+def test_a_forest_trained_on_more_rows_is_not_rejected_for_its_size(tmp_path: Path) -> None:
+    """The demo's forest on its last 100 labelled rows before the holdout (a champion trained on
+    the rows since a change), then on the last 400: the fuller forest is over 3x the bytes, which
+    the size guard's plain ratio rejected however much better it was; in proportion to its rows
+    it passes."""
+    config = repo_config()
+    log = pd.concat(pd.read_parquet(DEMO_DATA / f"weather-{year}.parquet") for year in (2013, 2014))
+    labelled = log.dropna(subset=[config.data.target_column])
+    stamps = labelled[config.data.timestamp_column]
+    holdout = Window.from_dict(HOLDOUT)
+    before = labelled[stamps < holdout.start]
+    frame = labelled[(stamps >= holdout.start) & (stamps < holdout.end)]
+    registry = LocalRegistry(tmp_path / "registry", MODEL_NAME)
+    for rows in (100, 400):
+        training = before.tail(rows)
+        registry.register(
+            fit_model(config, training),
+            training,
+            make_lineage(training_window=WINDOW, training_rows=rows),
+        )
+
+    challenger, champion = collect_outputs(registry, ("v0002", "v0001"), config, frame, holdout)
+    assert challenger.training_rows == 400 and champion.training_rows == 100
+    assert champion.model_size_bytes is not None and challenger.model_size_bytes is not None
+    assert challenger.model_size_bytes > 3 * champion.model_size_bytes  # the plain ratio's reject
+    comparison = compare_models(
+        comparison_id="c1",
+        model_name=MODEL_NAME,
+        holdout_window=HOLDOUT,
+        y_true=frame[config.data.target_column].tolist(),
+        rules=GateRules.from_config(config),
+        champion=champion,
+        challenger=challenger,
+    )
+
+    (size,) = [g for g in comparison.guards if g.name == "model size bytes"]
+    assert size.passed, size
+    assert size.limit == champion.model_size_bytes * 3.0 * 4
+    assert size.rule == "<= 3 x champion x 4 (trained on 400 rows, the champion on 100)"

@@ -325,6 +325,7 @@ def _contender(
         latency_ms_per_1k_rows=_finite(outputs.latency_ms_per_1k_rows),
         latency_rounds=outputs.latency_rounds,
         model_size_bytes=outputs.model_size_bytes,
+        training_rows=outputs.training_rows,
         per_class_f1=per_class_f1 or {},
         errors=errors or {},
         provenance=dict(outputs.provenance),

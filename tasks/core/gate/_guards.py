@@ -1,8 +1,9 @@
 """Guards: non-inferiority of the challenger on metrics besides the primary one.
 
 Point estimates against fixed margins: classifiers' recall, per-class F1 and log loss,
-regressors' second error metric, bias and tail of |error|, and both kinds' latency and size. A
-guard whose value is missing on either side fails closed.
+regressors' second error metric, bias and tail of |error|, and both kinds' latency and size (in
+proportion to the training rows when the challenger trained on more). A guard whose value is
+missing on either side fails closed.
 """
 
 from __future__ import annotations
@@ -65,17 +66,30 @@ def check_guards(
             )
         )
     if guards.model_size_ratio is not None:
-        size = champion.model_size_bytes
-        checks.append(
-            _guard_no_higher(
-                "model size bytes",
-                None if size is None else float(size),
-                None if challenger.model_size_bytes is None else float(challenger.model_size_bytes),
-                None if size is None else size * guards.model_size_ratio,
-                f"<= {guards.model_size_ratio:g} x champion",
-            )
-        )
+        checks.append(_size_guard(guards.model_size_ratio, champion, challenger))
     return tuple(checks)
+
+
+def _size_guard(ratio: float, champion: Contender, challenger: Contender) -> GuardCheck:
+    """The challenger's pickled size against ratio x the champion's, times the growth of its
+    training rows when it trained on more: a forest's or a boosted model's size grows with the
+    rows it learns from (a random forest on 4x the rows is ~4x the bytes), so a champion trained
+    on a few rows since a change would otherwise reject every fuller challenger, however much
+    better. What the guard is for, a model bloated by its settings, still fails at equal rows."""
+    size = champion.model_size_bytes
+    rule = f"<= {ratio:g} x champion"
+    growth = 1.0
+    rows, champion_rows = challenger.training_rows, champion.training_rows
+    if rows is not None and champion_rows is not None and rows > champion_rows > 0:
+        growth = rows / champion_rows
+        rule += f" x {growth:.3g} (trained on {rows} rows, the champion on {champion_rows})"
+    return _guard_no_higher(
+        "model size bytes",
+        None if size is None else float(size),
+        None if challenger.model_size_bytes is None else float(challenger.model_size_bytes),
+        None if size is None else size * ratio * growth,
+        rule,
+    )
 
 
 def _classification_guards(

@@ -29,6 +29,7 @@ class ModelOutputs:
     latency_ms_per_1k_rows: float | None = None
     latency_rounds: int = 1  # rounds of timed runs its latency is the fastest of (>1: timed again)
     model_size_bytes: int | None = None
+    training_rows: int | None = None  # the rows it was trained on (its registry record)
     problem: str | None = None  # why predictions is None
     provenance: dict[str, str] = field(default_factory=dict)  # where it was made (its lineage)
     rolled_back: bool = False  # rolled back after a promotion: never promoted again
@@ -49,6 +50,9 @@ class Contender:
     # one model over the latency guard's limit and both were timed again.
     latency_rounds: int = 1
     model_size_bytes: int | None = None
+    # The rows it was trained on (None in records written before they were kept here): the size
+    # guard allows a challenger trained on more rows to be larger in proportion.
+    training_rows: int | None = None
     per_class_f1: dict[str, float] = field(default_factory=dict)
     # Regressors: mae, rmse, bias (mean of prediction - target) and the tail of |error|.
     errors: dict[str, float] = field(default_factory=dict)
