@@ -573,7 +573,7 @@ def test_a_forest_trained_on_more_rows_is_not_rejected_for_its_size(tmp_path: Pa
     the size guard's plain ratio rejected however much better it was; in proportion to its rows
     it passes."""
     config = repo_config()
-    log = pd.concat(pd.read_parquet(DEMO_DATA / f"weather-{year}.parquet") for year in (2013, 2014))
+    log = pd.concat(pd.read_parquet(DEMO_DATA / f"weather-{y}.parquet") for y in (2012, 2013, 2014))
     labelled = log.dropna(subset=[config.data.target_column])
     stamps = labelled[config.data.timestamp_column]
     holdout = Window.from_dict(HOLDOUT)
@@ -582,6 +582,7 @@ def test_a_forest_trained_on_more_rows_is_not_rejected_for_its_size(tmp_path: Pa
     registry = LocalRegistry(tmp_path / "registry", MODEL_NAME)
     for rows in (100, 400):
         training = before.tail(rows)
+        assert len(training) == rows
         registry.register(
             fit_model(config, training),
             training,
