@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-import certifi
 import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
@@ -18,13 +15,12 @@ from prefect.concurrency.sync import concurrency
 from prefect.events import Event
 from prefect.events.related import related_resources_from_run_context
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-from prefect.settings import get_current_settings
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from tasks.config import Config, load_config
 from tasks.core.card import RunContext
 from tasks.errors import AutoretrainError, ConfigError
-from tasks.orchestration import heartbeats
+from tasks.orchestration import heartbeats, tls
 from tasks.orchestration.retries import call_api
 from tasks.orchestration.secrets import read_secret_block
 
@@ -33,6 +29,8 @@ logger = logging.getLogger(__name__)
 # Every flow module imports this one: its flow runs (subflows too, in a terminal, a deployment
 # run or a Dask worker) end without waiting out the heartbeat thread's nap (heartbeats.py).
 heartbeats.install()
+# ... and their Prefect clients share one TLS context instead of reading the CA bundle each (tls.py).
+tls.install()
 
 EVENT_PREFIX = "autoretrain"
 Step = Literal["retrain", "promote"]
@@ -78,34 +76,11 @@ def emit_model_event(config: Config, name: str, payload: dict[str, Any]) -> None
 async def _post_event(event: Event) -> None:
     """Post the event with the run's flow run, flow, deployment and tags as related resources,
     as Prefect's emit_event does (deployment triggers match on them)."""
-    async with get_client(httpx_settings={"verify": api_tls_context()}) as client:
+    async with get_client() as client:
         exclude = {resource.id for resource in event.involved_resources}
         related = await related_resources_from_run_context(client, exclude=exclude)
         sent = event.model_copy(update={"related": [*event.related, *related]})
         await client.request("POST", "/events", json=[sent.model_dump(mode="json")])
-
-
-def api_tls_context() -> ssl.SSLContext:
-    """The TLS context a Prefect client of the project's own calls verifies the API with: the one
-    Prefect's client builds (PREFECT_API_SSL_CERT_FILE, else certifi's bundle; none verified with
-    PREFECT_API_TLS_INSECURE_SKIP_VERIFY), built once a process.
-
-    Prefect's client builds it anew for each client, reading the CA bundle: 20 ms of CPU, and a
-    model's run opened six clients for its events (0.13 of its ~1.9 CPU s); passed in, a client
-    takes 0.4 ms.
-    """
-    api = get_current_settings().api
-    return _tls_context(api.ssl_cert_file, api.tls_insecure_skip_verify)
-
-
-@functools.cache
-def _tls_context(cert_file: str | None, skip_verify: bool) -> ssl.SSLContext:
-    if skip_verify:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    return ssl.create_default_context(cafile=cert_file or certifi.where())
 
 
 def _deployment_id() -> str | None:
