@@ -17,6 +17,7 @@ from tasks.core.frames import fingerprint_frame
 from tasks.stores.registry import Lineage, LocalRegistry
 
 if TYPE_CHECKING:
+    import pytest
     from prefect.client.schemas.objects import Artifact as ArtifactResponse
 
     from tasks.core.policy import TriggerDecision
@@ -178,3 +179,19 @@ def read_artifact(key: str) -> ArtifactResponse | None:
     artifact = Artifact.get(key)
     assert not isinstance(artifact, Coroutine), "Artifact.get ran in an event loop"
     return artifact
+
+
+def record_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The TLS contexts built from now on (`ssl.create_default_context`'s arguments, one entry a
+    context), while the test runs: a Prefect client reading the CA bundle shows up here."""
+    import ssl
+
+    built: list[object] = []
+    real = ssl.create_default_context
+
+    def recorded(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(args or kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", recorded)
+    return built

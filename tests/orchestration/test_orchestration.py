@@ -21,7 +21,7 @@ from tasks.core.reasons import codes
 from tasks.errors import AutoretrainError
 from tasks.orchestration import runtime
 from tasks.stores.registry import LocalRegistry
-from tests.helpers import make_decision, read_artifact
+from tests.helpers import make_decision, read_artifact, record_tls_contexts
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -359,19 +359,10 @@ def test_a_flow_runs_prefect_clients_and_events_build_no_tls_context(write_confi
     # model that bootstraps and retrains opened 17. With tasks/orchestration/tls.py installed (by
     # runtime, which every flow module imports), a flow run's clients (the run's own, its task
     # runs', its concurrency slot's, the project's events) share the process's one context.
-    import ssl
-
     from prefect import flow, task
 
     config = load_config(write_config())
-    built: list[object] = []
-    real = ssl.create_default_context
-
-    def counted(*args, **kwargs):
-        built.append(args or kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(ssl, "create_default_context", counted)
+    built = record_tls_contexts(monkeypatch)
 
     @task
     def step(number: int) -> int:

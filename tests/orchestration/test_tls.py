@@ -16,6 +16,7 @@ from prefect.settings import (
 
 import tasks.orchestration.runtime  # noqa: F401  (what every flow module imports: installs it)
 from tasks.orchestration import tls
+from tests.helpers import record_tls_contexts
 
 API = {PREFECT_API_URL: "https://prefect.example.invalid/api"}  # no request is sent
 
@@ -46,14 +47,7 @@ def test_every_prefect_client_uses_the_settings_context_and_builds_none(monkeypa
         verified = tls.api_tls_context()
         with temporary_settings(updates={PREFECT_API_TLS_INSECURE_SKIP_VERIFY: True}):
             skipped = tls.api_tls_context()
-        built: list[object] = []
-        real = ssl.create_default_context
-
-        def counted(*args: object, **kwargs: object) -> ssl.SSLContext:
-            built.append(args or kwargs)
-            return real(*args, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(ssl, "create_default_context", counted)
+        built = record_tls_contexts(monkeypatch)
         clients = [get_client(sync_client=sync_client) for _ in range(3)]
         with temporary_settings(updates={PREFECT_API_TLS_INSECURE_SKIP_VERIFY: True}):
             insecure = get_client(sync_client=sync_client)
