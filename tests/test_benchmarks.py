@@ -6,6 +6,7 @@ numbers unreproducible, so each script runs here end to end.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -16,11 +17,12 @@ import pytest
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.e2e
+BENCHMARKS = ROOT / "benchmarks"
 
 
 def _run(script: str, *args: str, timeout: float = 600) -> str:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -127,9 +129,11 @@ def test_fleet_publishes_models_per_hour_where_the_time_goes_and_the_cold_compar
     # process and a cold monitor run: every section of --toy (2 models) with one model, which
     # halves the models' work (the fleet's fan-out over workers is tests/flows/test_fleet.py's).
     # One setting to compare (never: a quiet window under on-breach), one fleet run less.
+    # The two ratios within a run twice each (--repeat 2): printed with their mean and range.
     out = _run(
         "fleet.py",
         *("--models", "1", "--cold", "1", "--breakdown", "1", "--compare-html", "never"),
+        *("--repeat", "2"),
         timeout=1800,
     )
 
@@ -159,6 +163,15 @@ def test_fleet_publishes_models_per_hour_where_the_time_goes_and_the_cold_compar
         out,
         re.M,
     )
+    spread = r"mean (\d+\.\d\d)x over 2 runs \(\d+\.\d\d-\d+\.\d\dx: (\d+\.\d\d), (\d+\.\d\d)\), [012] of 2 at or above {target}x"
+    pairs = re.search(
+        r"^this tree: speed-up from 1 to 2 workers, each pair in turn: "
+        + spread.format(target="1.6"),
+        out,
+        re.M,
+    )
+    assert pairs, out
+    assert _is_mean_of(pairs.groups()), pairs.group(0)
     # The full loop's peak memory (the sampler saw the tree) and the client's retries.
     memory = re.search(
         r"^this tree, full loop: peak RSS of the fleet's process tree (\d+\.\d\d) GB; "
@@ -192,11 +205,14 @@ def test_fleet_publishes_models_per_hour_where_the_time_goes_and_the_cold_compar
     assert loop > 0 and monitor > 0
     assert float(parts["training"][0]) > 0  # the first run trains; monitor only does not
     assert float(parts["training"][1]) == 0
-    # One fleet run against cold monitor runs.
+    # One fleet run against cold monitor runs, twice: a row of each for each time.
     fleet_row = r"^\| one `flows/fleet.py` \(dask, 2 workers\) \| [\d.]+ \| 1/1 \| 0 \| \d+ \|$"
-    assert re.search(fleet_row, out, re.M), out
-    assert re.search(r"^\| 1 x `flows/monitor.py`, in turn \| [\d.]+ \| 1/1 \| 0 \| \|$", out, re.M)
-    assert re.search(r"^speed-up of the fleet: \d+\.\d\dx$", out, re.M)
+    assert len(re.findall(fleet_row, out, re.M)) == 2, out
+    cold_row = r"^\| 1 x `flows/monitor.py`, in turn \| [\d.]+ \| 1/1 \| 0 \| \|$"
+    assert len(re.findall(cold_row, out, re.M)) == 2, out
+    cold = re.search(r"^speed-up of the fleet: " + spread.format(target="4.0") + "$", out, re.M)
+    assert cold, out
+    assert _is_mean_of(cold.groups()), cold.group(0)
     # Issue 31's targets, each with its measure and a verdict.
     targets = re.findall(r"^\| this tree \| (.+?) \| .+ \| (yes|no) \|$", out, re.M)
     assert [target.split(" ")[0:2] for target, _ in targets] == [
@@ -206,6 +222,28 @@ def test_fleet_publishes_models_per_hour_where_the_time_goes_and_the_cold_compar
         ["(one", "process,"],
         ["one", "fleet"],
     ], out
+
+
+def test_a_ratio_measured_several_times_is_printed_with_its_mean_range_and_runs_met(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = importlib.util.spec_from_file_location("fleet_benchmark", BENCHMARKS / "fleet.py")
+    assert spec is not None and spec.loader is not None
+    fleet = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, fleet)  # its dataclasses look their module up
+    spec.loader.exec_module(fleet)
+
+    assert fleet.spread([3.704], 4.0) == "3.70x"  # once: the ratio, as before --repeat
+    assert fleet.spread([4.11, 3.70, 4.23], 4.0) == (
+        "mean 4.01x over 3 runs (3.70-4.23x: 4.11, 3.70, 4.23), 2 of 3 at or above 4.0x"
+    )
+    assert fleet.spread([1.5, 1.4], 1.6).endswith("0 of 2 at or above 1.6x")
+
+
+def _is_mean_of(printed: tuple[str, ...]) -> bool:
+    """Whether the printed mean is the mean of the printed runs, to the printed precision."""
+    average, *runs = (float(value) for value in printed)
+    return abs(average - sum(runs) / len(runs)) <= 0.006
 
 
 def test_backtest_prints_every_log_against_every_window() -> None:
