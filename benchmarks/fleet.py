@@ -54,6 +54,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import mean
 from typing import Any
 
 import psutil
@@ -491,10 +492,6 @@ def spread(ratios: list[float], target: float) -> str:
         f"mean {mean(ratios):.2f}x over {len(ratios)} runs ({min(ratios):.2f}-{max(ratios):.2f}x: "
         f"{listed}), {met} of {len(ratios)} at or above {target}x"
     )
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
 
 
 def compare_with_cold_runs(
