@@ -18,6 +18,7 @@ Runs every ready model of FLEET_FILE once untimed (the bootstrap, unless --timed
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
 import inspect
@@ -117,6 +118,11 @@ def main() -> None:
     from flows.monitor import monitor_flow
     from tasks.config import load_fleet
 
+    # The models run as a fleet's worker runs them (orchestration.task_runs auto); a --baseline
+    # tree from before it runs them plainly.
+    steps = importlib.import_module("tasks.orchestration.tasks")
+    fleet_model_run = getattr(steps, "fleet_model_run", contextlib.nullcontext)
+
     imports = time.process_time() - started
     import logging
 
@@ -124,7 +130,8 @@ def main() -> None:
     members = load_fleet(Path(args.fleet)).ready
     if not args.timed_first:
         for member in members:
-            monitor_flow(str(member.config_path), None, "inline")
+            with fleet_model_run():
+                monitor_flow(str(member.config_path), None, "inline")
     clock = Clock()
     install(clock)
     timed_start = time.monotonic()  # the system's monotonic clock: the caller's too
@@ -133,7 +140,8 @@ def main() -> None:
     statuses: dict[str, int] = {}
     for _ in range(args.runs):
         for member in members:
-            result = monitor_flow(str(member.config_path), None, "inline")
+            with fleet_model_run():
+                result = monitor_flow(str(member.config_path), None, "inline")
             statuses[result.status] = statuses.get(result.status, 0) + 1
     process, thread = time.process_time() - process0, time.thread_time() - thread0
     runs = len(members) * args.runs

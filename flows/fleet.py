@@ -54,10 +54,12 @@ def monitor_model(name: str, config_path: str, as_of: str | None = None) -> Flee
     # Imported here, in the worker: a Prefect flow object is pickled by value, and its function
     # would arrive without the module globals its annotations name (RunMode).
     from flows.monitor import monitor_flow
+    from tasks.orchestration.tasks import fleet_model_run
 
     started = time.perf_counter()
     try:
-        result = monitor_flow(config_path, as_of, "inline")
+        with fleet_model_run():  # orchestration.task_runs auto: the steps run in the flow runs
+            result = monitor_flow(config_path, as_of, "inline")
     except Exception as error:
         get_run_logger().error("%s: %s", name, describe_error(error))
         return error_row(name, config_path, describe_error(error), time.perf_counter() - started)

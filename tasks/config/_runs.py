@@ -76,6 +76,14 @@ class OrchestrationConfig(Strict):
     queue_timeout: Duration = Field(
         default=timedelta(hours=1), description="How long a queued request waits before failing."
     )
+    task_runs: Literal["auto", "steps", "none"] = Field(
+        default="auto",
+        description="steps: each step of monitor, retrain and promote is a Prefect task run "
+        "(its state and duration in the run's graph); none: the steps run inside their flow "
+        "run, whose logs, artifacts and events are the same, and the server records three state "
+        "events fewer a step (half its CPU a model); auto: none for the models of a fleet on "
+        "Dask (flows/fleet.py), steps otherwise.",
+    )
     slot_lease: Duration = Field(
         default=timedelta(seconds=60),
         description="The lease on a held retrain/promotion slot; a running step renews it, so "

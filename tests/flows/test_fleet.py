@@ -21,7 +21,12 @@ from typing import Any
 import pytest
 import yaml
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    TaskRunFilter,
+    TaskRunFilterName,
+)
 
 from flows.fleet import main
 from tasks.stores.registry import LocalRegistry
@@ -90,7 +95,11 @@ def test_a_fleet_with_a_broken_model_runs_the_others_and_exits_2(
         "fleet-broken-one",
         {
             "model-a": {},
-            "model-b": {"windows": {"as_of": "2013-10-01"}},
+            # Its steps as task runs (orchestration.task_runs); model-a's run in its flow runs.
+            "model-b": {
+                "windows": {"as_of": "2013-10-01"},
+                "orchestration": {"task_runs": "steps"},
+            },
             "model-c": {"data": {"source": {"path": str(tmp_path / "no-such-data")}}},
         },
         max_parallel=2,
@@ -110,6 +119,13 @@ def test_a_fleet_with_a_broken_model_runs_the_others_and_exits_2(
     assert " error " not in lines["model-a"] and " error " not in lines["model-b"]
     assert "[2013-07-03 00:00, 2013-10-01 00:00)" in lines["model-b"]
     assert "fleet fleet-broken-one (dask): 2 of 3 models ran, 1 with an error" in out
+    # On the Dask workers, task_runs auto: model-a's steps ran inside its flow runs (monitor,
+    # and retrain and promote if it retrained); model-b's config says steps: a task run each.
+    # (The task runs an inline retrain or promote subflow is in its parent run remain.)
+    assert _step_task_runs("model-a") <= {"retrain", "promote"}
+    assert {"measure_window", "decide_on_history", "record_monitor_run"} <= _step_task_runs(
+        "model-b"
+    )
 
     # The same table as a Prefect table artifact, the error in full.
     artifact = read_artifact("fleet-broken-one-fleet-summary")
@@ -127,6 +143,21 @@ def test_a_fleet_with_a_broken_model_runs_the_others_and_exits_2(
         rows = {row["model"]: row for row in csv.DictReader(handle)}
     assert rows["model-a"]["champion_after"] == _champion(tmp_path, "model-a")
     assert rows["model-c"]["error"] and not rows["model-a"]["error"]
+
+
+def _step_task_runs(model: str) -> set[str]:
+    """The names (without their suffix) of the task runs of the flow runs of a fleet's model."""
+    with get_client(sync_client=True) as client:
+        runs = [
+            run
+            for run in client.read_flow_runs(limit=200)
+            if model in str(run.parameters.get("config_path", ""))
+        ]
+        assert runs, f"no flow run of {model}"
+        tasks = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id for run in runs]))
+        )
+    return {task.name.rsplit("-", 1)[0] for task in tasks}
 
 
 def _task_runs_named(prefix: str, flow_run_names: list[str]) -> list[Any]:
