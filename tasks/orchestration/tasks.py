@@ -16,9 +16,9 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.config import Config
@@ -55,9 +55,14 @@ def steps_are_task_runs(setting: Literal["auto", "steps", "none"], fleet_model: 
     return setting == "steps" or (setting == "auto" and not fleet_model)
 
 
+# Every step's Prefect task, for checks of their options (tests/stores/test_data.py: no retries).
+STEP_TASKS: list[Task[..., Any]] = []
+
+
 def step(function: Callable[Concatenate[Config, P], R]) -> Callable[Concatenate[Config, P], R]:
     """The step as a Prefect task run, or called in the flow run, as its config says."""
     as_task = task(cache_policy=NO_CACHE)(function)
+    STEP_TASKS.append(as_task)
 
     @functools.wraps(function)
     def run(config: Config, /, *args: P.args, **kwargs: P.kwargs) -> R:
