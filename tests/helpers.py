@@ -181,6 +181,18 @@ def read_artifact(key: str) -> ArtifactResponse | None:
     return artifact
 
 
+def task_run_names(flow_run_ids: list[Any]) -> list[str]:
+    """The names of the task runs of these flow runs, without Prefect's suffix, sorted."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
+        )
+    return sorted(run.name.rsplit("-", 1)[0] for run in runs)
+
+
 def record_tls_contexts(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The TLS contexts built from now on (`ssl.create_default_context`'s arguments, one entry a
     context), while the test runs: a Prefect client reading the CA bundle shows up here."""

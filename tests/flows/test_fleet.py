@@ -21,12 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import (
-    FlowRunFilter,
-    FlowRunFilterId,
-    TaskRunFilter,
-    TaskRunFilterName,
-)
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 
 from flows.fleet import main
 from tasks.stores.registry import LocalRegistry
@@ -37,6 +32,7 @@ from tests.helpers import (
     merge,
     read_artifact,
     repo_raw_config,
+    task_run_names,
 )
 from tests.postgres import Postgres
 from tests.processes import prefect_api, prefect_server_on
@@ -153,11 +149,8 @@ def _step_task_runs(model: str) -> set[str]:
             for run in client.read_flow_runs(limit=200)
             if model in str(run.parameters.get("config_path", ""))
         ]
-        assert runs, f"no flow run of {model}"
-        tasks = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id for run in runs]))
-        )
-    return {task.name.rsplit("-", 1)[0] for task in tasks}
+    assert runs, f"no flow run of {model}"
+    return set(task_run_names([run.id for run in runs]))
 
 
 def _task_runs_named(prefix: str, flow_run_names: list[str]) -> list[Any]:

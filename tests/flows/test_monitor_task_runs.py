@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.monitor import monitor_flow
 from tasks.config import load_config
 from tasks.orchestration.tasks import fleet_model_run, steps_are_task_runs
+from tests.helpers import task_run_names
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -32,11 +31,7 @@ def _step_task_runs(state: Any) -> list[str]:
     """The names of the task runs of a monitor run's state, without their suffix, sorted."""
     flow_run_id = state.state_details.flow_run_id
     assert flow_run_id is not None
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
-    return sorted(run.name.rsplit("-", 1)[0] for run in runs)
+    return task_run_names([flow_run_id])
 
 
 def test_a_monitor_run_is_six_task_runs_that_record_and_keep_its_reports(
