@@ -207,8 +207,8 @@ def test_fleet_publishes_models_per_hour_where_the_time_goes_and_the_cold_compar
     assert len(re.findall(cold_row, out, re.M)) == 1, out
     assert re.search(r"^speed-up of the fleet: \d+\.\d\dx$", out, re.M), out
     ratio = r"\| this tree \| {target} \| {measured}.* \| (yes|no) \|$"
-    workers = r"monitor only, 1 -> 2 Dask workers >= 1\.6x \(wall\)"
-    assert re.search(ratio.format(target=workers, measured=r"\d+\.\d\dx \("), out, re.M), out
+    pairs = r"monitor only, 1 -> 2 Dask workers >= 1\.6x \(wall\)"
+    assert re.search(ratio.format(target=pairs, measured=r"\d+\.\d\dx \("), out, re.M), out
     cold = r"one fleet run >= 4\.0x faster than as many cold monitor\.py runs"
     assert re.search(ratio.format(target=cold, measured=r"\d+\.\d\dx"), out, re.M), out
     # Issue 31's targets, each with its measure and a verdict.
