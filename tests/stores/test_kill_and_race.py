@@ -5,9 +5,11 @@ Each process talks to the session's Prefect test server, so no temporary server 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -34,8 +36,12 @@ SEED = 20261125
 # A SIGKILLed run keeps the model's Prefect concurrency slot until its lease expires (300 s),
 # and the next run would queue behind it. This test is about the registry, whose own file lock
 # keeps it consistent, so the driver takes the Prefect slot out of the way.
+# Each run is a process of its own, forked from this driver once it has imported the flows (a
+# fresh interpreter each time spent ~4 s of CPU on the imports before its work began): for each
+# line on stdin it forks a run, prints its PID, waits for it and prints how it ended.
 RETRAIN_AND_PROMOTE = """
 import contextlib
+import multiprocessing
 import sys
 import flows.promote
 import flows.retrain
@@ -43,9 +49,21 @@ from flows.promote import promote_flow
 from flows.retrain import retrain_flow
 
 flows.retrain.model_slot = flows.promote.model_slot = lambda *a: contextlib.nullcontext()
+
+
+def work(config):
+    version = retrain_flow(config, None, "kill test").version
+    print("status", promote_flow(config, None, version).status, flush=True)
+
+
+fork = multiprocessing.get_context("fork")
 print("ready", flush=True)
-version = retrain_flow(sys.argv[1], None, "kill test").version
-print(promote_flow(sys.argv[1], None, version).status, flush=True)
+for _ in sys.stdin:
+    run = fork.Process(target=work, args=(sys.argv[1],))
+    run.start()
+    print("started", run.pid, flush=True)
+    run.join()
+    print("ended", run.exitcode, flush=True)
 """
 
 
@@ -90,33 +108,76 @@ _started: list[subprocess.Popen[str]] = []
 
 @pytest.fixture(autouse=True)
 def _no_process_left_behind() -> Iterator[None]:
-    """A failed assertion must not leave a flow process running (or holding a slot)."""
+    """A failed assertion must not leave a flow process running (or holding a slot): each is
+    its own process group, with the runs it forked."""
     yield
     while _started:
         process = _started.pop()
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
 
 
-def _start(*args: str) -> subprocess.Popen[str]:
+def _start(*args: str, stderr: Path | None = None) -> subprocess.Popen[str]:
+    """A Python process of the flows (output piped; stderr to a file when given: a long-lived
+    process's logs would fill the pipe no one reads while it runs)."""
     process = subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,
         env=_environment(),
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if stderr is None else stderr.open("w"),
         text=True,
+        start_new_session=True,
     )
     _started.append(process)
     return process
 
 
-def _retrain_and_promote(config: Path) -> subprocess.Popen[str]:
-    process = _start("-c", RETRAIN_AND_PROMOTE, str(config))
-    assert process.stdout is not None
-    assert process.stdout.readline().strip() == "ready"  # imports done: the work starts now
-    return process
+class _Runs:
+    """The driver of RETRAIN_AND_PROMOTE: each start() forks one retrain-and-promote run."""
+
+    def __init__(self, config: Path) -> None:
+        self.log = config.parent / "runs.log"
+        self.driver = _start("-c", RETRAIN_AND_PROMOTE, str(config), stderr=self.log)
+        assert self._line() == "ready", self._logged()
+
+    def _line(self) -> str:
+        assert self.driver.stdout is not None
+        return self.driver.stdout.readline().strip()
+
+    def _logged(self) -> str:
+        return self.log.read_text()[-3000:]
+
+    def start(self) -> int:
+        """Fork a run; its PID once it runs."""
+        assert self.driver.stdin is not None
+        self.driver.stdin.write("run\n")
+        self.driver.stdin.flush()
+        started = self._line()
+        assert started.startswith("started "), started
+        return int(started.split()[1])
+
+    def end(self) -> tuple[int, str]:
+        """Wait for the run: its exit code (-9: killed) and the status it printed ("": none)."""
+        status = ""
+        while not (line := self._line()).startswith("ended "):
+            assert line.startswith("status "), f"{line!r}\n{self._logged()}"
+            status = line.removeprefix("status ")
+        return int(line.split()[1]), status
+
+    def run(self) -> str:
+        """One run to the end: the status it printed."""
+        self.start()
+        code, status = self.end()
+        assert code == 0, self._logged()
+        return status
+
+    def close(self) -> None:
+        """End the driver: its stdin closes, it reads no more lines and exits."""
+        self.driver.communicate(timeout=60)
+        assert self.driver.returncode == 0, self._logged()
 
 
 def test_killed_at_random_moments_during_retrain_and_promote(
@@ -124,38 +185,36 @@ def test_killed_at_random_moments_during_retrain_and_promote(
 ) -> None:
     config = _workspace(tmp_path, champion_template)
     root = tmp_path / "registry"
+    runs = _Runs(config)
     # One run to completion: it promotes v0002 and measures how long the work takes.
-    calibration = _retrain_and_promote(config)
     started = time.monotonic()
-    out, err = calibration.communicate(timeout=300)
+    assert runs.run() == "promoted"
     work_seconds = time.monotonic() - started
-    assert calibration.returncode == 0, err[-3000:]
-    assert out.strip() == "promoted"
     _assert_consistent(root)
 
     rng = random.Random(SEED)
     killed = 0
     for iteration in range(KILL_ITERATIONS):
-        process = _retrain_and_promote(config)
+        pid = runs.start()
         started = time.monotonic()
         delay = rng.uniform(0, work_seconds)
         time.sleep(delay)
-        if process.poll() is None:
-            process.kill()  # SIGKILL: no cleanup of any kind
+        with contextlib.suppress(ProcessLookupError):  # it ended and the driver reaped it
+            os.kill(pid, signal.SIGKILL)  # no cleanup of any kind
+        code, _ = runs.end()
+        if code == -signal.SIGKILL:
             killed += 1
         else:  # it finished first: aim the next kills within the time a run really takes
+            assert code == 0, f"iteration {iteration}: exit code {code}"
             work_seconds = min(work_seconds, time.monotonic() - started)
-        process.communicate(timeout=60)
         registry = _assert_consistent(root)
         assert registry.get_alias("champion") == "v0002", f"iteration {iteration}, {delay:.2f} s"
 
     print(f"work {work_seconds:.1f} s; {killed} of {KILL_ITERATIONS} runs killed mid-work")
     assert killed >= KILL_ITERATIONS // 2  # most runs were killed mid-work, not after it
     # A later run trusts nothing the killed ones left and completes.
-    final = _retrain_and_promote(config)
-    out, err = final.communicate(timeout=300)
-    assert final.returncode == 0, err[-3000:]
-    assert out.strip() in {"promoted", "rejected"}
+    assert runs.run() in {"promoted", "rejected"}
+    runs.close()
     _assert_consistent(root)
 
 
