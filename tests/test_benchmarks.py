@@ -292,12 +292,6 @@ def test_repeat_measures_each_pair_and_each_cold_comparison_in_turn_and_judges_t
     ) in table
 
 
-def _is_mean_of(printed: tuple[str, ...]) -> bool:
-    """Whether the printed mean is the mean of the printed runs, to the printed precision."""
-    average, *runs = (float(value) for value in printed)
-    return abs(average - sum(runs) / len(runs)) <= 0.006
-
-
 def test_backtest_prints_every_log_against_every_window() -> None:
     out = _run("backtest.py", "--toy", timeout=1800)  # 5 min at load average 8
 

@@ -121,16 +121,17 @@ def _no_process_left_behind() -> Iterator[None]:
 def _start(*args: str, stderr: Path | None = None) -> subprocess.Popen[str]:
     """A Python process of the flows (output piped; stderr to a file when given: a long-lived
     process's logs would fill the pipe no one reads while it runs)."""
-    process = subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=_environment(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE if stderr is None else stderr.open("w"),
-        text=True,
-        start_new_session=True,
-    )
+    with contextlib.ExitStack() as files:  # the child keeps its own copy of the log's handle
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=_environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if stderr is None else files.enter_context(stderr.open("w")),
+            text=True,
+            start_new_session=True,
+        )
     _started.append(process)
     return process
 
