@@ -11,11 +11,15 @@ their order and stay together.
 A module's expected seconds: its sum of test durations in the last run on this checkout (pytest's
 cache, written at the end of each run), else the table below (a fresh clone, CI), else an
 estimate from its markers. At the end of a run the terminal summary prints the seconds per worker
-and the slowest modules, so the next slow module is seen.
+and the slowest modules, so the next slow module is seen, and the CPU seconds the run used (this
+process and every process it and its workers waited for): the suite keeps both cores busy, so its
+wall time follows the machine's speed of the hour, and the CPU seconds are what to compare.
 """
 
 from __future__ import annotations
 
+import resource
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -106,6 +110,23 @@ class Timings:
 
 
 TIMINGS = Timings()
+STARTED = time.monotonic()  # when conftest.py imports this module, before the collection
+OWN_AT_START = resource.getrusage(resource.RUSAGE_SELF)
+
+
+def cpu_line(own: Any, children: Any, wall: float, own_at_start: Any = None) -> str:
+    """The run's CPU seconds (user + system) from getrusage of this process (since own_at_start)
+    and of its children, beside its wall time: how many cores it kept busy on average."""
+    mine = own.ru_utime + own.ru_stime
+    if own_at_start is not None:
+        mine -= own_at_start.ru_utime + own_at_start.ru_stime
+    theirs = children.ru_utime + children.ru_stime
+    total = mine + theirs
+    return (
+        f"CPU: {total:.0f} s in {wall:.0f} s of wall time ({total / wall:.2f} cores busy on "
+        f"average; {mine:.0f} s in this process, {theirs:.0f} s in the workers and the processes "
+        "they waited for)"
+    )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -121,6 +142,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     slowest = sorted(TIMINGS.by_module.items(), key=lambda entry: -entry[1])[:15]
     for module, seconds in slowest:
         terminalreporter.write_line(f"{seconds:8.1f} s  {module}")
+    terminalreporter.write_line(
+        cpu_line(
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+            time.monotonic() - STARTED,
+            OWN_AT_START,
+        )
+    )
     cache = getattr(config, "cache", None)
     if cache is not None and not config.getoption("keyword") and not config.getoption("markexpr"):
         # Only a run of whole modules (no -k, no -m) says how long a module takes.

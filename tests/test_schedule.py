@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import resource
 from dataclasses import dataclass, field
 from typing import cast
 
 import pytest
 
-from tests.schedule import KNOWN_SECONDS, longest_first, module_seconds
+from tests.schedule import KNOWN_SECONDS, cpu_line, longest_first, module_seconds
 
 
 @dataclass
@@ -73,3 +74,16 @@ def test_the_known_modules_exist() -> None:
     missing = [module for module in KNOWN_SECONDS if not (ROOT / module).is_file()]
     assert not missing, missing
     assert all(seconds > 0 for seconds in KNOWN_SECONDS.values())
+
+
+def test_the_cpu_line_adds_this_process_and_its_children_and_divides_by_the_wall_time() -> None:
+    at_start = resource.struct_rusage((1.5, 0.5) + (0,) * 14)  # before the collection
+    own = resource.struct_rusage((12.0, 2.0) + (0,) * 14)
+    children = resource.struct_rusage((1500.0, 88.0) + (0,) * 14)
+
+    line = cpu_line(own, children, wall=800.0, own_at_start=at_start)
+
+    assert line == (
+        "CPU: 1600 s in 800 s of wall time (2.00 cores busy on average; 12 s in this process, "
+        "1588 s in the workers and the processes they waited for)"
+    )
