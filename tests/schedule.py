@@ -125,7 +125,7 @@ def cpu_line(own: Any, children: Any, wall: float, own_at_start: Any = None) -> 
     return (
         f"CPU: {total:.0f} s in {wall:.0f} s of wall time ({total / wall:.2f} cores busy on "
         f"average; {mine:.0f} s in this process, {theirs:.0f} s in the workers and the processes "
-        "they waited for)"
+        "it or they started and waited for)"
     )
 
 

@@ -85,5 +85,5 @@ def test_the_cpu_line_adds_this_process_and_its_children_and_divides_by_the_wall
 
     assert line == (
         "CPU: 1600 s in 800 s of wall time (2.00 cores busy on average; 12 s in this process, "
-        "1588 s in the workers and the processes they waited for)"
+        "1588 s in the workers and the processes it or they started and waited for)"
     )
