@@ -12,8 +12,9 @@ A module's expected seconds: its sum of test durations in the last run on this c
 cache, written at the end of each run), else the table below (a fresh clone, CI), else an
 estimate from its markers. At the end of a run the terminal summary prints the seconds per worker
 and the slowest modules, so the next slow module is seen, and the CPU seconds the run used (this
-process and every process it and its workers waited for): the suite keeps both cores busy, so its
-wall time follows the machine's speed of the hour, and the CPU seconds are what to compare.
+process and every process it and its workers waited for) and how many cores that kept busy: a
+change that only waits shows in the wall time, one that computes more in the CPU seconds. Both
+move with the machine's speed of the hour (docs/benchmarks.md, "Where the suite's CPU goes").
 """
 
 from __future__ import annotations
