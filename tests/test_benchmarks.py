@@ -40,7 +40,8 @@ def test_million_rows_prints_speed_agreement_and_history() -> None:
     out = _run(
         "million_rows.py",
         # 5,000 rows a side: above the 1,000 where Evidently moves from statistical tests to
-        # distances (Wasserstein, Jensen-Shannon), as a million rows are; the script's fixed costs (its fresh processes) are the rest.
+        # distances (Wasserstein, Jensen-Shannon), as a million rows are; the script's fixed
+        # costs (its fresh processes) are most of the rest.
         *("--rows", "5000", "--agreement-rows", "5000", "--seeds", "1"),
         *("--history-rows", "1000"),
     )
