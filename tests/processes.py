@@ -187,6 +187,16 @@ def prefect_server_on(postgres: Postgres, directory: Path) -> Iterator[str]:
         stop_process(process, signal.SIGTERM)
 
 
+def session_api_url() -> str:
+    """The API URL of the session's Prefect test server (the prefect_server fixture), for a
+    process the test starts to run its flows there instead of on a temporary server."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url, "the prefect_server fixture sets PREFECT_API_URL"
+    return str(url)
+
+
 @contextlib.contextmanager
 def prefect_api(api_url: str) -> Iterator[None]:
     """This process's Prefect client (flows, tasks, get_client) on the server at api_url, as

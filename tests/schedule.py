@@ -115,12 +115,15 @@ STARTED = time.monotonic()  # when conftest.py imports this module, before the c
 OWN_AT_START = resource.getrusage(resource.RUSAGE_SELF)
 
 
-def cpu_line(own: Any, children: Any, wall: float, own_at_start: Any = None) -> str:
+def cpu_line(
+    own: resource.struct_rusage,
+    children: resource.struct_rusage,
+    wall: float,
+    own_at_start: resource.struct_rusage,
+) -> str:
     """The run's CPU seconds (user + system) from getrusage of this process (since own_at_start)
     and of its children, beside its wall time: how many cores it kept busy on average."""
-    mine = own.ru_utime + own.ru_stime
-    if own_at_start is not None:
-        mine -= own_at_start.ru_utime + own_at_start.ru_stime
+    mine = own.ru_utime + own.ru_stime - (own_at_start.ru_utime + own_at_start.ru_stime)
     theirs = children.ru_utime + children.ru_stime
     total = mine + theirs
     return (

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import ROOT
+from tests.processes import session_api_url
 
 pytestmark = pytest.mark.e2e
 BENCHMARKS = ROOT / "benchmarks"
@@ -301,11 +302,7 @@ def _on_the_session_server() -> dict[str, str]:
     """This environment with the session's Prefect server as PREFECT_API_URL (prefect_server):
     a script's flows then run against it instead of starting a temporary server of their own
     (~10 s of CPU each; tests/flows/test_cli.py and benchmarks/cold_run.py start theirs)."""
-    from prefect.settings import PREFECT_API_URL
-
-    url = PREFECT_API_URL.value()
-    assert url, "the prefect_server fixture sets PREFECT_API_URL"
-    return {**os.environ, "PREFECT_API_URL": str(url)}
+    return {**os.environ, "PREFECT_API_URL": session_api_url()}
 
 
 @pytest.mark.usefixtures("prefect_server")

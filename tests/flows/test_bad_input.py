@@ -39,6 +39,7 @@ from tasks.stores import resources
 from tasks.stores.data import load_window
 from tasks.stores.registry import LocalRegistry, model_directory
 from tests.helpers import DEMO_DATA, ROOT, make_lineage, merge, repo_raw_config
+from tests.processes import session_api_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("prefect_server")]
 
@@ -848,14 +849,6 @@ def test_the_table_holds_at_least_25_cases() -> None:
 
 
 # -- the same through the command line: exit 2, the message on stderr, nothing changed ----------
-def _api_url() -> str:
-    from prefect.settings import PREFECT_API_URL
-
-    url = PREFECT_API_URL.value()
-    assert url, "the prefect_server fixture sets PREFECT_API_URL"
-    return str(url)
-
-
 @pytest.mark.parametrize(
     ("breaks", "script", "expected"),
     [
@@ -871,7 +864,7 @@ def test_cli_exits_2_with_the_message_and_changes_nothing(
     breaks(workspace)
     config_path = workspace.config()
     before = snapshot(workspace.registry)
-    env = {**os.environ, "PREFECT_API_URL": _api_url()}
+    env = {**os.environ, "PREFECT_API_URL": session_api_url()}
 
     run = subprocess.run(
         [sys.executable, str(ROOT / "flows" / script), "--config", str(config_path)],
